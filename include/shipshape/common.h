@@ -1,0 +1,78 @@
+/* common.h — exit codes, diagnostics and allocation helpers shared by every tool.
+ *
+ * Ownership, for all of libcommon: a function that returns a pointer (char *,
+ * cJSON *, struct *) hands ownership to the caller, who frees it with the
+ * matching *_free() or free(); a function that takes a `const` pointer only
+ * borrows it. Functions named e*() (emalloc, estrdup, ...) never return on
+ * failure: they print "prog: unable to ..." and exit EXIT_UNKNOWN. */
+#ifndef SHIPSHAPE_COMMON_H
+#define SHIPSHAPE_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef SHIPSHAPE_VERSION
+#define SHIPSHAPE_VERSION "0.0.0"
+#endif
+
+/* The one table of exit statuses (see shipshape(7)). 0–3 follow the
+ * monitoring-plugins convention. */
+enum exit_status {
+	EXIT_OK = 0,        /* ok / done */
+	EXIT_WARNING = 1,   /* warning */
+	EXIT_CRITICAL = 2,  /* critical / the action failed */
+	EXIT_UNKNOWN = 3,   /* could not evaluate: internal error, own timeout */
+	EXIT_USAGE = 64,    /* bad flags */
+	EXIT_DATAERR = 65,  /* invalid input: malformed YAML/JSON, invalid config */
+	EXIT_TEMPFAIL = 75, /* temporary: lock held, retry later */
+};
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The program name used as the "prog: " prefix of every message. */
+extern const char *prog;
+void prog_set(const char *argv0);
+
+/* Verbosity: 0 normal, -1 quiet (warnings suppressed), 1+ verbose. */
+extern int log_level;
+
+void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "prog: message" and exits with status. */
+void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* Like die(), with ": strerror(errno)" appended. */
+void die_errno(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+/* Prints "prog: message" unconditionally (an error that the caller handles). */
+void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *emalloc(size_t n);
+void *ecalloc(size_t n, size_t size);
+void *erealloc(void *p, size_t n);
+char *estrdup(const char *s);
+char *estrndup(const char *s, size_t n);
+char *easprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer, always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the string and leaves b empty; the caller frees it. */
+char *buf_take(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Reads a whole file (at most max bytes) into *out (NUL-terminated); returns 0
+ * or -1 with errno set (EFBIG when larger than max, EISDIR for a directory). */
+int read_file(const char *path, size_t max, char **out, size_t *len);
+
+/* Flushes and closes stdout; a failed write (EPIPE aside, e.g. a full disk)
+ * is an error message and EXIT_UNKNOWN. Call last, before returning status. */
+int finish_stdout(int status);
+
+#endif

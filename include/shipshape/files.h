@@ -1,0 +1,21 @@
+/* files.h — atomic writes, directories, the state directory. */
+#ifndef SHIPSHAPE_FILES_H
+#define SHIPSHAPE_FILES_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Writes data to path atomically: a temporary file in the same directory
+ * created with mode, written, fsync'd, renamed over path, then the directory
+ * fsync'd. On failure path is untouched and errno says why; returns 0/-1. */
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* Creates path and its parents with mode (existing directories are fine). */
+int mkdir_p(const char *path, mode_t mode);
+int fsync_dir(const char *dir);
+/* The state directory: cli (--state-dir), else $SHIPSHAPE_STATE_DIR, else
+ * config_value (config `state_dir`), else
+ * ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape. Created 0700 if missing.
+ * Returns a new string, or NULL with errno set. */
+char *state_dir_resolve(const char *cli, const char *config_value);
+
+#endif

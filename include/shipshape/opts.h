@@ -1,0 +1,52 @@
+/* opts.h — the options every tool shares, with one meaning everywhere:
+ * -h/--help -V/--version -c/--config FILE -t/--timeout DUR --format FMT
+ * -q/--quiet -v/--verbose --state-dir DIR. */
+#ifndef SHIPSHAPE_OPTS_H
+#define SHIPSHAPE_OPTS_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum output_format { FORMAT_AUTO = 0, FORMAT_JSON, FORMAT_TEXT, FORMAT_NAGIOS, FORMAT_ENV };
+
+/* Long-only option codes, above any short option character. */
+enum {
+	OPT_FORMAT = 0x100,
+	OPT_STATE_DIR,
+	OPT_TOOL_BASE = 0x200 /* tools number their own long options from here */
+};
+
+#define STD_SHORT_OPTS "hVc:t:qv"
+#define STD_LONG_OPTS                                                  \
+	{"help", no_argument, NULL, 'h'},                              \
+	{"version", no_argument, NULL, 'V'},                           \
+	{"config", required_argument, NULL, 'c'},                      \
+	{"timeout", required_argument, NULL, 't'},                     \
+	{"format", required_argument, NULL, OPT_FORMAT},               \
+	{"quiet", no_argument, NULL, 'q'},                             \
+	{"verbose", no_argument, NULL, 'v'},                           \
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR}
+
+struct std_opts {
+	const char *config_path; /* -c; NULL: the config document on stdin */
+	int64_t timeout_ms;      /* -t; 0: the tool's default */
+	enum output_format format;
+	const char *state_dir;
+	int verbose;
+	int quiet;
+};
+
+/* Handles one of the shared options. Returns 1 when c was one of them, 0
+ * otherwise. --help prints usage to stdout and exits 0; --version prints the
+ * version and exits 0; a bad value exits EXIT_USAGE. formats is a
+ * comma-separated list of the formats this tool accepts ("json,text,nagios"). */
+int std_opt(struct std_opts *o, int c, const char *arg, void (*usage)(FILE *),
+	    const char *formats);
+/* For an unknown option or missing operand: usage to stderr, exit 64. */
+void usage_error(void (*usage)(FILE *)) __attribute__((noreturn));
+/* FORMAT_AUTO resolved: text on a terminal, json otherwise. */
+enum output_format format_resolve(enum output_format f);
+const char *format_name(enum output_format f);
+
+#endif

@@ -1,0 +1,28 @@
+/* redact.h — keeping secrets out of every message, report and record.
+ *
+ * Tools register each secret value they load; every diagnostic printed by
+ * common.h and every report message passes through redact_string(), which
+ * replaces registered values with "***" and masks URL passwords. */
+#ifndef SHIPSHAPE_REDACT_H
+#define SHIPSHAPE_REDACT_H
+
+#include <stdbool.h>
+
+#define REDACTED "***"
+
+/* Remembers a secret value (copied). Values shorter than 4 bytes are not
+ * registered: masking them would garble ordinary text. */
+void redact_register(const char *secret);
+void redact_clear(void);
+/* A new string with every registered secret and URL password replaced. */
+char *redact_string(const char *s);
+/* A new string: the URL with its password (and query-string tokens named
+ * like secrets) replaced by "***". */
+char *redact_url(const char *url);
+/* A key name that by convention holds a secret: *password*, *secret*,
+ * *token*, *_key, api_key, webhook_url, ... */
+bool redact_key_looks_secret(const char *key);
+/* The host part of a URL, for naming a destination without its secrets. */
+char *url_host(const char *url);
+
+#endif

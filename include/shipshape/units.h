@@ -1,0 +1,29 @@
+/* units.h — durations, sizes and time: parse, format, RFC 3339. */
+#ifndef SHIPSHAPE_UNITS_H
+#define SHIPSHAPE_UNITS_H
+
+#include <stdint.h>
+#include <time.h>
+
+/* Parses "500ms", "30s", "15m", "1h", "90d", "1h30m", "1.5s"; a bare number
+ * means seconds. Returns 0 and the value in milliseconds, or -1. */
+int duration_parse(const char *s, int64_t *ms);
+/* Formats milliseconds compactly ("1h30m", "500ms") into buf. */
+const char *duration_format(int64_t ms, char *buf, size_t size);
+
+/* Parses "512", "10k", "10KB", "10KiB", "4M", "1G" (k = 1000, Ki = 1024;
+ * "K"/"KB" alone are taken as 1024 as operators usually mean). */
+int size_parse(const char *s, int64_t *bytes);
+
+/* Milliseconds on the monotonic clock, for measuring durations. */
+int64_t now_monotonic_ms(void);
+/* Milliseconds since the epoch on the real clock. */
+int64_t now_epoch_ms(void);
+/* Formats epoch milliseconds as RFC 3339 UTC with milliseconds:
+ * 2026-11-28T22:51:13.123Z. buf must hold RFC3339_LEN bytes. */
+#define RFC3339_LEN 32
+const char *rfc3339_format(int64_t epoch_ms, char *buf);
+/* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction); -1 on error. */
+int rfc3339_parse(const char *s, int64_t *epoch_ms);
+
+#endif

@@ -1,0 +1,269 @@
+/* common.c — diagnostics with the "prog: " prefix, allocation that exits on
+ * failure, growable buffers, whole-file reads, checked stdout. */
+#include "shipshape/common.h"
+#include "shipshape/redact.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *prog = "shipshape";
+int log_level = 0;
+
+void prog_set(const char *argv0)
+{
+	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+	if (argv0 && *argv0)
+		prog = slash ? slash + 1 : argv0;
+}
+
+/* Every message goes through redaction: a secret that slipped into a
+ * message (a URL with a password in an error) is masked here, once. */
+static void vmessage(const char *prefix, const char *fmt, va_list ap, const char *suffix)
+{
+	char *raw = NULL;
+	if (vasprintf(&raw, fmt, ap) < 0)
+		raw = NULL;
+	char *clean = raw ? redact_string(raw) : NULL;
+	fprintf(stderr, "%s: %s%s%s%s\n", prog, prefix, clean ? clean : fmt, suffix ? ": " : "",
+		suffix ? suffix : "");
+	free(clean);
+	free(raw);
+}
+
+void warnx_(const char *fmt, ...)
+{
+	if (log_level < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("warning: ", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void verbose(const char *fmt, ...)
+{
+	if (log_level < 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void error_msg(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap, NULL);
+	va_end(ap);
+}
+
+void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap, NULL);
+	va_end(ap);
+	exit(status);
+}
+
+void die_errno(int status, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("", fmt, ap, strerror(saved));
+	va_end(ap);
+	exit(status);
+}
+
+static void out_of_memory(void)
+{
+	/* No allocation here: the message is a constant. */
+	fprintf(stderr, "%s: unable to allocate memory\n", prog);
+	exit(EXIT_UNKNOWN);
+}
+
+void *emalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *ecalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *erealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+	if (!q)
+		out_of_memory();
+	return q;
+}
+
+char *estrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+char *estrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+char *easprintf(const char *fmt, ...)
+{
+	char *s;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		out_of_memory();
+	return s;
+}
+
+static void buf_reserve(struct buf *b, size_t extra)
+{
+	if (b->len + extra + 1 <= b->cap)
+		return;
+	size_t cap = b->cap ? b->cap : 64;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	b->data = erealloc(b->data, cap);
+	b->cap = cap;
+}
+
+void buf_append(struct buf *b, const void *data, size_t len)
+{
+	buf_reserve(b, len);
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void buf_putc(struct buf *b, char c)
+{
+	buf_append(b, &c, 1);
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_reserve(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+char *buf_take(struct buf *b)
+{
+	char *s = b->data ? b->data : estrdup("");
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	int rc = -1, saved = 0;
+	struct buf b = {0};
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		saved = errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		saved = EISDIR;
+		goto out;
+	}
+	if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {
+		saved = EFBIG;
+		goto out;
+	}
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			saved = errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			saved = EFBIG;
+			goto out;
+		}
+		buf_append(&b, chunk, (size_t)n);
+	}
+	if (!b.data)
+		buf_append(&b, "", 0);
+	*len = b.len;
+	*out = buf_take(&b);
+	rc = 0;
+out:
+	buf_free(&b);
+	close(fd);
+	if (rc < 0)
+		errno = saved;
+	return rc;
+}
+
+int finish_stdout(int status)
+{
+	int failed = fflush(stdout) != 0 || ferror(stdout);
+	int saved = errno;
+	if (fclose(stdout) != 0 && !failed) {
+		failed = 1;
+		saved = errno;
+	}
+	if (failed && saved != EPIPE) {
+		fprintf(stderr, "%s: unable to write output: %s\n", prog, strerror(saved));
+		return EXIT_UNKNOWN;
+	}
+	if (failed)
+		return EXIT_UNKNOWN;
+	return status;
+}
