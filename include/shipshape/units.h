@@ -21,7 +21,7 @@ int64_t now_monotonic_ms(void);
 int64_t now_epoch_ms(void);
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds:
  * 2026-11-28T22:51:13.123Z. buf must hold RFC3339_LEN bytes. */
-#define RFC3339_LEN 32
+#define RFC3339_LEN 64
 const char *rfc3339_format(int64_t epoch_ms, char *buf);
 /* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction); -1 on error. */
 int rfc3339_parse(const char *s, int64_t *epoch_ms);
