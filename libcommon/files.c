@@ -1,0 +1,140 @@
+/* files.c — atomic 0600 writes, mkdir -p, the state directory. */
+#include "shipshape/files.h"
+#include "shipshape/common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+static char *dir_of(const char *path)
+{
+	char *copy = estrdup(path);
+	char *d = estrdup(dirname(copy));
+	free(copy);
+	return d;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *dir = dir_of(path);
+	char *tmp = easprintf("%s.tmp.XXXXXX", path);
+	int saved = 0, rc = -1;
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		saved = errno;
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0)
+		goto fail;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto fail;
+	fsync_dir(dir); /* best effort: the data is already durable */
+	rc = 0;
+	goto out;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	free(dir);
+	if (rc < 0)
+		errno = saved;
+	return rc;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *copy = estrdup(path);
+	int rc = 0;
+	for (char *p = copy + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char saved = *p;
+			*p = '\0';
+			if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+				rc = -1;
+				break;
+			}
+			*p = saved;
+			if (!saved)
+				break;
+		}
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			rc = -1;
+		else if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			rc = -1;
+		}
+	}
+	int saved = errno;
+	free(copy);
+	errno = saved;
+	return rc;
+}
+
+char *state_dir_resolve(const char *cli, const char *config_value)
+{
+	const char *env = getenv("SHIPSHAPE_STATE_DIR");
+	char *dir;
+	if (cli && *cli)
+		dir = estrdup(cli);
+	else if (env && *env)
+		dir = estrdup(env);
+	else if (config_value && *config_value)
+		dir = estrdup(config_value);
+	else {
+		const char *xdg = getenv("XDG_STATE_HOME");
+		const char *home = getenv("HOME");
+		if (xdg && *xdg)
+			dir = easprintf("%s/shipshape", xdg);
+		else if (home && *home)
+			dir = easprintf("%s/.local/state/shipshape", home);
+		else {
+			errno = ENOENT;
+			return NULL;
+		}
+	}
+	if (mkdir_p(dir, 0700) < 0) {
+		int saved = errno;
+		free(dir);
+		errno = saved;
+		return NULL;
+	}
+	return dir;
+}
