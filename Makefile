@@ -37,7 +37,8 @@ LIB_SRC   := $(wildcard libcommon/*.c)
 LIB_OBJ   := $(LIB_SRC:libcommon/%.c=$(BUILD)/obj/libcommon/%.o)
 HEADERS   := $(wildcard include/shipshape/*.h)
 TOOL_SRC  := $(wildcard tools/*.c)
-TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+TOOL_DIRS := $(patsubst %/,%,$(wildcard tools/*/))
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BUILD)/%) $(TOOL_DIRS:tools/%=$(BUILD)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HELPER_SRC:= $(wildcard tests/helpers/*.c)
@@ -59,6 +60,12 @@ $(LIB): $(LIB_OBJ)
 $(BUILD)/%: tools/%.c $(LIB) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# A tool that grew: tools/NAME/*.c (with its own headers) links into one binary.
+.SECONDEXPANSION:
+$(addprefix $(BUILD)/,$(notdir $(TOOL_DIRS))): $(BUILD)/%: $$(wildcard tools/%/*.c) $$(wildcard tools/%/*.h) $(LIB) $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Itools/$* $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB) $(HEADERS)
 	@mkdir -p $(@D)
