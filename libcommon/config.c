@@ -1,0 +1,155 @@
+/* config.c — the config pipeline (files -> merge -> templates -> schema) and
+ * the config document every tool reads. */
+#include "shipshape/config.h"
+#include "shipshape/common.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CONFIG_DOCUMENT_MAX (16u << 20)
+
+/* Expands templates in every string value (never in keys). Values that came
+ * from variables are not expanded again: tmpl_expand guarantees it, and a
+ * node is visited once. */
+static void expand_tree(struct cfg_node *n, const struct env_store *env, bool strict, struct diag *d)
+{
+	for (; n; n = n->next) {
+		if (n->type == CFG_MAP || n->type == CFG_LIST) {
+			expand_tree(n->child, env, strict, d);
+			continue;
+		}
+		if (n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
+			continue;
+		struct tmpl_ctx c = {.env = env, .strict = strict, .diag = d, .file = n->loc.file,
+				     .line = n->loc.line, .col = n->loc.col};
+		char *out = tmpl_expand(n->str, &c);
+		if (out) {
+			free(n->str);
+			n->str = out;
+			if (c.origin) {
+				free(n->origin);
+				n->origin = c.origin;
+				c.origin = NULL;
+			}
+		}
+		free(c.origin);
+	}
+}
+
+struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
+{
+	struct env_store env;
+	struct cfg_node *root = NULL;
+	unsigned errors_before = d->errors;
+
+	env_store_init(&env);
+	for (size_t i = 0; i < o->n_env_files; i++)
+		envfile_load(&env, o->env_files[i], d);
+	for (size_t i = 0; i < o->nfiles; i++) {
+		struct cfg_node *n = yaml_load_file(o->files[i], d);
+		if (!n)
+			continue;
+		root = root ? cfg_merge(root, n) : n;
+	}
+	if (root && d->errors == errors_before)
+		expand_tree(root, &env, o->strict, d);
+	if (root && d->errors == errors_before && o->schema_path) {
+		struct schema *s = schema_load(o->schema_path, d);
+		if (s) {
+			schema_apply(s, root, o->strict, d);
+			schema_free(s);
+		}
+	}
+	env_store_free(&env);
+	if (d->errors != errors_before) {
+		cfg_node_free(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* Remembers every secret-looking value so that no message can print it. */
+static void register_secrets(const cJSON *j)
+{
+	const cJSON *c;
+	cJSON_ArrayForEach(c, j)
+	{
+		if (cJSON_IsObject(c) || cJSON_IsArray(c))
+			register_secrets(c);
+		else if (cJSON_IsString(c) && c->string && redact_key_looks_secret(c->string))
+			redact_register(c->valuestring);
+	}
+}
+
+static const char *const protocol_kinds[] = {"report", "event", "journal", "delivery", "alert"};
+
+static cJSON *document_from_json(const char *name, const char *text, size_t len)
+{
+	char err[128];
+	cJSON *doc = json_parse_text(text, len, err, sizeof err);
+	if (!doc)
+		die(EXIT_DATAERR, "%s:%s", name, err);
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		die(EXIT_DATAERR, "%s: expected a config document (a JSON object)", name);
+	}
+	const char *kind = json_kind(doc);
+	for (size_t i = 0; kind && i < ARRAY_LEN(protocol_kinds); i++) {
+		if (strcmp(kind, protocol_kinds[i]) == 0) {
+			cJSON_Delete(doc);
+			die(EXIT_DATAERR, "%s: expected a config document, got a %s", name, protocol_kinds[i]);
+		}
+	}
+	return doc;
+}
+
+cJSON *config_document_load(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0;
+	cJSON *doc;
+
+	if (!path || strcmp(path, "-") == 0) {
+		if (isatty(STDIN_FILENO))
+			die(EXIT_USAGE, "no config: give -c FILE or pipe a config document on stdin");
+		if (read_file("/dev/stdin", CONFIG_DOCUMENT_MAX, &text, &len) < 0)
+			die_errno(EXIT_DATAERR, "unable to read the config document on stdin");
+		const char *p = text;
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (!*p) {
+			free(text);
+			die(EXIT_DATAERR, "stdin: empty input, expected a config document");
+		}
+		doc = document_from_json("stdin", text, len);
+		free(text);
+	} else {
+		if (read_file(path, CONFIG_DOCUMENT_MAX, &text, &len) < 0)
+			die_errno(EXIT_DATAERR, "unable to read %s", path);
+		const char *p = text;
+		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+			p++;
+		if (*p == '{') {
+			doc = document_from_json(path, text, len);
+			free(text);
+		} else {
+			free(text);
+			struct diag d = {0};
+			const char *files[] = {path};
+			struct config_opts o = {.files = files, .nfiles = 1};
+			struct cfg_node *root = config_load(&o, &d);
+			if (!root)
+				die(EXIT_DATAERR, "%s: invalid config (%u error%s above)", path, d.errors,
+				    d.errors == 1 ? "" : "s");
+			doc = cfg_to_json(root);
+			cfg_node_free(root);
+		}
+	}
+	register_secrets(doc);
+	return doc;
+}
