@@ -1,0 +1,316 @@
+/* test_common.c — unit tests for libcommon's small parts: units, time,
+ * redaction, reports, JSON Lines, atomic files, subprocesses. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shipshape/common.h"
+#include "shipshape/files.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/report.h"
+#include "shipshape/subproc.h"
+#include "shipshape/units.h"
+
+static void test_duration_parse(void **state)
+{
+	(void)state;
+	static const struct { const char *in; int64_t ms; } good[] = {
+		{"500ms", 500}, {"30s", 30000}, {"15m", 900000}, {"1h", 3600000},
+		{"90d", 7776000000LL}, {"1h30m", 5400000}, {"1.5s", 1500}, {"30", 30000},
+		{"0", 0}, {"2w", 1209600000LL}, {" 10s", 10000}, {"1h 30m", 5400000},
+	};
+	static const char *const bad[] = {"", "s", "10x", "-5s", "1.2.3s", "10 s 5", "abc", "5s10", "1e999s"};
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		int64_t ms = -1;
+		assert_int_equal(duration_parse(good[i].in, &ms), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		int64_t ms;
+		if (duration_parse(bad[i], &ms) == 0)
+			fail_msg("accepted bad duration \"%s\"", bad[i]);
+	}
+}
+
+static void test_duration_format(void **state)
+{
+	(void)state;
+	char buf[32];
+	assert_string_equal(duration_format(500, buf, sizeof buf), "500ms");
+	assert_string_equal(duration_format(5400000, buf, sizeof buf), "1h30m");
+	assert_string_equal(duration_format(0, buf, sizeof buf), "0s");
+	assert_string_equal(duration_format(1500, buf, sizeof buf), "1500ms");
+	assert_string_equal(duration_format(7776000000LL, buf, sizeof buf), "90d");
+}
+
+static void test_size_parse(void **state)
+{
+	(void)state;
+	static const struct { const char *in; int64_t bytes; } good[] = {
+		{"512", 512}, {"10k", 10240}, {"10KB", 10240}, {"10KiB", 10240},
+		{"4M", 4194304}, {"1G", 1073741824}, {"1.5k", 1536}, {"0", 0},
+	};
+	static const char *const bad[] = {"", "k", "10x", "-1", "10 kbs"};
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		int64_t b = -1;
+		assert_int_equal(size_parse(good[i].in, &b), 0);
+		assert_int_equal(b, good[i].bytes);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		int64_t b;
+		if (size_parse(bad[i], &b) == 0)
+			fail_msg("accepted bad size \"%s\"", bad[i]);
+	}
+}
+
+static void test_rfc3339(void **state)
+{
+	(void)state;
+	char buf[RFC3339_LEN];
+	int64_t ms;
+	assert_string_equal(rfc3339_format(0, buf), "1970-01-01T00:00:00.000Z");
+	assert_string_equal(rfc3339_format(1796000000123LL, buf), "2026-11-30T00:53:20.123Z");
+	assert_int_equal(rfc3339_parse("2026-11-30T00:53:20.123Z", &ms), 0);
+	assert_int_equal(ms, 1796000000123LL);
+	assert_int_equal(rfc3339_parse("2026-11-30T02:53:20+02:00", &ms), 0);
+	assert_int_equal(ms, 1796000000000LL);
+	assert_int_equal(rfc3339_parse("2026-11-30", &ms), -1);
+	assert_int_equal(rfc3339_parse("2026-13-30T00:00:00Z", &ms), -1);
+	assert_int_equal(rfc3339_parse("2026-11-30T00:00:00Zjunk", &ms), -1);
+}
+
+static void test_redact(void **state)
+{
+	(void)state;
+	static const struct { const char *in, *out; } cases[] = {
+		{"postgresql://app:hunter22@db:5432/x", "postgresql://app:***@db:5432/x"},
+		{"connect to postgres://u:p%40ss@h/db failed", "connect to postgres://u:***@h/db failed"},
+		{"https://host/path?api_key=abcd1234&x=1", "https://host/path?api_key=***&x=1"},
+		{"https://user@host/", "https://user@host/"},
+		{"no secret here", "no secret here"},
+		{"token s3cr3t-value-xyz in text", "token *** in text"},
+	};
+	redact_register("s3cr3t-value-xyz");
+	redact_register("abc"); /* too short: never registered */
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		char *got = redact_string(cases[i].in);
+		assert_string_equal(got, cases[i].out);
+		free(got);
+	}
+	char *host = url_host("https://hooks.slack.com/services/T000/B000/XXXX");
+	assert_string_equal(host, "hooks.slack.com");
+	free(host);
+	assert_true(redact_key_looks_secret("service_role_key"));
+	assert_true(redact_key_looks_secret("jwt_secret"));
+	assert_true(redact_key_looks_secret("webhook_url"));
+	assert_false(redact_key_looks_secret("health_path"));
+	assert_false(redact_key_looks_secret("keep_releases"));
+	redact_clear();
+}
+
+static void test_report_worst(void **state)
+{
+	(void)state;
+	assert_int_equal(status_worst(STATUS_OK, STATUS_WARNING), STATUS_WARNING);
+	assert_int_equal(status_worst(STATUS_UNKNOWN, STATUS_WARNING), STATUS_UNKNOWN);
+	assert_int_equal(status_worst(STATUS_UNKNOWN, STATUS_CRITICAL), STATUS_CRITICAL);
+	assert_int_equal(status_worst(STATUS_CRITICAL, STATUS_OK), STATUS_CRITICAL);
+
+	struct report *r = report_new("unit");
+	report_add_check(r, "a.one", STATUS_OK, 1, NULL, "fine");
+	cJSON *c = report_add_check(r, "a.two", STATUS_WARNING, 2, NULL, "url postgres://u:pw12@h/d");
+	check_add_perf(c, "time", 0.5, "s", 2, NAN);
+	report_add_check(r, "a.three", STATUS_CRITICAL, 3, NULL, "broken");
+	assert_int_equal(report_status(r), STATUS_CRITICAL);
+	cJSON *doc = report_to_json(r);
+	enum status st;
+	assert_int_equal(report_doc_status(doc, &st), 0);
+	assert_int_equal(st, STATUS_CRITICAL);
+	assert_string_equal(json_path_string(doc, "kind", ""), "report");
+	assert_string_equal(json_path_string(doc, "checks[1].message", ""), "url postgres://u:***@h/d");
+	assert_string_equal(json_path_string(doc, "summary", ""),
+			    "3 checks: 1 ok, 1 warning (a.two), 1 critical (a.three)");
+	assert_true(json_path_number(doc, "checks[1].perf[0].warn", 0) == 2);
+	cJSON_Delete(doc);
+
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	assert_int_equal(report_print(r, FORMAT_NAGIOS, mem), 0);
+	fclose(mem);
+	assert_non_null(strstr(text, "unit CRITICAL - 3 checks"));
+	assert_non_null(strstr(text, "| time=0.5s;2;"));
+	free(text);
+	report_free(r);
+}
+
+static void test_jsonl_reader(void **state)
+{
+	(void)state;
+	const char input[] = "{\"kind\":\"report\"}\n\n  \nnot json\n[1,2]\n{\"a\":1} trailing\n"
+			     "{\"kind\":\"event\"}\n";
+	FILE *f = fmemopen((void *)input, sizeof input - 1, "r");
+	struct jsonl_reader r;
+	cJSON *doc;
+	jsonl_reader_init(&r, f, "in", 0);
+	assert_int_equal(jsonl_next(&r, &doc), 1);
+	assert_string_equal(json_kind(doc), "report");
+	cJSON_Delete(doc);
+	assert_int_equal(jsonl_next(&r, &doc), -1);
+	assert_non_null(strstr(r.error, "in:4:"));
+	assert_int_equal(jsonl_next(&r, &doc), -1);
+	assert_non_null(strstr(r.error, "in:5: expected a JSON object"));
+	assert_int_equal(jsonl_next(&r, &doc), -1);
+	assert_non_null(strstr(r.error, "in:6:"));
+	assert_int_equal(jsonl_next(&r, &doc), 1);
+	assert_string_equal(json_kind(doc), "event");
+	cJSON_Delete(doc);
+	assert_int_equal(jsonl_next(&r, &doc), 0);
+	jsonl_reader_free(&r);
+	fclose(f);
+
+	/* an over-long line is an error and the next line is still read */
+	char big[200];
+	memset(big, 'x', sizeof big);
+	memcpy(big, "{\"a\":\"", 6);
+	big[150] = '\n';
+	memcpy(big + 151, "{\"b\":2}\n", 8);
+	f = fmemopen(big, 159, "r");
+	jsonl_reader_init(&r, f, "in", 100);
+	assert_int_equal(jsonl_next(&r, &doc), -1);
+	assert_non_null(strstr(r.error, "longer than 100"));
+	assert_int_equal(jsonl_next(&r, &doc), 1);
+	assert_int_equal((int)json_path_number(doc, "b", 0), 2);
+	cJSON_Delete(doc);
+	jsonl_reader_free(&r);
+	fclose(f);
+}
+
+static void test_json_path(void **state)
+{
+	(void)state;
+	const char *text = "{\"a\":{\"b\":[{\"c\":\"x\"},{\"d\":\"30s\",\"e\":15}]},\"f\":true}";
+	char err[64];
+	cJSON *doc = json_parse_text(text, strlen(text), err, sizeof err);
+	assert_non_null(doc);
+	assert_string_equal(json_path_string(doc, "a.b[0].c", ""), "x");
+	assert_int_equal(json_path_duration_ms(doc, "a.b[1].d", 0), 30000);
+	assert_int_equal(json_path_duration_ms(doc, "a.b[1].e", 0), 15000);
+	assert_int_equal(json_path_duration_ms(doc, "a.b[0].c", 7), -1);
+	assert_int_equal(json_path_duration_ms(doc, "missing", 7), 7);
+	assert_true(json_path_bool(doc, "f", false));
+	assert_null(json_path(doc, "a.b[5]"));
+	assert_null(json_path(doc, "a.b.c"));
+	cJSON_Delete(doc);
+	assert_null(json_parse_text("{\"a\":\n  nope}", 13, err, sizeof err));
+	assert_non_null(strstr(err, "2:"));
+}
+
+static void test_atomic_write(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/shipshape-unit-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *path = easprintf("%s/sub/dir/file", dir);
+	char *sub = easprintf("%s/sub/dir", dir);
+	assert_int_equal(mkdir_p(sub, 0700), 0);
+	assert_int_equal(atomic_write_file(path, "secret\n", 7, 0600), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(st.st_size, 7);
+	assert_int_equal(atomic_write_file(path, "v2", 2, 0600), 0);
+	char *data;
+	size_t len;
+	assert_int_equal(read_file(path, 100, &data, &len), 0);
+	assert_string_equal(data, "v2");
+	free(data);
+	assert_int_equal(read_file(path, 1, &data, &len), -1);
+	assert_int_equal(read_file(sub, 100, &data, &len), -1);
+	/* a failed write leaves the old file and no temporary behind */
+	char *bad = easprintf("%s/missing/file", dir);
+	assert_int_equal(atomic_write_file(bad, "x", 1, 0600), -1);
+
+	setenv("SHIPSHAPE_STATE_DIR", sub, 1);
+	char *sd = state_dir_resolve(NULL, "/nonexistent/cfg");
+	assert_string_equal(sd, sub);
+	free(sd);
+	sd = state_dir_resolve(dir, NULL);
+	assert_string_equal(sd, dir);
+	free(sd);
+	unsetenv("SHIPSHAPE_STATE_DIR");
+
+	char *cmd = easprintf("rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(bad);
+	free(path);
+	free(sub);
+}
+
+static void test_subproc(void **state)
+{
+	(void)state;
+	struct subproc_result res;
+	char *echo[] = {"sh", "-c", "echo out; echo err >&2; cat; exit 3", NULL};
+	struct subproc_opts o = {.argv = echo, .stdin_data = "in\n", .stdin_len = 3, .timeout_ms = 5000};
+	assert_int_equal(subproc_run(&o, &res), 0);
+	assert_int_equal(res.exit_code, 3);
+	assert_false(res.timed_out);
+	assert_non_null(strstr(res.output, "out"));
+	assert_non_null(strstr(res.output, "err"));
+	assert_non_null(strstr(res.output, "in"));
+	subproc_result_free(&res);
+
+	char *sleeper[] = {"sleep", "30", NULL};
+	struct subproc_opts t = {.argv = sleeper, .timeout_ms = 200};
+	int64_t start = now_monotonic_ms();
+	assert_int_equal(subproc_run(&t, &res), 0);
+	assert_true(res.timed_out);
+	assert_true(now_monotonic_ms() - start < 5000);
+	assert_int_equal(res.term_signal, 15);
+	subproc_result_free(&res);
+
+	char *chatty[] = {"sh", "-c", "head -c 100000 /dev/zero", NULL};
+	struct subproc_opts b = {.argv = chatty, .max_output = 1000};
+	assert_int_equal(subproc_run(&b, &res), 0);
+	assert_int_equal(res.output_len, 1000);
+	assert_int_equal(res.output_dropped, 99000);
+	subproc_result_free(&res);
+
+	char *missing[] = {"/nonexistent/program", NULL};
+	struct subproc_opts m = {.argv = missing};
+	assert_int_equal(subproc_run(&m, &res), 0);
+	assert_int_equal(res.exit_code, 127);
+	subproc_result_free(&res);
+
+	char *envp[] = {"SHIPSHAPE_RELEASE=v9", NULL};
+	char *show[] = {"sh", "-c", "printf %s \"$SHIPSHAPE_RELEASE\"", NULL};
+	struct subproc_opts e = {.argv = show, .env_add = envp};
+	assert_int_equal(subproc_run(&e, &res), 0);
+	assert_string_equal(res.output, "v9");
+	subproc_result_free(&res);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_parse), cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_size_parse),     cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_redact),         cmocka_unit_test(test_report_worst),
+		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
+		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
+	};
+	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
+}
