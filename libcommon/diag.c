@@ -14,20 +14,22 @@ static void diag_emit(struct diag *d, bool is_error, const char *file, int line,
 	if (vasprintf(&raw, fmt, ap) < 0)
 		raw = NULL;
 	char *msg = redact_string(raw ? raw : fmt);
-	char where[512] = "";
+	struct buf full = {0};
 	if (file && line > 0 && col > 0)
-		snprintf(where, sizeof where, "%s:%d:%d: ", file, line, col);
+		buf_printf(&full, "%s:%d:%d: ", file, line, col);
 	else if (file && line > 0)
-		snprintf(where, sizeof where, "%s:%d: ", file, line);
+		buf_printf(&full, "%s:%d: ", file, line);
 	else if (file)
-		snprintf(where, sizeof where, "%s: ", file);
-	snprintf(d->last, sizeof d->last, "%s%s%s", where, is_error ? "" : "warning: ", msg);
+		buf_printf(&full, "%s: ", file);
+	buf_printf(&full, "%s%s", is_error ? "" : "warning: ", msg);
+	snprintf(d->last, sizeof d->last, "%s", full.data);
 	if (is_error)
 		d->errors++;
 	else
 		d->warnings++;
 	if (!d->silent && (is_error || log_level >= 0))
-		fprintf(stderr, "%s: %s\n", prog, d->last);
+		fprintf(stderr, "%s: %s\n", prog, full.data);
+	buf_free(&full);
 	free(msg);
 	free(raw);
 }
