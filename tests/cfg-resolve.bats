@@ -1,0 +1,421 @@
+#!/usr/bin/env bats
+# cfg-resolve: templates, env files, YAML, schema, policy, output, bad input.
+load helpers/common
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	# the tests decide which variables exist
+	unset DATABASE_URL JWT_SECRET SUPABASE_URL SUPABASE_ANON_KEY SUPABASE_SERVICE_ROLE_KEY \
+		LLAMAPARSE_API_KEY OPENAI_API_KEY SLACK_WEBHOOK_URL SMTP_PASSWORD REDIS_URL \
+		RENDER_SERVICE_ID RENDER_API_KEY API_BASE_URL
+	CFG=$REPO_ROOT/config
+	PROD_ENV=$REPO_ROOT/tests/data/cfg/prod.env
+}
+
+# resolve VALUE: runs cfg-resolve on a one-key file `v: VALUE`.
+resolve() {
+	printf 'v: %s\n' "$1" > t.yaml
+	run --separate-stderr cfg-resolve t.yaml
+}
+
+@test "--help prints the synopsis on stdout and exits 0" {
+	run --separate-stderr cfg-resolve --help
+	assert_success
+	assert_output --partial "usage: cfg-resolve"
+	[ -z "$stderr" ]
+}
+
+@test "usage errors exit 64" {
+	run --separate-stderr cfg-resolve
+	assert_equal "$status" 64
+	run --separate-stderr cfg-resolve --bogus x.yaml
+	assert_equal "$status" 64
+	run --separate-stderr cfg-resolve --format nagios x.yaml
+	assert_equal "$status" 64
+	[[ $stderr == "cfg-resolve: "* ]]
+}
+
+@test "a YAML file resolves to a JSON document with typed scalars" {
+	cat > t.yaml <<-'Y'
+	name: api
+	port: 8000
+	ratio: 0.5
+	on: true
+	quoted: "8000"
+	nothing: ~
+	list: [a, b]
+	Y
+	run --separate-stderr cfg-resolve t.yaml
+	assert_success
+	assert_equal "$(json_get .port)" 8000
+	assert_equal "$(json_get '.port|type')" number
+	assert_equal "$(json_get '.quoted|type')" string
+	assert_equal "$(json_get .on)" true
+	assert_equal "$(json_get .nothing)" null
+	assert_equal "$(json_get '.list|length')" 2
+}
+
+@test "later files deep-merge: maps merge, sequences replace" {
+	printf 'db:\n  host: a\n  port: 1\nlist: [1, 2, 3]\n' > base.yaml
+	printf 'db:\n  port: 2\nlist: [9]\n' > over.yaml
+	run --separate-stderr cfg-resolve base.yaml over.yaml
+	assert_success
+	assert_equal "$(json_get .db.host)" a
+	assert_equal "$(json_get .db.port)" 2
+	assert_equal "$(json_get -c .list)" "[9]"
+}
+
+@test "template operators follow Docker Compose" {
+	export SET=value EMPTY=
+	while IFS='|' read -r template expected; do
+		resolve "\"$template\""
+		assert_success
+		[ "$(json_get .v)" = "$expected" ] || { echo "$template gave '$(json_get .v)', expected '$expected'"; return 1; }
+	done <<-'T'
+	${SET}|value
+	$SET|value
+	pre-${SET}-post|pre-value-post
+	${SET:-d}|value
+	${EMPTY:-d}|d
+	${UNSET_X:-d}|d
+	${EMPTY-d}|
+	${UNSET_X-d}|d
+	${SET:+r}|r
+	${EMPTY:+r}|
+	${EMPTY+r}|r
+	${UNSET_X+r}|
+	${UNSET_X:-${SET}}|value
+	${UNSET_X:-${UNSET_Y:-deep}}|deep
+	$$SET|$SET
+	cost $5|cost $5
+	T
+}
+
+@test "a value from the environment is never expanded again" {
+	export OUTER='${INNER}' INNER=wrong
+	resolve '${OUTER}'
+	assert_success
+	assert_equal "$(json_get .v)" '${INNER}'
+}
+
+@test "an unset variable warns and becomes empty; --strict makes it an error" {
+	resolve '${NOT_SET_ANYWHERE}'
+	assert_success
+	assert_equal "$(json_get .v)" ""
+	[[ $stderr == *NOT_SET_ANYWHERE* ]]
+	run --separate-stderr cfg-resolve --strict t.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *NOT_SET_ANYWHERE* ]]
+}
+
+@test "a missing required variable names the variable and its message" {
+	resolve '${NEEDED:?set NEEDED to the API token}'
+	assert_equal "$status" 65
+	[[ $stderr == *NEEDED* ]]
+	[[ $stderr == *"set NEEDED to the API token"* ]]
+	export EMPTY=
+	resolve '${EMPTY:?must not be empty}'
+	assert_equal "$status" 65
+	resolve '${EMPTY?only unset fails}'
+	assert_success
+}
+
+@test "invalid templates are errors naming file:line:column" {
+	for bad in '${' '${}' '${ foo}' '${foo!}' 'abc ${unterminated'; do
+		printf 'a: 1\nv: "%s"\n' "$bad" > t.yaml
+		run --separate-stderr cfg-resolve t.yaml
+		[ "$status" -eq 65 ] || { echo "'$bad' exited $status"; return 1; }
+		[[ $stderr == *"t.yaml:2:"* ]] || { echo "'$bad': $stderr"; return 1; }
+	done
+}
+
+@test "templates in keys are left alone" {
+	printf '"${KEY}": 1\n' > t.yaml
+	KEY=x run --separate-stderr cfg-resolve t.yaml
+	assert_success
+	assert_equal "$(json_get '.["${KEY}"]')" 1
+}
+
+@test "env files: syntax forms, and the real environment wins" {
+	cat > a.env <<-'E'
+	# comment
+
+	export A=plain   # trailing comment
+	B='single $A \n kept'
+	C="double\tescape ${A}"
+	D=
+	E=from-file
+	E
+	printf 'a: ${A}\nb: ${B}\nc: ${C}\nd: "${D-unset}"\ne: ${E}\n' > t.yaml
+	E=from-env run --separate-stderr cfg-resolve -e a.env t.yaml
+	assert_success
+	assert_equal "$(json_get .a)" plain
+	assert_equal "$(json_get .b)" 'single $A \n kept'
+	assert_equal "$(json_get .c)" "$(printf 'double\tescape plain')"
+	assert_equal "$(json_get .d)" ""
+	assert_equal "$(json_get .e)" from-env
+}
+
+@test "a later env file overrides an earlier one" {
+	echo 'X=first' > 1.env
+	echo 'X=second' > 2.env
+	printf 'x: ${X}\n' > t.yaml
+	run --separate-stderr cfg-resolve -e 1.env -e 2.env t.yaml
+	assert_success
+	assert_equal "$(json_get .x)" second
+}
+
+@test "malformed env-file lines are errors naming file:line" {
+	printf 'GOOD=1\n=novalue\nBAD KEY=1\nQ="unterminated\n' > bad.env
+	printf 'x: 1\n' > t.yaml
+	run --separate-stderr cfg-resolve -e bad.env t.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"bad.env:2"* ]]
+	[[ $stderr == *"bad.env:3"* ]]
+}
+
+@test "anchors, aliases and merge keys" {
+	cat > t.yaml <<-'Y'
+	defaults: &defaults
+	  timeout: 10
+	  retries: 3
+	svc:
+	  <<: *defaults
+	  retries: 5
+	copy: *defaults
+	Y
+	run --separate-stderr cfg-resolve t.yaml
+	assert_success
+	assert_equal "$(json_get .svc.timeout)" 10
+	assert_equal "$(json_get .svc.retries)" 5
+	assert_equal "$(json_get .copy.retries)" 3
+}
+
+@test "duplicate keys and multiple documents are errors with locations" {
+	printf 'a: 1\nb: 2\na: 3\n' > dup.yaml
+	run --separate-stderr cfg-resolve dup.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"dup.yaml:3:"* ]]
+	printf 'a: 1\n---\nb: 2\n' > multi.yaml
+	run --separate-stderr cfg-resolve multi.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"multi.yaml:2:"* ]]
+}
+
+@test "an alias bomb is refused quickly" {
+	{
+		echo 'a: &a ["x","x","x","x","x","x","x","x","x","x"]'
+		prev=a
+		for n in b c d e f g h i j; do
+			echo "$n: &$n [*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev,*$prev]"
+			prev=$n
+		done
+	} > bomb.yaml
+	run --separate-stderr cfg-resolve bomb.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *bomb.yaml* ]]
+}
+
+@test "10,000 levels of nesting are an error, not a crash" {
+	{ printf 'a: '; for _ in $(seq 10000); do printf '['; done; for _ in $(seq 10000); do printf ']'; done; echo; } > deep.yaml
+	run --separate-stderr cfg-resolve deep.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"deep.yaml:1:"* ]]
+}
+
+@test "bad files: missing, directory, empty, garbage, invalid UTF-8, too large" {
+	mkdir adir
+	: > empty.yaml
+	head -c 4096 /dev/urandom > garbage.yaml
+	printf 'a: "\xff\xfe"\n' > utf8.yaml
+	head -c $((10 * 1024 * 1024)) /dev/zero | tr '\0' 'a' > big.yaml
+	for f in missing.yaml adir empty.yaml garbage.yaml utf8.yaml big.yaml; do
+		run --separate-stderr cfg-resolve "$f"
+		[ "$status" -eq 65 ] || { echo "$f exited $status"; return 1; }
+		[[ $stderr == "cfg-resolve: "*"$f"* ]] || { echo "$f: $stderr"; return 1; }
+		[ "$(printf '%s\n' "$stderr" | wc -l)" -le 3 ] || { echo "$f: too chatty"; return 1; }
+		[ -z "$output" ]
+	done
+}
+
+@test "output to a full disk does not exit 0" {
+	printf 'a: 1\n' > t.yaml
+	run cfg-resolve t.yaml '>/dev/full'
+	run bash -c 'cfg-resolve t.yaml >/dev/full'
+	assert_equal "$status" 3
+}
+
+@test "schema: coercion of substituted strings, defaults, all errors in one run" {
+	cat > s.yaml <<-'S'
+	version: 1
+	root:
+	  type: map
+	  keys:
+	    port: {type: int, min: 1, max: 65535}
+	    debug: {type: bool, default: false}
+	    mode: {type: enum, values: [a, b]}
+	    url: {type: url, schemes: [https]}
+	    timeout: {type: duration, default: 30s}
+	S
+	printf 'port: ${PORT}\nmode: a\nurl: https://x.example\n' > t.yaml
+	PORT=8000 run --separate-stderr cfg-resolve -s s.yaml t.yaml
+	assert_success
+	assert_equal "$(json_get .port)" 8000
+	assert_equal "$(json_get '.port|type')" number
+	assert_equal "$(json_get .debug)" false
+	assert_equal "$(json_get .timeout)" 30
+	printf 'port: 70000\nmode: c\nurl: ftp://x\nextra: 1\n' > bad.yaml
+	run --separate-stderr cfg-resolve -s s.yaml bad.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *port* ]]
+	[[ $stderr == *mode* ]]
+	[[ $stderr == *url* ]]
+	[[ $stderr == *extra* ]]
+	[[ $stderr == *"bad.yaml:1:"* ]]
+}
+
+@test "schema: unknown keys warn, and are errors with --strict" {
+	printf 'version: 1\nroot:\n  type: map\n  keys:\n    a: {type: int}\n' > s.yaml
+	printf 'a: 1\nzzz: 2\n' > t.yaml
+	run --separate-stderr cfg-resolve -s s.yaml t.yaml
+	assert_success
+	[[ $stderr == *zzz* ]]
+	run --separate-stderr cfg-resolve --strict -s s.yaml t.yaml
+	assert_equal "$status" 65
+}
+
+@test "production config resolves against the schema with its variables" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" "$CFG/production.yaml"
+	assert_success
+	assert_equal "$(json_get .database.schema)" upload_pipeline
+	assert_equal "$(json_get .database.pool_size)" 20
+	assert_equal "$(json_get .database.max_overflow)" 30
+	assert_equal "$(json_get .api.port)" 8000
+	assert_equal "$(json_get .security.rate_limit.requests_per_minute)" 100
+	assert_equal "$(json_get .security.rate_limit.burst)" 200
+	assert_equal "$(json_get .scaling.min_instances)" 2
+	assert_equal "$(json_get .scaling.max_instances)" 10
+	# into a pipe the next tool gets the secret in clear
+	assert_equal "$(json_get .security.jwt_secret)" 'jwt-test-secret-0123456789abcdef-XYZ'
+}
+
+@test "production config without JWT_SECRET names the variable and its message" {
+	grep -v JWT_SECRET "$PROD_ENV" > no-jwt.env
+	run --separate-stderr cfg-resolve -e no-jwt.env -s "$CFG/schema.yaml" "$CFG/production.yaml"
+	assert_equal "$status" 65
+	[[ $stderr == *JWT_SECRET* ]]
+	[[ $stderr == *"JWT secret is required"* ]]
+}
+
+@test "local demo config resolves with no variables at all" {
+	run --separate-stderr cfg-resolve --strict -s "$CFG/schema.yaml" "$CFG/local.yaml"
+	assert_success
+	assert_equal "$(json_get .environment)" development
+}
+
+@test "--check: production policy passes on the production config" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --check "$CFG/production.yaml"
+	assert_success
+	assert_equal "$(json_get .kind)" report
+	assert_equal "$(json_get .status)" ok
+	assert_equal "$(json_get '[.checks[] | select(.status != "ok")] | length')" 0
+}
+
+@test "--check: each production violation is caught" {
+	cat > bad.yaml <<-'Y'
+	debug: true
+	api: {reload: true, base_url: "http://api.example"}
+	security:
+	  jwt_secret: ${SHORT_JWT}
+	  jwt_expiry: 30d
+	  cors_origins: ["*", "http://app.example"]
+	  trusted_hosts: []
+	scaling: {min_instances: 5, max_instances: 2, scale_up_threshold: 30, scale_down_threshold: 70}
+	database: {url: "postgresql://u:p@h/d?sslmode=disable", pool_size: 0}
+	Y
+	SHORT_JWT=tooshort run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --check "$CFG/production.yaml" bad.yaml
+	assert_equal "$status" 2
+	for c in policy.flags policy.jwt policy.cors policy.trusted_hosts policy.scaling policy.database policy.urls; do
+		[ "$(json_get ".checks[] | select(.name == \"$c\") | .status")" = critical ] ||
+			{ echo "$c: $(json_get ".checks[] | select(.name == \"$c\")")"; return 1; }
+	done
+	# the short secret itself is never printed
+	assert_secret_absent tooshort "$output" "$stderr"
+}
+
+@test "--check --format nagios prints one status line with the exit status" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --check --format nagios "$CFG/production.yaml"
+	assert_success
+	assert_output --regexp '^cfg-resolve OK - '
+	assert_equal "${#lines[@]}" 1
+}
+
+@test "--check flags a secret written literally in a file" {
+	printf 'security:\n  jwt_secret: literal-secret-0123456789abcdef0123456789\n' > lit.yaml
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --check "$CFG/production.yaml" lit.yaml
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name == "policy.secrets") | .message')" == *"security.jwt_secret"*lit.yaml* ]]
+	assert_secret_absent literal-secret-0123456789abcdef0123456789 "$output" "$stderr"
+}
+
+@test "--format text redacts secrets unless --reveal" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --format text "$CFG/production.yaml"
+	assert_success
+	assert_line 'database.schema = upload_pipeline'
+	assert_line 'security.jwt_secret = ***'
+	assert_secret_absent db-pass-0123456789 "$output"
+	assert_secret_absent slack-test-secret "$output"
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --format text --reveal "$CFG/production.yaml"
+	assert_line 'security.jwt_secret = jwt-test-secret-0123456789abcdef-XYZ'
+}
+
+@test "--format env prints shell-safe lines that a shell reads back" {
+	printf "name: \"it's \$(not run) \\\\\"q\\\\\"\"\nnested:\n  key-a: [x, y]\n" > t.yaml
+	run --separate-stderr cfg-resolve --format env t.yaml
+	assert_success
+	eval "$output"
+	assert_equal "$NAME" "it's \$(not run) \"q\""
+	assert_equal "$NESTED_KEY_A_0" x
+	assert_equal "$NESTED_KEY_A_1" y
+}
+
+@test "--get prints one value; a missing path is an error" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --get database.schema "$CFG/production.yaml"
+	assert_success
+	assert_output upload_pipeline
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --get security.cors_origins "$CFG/production.yaml"
+	assert_equal "$(json_get '.[0]')" https://accessa.ai
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --get database.nope "$CFG/production.yaml"
+	assert_equal "$status" 65
+	[[ $stderr == *database.nope* ]]
+}
+
+@test "--explain names file:line, environment, env-file:line and schema defaults" {
+	printf 'FROM_FILE=1\n' > e.env
+	printf 'a: 1\nb: ${FROM_ENV}\nc: ${FROM_FILE}\n' > t.yaml
+	printf 'version: 1\nroot:\n  type: map\n  keys:\n    a: {type: int}\n    b: {type: string}\n    c: {type: string}\n    d: {type: int, default: 7}\n' > s.yaml
+	FROM_ENV=x run --separate-stderr cfg-resolve --explain --format text -e e.env -s s.yaml t.yaml
+	assert_success
+	assert_line --regexp '^a = 1 .*t\.yaml:1'
+	assert_line --regexp '^b = x .*environment variable FROM_ENV'
+	assert_line --regexp '^c = 1 .*e\.env:1'
+	assert_line --regexp '^d = 7 .*schema default'
+}
+
+@test "-o writes atomically with mode 0600, secrets in clear" {
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" -o out.json "$CFG/production.yaml"
+	assert_success
+	[ -z "$output" ]
+	assert_equal "$(stat -c %a out.json)" 600
+	assert_equal "$(jq -r .security.jwt_secret out.json)" 'jwt-test-secret-0123456789abcdef-XYZ'
+	[ -z "$(ls -A | grep '\.tmp\.')" ]
+}
+
+@test "secrets never appear in error messages" {
+	printf 'version: 1\nroot:\n  type: map\n  keys:\n    token: {type: int, secret: true}\n    url: {type: url}\n' > s.yaml
+	printf 'token: ${TOKEN}\nurl: "postgresql://u:pw-in-url-123@h/d ${BROKEN"\n' > t.yaml
+	TOKEN=not-a-number-secret-value run --separate-stderr cfg-resolve -s s.yaml t.yaml
+	assert_equal "$status" 65
+	assert_secret_absent not-a-number-secret-value "$output" "$stderr"
+	assert_secret_absent pw-in-url-123 "$output" "$stderr"
+}
