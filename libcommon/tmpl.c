@@ -1,0 +1,327 @@
+/* tmpl.c — ${VAR} interpolation in config strings, by Docker Compose's rules. */
+#include "shipshape/config.h"
+#include "shipshape/common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Deeper nesting of ${A:-${B:-...}} is an error: the expander recurses once
+ * per level, and a hostile string must not exhaust the stack. */
+#define TMPL_MAX_DEPTH 64
+
+struct expander {
+	struct tmpl_ctx *c;
+	struct diag *d;
+	const char *base; /* the whole input: positions are counted from here */
+	struct buf used;  /* "NAME from ORIGIN, ..." for c->origin */
+	bool failed;
+	const char *mark; /* the last position located, and its line and column */
+	int mark_line, mark_col;
+	bool mark_known;
+};
+
+static bool is_name_start(char ch)
+{
+	return ch == '_' || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static bool is_name_char(char ch)
+{
+	return is_name_start(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* The file position of `at`: a newline in the string starts a new line at
+ * column 1; columns count characters (UTF-8 continuation bytes are skipped),
+ * as the YAML loader counts them. A string not from a file has no position.
+ * The last answer is kept, so that a string with thousands of unset
+ * variables is not rescanned from its start for each warning. */
+static void locate(struct expander *x, const char *at, int *line, int *col)
+{
+	const struct tmpl_ctx *c = x->c;
+	if (c->line <= 0) {
+		*line = *col = 0;
+		return;
+	}
+	if (!x->mark || at < x->mark) {
+		x->mark = x->base;
+		x->mark_line = c->line;
+		x->mark_col = c->col > 0 ? c->col : 1;
+		x->mark_known = c->col > 0;
+	}
+	for (const char *p = x->mark; p < at; p++) {
+		if (*p == '\n') {
+			x->mark_line++;
+			x->mark_col = 1;
+			x->mark_known = true;
+		} else if (((unsigned char)*p & 0xC0) != 0x80) {
+			x->mark_col++;
+		}
+	}
+	x->mark = at;
+	*line = x->mark_line;
+	*col = x->mark_known ? x->mark_col : 0;
+}
+
+static void invalid_template(struct expander *x, const char *dollar, const char *stop,
+			     const char *why)
+{
+	int line, col;
+	locate(x, dollar, &line, &col);
+	/* Quote the template itself, not the whole value: one line, bounded. */
+	size_t n = (size_t)(stop - dollar);
+	const char *nl = memchr(dollar, '\n', n);
+	if (nl)
+		n = (size_t)(nl - dollar);
+	bool cut = n > 60 || nl;
+	if (n > 60)
+		n = 60;
+	diag_error(x->d, x->c->file, line, col, "invalid template: \"%.*s%s\" (%s)", (int)n, dollar,
+		   cut ? "..." : "", why);
+	x->failed = true;
+}
+
+static void unset_variable(struct expander *x, const char *dollar, const char *name)
+{
+	int line, col;
+	locate(x, dollar, &line, &col);
+	if (x->c->strict) {
+		diag_error(x->d, x->c->file, line, col, "variable \"%s\" is not set and has no default",
+			   name);
+		x->failed = true;
+	} else {
+		diag_warn(x->d, x->c->file, line, col, "variable \"%s\" is not set, using an empty string",
+			  name);
+	}
+}
+
+/* Whether the ", "-separated list holds entry as one whole item. */
+static bool listed(const char *list, const char *entry)
+{
+	size_t n = strlen(entry);
+	for (const char *p = list; p && (p = strstr(p, entry)); p++) {
+		bool starts = p == list || (p - list >= 2 && p[-2] == ',' && p[-1] == ' ');
+		bool ends = p[n] == '\0' || (p[n] == ',' && p[n + 1] == ' ');
+		if (starts && ends)
+			return true;
+	}
+	return false;
+}
+
+static void note_origin(struct expander *x, const char *name, const char *origin)
+{
+	char *entry = easprintf("%s from %s", name, origin ? origin : "unknown");
+	if (!listed(x->used.data, entry) && !listed(x->c->origin, entry)) {
+		if (x->used.len)
+			buf_puts(&x->used, ", ");
+		buf_puts(&x->used, entry);
+	}
+	free(entry);
+}
+
+/* The value of name (NULL when unset), with where it came from. Without an
+ * env store only the real environment is consulted. */
+static const char *lookup(const struct expander *x, const char *name, char **origin)
+{
+	if (x->c->env)
+		return env_store_get(x->c->env, name, origin);
+	const char *v = getenv(name);
+	*origin = v ? easprintf("environment variable %s", name) : NULL;
+	return v;
+}
+
+static void expand(struct expander *x, const char *s, const char *end, struct buf *out, int depth);
+
+/* Compose finds the end of ${...} by counting "${" openings against "}":
+ * braces nest only through templates, so "${A:-{x}}" ends at the first "}". */
+static const char *closing_brace(const char *dollar, const char *end)
+{
+	int open = 0;
+	for (const char *p = dollar; p < end; p++) {
+		if (*p == '}' && --open == 0)
+			return p;
+		if (*p == '$' && p + 1 < end && p[1] == '{') {
+			open++;
+			p++;
+		}
+	}
+	return NULL;
+}
+
+/* Expands the braced template at dollar ("${"). out == NULL checks syntax
+ * only: the branch of a template that is not taken (the default of a set
+ * variable) is still parsed, so a typo there is found before the day the
+ * variable goes missing, but it neither warns nor fails on variables.
+ * Returns where scanning resumes, or NULL when the template never ends. */
+static const char *braced(struct expander *x, const char *dollar, const char *end, struct buf *out,
+			  int depth)
+{
+	const char *close = closing_brace(dollar, end);
+	if (!close) {
+		invalid_template(x, dollar, end, "no closing brace");
+		return NULL;
+	}
+	const char *p = dollar + 2, *name = p;
+	if (p == close) {
+		invalid_template(x, dollar, close + 1, "no variable name");
+		return close + 1;
+	}
+	if (!is_name_start(*p)) {
+		invalid_template(x, dollar, close + 1,
+				 "a variable name starts with a letter or _");
+		return close + 1;
+	}
+	while (p < close && is_name_char(*p))
+		p++;
+	size_t name_len = (size_t)(p - name);
+	bool colon = false;
+	char op = 0;
+	if (p < close) {
+		if (*p == ':') {
+			colon = true;
+			p++;
+		}
+		if (p < close && (*p == '-' || *p == '?' || *p == '+')) {
+			op = *p++;
+		} else {
+			invalid_template(x, dollar, close + 1,
+					 "expected :- - :? ? :+ or + after the name");
+			return close + 1;
+		}
+	}
+	if (depth >= TMPL_MAX_DEPTH) {
+		invalid_template(x, dollar, close + 1, "templates nested too deeply");
+		return close + 1;
+	}
+
+	const char *word = p; /* default, message or replacement: [word, close) */
+	char *var = estrndup(name, name_len), *origin = NULL;
+	const char *val = out ? lookup(x, var, &origin) : NULL;
+	bool set = val != NULL, filled = set && *val;
+
+	switch (op) {
+	case 0:
+		if (out && set)
+			buf_puts(out, val);
+		else if (out)
+			unset_variable(x, dollar, var);
+		break;
+	case '-': {
+		bool fallback = !set || (colon && !filled);
+		if (out && !fallback)
+			buf_puts(out, val);
+		expand(x, word, close, out && fallback ? out : NULL, depth + 1);
+		break;
+	}
+	case '?': {
+		bool missing = !set || (colon && !filled);
+		if (out && missing) {
+			struct buf msg = {0};
+			unsigned before = x->d->errors;
+			expand(x, word, close, &msg, depth + 1);
+			/* An error inside the message is the one to report. */
+			if (x->d->errors == before) {
+				int line, col;
+				locate(x, dollar, &line, &col);
+				if (msg.len)
+					diag_error(x->d, x->c->file, line, col,
+						   "required variable %s is missing a value: %s", var,
+						   msg.data);
+				else
+					diag_error(x->d, x->c->file, line, col,
+						   "required variable %s is missing a value", var);
+			}
+			x->failed = true;
+			buf_free(&msg);
+		} else {
+			if (out)
+				buf_puts(out, val);
+			expand(x, word, close, NULL, depth + 1);
+		}
+		break;
+	}
+	case '+': {
+		/* Not present: the result is the (empty or absent) value, i.e. "". */
+		bool present = set && (!colon || filled);
+		expand(x, word, close, out && present ? out : NULL, depth + 1);
+		break;
+	}
+	}
+	if (out && set)
+		note_origin(x, var, origin);
+	free(origin);
+	free(var);
+	return close + 1;
+}
+
+/* Expands [s, end) into out (NULL: check syntax only). */
+static void expand(struct expander *x, const char *s, const char *end, struct buf *out, int depth)
+{
+	const char *p = s;
+	while (p < end) {
+		const char *dollar = memchr(p, '$', (size_t)(end - p));
+		if (!dollar) {
+			if (out)
+				buf_append(out, p, (size_t)(end - p));
+			return;
+		}
+		if (out)
+			buf_append(out, p, (size_t)(dollar - p));
+		p = dollar + 1;
+		if (p < end && *p == '$') {
+			if (out)
+				buf_putc(out, '$');
+			p++;
+		} else if (p < end && *p == '{') {
+			p = braced(x, dollar, end, out, depth);
+			if (!p)
+				return;
+		} else if (p < end && is_name_start(*p)) {
+			while (p < end && is_name_char(*p))
+				p++;
+			if (!out)
+				continue;
+			char *var = estrndup(dollar + 1, (size_t)(p - dollar - 1)), *origin = NULL;
+			const char *val = lookup(x, var, &origin);
+			if (val) {
+				buf_puts(out, val);
+				note_origin(x, var, origin);
+			} else {
+				unset_variable(x, dollar, var);
+			}
+			free(origin);
+			free(var);
+		} else if (out) {
+			/* "$1", "$ ", a final "$": not a template, kept as written. */
+			buf_putc(out, '$');
+		}
+	}
+}
+
+char *tmpl_expand(const char *in, struct tmpl_ctx *c)
+{
+	if (!in)
+		return estrdup("");
+	if (!strchr(in, '$'))
+		return estrdup(in);
+	struct diag quiet = {.silent = true};
+	struct expander x = {.c = c, .d = c->diag ? c->diag : &quiet, .base = in};
+	struct buf out = {0};
+	expand(&x, in, in + strlen(in), &out, 0);
+	if (x.failed) {
+		buf_free(&out);
+		buf_free(&x.used);
+		return NULL;
+	}
+	if (x.used.len) {
+		if (c->origin && *c->origin) {
+			char *joined = easprintf("%s, %s", c->origin, x.used.data);
+			free(c->origin);
+			c->origin = joined;
+		} else {
+			free(c->origin);
+			c->origin = buf_take(&x.used);
+		}
+	}
+	buf_free(&x.used);
+	return buf_take(&out);
+}
