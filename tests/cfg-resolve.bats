@@ -62,7 +62,7 @@ resolve() {
 	assert_success
 	assert_equal "$(json_get .db.host)" a
 	assert_equal "$(json_get .db.port)" 2
-	assert_equal "$(json_get -c .list)" "[9]"
+	assert_equal "$(json_get "[.list[]] | map(tostring) | join(\",\")")" "9"
 }
 
 @test "template operators follow Docker Compose" {
