@@ -1,0 +1,1048 @@
+/* schema.c — the config schema (shipshape.yaml(5)): load a spec tree from a
+ * YAML file, then check and coerce a config tree against it in place. */
+#include "shipshape/common.h"
+#include "shipshape/config.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SCHEMA_VERSION 1
+#define VALUE_SHOWN_MAX 48 /* characters of a value quoted in a message */
+
+/* One spec: what a value at one place in the config must be. */
+struct spec {
+	enum schema_type type;
+	char *name;               /* member name under the parent's keys, else NULL */
+	char *description;
+	struct cfg_node *def;     /* the default as written in the schema, or NULL */
+	bool required, secret, allow_unknown;
+	bool has_min, has_max;
+	double min, max;          /* int/number: the value; duration: milliseconds;
+				     size: bytes; string: characters; list: items;
+				     map: members */
+	char *min_text, *max_text; /* as written, for messages */
+	char **values;            /* enum */
+	size_t n_values;
+	char **schemes;           /* url: allowed schemes, none = any */
+	size_t n_schemes;
+	struct spec *items;       /* list: element spec, or NULL (anything) */
+	struct spec *entries;     /* map: spec of members not named in keys */
+	struct spec **keys;       /* map: named members, in schema order */
+	size_t n_keys;
+};
+
+struct schema {
+	struct spec *root;
+};
+
+static const struct {
+	const char *name, *article;
+	enum schema_type type;
+} type_names[] = {
+	{"any", "anything", SCHEMA_ANY},     {"string", "a string", SCHEMA_STRING},
+	{"int", "an int", SCHEMA_INT},       {"number", "a number", SCHEMA_NUMBER},
+	{"bool", "a bool", SCHEMA_BOOL},     {"duration", "a duration (e.g. 30s, 15m)", SCHEMA_DURATION},
+	{"size", "a size (e.g. 512k, 4M)", SCHEMA_SIZE}, {"url", "a URL", SCHEMA_URL},
+	{"enum", "one of the listed values", SCHEMA_ENUM},
+	{"list", "a list", SCHEMA_LIST},     {"map", "a map", SCHEMA_MAP},
+};
+
+static const char *type_name(enum schema_type t)
+{
+	for (size_t i = 0; i < ARRAY_LEN(type_names); i++)
+		if (type_names[i].type == t)
+			return type_names[i].name;
+	return "?";
+}
+
+static const char *type_article(enum schema_type t)
+{
+	for (size_t i = 0; i < ARRAY_LEN(type_names); i++)
+		if (type_names[i].type == t)
+			return type_names[i].article;
+	return "a value";
+}
+
+/* ---- small helpers ---- */
+
+static bool is_scalar(const struct cfg_node *n)
+{
+	return n->type != CFG_MAP && n->type != CFG_LIST && n->type != CFG_NULL;
+}
+
+/* A value that counts as absent: null, or an empty string (an unset
+ * variable expands to one). */
+static bool is_unset(const struct cfg_node *n)
+{
+	return n->type == CFG_NULL || (n->type == CFG_STRING && (!n->str || !*n->str));
+}
+
+static char *path_join(const char *path, const char *key)
+{
+	return *path ? easprintf("%s.%s", path, key) : estrdup(key);
+}
+
+static const char *shown_path(const char *path)
+{
+	return *path ? path : "(top level)";
+}
+
+/* The text of a scalar: as written, or formatted when the node came from
+ * JSON and has none. */
+static const char *scalar_text(const struct cfg_node *n, char *buf, size_t size)
+{
+	if (n->str)
+		return n->str;
+	switch (n->type) {
+	case CFG_BOOL: return n->b ? "true" : "false";
+	case CFG_INT: snprintf(buf, size, "%lld", (long long)n->i); return buf;
+	case CFG_NUMBER:
+		/* the shortest text that reads back as the same number */
+		for (int precision = 15; precision <= 17; precision++) {
+			snprintf(buf, size, "%.*g", precision, n->d);
+			if (strtod(buf, NULL) == n->d)
+				break;
+		}
+		return buf;
+	default: return "";
+	}
+}
+
+/* How a value is named in a message: quoted text for strings, the text
+ * for other scalars; only its kind when it is secret. */
+static const char *describe(const struct cfg_node *n, bool secret, char *buf, size_t size)
+{
+	switch (n->type) {
+	case CFG_NULL: return "null";
+	case CFG_MAP: return "a map";
+	case CFG_LIST: return "a list";
+	default: break;
+	}
+	if (secret)
+		return n->type == CFG_STRING ? "a string (secret)" : "a value (secret)";
+	char tmp[64];
+	const char *text = scalar_text(n, tmp, sizeof tmp);
+	size_t len = strlen(text);
+	if (n->type == CFG_STRING && len > VALUE_SHOWN_MAX)
+		snprintf(buf, size, "\"%.*s...\"", VALUE_SHOWN_MAX, text);
+	else if (n->type == CFG_STRING)
+		snprintf(buf, size, "\"%s\"", text);
+	else
+		snprintf(buf, size, "%s", text);
+	return buf;
+}
+
+/* Types text the way a plain YAML scalar is typed (cfg_resolve_plain_scalar),
+ * so that "8000" from a template becomes what 8000 in the file would. */
+static struct cfg_node *resolve_text(const char *text)
+{
+	struct cfg_node *t = cfg_node_new(CFG_STRING, NULL, (struct cfg_loc){0});
+	t->str = estrdup(text);
+	cfg_resolve_plain_scalar(t);
+	return t;
+}
+
+/* Makes sure a coerced scalar keeps its text in n->str. */
+static void keep_text(struct cfg_node *n)
+{
+	char tmp[64];
+	if (!n->str)
+		n->str = estrdup(scalar_text(n, tmp, sizeof tmp));
+}
+
+static size_t utf8_length(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return 99;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* ---- specs ---- */
+
+static void spec_free(struct spec *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->description);
+	cfg_node_free(s->def);
+	free(s->min_text);
+	free(s->max_text);
+	for (size_t i = 0; i < s->n_values; i++)
+		free(s->values[i]);
+	free(s->values);
+	for (size_t i = 0; i < s->n_schemes; i++)
+		free(s->schemes[i]);
+	free(s->schemes);
+	spec_free(s->items);
+	spec_free(s->entries);
+	for (size_t i = 0; i < s->n_keys; i++)
+		spec_free(s->keys[i]);
+	free(s->keys);
+	free(s);
+}
+
+static const struct spec *spec_key(const struct spec *s, const char *key)
+{
+	for (size_t i = 0; i < s->n_keys; i++)
+		if (strcmp(s->keys[i]->name, key) == 0)
+			return s->keys[i];
+	return NULL;
+}
+
+/* ---- applying a spec to a value ---- */
+
+struct apply_ctx {
+	struct diag *d;
+	bool strict;
+	bool register_secrets; /* false while checking a schema's own defaults */
+};
+
+static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+			const char *path);
+
+/* Marks n and everything under it secret; with do_register, also
+ * registers the text of its strings for redaction. */
+static void mark_secret(struct apply_ctx *c, struct cfg_node *n, bool do_register)
+{
+	n->secret = true;
+	if (do_register && c->register_secrets && n->type == CFG_STRING && n->str)
+		redact_register(n->str);
+	for (struct cfg_node *m = n->child; m; m = m->next)
+		mark_secret(c, m, do_register);
+}
+
+static void type_error(struct apply_ctx *c, const struct spec *s, const struct cfg_node *n,
+		       const char *path)
+{
+	char buf[VALUE_SHOWN_MAX + 16];
+	diag_error(c->d, n->loc.file, n->loc.line, n->loc.col, "%s: expected %s, got %s",
+		   shown_path(path), type_article(s->type), describe(n, n->secret, buf, sizeof buf));
+}
+
+/* Compares v with the spec's min/max; what names the quantity measured
+ * ("length 3", "5 items") or is NULL to name the value itself. */
+static void check_range(struct apply_ctx *c, const struct spec *s, const struct cfg_node *n,
+			const char *path, double v, const char *what)
+{
+	char buf[VALUE_SHOWN_MAX + 16];
+	const char *subject = what;
+	if (!subject)
+		subject = n->secret ? "the value" : describe(n, false, buf, sizeof buf);
+	if (s->has_min && v < s->min)
+		diag_error(c->d, n->loc.file, n->loc.line, n->loc.col,
+			   "%s: %s is below the minimum %s", shown_path(path), subject, s->min_text);
+	else if (s->has_max && v > s->max)
+		diag_error(c->d, n->loc.file, n->loc.line, n->loc.col,
+			   "%s: %s is above the maximum %s", shown_path(path), subject, s->max_text);
+}
+
+static bool coerce_int(struct cfg_node *n)
+{
+	double d;
+	switch (n->type) {
+	case CFG_INT:
+		return true;
+	case CFG_NUMBER:
+		d = n->d;
+		break;
+	case CFG_STRING: {
+		struct cfg_node *t = resolve_text(n->str ? n->str : "");
+		bool ok = t->type == CFG_INT || t->type == CFG_NUMBER;
+		if (t->type == CFG_INT) {
+			n->type = CFG_INT;
+			n->i = t->i;
+			n->d = (double)t->i;
+			n->quoted = false;
+		}
+		d = t->d;
+		enum cfg_type tt = t->type;
+		cfg_node_free(t);
+		if (!ok)
+			return false;
+		if (tt == CFG_INT)
+			return true;
+		break;
+	}
+	default:
+		return false;
+	}
+	/* a float that holds an integer: 20.0, 2e1 */
+	if (!isfinite(d) || d != trunc(d) || d < -9.2e18 || d > 9.2e18)
+		return false;
+	keep_text(n);
+	n->type = CFG_INT;
+	n->i = (int64_t)d;
+	n->d = d;
+	n->quoted = false;
+	return true;
+}
+
+static bool coerce_number(struct cfg_node *n)
+{
+	switch (n->type) {
+	case CFG_INT:
+		keep_text(n);
+		n->type = CFG_NUMBER;
+		n->d = (double)n->i;
+		return true;
+	case CFG_NUMBER:
+		return isfinite(n->d);
+	case CFG_STRING: {
+		struct cfg_node *t = resolve_text(n->str ? n->str : "");
+		bool ok = false;
+		if (t->type == CFG_INT) {
+			n->d = (double)t->i;
+			ok = true;
+		} else if (t->type == CFG_NUMBER && isfinite(t->d)) {
+			n->d = t->d;
+			ok = true;
+		}
+		cfg_node_free(t);
+		if (ok) {
+			n->type = CFG_NUMBER;
+			n->quoted = false;
+		}
+		return ok;
+	}
+	default:
+		return false;
+	}
+}
+
+static bool coerce_bool(struct cfg_node *n)
+{
+	int64_t i;
+	switch (n->type) {
+	case CFG_BOOL:
+		return true;
+	case CFG_INT:
+		i = n->i;
+		break;
+	case CFG_STRING: {
+		struct cfg_node *t = resolve_text(n->str ? n->str : "");
+		enum cfg_type tt = t->type;
+		bool b = t->b;
+		i = t->i;
+		cfg_node_free(t);
+		if (tt == CFG_BOOL) {
+			n->type = CFG_BOOL;
+			n->b = b;
+			n->quoted = false;
+			return true;
+		}
+		if (tt != CFG_INT)
+			return false;
+		break;
+	}
+	default:
+		return false;
+	}
+	if (i != 0 && i != 1)
+		return false;
+	keep_text(n);
+	n->type = CFG_BOOL;
+	n->b = i == 1;
+	n->quoted = false;
+	return true;
+}
+
+/* A duration becomes a number of seconds; str keeps the text. */
+static bool coerce_duration(struct cfg_node *n, int64_t *ms)
+{
+	if (n->type == CFG_INT || n->type == CFG_NUMBER) {
+		double secs = n->type == CFG_INT ? (double)n->i : n->d;
+		if (!isfinite(secs) || secs < 0 || secs > 9.2e15)
+			return false;
+		*ms = (int64_t)llround(secs * 1000);
+	} else if (n->type == CFG_STRING) {
+		if (!n->str || duration_parse(n->str, ms) != 0)
+			return false;
+	} else {
+		return false;
+	}
+	keep_text(n);
+	n->type = CFG_NUMBER;
+	n->d = (double)*ms / 1000.0;
+	n->quoted = false;
+	return true;
+}
+
+/* A size becomes an int of bytes; str keeps the text. */
+static bool coerce_size(struct cfg_node *n, int64_t *bytes)
+{
+	if (n->type == CFG_INT) {
+		if (n->i < 0)
+			return false;
+		*bytes = n->i;
+	} else if (n->type == CFG_NUMBER) {
+		if (!isfinite(n->d) || n->d < 0 || n->d != trunc(n->d) || n->d > 9.2e18)
+			return false;
+		*bytes = (int64_t)n->d;
+	} else if (n->type == CFG_STRING) {
+		if (!n->str || size_parse(n->str, bytes) != 0)
+			return false;
+	} else {
+		return false;
+	}
+	keep_text(n);
+	n->type = CFG_INT;
+	n->i = *bytes;
+	n->d = (double)*bytes;
+	n->quoted = false;
+	return true;
+}
+
+/* Any scalar becomes a string of its text (min_server_version: 15). */
+static bool coerce_string(struct cfg_node *n)
+{
+	if (!is_scalar(n))
+		return false;
+	if (n->type != CFG_STRING) {
+		keep_text(n);
+		n->type = CFG_STRING;
+		n->quoted = true; /* a string now: never to be typed again */
+	}
+	return true;
+}
+
+/* Checks scheme://host[:port][/path][?query][#fragment]. Returns NULL when
+ * the URL is well formed, else why not; the scheme is copied to scheme. */
+static const char *url_problem(const char *s, char *scheme, size_t scheme_size)
+{
+	scheme[0] = '\0';
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return "contains whitespace or control characters";
+	size_t slen = 0;
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return "expected scheme://host";
+	while (s[slen] && (strchr("+-.", s[slen]) || (s[slen] >= '0' && s[slen] <= '9') ||
+			   (s[slen] >= 'a' && s[slen] <= 'z') || (s[slen] >= 'A' && s[slen] <= 'Z')))
+		slen++;
+	if (strncmp(s + slen, "://", 3) != 0)
+		return "expected scheme://host";
+	snprintf(scheme, scheme_size, "%.*s", (int)slen, s);
+	const char *auth = s + slen + 3;
+	size_t alen = strcspn(auth, "/?#");
+	const char *host = auth;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			host = p + 1; /* past the user information */
+	const char *end = auth + alen;
+	const char *port = NULL;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close || close == host + 1)
+			return "bad IPv6 host";
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				return "bad IPv6 host";
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+		if ((colon ? colon : end) == host)
+			return "no host";
+		if (colon)
+			port = colon + 1;
+		for (const char *p = host; p < (colon ? colon : end); p++)
+			if (strchr("[]<>\"{}|\\^`", *p))
+				return "bad character in the host";
+	}
+	if (port) {
+		long v = 0;
+		if (port == end)
+			return "empty port";
+		for (const char *p = port; p < end; p++) {
+			if (*p < '0' || *p > '9')
+				return "port is not a number";
+			v = v * 10 + (*p - '0');
+			if (v > 65535)
+				break;
+		}
+		if (v < 1 || v > 65535)
+			return "port out of range 1-65535";
+	}
+	return NULL;
+}
+
+static void check_url(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+		      const char *path)
+{
+	char scheme[32];
+	const char *why = url_problem(n->str ? n->str : "", scheme, sizeof scheme);
+	if (why) {
+		/* the value is left out: a URL may carry credentials */
+		diag_error(c->d, n->loc.file, n->loc.line, n->loc.col, "%s: not a URL: %s",
+			   shown_path(path), why);
+		return;
+	}
+	if (s->n_schemes == 0)
+		return;
+	for (size_t i = 0; i < s->n_schemes; i++)
+		if (strcasecmp(scheme, s->schemes[i]) == 0)
+			return;
+	struct buf allowed = {0};
+	for (size_t i = 0; i < s->n_schemes; i++)
+		buf_printf(&allowed, "%s%s", i ? ", " : "", s->schemes[i]);
+	diag_error(c->d, n->loc.file, n->loc.line, n->loc.col,
+		   "%s: scheme \"%s\" is not allowed (expected %s)", shown_path(path), scheme,
+		   allowed.data);
+	buf_free(&allowed);
+}
+
+static void check_enum(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+		       const char *path)
+{
+	char tmp[64];
+	const char *text = scalar_text(n, tmp, sizeof tmp);
+	for (size_t i = 0; i < s->n_values; i++) {
+		if (strcmp(text, s->values[i]) == 0) {
+			coerce_string(n);
+			return;
+		}
+	}
+	struct buf allowed = {0};
+	for (size_t i = 0; i < s->n_values; i++)
+		buf_printf(&allowed, "%s%s", i ? ", " : "", s->values[i]);
+	char buf[VALUE_SHOWN_MAX + 16];
+	diag_error(c->d, n->loc.file, n->loc.line, n->loc.col, "%s: %s is not one of %s",
+		   shown_path(path), describe(n, n->secret, buf, sizeof buf), allowed.data);
+	buf_free(&allowed);
+}
+
+static void report_unknown_key(struct apply_ctx *c, const struct spec *s,
+			       const struct cfg_node *m, const char *path)
+{
+	const char *best = NULL;
+	size_t best_distance = 3; /* suggest only close names: at most 2 edits, */
+	for (size_t i = 0; i < s->n_keys; i++) {
+		size_t dist = edit_distance(m->key ? m->key : "", s->keys[i]->name);
+		/* and no more than half of the name changed */
+		if (dist < best_distance && dist * 2 <= strlen(s->keys[i]->name)) {
+			best_distance = dist;
+			best = s->keys[i]->name;
+		}
+	}
+	char hint[128] = "";
+	if (best)
+		snprintf(hint, sizeof hint, " (did you mean %s?)", best);
+	if (c->strict)
+		diag_error(c->d, m->loc.file, m->loc.line, m->loc.col, "%s: unknown key%s", path, hint);
+	else
+		diag_warn(c->d, m->loc.file, m->loc.line, m->loc.col, "%s: unknown key%s", path, hint);
+}
+
+/* A new node holding spec s's default, as member key of a map. */
+static struct cfg_node *default_node(const struct spec *s, const char *key)
+{
+	struct cfg_node *n = cfg_copy(s->def);
+	free(n->key);
+	n->key = estrdup(key);
+	free(n->origin);
+	n->origin = estrdup("schema default");
+	return n;
+}
+
+static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node *map,
+		      const char *path)
+{
+	bool free_form = s->n_keys == 0 && !s->entries;
+	struct cfg_node *prev = NULL;
+	for (struct cfg_node *m = map->child; m; prev = m, m = m->next) {
+		const char *key = m->key ? m->key : "";
+		char *mpath = path_join(path, key);
+		const struct spec *ms = spec_key(s, key);
+		if (!ms)
+			ms = s->entries;
+		if (!ms) {
+			if (!free_form && !s->allow_unknown)
+				report_unknown_key(c, s, m, mpath);
+			free(mpath);
+			continue;
+		}
+		if (is_unset(m)) {
+			if (ms->required) {
+				diag_error(c->d, m->loc.file, m->loc.line, m->loc.col,
+					   "%s: required, but %s", mpath,
+					   m->type == CFG_NULL ? "null" : "empty");
+			} else if (ms->def) {
+				struct cfg_node *dn = default_node(ms, key);
+				dn->next = m->next;
+				if (prev)
+					prev->next = dn;
+				else
+					map->child = dn;
+				m->next = NULL;
+				cfg_node_free(m);
+				m = dn;
+				check_value(c, ms, m, mpath);
+			} else if (ms->secret) {
+				m->secret = true;
+			}
+			free(mpath);
+			continue;
+		}
+		check_value(c, ms, m, mpath);
+		free(mpath);
+	}
+	for (size_t i = 0; i < s->n_keys; i++) {
+		const struct spec *ks = s->keys[i];
+		if (cfg_get(map, ks->name))
+			continue;
+		char *kpath = path_join(path, ks->name);
+		if (ks->required) {
+			diag_error(c->d, map->loc.file, map->loc.line, map->loc.col,
+				   "%s: required, but missing", kpath);
+		} else if (ks->def) {
+			struct cfg_node *dn = default_node(ks, ks->name);
+			cfg_append(map, dn);
+			check_value(c, ks, dn, kpath);
+		}
+		free(kpath);
+	}
+}
+
+static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+			const char *path)
+{
+	int64_t v;
+	if (s->secret)
+		mark_secret(c, n, false); /* before any message names a value under it */
+	switch (s->type) {
+	case SCHEMA_ANY:
+		break;
+	case SCHEMA_STRING:
+		if (!coerce_string(n))
+			type_error(c, s, n, path);
+		else if (s->has_min || s->has_max) {
+			char what[48];
+			snprintf(what, sizeof what, "length %zu", utf8_length(n->str));
+			check_range(c, s, n, path, (double)utf8_length(n->str), what);
+		}
+		break;
+	case SCHEMA_INT:
+		if (!coerce_int(n))
+			type_error(c, s, n, path);
+		else
+			check_range(c, s, n, path, (double)n->i, NULL);
+		break;
+	case SCHEMA_NUMBER:
+		if (!coerce_number(n))
+			type_error(c, s, n, path);
+		else
+			check_range(c, s, n, path, n->d, NULL);
+		break;
+	case SCHEMA_BOOL:
+		if (!coerce_bool(n))
+			type_error(c, s, n, path);
+		break;
+	case SCHEMA_DURATION:
+		if (!coerce_duration(n, &v))
+			type_error(c, s, n, path);
+		else
+			check_range(c, s, n, path, (double)v, NULL);
+		break;
+	case SCHEMA_SIZE:
+		if (!coerce_size(n, &v))
+			type_error(c, s, n, path);
+		else
+			check_range(c, s, n, path, (double)v, NULL);
+		break;
+	case SCHEMA_URL:
+		if (n->type != CFG_STRING)
+			type_error(c, s, n, path);
+		else
+			check_url(c, s, n, path);
+		break;
+	case SCHEMA_ENUM:
+		if (!is_scalar(n))
+			type_error(c, s, n, path);
+		else
+			check_enum(c, s, n, path);
+		break;
+	case SCHEMA_LIST: {
+		if (n->type != CFG_LIST) {
+			type_error(c, s, n, path);
+			break;
+		}
+		size_t count = cfg_count(n);
+		char what[48];
+		snprintf(what, sizeof what, "%zu item%s", count, count == 1 ? "" : "s");
+		check_range(c, s, n, path, (double)count, what);
+		if (!s->items)
+			break;
+		size_t i = 0;
+		for (struct cfg_node *m = n->child; m; m = m->next, i++) {
+			char *ipath = easprintf("%s[%zu]", path, i);
+			check_value(c, s->items, m, ipath);
+			free(ipath);
+		}
+		break;
+	}
+	case SCHEMA_MAP: {
+		if (n->type != CFG_MAP) {
+			type_error(c, s, n, path);
+			break;
+		}
+		size_t count = cfg_count(n);
+		char what[48];
+		snprintf(what, sizeof what, "%zu member%s", count, count == 1 ? "" : "s");
+		check_range(c, s, n, path, (double)count, what);
+		check_map(c, s, n, path);
+		break;
+	}
+	}
+	if (s->secret)
+		mark_secret(c, n, true); /* after coercion: the values as tools will see them */
+}
+
+unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d)
+{
+	if (!s || !root)
+		return 0;
+	unsigned before = d->errors;
+	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true};
+	check_value(&c, s->root, root, "");
+	return d->errors - before;
+}
+
+/* ---- loading a schema file ---- */
+
+enum spec_place {
+	PLACE_ROOT,   /* the top-level mapping */
+	PLACE_MEMBER, /* a member of keys: may have required and default */
+	PLACE_OTHER,  /* items or entries */
+};
+
+static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum spec_place place,
+			       struct diag *d);
+
+#define SCHEMA_ERROR(d, node, ...) \
+	diag_error(d, (node)->loc.file, (node)->loc.line, (node)->loc.col, __VA_ARGS__)
+
+static bool parse_bool_field(const struct cfg_node *f, const char *path, bool *out, struct diag *d)
+{
+	if (f->type != CFG_BOOL) {
+		SCHEMA_ERROR(d, f, "%s: %s must be true or false", path, f->key);
+		return false;
+	}
+	*out = f->b;
+	return true;
+}
+
+/* values/schemes: a non-empty list of scalars, kept as their text. */
+static void parse_text_list(const struct cfg_node *f, const char *path, char ***out, size_t *n,
+			    struct diag *d)
+{
+	if (f->type != CFG_LIST || !f->child) {
+		SCHEMA_ERROR(d, f, "%s: %s must be a non-empty list", path, f->key);
+		return;
+	}
+	*out = ecalloc(cfg_count(f), sizeof **out);
+	for (const struct cfg_node *m = f->child; m; m = m->next) {
+		char tmp[64];
+		if (!is_scalar(m)) {
+			SCHEMA_ERROR(d, m, "%s: %s must hold plain values", path, f->key);
+			continue;
+		}
+		(*out)[(*n)++] = estrdup(scalar_text(m, tmp, sizeof tmp));
+	}
+}
+
+/* min/max in the unit of the type: a duration or size in its own syntax,
+ * else a number. */
+static void parse_bound(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	bool is_min = strcmp(f->key, "min") == 0;
+	double v = 0;
+	int64_t i64;
+	bool ok = false;
+	char tmp[64];
+	const char *text = is_scalar(f) ? scalar_text(f, tmp, sizeof tmp) : "";
+	switch (s->type) {
+	case SCHEMA_DURATION:
+		if (f->type == CFG_INT || f->type == CFG_NUMBER) {
+			double secs = f->type == CFG_INT ? (double)f->i : f->d;
+			ok = isfinite(secs) && secs >= 0;
+			v = secs * 1000;
+		} else if (f->type == CFG_STRING && duration_parse(text, &i64) == 0) {
+			ok = true;
+			v = (double)i64;
+		}
+		break;
+	case SCHEMA_SIZE:
+		if (f->type == CFG_INT && f->i >= 0) {
+			ok = true;
+			v = (double)f->i;
+		} else if (f->type == CFG_STRING && size_parse(text, &i64) == 0) {
+			ok = true;
+			v = (double)i64;
+		}
+		break;
+	case SCHEMA_INT:
+	case SCHEMA_NUMBER:
+	case SCHEMA_STRING:
+	case SCHEMA_LIST:
+	case SCHEMA_MAP:
+		if (f->type == CFG_INT) {
+			ok = true;
+			v = (double)f->i;
+		} else if (f->type == CFG_NUMBER && isfinite(f->d)) {
+			ok = true;
+			v = f->d;
+		}
+		if (ok && s->type != SCHEMA_INT && s->type != SCHEMA_NUMBER && (v < 0 || v != trunc(v)))
+			ok = false; /* a length */
+		break;
+	default:
+		SCHEMA_ERROR(d, f, "%s: %s does not apply to type %s", path, f->key,
+			     type_name(s->type));
+		return;
+	}
+	if (!ok) {
+		const char *want = s->type == SCHEMA_DURATION ? "a duration"
+				   : s->type == SCHEMA_SIZE   ? "a size"
+				   : s->type == SCHEMA_INT || s->type == SCHEMA_NUMBER
+					   ? "a number"
+					   : "a length (an int, 0 or more)";
+		SCHEMA_ERROR(d, f, "%s: %s must be %s", path, f->key, want);
+		return;
+	}
+	if (is_min) {
+		s->has_min = true;
+		s->min = v;
+		free(s->min_text);
+		s->min_text = estrdup(text);
+	} else {
+		s->has_max = true;
+		s->max = v;
+		free(s->max_text);
+		s->max_text = estrdup(text);
+	}
+}
+
+static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum spec_place place,
+			       struct diag *d)
+{
+	static const char *const fields[] = {
+		"type", "description", "default", "required", "secret", "min", "max",
+		"values", "schemes", "items", "keys", "entries", "allow_unknown",
+	};
+	const char *label = shown_path(path);
+	if (n->type != CFG_MAP) {
+		SCHEMA_ERROR(d, n, "%s: a spec must be a map (type: ..., ...)", label);
+		return NULL;
+	}
+	struct spec *s = ecalloc(1, sizeof *s);
+	unsigned errors = d->errors;
+
+	const struct cfg_node *t = cfg_get(n, "type");
+	bool type_known = false;
+	if (!t) {
+		SCHEMA_ERROR(d, n, "%s: missing type", label);
+	} else if (t->type != CFG_STRING) {
+		SCHEMA_ERROR(d, t, "%s: type must be a name (string, int, map, ...)", label);
+	} else {
+		for (size_t i = 0; i < ARRAY_LEN(type_names); i++) {
+			if (strcmp(t->str, type_names[i].name) == 0) {
+				s->type = type_names[i].type;
+				type_known = true;
+			}
+		}
+		if (!type_known)
+			SCHEMA_ERROR(d, t,
+				     "%s: unknown type \"%s\" (expected any, string, int, number, "
+				     "bool, duration, size, url, enum, list or map)",
+				     label, t->str);
+	}
+
+	for (const struct cfg_node *f = n->child; f; f = f->next) {
+		const char *k = f->key ? f->key : "";
+		size_t fi;
+		for (fi = 0; fi < ARRAY_LEN(fields); fi++)
+			if (strcmp(k, fields[fi]) == 0)
+				break;
+		if (fi == ARRAY_LEN(fields)) {
+			SCHEMA_ERROR(d, f, "%s: unknown spec field \"%s\"", label, k);
+			continue;
+		}
+		if (strcmp(k, "type") == 0)
+			continue;
+		if (strcmp(k, "description") == 0) {
+			if (f->type != CFG_STRING)
+				SCHEMA_ERROR(d, f, "%s: description must be a string", label);
+			else
+				s->description = estrdup(f->str ? f->str : "");
+			continue;
+		}
+		if (strcmp(k, "secret") == 0) {
+			parse_bool_field(f, label, &s->secret, d);
+			continue;
+		}
+		if (strcmp(k, "required") == 0 || strcmp(k, "default") == 0) {
+			if (place != PLACE_MEMBER) {
+				SCHEMA_ERROR(d, f, "%s: %s applies only to a member of keys", label, k);
+				continue;
+			}
+			if (k[0] == 'r')
+				parse_bool_field(f, label, &s->required, d);
+			else
+				s->def = cfg_copy(f);
+			continue;
+		}
+		if (!type_known)
+			continue; /* the fields below depend on the type */
+		bool applies = true;
+		if (strcmp(k, "min") == 0 || strcmp(k, "max") == 0) {
+			parse_bound(s, f, label, d);
+			continue;
+		} else if (strcmp(k, "values") == 0) {
+			applies = s->type == SCHEMA_ENUM;
+			if (applies)
+				parse_text_list(f, label, &s->values, &s->n_values, d);
+		} else if (strcmp(k, "schemes") == 0) {
+			applies = s->type == SCHEMA_URL;
+			if (applies)
+				parse_text_list(f, label, &s->schemes, &s->n_schemes, d);
+		} else if (strcmp(k, "items") == 0) {
+			applies = s->type == SCHEMA_LIST;
+			if (applies) {
+				char *ipath = easprintf("%s[]", path);
+				s->items = spec_parse(f, ipath, PLACE_OTHER, d);
+				free(ipath);
+			}
+		} else if (strcmp(k, "entries") == 0) {
+			applies = s->type == SCHEMA_MAP;
+			if (applies) {
+				char *epath = *path ? easprintf("%s.*", path) : estrdup("*");
+				s->entries = spec_parse(f, epath, PLACE_OTHER, d);
+				free(epath);
+			}
+		} else if (strcmp(k, "allow_unknown") == 0) {
+			applies = s->type == SCHEMA_MAP;
+			if (applies)
+				parse_bool_field(f, label, &s->allow_unknown, d);
+		} else if (strcmp(k, "keys") == 0) {
+			applies = s->type == SCHEMA_MAP;
+			if (applies && f->type != CFG_MAP) {
+				SCHEMA_ERROR(d, f, "%s: keys must be a map of specs", label);
+			} else if (applies) {
+				s->keys = ecalloc(cfg_count(f) + 1, sizeof *s->keys);
+				for (const struct cfg_node *m = f->child; m; m = m->next) {
+					char *kpath = path_join(path, m->key ? m->key : "");
+					struct spec *ks = spec_parse(m, kpath, PLACE_MEMBER, d);
+					free(kpath);
+					if (!ks)
+						continue;
+					ks->name = estrdup(m->key ? m->key : "");
+					s->keys[s->n_keys++] = ks;
+				}
+			}
+		}
+		if (!applies)
+			SCHEMA_ERROR(d, f, "%s: %s does not apply to type %s", label, k,
+				     type_name(s->type));
+	}
+
+	if (type_known && s->type == SCHEMA_ENUM && !s->values && !cfg_get(n, "values"))
+		SCHEMA_ERROR(d, n, "%s: an enum needs values", label);
+	if (s->has_min && s->has_max && s->min > s->max)
+		SCHEMA_ERROR(d, n, "%s: min %s is above max %s", label, s->min_text, s->max_text);
+	if (s->required && s->def)
+		SCHEMA_ERROR(d, cfg_get(n, "default"),
+			     "%s: a required key has no use for a default", label);
+
+	/* The default must itself pass the spec: checked on a copy, strictly,
+	 * with messages located at the default in the schema file. */
+	if (d->errors == errors && s->def) {
+		struct cfg_node *copy = cfg_copy(s->def);
+		struct apply_ctx c = {.d = d, .strict = true, .register_secrets = false};
+		char *dpath = easprintf("%s (default)", path);
+		if (is_unset(copy))
+			SCHEMA_ERROR(d, copy, "%s: a default must not be null or empty", dpath);
+		else
+			check_value(&c, s, copy, dpath);
+		free(dpath);
+		cfg_node_free(copy);
+	}
+	return s;
+}
+
+struct schema *schema_load(const char *path, struct diag *d)
+{
+	struct cfg_node *doc = yaml_load_file(path, d);
+	if (!doc)
+		return NULL;
+	unsigned errors = d->errors;
+	struct schema *s = ecalloc(1, sizeof *s);
+	const struct cfg_node *version = NULL, *root = NULL;
+	for (const struct cfg_node *f = doc->child; f; f = f->next) {
+		const char *k = f->key ? f->key : "";
+		if (strcmp(k, "version") == 0)
+			version = f;
+		else if (strcmp(k, "root") == 0)
+			root = f;
+		else if (strcmp(k, "description") != 0)
+			SCHEMA_ERROR(d, f, "unknown schema field \"%s\" (expected version, root, description)", k);
+	}
+	if (!version)
+		SCHEMA_ERROR(d, doc, "missing version (version: %d)", SCHEMA_VERSION);
+	else if (version->type != CFG_INT || version->i != SCHEMA_VERSION)
+		SCHEMA_ERROR(d, version, "unsupported schema version (expected %d)", SCHEMA_VERSION);
+	if (!root) {
+		SCHEMA_ERROR(d, doc, "missing root (the spec of the top-level mapping)");
+	} else {
+		unsigned root_errors = d->errors;
+		s->root = spec_parse(root, "", PLACE_ROOT, d);
+		if (s->root && s->root->type != SCHEMA_MAP && d->errors == root_errors)
+			SCHEMA_ERROR(d, root, "root: the top level must be of type map");
+	}
+	cfg_node_free(doc);
+	if (d->errors != errors) {
+		schema_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void schema_free(struct schema *s)
+{
+	if (!s)
+		return;
+	spec_free(s->root);
+	free(s);
+}
