@@ -1,0 +1,29 @@
+/* cfg-resolve.h — the parts of cfg-resolve: options, rendering, policy. */
+#ifndef CFG_RESOLVE_H
+#define CFG_RESOLVE_H
+
+#include "shipshape/common.h"
+#include "shipshape/config.h"
+#include "shipshape/opts.h"
+
+enum action { ACTION_PRINT, ACTION_GET, ACTION_EXPLAIN, ACTION_CHECK };
+
+struct args {
+	struct std_opts std;
+	struct config_opts load;
+	enum action action;
+	const char *get_path;
+	const char *output; /* -o FILE */
+	bool reveal;
+};
+
+/* Renders the tree for the action and format into out. Secrets are masked
+ * when redact is set. Returns EXIT_OK, or EXIT_DATAERR (no such key). */
+int render(const struct cfg_node *root, const struct args *a, enum output_format fmt, bool redact,
+	   struct buf *out);
+/* True when a node holds a secret: schema-marked or named like one. */
+bool node_is_secret(const struct cfg_node *n);
+/* The production policy as a report; returns its status. */
+int policy_check(const struct cfg_node *root, enum output_format fmt);
+
+#endif

@@ -1,0 +1,156 @@
+/* cfg-resolve — load layered YAML config, expand templates, apply a schema,
+ * validate, and print the config document. */
+#include "cfg-resolve.h"
+#include "shipshape/files.h"
+#include "shipshape/redact.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OPT_STRICT = OPT_TOOL_BASE, OPT_CHECK, OPT_GET, OPT_EXPLAIN, OPT_REVEAL };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cfg-resolve [-e ENVFILE]... [-s SCHEMA] [--strict] [--check | --get PATH | --explain]\n"
+		"                   [--format json|text|env|nagios] [-o FILE] [--reveal] [-q] [-v] FILE...\n"
+		"\n"
+		"Loads the YAML FILEs (later ones merge over earlier ones), expands ${VAR}\n"
+		"templates with Docker Compose's rules, applies the schema and prints the\n"
+		"resolved config document as JSON.\n"
+		"\n"
+		"  -c, --config FILE     one more config FILE (same as an operand)\n"
+		"  -e, --env-file FILE   read variables from a .env file (repeatable;\n"
+		"                        the real environment wins)\n"
+		"  -s, --schema FILE     check and coerce against a schema\n"
+		"      --strict          unset variables and unknown keys are errors\n"
+		"      --check           check the production policy; print a report\n"
+		"      --get PATH        print one value (database.url, a.list[0])\n"
+		"      --explain         print every value with where it came from\n"
+		"      --format FMT      json (default when piped), text, env, nagios (--check)\n"
+		"  -o, --output FILE     write atomically to FILE, mode 0600\n"
+		"      --reveal          show secrets on a terminal and in text output\n"
+		"  -q, --quiet           no warnings\n"
+		"  -v, --verbose         more detail on stderr\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         the version\n"
+		"\n"
+		"Exit: 0 ok, 1 policy warning, 2 policy critical, 64 usage, 65 invalid config.\n");
+}
+
+static void set_action(struct args *a, enum action act)
+{
+	if (a->action != ACTION_PRINT && a->action != act)
+		die(EXIT_USAGE, "--check, --get and --explain exclude each other");
+	a->action = act;
+}
+
+static void parse_args(int argc, char **argv, struct args *a, const char ***files, const char ***envs)
+{
+	static const struct option longopts[] = {
+		STD_LONG_OPTS,
+		{"env-file", required_argument, NULL, 'e'},
+		{"schema", required_argument, NULL, 's'},
+		{"output", required_argument, NULL, 'o'},
+		{"strict", no_argument, NULL, OPT_STRICT},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"get", required_argument, NULL, OPT_GET},
+		{"explain", no_argument, NULL, OPT_EXPLAIN},
+		{"reveal", no_argument, NULL, OPT_REVEAL},
+		{NULL, 0, NULL, 0},
+	};
+	size_t nfiles = 0, nenvs = 0;
+	*files = ecalloc((size_t)argc + 1, sizeof **files);
+	*envs = ecalloc((size_t)argc + 1, sizeof **envs);
+	int c;
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "e:s:o:", longopts, NULL)) != -1) {
+		if (std_opt(&a->std, c, optarg, usage, "json,text,env,nagios")) {
+			if (c == 'c')
+				(*files)[nfiles++] = optarg;
+			continue;
+		}
+		switch (c) {
+		case 'e': (*envs)[nenvs++] = optarg; break;
+		case 's': a->load.schema_path = optarg; break;
+		case 'o': a->output = optarg; break;
+		case OPT_STRICT: a->load.strict = true; break;
+		case OPT_CHECK: set_action(a, ACTION_CHECK); break;
+		case OPT_GET: set_action(a, ACTION_GET); a->get_path = optarg; break;
+		case OPT_EXPLAIN: set_action(a, ACTION_EXPLAIN); break;
+		case OPT_REVEAL: a->reveal = true; break;
+		default: usage_error(usage);
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		(*files)[nfiles++] = argv[i];
+	if (nfiles == 0) {
+		error_msg("no config file given");
+		usage_error(usage);
+	}
+	if (a->std.format == FORMAT_NAGIOS && a->action != ACTION_CHECK)
+		die(EXIT_USAGE, "--format nagios goes with --check");
+	if (a->std.format == FORMAT_ENV && a->action == ACTION_CHECK)
+		die(EXIT_USAGE, "--format env does not go with --check");
+	a->load.files = *files;
+	a->load.nfiles = nfiles;
+	a->load.env_files = *envs;
+	a->load.n_env_files = nenvs;
+}
+
+static void register_secrets(const struct cfg_node *n)
+{
+	for (; n; n = n->next) {
+		if (n->child)
+			register_secrets(n->child);
+		else if (n->type == CFG_STRING && node_is_secret(n))
+			redact_register(n->str);
+	}
+}
+
+/* Writes the rendered output: to -o FILE atomically (0600), else stdout. */
+static int emit(const struct cfg_node *root, const struct args *a)
+{
+	bool to_terminal = !a->output && isatty(STDOUT_FILENO);
+	enum output_format fmt = a->std.format;
+	if (fmt == FORMAT_AUTO)
+		fmt = to_terminal ? FORMAT_TEXT : FORMAT_JSON;
+	/* Secrets in clear only into a pipe or a file, or when asked; text is
+	 * for people and stays redacted unless asked. */
+	bool redact = !a->reveal && (to_terminal || fmt == FORMAT_TEXT ||
+				     (a->action == ACTION_EXPLAIN && fmt != FORMAT_JSON));
+	struct buf out = {0};
+	int status = render(root, a, fmt, redact, &out);
+	if (status == EXIT_OK) {
+		if (a->output) {
+			if (atomic_write_file(a->output, out.data ? out.data : "", out.len, 0600) < 0)
+				die_errno(EXIT_UNKNOWN, "unable to write %s", a->output);
+		} else if (out.len) {
+			fwrite(out.data, 1, out.len, stdout);
+		}
+	}
+	buf_free(&out);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	const char **files, **envs;
+	prog_set(argv[0]);
+	parse_args(argc, argv, &a, &files, &envs);
+
+	struct diag d = {0};
+	struct cfg_node *root = config_load(&a.load, &d);
+	free(files);
+	free(envs);
+	if (!root)
+		die(EXIT_DATAERR, "%u error%s: no config resolved", d.errors, d.errors == 1 ? "" : "s");
+	register_secrets(root);
+
+	int status = a.action == ACTION_CHECK ? policy_check(root, a.std.format) : emit(root, &a);
+	cfg_node_free(root);
+	return finish_stdout(status);
+}

@@ -1,0 +1,209 @@
+/* render.c — the config tree as JSON, text, env lines, one value, or an
+ * explanation of where every value came from. */
+#include "cfg-resolve.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool node_is_secret(const struct cfg_node *n)
+{
+	return n->secret || redact_key_looks_secret(n->key);
+}
+
+/* A copy of the tree with secret values replaced and URL passwords masked. */
+static void redact_tree(struct cfg_node *n)
+{
+	for (; n; n = n->next) {
+		if (n->type == CFG_MAP || n->type == CFG_LIST) {
+			bool hide_all = node_is_secret(n);
+			redact_tree(n->child);
+			if (hide_all)
+				for (struct cfg_node *c = n->child; c; c = c->next)
+					c->secret = true, c->type = CFG_STRING, free(c->str),
+					c->str = estrdup(REDACTED);
+			continue;
+		}
+		if (n->type == CFG_NULL)
+			continue;
+		if (node_is_secret(n) && n->str && *n->str) {
+			n->type = CFG_STRING;
+			free(n->str);
+			n->str = estrdup(REDACTED);
+		} else if (n->type == CFG_STRING && n->str) {
+			char *masked = redact_string(n->str);
+			free(n->str);
+			n->str = masked;
+		}
+	}
+}
+
+/* A scalar's text as printed in text/env output. */
+static const char *scalar_text(const struct cfg_node *n, char *tmp, size_t size)
+{
+	switch (n->type) {
+	case CFG_NULL: return "null";
+	case CFG_BOOL: return n->b ? "true" : "false";
+	case CFG_INT: snprintf(tmp, size, "%lld", (long long)n->i); return tmp;
+	case CFG_NUMBER:
+		if (n->str && *n->str)
+			return n->str; /* durations keep what was written ("30s") */
+		snprintf(tmp, size, "%.17g", n->d);
+		return tmp;
+	default: return n->str ? n->str : "";
+	}
+}
+
+typedef void (*leaf_fn)(const char *path, const struct cfg_node *n, void *ctx);
+
+static void walk_leaves(const struct cfg_node *n, struct buf *path, leaf_fn fn, void *ctx)
+{
+	size_t index = 0;
+	for (const struct cfg_node *c = n->child; c; c = c->next, index++) {
+		size_t mark = path->len;
+		if (n->type == CFG_LIST)
+			buf_printf(path, "[%zu]", index);
+		else
+			buf_printf(path, "%s%s", mark ? "." : "", c->key ? c->key : "");
+		if ((c->type == CFG_MAP || c->type == CFG_LIST) && c->child)
+			walk_leaves(c, path, fn, ctx);
+		else
+			fn(path->data, c, ctx);
+		path->len = mark;
+		path->data[mark] = '\0';
+	}
+}
+
+static void text_leaf(const char *path, const struct cfg_node *n, void *ctx)
+{
+	char tmp[64];
+	const char *v = n->type == CFG_MAP ? "{}" : n->type == CFG_LIST ? "[]" : scalar_text(n, tmp, sizeof tmp);
+	buf_printf(ctx, "%s = %s\n", path, v);
+}
+
+/* database.pool_size -> DATABASE_POOL_SIZE; a.b[0] -> A_B_0 */
+static void env_name(const char *path, struct buf *out)
+{
+	for (const char *p = path; *p; p++) {
+		if (isalnum((unsigned char)*p))
+			buf_putc(out, (char)toupper((unsigned char)*p));
+		else if (*p != ']' && out->len && out->data[out->len - 1] != '_')
+			buf_putc(out, '_');
+	}
+}
+
+static void env_leaf(const char *path, const struct cfg_node *n, void *ctx)
+{
+	struct buf *out = ctx;
+	char tmp[64];
+	const char *v = n->type == CFG_MAP || n->type == CFG_LIST ? "" : scalar_text(n, tmp, sizeof tmp);
+	if (n->type == CFG_NULL)
+		v = "";
+	env_name(path, out);
+	buf_puts(out, "='");
+	for (const char *p = v; *p; p++) {
+		if (*p == '\'')
+			buf_puts(out, "'\\''");
+		else
+			buf_putc(out, *p);
+	}
+	buf_puts(out, "'\n");
+}
+
+static char *source_of(const struct cfg_node *n)
+{
+	struct buf b = {0};
+	if (n->loc.file && n->loc.line)
+		buf_printf(&b, "%s:%d", n->loc.file, n->loc.line);
+	if (n->origin)
+		buf_printf(&b, "%s%s", b.len ? ", " : "", n->origin);
+	if (!b.len)
+		buf_puts(&b, "unknown");
+	return buf_take(&b);
+}
+
+struct explain_ctx {
+	struct buf *out;
+	cJSON *json;
+};
+
+static void explain_leaf(const char *path, const struct cfg_node *n, void *ctx)
+{
+	struct explain_ctx *e = ctx;
+	char tmp[64];
+	char *src = source_of(n);
+	if (e->json) {
+		cJSON *item = cJSON_CreateObject();
+		cJSON_AddItemToObject(item, "value", cfg_to_json(n));
+		cJSON_AddStringToObject(item, "source", src);
+		cJSON_AddItemToObject(e->json, path, item);
+	} else {
+		const char *v = n->type == CFG_MAP ? "{}" : n->type == CFG_LIST ? "[]" : scalar_text(n, tmp, sizeof tmp);
+		buf_printf(e->out, "%s = %s    # %s\n", path, v, src);
+	}
+	free(src);
+}
+
+static void append_json(struct buf *out, cJSON *j)
+{
+	char *s = cJSON_PrintUnformatted(j);
+	if (!s)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	buf_puts(out, s);
+	buf_putc(out, '\n');
+	free(s);
+}
+
+static int render_get(const struct cfg_node *root, const char *path, struct buf *out)
+{
+	const struct cfg_node *n = cfg_path(root, path);
+	if (!n) {
+		error_msg("%s: no such key", path);
+		return EXIT_DATAERR;
+	}
+	/* A scalar prints bare (for scripts: `--get database.url`); a map or a
+	 * list prints as JSON. */
+	if (n->type == CFG_MAP || n->type == CFG_LIST) {
+		cJSON *j = cfg_to_json(n);
+		append_json(out, j);
+		cJSON_Delete(j);
+	} else {
+		char tmp[64];
+		buf_printf(out, "%s\n", scalar_text(n, tmp, sizeof tmp));
+	}
+	return EXIT_OK;
+}
+
+int render(const struct cfg_node *root, const struct args *a, enum output_format fmt, bool redact,
+	   struct buf *out)
+{
+	struct cfg_node *tree = cfg_copy(root);
+	struct buf path = {0};
+	int status = EXIT_OK;
+	buf_append(&path, "", 0);
+	if (redact)
+		redact_tree(tree);
+	if (a->action == ACTION_GET) {
+		status = render_get(tree, a->get_path, out);
+	} else if (a->action == ACTION_EXPLAIN) {
+		struct explain_ctx e = {.out = out, .json = fmt == FORMAT_JSON ? cJSON_CreateObject() : NULL};
+		walk_leaves(tree, &path, explain_leaf, &e);
+		if (e.json) {
+			append_json(out, e.json);
+			cJSON_Delete(e.json);
+		}
+	} else if (fmt == FORMAT_TEXT) {
+		walk_leaves(tree, &path, text_leaf, out);
+	} else if (fmt == FORMAT_ENV) {
+		walk_leaves(tree, &path, env_leaf, out);
+	} else {
+		cJSON *j = cfg_to_json(tree);
+		append_json(out, j);
+		cJSON_Delete(j);
+	}
+	buf_free(&path);
+	cfg_node_free(tree);
+	return status;
+}
