@@ -19,6 +19,7 @@ CC      ?= cc
 WARN    := -Wall -Wextra -Wformat=2 -Wshadow -Wno-missing-field-initializers
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Iinclude -DSHIPSHAPE_VERSION='"$(VERSION)"'
+LDFLAGS += -Wl,--as-needed
 LDLIBS  += $(PKG_LIBS) -lpthread -lm
 
 ifeq ($(WERROR),1)
