@@ -1,0 +1,908 @@
+/* http.c — the probe engine: many HTTP(S) probes on one curl multi handle,
+ * bounded parallelism, retries with backoff, results with phase timings and
+ * TLS facts, secrets kept out of traces. */
+#include "shipshape/http.h"
+#include "shipshape/common.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		die(EXIT_UNKNOWN, "unable to initialise libcurl");
+	atexit(curl_global_cleanup);
+}
+
+void http_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+}
+
+/* ---- one transfer ---- */
+
+struct xfer {
+	struct http_engine *e;
+	const struct http_probe *p;
+	void *tag;
+	CURL *easy;
+	struct http_result *r;
+	struct buf body;
+	bool keep_body, keep_headers, too_large;
+	int64_t size, max_body;
+	struct curl_slist *req_headers, *resolve, *connect_to;
+	char *url; /* the URL requested (with sni, the sni host) */
+	char errbuf[CURL_ERROR_SIZE];
+	int attempt;          /* 1-based */
+	int64_t not_before;   /* monotonic ms, for a retry */
+	struct xfer *next;
+	struct xfer *rprev, *rnext; /* the running list */
+};
+
+struct http_engine {
+	CURLM *multi;
+	struct http_engine_opts o;
+	struct xfer *queue_head, *queue_tail; /* waiting to start, in order */
+	struct xfer *retry;                   /* waiting for their backoff */
+	struct xfer *running_list;
+	size_t running, queued, retrying;
+	CURL **pool;                          /* idle easy handles for reuse */
+	size_t n_pool, cap_pool;
+};
+
+static void queue_push(struct http_engine *e, struct xfer *x, bool front)
+{
+	x->next = NULL;
+	if (!e->queue_head) {
+		e->queue_head = e->queue_tail = x;
+	} else if (front) {
+		x->next = e->queue_head;
+		e->queue_head = x;
+	} else {
+		e->queue_tail->next = x;
+		e->queue_tail = x;
+	}
+	e->queued++;
+}
+
+static struct xfer *queue_pop(struct http_engine *e)
+{
+	struct xfer *x = e->queue_head;
+	if (!x)
+		return NULL;
+	e->queue_head = x->next;
+	if (!e->queue_head)
+		e->queue_tail = NULL;
+	e->queued--;
+	x->next = NULL;
+	return x;
+}
+
+struct http_engine *http_engine_new(const struct http_engine_opts *o)
+{
+	http_global_init();
+	struct http_engine *e = ecalloc(1, sizeof *e);
+	e->o = *o;
+	if (e->o.parallel <= 0)
+		e->o.parallel = 16;
+	e->multi = curl_multi_init();
+	if (!e->multi)
+		die(EXIT_UNKNOWN, "unable to create a curl multi handle");
+	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->o.parallel);
+	if (e->o.max_host_connections > 0)
+		curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->o.max_host_connections);
+	/* Keep a connection per parallel slot so load runs reuse them all. */
+	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->o.parallel);
+	return e;
+}
+
+static void xfer_release(struct xfer *x)
+{
+	curl_slist_free_all(x->req_headers);
+	curl_slist_free_all(x->resolve);
+	curl_slist_free_all(x->connect_to);
+	x->req_headers = x->resolve = x->connect_to = NULL;
+	free(x->url);
+	x->url = NULL;
+	buf_free(&x->body);
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	xfer_release(x);
+	if (x->r)
+		http_result_free(x->r);
+	free(x);
+}
+
+void http_engine_free(struct http_engine *e)
+{
+	if (!e)
+		return;
+	struct xfer *x;
+	while ((x = queue_pop(e)))
+		xfer_free(x);
+	while ((x = e->retry)) {
+		e->retry = x->next;
+		xfer_free(x);
+	}
+	while ((x = e->running_list)) {
+		e->running_list = x->rnext;
+		curl_multi_remove_handle(e->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		xfer_free(x);
+	}
+	for (size_t i = 0; i < e->n_pool; i++)
+		curl_easy_cleanup(e->pool[i]);
+	free(e->pool);
+	curl_multi_cleanup(e->multi);
+	free(e);
+}
+
+size_t http_engine_pending(const struct http_engine *e)
+{
+	return e->running + e->queued + e->retrying;
+}
+
+void http_engine_wakeup(struct http_engine *e)
+{
+	curl_multi_wakeup(e->multi);
+}
+
+int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag)
+{
+	struct xfer *x = ecalloc(1, sizeof *x);
+	x->e = e;
+	x->p = p;
+	x->tag = tag;
+	x->attempt = 1;
+	queue_push(e, x, false);
+	return 0;
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	if (x->size + (int64_t)n > x->max_body) {
+		x->too_large = true;
+		x->size += (int64_t)n;
+		return 0; /* aborts with CURLE_WRITE_ERROR */
+	}
+	x->size += (int64_t)n;
+	if (x->keep_body)
+		buf_append(&x->body, data, n);
+	return n;
+}
+
+static void header_add(struct http_result *r, const char *name, size_t nlen, const char *value,
+		       size_t vlen)
+{
+	r->headers = erealloc(r->headers, (r->n_headers + 1) * sizeof *r->headers);
+	r->headers[r->n_headers].name = estrndup(name, nlen);
+	r->headers[r->n_headers].value = estrndup(value, vlen);
+	r->n_headers++;
+}
+
+static void headers_clear(struct http_result *r)
+{
+	for (size_t i = 0; i < r->n_headers; i++) {
+		free(r->headers[i].name);
+		free(r->headers[i].value);
+	}
+	free(r->headers);
+	r->headers = NULL;
+	r->n_headers = 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	if (!x->keep_headers)
+		return n;
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		headers_clear(x->r); /* only the final response's headers are kept */
+		return n;
+	}
+	const char *colon = memchr(data, ':', n);
+	if (!colon || colon == data)
+		return n;
+	const char *v = colon + 1, *end = data + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+		end--;
+	if (x->r->n_headers < 200)
+		header_add(x->r, data, (size_t)(colon - data), v, (size_t)(end - v));
+	return n;
+}
+
+/* Prints one header block of a trace, one line at a time, credentials masked. */
+static void trace_headers(const struct xfer *x, const char *mark, const char *data, size_t n)
+{
+	const char *p = data, *end = data + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		size_t show = len;
+		while (show && (p[show - 1] == '\r'))
+			show--;
+		if (show) {
+			const char *colon = memchr(p, ':', show);
+			if (colon && http_header_is_secret(p, (size_t)(colon - p)))
+				fprintf(stderr, "%s: %s %s %.*s: %s\n", prog, x->p->name ? x->p->name : "",
+					mark, (int)(colon - p), p, REDACTED);
+			else {
+				char *line = estrndup(p, show);
+				char *safe = redact_string(line);
+				fprintf(stderr, "%s: %s %s %s\n", prog, x->p->name ? x->p->name : "", mark, safe);
+				free(safe);
+				free(line);
+			}
+		}
+		p += len + (nl != NULL);
+	}
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *userp)
+{
+	struct xfer *x = userp;
+	(void)h;
+	if (type == CURLINFO_TEXT) {
+		static const char tag[] = "SSL connection using ";
+		if (n > sizeof tag && strncmp(data, tag, sizeof tag - 1) == 0) {
+			const char *v = data + sizeof tag - 1, *end = data + n;
+			const char *slash = memchr(v, '/', (size_t)(end - v));
+			if (slash) {
+				size_t vl = (size_t)(slash - v);
+				while (vl && v[vl - 1] == ' ')
+					vl--;
+				snprintf(x->r->tls_version, sizeof x->r->tls_version, "%.*s", (int)vl, v);
+				const char *c = slash + 1;
+				while (c < end && *c == ' ')
+					c++;
+				size_t cl = strcspn(c, " /\r\n");
+				if (c + cl > end)
+					cl = (size_t)(end - c);
+				snprintf(x->r->tls_cipher, sizeof x->r->tls_cipher, "%.*s", (int)cl, c);
+			}
+		}
+	}
+	if (x->e->o.verbose <= 0)
+		return 0;
+	switch (type) {
+	case CURLINFO_TEXT: {
+		char *line = estrndup(data, n && data[n - 1] == '\n' ? n - 1 : n);
+		char *safe = redact_string(line);
+		fprintf(stderr, "%s: %s * %s\n", prog, x->p->name ? x->p->name : "", safe);
+		free(safe);
+		free(line);
+		break;
+	}
+	case CURLINFO_HEADER_OUT:
+		trace_headers(x, ">", data, n);
+		break;
+	case CURLINFO_HEADER_IN:
+		trace_headers(x, "<", data, n);
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/* ---- starting a transfer ---- */
+
+static long tls_version_min(enum http_tls t)
+{
+	switch (t) {
+	case HTTP_TLS_1_0: return CURL_SSLVERSION_TLSv1_0;
+	case HTTP_TLS_1_1: return CURL_SSLVERSION_TLSv1_1;
+	case HTTP_TLS_1_2: return CURL_SSLVERSION_TLSv1_2;
+	case HTTP_TLS_1_3: return CURL_SSLVERSION_TLSv1_3;
+	default: return CURL_SSLVERSION_DEFAULT;
+	}
+}
+
+static long tls_version_max(enum http_tls t)
+{
+	switch (t) {
+	case HTTP_TLS_1_0: return CURL_SSLVERSION_MAX_TLSv1_0;
+	case HTTP_TLS_1_1: return CURL_SSLVERSION_MAX_TLSv1_1;
+	case HTTP_TLS_1_2: return CURL_SSLVERSION_MAX_TLSv1_2;
+	case HTTP_TLS_1_3: return CURL_SSLVERSION_MAX_TLSv1_3;
+	default: return CURL_SSLVERSION_MAX_DEFAULT;
+	}
+}
+
+static bool probe_wants_body(const struct http_probe *p)
+{
+	return p->keep_body || p->n_body_contains || p->body_regex || p->body_not_regex || p->n_json;
+}
+
+/* With sni: request https://SNI:port/... and connect to the URL's own host. */
+static int sni_rewrite(struct xfer *x)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *out = NULL;
+	int rc = -1;
+	if (curl_url_set(u, CURLUPART_URL, x->p->url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    curl_url_set(u, CURLUPART_HOST, x->p->sni, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
+		goto out;
+	x->url = estrdup(out);
+	char *entry = easprintf("%s:%s:%s:%s", x->p->sni, port, host, port);
+	x->connect_to = curl_slist_append(NULL, entry);
+	free(entry);
+	rc = 0;
+out:
+	curl_free(host);
+	curl_free(port);
+	curl_free(out);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+static void xfer_setup(struct xfer *x)
+{
+	const struct http_probe *p = x->p;
+	struct http_engine *e = x->e;
+	CURL *h = x->easy;
+
+	x->r = ecalloc(1, sizeof *x->r);
+	x->r->attempts = x->attempt;
+	x->r->started_ms = now_epoch_ms();
+	x->keep_body = probe_wants_body(p);
+	x->keep_headers = p->keep_headers || p->n_header_asserts;
+	x->max_body = p->max_body > 0 ? p->max_body : HTTP_MAX_BODY_DEFAULT;
+	x->size = 0;
+	x->too_large = false;
+	x->errbuf[0] = '\0';
+
+	if (p->sni && p->url && sni_rewrite(x) < 0) {
+		free(x->url);
+		x->url = NULL;
+	}
+	curl_easy_setopt(h, CURLOPT_URL, x->url ? x->url : p->url ? p->url : "");
+	curl_easy_setopt(h, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "shipshape/" SHIPSHAPE_VERSION);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(p->connect_timeout_ms > 0 ? p->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_DEFAULT_MS));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+			 (long)(p->timeout_ms > 0 ? p->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS));
+	if (p->redirects == HTTP_REDIRECT_FOLLOW) {
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(h, CURLOPT_MAXREDIRS, p->max_redirects);
+	}
+	if (p->method && strcmp(p->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (p->method && strcmp(p->method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, p->method);
+	if (p->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body);
+		if (!p->method)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+	}
+	for (size_t i = 0; i < p->n_headers; i++)
+		x->req_headers = curl_slist_append(x->req_headers, p->headers[i]);
+	if (p->body) /* no "Expect: 100-continue" round trip */
+		x->req_headers = curl_slist_append(x->req_headers, "Expect:");
+	if (x->req_headers)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->req_headers);
+	for (size_t i = 0; i < p->n_resolve; i++)
+		x->resolve = curl_slist_append(x->resolve, p->resolve[i]);
+	if (x->resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, x->resolve);
+	if (x->connect_to)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, x->connect_to);
+	if (p->ip == HTTP_IP_V4)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
+	else if (p->ip == HTTP_IP_V6)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
+
+	bool https = p->url && strncasecmp(p->url, "https://", 8) == 0;
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
+	if (p->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
+	if (p->tls_min || p->tls_max)
+		curl_easy_setopt(h, CURLOPT_SSLVERSION, tls_version_min(p->tls_min) | tls_version_max(p->tls_max));
+	if (p->tls_max && p->tls_max <= HTTP_TLS_1_1)
+		curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+	if (https) {
+		curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+		/* Certificate facts are read at connect time: never reuse a
+		 * connection when expiry is judged. */
+		if (p->cert_warn_days || p->cert_crit_days || p->fresh_connect)
+			curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	} else if (p->fresh_connect) {
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	}
+	if (https || e->o.verbose > 0) {
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+	}
+}
+
+static void start_ready(struct http_engine *e)
+{
+	/* Retries whose backoff is over go to the front of the queue. */
+	if (e->retry) {
+		int64_t now = now_monotonic_ms();
+		struct xfer **pp = &e->retry;
+		while (*pp) {
+			struct xfer *x = *pp;
+			if (x->not_before <= now) {
+				*pp = x->next;
+				e->retrying--;
+				queue_push(e, x, true);
+			} else {
+				pp = &x->next;
+			}
+		}
+	}
+	while (e->running < (size_t)e->o.parallel && e->queue_head) {
+		struct xfer *x = queue_pop(e);
+		if (e->n_pool) {
+			x->easy = e->pool[--e->n_pool];
+			curl_easy_reset(x->easy);
+		} else {
+			x->easy = curl_easy_init();
+			if (!x->easy)
+				die(EXIT_UNKNOWN, "unable to create a curl handle");
+		}
+		xfer_setup(x);
+		curl_multi_add_handle(e->multi, x->easy);
+		x->rprev = NULL;
+		x->rnext = e->running_list;
+		if (e->running_list)
+			e->running_list->rprev = x;
+		e->running_list = x;
+		e->running++;
+	}
+}
+
+/* ---- finishing a transfer ---- */
+
+static enum http_error classify(CURLcode rc, bool too_large)
+{
+	switch (rc) {
+	case CURLE_OK: return HTTP_ERR_NONE;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY: return HTTP_ERR_DNS;
+	case CURLE_COULDNT_CONNECT: return HTTP_ERR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT: return HTTP_ERR_TIMEOUT;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_USE_SSL_FAILED: return HTTP_ERR_TLS;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS: return HTTP_ERR_CERT;
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_HTTP2:
+	case CURLE_BAD_CONTENT_ENCODING:
+	case CURLE_RANGE_ERROR:
+	case CURLE_HTTP3: return HTTP_ERR_PROTOCOL;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_GOT_NOTHING:
+	case CURLE_HTTP2_STREAM: return HTTP_ERR_RECV;
+	case CURLE_FILESIZE_EXCEEDED: return HTTP_ERR_TOO_LARGE;
+	case CURLE_WRITE_ERROR: return too_large ? HTTP_ERR_TOO_LARGE : HTTP_ERR_OTHER;
+	case CURLE_TOO_MANY_REDIRECTS: return HTTP_ERR_REDIRECT;
+	default: return HTTP_ERR_OTHER;
+	}
+}
+
+static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/* "Feb  1 00:00:00 2020 GMT" (OpenSSL) or "2020-02-01 00:00:00 GMT". */
+static int64_t cert_date_parse(const char *s)
+{
+	struct tm tm = {0};
+	char mon[4] = "";
+	int d, H, M, S, Y;
+	if (sscanf(s, "%3s %d %d:%d:%d %d", mon, &d, &H, &M, &S, &Y) == 6) {
+		int m = -1;
+		for (int i = 0; i < 12; i++)
+			if (strcmp(mon, month_names[i]) == 0)
+				m = i;
+		if (m < 0)
+			return 0;
+		tm.tm_mon = m;
+	} else if (sscanf(s, "%d-%d-%d %d:%d:%d", &Y, &tm.tm_mon, &d, &H, &M, &S) == 6) {
+		tm.tm_mon--;
+	} else {
+		return 0;
+	}
+	tm.tm_year = Y - 1900;
+	tm.tm_mday = d;
+	tm.tm_hour = H;
+	tm.tm_min = M;
+	tm.tm_sec = S;
+	return (int64_t)timegm(&tm) * 1000;
+}
+
+static void read_certinfo(CURL *h, struct http_result *r)
+{
+	struct curl_certinfo *ci = NULL;
+	if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &ci) != CURLE_OK || !ci || ci->num_of_certs <= 0)
+		return;
+	r->cert_chain_len = ci->num_of_certs;
+	for (int i = 0; i < ci->num_of_certs; i++) {
+		int64_t expiry = 0;
+		const char *subject = NULL;
+		for (struct curl_slist *s = ci->certinfo[i]; s; s = s->next) {
+			if (strncmp(s->data, "Expire date:", 12) == 0)
+				expiry = cert_date_parse(s->data + 12);
+			else if (strncmp(s->data, "Subject:", 8) == 0)
+				subject = s->data + 8;
+		}
+		if (!expiry)
+			continue;
+		if (i == 0)
+			r->cert_leaf_expiry_ms = expiry;
+		if (!r->cert_earliest_expiry_ms || expiry < r->cert_earliest_expiry_ms) {
+			r->cert_earliest_expiry_ms = expiry;
+			free(r->cert_earliest_subject);
+			r->cert_earliest_subject = estrdup(subject ? subject : "");
+		}
+	}
+}
+
+static double us_to_ms(curl_off_t us)
+{
+	return (double)us / 1000.0;
+}
+
+static void fill_result(struct xfer *x, CURLcode rc)
+{
+	struct http_result *r = x->r;
+	CURL *h = x->easy;
+	curl_off_t t;
+	long v;
+	char *s;
+
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
+	curl_easy_getinfo(h, CURLINFO_REDIRECT_COUNT, &r->redirects);
+	if (curl_easy_getinfo(h, CURLINFO_NAMELOOKUP_TIME_T, &t) == CURLE_OK)
+		r->dns_ms = us_to_ms(t);
+	if (curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &t) == CURLE_OK)
+		r->connect_ms = us_to_ms(t);
+	if (curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &t) == CURLE_OK && t > 0)
+		r->tls_ms = us_to_ms(t);
+	if (curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME_T, &t) == CURLE_OK)
+		r->first_byte_ms = us_to_ms(t);
+	if (curl_easy_getinfo(h, CURLINFO_TOTAL_TIME_T, &t) == CURLE_OK)
+		r->total_ms = us_to_ms(t);
+	if (curl_easy_getinfo(h, CURLINFO_HTTP_VERSION, &v) == CURLE_OK) {
+		const char *hv = v == CURL_HTTP_VERSION_1_0 ? "1.0" : v == CURL_HTTP_VERSION_1_1 ? "1.1"
+			       : v == CURL_HTTP_VERSION_2_0 ? "2" : v == CURL_HTTP_VERSION_3 ? "3" : "";
+		snprintf(r->http_version, sizeof r->http_version, "%s", hv);
+	}
+	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s)
+		r->effective_url = redact_url(s);
+	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &s) == CURLE_OK && s)
+		r->content_type = estrdup(s);
+	if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s && *s)
+		r->primary_ip = estrdup(s);
+	read_certinfo(h, r);
+	r->size = x->size;
+	r->error = classify(rc, x->too_large);
+	if (r->error == HTTP_ERR_TOO_LARGE) {
+		r->error_message = easprintf("body larger than %lld bytes", (long long)x->max_body);
+	} else if (r->error != HTTP_ERR_NONE) {
+		const char *msg = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+		size_t len = strlen(msg);
+		while (len && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+			len--;
+		char *m = estrndup(msg, len);
+		r->error_message = redact_string(m);
+		free(m);
+	}
+	if (x->keep_body) {
+		buf_append(&x->body, "", 0);
+		r->body_len = x->body.len;
+		r->body = buf_take(&x->body);
+	}
+}
+
+static int64_t backoff_ms(const struct http_probe *p, int attempt)
+{
+	int64_t b = p->retry_backoff_ms > 0 ? p->retry_backoff_ms : 200;
+	for (int i = 1; i < attempt && b < 3600000; i++)
+		b *= 2;
+	return b;
+}
+
+static int drain(struct http_engine *e)
+{
+	int done = 0, left;
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(e->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		CURL *h = m->easy_handle;
+		CURLcode rc = m->data.result;
+		struct xfer *x = NULL;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(e->multi, h);
+		e->running--;
+		if (x->rprev)
+			x->rprev->rnext = x->rnext;
+		else
+			e->running_list = x->rnext;
+		if (x->rnext)
+			x->rnext->rprev = x->rprev;
+		x->rprev = x->rnext = NULL;
+		fill_result(x, rc);
+		/* Back to the pool, so load runs reuse handles (and their state). */
+		if (e->n_pool == e->cap_pool) {
+			e->cap_pool = e->cap_pool ? e->cap_pool * 2 : 16;
+			e->pool = erealloc(e->pool, e->cap_pool * sizeof *e->pool);
+		}
+		e->pool[e->n_pool++] = h;
+		x->easy = NULL;
+		xfer_release(x);
+
+		struct http_result *r = x->r;
+		http_evaluate(x->p, r, now_epoch_ms());
+		if ((r->status == STATUS_CRITICAL || r->status == STATUS_UNKNOWN) &&
+		    x->attempt <= x->p->retries) {
+			http_result_free(r);
+			x->r = NULL;
+			x->not_before = now_monotonic_ms() + backoff_ms(x->p, x->attempt);
+			x->attempt++;
+			x->next = e->retry;
+			e->retry = x;
+			e->retrying++;
+			continue;
+		}
+		x->r = NULL;
+		const struct http_probe *p = x->p;
+		void *tag = x->tag;
+		free(x);
+		done++;
+		if (e->o.on_done)
+			e->o.on_done(e, p, r, tag, e->o.user);
+		else
+			http_result_free(r);
+	}
+	return done;
+}
+
+static int next_retry_in(const struct http_engine *e, int timeout_ms)
+{
+	if (!e->retry)
+		return timeout_ms;
+	int64_t now = now_monotonic_ms(), soonest = INT64_MAX;
+	for (const struct xfer *x = e->retry; x; x = x->next)
+		if (x->not_before < soonest)
+			soonest = x->not_before;
+	int64_t wait = soonest - now;
+	if (wait < 0)
+		wait = 0;
+	return timeout_ms < 0 || wait < timeout_ms ? (int)wait : timeout_ms;
+}
+
+int http_engine_step(struct http_engine *e, struct pollfd *extra, unsigned n_extra, int timeout_ms)
+{
+	int running = 0, done;
+	start_ready(e);
+	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
+		return -1;
+	done = drain(e);
+	if (done) {
+		start_ready(e);
+		return done;
+	}
+	struct curl_waitfd wfd[16];
+	unsigned n = n_extra < ARRAY_LEN(wfd) ? n_extra : (unsigned)ARRAY_LEN(wfd);
+	for (unsigned i = 0; i < n; i++) {
+		wfd[i].fd = extra[i].fd;
+		wfd[i].events = extra[i].events;
+		wfd[i].revents = 0;
+	}
+	int wait = next_retry_in(e, timeout_ms < 0 ? 1000 : timeout_ms);
+	if (curl_multi_poll(e->multi, n ? wfd : NULL, n, wait, NULL) != CURLM_OK)
+		return -1;
+	for (unsigned i = 0; i < n; i++)
+		extra[i].revents = wfd[i].revents;
+	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
+		return -1;
+	done = drain(e);
+	start_ready(e);
+	return done;
+}
+
+int http_engine_run_until(struct http_engine *e, int64_t deadline_ms)
+{
+	int total = 0;
+	start_ready(e);
+	while (http_engine_pending(e)) {
+		int timeout = 1000;
+		if (deadline_ms >= 0) {
+			int64_t left = deadline_ms - now_monotonic_ms();
+			if (left <= 0)
+				break;
+			if (left < timeout)
+				timeout = (int)left;
+		}
+		int n = http_engine_step(e, NULL, 0, timeout);
+		if (n < 0)
+			return -1;
+		total += n;
+	}
+	return total;
+}
+
+/* ---- results ---- */
+
+static const char *const error_names[] = {
+	[HTTP_ERR_NONE] = "", [HTTP_ERR_DNS] = "dns", [HTTP_ERR_CONNECT] = "connect",
+	[HTTP_ERR_TIMEOUT] = "timeout", [HTTP_ERR_TLS] = "tls", [HTTP_ERR_CERT] = "certificate",
+	[HTTP_ERR_PROTOCOL] = "protocol", [HTTP_ERR_RECV] = "receive",
+	[HTTP_ERR_TOO_LARGE] = "too_large", [HTTP_ERR_REDIRECT] = "redirect", [HTTP_ERR_OTHER] = "other",
+};
+
+const char *http_error_name(enum http_error err)
+{
+	return (size_t)err < ARRAY_LEN(error_names) ? error_names[err] : "other";
+}
+
+static void outcomes_clear(struct http_result *r)
+{
+	for (size_t i = 0; i < r->n_outcomes; i++) {
+		free(r->outcomes[i].name);
+		free(r->outcomes[i].message);
+	}
+	free(r->outcomes);
+	r->outcomes = NULL;
+	r->n_outcomes = 0;
+	r->status = STATUS_OK;
+}
+
+void http_result_free(struct http_result *r)
+{
+	if (!r)
+		return;
+	free(r->effective_url);
+	free(r->content_type);
+	free(r->primary_ip);
+	free(r->cert_earliest_subject);
+	free(r->error_message);
+	free(r->body);
+	headers_clear(r);
+	outcomes_clear(r);
+	free(r);
+}
+
+const char *http_result_header(const struct http_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+void http_result_add_outcome(struct http_result *r, const char *name, enum status st,
+			     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	va_end(ap);
+	r->outcomes = erealloc(r->outcomes, (r->n_outcomes + 1) * sizeof *r->outcomes);
+	r->outcomes[r->n_outcomes].name = estrdup(name);
+	r->outcomes[r->n_outcomes].status = st;
+	r->outcomes[r->n_outcomes].message = redact_string(msg);
+	r->n_outcomes++;
+	free(msg);
+	r->status = status_worst(r->status, st);
+}
+
+void http_result_clear_outcomes(struct http_result *r)
+{
+	outcomes_clear(r);
+}
+
+static double days_left(int64_t expiry_ms, int64_t now_ms)
+{
+	return (double)(expiry_ms - now_ms) / 86400000.0;
+}
+
+cJSON *http_result_json(const struct http_result *r, int64_t now_ms)
+{
+	char when[RFC3339_LEN];
+	cJSON *j = cJSON_CreateObject();
+	cJSON_AddNumberToObject(j, "code", (double)r->code);
+	cJSON_AddNumberToObject(j, "size", (double)r->size);
+	cJSON_AddNumberToObject(j, "redirects", (double)r->redirects);
+	cJSON_AddStringToObject(j, "http_version", r->http_version);
+	cJSON_AddStringToObject(j, "tls_version", r->tls_version);
+	cJSON_AddStringToObject(j, "tls_cipher", r->tls_cipher);
+	if (r->effective_url)
+		cJSON_AddStringToObject(j, "url", r->effective_url);
+	if (r->primary_ip)
+		cJSON_AddStringToObject(j, "ip", r->primary_ip);
+	if (r->content_type)
+		cJSON_AddStringToObject(j, "content_type", r->content_type);
+	cJSON *t = cJSON_AddObjectToObject(j, "timings");
+	cJSON_AddNumberToObject(t, "dns", r->dns_ms);
+	cJSON_AddNumberToObject(t, "connect", r->connect_ms);
+	cJSON_AddNumberToObject(t, "tls", r->tls_ms);
+	cJSON_AddNumberToObject(t, "first_byte", r->first_byte_ms);
+	cJSON_AddNumberToObject(t, "total", r->total_ms);
+	if (r->cert_leaf_expiry_ms) {
+		cJSON *c = cJSON_AddObjectToObject(j, "cert");
+		cJSON_AddStringToObject(c, "leaf_expires", rfc3339_format(r->cert_leaf_expiry_ms, when));
+		cJSON_AddNumberToObject(c, "leaf_days", (double)(int64_t)days_left(r->cert_leaf_expiry_ms, now_ms));
+		cJSON_AddStringToObject(c, "earliest_expires", rfc3339_format(r->cert_earliest_expiry_ms, when));
+		cJSON_AddNumberToObject(c, "earliest_days",
+					(double)(int64_t)days_left(r->cert_earliest_expiry_ms, now_ms));
+		cJSON_AddStringToObject(c, "earliest_subject",
+					r->cert_earliest_subject ? r->cert_earliest_subject : "");
+		cJSON_AddNumberToObject(c, "chain", r->cert_chain_len);
+	}
+	if (r->error != HTTP_ERR_NONE) {
+		cJSON *er = cJSON_AddObjectToObject(j, "error");
+		cJSON_AddStringToObject(er, "class", http_error_name(r->error));
+		cJSON_AddStringToObject(er, "message", r->error_message ? r->error_message : "");
+	}
+	cJSON_AddNumberToObject(j, "attempts", r->attempts);
+	cJSON *a = cJSON_AddArrayToObject(j, "assertions");
+	for (size_t i = 0; i < r->n_outcomes; i++) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", r->outcomes[i].name);
+		cJSON_AddStringToObject(o, "status", status_name(r->outcomes[i].status));
+		cJSON_AddStringToObject(o, "message", r->outcomes[i].message);
+		cJSON_AddItemToArray(a, o);
+	}
+	return j;
+}
+
+char *http_result_describe(const struct http_result *r)
+{
+	if (r->error != HTTP_ERR_NONE)
+		return easprintf("%s error: %s", http_error_name(r->error),
+				 r->error_message ? r->error_message : "");
+	return easprintf("HTTP %ld, %lld B in %.0f ms", r->code, (long long)r->size, r->total_ms);
+}
