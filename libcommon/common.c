@@ -25,14 +25,9 @@ void prog_set(const char *argv0)
  * message (a URL with a password in an error) is masked here, once. */
 static void vmessage(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		raw = NULL;
-	char *clean = raw ? redact_string(raw) : NULL;
-	fprintf(stderr, "%s: %s%s%s%s\n", prog, prefix, clean ? clean : fmt, suffix ? ": " : "",
-		suffix ? suffix : "");
+	char *clean = redact_vformat(fmt, ap);
+	fprintf(stderr, "%s: %s%s%s%s\n", prog, prefix, clean, suffix ? ": " : "", suffix ? suffix : "");
 	free(clean);
-	free(raw);
 }
 
 void warnx_(const char *fmt, ...)

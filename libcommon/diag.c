@@ -10,10 +10,7 @@
 static void diag_emit(struct diag *d, bool is_error, const char *file, int line, int col,
 		      const char *fmt, va_list ap)
 {
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		raw = NULL;
-	char *msg = redact_string(raw ? raw : fmt);
+	char *msg = redact_vformat(fmt, ap);
 	struct buf full = {0};
 	if (file && line > 0 && col > 0)
 		buf_printf(&full, "%s:%d:%d: ", file, line, col);
@@ -31,7 +28,6 @@ static void diag_emit(struct diag *d, bool is_error, const char *file, int line,
 		fprintf(stderr, "%s: %s\n", prog, full.data);
 	buf_free(&full);
 	free(msg);
-	free(raw);
 }
 
 void diag_error(struct diag *d, const char *file, int line, int col, const char *fmt, ...)

@@ -4,6 +4,7 @@
 #include "shipshape/common.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -142,6 +143,16 @@ char *redact_string(const char *s)
 	mask_query_secrets(&a, b.data);
 	buf_free(&b);
 	return buf_take(&a);
+}
+
+char *redact_vformat(const char *fmt, va_list ap)
+{
+	char *raw = NULL;
+	if (vasprintf(&raw, fmt, ap) < 0)
+		return estrdup(fmt);
+	char *clean = redact_string(raw);
+	free(raw);
+	return clean;
 }
 
 char *redact_url(const char *url)

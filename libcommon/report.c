@@ -80,12 +80,8 @@ cJSON *report_add_check(struct report *r, const char *name, enum status st, int6
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		raw = NULL;
+	char *msg = redact_vformat(fmt, ap);
 	va_end(ap);
-	char *msg = redact_string(raw ? raw : "");
-	free(raw);
 
 	cJSON *c = cJSON_CreateObject();
 	cJSON_AddStringToObject(c, "name", name);
@@ -120,13 +116,9 @@ void report_set_summary(struct report *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		raw = NULL;
-	va_end(ap);
 	free(r->summary);
-	r->summary = redact_string(raw ? raw : "");
-	free(raw);
+	r->summary = redact_vformat(fmt, ap);
+	va_end(ap);
 }
 
 enum status report_status(const struct report *r)

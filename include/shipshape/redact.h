@@ -6,6 +6,7 @@
 #ifndef SHIPSHAPE_REDACT_H
 #define SHIPSHAPE_REDACT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #define REDACTED "***"
@@ -16,6 +17,9 @@ void redact_register(const char *secret);
 void redact_clear(void);
 /* A new string with every registered secret and URL password replaced. */
 char *redact_string(const char *s);
+/* vasprintf, then redact_string: a new string safe to print. */
+char *redact_vformat(const char *fmt, va_list ap);
+
 /* A new string: the URL with its password (and query-string tokens named
  * like secrets) replaced by "***". */
 char *redact_url(const char *url);

@@ -23,6 +23,10 @@ int render(const struct cfg_node *root, const struct args *a, enum output_format
 	   struct buf *out);
 /* True when a node holds a secret: schema-marked or named like one. */
 bool node_is_secret(const struct cfg_node *n);
+/* Calls fn for every leaf (a scalar, or an empty map or list) with its
+ * dotted path ("a.list[0].b"). */
+typedef void (*leaf_fn)(const char *path, const struct cfg_node *n, void *ctx);
+void walk_leaves(const struct cfg_node *root, leaf_fn fn, void *ctx);
 /* The production policy as a report; returns its status. */
 int policy_check(const struct cfg_node *root, enum output_format fmt);
 

@@ -244,35 +244,21 @@ static void check_monitoring(struct policy *p)
 
 /* Secrets must come from templates: a literal secret in a file is one
  * commit away from a leak. Names the keys, never the values. */
-static void scan_secrets(struct policy *p, const struct cfg_node *n, struct buf *path)
+static void secret_leaf(const char *path, const struct cfg_node *n, void *ctx)
 {
-	size_t index = 0;
-	for (const struct cfg_node *c = n->child; c; c = c->next, index++) {
-		size_t mark = path->len;
-		if (n->type == CFG_LIST)
-			buf_printf(path, "[%zu]", index);
-		else
-			buf_printf(path, "%s%s", mark ? "." : "", c->key ? c->key : "");
-		if (c->child) {
-			scan_secrets(p, c, path);
-		} else if (c->type == CFG_STRING && node_is_secret(c)) {
-			if (!c->str || !*c->str)
-				finding(p, prod_critical(p), "secret %s is empty", path->data);
-			else if (!c->origin && c->loc.line > 0)
-				finding(p, prod_critical(p), "secret %s is written in %s:%d, not taken from a variable",
-					path->data, c->loc.file, c->loc.line);
-		}
-		path->len = mark;
-		path->data[mark] = '\0';
-	}
+	struct policy *p = ctx;
+	if (n->type != CFG_STRING || !node_is_secret(n))
+		return;
+	if (!n->str || !*n->str)
+		finding(p, prod_critical(p), "secret %s is empty", path);
+	else if (!n->origin && n->loc.line > 0)
+		finding(p, prod_critical(p), "secret %s is written in %s:%d, not taken from a variable", path,
+			n->loc.file, n->loc.line);
 }
 
 static void check_secrets(struct policy *p)
 {
-	struct buf path = {0};
-	buf_append(&path, "", 0);
-	scan_secrets(p, p->root, &path);
-	buf_free(&path);
+	walk_leaves(p->root, secret_leaf, p);
 }
 
 static const struct {

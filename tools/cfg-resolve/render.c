@@ -56,9 +56,7 @@ static const char *scalar_text(const struct cfg_node *n, char *tmp, size_t size)
 	}
 }
 
-typedef void (*leaf_fn)(const char *path, const struct cfg_node *n, void *ctx);
-
-static void walk_leaves(const struct cfg_node *n, struct buf *path, leaf_fn fn, void *ctx)
+static void walk_below(const struct cfg_node *n, struct buf *path, leaf_fn fn, void *ctx)
 {
 	size_t index = 0;
 	for (const struct cfg_node *c = n->child; c; c = c->next, index++) {
@@ -68,12 +66,20 @@ static void walk_leaves(const struct cfg_node *n, struct buf *path, leaf_fn fn, 
 		else
 			buf_printf(path, "%s%s", mark ? "." : "", c->key ? c->key : "");
 		if ((c->type == CFG_MAP || c->type == CFG_LIST) && c->child)
-			walk_leaves(c, path, fn, ctx);
+			walk_below(c, path, fn, ctx);
 		else
 			fn(path->data, c, ctx);
 		path->len = mark;
 		path->data[mark] = '\0';
 	}
+}
+
+void walk_leaves(const struct cfg_node *root, leaf_fn fn, void *ctx)
+{
+	struct buf path = {0};
+	buf_append(&path, "", 0);
+	walk_below(root, &path, fn, ctx);
+	buf_free(&path);
 }
 
 static void text_leaf(const char *path, const struct cfg_node *n, void *ctx)
@@ -180,30 +186,27 @@ int render(const struct cfg_node *root, const struct args *a, enum output_format
 	   struct buf *out)
 {
 	struct cfg_node *tree = cfg_copy(root);
-	struct buf path = {0};
 	int status = EXIT_OK;
-	buf_append(&path, "", 0);
 	if (redact)
 		redact_tree(tree);
 	if (a->action == ACTION_GET) {
 		status = render_get(tree, a->get_path, out);
 	} else if (a->action == ACTION_EXPLAIN) {
 		struct explain_ctx e = {.out = out, .json = fmt == FORMAT_JSON ? cJSON_CreateObject() : NULL};
-		walk_leaves(tree, &path, explain_leaf, &e);
+		walk_leaves(tree, explain_leaf, &e);
 		if (e.json) {
 			append_json(out, e.json);
 			cJSON_Delete(e.json);
 		}
 	} else if (fmt == FORMAT_TEXT) {
-		walk_leaves(tree, &path, text_leaf, out);
+		walk_leaves(tree, text_leaf, out);
 	} else if (fmt == FORMAT_ENV) {
-		walk_leaves(tree, &path, env_leaf, out);
+		walk_leaves(tree, env_leaf, out);
 	} else {
 		cJSON *j = cfg_to_json(tree);
 		append_json(out, j);
 		cJSON_Delete(j);
 	}
-	buf_free(&path);
 	cfg_node_free(tree);
 	return status;
 }
