@@ -1,0 +1,63 @@
+/* driver.h — deploy drivers: how a release is put into service and how an
+ * earlier one is brought back. Config `deploy.driver`:
+ *
+ *   command  deploy.command.deploy / .rollback: argv arrays, run with
+ *            SHIPSHAPE_RELEASE, SHIPSHAPE_PREVIOUS_RELEASE, SHIPSHAPE_ACTION
+ *            and SHIPSHAPE_SERVICE in the environment, bounded output.
+ *   symlink  deploy.symlink.releases_dir/<release>/ and a `current` link
+ *            switched atomically (new link, then rename(2)); an optional
+ *            restart argv; keep_releases pruning.
+ *   render   Render's REST API (deploy.render.api_url, service_id, api_key)
+ *            or a deploy hook (deploy.render.deploy_hook_url); polls the
+ *            deploy until live or failed.
+ *
+ * Every message and recorded output passes through redaction. */
+#ifndef SHIPSHAPE_DRIVER_H
+#define SHIPSHAPE_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+#include "shipshape/report.h"
+
+#define DRIVER_OUTPUT_MAX (16u << 10) /* bytes of a command's output recorded */
+
+struct driver_ctx {
+	const cJSON *config;        /* the config document */
+	const char *service;
+	const char *release;        /* the release to put in service */
+	const char *previous;       /* the release it replaces (may be NULL) */
+	const cJSON *target_apply;  /* rollback: the journal's apply record of release (may be NULL) */
+	const char *keep_release;   /* symlink pruning never removes this one (last known good) */
+	int64_t timeout_ms;         /* 0: deploy.timeout (default 15m) */
+};
+
+struct driver_outcome {
+	enum status status;         /* STATUS_OK, or STATUS_CRITICAL when it failed */
+	char *message;              /* one line, redacted (owned) */
+	cJSON *data;                /* recorded in the journal's apply record (owned) */
+};
+
+/* The configured driver's name, or NULL when deploy.driver is absent. */
+const char *driver_name(const cJSON *config);
+/* Checks the driver's configuration; returns NULL when it is usable, else a
+ * message (a new string) naming the missing or bad key. */
+char *driver_config_problem(const cJSON *config);
+/* What the driver would do, one line (a new string), for --dry-run. */
+char *driver_describe(const struct driver_ctx *ctx, bool rollback);
+
+/* Puts ctx->release in service. Fills out (always); returns 0 when it
+ * succeeded, -1 when it failed (out says why). */
+int driver_deploy(const struct driver_ctx *ctx, struct driver_outcome *out);
+/* Brings ctx->release (an earlier one) back into service. */
+int driver_rollback(const struct driver_ctx *ctx, struct driver_outcome *out);
+/* Rollback capability checks into r: rollback.driver, rollback.credentials,
+ * rollback.artifact (the release directory or the Render deploy id). */
+void driver_check_rollback(const struct driver_ctx *ctx, struct report *r);
+void driver_outcome_free(struct driver_outcome *out);
+
+/* Internal to the drivers, one per driver file. */
+int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);
+void driver_render_check(const struct driver_ctx *ctx, struct report *r);
+
+#endif

@@ -1,0 +1,82 @@
+/* journal.h — the deploy journal: append-only JSON Lines, one file per
+ * deployment, STATE/deploy/SERVICE/NNNNNN.jsonl, every record fsync'd before
+ * the caller reports success.
+ *
+ * Records: {"kind":"journal","type":T,"service":..,"deploy":N,"time":RFC3339,..}
+ * with T one of begin, report, gate, apply, health, finish. A deployment is
+ * open while it has no finish record; an open deployment whose lock holder
+ * is gone is interrupted. A last line cut short by a crash is tolerated when
+ * read (and dropped before the next append: it was never acknowledged). */
+#ifndef SHIPSHAPE_JOURNAL_H
+#define SHIPSHAPE_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#define JOURNAL_FILE_MAX (64u << 20) /* a deployment's records, at most */
+
+/* The deploy stages, in order (see deploy-stage(1)). */
+extern const char *const journal_stages[];
+bool journal_stage_valid(const char *stage);
+
+struct journal {
+	char *dir;     /* STATE/deploy/SERVICE, created 0700 */
+	char *service;
+};
+
+/* Opens (creates) the journal of service under state_dir. service must be a
+ * plain name: [A-Za-z0-9._-], not starting with '.'. Returns 0, or -1 with
+ * errno set (EINVAL for a bad service name). */
+int journal_open(struct journal *j, const char *state_dir, const char *service);
+void journal_close(struct journal *j);
+
+struct deployment {
+	long id;
+	char *path;
+	cJSON *records;      /* array of the readable records, in order (owned) */
+	bool truncated;      /* the last line was cut short */
+	unsigned bad_lines;  /* unreadable lines before the last */
+	/* borrowed from records: */
+	const cJSON *begin;  /* the begin record, or NULL */
+	const cJSON *finish; /* the finish record, or NULL while open */
+	const char *release, *previous, *action; /* action: "deploy" or "rollback" */
+	const char *result;  /* "ok", "failed" or NULL (open) */
+	bool applied;        /* an apply (or rollback) record with status ok */
+};
+
+struct journal_view {
+	struct deployment *v;
+	size_t n;
+};
+
+/* Loads every deployment, oldest first. Problems that the reader tolerates
+ * (a truncated last line) are left in the deployments' flags. Returns 0 or
+ * -1 with errno set. */
+int journal_load(const struct journal *j, struct journal_view *view);
+void journal_view_free(struct journal_view *view);
+
+/* The open deployment (the last one, unfinished), or NULL. */
+const struct deployment *journal_open_deployment(const struct journal_view *view);
+/* The release now in service: that of the latest deployment whose apply
+ * succeeded, or NULL. */
+const char *journal_current_release(const struct journal_view *view);
+/* The latest deployment that finished ok with a release other than
+ * not_release (may be NULL), or NULL. */
+const struct deployment *journal_last_good(const struct journal_view *view, const char *not_release);
+/* The latest successful apply record of release (for driver data such as a
+ * Render deploy id), or NULL. */
+const cJSON *journal_release_apply(const struct journal_view *view, const char *release);
+/* The id the next deployment gets. */
+long journal_next_id(const struct journal_view *view);
+/* Records of a type in a deployment, the last one; NULL when none. */
+const cJSON *deployment_last_record(const struct deployment *d, const char *type);
+
+/* Appends records (a cJSON array of objects, or one object) to deployment
+ * id: stamps each with kind, service, deploy and time, writes every line in
+ * one write(2), fsyncs the file (and the directory when the file is new).
+ * A cut-short last line left by a crash is dropped first. Returns 0, or -1
+ * with errno set: nothing may be reported as done then. */
+int journal_append(const struct journal *j, long id, cJSON *records);
+
+#endif

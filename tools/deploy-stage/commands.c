@@ -1,0 +1,600 @@
+/* commands.c — deploy-stage lock, begin, gate, apply and finish. */
+#include "deploy-stage.h"
+#include "shipshape/driver.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/report.h"
+#include "shipshape/sha256.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define GATE_MAX_REPORTS 1000
+#define LOCK_POLL_MS 200
+
+/* The guard taken, the lock and the journal read: one consistent view. */
+struct held {
+	int guard;
+	struct lock_info li;
+	struct journal_view view;
+};
+
+static void take(const struct run *r, struct held *h)
+{
+	h->guard = lock_guard_take(r->j.dir);
+	if (h->guard < 0)
+		die_errno(EXIT_UNKNOWN, "unable to take the journal guard in %s", r->j.dir);
+	if (lock_read(r->j.dir, &h->li) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
+	if (journal_load(&r->j, &h->view) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+}
+
+static void drop(struct held *h)
+{
+	journal_view_free(&h->view);
+	lock_info_free(&h->li);
+	lock_guard_release(h->guard);
+	h->guard = -1;
+}
+
+static void append_or_die(const struct run *r, long id, cJSON *records)
+{
+	if (journal_append(&r->j, id, records) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl", r->j.dir, id);
+}
+
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int held_by_other(const struct lock_info *li)
+{
+	char *who = lock_holder_describe(li);
+	error_msg("lock held by %s", who);
+	free(who);
+	return EXIT_TEMPFAIL;
+}
+
+static void warn_stale(const struct lock_info *li)
+{
+	char *who = lock_holder_describe(li);
+	warnx_("reclaiming a stale lock: its holder %s is gone", who);
+	free(who);
+}
+
+/* ---- lock ---- */
+
+static int lock_acquire(struct run *r)
+{
+	int64_t deadline = now_monotonic_ms() + r->a->wait_ms;
+	for (;;) {
+		struct held h;
+		take(r, &h);
+		if (h.li.present && !h.li.stale && !h.li.ours) {
+			if (now_monotonic_ms() < deadline) {
+				drop(&h);
+				sleep_ms(LOCK_POLL_MS);
+				continue;
+			}
+			int st = held_by_other(&h.li);
+			drop(&h);
+			return st;
+		}
+		if (h.li.stale)
+			warn_stale(&h.li);
+		long deploy = h.li.present && h.li.ours ? h.li.deploy : 0;
+		if (lock_write(r->j.dir, deploy, r->a->message) < 0)
+			die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
+		lock_info_free(&h.li);
+		lock_read(r->j.dir, &h.li);
+		cJSON *doc = lock_info_json(&h.li);
+		cJSON_AddStringToObject(doc, "kind", "journal");
+		cJSON_AddStringToObject(doc, "type", "lock");
+		char *who = lock_holder_describe(&h.li);
+		char *text = easprintf("lock acquired by %s", who);
+		emit(r, doc, text);
+		free(who);
+		free(text);
+		cJSON_Delete(doc);
+		drop(&h);
+		return EXIT_OK;
+	}
+}
+
+static int lock_release(struct run *r)
+{
+	struct held h;
+	take(r, &h);
+	int st = EXIT_OK;
+	if (!h.li.present) {
+		warnx_("the lock was not held");
+	} else if (!h.li.ours && !h.li.stale && !r->a->force) {
+		st = held_by_other(&h.li);
+		error_msg("not releasing another holder's lock without --force");
+		drop(&h);
+		return st;
+	} else {
+		const struct deployment *open = journal_open_deployment(&h.view);
+		if (open && h.li.deploy == open->id)
+			warnx_("deploy %ld (%s) stays open: finish it with deploy-stage finish", open->id,
+			       open->release ? open->release : "?");
+		if (lock_remove(r->j.dir) < 0)
+			die_errno(EXIT_UNKNOWN, "unable to remove the lock %s/lock", r->j.dir);
+	}
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "lock");
+	cJSON_AddBoolToObject(doc, "held", false);
+	emit(r, doc, "lock released");
+	cJSON_Delete(doc);
+	drop(&h);
+	return st;
+}
+
+static int lock_status(struct run *r)
+{
+	struct lock_info li;
+	if (lock_read(r->j.dir, &li) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
+	cJSON *doc = lock_info_json(&li);
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "lock");
+	char *who = li.present ? lock_holder_describe(&li) : NULL;
+	char *text = !li.present ? estrdup("lock free")
+		     : li.stale  ? easprintf("lock stale (reclaimable): %s", who)
+				 : easprintf("lock held by %s%s", who, li.ours ? " (yours)" : "");
+	emit(r, doc, text);
+	int st = li.present && !li.stale && !li.ours ? EXIT_TEMPFAIL : EXIT_OK;
+	free(who);
+	free(text);
+	cJSON_Delete(doc);
+	lock_info_free(&li);
+	return st;
+}
+
+int cmd_lock(struct run *r)
+{
+	if (strcmp(r->a->operand, "acquire") == 0)
+		return lock_acquire(r);
+	if (strcmp(r->a->operand, "release") == 0)
+		return lock_release(r);
+	return lock_status(r);
+}
+
+/* ---- begin ---- */
+
+static char *config_digest(const cJSON *config)
+{
+	char *text = cJSON_PrintUnformatted(config);
+	if (!text)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char hex[SHA256_HEX_LEN];
+	sha256_hex(text, strlen(text), hex);
+	free(text);
+	return easprintf("sha256:%s", hex);
+}
+
+static int interrupted_refusal(const struct deployment *d)
+{
+	error_msg("deploy %ld (%s) was interrupted; resolve it first with `deploy-stage finish --result "
+		  "failed` or `rollback`, or begin with --force",
+		  d->id, d->release ? d->release : "?");
+	return EXIT_CRITICAL;
+}
+
+int cmd_begin(struct run *r)
+{
+	const struct args *a = r->a;
+	if (!journal_stage_valid("pre-deploy") || strchr(a->release, '/') || a->release[0] == '.' ||
+	    strlen(a->release) > 200 || strpbrk(a->release, " \t\n\r"))
+		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", a->release);
+	int64_t deadline = now_monotonic_ms() + a->wait_ms;
+	struct held h;
+	for (;;) {
+		take(r, &h);
+		const struct deployment *open = journal_open_deployment(&h.view);
+		enum ownership own = open ? deployment_ownership(&h.li, open->id) : OWN_NONE;
+		bool busy = (open && own != OWN_NONE) || (h.li.present && !h.li.stale && !h.li.ours);
+		if (!busy)
+			break;
+		if (now_monotonic_ms() < deadline) {
+			drop(&h);
+			sleep_ms(LOCK_POLL_MS);
+			continue;
+		}
+		int st;
+		if (open && own == OWN_OURS) {
+			error_msg("deploy %ld (%s) is still in progress; finish it first", open->id,
+				  open->release ? open->release : "?");
+			st = EXIT_TEMPFAIL;
+		} else {
+			st = held_by_other(&h.li);
+		}
+		drop(&h);
+		return st;
+	}
+	warn_damage(&h.view);
+	const struct deployment *open = journal_open_deployment(&h.view);
+	if (open) {
+		if (!a->force) {
+			int st = interrupted_refusal(open);
+			drop(&h);
+			return st;
+		}
+		warnx_("closing interrupted deploy %ld (%s) as failed (--force)", open->id,
+		       open->release ? open->release : "?");
+		cJSON *fin = cJSON_CreateObject();
+		cJSON_AddStringToObject(fin, "type", "finish");
+		cJSON_AddStringToObject(fin, "result", "failed");
+		cJSON_AddStringToObject(fin, "reason", "interrupted; closed by a forced begin");
+		append_or_die(r, open->id, fin);
+		cJSON_Delete(fin);
+	}
+	if (h.li.stale)
+		warn_stale(&h.li);
+
+	long id = journal_next_id(&h.view);
+	const char *previous = journal_current_release(&h.view);
+	char *user = lock_user_at_host(), *digest = config_digest(r->config);
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", "begin");
+	cJSON_AddStringToObject(rec, "action", "deploy");
+	cJSON_AddStringToObject(rec, "release", a->release);
+	if (previous)
+		cJSON_AddStringToObject(rec, "previous", previous);
+	else
+		cJSON_AddNullToObject(rec, "previous");
+	cJSON_AddStringToObject(rec, "user", user);
+	cJSON_AddNumberToObject(rec, "pid", (double)lock_owner_pid());
+	if (a->message) {
+		char *m = redact_string(a->message);
+		cJSON_AddStringToObject(rec, "message", m);
+		free(m);
+	}
+	cJSON_AddStringToObject(rec, "config_digest", digest);
+	const char *driver = driver_name(r->config);
+	cJSON_AddStringToObject(rec, "driver", driver ? driver : "none");
+	/* the journal first: a crash before the lock leaves an interrupted deploy */
+	append_or_die(r, id, rec);
+	if (lock_write(r->j.dir, id, a->message) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
+	cJSON_AddStringToObject(rec, "kind", "journal");
+	cJSON_AddNumberToObject(rec, "deploy", (double)id);
+	char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
+			       previous ? previous : "", user);
+	emit(r, rec, text);
+	free(text);
+	free(user);
+	free(digest);
+	cJSON_Delete(rec);
+	drop(&h);
+	return EXIT_OK;
+}
+
+/* The open deployment the caller may act on, or an exit status. */
+static int own_open_deployment(const struct held *h, const struct deployment **out, bool allow_interrupted)
+{
+	const struct deployment *open = journal_open_deployment(&h->view);
+	*out = open;
+	if (!open) {
+		error_msg("no deploy in progress: run deploy-stage begin first");
+		return EXIT_CRITICAL;
+	}
+	switch (deployment_ownership(&h->li, open->id)) {
+	case OWN_OURS:
+		return EXIT_OK;
+	case OWN_OTHER:
+		return held_by_other(&h->li);
+	case OWN_NONE:
+		break;
+	}
+	if (allow_interrupted)
+		return EXIT_OK;
+	return interrupted_refusal(open);
+}
+
+/* ---- gate ---- */
+
+struct gate_input {
+	cJSON *reports;  /* array of report documents */
+	cJSON *problems; /* array of strings: unreadable lines, other kinds */
+};
+
+static void gate_read(struct gate_input *in)
+{
+	in->reports = cJSON_CreateArray();
+	in->problems = cJSON_CreateArray();
+	struct jsonl_reader rd;
+	jsonl_reader_init(&rd, stdin, "stdin", JSONL_MAX_LINE_DEFAULT);
+	cJSON *doc;
+	int rc;
+	while ((rc = jsonl_next(&rd, &doc)) != 0) {
+		if (rc < 0) {
+			error_msg("%s", rd.error);
+			cJSON_AddItemToArray(in->problems, cJSON_CreateString(rd.error));
+			continue;
+		}
+		enum status st;
+		if (report_doc_status(doc, &st) < 0) {
+			const char *kind = json_kind(doc);
+			char *msg = kind ? easprintf("stdin:%lu: a %s document, not a report", rd.lineno, kind)
+					 : easprintf("stdin:%lu: not a report (no \"kind\":\"report\" with status and checks)",
+						     rd.lineno);
+			error_msg("%s", msg);
+			cJSON_AddItemToArray(in->problems, cJSON_CreateString(msg));
+			free(msg);
+			cJSON_Delete(doc);
+			continue;
+		}
+		if (cJSON_GetArraySize(in->reports) >= GATE_MAX_REPORTS) {
+			cJSON_Delete(doc);
+			char *msg = easprintf("stdin:%lu: more than %d reports", rd.lineno, GATE_MAX_REPORTS);
+			error_msg("%s", msg);
+			cJSON_AddItemToArray(in->problems, cJSON_CreateString(msg));
+			free(msg);
+			break;
+		}
+		cJSON_AddItemToArray(in->reports, doc);
+	}
+	if (ferror(stdin))
+		cJSON_AddItemToArray(in->problems, cJSON_CreateString("stdin: read error"));
+	jsonl_reader_free(&rd);
+}
+
+int cmd_gate(struct run *r)
+{
+	const char *stage = r->a->operand;
+	struct gate_input in;
+	/* stdin first, outside the guard: the checks feeding it may take long */
+	gate_read(&in);
+
+	struct report *rep = report_new("deploy-stage");
+	bool passed = true;
+	unsigned warnings = 0;
+	cJSON *seen = cJSON_CreateObject();
+	const cJSON *doc;
+	cJSON_ArrayForEach(doc, in.reports)
+	{
+		enum status st;
+		report_doc_status(doc, &st);
+		const char *tool = json_path_string(doc, "tool", "report");
+		char *name = easprintf("%s.%s", stage, tool);
+		const cJSON *count = cJSON_GetObjectItemCaseSensitive(seen, name);
+		if (count) {
+			int n = count->valueint + 1;
+			cJSON_ReplaceItemInObjectCaseSensitive(seen, name, cJSON_CreateNumber(n));
+			free(name);
+			name = easprintf("%s.%s#%d", stage, tool, n);
+		} else {
+			cJSON_AddNumberToObject(seen, name, 1);
+		}
+		cJSON *data = cJSON_CreateObject();
+		cJSON *failing = cJSON_AddArrayToObject(data, "failing");
+		const cJSON *c;
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks"))
+		{
+			const char *cs = json_path_string(c, "status", "unknown");
+			if (strcmp(cs, "ok") != 0)
+				cJSON_AddItemToArray(failing, cJSON_CreateString(json_path_string(c, "name", "?")));
+		}
+		report_add_check(rep, name, st, (int64_t)json_path_number(doc, "duration_ms", 0), data, "%s",
+				 json_path_string(doc, "summary", status_name(st)));
+		free(name);
+		if (st == STATUS_CRITICAL || st == STATUS_UNKNOWN)
+			passed = false;
+		if (st == STATUS_WARNING) {
+			warnings++;
+			if (r->a->strict)
+				passed = false;
+		}
+	}
+	cJSON_Delete(seen);
+	const cJSON *p;
+	cJSON_ArrayForEach(p, in.problems)
+	{
+		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "%s", p->valuestring);
+		passed = false;
+	}
+	int nreports = cJSON_GetArraySize(in.reports);
+	if (nreports == 0 && cJSON_GetArraySize(in.problems) == 0) {
+		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "no reports on stdin");
+		passed = false;
+	}
+	report_set_summary(rep, "%s gate %s: %d report%s%s%s", stage, passed ? "passed" : "failed", nreports,
+			   nreports == 1 ? "" : "s",
+			   warnings ? (r->a->strict ? ", warnings fail (--strict)" : ", warnings pass") : "",
+			   cJSON_GetArraySize(in.problems) ? ", unreadable input" : "");
+
+	struct held h;
+	take(r, &h);
+	const struct deployment *open;
+	int st = own_open_deployment(&h, &open, false);
+	if (st != EXIT_OK)
+		goto out;
+	cJSON *records = cJSON_CreateArray();
+	cJSON_ArrayForEach(doc, in.reports)
+	{
+		cJSON *rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "type", "report");
+		cJSON_AddStringToObject(rec, "stage", stage);
+		cJSON_AddItemToObject(rec, "report", cJSON_Duplicate(doc, 1));
+		cJSON_AddItemToArray(records, rec);
+	}
+	cJSON *gate = cJSON_CreateObject();
+	cJSON_AddStringToObject(gate, "type", "gate");
+	cJSON_AddStringToObject(gate, "stage", stage);
+	cJSON_AddBoolToObject(gate, "passed", passed);
+	cJSON_AddStringToObject(gate, "status", status_name(report_status(rep)));
+	cJSON_AddBoolToObject(gate, "strict", r->a->strict);
+	cJSON_AddNumberToObject(gate, "reports", nreports);
+	if (cJSON_GetArraySize(in.problems))
+		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in.problems, 1));
+	cJSON_AddItemToArray(records, gate);
+	long id = open->id;
+	append_or_die(r, id, records);
+	cJSON_Delete(records);
+	drop(&h);
+
+	/* the gate report carries the decision beside the checks */
+	cJSON *out = report_to_json(rep);
+	cJSON *g = cJSON_AddObjectToObject(out, "gate");
+	cJSON_AddStringToObject(g, "stage", stage);
+	cJSON_AddBoolToObject(g, "passed", passed);
+	cJSON_AddNumberToObject(g, "deploy", (double)id);
+	if (r->fmt == FORMAT_TEXT)
+		report_print(rep, FORMAT_TEXT, stdout);
+	else
+		json_print_line(stdout, out);
+	cJSON_Delete(out);
+	st = passed ? EXIT_OK : EXIT_CRITICAL;
+	report_free(rep);
+	cJSON_Delete(in.reports);
+	cJSON_Delete(in.problems);
+	return st;
+out:
+	drop(&h);
+	report_free(rep);
+	cJSON_Delete(in.reports);
+	cJSON_Delete(in.problems);
+	return st;
+}
+
+/* ---- apply ---- */
+
+int cmd_apply(struct run *r)
+{
+	struct held h;
+	take(r, &h);
+	const struct deployment *open;
+	int st = own_open_deployment(&h, &open, false);
+	if (st != EXIT_OK) {
+		drop(&h);
+		return st;
+	}
+	long id = open->id;
+	char *release = estrdup(open->release ? open->release : "");
+	char *previous = open->previous ? estrdup(open->previous) : NULL;
+	const struct deployment *good = journal_last_good(&h.view, NULL);
+	char *keep = good && good->release ? estrdup(good->release) : NULL;
+	struct driver_ctx ctx = {.config = r->config, .service = r->j.service, .release = release,
+				 .previous = previous, .keep_release = keep, .timeout_ms = r->a->std.timeout_ms};
+	const char *driver = driver_name(r->config);
+
+	if (r->a->dry_run) {
+		drop(&h);
+		char *what = driver_describe(&ctx, false);
+		char *problem = driver_config_problem(r->config);
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "kind", "journal");
+		cJSON_AddStringToObject(doc, "type", "apply");
+		cJSON_AddStringToObject(doc, "phase", "dry-run");
+		cJSON_AddNumberToObject(doc, "deploy", (double)id);
+		cJSON_AddStringToObject(doc, "release", release);
+		cJSON_AddStringToObject(doc, "driver", driver ? driver : "none");
+		cJSON_AddStringToObject(doc, "message", problem ? problem : what);
+		emit(r, doc, problem ? problem : what);
+		cJSON_Delete(doc);
+		st = problem ? EXIT_CRITICAL : EXIT_OK;
+		if (problem)
+			error_msg("%s", problem);
+		free(what);
+		free(problem);
+		goto out;
+	}
+
+	cJSON *start = cJSON_CreateObject();
+	cJSON_AddStringToObject(start, "type", "apply");
+	cJSON_AddStringToObject(start, "phase", "start");
+	cJSON_AddStringToObject(start, "stage", "application");
+	cJSON_AddStringToObject(start, "release", release);
+	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
+	append_or_die(r, id, start);
+	cJSON_Delete(start);
+	drop(&h); /* the driver may run for minutes: status must stay readable */
+
+	struct driver_outcome res;
+	int rc = driver_deploy(&ctx, &res);
+
+	take(r, &h);
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddStringToObject(end, "type", "apply");
+	cJSON_AddStringToObject(end, "phase", "end");
+	cJSON_AddStringToObject(end, "stage", "application");
+	cJSON_AddStringToObject(end, "release", release);
+	cJSON_AddStringToObject(end, "status", rc == 0 ? "ok" : "failed");
+	cJSON_AddStringToObject(end, "message", res.message ? res.message : "");
+	cJSON_AddItemToObject(end, "data", res.data);
+	res.data = NULL;
+	if (journal_append(&r->j, id, end) < 0)
+		die_errno(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it",
+			  rc == 0 ? "succeeded" : "failed", r->j.dir, id);
+	drop(&h);
+	cJSON_AddStringToObject(end, "kind", "journal");
+	cJSON_AddNumberToObject(end, "deploy", (double)id);
+	char *text = easprintf("deploy %ld: apply %s: %s", id, rc == 0 ? "ok" : "FAILED", res.message);
+	emit(r, end, text);
+	if (rc != 0)
+		error_msg("apply failed: %s", res.message);
+	free(text);
+	cJSON_Delete(end);
+	driver_outcome_free(&res);
+	st = rc == 0 ? EXIT_OK : EXIT_CRITICAL;
+out:
+	free(release);
+	free(previous);
+	free(keep);
+	return st;
+}
+
+/* ---- finish ---- */
+
+int cmd_finish(struct run *r)
+{
+	const struct args *a = r->a;
+	struct held h;
+	take(r, &h);
+	const struct deployment *open;
+	int st = own_open_deployment(&h, &open, true);
+	if (st != EXIT_OK) {
+		drop(&h);
+		return st;
+	}
+	bool interrupted = deployment_ownership(&h.li, open->id) == OWN_NONE;
+	if (interrupted && strcmp(a->result, "ok") == 0 && !a->force) {
+		error_msg("deploy %ld (%s) was interrupted: finish it as failed, or as ok with --force", open->id,
+			  open->release ? open->release : "?");
+		drop(&h);
+		return EXIT_CRITICAL;
+	}
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", "finish");
+	cJSON_AddStringToObject(rec, "result", a->result);
+	cJSON_AddStringToObject(rec, "release", open->release ? open->release : "");
+	if (a->message) {
+		char *m = redact_string(a->message);
+		cJSON_AddStringToObject(rec, "message", m);
+		free(m);
+	}
+	if (interrupted)
+		cJSON_AddStringToObject(rec, "reason", "interrupted");
+	append_or_die(r, open->id, rec);
+	if (h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) && lock_remove(r->j.dir) < 0)
+		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", r->j.dir);
+	cJSON_AddStringToObject(rec, "kind", "journal");
+	cJSON_AddNumberToObject(rec, "deploy", (double)open->id);
+	char *text = easprintf("deploy %ld: %s finished %s; lock released", open->id,
+			       open->release ? open->release : "?", a->result);
+	emit(r, rec, text);
+	free(text);
+	cJSON_Delete(rec);
+	drop(&h);
+	return EXIT_OK;
+}

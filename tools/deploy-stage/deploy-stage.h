@@ -1,0 +1,56 @@
+/* deploy-stage.h — shared state of the deploy-stage subcommands. */
+#ifndef DEPLOY_STAGE_H
+#define DEPLOY_STAGE_H
+
+#include "shipshape/common.h"
+#include "shipshape/journal.h"
+#include "shipshape/lock.h"
+#include "shipshape/opts.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+struct args {
+	struct std_opts std;
+	const char *command;  /* lock, begin, gate, apply, finish, status, history */
+	const char *operand;  /* lock: acquire|release|status; gate: STAGE */
+	const char *service;
+	const char *message;
+	const char *release;
+	const char *result;
+	int64_t wait_ms;
+	long limit;
+	bool force, strict, dry_run;
+	bool wait_given;
+};
+
+struct run {
+	const struct args *a;
+	enum output_format fmt; /* resolved */
+	cJSON *config;          /* loaded when a command needs it, else NULL */
+	char *state_dir;
+	struct journal j;
+};
+
+/* Whether an open deployment belongs to the caller, to a live other holder,
+ * or to no one (interrupted). */
+enum ownership { OWN_OURS, OWN_OTHER, OWN_NONE };
+enum ownership deployment_ownership(const struct lock_info *li, long id);
+
+/* Prints a document as one JSON line (json) or with text (text). */
+void emit(const struct run *r, const cJSON *doc, const char *text);
+
+/* A deployment summarised for status and history (new object). */
+cJSON *deployment_summary(const struct deployment *d, const struct lock_info *li);
+/* Warns once about tolerated journal damage. */
+void warn_damage(const struct journal_view *view);
+
+int cmd_lock(struct run *r);
+int cmd_begin(struct run *r);
+int cmd_gate(struct run *r);
+int cmd_apply(struct run *r);
+int cmd_finish(struct run *r);
+int cmd_status(struct run *r);
+int cmd_history(struct run *r);
+
+#endif

@@ -1,0 +1,219 @@
+/* history.c — deploy-stage status and history: the journal read back. */
+#include "deploy-stage.h"
+#include "shipshape/json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void warn_damage(const struct journal_view *view)
+{
+	for (size_t i = 0; i < view->n; i++) {
+		const struct deployment *d = &view->v[i];
+		if (d->truncated)
+			warnx_("%s: the last record was cut short (a crash while writing); ignored", d->path);
+		if (d->bad_lines)
+			warnx_("%s: %u unreadable line%s skipped", d->path, d->bad_lines, d->bad_lines == 1 ? "" : "s");
+	}
+}
+
+static const char *deployment_state(const struct deployment *d, const struct lock_info *li)
+{
+	if (d->result)
+		return d->result;
+	return li && deployment_ownership(li, d->id) != OWN_NONE ? "in_progress" : "interrupted";
+}
+
+cJSON *deployment_summary(const struct deployment *d, const struct lock_info *li)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "kind", "journal");
+	cJSON_AddStringToObject(o, "type", "deployment");
+	cJSON_AddNumberToObject(o, "deploy", (double)d->id);
+	cJSON_AddStringToObject(o, "action", d->action ? d->action : "deploy");
+	if (d->release)
+		cJSON_AddStringToObject(o, "release", d->release);
+	else
+		cJSON_AddNullToObject(o, "release");
+	if (d->previous)
+		cJSON_AddStringToObject(o, "previous", d->previous);
+	else
+		cJSON_AddNullToObject(o, "previous");
+	cJSON_AddStringToObject(o, "result", deployment_state(d, li));
+	if (d->begin) {
+		cJSON_AddStringToObject(o, "started_at", json_path_string(d->begin, "time", ""));
+		cJSON_AddStringToObject(o, "user", json_path_string(d->begin, "user", ""));
+		const char *m = json_path_string(d->begin, "message", NULL);
+		if (m)
+			cJSON_AddStringToObject(o, "message", m);
+	}
+	if (d->finish) {
+		cJSON_AddStringToObject(o, "finished_at", json_path_string(d->finish, "time", ""));
+		const char *m = json_path_string(d->finish, "message", json_path_string(d->finish, "reason", NULL));
+		if (m)
+			cJSON_AddStringToObject(o, "finish_message", m);
+	}
+	cJSON *stages = cJSON_AddArrayToObject(o, "stages");
+	const cJSON *r;
+	const char *last_stage = NULL;
+	cJSON_ArrayForEach(r, d->records)
+	{
+		const char *type = json_path_string(r, "type", "");
+		if (strcmp(type, "gate") == 0) {
+			cJSON *s = cJSON_CreateObject();
+			cJSON_AddStringToObject(s, "stage", json_path_string(r, "stage", "?"));
+			cJSON_AddStringToObject(s, "step", "gate");
+			cJSON_AddStringToObject(s, "result", json_path_bool(r, "passed", false) ? "passed" : "failed");
+			cJSON_AddStringToObject(s, "status", json_path_string(r, "status", "unknown"));
+			cJSON_AddItemToArray(stages, s);
+			last_stage = json_path_string(r, "stage", NULL);
+		} else if (strcmp(type, "apply") == 0 || strcmp(type, "health") == 0) {
+			const char *phase = json_path_string(r, "phase", "end");
+			if (strcmp(phase, "start") == 0) {
+				last_stage = "application";
+				continue;
+			}
+			cJSON *s = cJSON_CreateObject();
+			cJSON_AddStringToObject(s, "stage", json_path_string(r, "stage", "application"));
+			cJSON_AddStringToObject(s, "step", type);
+			cJSON_AddStringToObject(s, "result", json_path_string(r, "status", "failed"));
+			cJSON_AddItemToArray(stages, s);
+			last_stage = json_path_string(r, "stage", "application");
+		}
+	}
+	if (last_stage)
+		cJSON_AddStringToObject(o, "last_stage", last_stage);
+	const cJSON *apply = deployment_last_record(d, "apply");
+	if (apply) {
+		cJSON_AddStringToObject(o, "apply", strcmp(json_path_string(apply, "phase", ""), "start") == 0
+							    ? "started"
+							    : json_path_string(apply, "status", "failed"));
+		const char *rid = json_path_string(apply, "data.render_deploy_id", NULL);
+		if (rid)
+			cJSON_AddStringToObject(o, "render_deploy_id", rid);
+	}
+	cJSON_AddStringToObject(o, "config_digest", json_path_string(d->begin, "config_digest", ""));
+	cJSON_AddBoolToObject(o, "truncated", d->truncated);
+	return o;
+}
+
+static char *stages_text(const cJSON *summary)
+{
+	struct buf b = {0};
+	const cJSON *s;
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(summary, "stages"))
+	{
+		const char *res = json_path_string(s, "result", "");
+		bool good = strcmp(res, "passed") == 0 || strcmp(res, "ok") == 0;
+		const char *stage = json_path_string(s, "stage", "?");
+		const char *step = json_path_string(s, "step", "gate");
+		buf_printf(&b, "%s%s%s%s", b.len ? " " : "", stage,
+			   strcmp(step, "gate") == 0 ? "" : strcmp(step, "apply") == 0 ? "/apply" : "/health",
+			   good ? "+" : "!");
+	}
+	return b.data ? buf_take(&b) : estrdup("-");
+}
+
+static void text_row(const cJSON *s)
+{
+	char started[20] = "-";
+	const char *t = json_path_string(s, "started_at", "");
+	if (strlen(t) >= 19) {
+		memcpy(started, t, 19);
+		started[10] = ' ';
+		started[19] = '\0';
+	}
+	char *stages = stages_text(s);
+	const char *desc = json_path_string(s, "finish_message", json_path_string(s, "message", ""));
+	printf("%-8.0f  %-19s  %-8s  %-12s  %-12s  %-11s  %-40s  %s\n", json_path_number(s, "deploy", 0), started,
+	       json_path_string(s, "action", "deploy"), json_path_string(s, "release", "-"),
+	       json_path_string(s, "previous", "-"), json_path_string(s, "result", "?"), stages, desc);
+	free(stages);
+}
+
+int cmd_history(struct run *r)
+{
+	struct journal_view view;
+	struct lock_info li;
+	if (lock_read(r->j.dir, &li) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
+	if (journal_load(&r->j, &view) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+	warn_damage(&view);
+	size_t first = view.n > (size_t)r->a->limit ? view.n - (size_t)r->a->limit : 0;
+	if (r->fmt == FORMAT_TEXT)
+		printf("%-8s  %-19s  %-8s  %-12s  %-12s  %-11s  %-40s  %s\n", "REVISION", "STARTED (UTC)", "ACTION",
+		       "RELEASE", "PREVIOUS", "RESULT", "STAGES", "DESCRIPTION");
+	for (size_t i = first; i < view.n; i++) {
+		cJSON *s = deployment_summary(&view.v[i], &li);
+		cJSON_AddStringToObject(s, "service", r->j.service);
+		if (r->fmt == FORMAT_TEXT)
+			text_row(s);
+		else
+			json_print_line(stdout, s);
+		cJSON_Delete(s);
+	}
+	journal_view_free(&view);
+	lock_info_free(&li);
+	return EXIT_OK;
+}
+
+int cmd_status(struct run *r)
+{
+	struct journal_view view;
+	struct lock_info li;
+	if (lock_read(r->j.dir, &li) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
+	if (journal_load(&r->j, &view) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+	warn_damage(&view);
+	const struct deployment *open = journal_open_deployment(&view);
+	const char *state = open ? deployment_state(open, &li) : "idle";
+	const char *current = journal_current_release(&view);
+	const struct deployment *good = journal_last_good(&view, NULL);
+
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "status");
+	cJSON_AddStringToObject(doc, "service", r->j.service);
+	cJSON_AddStringToObject(doc, "state", state);
+	cJSON_AddItemToObject(doc, "deploy", open ? deployment_summary(open, &li) : cJSON_CreateNull());
+	cJSON_AddItemToObject(doc, "lock", lock_info_json(&li));
+	if (current)
+		cJSON_AddStringToObject(doc, "current_release", current);
+	else
+		cJSON_AddNullToObject(doc, "current_release");
+	if (good && good->release)
+		cJSON_AddStringToObject(doc, "last_good_release", good->release);
+	else
+		cJSON_AddNullToObject(doc, "last_good_release");
+	cJSON_AddNumberToObject(doc, "deployments", (double)view.n);
+
+	struct buf t = {0};
+	buf_printf(&t, "service %s: %s", r->j.service, state);
+	if (open) {
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "deploy");
+		buf_printf(&t, " — deploy %ld %s (replacing %s), started %s by %s, last stage %s", open->id,
+			   open->release ? open->release : "?", open->previous ? open->previous : "nothing",
+			   json_path_string(s, "started_at", "?"), json_path_string(s, "user", "?"),
+			   json_path_string(s, "last_stage", "none"));
+	}
+	if (li.present) {
+		char *who = lock_holder_describe(&li);
+		buf_printf(&t, "\nlock: %s%s", li.stale ? "stale, was held by " : "held by ", who);
+		free(who);
+	} else {
+		buf_puts(&t, "\nlock: free");
+	}
+	buf_printf(&t, "\ncurrent release: %s; last good: %s", current ? current : "none",
+		   good && good->release ? good->release : "none");
+	if (open && strcmp(state, "interrupted") == 0)
+		buf_puts(&t, "\nresolve with: deploy-stage finish --result failed, or rollback");
+	emit(r, doc, t.data);
+	buf_free(&t);
+	int st = strcmp(state, "interrupted") == 0 ? EXIT_WARNING : EXIT_OK;
+	cJSON_Delete(doc);
+	journal_view_free(&view);
+	lock_info_free(&li);
+	return st;
+}

@@ -1,0 +1,216 @@
+/* deploy-stage — records and drives one deployment through its stages:
+ * lock, begin, gate, apply, finish, status, history; a crash-safe journal. */
+#include "deploy-stage.h"
+#include "shipshape/config.h"
+#include "shipshape/files.h"
+#include "shipshape/json.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum {
+	OPT_SERVICE = OPT_TOOL_BASE,
+	OPT_RELEASE,
+	OPT_RESULT,
+	OPT_WAIT,
+	OPT_FORCE,
+	OPT_STRICT,
+	OPT_DRY_RUN,
+	OPT_LIMIT,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: deploy-stage [-c FILE] [--service NAME] [--state-dir DIR] [--format json|text] COMMAND ...\n"
+		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
+		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
+		"       deploy-stage gate STAGE [--strict]        (reports as JSON Lines on stdin)\n"
+		"       deploy-stage apply [--dry-run] [-t DUR]\n"
+		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
+		"       deploy-stage status\n"
+		"       deploy-stage history [--limit N]\n"
+		"\n"
+		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
+		"\n"
+		"  -c, --config FILE     the config (YAML or a JSON config document); begin and\n"
+		"                        apply read a config document on stdin without it\n"
+		"      --service NAME    the service (default: the config's service.name, else\n"
+		"                        $SHIPSHAPE_SERVICE, else \"default\")\n"
+		"  -r, --release ID      the release to deploy (begin)\n"
+		"  -m, --message TEXT    why (lock, begin, finish)\n"
+		"      --result R        ok or failed (finish)\n"
+		"      --wait DUR        wait up to DUR for a held lock (lock acquire, begin)\n"
+		"      --force           begin over an interrupted deploy; finish it ok;\n"
+		"                        release another holder's lock\n"
+		"      --strict          warnings fail the gate\n"
+		"      --dry-run         apply: say what the driver would do\n"
+		"      --limit N         history: the last N deployments (default 256)\n"
+		"  -t, --timeout DUR     apply: the driver's timeout (default deploy.timeout)\n"
+		"      --state-dir DIR   where the journal and the lock live\n"
+		"      --format FMT      json (default when piped) or text\n"
+		"  -q, --quiet           no warnings\n"
+		"  -v, --verbose         more detail on stderr\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         the version\n"
+		"\n"
+		"Exit: 0 done/gate passed, 1 status: interrupted, 2 failed (gate, driver,\n"
+		"refused), 3 internal error (journal write), 64 usage, 65 invalid input,\n"
+		"75 lock held.\n");
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		STD_LONG_OPTS,
+		{"service", required_argument, NULL, OPT_SERVICE},
+		{"release", required_argument, NULL, 'r'},
+		{"message", required_argument, NULL, 'm'},
+		{"result", required_argument, NULL, OPT_RESULT},
+		{"wait", required_argument, NULL, OPT_WAIT},
+		{"force", no_argument, NULL, OPT_FORCE},
+		{"strict", no_argument, NULL, OPT_STRICT},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"limit", required_argument, NULL, OPT_LIMIT},
+		{NULL, 0, NULL, 0},
+	};
+	a->limit = 256;
+	int c;
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "r:m:", longopts, NULL)) != -1) {
+		if (std_opt(&a->std, c, optarg, usage, "json,text"))
+			continue;
+		switch (c) {
+		case OPT_SERVICE: a->service = optarg; break;
+		case 'r': a->release = optarg; break;
+		case 'm': a->message = optarg; break;
+		case OPT_RESULT:
+			if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "failed") != 0)
+				die(EXIT_USAGE, "invalid --result \"%s\" (expected ok or failed)", optarg);
+			a->result = optarg;
+			break;
+		case OPT_WAIT:
+			if (duration_parse(optarg, &a->wait_ms) < 0 || a->wait_ms < 0)
+				die(EXIT_USAGE, "invalid --wait \"%s\" (expected a duration such as 30s)", optarg);
+			a->wait_given = true;
+			break;
+		case OPT_FORCE: a->force = true; break;
+		case OPT_STRICT: a->strict = true; break;
+		case OPT_DRY_RUN: a->dry_run = true; break;
+		case OPT_LIMIT: {
+			char *end;
+			a->limit = strtol(optarg, &end, 10);
+			if (*end || a->limit <= 0)
+				die(EXIT_USAGE, "invalid --limit \"%s\" (expected a positive number)", optarg);
+			break;
+		}
+		default: usage_error(usage);
+		}
+	}
+	if (optind >= argc) {
+		error_msg("no command given");
+		usage_error(usage);
+	}
+	a->command = argv[optind++];
+	static const char *const commands[] = {"lock", "begin", "gate", "apply", "finish", "status", "history"};
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		known |= strcmp(a->command, commands[i]) == 0;
+	if (!known)
+		die(EXIT_USAGE, "unknown command \"%s\" (expected lock, begin, gate, apply, finish, status or history)",
+		    a->command);
+	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0;
+	if (takes_operand) {
+		if (optind >= argc)
+			die(EXIT_USAGE, "%s: missing %s", a->command,
+			    strcmp(a->command, "lock") == 0 ? "acquire, release or status" : "STAGE");
+		a->operand = argv[optind++];
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "%s: unexpected argument \"%s\"", a->command, argv[optind]);
+	if (strcmp(a->command, "lock") == 0 && strcmp(a->operand, "acquire") != 0 &&
+	    strcmp(a->operand, "release") != 0 && strcmp(a->operand, "status") != 0)
+		die(EXIT_USAGE, "lock: unknown action \"%s\" (expected acquire, release or status)", a->operand);
+	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
+		die(EXIT_USAGE, "gate: unknown stage \"%s\" (expected pre-deploy, infrastructure, application, "
+				"post-deploy or readiness)", a->operand);
+	if (strcmp(a->command, "begin") == 0 && !a->release)
+		die(EXIT_USAGE, "begin: --release ID is required");
+	if (strcmp(a->command, "finish") == 0 && !a->result)
+		die(EXIT_USAGE, "finish: --result ok|failed is required");
+}
+
+enum ownership deployment_ownership(const struct lock_info *li, long id)
+{
+	if (!li->present || li->stale)
+		return OWN_NONE;
+	if (!li->ours)
+		return OWN_OTHER;
+	return li->deploy == id ? OWN_OURS : OWN_NONE;
+}
+
+void emit(const struct run *r, const cJSON *doc, const char *text)
+{
+	if (r->fmt == FORMAT_TEXT) {
+		if (text)
+			printf("%s\n", text);
+	} else {
+		json_print_line(stdout, doc);
+	}
+}
+
+static bool needs_config(const char *command)
+{
+	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	prog_set(argv[0]);
+	parse_args(argc, argv, &a);
+
+	struct run r = {.a = &a, .fmt = format_resolve(a.std.format)};
+	if (a.std.config_path || needs_config(a.command))
+		r.config = config_document_load(a.std.config_path);
+	const char *service = a.service;
+	if (!service && r.config)
+		service = json_path_string(r.config, "service.name", NULL);
+	if (!service)
+		service = getenv("SHIPSHAPE_SERVICE");
+	if (!service || !*service)
+		service = "default";
+
+	r.state_dir = state_dir_resolve(a.std.state_dir, r.config ? json_path_string(r.config, "state_dir", NULL) : NULL);
+	if (!r.state_dir)
+		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+	if (journal_open(&r.j, r.state_dir, service) < 0) {
+		if (errno == EINVAL)
+			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
+		die_errno(EXIT_UNKNOWN, "unable to open the journal in %s", r.state_dir);
+	}
+
+	int status;
+	if (strcmp(a.command, "lock") == 0)
+		status = cmd_lock(&r);
+	else if (strcmp(a.command, "begin") == 0)
+		status = cmd_begin(&r);
+	else if (strcmp(a.command, "gate") == 0)
+		status = cmd_gate(&r);
+	else if (strcmp(a.command, "apply") == 0)
+		status = cmd_apply(&r);
+	else if (strcmp(a.command, "finish") == 0)
+		status = cmd_finish(&r);
+	else if (strcmp(a.command, "status") == 0)
+		status = cmd_status(&r);
+	else
+		status = cmd_history(&r);
+
+	journal_close(&r.j);
+	free(r.state_dir);
+	cJSON_Delete(r.config);
+	return finish_stdout(status);
+}
