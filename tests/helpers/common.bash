@@ -6,6 +6,8 @@ case $SHIPSHAPE_BUILD in /*) ;; *) SHIPSHAPE_BUILD=$REPO_ROOT/$SHIPSHAPE_BUILD ;
 export SHIPSHAPE_BUILD
 PATH="$SHIPSHAPE_BUILD:$PATH"
 
+bats_require_minimum_version 1.5.0
+
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
