@@ -1,20 +1,339 @@
-/* driver_render.c — the Render driver: Render's REST API or a deploy hook. */
+/* driver_render.c — the Render driver: Render's REST API (POST a deploy or a
+ * rollback, then poll the deploy until live or failed) or a deploy hook,
+ * through the shared HTTP engine. */
 #include "shipshape/driver.h"
 #include "shipshape/common.h"
+#include "shipshape/http.h"
 #include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define DEFAULT_TIMEOUT_MS (15 * 60 * 1000)
+#define DEFAULT_POLL_MS 5000
+#define POST_ATTEMPTS 4
+#define REQUEST_TIMEOUT_MS 30000
+
+static const char *const failed_statuses[] = {"build_failed", "update_failed", "pre_deploy_failed",
+					      "canceled", "deactivated", NULL};
+
+struct render {
+	const char *api_url, *service_id, *api_key, *hook;
+	int64_t poll_ms, deadline; /* deadline on the monotonic clock */
+};
+
+static void done(struct http_engine *e, const struct http_probe *p, struct http_result *r, void *tag,
+		 void *user)
+{
+	(void)e, (void)p, (void)user;
+	*(struct http_result **)tag = r;
+}
+
+/* One request; returns the result (caller frees) — never NULL. */
+static struct http_result *request(const char *method, const char *url, const char *api_key,
+				   const char *body, int64_t timeout_ms)
+{
+	struct http_probe p;
+	http_probe_init(&p);
+	p.name = estrdup("render");
+	p.url = estrdup(url);
+	p.method = estrdup(method);
+	p.keep_body = true;
+	p.timeout_ms = timeout_ms;
+	char err[256];
+	http_probe_add_status(&p, "100-599", err, sizeof err); /* judged here, not by the engine */
+	http_probe_add_header(&p, "Accept: application/json", err, sizeof err);
+	if (api_key) {
+		char *h = easprintf("Authorization: Bearer %s", api_key);
+		http_probe_add_header(&p, h, err, sizeof err);
+		free(h);
+	}
+	if (body) {
+		http_probe_add_header(&p, "Content-Type: application/json", err, sizeof err);
+		p.body = estrdup(body);
+		p.body_len = strlen(body);
+	}
+	struct http_result *res = NULL;
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = done,
+									   .verbose = log_level > 1});
+	http_engine_add(e, &p, &res);
+	http_engine_run_until(e, -1);
+	http_engine_free(e);
+	http_probe_free(&p);
+	if (!res) {
+		res = ecalloc(1, sizeof *res);
+		res->error = HTTP_ERR_OTHER;
+		res->error_message = estrdup("no response");
+	}
+	return res;
+}
+
+static bool transient(const struct http_result *r)
+{
+	return r->code == 0 || r->code == 429 || r->code >= 500;
+}
+
+static char *describe_failure(const struct http_result *r)
+{
+	if (r->code == 0)
+		return easprintf("%s", r->error_message ? r->error_message : "no response");
+	const char *msg = NULL;
+	cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
+	if (doc)
+		msg = json_path_string(doc, "message", NULL);
+	char *s = msg ? easprintf("HTTP %ld: %s", r->code, msg) : easprintf("HTTP %ld", r->code);
+	cJSON_Delete(doc);
+	char *red = redact_string(s);
+	free(s);
+	return red;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static int64_t remaining(const struct render *rd)
+{
+	return rd->deadline - now_monotonic_ms();
+}
+
+/* POSTs with retries on 5xx, 429 and transport errors; returns the parsed
+ * response body of a 2xx, or NULL with *why set. */
+static cJSON *post_json(const struct render *rd, const char *url, const char *api_key, const char *body,
+			cJSON *data, char **why)
+{
+	int64_t backoff = 500;
+	for (int attempt = 1;; attempt++) {
+		int64_t left = remaining(rd);
+		struct http_result *r = request("POST", url, api_key, body,
+						left < REQUEST_TIMEOUT_MS ? (left > 1000 ? left : 1000) : REQUEST_TIMEOUT_MS);
+		cJSON_ReplaceItemInObject(data, "post_attempts", cJSON_CreateNumber(attempt));
+		if (r->code >= 200 && r->code < 300) {
+			cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
+			if (!cJSON_IsObject(doc)) {
+				*why = easprintf("Render answered HTTP %ld without a JSON object", r->code);
+				cJSON_Delete(doc);
+				doc = NULL;
+			}
+			http_result_free(r);
+			return doc;
+		}
+		char *what = describe_failure(r);
+		bool retry = transient(r) && attempt < POST_ATTEMPTS && remaining(rd) > backoff;
+		http_result_free(r);
+		if (!retry) {
+			*why = easprintf("Render refused the request: %s", what);
+			free(what);
+			return NULL;
+		}
+		warnx_("Render: %s; retrying in %lld ms", what, (long long)backoff);
+		free(what);
+		sleep_ms(backoff);
+		backoff *= 2;
+	}
+}
+
+static bool is_failed(const char *st)
+{
+	for (size_t i = 0; failed_statuses[i]; i++)
+		if (strcmp(st, failed_statuses[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Polls the deploy until live (0) or failed/timed out (-1, *why set). */
+static int poll_deploy(const struct render *rd, const char *deploy_id, cJSON *data, char **why)
+{
+	char *url = easprintf("%s/v1/services/%s/deploys/%s", rd->api_url, rd->service_id, deploy_id);
+	int polls = 0, errors = 0, rc = -1;
+	char *status = estrdup("created");
+	for (;;) {
+		int64_t left = remaining(rd);
+		if (left <= 0) {
+			char t[32];
+			int64_t total = json_path_number(data, "timeout_ms", 0);
+			*why = easprintf("deploy %s not live within %s (last status %s)", deploy_id,
+					 duration_format(total, t, sizeof t), status);
+			break;
+		}
+		struct http_result *r = request("GET", url, rd->api_key, NULL,
+						left < REQUEST_TIMEOUT_MS ? (left > 1000 ? left : 1000) : REQUEST_TIMEOUT_MS);
+		polls++;
+		if (r->code == 200) {
+			cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
+			const char *st = json_path_string(doc, "status", NULL);
+			if (st) {
+				free(status);
+				status = estrdup(st);
+			}
+			cJSON_Delete(doc);
+			if (strcmp(status, "live") == 0) {
+				http_result_free(r);
+				rc = 0;
+				break;
+			}
+			if (is_failed(status)) {
+				*why = easprintf("Render deploy %s ended %s", deploy_id, status);
+				http_result_free(r);
+				break;
+			}
+		} else if (transient(r)) {
+			char *what = describe_failure(r);
+			verbose("Render poll: %s (tolerated)", what);
+			free(what);
+			errors++;
+		} else {
+			char *what = describe_failure(r);
+			*why = easprintf("polling deploy %s: %s", deploy_id, what);
+			free(what);
+			http_result_free(r);
+			break;
+		}
+		http_result_free(r);
+		int64_t wait = rd->poll_ms < remaining(rd) ? rd->poll_ms : remaining(rd);
+		sleep_ms(wait);
+	}
+	cJSON_AddStringToObject(data, "render_status", status);
+	cJSON_AddNumberToObject(data, "polls", polls);
+	cJSON_AddNumberToObject(data, "poll_errors", errors);
+	free(status);
+	free(url);
+	return rc;
+}
+
+static void render_settings(const struct driver_ctx *ctx, struct render *rd)
+{
+	const cJSON *c = ctx->config;
+	rd->api_url = json_path_string(c, "deploy.render.api_url", "https://api.render.com");
+	rd->service_id = json_path_string(c, "deploy.render.service_id", NULL);
+	rd->api_key = json_path_string(c, "deploy.render.api_key", NULL);
+	rd->hook = json_path_string(c, "deploy.render.deploy_hook_url", NULL);
+	if (rd->service_id && !*rd->service_id)
+		rd->service_id = NULL;
+	if (rd->api_key && !*rd->api_key)
+		rd->api_key = NULL;
+	if (rd->hook && !*rd->hook)
+		rd->hook = NULL;
+	if (rd->api_key)
+		redact_register(rd->api_key);
+	if (rd->hook)
+		redact_register(rd->hook); /* the hook URL carries its key */
+	rd->poll_ms = json_path_duration_ms(c, "deploy.render.poll_interval", DEFAULT_POLL_MS);
+	if (rd->poll_ms <= 0)
+		rd->poll_ms = DEFAULT_POLL_MS;
+	int64_t t = ctx->timeout_ms > 0 ? ctx->timeout_ms
+					: json_path_duration_ms(c, "deploy.timeout", DEFAULT_TIMEOUT_MS);
+	if (t <= 0)
+		t = DEFAULT_TIMEOUT_MS;
+	rd->deadline = now_monotonic_ms() + t;
+}
 
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback)
 {
-	(void)ctx, (void)rollback;
-	out->status = STATUS_CRITICAL;
-	out->message = estrdup("the render driver is not built yet");
-	return -1;
+	struct render rd;
+	render_settings(ctx, &rd);
+	cJSON *data = out->data;
+	cJSON_AddNumberToObject(data, "timeout_ms", (double)(rd.deadline - now_monotonic_ms()));
+	char *why = NULL, *url = NULL;
+	cJSON *created = NULL;
+	bool api = rd.api_key && rd.service_id;
+	int rc = -1;
+
+	if (rollback) {
+		const char *target = json_path_string(ctx->target_apply, "data.render_deploy_id", NULL);
+		if (!api) {
+			why = estrdup("a Render rollback needs deploy.render.service_id and api_key");
+			goto out;
+		}
+		if (!target) {
+			why = easprintf("no Render deploy id is recorded for release %s", ctx->release);
+			goto out;
+		}
+		cJSON_AddStringToObject(data, "rollback_to_deploy_id", target);
+		url = easprintf("%s/v1/services/%s/rollback", rd.api_url, rd.service_id);
+		cJSON *body = cJSON_CreateObject();
+		cJSON_AddStringToObject(body, "deployId", target);
+		char *text = cJSON_PrintUnformatted(body);
+		cJSON_Delete(body);
+		created = post_json(&rd, url, rd.api_key, text, data, &why);
+		free(text);
+	} else if (rd.hook) {
+		cJSON_AddStringToObject(data, "trigger", "deploy_hook");
+		created = post_json(&rd, rd.hook, NULL, NULL, data, &why);
+		if (created) {
+			/* the hook answers {"deploy":{"id":..}} */
+			cJSON *inner = cJSON_DetachItemFromObject(created, "deploy");
+			if (cJSON_IsObject(inner)) {
+				cJSON_Delete(created);
+				created = inner;
+			} else {
+				cJSON_Delete(inner);
+			}
+		}
+	} else {
+		url = easprintf("%s/v1/services/%s/deploys", rd.api_url, rd.service_id);
+		created = post_json(&rd, url, rd.api_key, "{\"clearCache\":\"do_not_clear\"}", data, &why);
+	}
+	if (!created)
+		goto out;
+	const char *id = json_path_string(created, "id", NULL);
+	if (!id) {
+		why = estrdup("Render's answer has no deploy id");
+		goto out;
+	}
+	cJSON_AddStringToObject(data, "render_deploy_id", id);
+	if (!api) {
+		cJSON_AddStringToObject(data, "render_status", json_path_string(created, "status", "created"));
+		rc = 0;
+		free(out->message);
+		out->message = easprintf("Render deploy %s triggered by the deploy hook; not polled (no api_key)", id);
+		out->status = STATUS_OK;
+		goto out;
+	}
+	if (poll_deploy(&rd, id, data, &why) == 0) {
+		rc = 0;
+		free(out->message);
+		out->message = easprintf("Render deploy %s of %s is live", id, ctx->release);
+		out->status = STATUS_OK;
+	}
+out:
+	if (rc < 0) {
+		free(out->message);
+		out->message = redact_string(why ? why : "the Render deploy failed");
+		out->status = STATUS_CRITICAL;
+	}
+	free(why);
+	free(url);
+	cJSON_Delete(created);
+	return rc;
 }
 
 void driver_render_check(const struct driver_ctx *ctx, struct report *r)
 {
-	(void)ctx;
-	report_add_check(r, "rollback.credentials", STATUS_UNKNOWN, 0, NULL, "not built yet");
+	struct render rd;
+	render_settings(ctx, &rd);
+	if (rd.api_key && rd.service_id)
+		report_add_check(r, "rollback.credentials", STATUS_OK, 0, NULL,
+				 "Render API key and service id are set");
+	else
+		report_add_check(r, "rollback.credentials", STATUS_CRITICAL, 0, NULL,
+				 "a Render rollback needs deploy.render.service_id and api_key");
+	const char *target = json_path_string(ctx->target_apply, "data.render_deploy_id", NULL);
+	if (!ctx->release)
+		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL, "no release to roll back to");
+	else if (target)
+		report_add_check(r, "rollback.artifact", STATUS_OK, 0, NULL, "release %s is Render deploy %s",
+				 ctx->release, target);
+	else
+		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL,
+				 "no Render deploy id is recorded for release %s", ctx->release);
 }

@@ -3,6 +3,7 @@
 #include "shipshape/common.h"
 #include "shipshape/files.h"
 #include "shipshape/json.h"
+#include "shipshape/sha256.h"
 #include "shipshape/units.h"
 
 #include <dirent.h>
@@ -349,4 +350,15 @@ out:
 	buf_free(&b);
 	errno = saved;
 	return rc;
+}
+
+char *journal_config_digest(const cJSON *config)
+{
+	char *text = cJSON_PrintUnformatted(config);
+	if (!text)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char hex[SHA256_HEX_LEN];
+	sha256_hex(text, strlen(text), hex);
+	free(text);
+	return easprintf("sha256:%s", hex);
 }

@@ -72,6 +72,10 @@ long journal_next_id(const struct journal_view *view);
 /* Records of a type in a deployment, the last one; NULL when none. */
 const cJSON *deployment_last_record(const struct deployment *d, const char *type);
 
+/* "sha256:HEX" of the config document's compact JSON (a new string): the
+ * journal records which config a deploy ran with, never its content. */
+char *journal_config_digest(const cJSON *config);
+
 /* Appends records (a cJSON array of objects, or one object) to deployment
  * id: stamps each with kind, service, deploy and time, writes every line in
  * one write(2), fsyncs the file (and the directory when the file is new).

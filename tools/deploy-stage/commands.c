@@ -4,7 +4,6 @@
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
-#include "shipshape/sha256.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -171,17 +170,6 @@ int cmd_lock(struct run *r)
 
 /* ---- begin ---- */
 
-static char *config_digest(const cJSON *config)
-{
-	char *text = cJSON_PrintUnformatted(config);
-	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
-	char hex[SHA256_HEX_LEN];
-	sha256_hex(text, strlen(text), hex);
-	free(text);
-	return easprintf("sha256:%s", hex);
-}
-
 static int interrupted_refusal(const struct deployment *d)
 {
 	error_msg("deploy %ld (%s) was interrupted; resolve it first with `deploy-stage finish --result "
@@ -243,7 +231,7 @@ int cmd_begin(struct run *r)
 
 	long id = journal_next_id(&h.view);
 	const char *previous = journal_current_release(&h.view);
-	char *user = lock_user_at_host(), *digest = config_digest(r->config);
+	char *user = lock_user_at_host(), *digest = journal_config_digest(r->config);
 	cJSON *rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "type", "begin");
 	cJSON_AddStringToObject(rec, "action", "deploy");
