@@ -94,11 +94,10 @@ bench: deps
 	BUILD=$(BUILD) bench/run
 
 install: $(TOOLS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/shipshape/scripts \
-	  $(DESTDIR)$(PREFIX)/share/shipshape/config \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/shipshape/config \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 scripts/deploy_production.sh $(DESTDIR)$(PREFIX)/bin/ 2>/dev/null || true
+	$(if $(wildcard scripts/deploy_production.sh),install -m 0755 scripts/deploy_production.sh $(DESTDIR)$(PREFIX)/bin/)
 	install -m 0644 config/*.yaml $(DESTDIR)$(PREFIX)/share/shipshape/config/
 	install -m 0644 $(wildcard man/man1/*.1) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 $(wildcard man/man5/*.5) $(DESTDIR)$(PREFIX)/share/man/man5/
