@@ -1,0 +1,554 @@
+/* rollback — return a service to its last known-good release (or a named
+ * one) through the deploy driver, record it in the journal, then verify
+ * health with the shared HTTP engine. */
+#include "shipshape/common.h"
+#include "shipshape/config.h"
+#include "shipshape/driver.h"
+#include "shipshape/files.h"
+#include "shipshape/http.h"
+#include "shipshape/journal.h"
+#include "shipshape/json.h"
+#include "shipshape/lock.h"
+#include "shipshape/opts.h"
+#include "shipshape/redact.h"
+#include "shipshape/report.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define HEALTH_TIMEOUT_DEFAULT_MS 60000
+#define HEALTH_INTERVAL_DEFAULT_MS 1000
+
+enum {
+	OPT_SERVICE = OPT_TOOL_BASE,
+	OPT_TO,
+	OPT_DRY_RUN,
+	OPT_CHECK,
+	OPT_URL,
+	OPT_HEALTH_TIMEOUT,
+	OPT_INTERVAL,
+	OPT_NO_VERIFY,
+};
+
+struct args {
+	struct std_opts std;
+	const char *service, *to, *url, *message;
+	int64_t health_timeout_ms, interval_ms;
+	bool dry_run, check, no_verify;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: rollback [-c FILE] [--service NAME] [--to RELEASE] [--dry-run | --check]\n"
+		"                [--url URL] [--health-timeout DUR] [--interval DUR] [--no-verify]\n"
+		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--format json|text|nagios] [-q] [-v]\n"
+		"\n"
+		"Rolls the service back to the last release that finished ok before the\n"
+		"current one (or --to RELEASE) through the configured deploy driver, records\n"
+		"it in the deploy journal, then probes health until healthy.\n"
+		"\n"
+		"  -c, --config FILE       the config (YAML or a JSON config document; default stdin)\n"
+		"      --service NAME      the service (default: the config's service.name)\n"
+		"      --to RELEASE        roll back to this release\n"
+		"      --dry-run           say what would happen; change nothing\n"
+		"      --check             check that a rollback is possible; print a report\n"
+		"      --url URL           the health URL (default api.base_url + api.health_path,\n"
+		"                          else monitoring.health_check.endpoints[0].url)\n"
+		"      --health-timeout DUR  how long to wait for health (default 60s)\n"
+		"      --interval DUR      between health probes (default 1s)\n"
+		"      --no-verify         skip the health verification\n"
+		"  -m, --message TEXT      why, recorded in the journal\n"
+		"  -t, --timeout DUR       the driver's timeout (default deploy.timeout)\n"
+		"      --state-dir DIR     where the journal and the lock live\n"
+		"      --format FMT        json (default when piped), text, nagios (--check)\n"
+		"  -q, --quiet             no warnings\n"
+		"  -v, --verbose           more detail on stderr\n"
+		"  -h, --help              this help\n"
+		"  -V, --version           the version\n"
+		"\n"
+		"Exit: 0 rolled back and healthy (--check: possible), 2 failed or unhealthy\n"
+		"or no known-good release, 3 internal error, 64 usage, 65 invalid config,\n"
+		"75 another deploy holds the lock.\n");
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		STD_LONG_OPTS,
+		{"service", required_argument, NULL, OPT_SERVICE},
+		{"to", required_argument, NULL, OPT_TO},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"check", no_argument, NULL, OPT_CHECK},
+		{"url", required_argument, NULL, OPT_URL},
+		{"health-timeout", required_argument, NULL, OPT_HEALTH_TIMEOUT},
+		{"interval", required_argument, NULL, OPT_INTERVAL},
+		{"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+		{"message", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	a->health_timeout_ms = HEALTH_TIMEOUT_DEFAULT_MS;
+	a->interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
+	int c;
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
+			continue;
+		switch (c) {
+		case OPT_SERVICE: a->service = optarg; break;
+		case OPT_TO: a->to = optarg; break;
+		case OPT_DRY_RUN: a->dry_run = true; break;
+		case OPT_CHECK: a->check = true; break;
+		case OPT_URL: a->url = optarg; break;
+		case OPT_HEALTH_TIMEOUT:
+			if (duration_parse(optarg, &a->health_timeout_ms) < 0 || a->health_timeout_ms <= 0)
+				die(EXIT_USAGE, "invalid --health-timeout \"%s\" (expected a duration such as 60s)", optarg);
+			break;
+		case OPT_INTERVAL:
+			if (duration_parse(optarg, &a->interval_ms) < 0 || a->interval_ms <= 0)
+				die(EXIT_USAGE, "invalid --interval \"%s\" (expected a duration such as 1s)", optarg);
+			break;
+		case OPT_NO_VERIFY: a->no_verify = true; break;
+		case 'm': a->message = optarg; break;
+		default: usage_error(usage);
+		}
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (a->dry_run && a->check)
+		die(EXIT_USAGE, "--dry-run and --check exclude each other");
+	if (a->std.format == FORMAT_NAGIOS && !a->check)
+		die(EXIT_USAGE, "--format nagios goes with --check");
+}
+
+/* The health URL: --url, api.base_url + api.health_path, else the first
+ * monitoring endpoint. NULL when none is configured. New string. */
+static char *health_url(const struct args *a, const cJSON *config)
+{
+	if (a->url)
+		return estrdup(a->url);
+	const char *base = json_path_string(config, "api.base_url", NULL);
+	if (base && *base) {
+		const char *path = json_path_string(config, "api.health_path", "/health");
+		size_t n = strlen(base);
+		bool slash = n && base[n - 1] == '/';
+		return easprintf("%.*s%s%s", (int)(slash ? n - 1 : n), base, *path == '/' ? "" : "/", path);
+	}
+	const char *ep = json_path_string(config, "monitoring.health_check.endpoints[0].url", NULL);
+	return ep && *ep ? estrdup(ep) : NULL;
+}
+
+/* ---- health verification ---- */
+
+struct health_state {
+	struct http_result *last;
+};
+
+static void on_probe(struct http_engine *e, const struct http_probe *p, struct http_result *r, void *tag,
+		     void *user)
+{
+	(void)e, (void)p, (void)user;
+	struct health_state *hs = tag;
+	http_result_free(hs->last);
+	hs->last = r;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+/* Probes url until `needed` consecutive healthy answers or the deadline.
+ * Returns a health record (new) with status ok or failed. */
+static cJSON *verify_health(const struct args *a, const cJSON *config, const char *url)
+{
+	int needed = (int)json_path_number(config, "monitoring.health_check.success_threshold", 1);
+	if (needed < 1)
+		needed = 1;
+	int64_t probe_timeout = json_path_duration_ms(config, "monitoring.health_check.timeout", 5000);
+	if (probe_timeout <= 0)
+		probe_timeout = 5000;
+	struct http_probe p;
+	http_probe_init(&p);
+	p.name = estrdup("health");
+	p.url = estrdup(url);
+	p.timeout_ms = probe_timeout;
+	p.connect_timeout_ms = probe_timeout < 5000 ? probe_timeout : 5000;
+	p.fresh_connect = true;
+
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = on_probe,
+									   .verbose = a->std.verbose > 1});
+	struct health_state hs = {0};
+	int64_t start = now_monotonic_ms(), deadline = start + a->health_timeout_ms;
+	int attempts = 0, streak = 0;
+	bool healthy = false;
+	char *last = NULL;
+	while (now_monotonic_ms() < deadline) {
+		attempts++;
+		http_engine_add(e, &p, &hs);
+		http_engine_run_until(e, -1);
+		free(last);
+		last = hs.last ? http_result_describe(hs.last) : estrdup("no result");
+		if (hs.last && hs.last->status == STATUS_OK) {
+			if (++streak >= needed) {
+				healthy = true;
+				break;
+			}
+		} else {
+			streak = 0;
+			verbose("health: %s", last);
+		}
+		int64_t left = deadline - now_monotonic_ms();
+		sleep_ms(a->interval_ms < left ? a->interval_ms : left);
+	}
+	char *shown = redact_url(url);
+	cJSON *rec = cJSON_CreateObject();
+	cJSON_AddStringToObject(rec, "type", "health");
+	cJSON_AddStringToObject(rec, "stage", "post-deploy");
+	cJSON_AddStringToObject(rec, "status", healthy ? "ok" : "failed");
+	cJSON_AddStringToObject(rec, "url", shown);
+	cJSON_AddNumberToObject(rec, "attempts", attempts);
+	cJSON_AddNumberToObject(rec, "successes_needed", needed);
+	cJSON_AddNumberToObject(rec, "duration_ms", (double)(now_monotonic_ms() - start));
+	char t[32];
+	char *msg = healthy ? easprintf("%s healthy after %d probe%s: %s", shown, attempts, attempts == 1 ? "" : "s",
+					last)
+			    : easprintf("%s not healthy within %s: %s", shown,
+					duration_format(a->health_timeout_ms, t, sizeof t), last ? last : "no probe ran");
+	char *red = redact_string(msg);
+	cJSON_AddStringToObject(rec, "message", red);
+	free(red);
+	free(msg);
+	free(shown);
+	free(last);
+	http_result_free(hs.last);
+	http_engine_free(e);
+	http_probe_free(&p);
+	return rec;
+}
+
+/* ---- the rollback ---- */
+
+struct plan {
+	const char *current;               /* the release in service (borrowed from the view) */
+	const char *target;                /* the release to return to */
+	const struct deployment *target_d; /* the deployment that made target good, if any */
+	const cJSON *target_apply;
+	const struct deployment *open;     /* an unfinished deployment to close */
+};
+
+/* Picks the target; returns 0, or an exit status after a message. */
+static int plan_rollback(const struct args *a, const struct journal_view *view, struct plan *pl)
+{
+	memset(pl, 0, sizeof *pl);
+	pl->current = journal_current_release(view);
+	pl->open = journal_open_deployment(view);
+	if (a->to) {
+		pl->target = a->to;
+		for (size_t i = view->n; i-- > 0;)
+			if (view->v[i].release && strcmp(view->v[i].release, a->to) == 0) {
+				pl->target_d = &view->v[i];
+				break;
+			}
+		if (!pl->target_d)
+			warnx_("release %s is not in the journal: it was never deployed here", a->to);
+	} else {
+		pl->target_d = journal_last_good(view, pl->current);
+		if (!pl->target_d) {
+			error_msg("no known-good release to roll back to (no deploy other than %s finished ok)",
+				  pl->current ? pl->current : "the current one");
+			return EXIT_CRITICAL;
+		}
+		pl->target = pl->target_d->release;
+	}
+	pl->target_apply = journal_release_apply(view, pl->target);
+	return EXIT_OK;
+}
+
+static int do_check(const struct args *a, const cJSON *config, const char *service,
+		    const struct journal_view *view)
+{
+	struct report *r = report_new("rollback");
+	struct plan pl;
+	int64_t t0 = now_monotonic_ms();
+	int rc = plan_rollback(a, view, &pl);
+	if (rc != EXIT_OK)
+		report_add_check(r, "rollback.target", STATUS_CRITICAL, 0, NULL,
+				 "no known-good release to roll back to");
+	else if (pl.target_d)
+		report_add_check(r, "rollback.target", STATUS_OK, now_monotonic_ms() - t0, NULL,
+				 "%s (deploy %ld, %s), replacing %s", pl.target, pl.target_d->id,
+				 pl.target_d->result ? pl.target_d->result : "unfinished",
+				 pl.current ? pl.current : "nothing");
+	else
+		report_add_check(r, "rollback.target", STATUS_WARNING, 0, NULL,
+				 "%s was never deployed here", pl.target);
+	struct driver_ctx ctx = {.config = config, .service = service, .release = pl.target,
+				 .target_apply = pl.target_apply};
+	driver_check_rollback(&ctx, r);
+	char *url = health_url(a, config);
+	if (url) {
+		char *shown = redact_url(url);
+		report_add_check(r, "rollback.health", STATUS_OK, 0, NULL, "health verified at %s", shown);
+		free(shown);
+	} else if (a->no_verify) {
+		report_add_check(r, "rollback.health", STATUS_WARNING, 0, NULL, "health is not verified (--no-verify)");
+	} else {
+		report_add_check(r, "rollback.health", STATUS_CRITICAL, 0, NULL,
+				 "no health URL: set api.base_url or give --url");
+	}
+	free(url);
+	enum status st = report_status(r);
+	report_print(r, a->std.format, stdout);
+	report_free(r);
+	return (int)st;
+}
+
+static void append_or_die(const struct journal *j, long id, cJSON *rec)
+{
+	if (journal_append(j, id, rec) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl", j->dir, id);
+}
+
+static void emit(const struct args *a, const cJSON *doc, const char *text)
+{
+	if (format_resolve(a->std.format) == FORMAT_TEXT)
+		printf("%s\n", text);
+	else
+		json_print_line(stdout, doc);
+}
+
+static int do_rollback(const struct args *a, const cJSON *config, const struct journal *j)
+{
+	int guard = lock_guard_take(j->dir);
+	if (guard < 0)
+		die_errno(EXIT_UNKNOWN, "unable to take the journal guard in %s", j->dir);
+	struct lock_info li;
+	struct journal_view view;
+	if (lock_read(j->dir, &li) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", j->dir);
+	if (journal_load(j, &view) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", j->dir);
+	struct plan pl;
+	int st = plan_rollback(a, &view, &pl);
+	if (st != EXIT_OK)
+		goto out;
+	if (li.present && !li.stale && !li.ours) {
+		char *who = lock_holder_describe(&li);
+		error_msg("lock held by %s", who);
+		free(who);
+		st = EXIT_TEMPFAIL;
+		goto out;
+	}
+	char *url = a->no_verify ? NULL : health_url(a, config);
+	if (!a->no_verify && !url) {
+		error_msg("no health URL to verify the rollback: set api.base_url, give --url, or --no-verify");
+		st = EXIT_DATAERR;
+		goto out;
+	}
+	const struct deployment *good = journal_last_good(&view, NULL);
+	struct driver_ctx ctx = {.config = config, .service = j->service, .release = pl.target,
+				 .previous = pl.current, .target_apply = pl.target_apply,
+				 .keep_release = good ? good->release : NULL, .timeout_ms = a->std.timeout_ms};
+
+	if (a->dry_run) {
+		char *what = driver_describe(&ctx, true);
+		cJSON *doc = cJSON_CreateObject();
+		cJSON_AddStringToObject(doc, "kind", "journal");
+		cJSON_AddStringToObject(doc, "type", "rollback");
+		cJSON_AddBoolToObject(doc, "dry_run", true);
+		cJSON_AddStringToObject(doc, "service", j->service);
+		cJSON_AddStringToObject(doc, "from", pl.current ? pl.current : "");
+		cJSON_AddStringToObject(doc, "to", pl.target);
+		if (pl.open)
+			cJSON_AddNumberToObject(doc, "closes_deploy", (double)pl.open->id);
+		cJSON_AddStringToObject(doc, "message", what);
+		char *shown = url ? redact_url(url) : NULL;
+		char *text = easprintf("would %s%s%s", what, shown ? ", then verify health at " : "", shown ? shown : "");
+		emit(a, doc, text);
+		free(text);
+		free(shown);
+		free(what);
+		free(url);
+		cJSON_Delete(doc);
+		goto out;
+	}
+
+	long id = journal_next_id(&view);
+	if (pl.open) {
+		cJSON *fin = cJSON_CreateObject();
+		cJSON_AddStringToObject(fin, "type", "finish");
+		cJSON_AddStringToObject(fin, "result", "failed");
+		char *reason = easprintf("rolled back to %s by deploy %ld", pl.target, id);
+		cJSON_AddStringToObject(fin, "reason", reason);
+		free(reason);
+		append_or_die(j, pl.open->id, fin);
+		cJSON_Delete(fin);
+	}
+	if (li.stale) {
+		char *who = lock_holder_describe(&li);
+		warnx_("reclaiming a stale lock: its holder %s is gone", who);
+		free(who);
+	}
+	char *user = lock_user_at_host(), *digest = journal_config_digest(config);
+	char *target = estrdup(pl.target), *current = pl.current ? estrdup(pl.current) : NULL;
+	cJSON *begin = cJSON_CreateObject();
+	cJSON_AddStringToObject(begin, "type", "begin");
+	cJSON_AddStringToObject(begin, "action", "rollback");
+	cJSON_AddStringToObject(begin, "release", target);
+	if (current)
+		cJSON_AddStringToObject(begin, "previous", current);
+	else
+		cJSON_AddNullToObject(begin, "previous");
+	cJSON_AddStringToObject(begin, "user", user);
+	cJSON_AddNumberToObject(begin, "pid", (double)lock_owner_pid());
+	if (a->message) {
+		char *m = redact_string(a->message);
+		cJSON_AddStringToObject(begin, "message", m);
+		free(m);
+	}
+	if (pl.open)
+		cJSON_AddNumberToObject(begin, "rollback_of", (double)pl.open->id);
+	cJSON_AddStringToObject(begin, "config_digest", digest);
+	const char *driver = driver_name(config);
+	cJSON_AddStringToObject(begin, "driver", driver ? driver : "none");
+	append_or_die(j, id, begin);
+	if (lock_write(j->dir, id, "rollback") < 0)
+		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", j->dir);
+	cJSON *start = cJSON_CreateObject();
+	cJSON_AddStringToObject(start, "type", "apply");
+	cJSON_AddStringToObject(start, "phase", "start");
+	cJSON_AddStringToObject(start, "stage", "application");
+	cJSON_AddStringToObject(start, "release", target);
+	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
+	append_or_die(j, id, start);
+	cJSON_Delete(start);
+	cJSON_Delete(begin);
+	free(user);
+	free(digest);
+	/* the target may live in the view: keep our own copies before dropping it */
+	ctx.release = target;
+	ctx.previous = current;
+	cJSON *target_apply = pl.target_apply ? cJSON_Duplicate(pl.target_apply, 1) : NULL;
+	ctx.target_apply = target_apply;
+	char *keep = ctx.keep_release ? estrdup(ctx.keep_release) : NULL;
+	ctx.keep_release = keep;
+	journal_view_free(&view);
+	lock_guard_release(guard);
+	guard = -1;
+
+	struct driver_outcome res;
+	int rc = driver_rollback(&ctx, &res);
+	cJSON *end = cJSON_CreateObject();
+	cJSON_AddStringToObject(end, "type", "apply");
+	cJSON_AddStringToObject(end, "phase", "end");
+	cJSON_AddStringToObject(end, "stage", "application");
+	cJSON_AddStringToObject(end, "release", target);
+	cJSON_AddStringToObject(end, "status", rc == 0 ? "ok" : "failed");
+	cJSON_AddStringToObject(end, "message", res.message ? res.message : "");
+	cJSON_AddItemToObject(end, "data", res.data);
+	res.data = NULL;
+	append_or_die(j, id, end);
+	cJSON_Delete(end);
+
+	cJSON *health = NULL;
+	bool ok = rc == 0;
+	char *why = estrdup(res.message ? res.message : "");
+	if (ok && url) {
+		health = verify_health(a, config, url);
+		append_or_die(j, id, health);
+		if (strcmp(json_path_string(health, "status", ""), "ok") != 0) {
+			ok = false;
+			free(why);
+			why = estrdup(json_path_string(health, "message", "unhealthy"));
+		}
+	}
+	cJSON *fin = cJSON_CreateObject();
+	cJSON_AddStringToObject(fin, "type", "finish");
+	cJSON_AddStringToObject(fin, "result", ok ? "ok" : "failed");
+	cJSON_AddStringToObject(fin, "release", target);
+	cJSON_AddStringToObject(fin, "message", why);
+	append_or_die(j, id, fin);
+	cJSON_Delete(fin);
+	guard = lock_guard_take(j->dir);
+	lock_info_free(&li);
+	if (lock_read(j->dir, &li) == 0 && li.present && li.deploy == id && lock_remove(j->dir) < 0)
+		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", j->dir);
+
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "rollback");
+	cJSON_AddStringToObject(doc, "service", j->service);
+	cJSON_AddNumberToObject(doc, "deploy", (double)id);
+	cJSON_AddStringToObject(doc, "from", current ? current : "");
+	cJSON_AddStringToObject(doc, "to", target);
+	cJSON_AddStringToObject(doc, "status", ok ? "ok" : "failed");
+	cJSON_AddStringToObject(doc, "message", why);
+	cJSON_AddStringToObject(doc, "driver_message", res.message ? res.message : "");
+	if (health)
+		cJSON_AddItemToObject(doc, "health", health);
+	char *text = easprintf("rollback %s: %s -> %s: %s", ok ? "ok" : "FAILED", current ? current : "(none)",
+			       target, why);
+	emit(a, doc, text);
+	if (!ok)
+		error_msg("rollback to %s failed: %s", target, why);
+	free(text);
+	cJSON_Delete(doc);
+	driver_outcome_free(&res);
+	cJSON_Delete(target_apply);
+	free(why);
+	free(keep);
+	free(target);
+	free(current);
+	free(url);
+	lock_info_free(&li);
+	lock_guard_release(guard);
+	return ok ? EXIT_OK : EXIT_CRITICAL;
+out:
+	journal_view_free(&view);
+	lock_info_free(&li);
+	lock_guard_release(guard);
+	return st;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a = {0};
+	prog_set(argv[0]);
+	parse_args(argc, argv, &a);
+	cJSON *config = config_document_load(a.std.config_path);
+	const char *service = a.service ? a.service : json_path_string(config, "service.name", NULL);
+	if (!service)
+		service = getenv("SHIPSHAPE_SERVICE");
+	if (!service || !*service)
+		service = "default";
+	char *state = state_dir_resolve(a.std.state_dir, json_path_string(config, "state_dir", NULL));
+	if (!state)
+		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+	struct journal j;
+	if (journal_open(&j, state, service) < 0) {
+		if (errno == EINVAL)
+			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
+		die_errno(EXIT_UNKNOWN, "unable to open the journal in %s", state);
+	}
+	int status;
+	if (a.check) {
+		struct journal_view view;
+		if (journal_load(&j, &view) < 0)
+			die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", j.dir);
+		status = do_check(&a, config, service, &view);
+		journal_view_free(&view);
+	} else {
+		status = do_rollback(&a, config, &j);
+	}
+	journal_close(&j);
+	free(state);
+	cJSON_Delete(config);
+	return finish_stdout(status);
+}
