@@ -185,10 +185,12 @@ static int render_get(const struct cfg_node *root, const char *path, struct buf 
 int render(const struct cfg_node *root, const struct args *a, enum output_format fmt, bool redact,
 	   struct buf *out)
 {
-	struct cfg_node *tree = cfg_copy(root);
+	/* Only a redacted rendering needs its own copy of the tree. */
+	struct cfg_node *copy = redact ? cfg_copy(root) : NULL;
+	const struct cfg_node *tree = copy ? copy : root;
 	int status = EXIT_OK;
-	if (redact)
-		redact_tree(tree);
+	if (copy)
+		redact_tree(copy);
 	if (a->action == ACTION_GET) {
 		status = render_get(tree, a->get_path, out);
 	} else if (a->action == ACTION_EXPLAIN) {
@@ -207,6 +209,6 @@ int render(const struct cfg_node *root, const struct args *a, enum output_format
 		append_json(out, j);
 		cJSON_Delete(j);
 	}
-	cfg_node_free(tree);
+	cfg_node_free(copy);
 	return status;
 }
