@@ -1,0 +1,922 @@
+/* svc-probe — HTTP(S) and TCP probes of the app and its external services,
+ * security and performance validation, many targets at once. */
+#include "svc-probe.h"
+#include "shipshape/common.h"
+#include "shipshape/config.h"
+#include "shipshape/json.h"
+#include "shipshape/opts.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum {
+	OPT_PARALLEL = OPT_TOOL_BASE, OPT_RETRIES, OPT_RETRY_BACKOFF, OPT_STATUS, OPT_CONTAINS,
+	OPT_REGEX, OPT_NOT_REGEX, OPT_JSON, OPT_HEADER_MATCH, OPT_HEADER_ABSENT, OPT_MAX_BODY,
+	OPT_REDIRECTS, OPT_CONNECT_TIMEOUT, OPT_LAT_WARN, OPT_LAT_CRIT, OPT_INSECURE, OPT_CACERT,
+	OPT_TLS_MIN, OPT_SNI, OPT_CERT_WARN, OPT_CERT_CRIT, OPT_RESOLVE, OPT_NAME, OPT_TCP, OPT_TLS,
+	OPT_SEND, OPT_EXPECT, OPT_SECURITY, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PERF_WARN,
+	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY,
+};
+
+static const struct option long_opts[] = {
+	STD_LONG_OPTS,
+	{"parallel", required_argument, NULL, OPT_PARALLEL},
+	{"retries", required_argument, NULL, OPT_RETRIES},
+	{"retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF},
+	{"request", required_argument, NULL, 'X'},
+	{"header", required_argument, NULL, 'H'},
+	{"data", required_argument, NULL, 'd'},
+	{"status", required_argument, NULL, OPT_STATUS},
+	{"contains", required_argument, NULL, OPT_CONTAINS},
+	{"regex", required_argument, NULL, OPT_REGEX},
+	{"not-regex", required_argument, NULL, OPT_NOT_REGEX},
+	{"json", required_argument, NULL, OPT_JSON},
+	{"header-match", required_argument, NULL, OPT_HEADER_MATCH},
+	{"header-absent", required_argument, NULL, OPT_HEADER_ABSENT},
+	{"max-body", required_argument, NULL, OPT_MAX_BODY},
+	{"redirects", required_argument, NULL, OPT_REDIRECTS},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+	{"latency-warning", required_argument, NULL, OPT_LAT_WARN},
+	{"latency-critical", required_argument, NULL, OPT_LAT_CRIT},
+	{"insecure", no_argument, NULL, OPT_INSECURE},
+	{"cacert", required_argument, NULL, OPT_CACERT},
+	{"tls-min", required_argument, NULL, OPT_TLS_MIN},
+	{"sni", required_argument, NULL, OPT_SNI},
+	{"cert-warning", required_argument, NULL, OPT_CERT_WARN},
+	{"cert-critical", required_argument, NULL, OPT_CERT_CRIT},
+	{"ipv4", no_argument, NULL, '4'},
+	{"ipv6", no_argument, NULL, '6'},
+	{"resolve", required_argument, NULL, OPT_RESOLVE},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"tcp", required_argument, NULL, OPT_TCP},
+	{"tls", no_argument, NULL, OPT_TLS},
+	{"send", required_argument, NULL, OPT_SEND},
+	{"expect", required_argument, NULL, OPT_EXPECT},
+	{"security", required_argument, NULL, OPT_SECURITY},
+	{"auth-path", required_argument, NULL, OPT_AUTH_PATH},
+	{"requests", required_argument, NULL, OPT_REQUESTS},
+	{"concurrency", required_argument, NULL, OPT_CONCURRENCY},
+	{"perf-warning", required_argument, NULL, OPT_PERF_WARN},
+	{"perf-critical", required_argument, NULL, OPT_PERF_CRIT},
+	{"baseline", required_argument, NULL, OPT_BASELINE},
+	{"regression-warning", required_argument, NULL, OPT_REG_WARN},
+	{"regression-critical", required_argument, NULL, OPT_REG_CRIT},
+	{"only", required_argument, NULL, OPT_ONLY},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: svc-probe [-hVqv] [-c FILE] [-t DURATION] [--format json|text|nagios]\n"
+		"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
+		"                 [-X METHOD] [-H 'NAME: VALUE']... [-d BODY] [--status LIST]\n"
+		"                 [--contains TEXT]... [--regex RE] [--not-regex RE] [--json EXPR]...\n"
+		"                 [--header-match 'NAME: RE']... [--header-absent 'NAME[: RE]']...\n"
+		"                 [--max-body SIZE] [--redirects N|fail] [--connect-timeout DURATION]\n"
+		"                 [--latency-warning DURATION] [--latency-critical DURATION]\n"
+		"                 [--insecure] [--cacert FILE] [--tls-min VERSION] [--sni NAME]\n"
+		"                 [--cert-warning DAYS] [--cert-critical DAYS] [-4|-6]\n"
+		"                 [--resolve HOST:PORT:ADDRESS]... [--name NAME]\n"
+		"                 [--tcp HOST:PORT [--tls] [--send TEXT] [--expect RE]...]...\n"
+		"                 [--security LIST] [--auth-path PATH]...\n"
+		"                 [--requests N [--concurrency C] [--perf-warning LIMITS] [--perf-critical LIMITS]]\n"
+		"                 [--baseline REPORT [--regression-warning PCT] [--regression-critical PCT]]\n"
+		"                 [URL...]\n");
+}
+
+struct settings {
+	struct std_opts std;
+	int parallel;
+	struct http_probe flags;      /* what the probe flags set, applied to command-line URLs */
+	bool flags_set;               /* a probe flag was given */
+	const char *name;
+	char **urls;
+	size_t n_urls;
+	struct tcp_probe **tcp;       /* from --tcp */
+	size_t n_tcp;
+	unsigned security;
+	char **auth_paths;
+	size_t n_auth_paths;
+	struct perf_spec perf;
+	bool perf_set;
+	const char *baseline;
+	double reg_warn, reg_crit;
+	char *only;
+};
+
+struct target {
+	bool is_tcp;
+	struct http_probe http;
+	struct tcp_probe tcp;
+	struct perf_spec perf;
+	bool has_perf;
+	struct http_result *result;
+	struct tcp_result tcp_result;
+};
+
+struct targets {
+	struct target *v;
+	size_t n;
+};
+
+static struct target *target_new(struct targets *ts)
+{
+	ts->v = erealloc(ts->v, (ts->n + 1) * sizeof *ts->v);
+	struct target *t = &ts->v[ts->n++];
+	memset(t, 0, sizeof *t);
+	http_probe_init(&t->http);
+	return t;
+}
+
+static long parse_long(const char *arg, const char *what, long lo, long hi)
+{
+	char *end;
+	long v = strtol(arg, &end, 10);
+	if (!*arg || *end || v < lo || v > hi)
+		die(EXIT_USAGE, "invalid %s \"%s\" (expected %ld to %ld)", what, arg, lo, hi);
+	return v;
+}
+
+static int64_t parse_duration(const char *arg, const char *what)
+{
+	int64_t ms;
+	if (duration_parse(arg, &ms) < 0 || ms < 0)
+		die(EXIT_USAGE, "invalid %s \"%s\" (expected a duration such as 500ms or 10s)", what, arg);
+	return ms;
+}
+
+static void check_flag(int rc, const char *opt, const char *err)
+{
+	if (rc < 0)
+		die(EXIT_USAGE, "%s: %s", opt, err);
+}
+
+static struct tcp_probe *last_tcp(struct settings *s, const char *opt)
+{
+	if (!s->n_tcp)
+		die(EXIT_USAGE, "%s needs a --tcp target before it", opt);
+	return s->tcp[s->n_tcp - 1];
+}
+
+static void parse_args(struct settings *s, int argc, char **argv)
+{
+	char err[256];
+	int c;
+	http_probe_init(&s->flags);
+	s->reg_warn = 20;
+	s->reg_crit = 50;
+	perf_limits_init(&s->perf.warn);
+	perf_limits_init(&s->perf.crit);
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "X:H:d:46", long_opts, NULL)) != -1) {
+		if (std_opt(&s->std, c, optarg, usage, "json,text,nagios"))
+			continue;
+		struct http_probe *f = &s->flags;
+		bool probe_flag = true;
+		switch (c) {
+		case OPT_PARALLEL: s->parallel = (int)parse_long(optarg, "--parallel", 1, 1024); probe_flag = false; break;
+		case OPT_RETRIES: f->retries = (int)parse_long(optarg, "--retries", 0, 10); break;
+		case OPT_RETRY_BACKOFF: f->retry_backoff_ms = parse_duration(optarg, "--retry-backoff"); break;
+		case 'X':
+			free(f->method);
+			f->method = estrdup(optarg);
+			for (char *m = f->method; *m; m++) {
+				if (*m < 'A' || (*m > 'Z' && *m < 'a') || *m > 'z')
+					die(EXIT_USAGE, "invalid method \"%s\"", optarg);
+				*m = (char)(*m & ~0x20);
+			}
+			break;
+		case 'H': check_flag(http_probe_add_header(f, optarg, err, sizeof err), "-H", err); break;
+		case 'd':
+			free(f->body);
+			f->body = estrdup(optarg);
+			f->body_len = strlen(optarg);
+			break;
+		case OPT_STATUS:
+			free(f->status);
+			f->status = NULL;
+			f->n_status = 0;
+			check_flag(http_probe_add_status(f, optarg, err, sizeof err), "--status", err);
+			break;
+		case OPT_CONTAINS:
+			f->body_contains = erealloc(f->body_contains, (f->n_body_contains + 1) * sizeof(char *));
+			f->body_contains[f->n_body_contains++] = estrdup(optarg);
+			break;
+		case OPT_REGEX: check_flag(http_probe_set_body_regex(f, optarg, false, err, sizeof err), "--regex", err); break;
+		case OPT_NOT_REGEX: check_flag(http_probe_set_body_regex(f, optarg, true, err, sizeof err), "--not-regex", err); break;
+		case OPT_JSON: check_flag(http_probe_add_json_assert(f, optarg, err, sizeof err), "--json", err); break;
+		case OPT_HEADER_MATCH: check_flag(http_probe_add_header_assert(f, optarg, false, err, sizeof err), "--header-match", err); break;
+		case OPT_HEADER_ABSENT: check_flag(http_probe_add_header_assert(f, optarg, true, err, sizeof err), "--header-absent", err); break;
+		case OPT_MAX_BODY:
+			if (size_parse(optarg, &f->max_body) < 0 || f->max_body < 1)
+				die(EXIT_USAGE, "invalid --max-body \"%s\" (expected a size such as 64KiB)", optarg);
+			break;
+		case OPT_REDIRECTS:
+			if (strcmp(optarg, "fail") == 0) {
+				f->redirects = HTTP_REDIRECT_FAIL;
+			} else {
+				f->max_redirects = parse_long(optarg, "--redirects", 0, 50);
+				f->redirects = f->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
+			}
+			break;
+		case OPT_CONNECT_TIMEOUT: f->connect_timeout_ms = parse_duration(optarg, "--connect-timeout"); break;
+		case OPT_LAT_WARN: f->latency_warn_ms = parse_duration(optarg, "--latency-warning"); break;
+		case OPT_LAT_CRIT: f->latency_crit_ms = parse_duration(optarg, "--latency-critical"); break;
+		case OPT_INSECURE: f->tls_verify = false; break;
+		case OPT_CACERT: free(f->ca_file); f->ca_file = estrdup(optarg); break;
+		case OPT_TLS_MIN:
+			if (http_tls_parse(optarg, &f->tls_min) < 0)
+				die(EXIT_USAGE, "invalid --tls-min \"%s\" (expected 1.0, 1.1, 1.2 or 1.3)", optarg);
+			break;
+		case OPT_SNI: free(f->sni); f->sni = estrdup(optarg); break;
+		case OPT_CERT_WARN: f->cert_warn_days = (int)parse_long(optarg, "--cert-warning", 1, 36500); break;
+		case OPT_CERT_CRIT: f->cert_crit_days = (int)parse_long(optarg, "--cert-critical", 1, 36500); break;
+		case '4': f->ip = HTTP_IP_V4; break;
+		case '6': f->ip = HTTP_IP_V6; break;
+		case OPT_RESOLVE: {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "resolve", optarg);
+			struct http_probe tmp;
+			http_probe_init(&tmp);
+			if (http_probe_from_json(&tmp, o, NULL, err, sizeof err) < 0) {
+				cJSON_Delete(o);
+				die(EXIT_USAGE, "--%s", err);
+			}
+			cJSON_Delete(o);
+			f->resolve = erealloc(f->resolve, (f->n_resolve + 1) * sizeof(char *));
+			f->resolve[f->n_resolve++] = estrdup(optarg);
+			http_probe_free(&tmp);
+			break;
+		}
+		case OPT_NAME: s->name = optarg; probe_flag = false; break;
+		case OPT_TCP: {
+			struct tcp_probe *t = ecalloc(1, sizeof *t);
+			tcp_probe_init(t);
+			check_flag(tcp_probe_set_address(t, optarg, err, sizeof err), "--tcp", err);
+			s->tcp = erealloc(s->tcp, (s->n_tcp + 1) * sizeof *s->tcp);
+			s->tcp[s->n_tcp++] = t;
+			probe_flag = false;
+			break;
+		}
+		case OPT_TLS: last_tcp(s, "--tls")->tls = true; probe_flag = false; break;
+		case OPT_SEND:
+			check_flag(tcp_probe_add_step(last_tcp(s, "--send"), optarg, NULL, err, sizeof err), "--send", err);
+			probe_flag = false;
+			break;
+		case OPT_EXPECT: {
+			struct tcp_probe *t = last_tcp(s, "--expect");
+			/* --send X --expect Y form one exchange. */
+			if (t->n_steps && !t->steps[t->n_steps - 1].expect) {
+				struct tcp_step *st = &t->steps[t->n_steps - 1];
+				if (regcomp(&st->re, optarg, REG_EXTENDED | REG_NOSUB))
+					die(EXIT_USAGE, "--expect: invalid regular expression \"%s\"", optarg);
+				st->expect = estrdup(optarg);
+			} else {
+				check_flag(tcp_probe_add_step(t, NULL, optarg, err, sizeof err), "--expect", err);
+			}
+			probe_flag = false;
+			break;
+		}
+		case OPT_SECURITY:
+			if (security_parse_list(optarg, &s->security) < 0)
+				die(EXIT_USAGE, "invalid --security \"%s\" (expected all or a list of cors, trusted-host, "
+				    "rate-limit, headers, tls, auth)", optarg);
+			probe_flag = false;
+			break;
+		case OPT_AUTH_PATH:
+			s->auth_paths = erealloc(s->auth_paths, (s->n_auth_paths + 1) * sizeof(char *));
+			s->auth_paths[s->n_auth_paths++] = optarg;
+			probe_flag = false;
+			break;
+		case OPT_REQUESTS: s->perf.requests = parse_long(optarg, "--requests", 1, 10000000); s->perf_set = true; probe_flag = false; break;
+		case OPT_CONCURRENCY: s->perf.concurrency = (int)parse_long(optarg, "--concurrency", 1, 1024); probe_flag = false; break;
+		case OPT_PERF_WARN: check_flag(perf_limits_parse(&s->perf.warn, optarg, err, sizeof err), "--perf-warning", err); probe_flag = false; break;
+		case OPT_PERF_CRIT: check_flag(perf_limits_parse(&s->perf.crit, optarg, err, sizeof err), "--perf-critical", err); probe_flag = false; break;
+		case OPT_BASELINE: s->baseline = optarg; probe_flag = false; break;
+		case OPT_REG_WARN: s->reg_warn = (double)parse_long(optarg, "--regression-warning", 1, 10000); probe_flag = false; break;
+		case OPT_REG_CRIT: s->reg_crit = (double)parse_long(optarg, "--regression-critical", 1, 10000); probe_flag = false; break;
+		case OPT_ONLY: s->only = optarg; probe_flag = false; break;
+		default: usage_error(usage);
+		}
+		if (probe_flag)
+			s->flags_set = true;
+	}
+	for (int i = optind; i < argc; i++) {
+		if (strncasecmp(argv[i], "http://", 7) != 0 && strncasecmp(argv[i], "https://", 8) != 0)
+			die(EXIT_USAGE, "\"%s\" is not an http:// or https:// URL", argv[i]);
+		s->urls = erealloc(s->urls, (s->n_urls + 1) * sizeof(char *));
+		s->urls[s->n_urls++] = argv[i];
+	}
+	if (s->perf_set && !s->perf.concurrency)
+		s->perf.concurrency = 8;
+	if (s->name && s->n_urls > 1)
+		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
+	if (s->std.timeout_ms)
+		s->flags.timeout_ms = s->std.timeout_ms;
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		if (s->std.timeout_ms)
+			s->tcp[i]->timeout_ms = s->std.timeout_ms;
+		s->tcp[i]->tls_verify = s->flags.tls_verify;
+		if (s->flags.ca_file)
+			s->tcp[i]->ca_file = estrdup(s->flags.ca_file);
+		s->tcp[i]->ip = s->flags.ip;
+	}
+}
+
+/* ---- probes shared by the modules ---- */
+
+char *url_join(const char *base, const char *path)
+{
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	if (!path || !*path)
+		return estrndup(base, bl);
+	return easprintf("%.*s%s%s", (int)bl, base, path[0] == '/' ? "" : "/", path);
+}
+
+void probe_copy_connection(struct http_probe *dst, const struct http_probe *b, const char *url)
+{
+	http_probe_init(dst);
+	dst->name = estrdup(b->name ? b->name : "api");
+	dst->url = estrdup(url);
+	dst->connect_timeout_ms = b->connect_timeout_ms;
+	dst->timeout_ms = b->timeout_ms;
+	dst->tls_verify = b->tls_verify;
+	dst->ca_file = b->ca_file ? estrdup(b->ca_file) : NULL;
+	dst->sni = b->sni ? estrdup(b->sni) : NULL;
+	dst->tls_min = b->tls_min;
+	dst->ip = b->ip;
+	for (size_t i = 0; i < b->n_resolve; i++) {
+		dst->resolve = erealloc(dst->resolve, (dst->n_resolve + 1) * sizeof(char *));
+		dst->resolve[dst->n_resolve++] = estrdup(b->resolve[i]);
+	}
+	dst->status = ecalloc(1, sizeof *dst->status);
+	dst->status[0].lo = 100;
+	dst->status[0].hi = 999;
+	dst->n_status = 1;
+}
+
+struct run_ctx {
+	struct http_result **results;
+};
+
+static void on_done(struct http_engine *e, const struct http_probe *p, struct http_result *r,
+		    void *tag, void *user)
+{
+	(void)e;
+	(void)p;
+	struct run_ctx *ctx = user;
+	ctx->results[(size_t)tag] = r;
+}
+
+void run_probes(struct http_probe *const *probes, struct http_result **results, size_t n,
+		int parallel, int verbose)
+{
+	struct run_ctx ctx = {results};
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
+		.parallel = parallel > 0 ? parallel : 16, .verbose = verbose, .on_done = on_done, .user = &ctx});
+	for (size_t i = 0; i < n; i++) {
+		results[i] = NULL;
+		http_engine_add(e, probes[i], (void *)i);
+	}
+	if (http_engine_run_until(e, -1) < 0)
+		die(EXIT_UNKNOWN, "the probe engine failed");
+	http_engine_free(e);
+}
+
+void add_result_checks(struct report *rep, const char *prefix, const struct http_probe *p,
+		       const struct http_result *r)
+{
+	int64_t now = now_epoch_ms();
+	for (size_t i = 0; i < r->n_outcomes; i++) {
+		const struct http_outcome *o = &r->outcomes[i];
+		int dup = 0;
+		for (size_t k = 0; k < i; k++)
+			dup += strcmp(r->outcomes[k].name, o->name) == 0;
+		char *name = dup ? easprintf("%s.%s.%d", prefix, o->name, dup + 1)
+				 : easprintf("%s.%s", prefix, o->name);
+		cJSON *data = NULL;
+		if (i == 0) {
+			data = http_result_json(r, now);
+			/* The assertions are the checks themselves. */
+			cJSON_DeleteItemFromObjectCaseSensitive(data, "assertions");
+		}
+		cJSON *chk = report_add_check(rep, name, o->status, (int64_t)llround(r->total_ms), data, "%s",
+					      o->message);
+		if (i == 0) {
+			char label[160];
+			snprintf(label, sizeof label, "%s_time", p->name ? p->name : "target");
+			check_add_perf(chk, label, r->total_ms / 1000.0, "s",
+				       p->latency_warn_ms ? (double)p->latency_warn_ms / 1000.0 : NAN,
+				       p->latency_crit_ms ? (double)p->latency_crit_ms / 1000.0 : NAN);
+			snprintf(label, sizeof label, "%s_size", p->name ? p->name : "target");
+			check_add_perf(chk, label, (double)r->size, "B", NAN, NAN);
+		}
+		free(name);
+	}
+}
+
+/* ---- targets from the command line ---- */
+
+/* A deep copy of the flag probe for one URL: rebuilt from the same pieces. */
+static void probe_from_flags(struct http_probe *dst, const struct http_probe *f, const char *url,
+			     const char *name)
+{
+	char err[256];
+	http_probe_init(dst);
+	dst->url = estrdup(url);
+	dst->name = name ? estrdup(name) : url_host(url);
+	if (!dst->name || !*dst->name) {
+		free(dst->name);
+		dst->name = estrdup("url");
+	}
+	dst->method = f->method ? estrdup(f->method) : NULL;
+	for (size_t i = 0; i < f->n_headers; i++)
+		http_probe_add_header(dst, f->headers[i], err, sizeof err);
+	if (f->body) {
+		dst->body = estrndup(f->body, f->body_len);
+		dst->body_len = f->body_len;
+	}
+	if (f->n_status) {
+		dst->status = emalloc(f->n_status * sizeof *f->status);
+		memcpy(dst->status, f->status, f->n_status * sizeof *f->status);
+		dst->n_status = f->n_status;
+	}
+	for (size_t i = 0; i < f->n_body_contains; i++) {
+		dst->body_contains = erealloc(dst->body_contains, (i + 1) * sizeof(char *));
+		dst->body_contains[i] = estrdup(f->body_contains[i]);
+		dst->n_body_contains = i + 1;
+	}
+	if (f->body_regex)
+		http_probe_set_body_regex(dst, f->body_regex, false, err, sizeof err);
+	if (f->body_not_regex)
+		http_probe_set_body_regex(dst, f->body_not_regex, true, err, sizeof err);
+	for (size_t i = 0; i < f->n_json; i++)
+		http_probe_add_json_assert(dst, f->json[i].text, err, sizeof err);
+	for (size_t i = 0; i < f->n_header_asserts; i++) {
+		const struct http_header_assert *a = &f->header_asserts[i];
+		char *spec = a->pattern ? easprintf("%s: %s", a->name, a->pattern) : estrdup(a->name);
+		http_probe_add_header_assert(dst, spec, a->must_not, err, sizeof err);
+		free(spec);
+	}
+	dst->max_body = f->max_body;
+	dst->redirects = f->redirects;
+	dst->max_redirects = f->max_redirects;
+	dst->connect_timeout_ms = f->connect_timeout_ms;
+	dst->timeout_ms = f->timeout_ms;
+	dst->latency_warn_ms = f->latency_warn_ms;
+	dst->latency_crit_ms = f->latency_crit_ms;
+	dst->tls_verify = f->tls_verify;
+	dst->ca_file = f->ca_file ? estrdup(f->ca_file) : NULL;
+	dst->tls_min = f->tls_min;
+	dst->sni = f->sni ? estrdup(f->sni) : NULL;
+	dst->cert_warn_days = f->cert_warn_days;
+	dst->cert_crit_days = f->cert_crit_days;
+	dst->ip = f->ip;
+	for (size_t i = 0; i < f->n_resolve; i++) {
+		dst->resolve = erealloc(dst->resolve, (i + 1) * sizeof(char *));
+		dst->resolve[i] = estrdup(f->resolve[i]);
+		dst->n_resolve = i + 1;
+	}
+	dst->retries = f->retries;
+	dst->retry_backoff_ms = f->retry_backoff_ms;
+}
+
+/* ---- targets from the config document ---- */
+
+/* Settings every config target starts from: the tool's flags that make sense
+ * everywhere (timeouts, TLS trust, address family, resolve, retries). */
+static void config_defaults(struct http_probe *p, const struct settings *s, int64_t timeout_ms)
+{
+	const struct http_probe *f = &s->flags;
+	p->timeout_ms = f->timeout_ms ? f->timeout_ms : timeout_ms;
+	p->connect_timeout_ms = f->connect_timeout_ms;
+	p->tls_verify = f->tls_verify;
+	if (f->ca_file)
+		p->ca_file = estrdup(f->ca_file);
+	p->ip = f->ip;
+	for (size_t i = 0; i < f->n_resolve; i++) {
+		p->resolve = erealloc(p->resolve, (p->n_resolve + 1) * sizeof(char *));
+		p->resolve[p->n_resolve++] = estrdup(f->resolve[i]);
+	}
+	p->retries = f->retries;
+	p->retry_backoff_ms = f->retry_backoff_ms;
+	p->latency_warn_ms = f->latency_warn_ms;
+	p->latency_crit_ms = f->latency_crit_ms;
+	p->cert_warn_days = f->cert_warn_days;
+	p->cert_crit_days = f->cert_crit_days;
+}
+
+static void bad_config(const char *where, const char *err)
+{
+	die(EXIT_DATAERR, "config: %s: %s", where, err);
+}
+
+static void header_bearer(struct http_probe *p, const char *key)
+{
+	char *h = easprintf("Authorization: Bearer %s", key);
+	http_probe_add_header(p, h, NULL, 0);
+	free(h);
+}
+
+/* services.NAME: {url, health_path, api_key | anon_key, timeout} */
+static void add_service(struct targets *ts, const struct settings *s, const char *name, const cJSON *svc)
+{
+	const char *url = json_path_string(svc, "url", NULL);
+	char where[160];
+	snprintf(where, sizeof where, "services.%s", name);
+	if (!cJSON_IsObject(svc))
+		bad_config(where, "expected a map");
+	if (!url || !*url) {
+		snprintf(where, sizeof where, "services.%s.url", name);
+		bad_config(where, "missing");
+	}
+	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+		snprintf(where, sizeof where, "services.%s.url", name);
+		bad_config(where, "not an http:// or https:// URL");
+	}
+	int64_t timeout = json_path_duration_ms(svc, "timeout", 0);
+	if (timeout < 0) {
+		snprintf(where, sizeof where, "services.%s.timeout", name);
+		bad_config(where, "expected a duration");
+	}
+	struct target *t = target_new(ts);
+	config_defaults(&t->http, s, timeout);
+	t->http.name = estrdup(name);
+	t->http.url = url_join(url, json_path_string(svc, "health_path", ""));
+	const char *anon = json_path_string(svc, "anon_key", NULL);
+	const char *key = json_path_string(svc, "api_key", NULL);
+	if (anon && *anon) {
+		/* Supabase: the least-privileged key, as both apikey and bearer. */
+		char *h = easprintf("apikey: %s", anon);
+		http_probe_add_header(&t->http, h, NULL, 0);
+		free(h);
+		header_bearer(&t->http, anon);
+	} else if (key && *key) {
+		header_bearer(&t->http, key);
+	}
+}
+
+static const char *const custom_extra_keys[] = {"type", "performance", "security", NULL};
+
+static void add_custom(struct targets *ts, const struct settings *s, const cJSON *obj, int idx)
+{
+	char err[256], where[64];
+	snprintf(where, sizeof where, "probes[%d]", idx);
+	if (!cJSON_IsObject(obj))
+		bad_config(where, "expected a map");
+	const char *type = json_path_string(obj, "type", "http");
+	const char *name = json_path_string(obj, "name", NULL);
+	if (name)
+		snprintf(where, sizeof where, "probes[%d] (%.40s)", idx, name);
+	struct target *t = target_new(ts);
+	if (strcmp(type, "tcp") == 0) {
+		t->is_tcp = true;
+		http_probe_free(&t->http);
+		tcp_probe_init(&t->tcp);
+		t->tcp.tls_verify = s->flags.tls_verify;
+		if (s->flags.ca_file)
+			t->tcp.ca_file = estrdup(s->flags.ca_file);
+		if (s->flags.timeout_ms)
+			t->tcp.timeout_ms = s->flags.timeout_ms;
+		if (tcp_probe_from_json(&t->tcp, obj, err, sizeof err) < 0)
+			bad_config(where, err);
+		if (!t->tcp.name)
+			t->tcp.name = easprintf("tcp%d", idx + 1);
+		return;
+	}
+	if (strcmp(type, "http") != 0)
+		bad_config(where, "type: expected http or tcp");
+	config_defaults(&t->http, s, 0);
+	if (http_probe_from_json(&t->http, obj, custom_extra_keys, err, sizeof err) < 0)
+		bad_config(where, err);
+	if (!t->http.url)
+		bad_config(where, "url: missing");
+	if (!t->http.name)
+		t->http.name = easprintf("probe%d", idx + 1);
+	const cJSON *perf = cJSON_GetObjectItemCaseSensitive(obj, "performance");
+	if (perf) {
+		t->perf = s->perf;
+		if (perf_spec_from_json(&t->perf, perf, err, sizeof err) < 0)
+			bad_config(where, err);
+		t->has_perf = true;
+	}
+}
+
+static void targets_from_config(struct targets *ts, const struct settings *s, const cJSON *doc)
+{
+	const cJSON *api = json_path(doc, "api");
+	const char *base = json_path_string(doc, "api.base_url", NULL);
+	if (api && !cJSON_IsObject(api))
+		bad_config("api", "expected a map");
+	if (base) {
+		if (strncasecmp(base, "http://", 7) != 0 && strncasecmp(base, "https://", 8) != 0)
+			bad_config("api.base_url", "not an http:// or https:// URL");
+		struct target *t = target_new(ts);
+		config_defaults(&t->http, s, 0);
+		t->http.name = estrdup("api");
+		t->http.url = url_join(base, json_path_string(doc, "api.health_path", "/health"));
+	}
+	const cJSON *svcs = json_path(doc, "services"), *it;
+	if (svcs && !cJSON_IsObject(svcs))
+		bad_config("services", "expected a map");
+	cJSON_ArrayForEach(it, svcs)
+		add_service(ts, s, it->string, it);
+	const cJSON *probes = json_path(doc, "probes");
+	if (probes && !cJSON_IsNull(probes)) {
+		if (!cJSON_IsArray(probes))
+			bad_config("probes", "expected a list");
+		int i = 0;
+		cJSON_ArrayForEach(it, probes)
+			add_custom(ts, s, it, i++);
+	}
+}
+
+/* ---- security settings from the config ---- */
+
+static char **string_list(const cJSON *arr, size_t *n, const char *where)
+{
+	const cJSON *it;
+	char **v = NULL;
+	*n = 0;
+	if (!arr || cJSON_IsNull(arr))
+		return NULL;
+	if (!cJSON_IsArray(arr))
+		bad_config(where, "expected a list of strings");
+	cJSON_ArrayForEach(it, arr) {
+		if (!cJSON_IsString(it))
+			bad_config(where, "expected a list of strings");
+		v = erealloc(v, (*n + 1) * sizeof *v);
+		v[(*n)++] = estrdup(it->valuestring);
+	}
+	return v;
+}
+
+static void security_from_config(struct security_spec *sec, const struct settings *s,
+				 const cJSON *doc, const struct target *api)
+{
+	memset(sec, 0, sizeof *sec);
+	sec->checks = s->security;
+	const char *base = json_path_string(doc, "api.base_url", NULL);
+	if (!base && api)
+		base = api->http.url;
+	if (!base)
+		die(EXIT_DATAERR, "security checks need api.base_url in the config or a URL argument");
+	sec->base_url = estrdup(base);
+	sec->path = estrdup(doc ? json_path_string(doc, "api.health_path", "/health") : "");
+	sec->allowed_origins = string_list(json_path(doc, "security.cors_origins"), &sec->n_allowed_origins,
+					   "security.cors_origins");
+	sec->trusted_hosts = string_list(json_path(doc, "security.trusted_hosts"), &sec->n_trusted_hosts,
+					 "security.trusted_hosts");
+	sec->rate_per_minute = (long)json_path_number(doc, "security.rate_limit.requests_per_minute", 100);
+	sec->rate_burst = (long)json_path_number(doc, "security.rate_limit.burst", 200);
+	const cJSON *sp = json_path(doc, "svc_probe");
+	if (sp && !cJSON_IsObject(sp))
+		bad_config("svc_probe", "expected a map");
+	sec->disallowed_origin = estrdup(json_path_string(sp, "cors_disallowed_origin", "https://disallowed.invalid"));
+	sec->untrusted_host = estrdup(json_path_string(sp, "untrusted_host", "untrusted.invalid"));
+	sec->rate_max_requests = (long)json_path_number(sp, "rate_limit_max_requests", 1000);
+	sec->rate_concurrency = (int)json_path_number(sp, "rate_limit_concurrency", 8);
+	const char *rp = json_path_string(sp, "rate_limit_path", NULL);
+	sec->rate_path = rp ? estrdup(rp) : NULL;
+	sec->retry_after_required = json_path_bool(sp, "retry_after", false);
+	sec->hsts_min_age = (int64_t)json_path_number(sp, "hsts_min_age", 15552000);
+	sec->cert_warn_days = (int)json_path_number(sp, "cert_warning_days", 30);
+	sec->cert_crit_days = (int)json_path_number(sp, "cert_critical_days", 7);
+	sec->auth_paths = string_list(json_path(sp, "auth_paths"), &sec->n_auth_paths, "svc_probe.auth_paths");
+	for (size_t i = 0; i < s->n_auth_paths; i++) {
+		sec->auth_paths = erealloc(sec->auth_paths, (sec->n_auth_paths + 1) * sizeof(char *));
+		sec->auth_paths[sec->n_auth_paths++] = estrdup(s->auth_paths[i]);
+	}
+	if (sec->rate_max_requests < 1 || sec->rate_concurrency < 1 || sec->hsts_min_age < 0)
+		bad_config("svc_probe", "rate_limit_max_requests, rate_limit_concurrency and hsts_min_age must be positive");
+	if (api)
+		probe_copy_connection(&sec->base, &api->http, sec->base_url);
+	else
+		probe_copy_connection(&sec->base, &s->flags, sec->base_url);
+}
+
+/* ---- main ---- */
+
+static bool selected(const struct settings *s, const char *name)
+{
+	if (!s->only)
+		return true;
+	size_t n = strlen(name);
+	for (const char *p = s->only; *p;) {
+		size_t len = strcspn(p, ",");
+		if (len == n && strncmp(p, name, n) == 0)
+			return true;
+		p += len + (p[len] == ',');
+	}
+	return false;
+}
+
+static void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct tcp_result *r)
+{
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "address", t->host);
+	cJSON_AddNumberToObject(data, "port", t->port);
+	cJSON_AddBoolToObject(data, "tls", t->tls);
+	if (r->tls_version[0])
+		cJSON_AddStringToObject(data, "tls_version", r->tls_version);
+	cJSON *tm = cJSON_AddObjectToObject(data, "timings");
+	cJSON_AddNumberToObject(tm, "connect", r->connect_ms);
+	cJSON_AddNumberToObject(tm, "tls", r->tls_ms);
+	cJSON_AddNumberToObject(tm, "total", r->total_ms);
+	if (r->step_failed)
+		cJSON_AddNumberToObject(data, "failed_exchange", r->step_failed);
+	if (r->reply) {
+		char *safe = redact_string(r->reply);
+		cJSON_AddStringToObject(data, "reply", safe);
+		free(safe);
+	}
+	char *name = easprintf("tcp.%s", t->name);
+	cJSON *chk = report_add_check(rep, name, r->status, (int64_t)llround(r->total_ms), data, "%s",
+				      r->message ? r->message : "");
+	char label[160];
+	snprintf(label, sizeof label, "%s_time", t->name);
+	check_add_perf(chk, label, r->total_ms / 1000.0, "s", NAN, NAN);
+	free(name);
+}
+
+int main(int argc, char **argv)
+{
+	struct settings s = {0};
+	struct targets ts = {0};
+	cJSON *doc = NULL;
+
+	prog_set(argv[0]);
+	parse_args(&s, argc, argv);
+	http_global_init();
+
+	bool adhoc = s.n_urls || s.n_tcp;
+	if (!adhoc || s.std.config_path)
+		doc = config_document_load(s.std.config_path);
+	if (doc && !adhoc)
+		targets_from_config(&ts, &s, doc);
+	for (size_t i = 0; i < s.n_urls; i++) {
+		struct target *t = target_new(&ts);
+		http_probe_free(&t->http);
+		probe_from_flags(&t->http, &s.flags, s.urls[i], s.name);
+		if (s.n_urls > 1 && !s.name) {
+			char *n = easprintf("%s#%zu", t->http.name, i + 1);
+			free(t->http.name);
+			t->http.name = n;
+		}
+	}
+	for (size_t i = 0; i < s.n_tcp; i++) {
+		struct target *t = target_new(&ts);
+		http_probe_free(&t->http);
+		t->is_tcp = true;
+		t->tcp = *s.tcp[i];
+		free(s.tcp[i]);
+		if (!t->tcp.name)
+			t->tcp.name = easprintf("%s:%d", t->tcp.host, t->tcp.port);
+	}
+	free(s.tcp);
+	if (s.only) {
+		size_t kept = 0;
+		for (size_t i = 0; i < ts.n; i++) {
+			struct target *t = &ts.v[i];
+			if (selected(&s, t->is_tcp ? t->tcp.name : t->http.name))
+				ts.v[kept++] = *t;
+			else if (t->is_tcp)
+				tcp_probe_free(&t->tcp);
+			else
+				http_probe_free(&t->http);
+		}
+		ts.n = kept;
+	}
+	if (!ts.n && !s.security)
+		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
+
+	struct report *rep = report_new("svc-probe");
+	int verbose = s.std.verbose;
+
+	/* Every HTTP probe on one engine while the TCP probes run in threads. */
+	size_t n_http = 0, n_tcp = 0;
+	for (size_t i = 0; i < ts.n; i++)
+		ts.v[i].is_tcp ? n_tcp++ : n_http++;
+	struct http_probe **hp = ecalloc(n_http + 1, sizeof *hp);
+	struct http_result **hr = ecalloc(n_http + 1, sizeof *hr);
+	struct tcp_probe **tp = ecalloc(n_tcp + 1, sizeof *tp);
+	struct tcp_result *tr = ecalloc(n_tcp + 1, sizeof *tr);
+	n_http = n_tcp = 0;
+	for (size_t i = 0; i < ts.n; i++) {
+		if (ts.v[i].is_tcp)
+			tp[n_tcp++] = &ts.v[i].tcp;
+		else
+			hp[n_http++] = &ts.v[i].http;
+	}
+	if (!s.perf_set || s.security) {
+		struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp);
+		run_probes(hp, hr, n_http, s.parallel, verbose);
+		tcp_join_all(tb);
+		for (size_t i = 0; i < n_http; i++) {
+			char *prefix = easprintf("http.%s", hp[i]->name);
+			add_result_checks(rep, prefix, hp[i], hr[i]);
+			free(prefix);
+			http_result_free(hr[i]);
+		}
+		for (size_t i = 0; i < n_tcp; i++) {
+			add_tcp_checks(rep, tp[i], &tr[i]);
+			tcp_result_free(&tr[i]);
+		}
+	}
+
+	if (s.security) {
+		struct security_spec sec;
+		const struct target *api = NULL;
+		for (size_t i = 0; i < ts.n && !api; i++)
+			if (!ts.v[i].is_tcp && (adhoc || strcmp(ts.v[i].http.name, "api") == 0))
+				api = &ts.v[i];
+		if (adhoc && api) {
+			/* A URL on the command line: its origin is the API, its path probed. */
+			cJSON *empty = doc ? NULL : cJSON_CreateObject();
+			security_from_config(&sec, &s, doc ? doc : empty, api);
+			cJSON_Delete(empty);
+			free(sec.base_url);
+			free(sec.path);
+			sec.base_url = estrdup(api->http.url);
+			sec.path = estrdup("");
+			free(sec.base.url);
+			sec.base.url = estrdup(api->http.url);
+		} else {
+			security_from_config(&sec, &s, doc, api);
+		}
+		security_run(rep, &sec, verbose);
+		security_spec_free(&sec);
+	}
+
+	if (s.perf_set || s.baseline) {
+		for (size_t i = 0; i < ts.n; i++) {
+			struct target *t = &ts.v[i];
+			if (t->is_tcp)
+				continue;
+			if (t->has_perf)
+				perf_run(rep, &t->http, &t->perf, verbose);
+			else if (s.perf_set)
+				perf_run(rep, &t->http, &s.perf, verbose);
+		}
+	} else {
+		for (size_t i = 0; i < ts.n; i++)
+			if (!ts.v[i].is_tcp && ts.v[i].has_perf)
+				perf_run(rep, &ts.v[i].http, &ts.v[i].perf, verbose);
+	}
+	if (s.baseline) {
+		char *text = NULL, err[256];
+		size_t len = 0;
+		if (read_file(s.baseline, 64u << 20, &text, &len) < 0)
+			die_errno(EXIT_DATAERR, "unable to read baseline %s", s.baseline);
+		/* A saved report: one JSON document, possibly the last of several lines. */
+		char *last = text, *p = text;
+		while ((p = strchr(p, '\n')) && p[1]) {
+			if (p[1] != '\n')
+				last = p + 1;
+			p++;
+		}
+		cJSON *base = json_parse_text(last, strlen(last), err, sizeof err);
+		free(text);
+		if (!base)
+			die(EXIT_DATAERR, "%s: %s", s.baseline, err);
+		const char *kind = json_kind(base);
+		if (!kind || strcmp(kind, "report") != 0) {
+			cJSON_Delete(base);
+			die(EXIT_DATAERR, "%s: not a report (expected a saved svc-probe report)", s.baseline);
+		}
+		perf_compare_baseline(rep, base, s.reg_warn, s.reg_crit);
+		cJSON_Delete(base);
+	}
+
+	enum output_format fmt = format_resolve(s.std.format);
+	int status = (int)report_status(rep);
+	if (!s.std.quiet || fmt != FORMAT_TEXT)
+		if (report_print(rep, fmt, stdout) < 0)
+			status = EXIT_UNKNOWN;
+
+	report_free(rep);
+	for (size_t i = 0; i < ts.n; i++) {
+		if (ts.v[i].is_tcp)
+			tcp_probe_free(&ts.v[i].tcp);
+		else
+			http_probe_free(&ts.v[i].http);
+	}
+	free(ts.v);
+	free(hp);
+	free(hr);
+	free(tp);
+	free(tr);
+	free(s.urls);
+	free(s.auth_paths);
+	http_probe_free(&s.flags);
+	cJSON_Delete(doc);
+	return finish_stdout(status);
+}

@@ -1,0 +1,426 @@
+/* tcp.c — TCP probes: connect, optional TLS (through libcurl's connect-only
+ * mode, so trust, SNI and versions work as for HTTP), then send/expect
+ * exchanges such as a Redis PING or an SMTP banner. */
+#include "svc-probe.h"
+#include "shipshape/common.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define TCP_REPLY_MAX 65536
+
+static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t errsize, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errsize, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void tcp_probe_init(struct tcp_probe *t)
+{
+	memset(t, 0, sizeof *t);
+	t->tls_verify = true;
+}
+
+void tcp_probe_free(struct tcp_probe *t)
+{
+	free(t->name);
+	free(t->host);
+	free(t->ca_file);
+	free(t->sni);
+	for (size_t i = 0; i < t->n_steps; i++) {
+		free(t->steps[i].send);
+		if (t->steps[i].expect)
+			regfree(&t->steps[i].re);
+		free(t->steps[i].expect);
+	}
+	free(t->steps);
+	memset(t, 0, sizeof *t);
+}
+
+void tcp_result_free(struct tcp_result *r)
+{
+	free(r->message);
+	free(r->reply);
+	memset(r, 0, sizeof *r);
+}
+
+int tcp_probe_set_address(struct tcp_probe *t, const char *addr, char *err, size_t errsize)
+{
+	const char *colon;
+	char *host;
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+		if (!close || close[1] != ':')
+			return fail(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT or [V6]:PORT)", addr);
+		host = estrndup(addr + 1, (size_t)(close - addr - 1));
+		colon = close + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || colon == addr)
+			return fail(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT)", addr);
+		host = estrndup(addr, (size_t)(colon - addr));
+	}
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || port < 1 || port > 65535) {
+		free(host);
+		return fail(err, errsize, "invalid port in \"%.60s\"", addr);
+	}
+	free(t->host);
+	t->host = host;
+	t->port = (int)port;
+	return 0;
+}
+
+/* Decodes \r \n \t \\ \xHH so a line protocol can be written on one line. */
+static char *unescape(const char *s, size_t *len)
+{
+	struct buf b = {0};
+	for (const char *p = s; *p; p++) {
+		if (*p != '\\' || !p[1]) {
+			buf_putc(&b, *p);
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'r': buf_putc(&b, '\r'); break;
+		case 'n': buf_putc(&b, '\n'); break;
+		case 't': buf_putc(&b, '\t'); break;
+		case '\\': buf_putc(&b, '\\'); break;
+		case 'x':
+			if (isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2])) {
+				char hex[3] = {p[1], p[2], 0};
+				buf_putc(&b, (char)strtol(hex, NULL, 16));
+				p += 2;
+				break;
+			}
+			/* fall through */
+		default:
+			buf_putc(&b, '\\');
+			buf_putc(&b, *p);
+		}
+	}
+	buf_append(&b, "", 0);
+	*len = b.len;
+	return buf_take(&b);
+}
+
+int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect, char *err, size_t errsize)
+{
+	struct tcp_step st = {0};
+	if (expect) {
+		int rc = regcomp(&st.re, expect, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char msg[128];
+			regerror(rc, &st.re, msg, sizeof msg);
+			return fail(err, errsize, "invalid regular expression \"%.60s\": %s", expect, msg);
+		}
+		st.expect = estrdup(expect);
+	}
+	if (send)
+		st.send = unescape(send, &st.send_len);
+	t->steps = erealloc(t->steps, (t->n_steps + 1) * sizeof *t->steps);
+	t->steps[t->n_steps++] = st;
+	return 0;
+}
+
+static const char *const tcp_keys[] = {"type", "name", "address", "tls", "tls_verify", "ca_file", "sni",
+				       "ip_version", "connect_timeout", "timeout", "exchange", NULL};
+
+int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *it, *j;
+	char sub[256];
+	cJSON_ArrayForEach(it, obj) {
+		bool known = false;
+		for (size_t i = 0; tcp_keys[i]; i++)
+			known |= strcmp(it->string, tcp_keys[i]) == 0;
+		if (!known)
+			return fail(err, errsize, "%s: unknown key", it->string);
+	}
+	const char *name = json_path_string(obj, "name", NULL);
+	if (name)
+		t->name = estrdup(name);
+	const char *addr = json_path_string(obj, "address", NULL);
+	if (!addr)
+		return fail(err, errsize, "address: missing (HOST:PORT)");
+	if (tcp_probe_set_address(t, addr, sub, sizeof sub) < 0)
+		return fail(err, errsize, "address: %s", sub);
+	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls")) && !cJSON_IsBool(j))
+		return fail(err, errsize, "tls: expected true or false");
+	t->tls = json_path_bool(obj, "tls", t->tls);
+	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_verify")) && !cJSON_IsBool(j))
+		return fail(err, errsize, "tls_verify: expected true or false");
+	t->tls_verify = json_path_bool(obj, "tls_verify", t->tls_verify);
+	const char *ca = json_path_string(obj, "ca_file", NULL);
+	if (ca) {
+		free(t->ca_file);
+		t->ca_file = estrdup(ca);
+	}
+	const char *sni = json_path_string(obj, "sni", NULL);
+	if (sni)
+		t->sni = estrdup(sni);
+	const char *ipv = json_path_string(obj, "ip_version", NULL);
+	double ipn = json_path_number(obj, "ip_version", 0);
+	if (ipn == 4 || (ipv && strcmp(ipv, "4") == 0))
+		t->ip = HTTP_IP_V4;
+	else if (ipn == 6 || (ipv && strcmp(ipv, "6") == 0))
+		t->ip = HTTP_IP_V6;
+	else if (cJSON_GetObjectItemCaseSensitive(obj, "ip_version") && !(ipv && strcmp(ipv, "any") == 0))
+		return fail(err, errsize, "ip_version: expected 4, 6 or any");
+	int64_t ms = json_path_duration_ms(obj, "connect_timeout", t->connect_timeout_ms);
+	if (ms < 0)
+		return fail(err, errsize, "connect_timeout: expected a duration");
+	t->connect_timeout_ms = ms;
+	ms = json_path_duration_ms(obj, "timeout", t->timeout_ms);
+	if (ms < 0)
+		return fail(err, errsize, "timeout: expected a duration");
+	t->timeout_ms = ms;
+	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(obj, "exchange");
+	if (ex && !cJSON_IsArray(ex))
+		return fail(err, errsize, "exchange: expected a list of {send, expect}");
+	int i = 0;
+	cJSON_ArrayForEach(it, ex) {
+		const cJSON *snd = cJSON_GetObjectItemCaseSensitive(it, "send");
+		const cJSON *exp = cJSON_GetObjectItemCaseSensitive(it, "expect");
+		if (!cJSON_IsObject(it) || (snd && !cJSON_IsString(snd)) || (exp && !cJSON_IsString(exp)) ||
+		    (!snd && !exp))
+			return fail(err, errsize, "exchange[%d]: expected {send: TEXT, expect: REGEX}", i);
+		if (tcp_probe_add_step(t, snd ? snd->valuestring : NULL, exp ? exp->valuestring : NULL, sub,
+				       sizeof sub) < 0)
+			return fail(err, errsize, "exchange[%d]: %s", i, sub);
+		i++;
+	}
+	return 0;
+}
+
+/* ---- running one ---- */
+
+struct tcp_job {
+	const struct tcp_probe *t;
+	struct tcp_result *r;
+	pthread_t thread;
+};
+
+static void set_result(struct tcp_result *r, enum status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_result(struct tcp_result *r, enum status st, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	r->status = st;
+	free(r->message);
+	r->message = redact_string(msg);
+}
+
+static int on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *userp)
+{
+	struct tcp_result *r = userp;
+	static const char tag[] = "SSL connection using ";
+	(void)h;
+	if (type == CURLINFO_TEXT && n > sizeof tag && strncmp(data, tag, sizeof tag - 1) == 0) {
+		size_t vl = strcspn(data + sizeof tag - 1, " /\r\n");
+		snprintf(r->tls_version, sizeof r->tls_version, "%.*s", (int)vl, data + sizeof tag - 1);
+	}
+	return 0;
+}
+
+static int wait_socket(curl_socket_t fd, short events, int64_t deadline)
+{
+	int64_t left = deadline - now_monotonic_ms();
+	if (left <= 0)
+		return 0;
+	struct pollfd pfd = {.fd = fd, .events = events};
+	return poll(&pfd, 1, (int)left);
+}
+
+/* Printable excerpt of a reply for messages. */
+static char *excerpt(const char *s, size_t len)
+{
+	struct buf b = {0};
+	for (size_t i = 0; i < len && b.len < 120; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\r')
+			buf_puts(&b, "\\r");
+		else if (c == '\n')
+			buf_puts(&b, "\\n");
+		else if (c < 32 || c > 126)
+			buf_printf(&b, "\\x%02x", c);
+		else
+			buf_putc(&b, (char)c);
+	}
+	buf_append(&b, "", 0);
+	return buf_take(&b);
+}
+
+static void run_one(const struct tcp_probe *t, struct tcp_result *r)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	int64_t start = now_monotonic_ms();
+	int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
+	int64_t deadline = start + timeout;
+	CURL *h = curl_easy_init();
+	if (!h)
+		die(EXIT_UNKNOWN, "unable to create a curl handle");
+	bool v6 = strchr(t->host, ':') != NULL;
+	const char *host = t->sni && t->tls ? t->sni : t->host;
+	char *url = easprintf("%s://%s%s%s:%d", t->tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+			      t->port);
+	struct curl_slist *connect_to = NULL;
+	if (t->sni && t->tls) {
+		char *e = easprintf("%s:%d:%s%s%s:%d", t->sni, t->port, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
+		connect_to = curl_slist_append(NULL, e);
+		free(e);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+	}
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+			 (long)(t->connect_timeout_ms > 0 ? t->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_DEFAULT_MS));
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, t->tls_verify ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, t->tls_verify ? 2L : 0L);
+	if (t->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, t->ca_file);
+	if (t->ip == HTTP_IP_V4)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
+	else if (t->ip == HTTP_IP_V6)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
+	if (t->tls) {
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h, CURLOPT_DEBUGDATA, r);
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+	}
+	CURLcode rc = curl_easy_perform(h);
+	curl_off_t us;
+	if (curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK)
+		r->connect_ms = (double)us / 1000.0;
+	if (curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK && us > 0)
+		r->tls_ms = (double)us / 1000.0;
+	if (rc != CURLE_OK) {
+		set_result(r, STATUS_CRITICAL, "%s:%d: %s", t->host, t->port, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_socket_t fd = CURL_SOCKET_BAD;
+	curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd);
+	struct buf reply = {0};
+	for (size_t i = 0; i < t->n_steps; i++) {
+		const struct tcp_step *st = &t->steps[i];
+		size_t off = 0;
+		while (off < st->send_len) {
+			size_t sent = 0;
+			CURLcode src = curl_easy_send(h, st->send + off, st->send_len - off, &sent);
+			if (src == CURLE_AGAIN) {
+				if (wait_socket(fd, POLLOUT, deadline) <= 0) {
+					r->step_failed = (int)i + 1;
+					set_result(r, STATUS_CRITICAL, "exchange %zu: send timed out", i + 1);
+					buf_free(&reply);
+					goto out;
+				}
+				continue;
+			}
+			if (src != CURLE_OK) {
+				r->step_failed = (int)i + 1;
+				set_result(r, STATUS_CRITICAL, "exchange %zu: send failed: %s", i + 1, curl_easy_strerror(src));
+				buf_free(&reply);
+				goto out;
+			}
+			off += sent;
+		}
+		if (!st->expect)
+			continue;
+		reply.len = 0;
+		buf_append(&reply, "", 0);
+		bool matched = false, closed = false;
+		while (!matched && !closed) {
+			char chunk[4096];
+			size_t got = 0;
+			CURLcode rrc = curl_easy_recv(h, chunk, sizeof chunk, &got);
+			if (rrc == CURLE_AGAIN) {
+				if (wait_socket(fd, POLLIN, deadline) <= 0)
+					break;
+				continue;
+			}
+			if (rrc != CURLE_OK || got == 0) {
+				closed = true;
+			} else if (reply.len < TCP_REPLY_MAX) {
+				buf_append(&reply, chunk, got);
+			}
+			matched = regexec(&st->re, reply.data ? reply.data : "", 0, NULL, 0) == 0;
+		}
+		free(r->reply);
+		r->reply = excerpt(reply.data ? reply.data : "", reply.len);
+		if (!matched) {
+			r->step_failed = (int)i + 1;
+			set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1,
+				   closed ? "connection closed" : "timed out", st->expect, r->reply);
+			buf_free(&reply);
+			goto out;
+		}
+	}
+	buf_free(&reply);
+	if (t->n_steps)
+		set_result(r, STATUS_OK, "%s:%d: connected%s, %zu exchange%s answered", t->host, t->port,
+			   t->tls ? " (TLS)" : "", t->n_steps, t->n_steps == 1 ? "" : "s");
+	else
+		set_result(r, STATUS_OK, "%s:%d: connected%s", t->host, t->port, t->tls ? " (TLS)" : "");
+out:
+	r->total_ms = (double)(now_monotonic_ms() - start);
+	curl_easy_cleanup(h);
+	curl_slist_free_all(connect_to);
+	free(url);
+}
+
+static void *job_main(void *arg)
+{
+	struct tcp_job *j = arg;
+	run_one(j->t, j->r);
+	return NULL;
+}
+
+struct tcp_batch {
+	struct tcp_job *jobs;
+	size_t n;
+};
+
+struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_result *results, size_t n)
+{
+	struct tcp_batch *b = ecalloc(1, sizeof *b);
+	b->jobs = ecalloc(n + 1, sizeof *b->jobs);
+	b->n = n;
+	for (size_t i = 0; i < n; i++) {
+		memset(&results[i], 0, sizeof results[i]);
+		b->jobs[i].t = probes[i];
+		b->jobs[i].r = &results[i];
+		if (pthread_create(&b->jobs[i].thread, NULL, job_main, &b->jobs[i]) != 0)
+			die(EXIT_UNKNOWN, "unable to start a thread for a TCP probe");
+	}
+	return b;
+}
+
+void tcp_join_all(struct tcp_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		pthread_join(b->jobs[i].thread, NULL);
+	free(b->jobs);
+	free(b);
+}
