@@ -247,8 +247,10 @@ struct plan {
 static int plan_rollback(const struct args *a, const struct journal_view *view, struct plan *pl)
 {
 	memset(pl, 0, sizeof *pl);
-	pl->current = journal_current_release(view);
 	pl->open = journal_open_deployment(view);
+	/* rolling back an unfinished deploy: from its release, whether or not
+	 * its apply completed (a driver may fail half-way) */
+	pl->current = pl->open && pl->open->release ? pl->open->release : journal_current_release(view);
 	if (a->to) {
 		pl->target = a->to;
 		for (size_t i = view->n; i-- > 0;)
@@ -278,7 +280,14 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 	struct plan pl;
 	int64_t t0 = now_monotonic_ms();
 	int rc = plan_rollback(a, view, &pl);
-	if (rc != EXIT_OK)
+	bool first = true; /* no release but the current one was ever deployed */
+	for (size_t i = 0; i < view->n; i++)
+		if (view->v[i].release && (!pl.current || strcmp(view->v[i].release, pl.current) != 0))
+			first = false;
+	if (rc != EXIT_OK && first)
+		report_add_check(r, "rollback.target", STATUS_WARNING, 0, NULL,
+				 "the first deploy of %s: no earlier release to roll back to", service);
+	else if (rc != EXIT_OK)
 		report_add_check(r, "rollback.target", STATUS_CRITICAL, 0, NULL,
 				 "no known-good release to roll back to");
 	else if (pl.target_d)
@@ -291,7 +300,14 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 				 "%s was never deployed here", pl.target);
 	struct driver_ctx ctx = {.config = config, .service = service, .release = pl.target,
 				 .target_apply = pl.target_apply};
-	driver_check_rollback(&ctx, r);
+	if (pl.target) {
+		driver_check_rollback(&ctx, r);
+	} else {
+		char *problem = driver_config_problem(config);
+		report_add_check(r, "rollback.driver", problem ? STATUS_CRITICAL : STATUS_OK, 0, NULL, "%s",
+				 problem ? problem : "the deploy driver is configured");
+		free(problem);
+	}
 	char *url = health_url(a, config);
 	if (url) {
 		char *shown = redact_url(url);

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# demo.sh — `make demo`: a local production-shaped environment in a temporary
+# directory, then two deploys through scripts/deploy_production.sh:
+#   v2 passes every stage;
+#   v3 fails post-deploy (its /health answers 503) -> automatic rollback to
+#   v2 -> an alert arrives at the local webhook receiver.
+# Prints the history and the alert, cleans up, and exits 0 only when all of
+# that happened.
+#
+# The environment: PostgreSQL (a throwaway cluster, run as the postgres user
+# when root) with the upload_pipeline schema and RLS; nginx serving the stub
+# app's current release and stand-ins for Supabase, LlamaParse and OpenAI;
+# the project's fault server recording webhook posts (the Slack channel).
+# Environment: BUILD (default build), KEEP=1 keeps the directory for a look.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-build}
+[[ "$BUILD" = /* ]] || BUILD="$repo/$BUILD"
+export SHIPSHAPE_BUILD="$BUILD"
+export PATH="$BUILD:$PATH"
+demo_started=$(date +%s)
+
+for t in cfg-resolve deploy-stage rollback helpers/faultsrv; do
+	[[ -x "$BUILD/$t" ]] || { echo "demo: $BUILD/$t is not built (run make)" >&2; exit 1; }
+done
+
+# The service helpers of the test suite are plain bash: start_postgres,
+# start_nginx, start_faultsrv and their stop_ functions.
+# shellcheck source=../tests/helpers/services.bash
+source "$repo/tests/helpers/services.bash"
+
+DEMO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-demo.XXXXXX")
+export DEMO_DIR
+cleanup() {
+	local rc=$?
+	stop_all_services >/dev/null 2>&1 || true
+	if [[ "${KEEP:-0}" = 1 ]]; then
+		echo "demo: kept $DEMO_DIR" >&2
+	else
+		rm -rf -- "$DEMO_DIR"
+	fi
+	return "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+failures=()
+expect() { # expect DESCRIPTION CMD...
+	local what="$1"
+	shift
+	if "$@"; then
+		printf '  ok    %s\n' "$what"
+	else
+		printf '  FAIL  %s\n' "$what"
+		failures+=("$what")
+	fi
+}
+
+step "environment in $DEMO_DIR"
+start_postgres --dir "$DEMO_DIR"
+pg_superuser_psql -q -f "$repo/scripts/demo/schema.sql" >"$DEMO_DIR/schema.log"
+echo "  PostgreSQL 127.0.0.1:$PGTEST_PORT, database appdb, schema upload_pipeline with RLS"
+
+mkdir -p "$DEMO_DIR/nginx"
+cp -R "$repo/scripts/demo/releases" "$DEMO_DIR/nginx/releases"
+export DEMO_RELEASES_DIR="$DEMO_DIR/nginx/releases" DEMO_CURRENT="$DEMO_DIR/nginx/current"
+start_nginx "$repo/scripts/demo/nginx.conf" --dir "$DEMO_DIR/nginx"
+echo "  nginx $NGINX_URL: the API (the current release) and the external services' stand-ins"
+
+start_faultsrv --dir "$DEMO_DIR"
+echo "  webhook receiver $FAULT_URL/record/slack"
+
+# Secrets and addresses through an env file (0600), never through argv.
+umask 077
+cat >"$DEMO_DIR/demo.env" <<EOF
+DATABASE_URL=$PGTEST_URL
+API_BASE_URL=$NGINX_URL
+SUPABASE_URL=$NGINX_URL/supabase
+LLAMAPARSE_API_URL=$NGINX_URL/llamaparse
+OPENAI_API_URL=$NGINX_URL/openai/v1
+SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
+EOF
+umask 022
+export SHIPSHAPE_STATE_DIR="$DEMO_DIR/state"
+
+deploy() {
+	"$repo/scripts/deploy_production.sh" -c "$repo/config/local.yaml" -c "$repo/scripts/demo/demo.yaml" \
+		-e "$DEMO_DIR/demo.env" --yes --requests 20 --security headers --health-timeout 10s "$@"
+}
+current_release() { basename "$(readlink "$DEMO_CURRENT")"; }
+history_json() {
+	deploy-stage --service accessa-api-demo history --format json
+}
+
+step "v1: the release in production before the demo"
+rc=0
+deploy -r v1 -m "initial release" || rc=$?
+expect "v1 deployed (exit $rc)" test "$rc" -eq 0
+
+step "v2: a healthy release — every stage passes"
+rc=0
+deploy -r v2 -m "upload retries" || rc=$?
+expect "deploy_production.sh exits 0 (exit $rc)" test "$rc" -eq 0
+expect "current -> v2" test "$(current_release)" = v2
+expect "GET /health answers 200 with v2" \
+	bash -c '[[ "$(curl -fsS "$0/health" | jq -r .release)" = v2 ]]' "$NGINX_URL"
+
+step "v3: its /health fails — post-deploy fails, rollback to v2, alert"
+rc=0
+deploy -r v3 -m "new parser" || rc=$?
+expect "deploy_production.sh exits non-zero (exit $rc)" test "$rc" -ne 0
+expect "current -> v2 again" test "$(current_release)" = v2
+expect "the journal shows v3 failed and a rollback to v2 finished ok" \
+	bash -c 'h=$(deploy-stage --service accessa-api-demo history --format json) &&
+		jq -se "any(.[]; .release == \"v3\" and .result == \"failed\") and
+			(last | .action == \"rollback\" and .release == \"v2\" and .result == \"ok\")" <<<"$h" >/dev/null'
+alerts="$FAULT_RECORD_DIR/slack.jsonl"
+expect "the alert arrived at the webhook receiver" \
+	bash -c '[[ -s "$0" ]] && jq -se "any(.[]; (.body // \"\") | test(\"v3\"))" "$0" >/dev/null' "$alerts"
+
+step "history"
+deploy-stage --service accessa-api-demo history --format text
+
+step "the alert the receiver got"
+if [[ -s "$alerts" ]]; then
+	jq -r '"POST " + .path + "\n" + ((.json // .body) | if type == "string" then . else tojson end)' "$alerts" |
+		cut -c1-600
+else
+	echo "  (none)"
+fi
+
+elapsed=$(($(date +%s) - demo_started))
+echo
+if ((${#failures[@]})); then
+	printf 'demo FAILED (%ss): %s\n' "$elapsed" "${failures[*]}" >&2
+	exit 1
+fi
+printf 'demo OK (%ss): v2 deployed through every stage; v3 failed post-deploy, rolled back to v2, alerted\n' "$elapsed"

@@ -1,0 +1,344 @@
+#!/usr/bin/env bash
+# deploy_production.sh — a production deploy through the five stages
+# (pre-deploy, infrastructure, application, post-deploy, readiness),
+# composing the shipshape tools: cfg-resolve, db-check, svc-probe,
+# deploy-stage, health-watch, alert-send and rollback.
+#
+# Each stage runs its checks, feeds their reports to `deploy-stage gate`,
+# and stops the deploy when the gate fails. A failure after the release was
+# applied rolls back automatically (unless --no-rollback); every failure
+# sends an alert through alert-send. The resolved config lives in a 0600
+# temporary file removed on exit; secrets never reach argv.
+#
+# Exit: 0 deployed; 2 a gate or the deploy failed (rolled back when it had
+# been applied); 3 the rollback failed too; 64 usage; 65 invalid config;
+# 75 another deploy holds the lock.
+set -euo pipefail
+
+prog=deploy_production
+usage() {
+	cat <<'EOF'
+usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
+                            [--schema FILE] [--state-dir DIR] [--baseline REPORT]
+                            [--security LIST] [--requests N] [--health-timeout DUR]
+                            [-m MESSAGE] [--dry-run] [--yes] [--no-rollback] [-v]
+
+  -c, --config FILE      a YAML config (repeatable: later files merge over earlier)
+  -e, --env-file FILE    variables for ${VAR} templates (repeatable)
+  -r, --release ID       the release to deploy
+      --schema FILE      the config schema (default: config/schema.yaml beside
+                         this script, or the installed one)
+      --state-dir DIR    the journal, locks and alert state
+      --baseline REPORT  a saved svc-probe report to compare against (pre-deploy)
+      --security LIST    svc-probe security checks after the deploy (default all;
+                         "none" to skip)
+      --requests N       requests of the post-deploy performance probe (default 50;
+                         0 to skip)
+      --health-timeout D how long the rollback waits for health (default 60s)
+  -m, --message TEXT     why, recorded in the journal
+      --dry-run          run the checks of the first two stages, show what would
+                         be deployed; change nothing
+      --yes              no confirmation prompt (CI)
+      --no-rollback      on failure after apply, leave the release in place
+  -v, --verbose          show the tools' diagnostics as they run
+  -h, --help             this help
+EOF
+}
+
+die() {
+	printf '%s: %s\n' "$prog" "$*" >&2
+	exit "${2:-64}"
+}
+
+configs=() env_files=() release="" schema="" state_dir="" baseline="" message=""
+security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 verbose=0
+while (($#)); do
+	case "$1" in
+	-c | --config) configs+=("${2:?--config needs a file}"); shift ;;
+	-e | --env-file) env_files+=("${2:?--env-file needs a file}"); shift ;;
+	-r | --release) release="${2:?--release needs an id}"; shift ;;
+	--schema) schema="${2:?--schema needs a file}"; shift ;;
+	--state-dir) state_dir="${2:?--state-dir needs a directory}"; shift ;;
+	--baseline) baseline="${2:?--baseline needs a report}"; shift ;;
+	--security) security="${2:?--security needs a list}"; shift ;;
+	--requests) requests="${2:?--requests needs a number}"; shift ;;
+	--health-timeout) health_timeout="${2:?--health-timeout needs a duration}"; shift ;;
+	-m | --message) message="${2:?--message needs text}"; shift ;;
+	--dry-run) dry_run=1 ;;
+	--yes | -y) yes=1 ;;
+	--no-rollback) no_rollback=1 ;;
+	-v | --verbose) verbose=1 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 64 ;;
+	esac
+	shift
+done
+((${#configs[@]})) || { usage >&2; die "no config given (-c FILE)"; }
+[[ -n "$release" ]] || { usage >&2; die "no release given (-r ID)"; }
+[[ "$requests" =~ ^[0-9]+$ ]] || die "--requests needs a number"
+
+# The tools: beside this script when installed, in $SHIPSHAPE_BUILD in a
+# source tree, else on PATH.
+script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PATH="$script_dir:$PATH"
+[[ -d "$script_dir/../build" ]] && PATH="$script_dir/../build:$PATH"
+[[ -n "${SHIPSHAPE_BUILD:-}" ]] && PATH="$SHIPSHAPE_BUILD:$PATH"
+export PATH
+if [[ -z "$schema" ]]; then
+	for s in "$script_dir/../config/schema.yaml" "$script_dir/../share/shipshape/config/schema.yaml"; do
+		[[ -r "$s" ]] && { schema="$s"; break; }
+	done
+fi
+[[ -n "$state_dir" ]] && export SHIPSHAPE_STATE_DIR="$state_dir"
+# The deploy lock follows this script's life: a crash leaves it reclaimable.
+export SHIPSHAPE_DEPLOY_PID=$$
+
+have() { command -v "$1" >/dev/null 2>&1; }
+for t in cfg-resolve deploy-stage; do
+	have "$t" || die "$t is not installed (make, or put the shipshape tools on PATH)" 3
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-deploy.XXXXXX")
+chmod 700 "$work"
+cleanup() { rm -rf -- "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+cfg="$work/config.json"
+log="$work/tools.log"
+: >"$log"
+
+# ---- output ---------------------------------------------------------------
+
+summary=()
+started=$(date +%s)
+say() { printf '%s\n' "$*"; }
+# note STAGE RESULT DETAIL: one line of the final summary, printed now too.
+note() {
+	local line
+	line=$(printf '  %-15s %-9s %s' "$1" "$2" "$3")
+	summary+=("$line")
+	say "$line"
+}
+# print_summary RESULT: the closing line; after a failure the stages again,
+# without the detail lines between them.
+print_summary() {
+	say ""
+	say "shipshape deploy of $release to ${service:-?}: $1 ($(($(date +%s) - started))s)"
+	local l
+	if [[ "$1" != OK && "$1" != dry* ]]; then
+		for l in "${summary[@]}"; do say "$l"; done
+	fi
+}
+
+# ---- checks ---------------------------------------------------------------
+
+# check REPORTS NAME CMD...: runs a check tool and appends its report to
+# REPORTS; a tool that printed no report (it could not run) counts as an
+# unknown report, so the gate fails rather than passing on silence.
+check() {
+	local file="$1" name="$2" out rc=0
+	shift 2
+	if ! have "$1"; then
+		jq -cn --arg t "$name" --arg m "$1 is not installed: $name not checked" \
+			'{kind:"report",tool:$t,status:"warning",summary:$m,checks:[{name:($t+".installed"),status:"warning",message:$m}]}' >>"$file"
+		return 0
+	fi
+	if ((verbose)); then
+		out=$("$@" 2> >(tee -a "$log" >&2)) || rc=$?
+	else
+		out=$("$@" 2>>"$log") || rc=$?
+	fi
+	if [[ -n "$out" ]] && jq -e -s 'length > 0 and all(.kind == "report")' <<<"$out" >/dev/null 2>&1; then
+		printf '%s\n' "$out" >>"$file"
+	else
+		jq -cn --arg t "$name" --arg m "$1 exited $rc without a report (see its message above or with -v)" \
+			'{kind:"report",tool:$t,status:"unknown",summary:$m,checks:[{name:($t+".run"),status:"unknown",message:$m}]}' >>"$file"
+	fi
+}
+
+# gate STAGE REPORTS: the gate's decision; prints the failing checks.
+gate() {
+	local stage="$1" file="$2" out rc=0
+	out=$(deploy-stage -c "$cfg" gate "$stage" <"$file" 2>>"$log") || rc=$?
+	if ((rc == 0)); then
+		note "$stage" passed "$(jq -r '.summary' <<<"$out" 2>/dev/null || echo ok)"
+		return 0
+	fi
+	note "$stage" FAILED "$(jq -r '.summary // empty' <<<"$out" 2>/dev/null || true)"
+	# the failing reports' failing checks, one line each
+	jq -r '.checks[]? | select(.status != "ok") | "                            \(.status): \(.name): \(.message)"' \
+		<<<"$out" 2>/dev/null || true
+	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") | "                            \(.status): \(.name): \(.message)"' \
+		"$file" 2>/dev/null | head -n 20 || true
+	return 1
+}
+
+# alert SUMMARY: a critical report to alert-send (its channels: slack, email,
+# webhook, alertmanager per the config's alerts section).
+alert() {
+	local text="$1" out rc=0
+	if ! have alert-send; then
+		note alert skipped "alert-send is not installed: $text"
+		return 0
+	fi
+	out=$(jq -cn --arg s "$service" --arg r "$release" --arg m "$text" \
+		'{kind:"report",tool:"deploy_production",status:"critical",summary:$m,
+		  checks:[{name:"deploy.failed",status:"critical",message:$m,data:{service:$s,release:$r}}]}' |
+		alert-send -c "$cfg" 2>>"$log") || rc=$?
+	if ((rc == 0)); then
+		note alert sent "$(jq -rs 'map(.channel // empty) | unique | join(", ") | if . == "" then "delivered" else "via " + . end' <<<"$out" 2>/dev/null || echo delivered)"
+	else
+		note alert FAILED "alert-send exited $rc: $(tail -n 1 "$log")"
+	fi
+}
+
+# fail STAGE REASON APPLIED: stops the deploy: rollback when it was applied,
+# otherwise close the deploy as failed; then the alert; then exit.
+fail() {
+	local stage="$1" reason="$2" applied="$3" status=2 out rc=0 text
+	if ((dry_run)); then
+		print_summary "dry run: would stop at $stage"
+		exit 2
+	fi
+	if ((applied)) && ((!no_rollback)); then
+		out=$(rollback -c "$cfg" --health-timeout "$health_timeout" \
+			-m "automatic: $stage failed for $release" 2>>"$log") || rc=$?
+		if ((rc == 0)); then
+			note rollback ok "$(jq -r '"back to \(.to): \(.message)"' <<<"$out" 2>/dev/null)"
+			text="deploy of $release to $service failed at $stage ($reason); rolled back to $(jq -r .to <<<"$out")"
+		else
+			note rollback FAILED "$(jq -r '.message // empty' <<<"$out" 2>/dev/null || true) $(tail -n 1 "$log")"
+			text="deploy of $release to $service failed at $stage ($reason); the ROLLBACK FAILED too"
+			status=3
+			deploy-stage -c "$cfg" finish --result failed -m "$stage failed; rollback failed" >/dev/null 2>>"$log" || true
+		fi
+	else
+		deploy-stage -c "$cfg" finish --result failed -m "$stage failed: $reason" >/dev/null 2>>"$log" || true
+		if ((applied)); then
+			note rollback skipped "--no-rollback: $release stays in place"
+			text="deploy of $release to $service failed at $stage ($reason); left in place (--no-rollback)"
+		else
+			text="deploy of $release to $service failed at $stage ($reason); nothing was deployed"
+		fi
+	fi
+	alert "$text"
+	print_summary "FAILED at $stage"
+	exit "$status"
+}
+
+# ---- config -----------------------------------------------------------------
+
+resolve_args=()
+for e in ${env_files[@]+"${env_files[@]}"}; do resolve_args+=(-e "$e"); done
+[[ -n "$schema" ]] && resolve_args+=(-s "$schema")
+rc=0
+cfg-resolve -q "${resolve_args[@]}" -o "$cfg" "${configs[@]}" || rc=$?
+((rc == 0)) || die "the config does not resolve (cfg-resolve exited $rc)" 65
+service=$(jq -r '.service.name // "default"' "$cfg")
+environment=$(jq -r '.environment // "?"' "$cfg")
+driver=$(jq -r '.deploy.driver // "none"' "$cfg")
+say "shipshape: deploying $release to $service ($environment) with the $driver driver"
+
+if ((!yes && !dry_run)); then
+	if [[ -r /dev/tty ]] && { : </dev/tty; } 2>/dev/null; then
+		printf 'Deploy %s to %s (%s)? [y/N] ' "$release" "$service" "$environment" >/dev/tty
+		read -r answer </dev/tty || answer=""
+		[[ "$answer" == [yY]* ]] || die "not confirmed" 2
+	else
+		die "no terminal to confirm on: pass --yes to deploy without a prompt" 64
+	fi
+fi
+
+applied=0
+if ((!dry_run)); then
+	rc=0
+	out=$(deploy-stage -c "$cfg" begin --release "$release" -m "${message:-deploy_production.sh}" 2>&1) || rc=$?
+	if ((rc != 0)); then
+		printf '%s\n' "$out" >&2
+		note begin FAILED "${out##*: }"
+		print_summary "not started"
+		exit "$rc"
+	fi
+	note begin ok "deploy $(jq -r '.deploy' <<<"$out") replacing $(jq -r '.previous // "nothing"' <<<"$out")"
+fi
+
+# In a dry run there is no deploy to gate: the stage reports are judged here.
+judge() {
+	local stage="$1" file="$2"
+	if ((!dry_run)); then
+		gate "$stage" "$file"
+		return
+	fi
+	if jq -e -s 'all(.status == "ok" or .status == "warning")' "$file" >/dev/null; then
+		note "$stage" "would pass" "$(jq -rs 'map(.tool + " " + .status) | join(", ")' "$file")"
+	else
+		note "$stage" "would FAIL" "$(jq -rs 'map(select(.status != "ok" and .status != "warning") | .tool + ": " + .summary) | join("; ")' "$file")"
+		return 1
+	fi
+}
+
+# ---- stage 1: pre-deploy ---------------------------------------------------
+# config policy, database connectivity, external services, the baseline.
+r="$work/pre-deploy.jsonl"
+: >"$r"
+check "$r" cfg-resolve cfg-resolve -q "${resolve_args[@]}" --check --format json "${configs[@]}"
+check "$r" db-check db-check -c "$cfg" --only connect,version,role,ssl,latency,pool --format json
+services=$(jq -r '(.services // {}) | keys | join(",")' "$cfg")
+if [[ -n "$services" ]]; then
+	check "$r" svc-probe svc-probe -c "$cfg" --only "$services" --format json
+fi
+if [[ -n "$baseline" ]]; then
+	check "$r" svc-probe-baseline svc-probe -c "$cfg" --only api --baseline "$baseline" --format json
+fi
+judge pre-deploy "$r" || fail pre-deploy "the pre-deploy gate failed" 0
+
+# ---- stage 2: infrastructure -----------------------------------------------
+# database schema, RLS and migrations; alerting set-up; rollback capability.
+r="$work/infrastructure.jsonl"
+: >"$r"
+check "$r" db-check db-check -c "$cfg" --only schema,tables,rls,extensions,migrations --format json
+judge infrastructure "$r" || fail infrastructure "the infrastructure gate failed" 0
+
+if ((dry_run)); then
+	note application "would run" "the $driver driver for $release"
+	print_summary "dry run: nothing changed"
+	exit 0
+fi
+
+# ---- stage 3: application --------------------------------------------------
+rc=0
+out=$(deploy-stage -c "$cfg" apply 2>>"$log") || rc=$?
+if ((rc != 0)); then
+	note application FAILED "$(jq -r '.message // empty' <<<"$out" 2>/dev/null || tail -n 1 "$log")"
+	# a failed driver may have switched part of the way: roll back
+	fail application "the deploy driver failed" 1
+fi
+applied=1
+note application ok "$(jq -r '.message' <<<"$out")"
+
+# ---- stage 4: post-deploy --------------------------------------------------
+# health (with retries while the release starts), performance, security.
+r="$work/post-deploy.jsonl"
+: >"$r"
+check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 500ms --format json
+if ((requests > 0)); then
+	check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
+fi
+if [[ "$security" != none ]]; then
+	check "$r" svc-probe-security svc-probe -c "$cfg" --security "$security" --format json
+fi
+judge post-deploy "$r" || fail post-deploy "the post-deploy gate failed" "$applied"
+
+# ---- stage 5: readiness ----------------------------------------------------
+# monitoring works, rollback is possible, compliance (encryption, RLS, audit).
+r="$work/readiness.jsonl"
+: >"$r"
+check "$r" rollback rollback -c "$cfg" --check --format json
+check "$r" db-check db-check -c "$cfg" --only rls --format json
+judge readiness "$r" || fail readiness "the readiness gate failed" "$applied"
+
+deploy-stage -c "$cfg" finish --result ok -m "all stages passed" >/dev/null 2>>"$log" ||
+	die "the deploy passed every stage but could not be recorded as finished" 3
+note finish ok "$release is live and recorded as good"
+print_summary "OK"
