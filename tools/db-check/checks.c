@@ -1,0 +1,1107 @@
+/* checks.c — db-check's checks: one read-only transaction, the catalog
+ * questions pipelined in one round trip, then latency, migrations and the
+ * custom queries, each judged into the report. */
+#include "db-check.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The statement that fixes the transaction's limits (and takes its snapshot,
+ * after which it can no longer be made read-write). */
+static const char sql_limits[] =
+	"SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true), "
+	"set_config('idle_in_transaction_session_timeout', $3, true), "
+	"set_config('default_transaction_read_only', 'on', false)";
+
+/* Everything that is one row: role, SSL, connection slots, activity. It
+ * reads pg_stat_get_activity() itself, the function under pg_stat_activity
+ * and pg_stat_ssl: the views' joins cost a new backend milliseconds of
+ * catalog look-ups. */
+static const char sql_facts[] =
+	"SELECT pg_is_in_recovery(), "
+	"current_setting('max_connections')::int, "
+	"current_setting('superuser_reserved_connections')::int, "
+	"coalesce(current_setting('reserved_connections', true), '0')::int, "
+	"f.others, f.ssl, f.sslversion, f.sslcipher, f.sslbits, current_setting('ssl'), "
+	"extract(epoch FROM clock_timestamp() - o.xact_start)::float8, o.pid, o.state, o.application_name, "
+	"f.waiters, f.hidden, current_user, current_database() "
+	"FROM (SELECT count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS others, "
+	" bool_or(ssl) FILTER (WHERE pid = pg_backend_pid()) AS ssl, "
+	" max(sslversion) FILTER (WHERE pid = pg_backend_pid()) AS sslversion, "
+	" max(sslcipher) FILTER (WHERE pid = pg_backend_pid()) AS sslcipher, "
+	" max(sslbits) FILTER (WHERE pid = pg_backend_pid()) AS sslbits, "
+	" count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiters, "
+	" count(*) FILTER (WHERE backend_type = 'client backend' AND state IS NULL) AS hidden "
+	" FROM pg_stat_get_activity(NULL)) f "
+	"LEFT JOIN LATERAL (SELECT xact_start, pid, state, application_name FROM pg_stat_get_activity(NULL) "
+	" WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
+	" ORDER BY xact_start LIMIT 1) o ON true";
+enum {
+	F_RECOVERY, F_MAXCONN, F_SU_RESERVED, F_RESERVED, F_OTHERS, F_SSL, F_SSL_VERSION, F_SSL_CIPHER,
+	F_SSL_BITS, F_SERVER_SSL, F_XACT_AGE, F_XACT_PID, F_XACT_STATE, F_XACT_APP, F_LOCK_WAITERS,
+	F_HIDDEN, F_USER, F_DATABASE
+};
+
+static const char sql_schema[] =
+	"SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege(n.oid, 'USAGE'), false), "
+	"pg_get_userbyid(n.nspowner) "
+	"FROM (VALUES ($1::text)) v(name) LEFT JOIN pg_namespace n ON n.nspname = v.name";
+
+/* Per expected table, in the configured order: kind, RLS, SELECT privilege. */
+static const char sql_tables[] =
+	"SELECT t.name, c.relkind, c.relrowsecurity, c.relforcerowsecurity, "
+	"has_table_privilege(c.oid, 'SELECT') "
+	"FROM json_array_elements_text($2::json) WITH ORDINALITY t(name, i) "
+	"LEFT JOIN pg_class c ON c.relname = t.name AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+	"AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) ORDER BY t.i";
+
+static const char sql_extensions[] =
+	"SELECT e.name, x.extversion FROM json_array_elements_text($1::json) WITH ORDINALITY e(name, i) "
+	"LEFT JOIN pg_extension x ON x.extname = e.name ORDER BY e.i";
+
+/* The migrations table found without any error: schema-qualified first for a
+ * bare name, then the search path; its column's type; the privilege. */
+static const char sql_migrations_find[] =
+	"SELECT r::text, (SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+	" WHERE attrelid = r AND attname = $3 AND attnum > 0 AND NOT attisdropped), "
+	"has_table_privilege(r, 'SELECT') "
+	"FROM (SELECT coalesce(CASE WHEN strpos($2, '.') = 0 "
+	" THEN to_regclass(quote_ident($1) || '.' || quote_ident($2)) END, to_regclass($2)) AS r) x";
+
+#define SAVEPOINT_NAME "db_check"
+
+struct ctx {
+	const struct settings *s;
+	struct report *r;
+	PGconn *c;
+	bool include[CHECK_COUNT];
+	bool stopped;         /* timed out or lost the connection: nothing more runs */
+	const char *stop_why; /* what the checks not run say */
+};
+
+static char *check_name(const char *name)
+{
+	return easprintf("db.%s", name);
+}
+
+static cJSON *add(struct ctx *x, enum check_id id, enum status st, int64_t ms, cJSON *data, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static cJSON *add(struct ctx *x, enum check_id id, enum status st, int64_t ms, cJSON *data, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	char *name = check_name(check_names[id]);
+	cJSON *c = report_add_check(x->r, name, st, ms, data, "%s", msg ? msg : "");
+	free(name);
+	free(msg);
+	return c;
+}
+
+/* ---- small readers of results ---- */
+
+static bool ok_rows(const PGresult *r)
+{
+	return r && PQresultStatus(r) == PGRES_TUPLES_OK;
+}
+
+static const char *val(const PGresult *r, int row, int col)
+{
+	if (!r || row >= PQntuples(r) || col >= PQnfields(r) || PQgetisnull(r, row, col))
+		return NULL;
+	return PQgetvalue(r, row, col);
+}
+
+static bool val_bool(const PGresult *r, int row, int col)
+{
+	const char *v = val(r, row, col);
+	return v && *v == 't';
+}
+
+static double val_num(const PGresult *r, int row, int col, double def)
+{
+	const char *v = val(r, row, col);
+	return v ? strtod(v, NULL) : def;
+}
+
+static void json_add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+static const char *fmt_ms(int64_t ms, char *buf, size_t n)
+{
+	return duration_format(ms, buf, n);
+}
+
+/* ---- which checks run ---- */
+
+static bool configured(const struct settings *s, enum check_id id)
+{
+	switch (id) {
+	case CHECK_SCHEMA: return s->schema != NULL;
+	case CHECK_TABLES: return s->ntables > 0;
+	case CHECK_RLS: return s->ntables > 0 && (s->rls_required || s->rls_forced);
+	case CHECK_EXTENSIONS: return s->nextensions > 0;
+	case CHECK_MIGRATIONS: return s->migrations_version != NULL;
+	case CHECK_QUERIES: return s->nqueries > 0;
+	default: return true;
+	}
+}
+
+static void not_configured(struct ctx *x, enum check_id id)
+{
+	static const char *const what[CHECK_COUNT] = {
+		[CHECK_SCHEMA] = "no database.schema configured",
+		[CHECK_TABLES] = "no database.tables configured",
+		[CHECK_RLS] = "no tables configured, or database.rls.required and forced both off",
+		[CHECK_EXTENSIONS] = "no database.extensions configured",
+		[CHECK_MIGRATIONS] = "no database.migrations.version configured",
+		[CHECK_QUERIES] = "no database.queries configured",
+	};
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddBoolToObject(d, "configured", false);
+	add(x, id, STATUS_OK, 0, d, "%s", what[id] ? what[id] : "not configured");
+}
+
+static void not_run(struct ctx *x, enum check_id id)
+{
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddBoolToObject(d, "run", false);
+	if (id == CHECK_QUERIES) {
+		for (size_t i = 0; i < x->s->nqueries; i++) {
+			char *name = easprintf("db.query.%s", x->s->queries[i].name);
+			report_add_check(x->r, name, STATUS_UNKNOWN, 0, cJSON_Duplicate(d, true), "%s", x->stop_why);
+			free(name);
+		}
+		cJSON_Delete(d);
+		return;
+	}
+	add(x, id, STATUS_UNKNOWN, 0, d, "%s", x->stop_why);
+}
+
+static void stop(struct ctx *x, enum run_status rs)
+{
+	static char why[512];
+	char dur[32];
+	x->stopped = true;
+	if (rs == RUN_TIMEOUT) {
+		snprintf(why, sizeof why, "not finished: the run is bounded by -t %s",
+			 fmt_ms(x->s->timeout_ms, dur, sizeof dur));
+	} else {
+		char *err = redact_string(PQerrorMessage(x->c));
+		err[strcspn(err, "\n")] = '\0';
+		snprintf(why, sizeof why, "not finished: the connection failed%s%s", *err ? ": " : "", err);
+		free(err);
+	}
+	x->stop_why = why;
+}
+
+/* ---- connect ---- */
+
+static bool do_connect(struct ctx *x)
+{
+	const struct settings *s = x->s;
+	struct conn_failure f = {0};
+	int64_t ms = 0;
+	char w[32], cr[32];
+	x->c = db_connect(s, &f, &ms);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "connect_ms", (double)ms);
+	cJSON_AddNumberToObject(d, "warning_ms", (double)s->connect_warning_ms);
+	cJSON_AddNumberToObject(d, "critical_ms", (double)s->connect_critical_ms);
+	if (s->url_origin)
+		cJSON_AddStringToObject(d, "url_from", s->url_origin);
+	else
+		cJSON_AddStringToObject(d, "url_from", "libpq environment (PG* variables, ~/.pgpass)");
+	if (!x->c) {
+		cJSON_AddStringToObject(d, "failure", f.kind);
+		cJSON_AddStringToObject(d, "reason", f.reason);
+		cJSON_AddStringToObject(d, "error", f.detail ? f.detail : "");
+		cJSON *nr = cJSON_AddArrayToObject(d, "not_run");
+		for (int i = CHECK_CONNECT + 1; i < CHECK_COUNT; i++)
+			if (x->include[i])
+				cJSON_AddItemToArray(nr, cJSON_CreateString(check_names[i]));
+		cJSON *chk = add(x, CHECK_CONNECT, STATUS_CRITICAL, ms, d, "%s", f.message);
+		check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
+			       (double)s->connect_critical_ms);
+		/* an SSL failure is also the ssl check's answer */
+		if (strcmp(f.kind, "ssl") == 0 && x->include[CHECK_SSL]) {
+			cJSON *sd = cJSON_CreateObject();
+			cJSON_AddBoolToObject(sd, "encrypted", false);
+			cJSON_AddBoolToObject(sd, "required", s->require_ssl);
+			add(x, CHECK_SSL, STATUS_CRITICAL, ms, sd, "%s", f.message);
+		}
+		report_set_summary(x->r, "cannot connect: %s", f.message);
+		conn_failure_free(&f);
+		return false;
+	}
+	const char *host = PQhost(x->c), *port = PQport(x->c);
+	json_add_str(d, "host", host);
+	json_add_str(d, "port", port);
+	json_add_str(d, "user", PQuser(x->c));
+	json_add_str(d, "database", PQdb(x->c));
+	enum status st = STATUS_OK;
+	const char *judgement = "";
+	if (ms > s->connect_critical_ms) {
+		st = STATUS_CRITICAL;
+		judgement = easprintf(", above the critical %s", fmt_ms(s->connect_critical_ms, cr, sizeof cr));
+	} else if (ms > s->connect_warning_ms) {
+		st = STATUS_WARNING;
+		judgement = easprintf(", above the warning %s", fmt_ms(s->connect_warning_ms, w, sizeof w));
+	}
+	cJSON *chk = add(x, CHECK_CONNECT, st, ms, d, "connected in %lld ms%s as %s to %s on %s%s%s",
+			 (long long)ms, judgement, PQuser(x->c), PQdb(x->c), host && *host ? host : "local socket",
+			 port && *port ? ":" : "", port ? port : "");
+	if (*judgement)
+		free((char *)judgement);
+	check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
+		       (double)s->connect_critical_ms);
+	return true;
+}
+
+/* ---- the judgements of the one-round-trip batch ---- */
+
+static void judge_version(struct ctx *x, int64_t ms)
+{
+	const struct settings *s = x->s;
+	int num = PQserverVersion(x->c);
+	const char *text = PQparameterStatus(x->c, "server_version");
+	cJSON *d = cJSON_CreateObject();
+	json_add_str(d, "version", text);
+	cJSON_AddNumberToObject(d, "version_num", num);
+	json_add_str(d, "minimum", s->min_server_version);
+	if (s->min_server_version_num && num < s->min_server_version_num)
+		add(x, CHECK_VERSION, STATUS_CRITICAL, ms, d, "PostgreSQL %s is below the minimum %s",
+		    text ? text : "?", s->min_server_version);
+	else if (s->min_server_version_num)
+		add(x, CHECK_VERSION, STATUS_OK, ms, d, "PostgreSQL %s (at least %s)", text ? text : "?",
+		    s->min_server_version);
+	else
+		add(x, CHECK_VERSION, STATUS_OK, ms, d, "PostgreSQL %s (no minimum configured)", text ? text : "?");
+}
+
+static void judge_role(struct ctx *x, const PGresult *f, int64_t ms)
+{
+	static const char *const expected_names[] = {"primary", "replica", "any"};
+	bool recovery = val_bool(f, 0, F_RECOVERY);
+	enum role expected = x->s->expected_role;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "role", recovery ? "replica" : "primary");
+	cJSON_AddBoolToObject(d, "in_recovery", recovery);
+	cJSON_AddStringToObject(d, "expected", expected_names[expected]);
+	if (expected == ROLE_PRIMARY && recovery)
+		add(x, CHECK_ROLE, STATUS_CRITICAL, ms, d,
+		    "the server is in recovery (a standby), but a primary is expected");
+	else if (expected == ROLE_REPLICA && !recovery)
+		add(x, CHECK_ROLE, STATUS_CRITICAL, ms, d, "the server is a primary, but a replica is expected");
+	else
+		add(x, CHECK_ROLE, STATUS_OK, ms, d, "%s%s", recovery ? "replica (in recovery)" : "primary",
+		    expected == ROLE_ANY ? "" : ", as expected");
+}
+
+static const char *client_sslmode(PGconn *c)
+{
+	static char mode[32];
+	PQconninfoOption *opts = PQconninfo(c);
+	snprintf(mode, sizeof mode, "prefer");
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "sslmode") == 0 && o->val)
+			snprintf(mode, sizeof mode, "%s", o->val);
+	PQconninfoFree(opts);
+	return mode;
+}
+
+static void judge_ssl(struct ctx *x, const PGresult *f, int64_t ms)
+{
+	const struct settings *s = x->s;
+	bool on = val_bool(f, 0, F_SSL);
+	const char *server_ssl = val(f, 0, F_SERVER_SSL);
+	const char *mode = client_sslmode(x->c);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddBoolToObject(d, "encrypted", on);
+	cJSON_AddBoolToObject(d, "required", s->require_ssl);
+	json_add_str(d, "protocol", val(f, 0, F_SSL_VERSION));
+	json_add_str(d, "cipher", val(f, 0, F_SSL_CIPHER));
+	if (val(f, 0, F_SSL_BITS))
+		cJSON_AddNumberToObject(d, "bits", val_num(f, 0, F_SSL_BITS, 0));
+	json_add_str(d, "server_ssl", server_ssl);
+	cJSON_AddStringToObject(d, "sslmode", mode);
+	if (on) {
+		add(x, CHECK_SSL, STATUS_OK, ms, d, "encrypted: %s %s (%s bits)", val(f, 0, F_SSL_VERSION),
+		    val(f, 0, F_SSL_CIPHER), val(f, 0, F_SSL_BITS) ? val(f, 0, F_SSL_BITS) : "?");
+		return;
+	}
+	const char *why = server_ssl && strcmp(server_ssl, "on") != 0 ? "the server has SSL off"
+			  : strcmp(mode, "disable") == 0 || strcmp(mode, "allow") == 0
+				  ? "the connection did not ask for it (sslmode)"
+				  : "the connection fell back to plain text";
+	if (s->require_ssl)
+		add(x, CHECK_SSL, STATUS_CRITICAL, ms, d, "not encrypted (%s, sslmode=%s), but SSL is required", why,
+		    mode);
+	else
+		add(x, CHECK_SSL, STATUS_OK, ms, d, "not encrypted (%s, sslmode=%s); SSL is not required", why, mode);
+}
+
+static void judge_schema(struct ctx *x, const PGresult *res, const char *user, int64_t ms)
+{
+	const char *schema = x->s->schema;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "schema", schema);
+	bool exists = val_bool(res, 0, 0), usage = val_bool(res, 0, 1);
+	cJSON_AddBoolToObject(d, "exists", exists);
+	cJSON_AddBoolToObject(d, "usage", usage);
+	json_add_str(d, "owner", val(res, 0, 2));
+	if (!exists)
+		add(x, CHECK_SCHEMA, STATUS_CRITICAL, ms, d, "schema \"%s\" does not exist", schema);
+	else if (!usage)
+		add(x, CHECK_SCHEMA, STATUS_CRITICAL, ms, d, "role %s lacks USAGE on schema \"%s\"", user, schema);
+	else
+		add(x, CHECK_SCHEMA, STATUS_OK, ms, d, "schema \"%s\" exists (owner %s) and %s may use it", schema,
+		    val(res, 0, 2), user);
+}
+
+static void list_append(struct buf *b, const char *item)
+{
+	if (b->len)
+		buf_puts(b, ", ");
+	buf_puts(b, item);
+}
+
+static void judge_tables(struct ctx *x, const PGresult *res, const char *user, int64_t ms)
+{
+	const struct settings *s = x->s;
+	struct buf missing = {0}, noselect = {0};
+	size_t nmissing = 0;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "schema", s->schema);
+	cJSON *arr = cJSON_AddArrayToObject(d, "tables");
+	for (int i = 0; i < PQntuples(res); i++) {
+		cJSON *t = cJSON_CreateObject();
+		const char *name = val(res, i, 0), *kind = val(res, i, 1);
+		cJSON_AddStringToObject(t, "name", name ? name : "");
+		cJSON_AddBoolToObject(t, "exists", kind != NULL);
+		if (kind) {
+			json_add_str(t, "kind", kind);
+			cJSON_AddBoolToObject(t, "select", val_bool(res, i, 4));
+			if (!val_bool(res, i, 4))
+				list_append(&noselect, name);
+		} else {
+			list_append(&missing, name ? name : "?");
+			nmissing++;
+		}
+		cJSON_AddItemToArray(arr, t);
+	}
+	cJSON_AddNumberToObject(d, "missing", (double)nmissing);
+	if (nmissing)
+		add(x, CHECK_TABLES, STATUS_CRITICAL, ms, d, "missing %zu of %zu table%s in \"%s\": %s", nmissing,
+		    s->ntables, s->ntables == 1 ? "" : "s", s->schema, missing.data);
+	else if (noselect.len)
+		add(x, CHECK_TABLES, STATUS_WARNING, ms, d, "all %zu tables exist, but %s may not SELECT from: %s",
+		    s->ntables, user, noselect.data);
+	else
+		add(x, CHECK_TABLES, STATUS_OK, ms, d, "all %zu table%s exist in \"%s\"", s->ntables,
+		    s->ntables == 1 ? "" : "s", s->schema);
+	buf_free(&missing);
+	buf_free(&noselect);
+}
+
+static void judge_rls(struct ctx *x, const PGresult *res, int64_t ms)
+{
+	const struct settings *s = x->s;
+	struct buf off = {0}, unforced = {0}, missing = {0};
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddBoolToObject(d, "required", s->rls_required);
+	cJSON_AddBoolToObject(d, "forced", s->rls_forced);
+	cJSON *arr = cJSON_AddArrayToObject(d, "tables");
+	size_t checked = 0;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = val(res, i, 0), *kind = val(res, i, 1);
+		if (!kind) {
+			list_append(&missing, name ? name : "?");
+			continue;
+		}
+		if (strcmp(kind, "r") != 0 && strcmp(kind, "p") != 0)
+			continue; /* views and foreign tables carry no RLS of their own */
+		checked++;
+		bool enabled = val_bool(res, i, 2), forced = val_bool(res, i, 3);
+		cJSON *t = cJSON_CreateObject();
+		cJSON_AddStringToObject(t, "name", name);
+		cJSON_AddBoolToObject(t, "enabled", enabled);
+		cJSON_AddBoolToObject(t, "forced", forced);
+		cJSON_AddItemToArray(arr, t);
+		if (!enabled)
+			list_append(&off, name);
+		else if (s->rls_forced && !forced)
+			list_append(&unforced, name);
+	}
+	if (missing.len)
+		cJSON_AddStringToObject(d, "missing", missing.data);
+	if (off.len && s->rls_required)
+		add(x, CHECK_RLS, STATUS_CRITICAL, ms, d, "row-level security is not enabled on: %s%s%s", off.data,
+		    unforced.len ? "; not forced on: " : "", unforced.len ? unforced.data : "");
+	else if (s->rls_forced && (off.len || unforced.len))
+		add(x, CHECK_RLS, STATUS_CRITICAL, ms, d, "row-level security is not forced on: %s%s%s",
+		    unforced.data ? unforced.data : "", unforced.len && off.len ? ", " : "", off.len ? off.data : "");
+	else if (missing.len)
+		add(x, CHECK_RLS, STATUS_UNKNOWN, ms, d, "cannot check missing tables: %s (see db.tables)",
+		    missing.data);
+	else
+		add(x, CHECK_RLS, STATUS_OK, ms, d, "row-level security %s on all %zu tables",
+		    s->rls_forced ? "enabled and forced" : "enabled", checked);
+	buf_free(&off);
+	buf_free(&unforced);
+	buf_free(&missing);
+}
+
+static void judge_extensions(struct ctx *x, const PGresult *res, int64_t ms)
+{
+	const struct settings *s = x->s;
+	struct buf missing = {0}, old = {0}, have = {0};
+	cJSON *d = cJSON_CreateObject();
+	cJSON *arr = cJSON_AddArrayToObject(d, "extensions");
+	for (size_t i = 0; i < s->nextensions; i++) {
+		const struct extension_req *e = &s->extensions[i];
+		const char *v = val(res, (int)i, 1);
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", e->name);
+		json_add_str(o, "installed", v);
+		json_add_str(o, "minimum", e->min_version);
+		cJSON_AddItemToArray(arr, o);
+		char item[256];
+		if (!v) {
+			list_append(&missing, e->name);
+		} else if (e->min_version && version_compare(v, e->min_version) < 0) {
+			snprintf(item, sizeof item, "%s %s (below %s)", e->name, v, e->min_version);
+			list_append(&old, item);
+		} else {
+			snprintf(item, sizeof item, "%s %s", e->name, v);
+			list_append(&have, item);
+		}
+	}
+	if (missing.len || old.len)
+		add(x, CHECK_EXTENSIONS, STATUS_CRITICAL, ms, d, "%s%s%s%s%s", missing.len ? "not installed: " : "",
+		    missing.len ? missing.data : "", missing.len && old.len ? "; " : "", old.len ? "too old: " : "",
+		    old.len ? old.data : "");
+	else
+		add(x, CHECK_EXTENSIONS, STATUS_OK, ms, d, "installed: %s", have.data);
+	buf_free(&missing);
+	buf_free(&old);
+	buf_free(&have);
+}
+
+/* Slots for the application: max_connections less the reserved ones, less
+ * what other sessions hold now (this check's own session is not counted: it
+ * ends in a moment). */
+static void judge_pool(struct ctx *x, const PGresult *f, int64_t ms)
+{
+	const struct settings *s = x->s;
+	long long maxconn = (long long)val_num(f, 0, F_MAXCONN, 0);
+	long long su = (long long)val_num(f, 0, F_SU_RESERVED, 0);
+	long long reserved = (long long)val_num(f, 0, F_RESERVED, 0);
+	long long others = (long long)val_num(f, 0, F_OTHERS, 0);
+	long long available = maxconn - su - reserved;
+	long long free_slots = available - others;
+	long long per_instance = s->pool_size + s->max_overflow;
+	long long demand = s->pool_configured ? per_instance * s->max_instances : 0;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "max_connections", (double)maxconn);
+	cJSON_AddNumberToObject(d, "superuser_reserved_connections", (double)su);
+	cJSON_AddNumberToObject(d, "reserved_connections", (double)reserved);
+	cJSON_AddNumberToObject(d, "available", (double)available);
+	cJSON_AddNumberToObject(d, "in_use", (double)others);
+	cJSON_AddNumberToObject(d, "free", (double)free_slots);
+	cJSON *chk;
+	if (!s->pool_configured) {
+		double pct = available > 0 ? 100.0 * (double)others / (double)available : 100.0;
+		cJSON_AddNumberToObject(d, "in_use_pct", round(pct * 10) / 10);
+		enum status st = free_slots <= 0 ? STATUS_CRITICAL : pct > 80 ? STATUS_WARNING : STATUS_OK;
+		chk = add(x, CHECK_POOL, st, ms, d, "%lld of %lld connection slots in use (%.0f%%), %lld free", others,
+			  available, pct, free_slots);
+		check_add_perf(chk, "connections", (double)others, "", 0.8 * (double)available, (double)available);
+		return;
+	}
+	cJSON *dm = cJSON_AddObjectToObject(d, "demand");
+	cJSON_AddNumberToObject(dm, "pool_size", (double)s->pool_size);
+	cJSON_AddNumberToObject(dm, "max_overflow", (double)s->max_overflow);
+	cJSON_AddNumberToObject(dm, "max_instances", (double)s->max_instances);
+	cJSON_AddNumberToObject(dm, "total", (double)demand);
+	double pct = free_slots > 0 ? 100.0 * (double)demand / (double)free_slots : (demand > 0 ? INFINITY : 0);
+	if (isfinite(pct))
+		cJSON_AddNumberToObject(d, "demand_pct_of_free", round(pct * 10) / 10);
+	else
+		cJSON_AddNullToObject(d, "demand_pct_of_free");
+	enum status st = demand > free_slots ? STATUS_CRITICAL : pct > 80 ? STATUS_WARNING : STATUS_OK;
+	const char *verdict = st == STATUS_CRITICAL ? "does not fit in"
+			      : st == STATUS_WARNING ? "takes more than 80% of"
+						     : "fits in";
+	chk = add(x, CHECK_POOL, st, ms, d,
+		  "demand %lld ((pool_size %lld + max_overflow %lld) x %lld instances) %s the %lld free slots "
+		  "(max_connections %lld - %lld reserved - %lld in use)",
+		  demand, (long long)s->pool_size, (long long)s->max_overflow, (long long)s->max_instances, verdict,
+		  free_slots, maxconn, su + reserved, others);
+	check_add_perf(chk, "pool_demand", (double)demand, "", 0.8 * (double)free_slots, (double)free_slots);
+}
+
+static void judge_activity(struct ctx *x, const PGresult *f, int64_t ms)
+{
+	const struct settings *s = x->s;
+	const char *age_text = val(f, 0, F_XACT_AGE);
+	double age_s = age_text ? strtod(age_text, NULL) : 0;
+	int64_t age_ms = (int64_t)(age_s * 1000);
+	long long waiters = (long long)val_num(f, 0, F_LOCK_WAITERS, 0);
+	long long hidden = (long long)val_num(f, 0, F_HIDDEN, 0);
+	char a[32], w[32], c[32];
+	cJSON *d = cJSON_CreateObject();
+	cJSON *o = cJSON_AddObjectToObject(d, "oldest_transaction");
+	if (age_text) {
+		cJSON_AddNumberToObject(o, "age_ms", (double)age_ms);
+		cJSON_AddNumberToObject(o, "pid", val_num(f, 0, F_XACT_PID, 0));
+		json_add_str(o, "state", val(f, 0, F_XACT_STATE));
+		json_add_str(o, "application_name", val(f, 0, F_XACT_APP));
+	}
+	cJSON_AddNumberToObject(d, "lock_waiters", (double)waiters);
+	cJSON_AddNumberToObject(d, "sessions_hidden", (double)hidden);
+	cJSON_AddNumberToObject(d, "transaction_warning_ms", (double)s->xact_warning_ms);
+	cJSON_AddNumberToObject(d, "transaction_critical_ms", (double)s->xact_critical_ms);
+	cJSON_AddNumberToObject(d, "lock_waiters_warning", (double)s->lock_waiters_warning);
+	cJSON_AddNumberToObject(d, "lock_waiters_critical", (double)s->lock_waiters_critical);
+
+	enum status st = STATUS_OK;
+	struct buf m = {0};
+	if (age_text) {
+		enum status ts = age_ms > s->xact_critical_ms ? STATUS_CRITICAL
+				 : age_ms > s->xact_warning_ms ? STATUS_WARNING
+							       : STATUS_OK;
+		st = status_worst(st, ts);
+		buf_printf(&m, "oldest open transaction %s (pid %s, %s%s%s)", fmt_ms(age_ms, a, sizeof a),
+			   val(f, 0, F_XACT_PID), val(f, 0, F_XACT_STATE) ? val(f, 0, F_XACT_STATE) : "state hidden",
+			   val(f, 0, F_XACT_APP) && *val(f, 0, F_XACT_APP) ? ", " : "",
+			   val(f, 0, F_XACT_APP) ? val(f, 0, F_XACT_APP) : "");
+		if (ts != STATUS_OK)
+			buf_printf(&m, " is above the %s %s", status_name(ts),
+				   ts == STATUS_CRITICAL ? fmt_ms(s->xact_critical_ms, c, sizeof c)
+							 : fmt_ms(s->xact_warning_ms, w, sizeof w));
+	} else {
+		buf_puts(&m, "no other open transaction");
+	}
+	enum status ls = waiters >= s->lock_waiters_critical ? STATUS_CRITICAL
+			 : waiters >= s->lock_waiters_warning ? STATUS_WARNING
+							      : STATUS_OK;
+	st = status_worst(st, ls);
+	buf_printf(&m, "; %lld session%s waiting on locks", waiters, waiters == 1 ? "" : "s");
+	if (ls != STATUS_OK)
+		buf_printf(&m, " (%s at %lld)", status_name(ls),
+			   (long long)(ls == STATUS_CRITICAL ? s->lock_waiters_critical : s->lock_waiters_warning));
+	if (hidden)
+		buf_printf(&m, "; %lld session%s of other roles not visible (grant pg_read_all_stats)", hidden,
+			   hidden == 1 ? "" : "s");
+	cJSON *chk = add(x, CHECK_ACTIVITY, st, ms, d, "%s", m.data);
+	check_add_perf(chk, "oldest_xact", age_s, "s", (double)s->xact_warning_ms / 1000.0,
+		       (double)s->xact_critical_ms / 1000.0);
+	check_add_perf(chk, "lock_waiters", (double)waiters, "", (double)s->lock_waiters_warning,
+		       (double)s->lock_waiters_critical);
+	buf_free(&m);
+}
+
+static void result_failed(struct ctx *x, enum check_id id, const PGresult *res, int64_t ms)
+{
+	char *err = result_error(res);
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "sqlstate", result_sqlstate(res));
+	add(x, id, STATUS_UNKNOWN, ms, d, "query failed: %s", err);
+	free(err);
+}
+
+/* ---- the main batch ---- */
+
+enum { S_BEGIN, S_LIMITS, S_FACTS, S_SCHEMA, S_TABLES, S_EXTENSIONS, S_MIGRATIONS, S_SAVEPOINT, S_N };
+
+static char *json_names(char **names, size_t n, const struct extension_req *ext)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(ext ? ext[i].name : names[i]));
+	char *text = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	if (!text)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	return text;
+}
+
+struct migrations_target {
+	char *table;  /* as the server names it (regclass text), NULL when absent */
+	char *coltype;
+	bool select;
+};
+
+static void main_batch(struct ctx *x, struct migrations_target *mt)
+{
+	const struct settings *s = x->s;
+	struct stmt st[S_N];
+	size_t map[S_N]; /* S_* -> index in st, or S_N when not sent */
+	size_t n = 0;
+	char stmt_timeout[32], lock_timeout[32], idle_timeout[32];
+	int64_t left = s->deadline_ms - now_monotonic_ms();
+	int64_t stmt_ms = s->statement_timeout_ms < left ? s->statement_timeout_ms : left;
+	snprintf(stmt_timeout, sizeof stmt_timeout, "%lld", (long long)(stmt_ms > 0 ? stmt_ms : 1));
+	snprintf(lock_timeout, sizeof lock_timeout, "%lld", (long long)s->lock_timeout_ms);
+	snprintf(idle_timeout, sizeof idle_timeout, "%lld", (long long)(s->timeout_ms + 1000));
+	char *tables_json = json_names(s->tables, s->ntables, NULL);
+	char *ext_json = json_names(NULL, s->nextensions, s->extensions);
+	bool need_tables = x->include[CHECK_TABLES] || x->include[CHECK_RLS];
+	bool need_schema = x->include[CHECK_SCHEMA] || need_tables;
+	bool need_savepoint = x->include[CHECK_MIGRATIONS] || x->include[CHECK_QUERIES];
+
+	for (size_t i = 0; i < S_N; i++)
+		map[i] = S_N;
+	memset(st, 0, sizeof st);
+#define SEND(id, text, np, p0, p1, p2)                                                           \
+	do {                                                                                     \
+		map[id] = n;                                                                     \
+		st[n] = (struct stmt){.sql = (text), .nparams = (np), .params = {(p0), (p1), (p2)}}; \
+		n++;                                                                             \
+	} while (0)
+	SEND(S_BEGIN, "BEGIN TRANSACTION READ ONLY", 0, NULL, NULL, NULL);
+	SEND(S_LIMITS, sql_limits, 3, stmt_timeout, lock_timeout, idle_timeout);
+	SEND(S_FACTS, sql_facts, 0, NULL, NULL, NULL);
+	if (need_schema && s->schema)
+		SEND(S_SCHEMA, sql_schema, 1, s->schema, NULL, NULL);
+	if (need_tables && s->schema && s->ntables)
+		SEND(S_TABLES, sql_tables, 2, s->schema, tables_json, NULL);
+	if (x->include[CHECK_EXTENSIONS] && s->nextensions)
+		SEND(S_EXTENSIONS, sql_extensions, 1, ext_json, NULL, NULL);
+	if (x->include[CHECK_MIGRATIONS] && s->migrations_version)
+		SEND(S_MIGRATIONS, sql_migrations_find, 3, s->schema ? s->schema : "public", s->migrations_table,
+		     s->migrations_column);
+	if (need_savepoint)
+		SEND(S_SAVEPOINT, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL, NULL, NULL);
+#undef SEND
+
+	int64_t sent = now_monotonic_ms();
+	enum run_status rs = pipeline_run(x->c, st, n, s->deadline_ms);
+	/* a statement's time: from the previous result (or the send) to its own */
+	int64_t t[S_N];
+	for (size_t i = 0; i < n; i++)
+		t[i] = st[i].res ? st[i].done_ms - (i ? st[i - 1].done_ms : sent) : 0;
+#define RES(id) (map[id] < S_N ? st[map[id]].res : NULL)
+#define MS(id) (map[id] < S_N ? t[map[id]] : 0)
+	if (rs != RUN_OK)
+		stop(x, rs);
+	const PGresult *facts = RES(S_FACTS);
+	bool facts_ok = ok_rows(facts) && PQntuples(facts) == 1;
+	if (!x->stopped && !facts_ok) {
+		/* BEGIN or the limits failed: nothing else can be trusted */
+		char *err = result_error(ok_rows(RES(S_LIMITS)) ? facts : RES(S_LIMITS));
+		static char why[512];
+		snprintf(why, sizeof why, "could not start the read-only transaction: %s", err);
+		free(err);
+		x->stopped = true;
+		x->stop_why = why;
+	}
+	const char *user = facts_ok ? val(facts, 0, F_USER) : PQuser(x->c);
+
+	for (size_t i = 0; i < n && log_level > 1; i++)
+		verbose("  statement %zu: %lld ms", i, (long long)t[i]);
+	verbose("the catalog batch (%zu statements) took %lld ms", n, (long long)(now_monotonic_ms() - sent));
+	if (x->stopped) {
+		for (int id = CHECK_ROLE; id < CHECK_COUNT; id++)
+			if (x->include[id] && id != CHECK_LATENCY && id != CHECK_MIGRATIONS && id != CHECK_QUERIES)
+				not_run(x, (enum check_id)id);
+		goto out;
+	}
+	if (x->include[CHECK_ROLE])
+		judge_role(x, facts, MS(S_FACTS));
+	if (x->include[CHECK_SSL])
+		judge_ssl(x, facts, MS(S_FACTS));
+	if (x->include[CHECK_SCHEMA]) {
+		if (!configured(s, CHECK_SCHEMA))
+			not_configured(x, CHECK_SCHEMA);
+		else if (!ok_rows(RES(S_SCHEMA)))
+			result_failed(x, CHECK_SCHEMA, RES(S_SCHEMA), MS(S_SCHEMA));
+		else
+			judge_schema(x, RES(S_SCHEMA), user, MS(S_SCHEMA));
+	}
+	if (x->include[CHECK_TABLES]) {
+		if (!configured(s, CHECK_TABLES) || !s->schema)
+			not_configured(x, CHECK_TABLES);
+		else if (!ok_rows(RES(S_TABLES)))
+			result_failed(x, CHECK_TABLES, RES(S_TABLES), MS(S_TABLES));
+		else
+			judge_tables(x, RES(S_TABLES), user, MS(S_TABLES));
+	}
+	if (x->include[CHECK_RLS]) {
+		if (!configured(s, CHECK_RLS) || !s->schema)
+			not_configured(x, CHECK_RLS);
+		else if (!ok_rows(RES(S_TABLES)))
+			result_failed(x, CHECK_RLS, RES(S_TABLES), MS(S_TABLES));
+		else
+			judge_rls(x, RES(S_TABLES), MS(S_TABLES));
+	}
+	if (x->include[CHECK_EXTENSIONS]) {
+		if (!configured(s, CHECK_EXTENSIONS))
+			not_configured(x, CHECK_EXTENSIONS);
+		else if (!ok_rows(RES(S_EXTENSIONS)))
+			result_failed(x, CHECK_EXTENSIONS, RES(S_EXTENSIONS), MS(S_EXTENSIONS));
+		else
+			judge_extensions(x, RES(S_EXTENSIONS), MS(S_EXTENSIONS));
+	}
+	if (x->include[CHECK_POOL])
+		judge_pool(x, facts, MS(S_FACTS));
+	if (x->include[CHECK_ACTIVITY])
+		judge_activity(x, facts, MS(S_FACTS));
+	if (ok_rows(RES(S_MIGRATIONS))) {
+		const PGresult *m = RES(S_MIGRATIONS);
+		mt->table = val(m, 0, 0) ? estrdup(val(m, 0, 0)) : NULL;
+		mt->coltype = val(m, 0, 1) ? estrdup(val(m, 0, 1)) : NULL;
+		mt->select = val_bool(m, 0, 2);
+	}
+	if (map[S_SAVEPOINT] < S_N && PQresultStatus(RES(S_SAVEPOINT)) != PGRES_COMMAND_OK) {
+		static char why[512];
+		char *err = result_error(RES(S_SAVEPOINT));
+		snprintf(why, sizeof why, "could not set a savepoint: %s", err);
+		free(err);
+		x->stopped = true;
+		x->stop_why = why;
+	}
+out:
+#undef RES
+#undef MS
+	stmt_clear(st, n);
+	free(tables_json);
+	free(ext_json);
+}
+
+/* ---- latency: sequential round trips of a trivial query ---- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void check_latency(struct ctx *x)
+{
+	const struct settings *s = x->s;
+	int n = s->latency_count;
+	int64_t *us = ecalloc((size_t)n, sizeof *us);
+	int64_t started = now_monotonic_ms();
+	int done = 0;
+	enum run_status rs = RUN_OK;
+	for (; done < n; done++) {
+		struct timespec a, b;
+		struct stmt st = {.sql = "SELECT 1"};
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		rs = pipeline_run(x->c, &st, 1, s->deadline_ms);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		bool good = rs == RUN_OK && ok_rows(st.res);
+		stmt_clear(&st, 1);
+		if (!good)
+			break;
+		us[done] = (b.tv_sec - a.tv_sec) * 1000000LL + (b.tv_nsec - a.tv_nsec) / 1000;
+	}
+	int64_t ms = now_monotonic_ms() - started;
+	if (done < n) {
+		if (rs != RUN_OK)
+			stop(x, rs);
+		cJSON *d = cJSON_CreateObject();
+		cJSON_AddNumberToObject(d, "completed", done);
+		add(x, CHECK_LATENCY, STATUS_UNKNOWN, ms, d, "%s",
+		    rs != RUN_OK ? x->stop_why : "SELECT 1 failed");
+		free(us);
+		return;
+	}
+	qsort(us, (size_t)n, sizeof *us, cmp_i64);
+	/* nearest-rank percentiles */
+	double p50 = (double)us[(n * 50 + 99) / 100 - 1] / 1000.0;
+	double p95 = (double)us[(n * 95 + 99) / 100 - 1] / 1000.0;
+	double max = (double)us[n - 1] / 1000.0;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddNumberToObject(d, "count", n);
+	cJSON_AddNumberToObject(d, "p50_ms", round(p50 * 1000) / 1000);
+	cJSON_AddNumberToObject(d, "p95_ms", round(p95 * 1000) / 1000);
+	cJSON_AddNumberToObject(d, "max_ms", round(max * 1000) / 1000);
+	cJSON_AddNumberToObject(d, "warning_ms", (double)s->latency_warning_ms);
+	cJSON_AddNumberToObject(d, "critical_ms", (double)s->latency_critical_ms);
+	enum status st = p95 > (double)s->latency_critical_ms ? STATUS_CRITICAL
+			 : p95 > (double)s->latency_warning_ms ? STATUS_WARNING
+								: STATUS_OK;
+	char w[32];
+	cJSON *chk = add(x, CHECK_LATENCY, st, ms, d, "%d round trips: p50 %.2f ms, p95 %.2f ms, max %.2f ms%s%s", n,
+			 p50, p95, max, st == STATUS_OK ? "" : st == STATUS_WARNING ? "; p95 above the warning "
+										     : "; p95 above the critical ",
+			 st == STATUS_OK ? ""
+			 : fmt_ms(st == STATUS_WARNING ? s->latency_warning_ms : s->latency_critical_ms, w, sizeof w));
+	check_add_perf(chk, "latency_p95", p95, "ms", (double)s->latency_warning_ms, (double)s->latency_critical_ms);
+	free(us);
+}
+
+/* ---- statements that may fail: each after the savepoint, alone ---- */
+
+/* Runs one statement in its own segment, first rolling back to the savepoint
+ * when the transaction is in error. *res gets the statement's result. */
+static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, const char *const *params,
+				   PGresult **res, int64_t *ms)
+{
+	struct stmt st[2] = {{0}};
+	size_t n = 0;
+	if (PQtransactionStatus(x->c) == PQTRANS_INERROR)
+		st[n++].sql = "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME;
+	st[n].sql = sql;
+	st[n].nparams = nparams;
+	for (int i = 0; i < nparams && i < 3; i++)
+		st[n].params[i] = params[i];
+	n++;
+	int64_t start = now_monotonic_ms();
+	enum run_status rs = pipeline_run(x->c, st, n, x->s->deadline_ms);
+	*ms = now_monotonic_ms() - start;
+	*res = st[n - 1].res;
+	st[n - 1].res = NULL;
+	stmt_clear(st, n);
+	return rs;
+}
+
+static void check_migrations(struct ctx *x, const struct migrations_target *mt)
+{
+	const struct settings *s = x->s;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "table", s->migrations_table);
+	cJSON_AddStringToObject(d, "column", s->migrations_column);
+	cJSON_AddStringToObject(d, "expected", s->migrations_version);
+	if (!mt->table) {
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s not found (schema \"%s\", then the "
+		    "search path)", s->migrations_table, s->schema ? s->schema : "public");
+		return;
+	}
+	cJSON_AddStringToObject(d, "found", mt->table);
+	if (!mt->coltype) {
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"", mt->table,
+		    s->migrations_column);
+		return;
+	}
+	if (!mt->select) {
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
+		    mt->table);
+		return;
+	}
+	char *col = PQescapeIdentifier(x->c, s->migrations_column, strlen(s->migrations_column));
+	if (!col)
+		die(EXIT_UNKNOWN, "unable to quote the migrations column");
+	/* mt->table is the server's own quoted spelling of the regclass; the
+	 * latest version sorts by length first so 10 comes after 9 */
+	char *sql = easprintf("WITH m AS (SELECT (%s)::text AS v FROM %s) SELECT count(*) FILTER (WHERE v = $1), "
+			      "(SELECT v FROM m ORDER BY length(v) DESC, v DESC LIMIT 1), count(*) FROM m",
+			      col, mt->table);
+	PQfreemem(col);
+	PGresult *res = NULL;
+	int64_t ms = 0;
+	const char *params[] = {s->migrations_version};
+	enum run_status rs = run_guarded(x, sql, 1, params, &res, &ms);
+	free(sql);
+	if (rs != RUN_OK) {
+		PQclear(res);
+		stop(x, rs);
+		add(x, CHECK_MIGRATIONS, STATUS_UNKNOWN, ms, d, "%s", x->stop_why);
+		return;
+	}
+	if (!ok_rows(res)) {
+		char *err = result_error(res);
+		const char *state = result_sqlstate(res);
+		cJSON_AddStringToObject(d, "sqlstate", state);
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "could not read %s: %s%s", mt->table, err,
+		    strcmp(state, "55P03") == 0 ? " (a migration may be holding a lock on it)" : "");
+		free(err);
+		PQclear(res);
+		return;
+	}
+	bool applied = val_num(res, 0, 0, 0) > 0;
+	const char *latest = val(res, 0, 1);
+	double rows = val_num(res, 0, 2, 0);
+	json_add_str(d, "latest", latest);
+	cJSON_AddNumberToObject(d, "rows", rows);
+	cJSON_AddBoolToObject(d, "applied", applied);
+	if (rows == 0)
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "%s is empty; version %s is not applied", mt->table,
+		    s->migrations_version);
+	else if (!applied)
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "version %s is not applied (latest in %s: %s)",
+		    s->migrations_version, mt->table, latest ? latest : "?");
+	else if (latest && strcmp(latest, s->migrations_version) != 0)
+		add(x, CHECK_MIGRATIONS, STATUS_OK, ms, d, "version %s is applied; newer ones too (latest %s)",
+		    s->migrations_version, latest);
+	else
+		add(x, CHECK_MIGRATIONS, STATUS_OK, ms, d, "version %s is applied (the latest of %.0f)",
+		    s->migrations_version, rows);
+	PQclear(res);
+}
+
+/* The first column of the first row as a number: numerics and booleans. */
+static int first_value(const PGresult *res, double *v, const char **why)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 1) {
+		*why = "returned no rows (not a query)";
+		return -1;
+	}
+	if (PQntuples(res) < 1) {
+		*why = "returned no rows";
+		return -1;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		*why = "returned NULL";
+		return -1;
+	}
+	const char *text = PQgetvalue(res, 0, 0);
+	if (strcmp(text, "t") == 0 || strcmp(text, "f") == 0) {
+		*v = *text == 't';
+		return 0;
+	}
+	char *end;
+	*v = strtod(text, &end);
+	if (end == text || *end || isnan(*v)) {
+		*why = "the first column is not a number";
+		return -1;
+	}
+	return 0;
+}
+
+static void check_query(struct ctx *x, const struct custom_query *q)
+{
+	char *name = easprintf("db.query.%s", q->name);
+	cJSON *d = cJSON_CreateObject();
+	char buf[64];
+	if (q->limits.has_warning)
+		cJSON_AddStringToObject(d, "warning", range_format(&q->limits.warning, buf, sizeof buf));
+	if (q->limits.has_critical)
+		cJSON_AddStringToObject(d, "critical", range_format(&q->limits.critical, buf, sizeof buf));
+	if (x->stopped) {
+		cJSON_AddBoolToObject(d, "run", false);
+		report_add_check(x->r, name, STATUS_UNKNOWN, 0, d, "%s", x->stop_why);
+		free(name);
+		return;
+	}
+	PGresult *res = NULL;
+	int64_t ms = 0;
+	enum run_status rs = run_guarded(x, q->sql, 0, NULL, &res, &ms);
+	if (rs != RUN_OK) {
+		PQclear(res);
+		stop(x, rs);
+		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", x->stop_why);
+		free(name);
+		return;
+	}
+	PGTransactionStatusType ts = PQtransactionStatus(x->c);
+	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
+		/* COMMIT, ROLLBACK or END: the read-only transaction is gone, so
+		 * nothing more may run on this connection */
+		static const char why[] = "not run: an earlier custom query ended the read-only transaction";
+		cJSON_AddBoolToObject(d, "ended_transaction", true);
+		report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
+				 "refused: the query ended db-check's read-only transaction (%s); no further "
+				 "query runs", PQcmdStatus(res));
+		x->stopped = true;
+		x->stop_why = why;
+		PQclear(res);
+		free(name);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		char *err = result_error(res);
+		const char *state = result_sqlstate(res);
+		cJSON_AddStringToObject(d, "sqlstate", state);
+		bool write = strcmp(state, "25006") == 0;
+		cJSON_AddBoolToObject(d, "write_refused", write);
+		if (write)
+			report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
+					 "refused: the query tried to write (%s); db-check runs read-only", err);
+		else
+			report_add_check(x->r, name, STATUS_CRITICAL, ms, d, "failed: %s", err);
+		free(err);
+		PQclear(res);
+		free(name);
+		return;
+	}
+	double v = 0;
+	const char *why = NULL;
+	if (first_value(res, &v, &why) < 0) {
+		cJSON_AddNumberToObject(d, "rows", PQntuples(res));
+		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", why);
+		PQclear(res);
+		free(name);
+		return;
+	}
+	cJSON_AddNumberToObject(d, "value", v);
+	cJSON_AddNumberToObject(d, "rows", PQntuples(res));
+	enum status st = thresholds_status(&q->limits, v);
+	const char *which = st == STATUS_CRITICAL ? "critical" : "warning";
+	const struct range *hit = st == STATUS_CRITICAL ? &q->limits.critical : &q->limits.warning;
+	cJSON *chk;
+	if (st == STATUS_OK)
+		chk = report_add_check(x->r, name, st, ms, d, "%s = %g", q->name, v);
+	else
+		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, outside the %s range %s", q->name, v, which,
+				       range_format(hit, buf, sizeof buf));
+	/* perfdata thresholds are numbers here: the upper bound of a plain range */
+	double w = q->limits.has_warning && !q->limits.warning.inside && !isinf(q->limits.warning.end)
+			   ? q->limits.warning.end
+			   : NAN;
+	double c = q->limits.has_critical && !q->limits.critical.inside && !isinf(q->limits.critical.end)
+			   ? q->limits.critical.end
+			   : NAN;
+	check_add_perf(chk, q->name, v, "", w, c);
+	PQclear(res);
+	free(name);
+}
+
+void run_checks(const struct settings *s, struct report *r)
+{
+	struct ctx x = {.s = s, .r = r};
+	for (int id = 0; id < CHECK_COUNT; id++) {
+		unsigned bit = 1u << id;
+		x.include[id] = (s->selected & bit) && (configured(s, (enum check_id)id) || (s->named & bit));
+	}
+	x.include[CHECK_CONNECT] = true;
+	if (!do_connect(&x))
+		return;
+	if (x.include[CHECK_VERSION])
+		judge_version(&x, 0);
+	struct migrations_target mt = {0};
+	bool need_batch = false;
+	for (int id = CHECK_ROLE; id < CHECK_COUNT; id++)
+		need_batch |= x.include[id] && id != CHECK_LATENCY;
+	if (need_batch)
+		main_batch(&x, &mt);
+	if (x.include[CHECK_LATENCY]) {
+		if (x.stopped)
+			not_run(&x, CHECK_LATENCY);
+		else
+			check_latency(&x);
+	}
+	if (x.include[CHECK_MIGRATIONS]) {
+		if (!configured(s, CHECK_MIGRATIONS))
+			not_configured(&x, CHECK_MIGRATIONS);
+		else if (x.stopped)
+			not_run(&x, CHECK_MIGRATIONS);
+		else
+			check_migrations(&x, &mt);
+	}
+	if (x.include[CHECK_QUERIES]) {
+		if (!configured(s, CHECK_QUERIES))
+			not_configured(&x, CHECK_QUERIES);
+		else
+			for (size_t i = 0; i < s->nqueries; i++)
+				check_query(&x, &s->queries[i]);
+	}
+	free(mt.table);
+	free(mt.coltype);
+	PQfinish(x.c);
+}

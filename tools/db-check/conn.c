@@ -1,0 +1,379 @@
+/* conn.c — db-check's connection: a non-blocking connect bounded by the
+ * deadline, failures classified like pg_isready (and more clearly), and
+ * pipelined statements with a cancel when the deadline passes. */
+#include "db-check.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void conn_failure_free(struct conn_failure *f)
+{
+	free(f->message);
+	free(f->detail);
+	f->message = f->detail = NULL;
+}
+
+/* libpq's messages as one redacted line: "connection to server at ...
+ * failed: FATAL:  password authentication failed for user "app"". */
+static char *first_line(const char *msg)
+{
+	if (!msg || !*msg)
+		return estrdup("");
+	size_t n = strcspn(msg, "\n");
+	char *line = estrndup(msg, n);
+	char *red = redact_string(line);
+	free(line);
+	return red;
+}
+
+static bool has(const char *msg, const char *needle)
+{
+	return strcasestr(msg, needle) != NULL;
+}
+
+/* The server's words for why it would not take the connection, matched the
+ * way pg_isready's PQping() tells "rejecting" from "no response", with the
+ * rest of the taxonomy an operator needs. */
+static void classify(PGconn *c, const char *msg, struct conn_failure *f, const char *where)
+{
+	static const struct {
+		const char *needle, *kind, *reason, *text;
+	} table[] = {
+		{"server does not support SSL", "ssl", "not_supported",
+		 "SSL negotiation failed: the server does not support SSL, but SSL was required"},
+		{"certificate", "ssl", "certificate", "SSL negotiation failed: certificate problem"},
+		{"SSL", "ssl", "handshake", "SSL negotiation failed"},
+		{"the database system is starting up", "rejecting", "starting_up",
+		 "rejecting connections: the server is starting up"},
+		{"the database system is shutting down", "rejecting", "shutting_down",
+		 "rejecting connections: the server is shutting down"},
+		{"not yet accepting connections", "rejecting", "recovery",
+		 "rejecting connections: the server is in recovery and not yet accepting connections"},
+		{"is in recovery mode", "rejecting", "recovery", "rejecting connections: the server is in recovery mode"},
+		{"too many clients", "rejecting", "too_many_clients",
+		 "rejecting connections: too many clients (max_connections reached)"},
+		{"remaining connection slots are reserved", "rejecting", "too_many_clients",
+		 "rejecting connections: only reserved connection slots are left"},
+		{"too many connections for", "rejecting", "too_many_clients",
+		 "rejecting connections: the role's or database's connection limit is reached"},
+		{"password authentication failed", "authentication", "password",
+		 "authentication failed: wrong password or unknown user"},
+		{"no password supplied", "authentication", "no_password",
+		 "authentication failed: the server asks for a password and none was given (URL, PGPASSWORD or ~/.pgpass)"},
+		{"pg_hba.conf rejects", "authentication", "pg_hba", "authentication failed: rejected by pg_hba.conf"},
+		{"no pg_hba.conf entry", "authentication", "pg_hba",
+		 "authentication failed: no pg_hba.conf entry for this host, user and database"},
+		{"authentication failed", "authentication", "failed", "authentication failed"},
+		{"does not exist", NULL, NULL, NULL}, /* database or role: below */
+		{"permission denied for database", "authorization", "no_connect_privilege",
+		 "the role may not connect to this database (no CONNECT privilege)"},
+		{"not permitted to log in", "authorization", "no_login", "the role may not log in (NOLOGIN)"},
+		{"Connection refused", "no_response", "refused", "no response: connection refused"},
+		{"No route to host", "no_response", "unreachable", "no response: host unreachable"},
+		{"Host is unreachable", "no_response", "unreachable", "no response: host unreachable"},
+		{"Network is unreachable", "no_response", "unreachable", "no response: network unreachable"},
+		{"could not translate host name", "no_response", "unresolved",
+		 "no response: the host name does not resolve"},
+		{"timeout expired", "no_response", "timed_out", "no response: timed out"},
+		{"No such file or directory", "no_response", "no_socket",
+		 "no response: no server socket (is the server running locally?)"},
+		{"server closed the connection unexpectedly", "no_response", "closed",
+		 "no response: the server closed the connection"},
+	};
+	f->detail = first_line(msg);
+	for (size_t i = 0; i < ARRAY_LEN(table); i++) {
+		if (!has(msg, table[i].needle))
+			continue;
+		if (!table[i].kind) {
+			if (has(msg, "database \"")) {
+				f->kind = "no_database";
+				f->reason = "no_database";
+				f->message = easprintf("database \"%s\" does not exist%s", PQdb(c), where);
+				return;
+			}
+			if (has(msg, "role \"")) {
+				f->kind = "no_role";
+				f->reason = "no_role";
+				f->message = easprintf("role \"%s\" does not exist%s", PQuser(c), where);
+				return;
+			}
+			continue;
+		}
+		/* "SSL" alone is too loose when the server's answer is something else */
+		if (strcmp(table[i].reason, "handshake") == 0 && !has(msg, "SSL error") &&
+		    !has(msg, "SSL SYSCALL") && !has(msg, "SSL connection") && !has(msg, "SSL negotiation"))
+			continue;
+		f->kind = table[i].kind;
+		f->reason = table[i].reason;
+		f->message = easprintf("%s%s", table[i].text, where);
+		return;
+	}
+	if (PQconnectionNeedsPassword(c)) {
+		f->kind = "authentication";
+		f->reason = "no_password";
+		f->message = easprintf("authentication failed: a password is needed and none was given%s", where);
+		return;
+	}
+	f->kind = "other";
+	f->reason = "failed";
+	f->message = easprintf("connection failed%s: %s", where, f->detail);
+}
+
+/* " (127.0.0.1:5432)" naming where we tried; never the URL itself. */
+static char *where_text(PGconn *c)
+{
+	const char *host = PQhost(c), *port = PQport(c);
+	if (!host || !*host)
+		return estrdup("");
+	return easprintf(" (%s%s%s)", host, port && *port ? ":" : "", port ? port : "");
+}
+
+/* libpq keeps sslmode=prefer unless told otherwise; db-check connects as the
+ * application would, so it adds nothing of its own but its name. */
+PGconn *db_connect(const struct settings *s, struct conn_failure *f, int64_t *elapsed_ms)
+{
+	const char *keys[4], *vals[4];
+	int n = 0;
+	if (s->url) {
+		keys[n] = "dbname";
+		vals[n++] = s->url;
+	}
+	keys[n] = "application_name";
+	vals[n++] = "db-check";
+	keys[n] = NULL;
+	vals[n] = NULL;
+
+	int64_t start = now_monotonic_ms();
+	PGconn *c = PQconnectStartParams(keys, vals, 1);
+	if (!c)
+		die(EXIT_UNKNOWN, "unable to start a connection: out of memory");
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	if (PQstatus(c) == CONNECTION_BAD)
+		st = PGRES_POLLING_FAILED;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		int64_t left = s->deadline_ms - now_monotonic_ms();
+		struct pollfd pfd = {.fd = PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int rc = 0;
+		if (left > 0 && pfd.fd >= 0) {
+			rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+			if (rc < 0 && errno == EINTR)
+				continue;
+		}
+		if (rc <= 0) {
+			*elapsed_ms = now_monotonic_ms() - start;
+			char *where = where_text(c);
+			char dur[32];
+			duration_format(s->timeout_ms, dur, sizeof dur);
+			f->kind = "no_response";
+			f->reason = "timed_out";
+			ConnStatusType cs = PQstatus(c);
+			if (cs == CONNECTION_STARTED)
+				f->message = easprintf("no response: timed out after %s waiting for the TCP connection%s",
+						       dur, where);
+			else
+				f->message = easprintf("no response: timed out after %s waiting for the server to "
+						       "answer (the connection was accepted)%s", dur, where);
+			f->detail = estrdup(cs == CONNECTION_STARTED ? "connecting" : "awaiting response");
+			free(where);
+			PQfinish(c);
+			return NULL;
+		}
+		st = PQconnectPoll(c);
+	}
+	*elapsed_ms = now_monotonic_ms() - start;
+	if (st == PGRES_POLLING_FAILED) {
+		char *where = where_text(c);
+		classify(c, PQerrorMessage(c), f, where);
+		free(where);
+		PQfinish(c);
+		return NULL;
+	}
+	if (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1) {
+		f->kind = "other";
+		f->reason = "failed";
+		f->message = estrdup("connected, but could not enter pipeline mode");
+		f->detail = first_line(PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- cancelling: PQcancel blocks, so it runs on a thread we wait for only
+ * a bounded time ---- */
+
+struct cancel_job {
+	PGcancel *cancel;
+	pthread_mutex_t lock;
+	pthread_cond_t done_cond;
+	bool done;
+};
+
+static void *cancel_thread(void *arg)
+{
+	struct cancel_job *job = arg;
+	char err[256];
+	PQcancel(job->cancel, err, sizeof err);
+	pthread_mutex_lock(&job->lock);
+	job->done = true;
+	pthread_cond_signal(&job->done_cond);
+	pthread_mutex_unlock(&job->lock);
+	return NULL;
+}
+
+#define CANCEL_WAIT_MS 1000
+
+static void cancel_running(PGconn *c)
+{
+	static struct cancel_job job; /* outlives us when the thread is abandoned */
+	job.cancel = PQgetCancel(c);
+	if (!job.cancel)
+		return;
+	pthread_mutex_init(&job.lock, NULL);
+	pthread_cond_init(&job.done_cond, NULL);
+	job.done = false;
+	pthread_t t;
+	if (pthread_create(&t, NULL, cancel_thread, &job) != 0) {
+		PQfreeCancel(job.cancel);
+		return;
+	}
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CANCEL_WAIT_MS / 1000;
+	pthread_mutex_lock(&job.lock);
+	while (!job.done)
+		if (pthread_cond_timedwait(&job.done_cond, &job.lock, &until) != 0)
+			break;
+	bool done = job.done;
+	pthread_mutex_unlock(&job.lock);
+	if (done) {
+		pthread_join(t, NULL);
+		PQfreeCancel(job.cancel);
+	} else {
+		verbose("the cancel request did not complete within %d ms", CANCEL_WAIT_MS);
+		pthread_detach(t);
+	}
+}
+
+/* ---- pipelines ---- */
+
+/* Waits until the socket is ready for events or the deadline passes:
+ * 1 ready, 0 deadline, -1 error. */
+static int wait_socket(PGconn *c, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - now_monotonic_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = PQsocket(c), .events = events};
+		int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		return rc < 0 ? -1 : rc > 0;
+	}
+}
+
+static enum run_status flush_all(PGconn *c, int64_t deadline_ms)
+{
+	for (;;) {
+		int rc = PQflush(c);
+		if (rc == 0)
+			return RUN_OK;
+		if (rc < 0)
+			return RUN_BROKEN;
+		/* the server may be waiting for us to read before it reads more */
+		int w = wait_socket(c, POLLIN | POLLOUT, deadline_ms);
+		if (w == 0)
+			return RUN_TIMEOUT;
+		if (w < 0 || !PQconsumeInput(c))
+			return RUN_BROKEN;
+	}
+}
+
+/* The next result, without blocking past the deadline. */
+static enum run_status next_result(PGconn *c, int64_t deadline_ms, PGresult **out)
+{
+	while (PQisBusy(c)) {
+		int w = wait_socket(c, POLLIN, deadline_ms);
+		if (w == 0)
+			return RUN_TIMEOUT;
+		if (w < 0 || !PQconsumeInput(c))
+			return RUN_BROKEN;
+	}
+	*out = PQgetResult(c);
+	return RUN_OK;
+}
+
+enum run_status pipeline_run(PGconn *c, struct stmt *st, size_t n, int64_t deadline_ms)
+{
+	for (size_t i = 0; i < n; i++) {
+		st[i].res = NULL;
+		if (!PQsendQueryParams(c, st[i].sql, st[i].nparams, NULL, st[i].params, NULL, NULL, 0))
+			return RUN_BROKEN;
+	}
+	if (!PQpipelineSync(c))
+		return RUN_BROKEN;
+	enum run_status rs = flush_all(c, deadline_ms);
+	size_t k = 0;
+	bool between = false; /* a result was stored; a NULL ends that statement */
+	while (rs == RUN_OK) {
+		PGresult *r;
+		rs = next_result(c, deadline_ms, &r);
+		if (rs != RUN_OK)
+			break;
+		if (!r) {
+			between = false;
+			if (PQstatus(c) == CONNECTION_BAD) {
+				rs = RUN_BROKEN;
+				break;
+			}
+			continue;
+		}
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			return k == n ? RUN_OK : RUN_BROKEN;
+		}
+		if (between || k == n) {
+			PQclear(r);
+			continue;
+		}
+		st[k].res = r;
+		st[k].done_ms = now_monotonic_ms();
+		k++;
+		between = true;
+	}
+	if (rs == RUN_TIMEOUT)
+		cancel_running(c);
+	return rs;
+}
+
+void stmt_clear(struct stmt *st, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		PQclear(st[i].res);
+		st[i].res = NULL;
+	}
+}
+
+char *result_error(const PGresult *r)
+{
+	if (!r)
+		return estrdup("no result");
+	if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+		return estrdup("not run: an earlier statement failed");
+	const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+	return first_line(primary ? primary : PQresultErrorMessage(r));
+}
+
+const char *result_sqlstate(const PGresult *r)
+{
+	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
