@@ -1,0 +1,425 @@
+#!/usr/bin/env bats
+# alert-send: channels against real servers (faultsrv as Slack and webhook,
+# aiosmtpd, Alertmanager), dedup, grouping, rate limit, escalation and ack,
+# retries, the spool and kill -9, runbooks, --test, bad input, secrets.
+load helpers/common
+load helpers/services
+
+SECRET_TOKEN=xoxb-s3cr3t-T0KEN-4242
+SMTP_SECRET=smtp-pa55word-9911
+
+setup_file() {
+	start_faultsrv
+	start_smtp
+	start_alertmanager
+	make_test_certs "$BATS_FILE_TMPDIR/certs"
+}
+
+teardown_file() {
+	stop_all_services
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	curl -s "$FAULT_URL/_ctl/reset" >/dev/null
+	# Each test its own record names, so no test sees another's requests.
+	N=t$BATS_TEST_NUMBER
+	SLACK="$FAULT_URL/record/slack-$N?hook=$SECRET_TOKEN"
+	HOOK=$FAULT_URL/record/hook-$N
+}
+
+# config [EXTRA_YAML]: a config with the slack and webhook channels on
+# faultsrv, fast retries, no group wait; EXTRA (lines under alerts:) replaces
+# any default key it names.
+config() {
+	local extra="${1:-}" key
+	{
+		printf 'environment: production\nservice: {name: accessa-api}\nalerts:\n'
+		for key in "slack: {webhook_url: \"$SLACK\"}" "webhook: {url: \"$HOOK\"}" "group_wait: 0s" \
+			"retry: {attempts: 3, initial_backoff: 50ms, max_backoff: 200ms}" "timeout: 5s"; do
+			grep -q "^${key%%:*}:" <<<"$extra" || printf '  %s\n' "$key"
+		done
+		[ -z "$extra" ] || printf '%s\n' "$extra" | sed 's/^/  /'
+	} >cfg.yaml
+}
+
+# alert STATUS [TARGET] [ALERTNAME]: one alert document.
+alert() {
+	jq -cn --arg s "$1" --arg t "${2:-api}" --arg n "${3:-HealthCheckFailed}" \
+		'{kind:"alert",status:$s,labels:{alertname:$n,target:$t,severity:"critical",environment:"production"},
+		  annotations:{summary:($t+" is down"),error:"HTTP 503"},startsAt:"2026-01-01T00:00:00Z"}'
+}
+
+# requests NAME: the bodies faultsrv recorded for NAME, one JSON per line.
+requests() {
+	local f="$FAULT_RECORD_DIR/$1.jsonl"
+	[ -f "$f" ] || return 0
+	jq -c '.json' "$f"
+}
+
+count_requests() {
+	requests "$1" | wc -l
+}
+
+@test "--help prints the synopsis on stdout and exits 0" {
+	run --separate-stderr alert-send --help
+	assert_success
+	assert_output --partial "usage: alert-send -c FILE"
+	assert_output --partial "alert-send ack FINGERPRINT"
+	[ -z "$stderr" ]
+}
+
+@test "usage errors exit 64 with a one-line reason" {
+	run --separate-stderr alert-send
+	assert_equal "$status" 64
+	assert_equal "$stderr" "alert-send: no config: give -c FILE (stdin carries the alerts)"
+	run --separate-stderr alert-send --bogus
+	assert_equal "$status" 64
+	run --separate-stderr alert-send -c x.yaml frobnicate
+	assert_equal "$status" 64
+	[[ $stderr == *'unknown command "frobnicate"'* ]]
+	run --separate-stderr alert-send ack NOTAFINGERPRINT
+	assert_equal "$status" 64
+	run --separate-stderr alert-send -c x.yaml -m hi
+	assert_equal "$status" 64
+}
+
+@test "an invalid channel config exits 2 naming the key" {
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [pager]}]}'
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"alerts.escalation.levels[0].channels: unknown channel \"pager\""* ]]
+	config 'retry: {attempts: 0}'
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"alerts.retry.attempts: expected a whole number from 1 to 100"* ]]
+	config 'repeat_interval: soon'
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"alerts.repeat_interval: expected a duration"* ]]
+}
+
+@test "a firing alert reaches Slack as a readable message and the webhook as Alertmanager's payload" {
+	config 'runbooks: {HealthCheckFailed: {url: "https://runbooks.example/health"}}'
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
+	assert_success
+	assert_equal "$(json_get 'select(.status=="delivered") | .channel' | sort | tr '\n' ' ')" "slack webhook "
+	assert_equal "$(json_get '.fingerprints[0]' | sort -u)" "5a169b7bc685fd0c"
+	assert_equal "$(count_requests slack-$N)" 1
+	local msg
+	msg=$(requests slack-$N)
+	assert_equal "$(jq -r .text <<<"$msg")" "[FIRING:1] HealthCheckFailed api (production)"
+	assert_equal "$(jq -r '.attachments[0].color' <<<"$msg")" "#d50200"
+	[[ $(jq -r '.attachments[0].text' <<<"$msg") == *"api is down"*"*Last error:* HTTP 503"*"<https://runbooks.example/health|Runbook>"* ]]
+	local hook
+	hook=$(requests hook-$N)
+	assert_equal "$(jq -r '.version, .status, .alerts[0].fingerprint, .alerts[0].labels.target' <<<"$hook" | tr '\n' ' ')" \
+		"4 firing 5a169b7bc685fd0c api "
+	# the webhook URL's secret path never shows; the host does
+	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
+	assert_equal "$(json_get '.destination' | sort -u)" "127.0.0.1:$FAULT_PORT"
+}
+
+@test "dedup: the same firing alert again notifies nobody; its resolve notifies every channel told" {
+	config
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
+	assert_success
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing; alert firing)
+	assert_success
+	assert_output ""
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved)
+	assert_success
+	assert_equal "$(json_get '.channel + ":" + .reason' | sort | tr '\n' ' ')" "slack:resolved webhook:resolved "
+	assert_equal "$(requests slack-$N | jq -r .text | tail -n1)" "[RESOLVED:1] HealthCheckFailed api (production)"
+	assert_equal "$(requests slack-$N | tail -n1 | jq -r '.attachments[0].color')" "#2eb886"
+	assert_equal "$(requests hook-$N | tail -n1 | jq -r '.status, (.alerts[0].endsAt | startswith("0001") | not)' | tr '\n' ' ')" "resolved true "
+	# a resolve of an alert nobody heard of is not news
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved other)
+	assert_success
+	assert_output ""
+	assert_equal "$(count_requests slack-$N)" 2
+}
+
+@test "alerts that arrive together go out as one message per channel" {
+	config 'group_wait: 2s'
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing a; alert firing b; alert firing c)
+	assert_success
+	assert_equal "$(count_requests slack-$N)" 1
+	assert_equal "$(requests slack-$N | jq -r '.text, (.attachments | length)' | tr '\n' ' ')" \
+		"[FIRING:3] HealthCheckFailed (production) 3 "
+	assert_equal "$(requests hook-$N | jq '.alerts | length')" 3
+}
+
+@test "a firing and resolve inside the group wait page nobody" {
+	config 'group_wait: 1h'
+	# at the end of input the group goes out at once: the flap left nothing owed
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing; alert resolved)
+	assert_success
+	assert_output ""
+	assert_equal "$(count_requests slack-$N)" 0
+}
+
+@test "the rate limit batches the excess, it never drops it" {
+	config 'rate_limit: {count: 1, per: 1h}'
+	# a stream: a goes out at once, b and c wait for a token and leave as one batch at the end
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing a; sleep 0.3; alert firing b; sleep 0.3; alert firing c)
+	assert_success
+	assert_equal "$(count_requests slack-$N)" 2
+	assert_equal "$(requests slack-$N | jq -c '[.attachments[].title | split(" ")[-1]]' | tr '\n' ' ')" '["a"] ["b","c"] '
+}
+
+@test "retries on 5xx, then delivers; 429 honours Retry-After" {
+	config
+	curl -sf "$FAULT_URL/_ctl/mode/slack-$N?codes=500,503,200" >/dev/null
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?codes=429,200&retry_after=1" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
+	assert_success
+	assert_equal "$(json_get 'select(.channel=="webhook") | .status' | tr '\n' ' ')" "retrying delivered "
+	assert_equal "$(json_get 'select(.channel=="webhook" and .status=="retrying") | .code')" 429
+	[ "$(json_get 'select(.channel=="webhook" and .status=="retrying") | .retry_in_ms')" -ge 1000 ]
+	assert_equal "$(json_get 'select(.channel=="webhook" and .status=="delivered") | .attempt')" 2
+}
+
+@test "spool: a webhook down is spooled (exit 2); once up, flush delivers exactly once" {
+	config
+	sed -i '/slack:/d' cfg.yaml
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?codes=500" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.status' | tr '\n' ' ')" "retrying retrying spooled "
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 1
+	assert_equal "$(stat -c %a "$SHIPSHAPE_STATE_DIR/alert-send/spool/"*)" 600
+	local id
+	id=$(json_get 'select(.status=="spooled") | .notification')
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_equal "$(json_get '.status + " " + .notification')" "delivered $id"
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 0
+	run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_output ""
+	# 3 failed attempts, then exactly one delivery
+	assert_equal "$(jq -r .status "$FAULT_RECORD_DIR/hook-$N.jsonl" | tr '\n' ' ')" "500 500 500 200 "
+}
+
+@test "kill -9 in the middle of a delivery loses nothing: the next run delivers it" {
+	config
+	sed -i '/slack:/d' cfg.yaml
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?hang=1" >/dev/null
+	alert firing >in.jsonl
+	alert-send -c cfg.yaml <in.jsonl >out.jsonl 2>err.txt 3>&- &
+	local pid=$! i
+	for ((i = 0; i < 200; i++)); do
+		[ "$(curl -s "$FAULT_URL/_ctl/count/hook-$N")" = 1 ] && break
+		sleep 0.05
+	done
+	assert_equal "$(curl -s "$FAULT_URL/_ctl/count/hook-$N")" 1
+	kill -9 "$pid"
+	wait "$pid" || true
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_success
+	assert_equal "$(json_get '.status')" "delivered"
+	# the same notification, the alert in it
+	assert_equal "$(requests hook-$N | jq -r '.groupKey' | sort -u | wc -l)" 1
+	assert_equal "$(requests hook-$N | tail -n1 | jq -r '.alerts[0].labels.target')" "api"
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_output ""
+}
+
+@test "email: a proper message through a real SMTP server" {
+	cat >cfg.yaml <<-EOF
+	environment: production
+	alerts:
+	  group_wait: 0s
+	  email:
+	    from: alerts@accessa.ai
+	    recipients: [oncall@accessa.ai, platform@accessa.ai]
+	    smtp: {url: "smtp://127.0.0.1:$SMTP_PORT", tls: none, username: alerts, password: "$SMTP_SECRET"}
+	EOF
+	local before
+	before=$(smtp_message_count)
+	# aiosmtpd offers no AUTH on plain text: libcurl then sends without it
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing mail-$N)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .status')" "email delivered"
+	assert_equal "$(smtp_message_count)" $((before + 1))
+	local msg
+	msg=$(grep -l "mail-$N" "$SMTP_MAILBOX"/new/*)
+	grep -q '^Subject: \[FIRING:1\] HealthCheckFailed mail-'"$N"' (production)' "$msg"
+	grep -q '^From: alerts@accessa.ai' "$msg"
+	grep -q '^To: oncall@accessa.ai, platform@accessa.ai' "$msg"
+	grep -Eq '^Date: [A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} \+0000' "$msg"
+	grep -Eq '^Message-ID: <[0-9]+-[0-9]+-[0-9]+\.alert-send@accessa\.ai>' "$msg"
+	grep -q '^X-RcptTo: oncall@accessa.ai, platform@accessa.ai' "$msg"
+	grep -q 'last error:  HTTP 503' "$msg"
+	assert_secret_absent "$SMTP_SECRET" "$output" "$stderr"
+}
+
+@test "email: STARTTLS is required by default; a server without it is refused, one with it works" {
+	cat >cfg.yaml <<-EOF
+	alerts:
+	  group_wait: 0s
+	  email:
+	    from: alerts@accessa.ai
+	    recipients: [oncall@accessa.ai]
+	    smtp: {url: "smtp://127.0.0.1:$SMTP_PORT"}
+	EOF
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing tls-$N)
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.status + " " + (.permanent|tostring)')" "spooled true"
+	# a STARTTLS server with the test CA's certificate
+	local port dir=$BATS_TEST_TMPDIR/tls-smtp
+	mkdir -p "$dir/maildir"/{new,cur,tmp}
+	port=$(free_port)
+	setsid /usr/bin/python3 -m aiosmtpd -n -l "127.0.0.1:$port" --tlscert "$TEST_CERTS_DIR/localhost.crt" \
+		--tlskey "$TEST_CERTS_DIR/localhost.key" -c aiosmtpd.handlers.Mailbox "$dir/maildir" \
+		</dev/null >"$dir/log" 2>&1 3>&- &
+	local smtpd=$!
+	wait_for_port "$port"
+	sed -i "s|127.0.0.1:$SMTP_PORT\"}|127.0.0.1:$port\", ca_file: \"$TEST_CERTS_DIR/ca.crt\"}|" cfg.yaml
+	run --separate-stderr alert-send -c cfg.yaml flush
+	svc_stop_pid "$smtpd"
+	assert_success
+	assert_equal "$(json_get '.status')" "delivered"
+	assert_equal "$(ls "$dir/maildir/new" | wc -l)" 1
+}
+
+@test "Alertmanager: the alert shows in its API with our labels and fingerprint, then resolves" {
+	cat >cfg.yaml <<-EOF
+	alerts:
+	  alertmanager: {url: "$AM_URL"}
+	EOF
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing am-$N)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .status')" "alertmanager delivered"
+	local fp
+	fp=$(json_get '.fingerprints[0]')
+	local got
+	got=$(curl -sf "$AM_URL/api/v2/alerts?filter=target=%22am-$N%22")
+	assert_equal "$(jq -r '.[0].fingerprint, .[0].labels.alertname, .[0].labels.severity, .[0].status.state, .[0].annotations.summary' <<<"$got" | tr '\n' '|')" \
+		"$fp|HealthCheckFailed|critical|active|am-$N is down|"
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved am-$N)
+	assert_success
+	assert_equal "$(json_get '.reason')" "resolved"
+	# resolved alerts leave the list of current alerts
+	assert_equal "$(curl -sf "$AM_URL/api/v2/alerts?filter=target=%22am-$N%22" | jq length)" 0
+}
+
+@test "suite reports: a failing check fires, the same check ok again resolves it" {
+	config
+	local report='{"kind":"report","tool":"db-check","status":"critical","checks":[{"name":"db.rls","status":"critical","message":"row-level security off on: documents"},{"name":"db.reachable","status":"ok","message":"ok"}]}'
+	run --separate-stderr alert-send -c cfg.yaml <<<"$report"
+	assert_success
+	assert_equal "$(count_requests hook-$N)" 1
+	assert_equal "$(requests hook-$N | jq -r '.alerts[] | .labels.alertname + " " + .labels.tool + " " + .labels.severity + " " + .annotations.summary')" \
+		"db.rls db-check critical db-check: db.rls: row-level security off on: documents"
+	run --separate-stderr alert-send -c cfg.yaml <<<"${report//\"critical\"/\"ok\"}"
+	assert_success
+	assert_equal "$(requests hook-$N | tail -n1 | jq -r '.status, .alerts[0].labels.alertname' | tr '\n' ' ')" "resolved db.rls "
+}
+
+@test "Alertmanager webhook payloads are taken as input" {
+	config
+	local payload
+	payload=$(jq -cn '{version:"4",status:"firing",receiver:"x",groupLabels:{},commonLabels:{},alerts:[
+		{status:"firing",labels:{alertname:"DiskFull",instance:"db1"},annotations:{summary:"disk full"},startsAt:"2026-01-01T00:00:00Z",endsAt:"0001-01-01T00:00:00Z"}]}')
+	run --separate-stderr alert-send -c cfg.yaml <<<"$payload"
+	assert_success
+	assert_equal "$(requests hook-$N | jq -r '.alerts[0].labels.alertname')" "DiskFull"
+}
+
+@test "bad input: each bad line is named by number, the lines after it still count, exit 65" {
+	config
+	run --separate-stderr alert-send -c cfg.yaml < <(echo '{"kind":"alert"'; echo '{"kind":"recipe"}';
+		echo '{"kind":"alert","labels":{"target":"x"}}'; echo '[1]'; echo '{"kind":"event","type":"heartbeat"}';
+		alert firing good)
+	assert_equal "$status" 65
+	[[ $stderr == *"alert-send: stdin:1:"*"invalid JSON"* ]]
+	[[ $stderr == *'alert-send: stdin:2: a document of kind "recipe" is not taken here'* ]]
+	[[ $stderr == *"alert-send: stdin:3: labels.alertname: missing"* ]]
+	[[ $stderr == *"alert-send: stdin:4: expected a JSON object"* ]]
+	[[ $stderr != *"stdin:5"* ]]
+	assert_equal "$(count_requests hook-$N)" 1
+	assert_equal "$(requests hook-$N | jq -r '.alerts[0].labels.target')" "good"
+}
+
+@test "escalation: level 2 after its delay; an ack stops it" {
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 1s, channels: [slack, webhook]}]}'
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing esc)
+	assert_success
+	assert_equal "$(json_get '.channel')" "slack"
+	local fp
+	fp=$(json_get '.fingerprints[0]')
+	# a second alert, acknowledged before its level 2
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing acked)
+	local fp2
+	fp2=$(json_get '.fingerprints[0]')
+	run --separate-stderr alert-send ack "$fp2" -m "looking into it" -c cfg.yaml
+	assert_success
+	assert_equal "$(json_get '.kind + " " + .fingerprint + " " + .message')" "ack $fp2 looking into it"
+	sleep 1.1 # let level 2 fall due
+	run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .reason + " " + .fingerprints[0]' | sort | tr '\n' '|')" \
+		"slack escalated $fp|webhook escalated $fp|"
+	assert_equal "$(requests slack-$N | tail -n1 | jq -r '.attachments[0].title')" "[FIRING] HealthCheckFailed — esc (escalated to level 2)"
+	run --separate-stderr alert-send ack 0123456789abcdef
+	assert_equal "$status" 65
+}
+
+@test "runbooks run on firing with the alert on stdin, bounded and recorded" {
+	config "runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json; echo diagnosed; exit 3'], timeout: 5s}}"
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing rb)
+	assert_success
+	assert_equal "$(json_get 'select(.kind=="runbook") | [.alertname, .exit_code, .output == "diagnosed\n", .timed_out] | @tsv')" \
+		"$(printf 'HealthCheckFailed\t3\ttrue\tfalse')"
+	assert_equal "$(jq -r '.labels.target' rb.json)" "rb"
+}
+
+@test "--test sends through every channel and reports each; a broken one exits 2" {
+	cat >cfg.yaml <<-EOF
+	environment: staging
+	alerts:
+	  slack: {webhook_url: "$SLACK"}
+	  webhook: {url: "$HOOK"}
+	  alertmanager: {url: "$AM_URL"}
+	  retry: {attempts: 1}
+	EOF
+	run --separate-stderr alert-send --test -c cfg.yaml
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .status + " " + (.test|tostring)' | sort | tr '\n' '|')" \
+		"alertmanager delivered true|slack delivered true|webhook delivered true|"
+	assert_equal "$(requests slack-$N | jq -r .text)" "[TEST] [FIRING:1] ShipshapeTest (staging)"
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?codes=404" >/dev/null
+	run --separate-stderr alert-send --test -c cfg.yaml
+	assert_equal "$status" 2
+	assert_equal "$(json_get 'select(.channel=="webhook") | .status + " " + (.permanent|tostring)')" "failed true"
+	# --test spools nothing
+	[ ! -d "$SHIPSHAPE_STATE_DIR/alert-send/spool" ] || [ -z "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool")" ]
+	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
+}
+
+@test "--dry-run prints the payloads and sends nothing" {
+	config
+	run --separate-stderr alert-send --dry-run -c cfg.yaml < <(alert firing)
+	assert_success
+	assert_equal "$(json_get 'select(.channel=="slack") | .status + " " + .payload.text')" \
+		"dry_run [FIRING:1] HealthCheckFailed api (production)"
+	assert_equal "$(count_requests slack-$N)" 0
+}
+
+@test "a second alert-send on the same state exits 75; output to a full disk is not success" {
+	config
+	mkdir -p "$SHIPSHAPE_STATE_DIR/alert-send"
+	exec {lockfd}>"$SHIPSHAPE_STATE_DIR/alert-send/lock"
+	flock -n "$lockfd"
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	exec {lockfd}>&-
+	assert_equal "$status" 75
+	alert firing full >in.jsonl
+	run bash -c 'alert-send -c cfg.yaml <in.jsonl >/dev/full'
+	assert_equal "$status" 3
+	[[ $output == *"alert-send: "*"No space left on device"* ]]
+}

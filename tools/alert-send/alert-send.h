@@ -1,0 +1,216 @@
+/* alert-send.h — the parts of alert-send: settings (the channels and
+ * policies from the config), the book of alerts (what is firing, who was told
+ * what, escalation, acks; persisted in the state directory), the messages
+ * each channel gets, and the deliverer (libcurl multi, retries, the spool). */
+#ifndef ALERT_SEND_H
+#define ALERT_SEND_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cjson/cJSON.h>
+
+#include "shipshape/common.h"
+#include "shipshape/event.h"
+#include "shipshape/opts.h"
+
+/* ---- settings: alert-send's part of the config document ---- */
+
+enum channel_id { CH_SLACK, CH_EMAIL, CH_WEBHOOK, CH_ALERTMANAGER, CH_COUNT };
+extern const char *const channel_names[CH_COUNT];
+int channel_parse(const char *name); /* the id, or -1 */
+
+enum smtp_tls { SMTP_TLS_REQUIRED, SMTP_TLS_TRY, SMTP_TLS_NONE };
+
+struct channel {
+	enum channel_id id;
+	const char *name;
+	bool configured;
+	char *url;             /* slack and webhook: a secret; alertmanager: the base URL; email: smtp(s):// */
+	char *host;            /* the URL's host, the only part records show */
+	char *ca_file;
+	bool tls_verify;
+	/* email */
+	char *from;
+	char **rcpt;
+	size_t n_rcpt;
+	char *username, *password;
+	enum smtp_tls tls;
+	/* policy */
+	int64_t group_wait_ms;
+	int64_t repeat_ms;
+	int rate_count;        /* notifications per rate_per_ms; 0: unlimited */
+	int64_t rate_per_ms;
+	/* run time: the token bucket of the rate limit */
+	double tokens;
+	int64_t tokens_at;
+};
+
+struct level {
+	int level;
+	int64_t after_ms;
+	unsigned channels; /* bit per channel id */
+};
+
+struct runbook {
+	char *alertname;
+	char **argv;       /* NULL-terminated; NULL when only a link is known */
+	char *url;         /* a link shown in messages, may be NULL */
+	int64_t timeout_ms;
+};
+
+#define MAX_LEVELS 16
+
+struct settings {
+	struct channel ch[CH_COUNT];
+	struct level levels[MAX_LEVELS]; /* ascending by after_ms */
+	size_t n_levels;
+	int retry_attempts;              /* attempts per notification and run, >= 1 */
+	int64_t retry_initial_ms, retry_max_ms;
+	int64_t retry_after_max_ms;      /* a longer Retry-After spools at once */
+	int64_t timeout_ms;              /* one attempt */
+	char *environment, *service;
+	struct runbook *runbooks;
+	size_t n_runbooks;
+	size_t runbook_max_output;
+	size_t max_alerts_per_message;
+};
+
+/* Reads the "alerts" section (and environment, service.name). Problems are
+ * printed as "prog: config: alerts.KEY: ..." and counted; returns the count. */
+unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms);
+void settings_free(struct settings *s);
+unsigned settings_configured(const struct settings *s); /* bit per configured channel */
+const struct runbook *settings_runbook(const struct settings *s, const char *alertname);
+
+/* ---- the book of alerts ---- */
+
+enum sent_state { SENT_NONE = 0, SENT_FIRING, SENT_RESOLVED };
+
+struct chan_state {
+	uint8_t sent;          /* what this channel was last told */
+	uint8_t sent_level;    /* at which escalation level */
+	int64_t sent_at;       /* epoch ms */
+	int64_t pending_since; /* epoch ms since a notification is owed, 0: none */
+};
+
+struct alert {
+	struct alert *next;    /* hash chain */
+	uint64_t fp;
+	char fingerprint[FINGERPRINT_LEN];
+	cJSON *labels, *annotations;
+	char *generator_url;
+	enum alert_status status;
+	int64_t starts_at, ends_at;
+	int64_t firing_since;  /* when this incident began here, for escalation */
+	int64_t updated_at;
+	int level;             /* escalation level reached, 0: not yet notified */
+	bool acked;
+	bool runbook_due;
+	struct chan_state ch[CH_COUNT];
+};
+
+enum notify_reason { REASON_NONE = 0, REASON_NEW, REASON_REPEAT, REASON_ESCALATED, REASON_RESOLVED };
+const char *reason_name(enum notify_reason r);
+
+struct book {
+	struct alert **buckets;
+	size_t n_buckets, count;
+	char *dir;             /* STATE/alert-send */
+	int inbox_fd;          /* input lines since the last save, replayed after a crash */
+	bool dirty;
+	int64_t saved_at;      /* monotonic ms */
+	int64_t acks_mtime_ns;
+	bool persist;          /* false: in memory only (--dry-run, --test) */
+};
+
+/* Opens the book in dir (state.json + inbox.jsonl replayed through ingest).
+ * persist false keeps everything in memory. Returns 0 or -1 (message printed). */
+int book_open(struct book *b, const char *dir, bool persist, const struct settings *s);
+void book_close(struct book *b);
+/* Takes one alert. Returns the alert (borrowed) or NULL when it changed
+ * nothing worth keeping (a resolve for an unknown alert). */
+struct alert *book_ingest(struct book *b, const struct alert_view *v, int64_t now);
+struct alert *book_find(const struct book *b, const char *fingerprint);
+/* Appends already-validated input lines to the inbox (crash journal). */
+void book_journal(struct book *b, const char *lines, size_t len);
+/* Saves state.json atomically and empties the inbox when dirty and at least
+ * min_interval_ms passed since the last save. */
+void book_save(struct book *b, int64_t min_interval_ms);
+/* Re-reads the acks directory when it changed. */
+void book_load_acks(struct book *b);
+
+/* What is owed to one channel now. */
+struct owed {
+	struct alert **alerts;
+	enum notify_reason *reasons;
+	size_t n, cap;
+};
+
+/* Brings escalation levels up to date and collects, per channel, the alerts
+ * owed a notification whose group is due (all of them when final). Returns
+ * the epoch ms of the next time something falls due (INT64_MAX: never). */
+int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final,
+		  struct owed owed[CH_COUNT]);
+/* Records that channel c was told about a (once its notification is spooled). */
+void book_mark_sent(struct book *b, struct alert *a, enum channel_id c, int64_t now);
+/* Forgets resolved alerts nobody needs to hear about any more. */
+void book_collect(struct book *b);
+void owed_free(struct owed *o);
+
+/* ---- messages ---- */
+
+/* A notification: what the spool holds and every attempt is built from.
+ * {"kind":"notification","id","channel","created","reason","environment",
+ *  "message_id" (email),"alerts":[alert documents + "notify":{"reason","level"}]} */
+cJSON *notification_new(const struct settings *s, enum channel_id c, struct alert *const *alerts,
+			const enum notify_reason *reasons, size_t n, int64_t now);
+/* A test notification for --test. */
+cJSON *notification_test(const struct settings *s, enum channel_id c, int64_t now);
+
+/* The request body for a channel: JSON for slack, webhook, alertmanager; the
+ * whole RFC 5322 message (CRLF lines) for email. A new string. */
+char *message_render(const struct settings *s, const cJSON *notification, int64_t now);
+
+/* ---- delivery ---- */
+
+struct deliverer;
+
+struct deliver_opts {
+	const struct settings *s;
+	const char *spool_dir;  /* NULL: no spool (--test) */
+	enum output_format format;
+	bool dry_run;
+};
+
+struct deliverer *deliverer_new(const struct deliver_opts *o);
+void deliverer_free(struct deliverer *d);
+/* Queues the spool's items (those of configured channels) for delivery. */
+void deliverer_load_spool(struct deliverer *d);
+/* Spools a notification (fsync'd) and queues it. Returns 0, -1 when it could
+ * not be spooled (then it is attempted anyway, from memory). */
+int deliverer_submit(struct deliverer *d, cJSON *notification);
+/* Nothing queued or in flight. */
+bool deliverer_idle(const struct deliverer *d);
+/* One round: waits up to timeout_ms on transfers and the caller's fds
+ * (revents filled), starts due attempts, finishes completed ones (printing
+ * delivery records). Returns -1 on an internal error. */
+int deliverer_step(struct deliverer *d, struct pollfd *extra, unsigned n_extra, int timeout_ms);
+/* Milliseconds until the deliverer needs a step (INT32_MAX when idle). */
+int deliverer_next_ms(const struct deliverer *d);
+/* Gives up on everything in flight or waiting: their items stay spooled. */
+void deliverer_abandon(struct deliverer *d);
+/* Counts for the exit status. */
+struct deliver_counts {
+	unsigned delivered, spooled, failed, claimed_elsewhere;
+};
+struct deliver_counts deliverer_counts(const struct deliverer *d);
+
+/* ---- output records ---- */
+
+/* Prints a record (consumed) in the output format; records are flushed at
+ * once, since alert-send usually writes into a pipe or journal. */
+void record_print(cJSON *rec, enum output_format fmt);
+
+#endif

@@ -1,0 +1,669 @@
+/* deliver.c — getting notifications out: one libcurl multi handle, one queue
+ * per channel (in order, one at a time, so a resolve never overtakes its
+ * firing), retries with exponential backoff and jitter on network errors,
+ * 5xx and 429 (honouring Retry-After), and the spool: every notification is
+ * written there, fsync'd, before its first attempt and removed only once
+ * delivered, so no crash or kill loses it. */
+#include "alert-send.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/spool.h"
+#include "shipshape/units.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RESPONSE_MAX 65536
+#define ERROR_BODY_MAX 200
+
+struct job {
+	struct job *next;
+	enum channel_id ch;
+	char *path;            /* the spool item, NULL when not spooled */
+	cJSON *doc;            /* the notification; read from path when claimed */
+	int attempts;
+	int64_t not_before;    /* monotonic ms */
+	int lock_fd;
+	bool running;
+	CURL *easy;
+	struct curl_slist *headers, *rcpt;
+	char *body;
+	size_t body_len, body_off;
+	struct buf resp;
+	char errbuf[CURL_ERROR_SIZE];
+	int64_t started;
+	char *url;             /* the request URL (alertmanager: base + path) */
+};
+
+struct deliverer {
+	struct deliver_opts o;
+	CURLM *multi;
+	struct job *head[CH_COUNT], *tail[CH_COUNT];
+	int64_t down_until[CH_COUNT]; /* monotonic: after a give-up, new items go to the spool at once */
+	bool was_down[CH_COUNT];
+	struct deliver_counts counts;
+	uint64_t rng;
+};
+
+/* ---- queues ---- */
+
+static void job_free(struct job *j)
+{
+	if (j->easy)
+		curl_easy_cleanup(j->easy); /* the caller removed it from the multi handle */
+	curl_slist_free_all(j->headers);
+	curl_slist_free_all(j->rcpt);
+	free(j->body);
+	buf_free(&j->resp);
+	cJSON_Delete(j->doc);
+	free(j->path);
+	free(j->url);
+	if (j->lock_fd >= 0)
+		spool_release(j->lock_fd);
+	free(j);
+}
+
+static void enqueue(struct deliverer *d, struct job *j)
+{
+	j->next = NULL;
+	if (d->tail[j->ch])
+		d->tail[j->ch]->next = j;
+	else
+		d->head[j->ch] = j;
+	d->tail[j->ch] = j;
+}
+
+static void pop(struct deliverer *d, enum channel_id ch)
+{
+	struct job *j = d->head[ch];
+	d->head[ch] = j->next;
+	if (!d->head[ch])
+		d->tail[ch] = NULL;
+	job_free(j);
+}
+
+static bool queued(const struct deliverer *d, enum channel_id ch, const char *path)
+{
+	for (const struct job *j = d->head[ch]; j; j = j->next)
+		if (j->path && strcmp(j->path, path) == 0)
+			return true;
+	return false;
+}
+
+static struct job *job_new(enum channel_id ch, char *path, cJSON *doc)
+{
+	struct job *j = ecalloc(1, sizeof *j);
+	j->ch = ch;
+	j->path = path;
+	j->doc = doc;
+	j->lock_fd = -1;
+	return j;
+}
+
+/* An item's document without claiming it, for a record about it. */
+static cJSON *spool_read_path_doc(const char *path)
+{
+	char err[128];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	cJSON *doc = spool_read(fd, err, sizeof err);
+	close(fd);
+	return doc;
+}
+
+/* ---- records ---- */
+
+static cJSON *record_new(struct deliverer *d, const struct job *j, const char *status)
+{
+	const struct channel *c = &d->o.s->ch[j->ch];
+	cJSON *r = cJSON_CreateObject();
+	char t[RFC3339_LEN];
+	cJSON_AddStringToObject(r, "kind", "delivery");
+	cJSON_AddStringToObject(r, "time", rfc3339_format(now_epoch_ms(), t));
+	cJSON_AddStringToObject(r, "status", status);
+	cJSON_AddStringToObject(r, "channel", c->name);
+	/* Only the host: webhook URLs carry their secret in the path. */
+	if (c->host)
+		cJSON_AddStringToObject(r, "destination", c->host);
+	if (j->doc) {
+		cJSON_AddStringToObject(r, "notification", json_path_string(j->doc, "id", ""));
+		if (json_path_bool(j->doc, "test", false))
+			cJSON_AddBoolToObject(r, "test", true);
+		int firing = 0, resolved = 0;
+		cJSON *fps = cJSON_CreateArray();
+		const cJSON *a;
+		const char *reason = NULL;
+		cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(j->doc, "alerts")) {
+			if (strcmp(json_path_string(a, "status", ""), "resolved") == 0)
+				resolved++;
+			else
+				firing++;
+			cJSON_AddItemToArray(fps, cJSON_CreateString(json_path_string(a, "fingerprint", "")));
+			if (!reason)
+				reason = json_path_string(a, "notify.reason", NULL);
+		}
+		cJSON_AddNumberToObject(r, "alerts", firing + resolved);
+		cJSON_AddNumberToObject(r, "firing", firing);
+		cJSON_AddNumberToObject(r, "resolved", resolved);
+		if (reason)
+			cJSON_AddStringToObject(r, "reason", reason);
+		cJSON_AddItemToObject(r, "fingerprints", fps);
+	}
+	if (j->attempts)
+		cJSON_AddNumberToObject(r, "attempt", j->attempts);
+	return r;
+}
+
+static void add_error(cJSON *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_error(cJSON *r, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	char *clean = redact_string(msg);
+	cJSON_AddStringToObject(r, "error", clean);
+	free(clean);
+}
+
+/* ---- the spool ---- */
+
+static int channel_of_item(const char *path)
+{
+	const char *dash = strrchr(path, '-');
+	if (!dash)
+		return -1;
+	char name[32];
+	size_t n = strcspn(dash + 1, ".");
+	if (n >= sizeof name)
+		return -1;
+	memcpy(name, dash + 1, n);
+	name[n] = '\0';
+	return channel_parse(name);
+}
+
+static void load_spool_channel(struct deliverer *d, int only)
+{
+	char **paths;
+	size_t n;
+	if (!d->o.spool_dir)
+		return;
+	if (spool_list(d->o.spool_dir, &paths, &n) < 0) {
+		error_msg("unable to read the spool %s: %s", d->o.spool_dir, strerror(errno));
+		return;
+	}
+	unsigned unconfigured[CH_COUNT] = {0};
+	for (size_t i = 0; i < n; i++) {
+		int ch = channel_of_item(paths[i]);
+		if (ch < 0 || (only >= 0 && ch != only) || queued(d, (enum channel_id)ch, paths[i])) {
+			free(paths[i]);
+			continue;
+		}
+		if (!d->o.s->ch[ch].configured) {
+			unconfigured[ch]++;
+			free(paths[i]);
+			continue;
+		}
+		enqueue(d, job_new((enum channel_id)ch, paths[i], NULL));
+	}
+	free(paths);
+	for (int c = 0; c < CH_COUNT; c++) {
+		if (!unconfigured[c])
+			continue;
+		warnx_("%u spooled notification%s for the %s channel, which is not configured, stay in %s",
+		       unconfigured[c], unconfigured[c] == 1 ? "" : "s", channel_names[c], d->o.spool_dir);
+		d->counts.spooled += unconfigured[c];
+	}
+}
+
+void deliverer_load_spool(struct deliverer *d)
+{
+	load_spool_channel(d, -1);
+}
+
+int deliverer_submit(struct deliverer *d, cJSON *doc)
+{
+	int ch = channel_parse(json_path_string(doc, "channel", ""));
+	if (ch < 0) {
+		cJSON_Delete(doc);
+		return -1;
+	}
+	if (d->o.dry_run) {
+		struct job *j = job_new((enum channel_id)ch, NULL, doc);
+		cJSON *r = record_new(d, j, "dry_run");
+		char *body = message_render(d->o.s, doc, now_epoch_ms());
+		cJSON *payload = body && ch != CH_EMAIL ? cJSON_Parse(body) : NULL;
+		cJSON_AddItemToObject(r, "payload", payload ? payload : cJSON_CreateString(body ? body : ""));
+		free(body);
+		record_print(r, d->o.format);
+		job_free(j);
+		return 0;
+	}
+	char *path = NULL;
+	int rc = 0;
+	if (d->o.spool_dir) {
+		path = spool_put(d->o.spool_dir, channel_names[ch], doc);
+		if (!path) {
+			error_msg("unable to spool a %s notification in %s: %s (attempting it anyway)",
+				  channel_names[ch], d->o.spool_dir, strerror(errno));
+			rc = -1;
+		}
+	}
+	struct job *j = job_new((enum channel_id)ch, path, path ? NULL : doc);
+	if (path)
+		cJSON_Delete(doc); /* read back when claimed: the spool is the truth */
+	if (path && d->down_until[ch] > now_monotonic_ms()) {
+		/* The channel just failed every retry: keep this one for later
+		 * rather than hammer it; the first success re-reads the spool. */
+		j->doc = spool_read_path_doc(path);
+		record_print(record_new(d, j, "spooled"), d->o.format);
+		d->counts.spooled++;
+		job_free(j);
+		return rc;
+	}
+	enqueue(d, j);
+	return rc;
+}
+
+/* ---- one attempt ---- */
+
+static size_t on_write(char *data, size_t size, size_t n, void *user)
+{
+	struct job *j = user;
+	size_t len = size * n;
+	if (j->resp.len < RESPONSE_MAX)
+		buf_append(&j->resp, data, len < RESPONSE_MAX - j->resp.len ? len : RESPONSE_MAX - j->resp.len);
+	return len;
+}
+
+static size_t on_read(char *out, size_t size, size_t n, void *user)
+{
+	struct job *j = user;
+	size_t len = size * n, left = j->body_len - j->body_off;
+	if (len > left)
+		len = left;
+	memcpy(out, j->body + j->body_off, len);
+	j->body_off += len;
+	return len;
+}
+
+static int setup_email(struct deliverer *d, struct job *j)
+{
+	const struct channel *c = &d->o.s->ch[CH_EMAIL];
+	CURL *e = j->easy;
+	char *from = easprintf("<%s>", c->from);
+	curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
+	free(from);
+	for (size_t i = 0; i < c->n_rcpt; i++) {
+		char *r = easprintf("<%s>", c->rcpt[i]);
+		j->rcpt = curl_slist_append(j->rcpt, r);
+		free(r);
+	}
+	curl_easy_setopt(e, CURLOPT_MAIL_RCPT, j->rcpt);
+	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+	curl_easy_setopt(e, CURLOPT_READDATA, j);
+	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->body_len);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	long ssl = c->tls == SMTP_TLS_REQUIRED ? CURLUSESSL_ALL
+		   : c->tls == SMTP_TLS_TRY    ? CURLUSESSL_TRY : CURLUSESSL_NONE;
+	curl_easy_setopt(e, CURLOPT_USE_SSL, ssl);
+	if (c->username)
+		curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
+	if (c->password)
+		curl_easy_setopt(e, CURLOPT_PASSWORD, c->password);
+	return 0;
+}
+
+static void setup_http(struct deliverer *d, struct job *j)
+{
+	CURL *e = j->easy;
+	(void)d;
+	j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
+	j->headers = curl_slist_append(j->headers, "Expect:");
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
+	curl_easy_setopt(e, CURLOPT_POST, 1L);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_USERAGENT, "shipshape-alert-send/" SHIPSHAPE_VERSION);
+}
+
+/* Claims the item, builds the request and hands it to curl. Returns 0 when
+ * started, -1 when the job is finished without an attempt (popped). */
+static int start(struct deliverer *d, struct job *j)
+{
+	const struct channel *c = &d->o.s->ch[j->ch];
+	if (j->path) {
+		j->lock_fd = spool_claim(j->path);
+		if (j->lock_fd < 0) {
+			/* Another alert-send has it, or has delivered it already. */
+			verbose("%s: %s", j->path, errno == ENOENT ? "delivered by another process" : "claimed by another process");
+			d->counts.claimed_elsewhere++;
+			pop(d, j->ch);
+			return -1;
+		}
+		if (!j->doc) {
+			char err[256];
+			j->doc = spool_read(j->lock_fd, err, sizeof err);
+			if (!j->doc) {
+				char *bad = easprintf("%s.bad", j->path);
+				error_msg("%s: %s; moved aside to %s", j->path, err, bad);
+				rename(j->path, bad);
+				free(bad);
+				d->counts.failed++;
+				pop(d, j->ch);
+				return -1;
+			}
+		}
+	}
+	j->body = message_render(d->o.s, j->doc, now_epoch_ms());
+	j->body_len = j->body ? strlen(j->body) : 0;
+	j->body_off = 0;
+	j->resp.len = 0;
+	j->errbuf[0] = '\0';
+	if (!j->url)
+		j->url = j->ch == CH_ALERTMANAGER
+			 ? easprintf("%.*s/api/v2/alerts", (int)(strlen(c->url) - (c->url[strlen(c->url) - 1] == '/')), c->url)
+			 : estrdup(c->url);
+	CURL *e = j->easy = curl_easy_init();
+	if (!e || !j->body)
+		die(EXIT_UNKNOWN, "unable to prepare a %s request", c->name);
+	curl_easy_setopt(e, CURLOPT_URL, j->url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->o.s->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
+	if (c->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	if (j->ch == CH_EMAIL)
+		setup_email(d, j);
+	else
+		setup_http(d, j);
+	j->attempts++;
+	j->started = now_monotonic_ms();
+	j->running = true;
+	curl_multi_add_handle(d->multi, e);
+	return 0;
+}
+
+/* Errors no retry can mend this run: the configuration is wrong. */
+static bool permanent_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_LOGIN_DENIED:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_AUTH_ERROR:
+	case CURLE_NOT_BUILT_IN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int64_t backoff_ms(struct deliverer *d, int attempt)
+{
+	int64_t delay = d->o.s->retry_initial_ms;
+	for (int i = 1; i < attempt && delay < d->o.s->retry_max_ms; i++)
+		delay *= 2;
+	if (delay > d->o.s->retry_max_ms)
+		delay = d->o.s->retry_max_ms;
+	/* Equal jitter: half fixed, half random, so that many senders that
+	 * failed together do not come back together. */
+	d->rng ^= d->rng << 13;
+	d->rng ^= d->rng >> 7;
+	d->rng ^= d->rng << 17;
+	return delay / 2 + (int64_t)(d->rng % (uint64_t)(delay / 2 + 1));
+}
+
+/* After a give-up every other item of the channel waits in the spool. */
+static void channel_down(struct deliverer *d, enum channel_id ch)
+{
+	d->down_until[ch] = now_monotonic_ms() + d->o.s->retry_max_ms;
+	d->was_down[ch] = true;
+	while (d->head[ch] && !d->head[ch]->running) {
+		struct job *j = d->head[ch];
+		if (!j->doc && j->path)
+			j->doc = spool_read_path_doc(j->path);
+		record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
+		if (j->path)
+			d->counts.spooled++;
+		else
+			d->counts.failed++;
+		pop(d, ch);
+	}
+}
+
+static void finish(struct deliverer *d, struct job *j, CURLcode rc)
+{
+	long code = 0;
+	curl_off_t retry_after = 0;
+	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);
+	curl_multi_remove_handle(d->multi, j->easy);
+	curl_easy_cleanup(j->easy);
+	j->easy = NULL;
+	curl_slist_free_all(j->headers);
+	curl_slist_free_all(j->rcpt);
+	j->headers = j->rcpt = NULL;
+	free(j->body);
+	j->body = NULL;
+	j->running = false;
+	int64_t now = now_monotonic_ms();
+	int64_t took = now - j->started;
+	bool http = j->ch != CH_EMAIL;
+	bool ok = rc == CURLE_OK && (!http || (code >= 200 && code < 300));
+	if (ok) {
+		if (j->path && spool_done(j->path, j->lock_fd) < 0 && errno != ENOENT)
+			error_msg("unable to remove %s: %s", j->path, strerror(errno));
+		j->lock_fd = -1;
+		cJSON *r = record_new(d, j, "delivered");
+		if (code)
+			cJSON_AddNumberToObject(r, "code", (double)code);
+		cJSON_AddNumberToObject(r, "duration_ms", (double)took);
+		record_print(r, d->o.format);
+		d->counts.delivered++;
+		enum channel_id ch = j->ch;
+		pop(d, ch);
+		if (d->was_down[ch]) {
+			/* Back up: what waited in the spool goes now, oldest first. */
+			d->was_down[ch] = false;
+			d->down_until[ch] = 0;
+			load_spool_channel(d, ch);
+		}
+		return;
+	}
+	if (j->lock_fd >= 0) {
+		spool_release(j->lock_fd);
+		j->lock_fd = -1;
+	}
+	bool transient = rc != CURLE_OK ? !permanent_error(rc) : (code == 429 || code >= 500);
+	int64_t wait = 0;
+	if (transient && retry_after > 0) {
+		if (retry_after * 1000 > d->o.s->retry_after_max_ms)
+			transient = false; /* asked to wait longer than we will: spool it */
+		else
+			wait = retry_after * 1000;
+	}
+	bool again = transient && j->attempts < d->o.s->retry_attempts;
+	const char *status = again ? "retrying" : j->path ? "spooled" : "failed";
+	cJSON *r = record_new(d, j, status);
+	if (code)
+		cJSON_AddNumberToObject(r, "code", (double)code);
+	cJSON_AddNumberToObject(r, "duration_ms", (double)took);
+	if (rc != CURLE_OK) {
+		add_error(r, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
+	} else {
+		size_t n = j->resp.len < ERROR_BODY_MAX ? j->resp.len : ERROR_BODY_MAX;
+		add_error(r, "HTTP %ld%s%.*s", code, n ? ": " : "", (int)n, j->resp.data ? j->resp.data : "");
+	}
+	if (!transient)
+		cJSON_AddBoolToObject(r, "permanent", true);
+	if (again) {
+		int64_t b = backoff_ms(d, j->attempts);
+		if (wait > b)
+			b = wait;
+		j->not_before = now + b;
+		cJSON_AddNumberToObject(r, "retry_in_ms", (double)b);
+		record_print(r, d->o.format);
+		return;
+	}
+	record_print(r, d->o.format);
+	if (j->path)
+		d->counts.spooled++;
+	else
+		d->counts.failed++;
+	enum channel_id ch = j->ch;
+	pop(d, ch);
+	channel_down(d, ch);
+}
+
+static void start_due(struct deliverer *d)
+{
+	int64_t now = now_monotonic_ms();
+	for (int c = 0; c < CH_COUNT; c++) {
+		/* start() pops jobs it cannot attempt: go on with the next one */
+		while (d->head[c] && !d->head[c]->running && d->head[c]->not_before <= now &&
+		       start(d, d->head[c]) < 0)
+			;
+	}
+}
+
+int deliverer_step(struct deliverer *d, struct pollfd *extra, unsigned n_extra, int timeout_ms)
+{
+	struct curl_waitfd w[8];
+	if (n_extra > ARRAY_LEN(w))
+		n_extra = ARRAY_LEN(w);
+	start_due(d);
+	for (unsigned i = 0; i < n_extra; i++) {
+		w[i].fd = extra[i].fd;
+		w[i].events = (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT));
+		w[i].revents = 0;
+	}
+	int next = deliverer_next_ms(d);
+	if (next < timeout_ms)
+		timeout_ms = next;
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	CURLMcode mc = curl_multi_poll(d->multi, w, n_extra, timeout_ms, NULL);
+	if (mc != CURLM_OK) {
+		error_msg("unable to wait for transfers: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	for (unsigned i = 0; i < n_extra; i++)
+		extra[i].revents = w[i].revents;
+	int running;
+	curl_multi_perform(d->multi, &running);
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(d->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct job *j = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+		finish(d, j, m->data.result);
+	}
+	start_due(d);
+	return 0;
+}
+
+int deliverer_next_ms(const struct deliverer *d)
+{
+	int64_t now = now_monotonic_ms(), next = INT32_MAX;
+	for (int c = 0; c < CH_COUNT; c++) {
+		const struct job *j = d->head[c];
+		if (!j)
+			continue;
+		if (j->running) {
+			if (next > 1000)
+				next = 1000; /* curl wakes us sooner when it needs to */
+		} else if (j->not_before - now < next) {
+			next = j->not_before - now;
+		}
+	}
+	return next < 0 ? 0 : (int)next;
+}
+
+bool deliverer_idle(const struct deliverer *d)
+{
+	for (int c = 0; c < CH_COUNT; c++)
+		if (d->head[c])
+			return false;
+	return true;
+}
+
+void deliverer_abandon(struct deliverer *d)
+{
+	for (int c = 0; c < CH_COUNT; c++) {
+		while (d->head[c]) {
+			struct job *j = d->head[c];
+			if (j->easy) {
+				curl_multi_remove_handle(d->multi, j->easy);
+				curl_easy_cleanup(j->easy);
+				j->easy = NULL;
+			}
+			if (!j->doc && j->path)
+				j->doc = spool_read_path_doc(j->path);
+			record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
+			if (j->path)
+				d->counts.spooled++;
+			else
+				d->counts.failed++;
+			pop(d, (enum channel_id)c);
+		}
+	}
+}
+
+struct deliver_counts deliverer_counts(const struct deliverer *d)
+{
+	return d->counts;
+}
+
+struct deliverer *deliverer_new(const struct deliver_opts *o)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct deliverer *d = ecalloc(1, sizeof *d);
+	d->o = *o;
+	d->multi = curl_multi_init();
+	if (!d->multi)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
+	d->rng = ((uint64_t)now_epoch_ms() * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
+	return d;
+}
+
+void deliverer_free(struct deliverer *d)
+{
+	if (!d)
+		return;
+	for (int c = 0; c < CH_COUNT; c++) {
+		while (d->head[c]) {
+			struct job *j = d->head[c];
+			if (j->easy) {
+				curl_multi_remove_handle(d->multi, j->easy);
+				curl_easy_cleanup(j->easy);
+				j->easy = NULL;
+			}
+			pop(d, (enum channel_id)c);
+		}
+	}
+	curl_multi_cleanup(d->multi);
+	free(d);
+	curl_global_cleanup();
+}

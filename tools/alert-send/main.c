@@ -1,0 +1,712 @@
+/* alert-send — reads alerts (health-watch events, suite reports,
+ * Alertmanager webhook payloads) as JSON Lines and gets notifications to
+ * people through Slack, email, a webhook and Alertmanager, with grouping,
+ * dedup, escalation, acks, retries and a spool so that nothing is lost. */
+#include "alert-send.h"
+#include "shipshape/config.h"
+#include "shipshape/files.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/report.h"
+#include "shipshape/subproc.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST };
+
+#define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
+#define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
+#define READ_CHUNK 65536
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--dry-run] [--format json|text] [-q] [-v]\n"
+		"       alert-send --test -c FILE [-t DUR] [--format json|text]\n"
+		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--format json|text]\n"
+		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
+		"\n"
+		"Reads alerts as JSON Lines on stdin (health-watch alerts, suite reports,\n"
+		"Alertmanager webhook payloads) and notifies the channels configured in the\n"
+		"config's alerts section: slack, email, webhook, alertmanager. Prints one\n"
+		"delivery record per attempt.\n"
+		"\n"
+		"  -c, --config FILE     the config (YAML or a JSON config document)\n"
+		"      --state-dir DIR   state: the alert book, the spool, acks\n"
+		"  -t, --timeout DUR     one delivery attempt (default: alerts.timeout, 10s)\n"
+		"      --dry-run         print what would be sent; send and store nothing\n"
+		"      --test            send a test notification through every channel\n"
+		"  -m, --message TEXT    with ack: why, for the record\n"
+		"      --format FMT      json (default when piped) or text\n"
+		"  -q, --quiet           no warnings\n"
+		"  -v, --verbose         more detail on stderr\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         the version\n"
+		"\n"
+		"flush delivers what waits in the spool; ack stops an alert's escalation.\n"
+		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered or\n"
+		"invalid channel config, 64 usage, 65 invalid input, 75 state in use.\n");
+}
+
+struct args {
+	struct std_opts std;
+	bool dry_run, test;
+	const char *command; /* NULL (run), "flush", "ack" */
+	const char *fingerprint;
+	const char *message;
+};
+
+struct runbook_job {
+	const struct runbook *rb;
+	cJSON *alert;
+};
+
+struct app {
+	struct args *args;
+	cJSON *doc;
+	struct settings s;
+	struct book book;
+	struct deliverer *d;
+	struct owed owed[CH_COUNT];
+	enum output_format format;
+	char *dir;                /* STATE/alert-send */
+	int lock_fd;
+	int64_t next_due;         /* epoch ms */
+	bool eof, terminating;
+	int64_t deadline;         /* monotonic, once terminating */
+	unsigned long lineno;
+	unsigned bad_lines, ignored_events;
+	bool replaying;
+	struct buf pending;       /* input bytes not yet a whole line */
+	bool skipping;            /* inside an over-long line */
+	struct buf journal;       /* accepted lines of this read, for the inbox */
+	struct runbook_job *runbooks;
+	size_t n_runbooks, cap_runbooks;
+};
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* the pipe is full: a signal is pending anyway */
+	}
+	errno = saved;
+}
+
+/* ---- output ---- */
+
+static void record_text(const cJSON *r)
+{
+	const char *kind = json_kind(r);
+	if (strcmp(kind, "delivery") == 0) {
+		printf("%-9s %-12s %s: %d firing, %d resolved", json_path_string(r, "status", "?"),
+		       json_path_string(r, "channel", "?"), json_path_string(r, "destination", "-"),
+		       (int)json_path_number(r, "firing", 0), (int)json_path_number(r, "resolved", 0));
+		if (json_path(r, "attempt"))
+			printf(" (attempt %d", (int)json_path_number(r, "attempt", 0));
+		if (json_path(r, "code"))
+			printf(", %d", (int)json_path_number(r, "code", 0));
+		if (json_path(r, "attempt"))
+			printf(")");
+		if (json_path(r, "error"))
+			printf(": %s", json_path_string(r, "error", ""));
+		putchar('\n');
+	} else if (strcmp(kind, "runbook") == 0) {
+		printf("runbook   %s %s: exit %d%s in %d ms\n", json_path_string(r, "alertname", "?"),
+		       json_path_string(r, "fingerprint", "?"), (int)json_path_number(r, "exit_code", -1),
+		       json_path_bool(r, "timed_out", false) ? " (timed out)" : "",
+		       (int)json_path_number(r, "duration_ms", 0));
+	} else if (strcmp(kind, "ack") == 0) {
+		printf("acknowledged %s %s: %s\n", json_path_string(r, "fingerprint", "?"),
+		       json_path_string(r, "alertname", ""), json_path_string(r, "message", ""));
+	}
+}
+
+/* Why the first write to stdout failed: finish_stdout() reports errno, and
+ * by then it would say something about a later call. */
+static int output_errno;
+
+void record_print(cJSON *rec, enum output_format fmt)
+{
+	if (fmt == FORMAT_TEXT)
+		record_text(rec);
+	else
+		json_print_line(stdout, rec);
+	if (fflush(stdout) != 0 && !output_errno)
+		output_errno = errno;
+	cJSON_Delete(rec);
+}
+
+/* ---- input ---- */
+
+static void take_alert(struct app *a, const struct alert_view *v)
+{
+	int64_t now = now_epoch_ms();
+	struct alert *al = book_ingest(&a->book, v, now);
+	if (!al || !al->runbook_due)
+		return;
+	al->runbook_due = false;
+	const struct runbook *rb = settings_runbook(&a->s, json_path_string(al->labels, "alertname", ""));
+	if (!rb || !rb->argv || a->replaying || a->args->dry_run)
+		return;
+	if (a->n_runbooks == a->cap_runbooks) {
+		a->cap_runbooks = a->cap_runbooks ? a->cap_runbooks * 2 : 8;
+		a->runbooks = erealloc(a->runbooks, a->cap_runbooks * sizeof *a->runbooks);
+	}
+	a->runbooks[a->n_runbooks++] = (struct runbook_job){
+		rb, alert_event_new(al->status, cJSON_Duplicate(al->labels, true),
+				    cJSON_Duplicate(al->annotations, true), al->starts_at, 0, al->generator_url)};
+}
+
+/* A suite report: each non-ok check is a firing alert named after the check;
+ * the same check ok again (or at another severity) resolves it. */
+static void take_report(struct app *a, const cJSON *doc)
+{
+	const char *tool = json_path_string(doc, "tool", "unknown");
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks")) {
+		const char *name = json_path_string(c, "name", NULL);
+		enum status st;
+		if (!name || !*name || status_parse(json_path_string(c, "status", ""), &st) < 0)
+			continue;
+		const char *now_sev = st == STATUS_OK ? NULL : st == STATUS_WARNING ? "warning" : "critical";
+		static const char *const sevs[] = {"warning", "critical"};
+		for (size_t i = 0; i < ARRAY_LEN(sevs); i++) {
+			cJSON *labels = labels_new("alertname", name, "tool", tool, "severity", sevs[i],
+						   "environment", a->s.environment, NULL);
+			cJSON *ann = cJSON_CreateObject();
+			const char *msg = json_path_string(c, "message", NULL);
+			char *summary = easprintf("%s: %s%s%s", tool, name, msg ? ": " : "", msg ? msg : "");
+			cJSON_AddStringToObject(ann, "summary", summary);
+			cJSON_AddStringToObject(ann, "check_status", status_name(st));
+			free(summary);
+			struct alert_view v = {
+				.status = now_sev && strcmp(now_sev, sevs[i]) == 0 ? ALERT_FIRING : ALERT_RESOLVED,
+				.labels = labels,
+				.annotations = ann,
+			};
+			labels_fingerprint(labels, v.fingerprint);
+			take_alert(a, &v);
+			cJSON_Delete(labels);
+			cJSON_Delete(ann);
+		}
+	}
+}
+
+/* Returns 1 when the document changed the book (journal it), 0 when it was
+ * taken without effect, -1 when rejected (reported, unless replaying). */
+static int take_document(struct app *a, const cJSON *doc, unsigned long lineno)
+{
+	char err[256];
+	const char *kind = json_kind(doc);
+	struct alert_view v;
+	if (kind && strcmp(kind, "alert") == 0) {
+		if (alert_view_parse(doc, now_epoch_ms(), &v, err, sizeof err) < 0)
+			goto bad;
+		take_alert(a, &v);
+		return 1;
+	}
+	if (kind && strcmp(kind, "report") == 0) {
+		if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "checks"))) {
+			snprintf(err, sizeof err, "report: checks: expected a list");
+			goto bad;
+		}
+		take_report(a, doc);
+		return 1;
+	}
+	if (kind && strcmp(kind, "event") == 0) {
+		a->ignored_events++; /* state changes, probes, heartbeats: for people and gates */
+		return 0;
+	}
+	if (!kind && alertmanager_payload_is(doc)) {
+		int i = 0, rc = 1;
+		const cJSON *al;
+		cJSON_ArrayForEach(al, cJSON_GetObjectItemCaseSensitive(doc, "alerts")) {
+			char e[200];
+			if (alert_view_parse(al, now_epoch_ms(), &v, e, sizeof e) < 0) {
+				if (!a->replaying)
+					error_msg("stdin:%lu: alerts[%d]: %s", lineno, i, e);
+				rc = -1;
+			} else {
+				take_alert(a, &v);
+			}
+			i++;
+		}
+		if (rc < 0 && !a->replaying)
+			a->bad_lines++;
+		return 1;
+	}
+	if (kind)
+		snprintf(err, sizeof err, "a document of kind \"%.40s\" is not taken here "
+			 "(expected alert, report, event, or an Alertmanager webhook payload)", kind);
+	else
+		snprintf(err, sizeof err, "a document without \"kind\" that is not an Alertmanager "
+			 "webhook payload (version 4)");
+bad:
+	if (!a->replaying) {
+		error_msg("stdin:%lu: %s", lineno, err);
+		a->bad_lines++;
+	}
+	return -1;
+}
+
+static void take_line(struct app *a, const char *line, size_t len)
+{
+	char err[128];
+	a->lineno++;
+	const char *p = line;
+	while (p < line + len && (*p == ' ' || *p == '\t' || *p == '\r'))
+		p++;
+	if (p == line + len)
+		return;
+	cJSON *doc = json_parse_text(line, len, err, sizeof err);
+	if (!doc || !cJSON_IsObject(doc)) {
+		if (!a->replaying) {
+			/* json_parse_text says "1:COL: invalid JSON" of a one-line text */
+			const char *colon = doc ? NULL : strchr(err, ':');
+			error_msg("stdin:%lu%s%s", a->lineno, doc ? ": expected a JSON object" : ":",
+				  doc ? "" : colon ? colon + 1 : err);
+			a->bad_lines++;
+		}
+		cJSON_Delete(doc);
+		return;
+	}
+	if (take_document(a, doc, a->lineno) > 0 && !a->replaying) {
+		buf_append(&a->journal, line, len);
+		buf_putc(&a->journal, '\n');
+	}
+	cJSON_Delete(doc);
+}
+
+/* Splits what arrived into lines; an over-long line is one error and is
+ * skipped to its end. */
+static void take_bytes(struct app *a, const char *data, size_t len, bool at_end)
+{
+	size_t start = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (a->skipping) {
+			a->skipping = false;
+		} else if (a->pending.len) {
+			buf_append(&a->pending, data + start, i - start);
+			take_line(a, a->pending.data, a->pending.len);
+			a->pending.len = 0;
+		} else {
+			take_line(a, data + start, i - start);
+		}
+		start = i + 1;
+	}
+	if (!a->skipping)
+		buf_append(&a->pending, data + start, len - start);
+	if (a->pending.len > JSONL_MAX_LINE_DEFAULT) {
+		a->lineno++;
+		error_msg("stdin:%lu: line longer than %u bytes", a->lineno, JSONL_MAX_LINE_DEFAULT);
+		a->bad_lines++;
+		a->pending.len = 0;
+		a->skipping = true;
+	}
+	if (at_end && a->pending.len) {
+		take_line(a, a->pending.data, a->pending.len);
+		a->pending.len = 0;
+	}
+	book_journal(&a->book, a->journal.data, a->journal.len);
+	a->journal.len = 0;
+}
+
+static void read_stdin(struct app *a)
+{
+	char chunk[READ_CHUNK];
+	ssize_t n = read(STDIN_FILENO, chunk, sizeof chunk);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0)
+		error_msg("unable to read stdin: %s", strerror(errno));
+	if (n <= 0) {
+		a->eof = true;
+		take_bytes(a, "", 0, true);
+		return;
+	}
+	take_bytes(a, chunk, (size_t)n, false);
+}
+
+/* After a crash: the lines taken since the last save, once more. */
+static void replay_inbox(struct app *a)
+{
+	char *path = easprintf("%s/inbox.jsonl", a->dir), *text = NULL;
+	size_t len = 0;
+	if (read_file(path, 1u << 30, &text, &len) == 0 && len) {
+		verbose("replaying %zu bytes of %s", len, path);
+		unsigned long lineno = a->lineno;
+		a->replaying = true;
+		take_bytes(a, text, len, true);
+		a->replaying = false;
+		a->lineno = lineno;
+		a->book.dirty = true;
+	}
+	free(text);
+	free(path);
+}
+
+/* ---- notifying ---- */
+
+static void notify_due(struct app *a, bool final)
+{
+	int64_t now = now_epoch_ms();
+	a->next_due = book_plan(&a->book, &a->s, now, final, a->owed);
+	for (int c = 0; c < CH_COUNT; c++) {
+		struct owed *o = &a->owed[c];
+		for (size_t i = 0; i < o->n; i += a->s.max_alerts_per_message) {
+			size_t n = o->n - i < a->s.max_alerts_per_message ? o->n - i : a->s.max_alerts_per_message;
+			cJSON *doc = notification_new(&a->s, (enum channel_id)c, o->alerts + i, o->reasons + i, n, now);
+			deliverer_submit(a->d, doc);
+			for (size_t k = i; k < i + n; k++)
+				book_mark_sent(&a->book, o->alerts[k], (enum channel_id)c, now);
+		}
+		o->n = 0;
+	}
+	book_collect(&a->book);
+}
+
+static void run_runbooks(struct app *a)
+{
+	for (size_t i = 0; i < a->n_runbooks; i++) {
+		struct runbook_job *j = &a->runbooks[i];
+		char *input = cJSON_PrintUnformatted(j->alert);
+		char *fp_env = easprintf("SHIPSHAPE_ALERT_FINGERPRINT=%s", json_path_string(j->alert, "fingerprint", ""));
+		char *name_env = easprintf("SHIPSHAPE_ALERT_NAME=%s", j->rb->alertname);
+		char *const env[] = {fp_env, name_env, NULL};
+		struct subproc_opts o = {
+			.argv = j->rb->argv, .env_add = env, .stdin_data = input, .stdin_len = strlen(input),
+			.timeout_ms = j->rb->timeout_ms, .max_output = a->s.runbook_max_output,
+		};
+		struct subproc_result res = {0};
+		cJSON *r = cJSON_CreateObject();
+		char t[RFC3339_LEN];
+		cJSON_AddStringToObject(r, "kind", "runbook");
+		cJSON_AddStringToObject(r, "time", rfc3339_format(now_epoch_ms(), t));
+		cJSON_AddStringToObject(r, "alertname", j->rb->alertname);
+		cJSON_AddStringToObject(r, "fingerprint", json_path_string(j->alert, "fingerprint", ""));
+		cJSON_AddStringToObject(r, "command", j->rb->argv[0]);
+		if (subproc_run(&o, &res) < 0) {
+			char *msg = easprintf("unable to run %s: %s", j->rb->argv[0], strerror(errno));
+			cJSON_AddStringToObject(r, "error", msg);
+			error_msg("runbook for %s: %s", j->rb->alertname, msg);
+			free(msg);
+		} else {
+			char *out = redact_string(res.output ? res.output : "");
+			cJSON_AddNumberToObject(r, "exit_code", res.exit_code);
+			if (res.term_signal)
+				cJSON_AddNumberToObject(r, "signal", res.term_signal);
+			cJSON_AddBoolToObject(r, "timed_out", res.timed_out);
+			cJSON_AddNumberToObject(r, "duration_ms", (double)res.duration_ms);
+			cJSON_AddStringToObject(r, "output", out);
+			if (res.output_dropped)
+				cJSON_AddNumberToObject(r, "output_dropped", (double)res.output_dropped);
+			free(out);
+		}
+		record_print(r, a->format);
+		subproc_result_free(&res);
+		free(input);
+		free(fp_env);
+		free(name_env);
+		cJSON_Delete(j->alert);
+	}
+	a->n_runbooks = 0;
+}
+
+/* ---- the loop ---- */
+
+static void install_signals(void)
+{
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void on_signals(struct app *a)
+{
+	char c[16];
+	ssize_t n = read(sig_pipe[0], c, sizeof c);
+	for (ssize_t i = 0; i < n; i++) {
+		if (c[i] == SIGHUP) {
+			verbose("SIGHUP: the config is read at start; restart alert-send to change it");
+			continue;
+		}
+		if (a->terminating) {
+			a->deadline = 0; /* a second signal: stop now */
+		} else {
+			a->terminating = true;
+			a->deadline = now_monotonic_ms() + TERM_GRACE_MS;
+			verbose("signal %d: delivering what is due, then stopping", c[i]);
+		}
+	}
+}
+
+static void loop(struct app *a, bool read_input)
+{
+	a->eof = !read_input;
+	for (;;) {
+		bool final = a->eof || a->terminating;
+		notify_due(a, final);
+		book_save(&a->book, final ? 0 : SAVE_INTERVAL_MS);
+		if (final && deliverer_idle(a->d))
+			break;
+		if (a->terminating && now_monotonic_ms() >= a->deadline) {
+			deliverer_abandon(a->d);
+			break;
+		}
+		int64_t wait = a->next_due == INT64_MAX ? 1000 : a->next_due - now_epoch_ms();
+		if (wait > 1000)
+			wait = 1000; /* acks are looked for once a second */
+		if (a->book.dirty && wait > SAVE_INTERVAL_MS)
+			wait = SAVE_INTERVAL_MS;
+		struct pollfd fds[2] = {{.fd = sig_pipe[0], .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
+		unsigned n = a->eof ? 1 : 2;
+		if (deliverer_step(a->d, fds, n, (int)(wait < 0 ? 0 : wait)) < 0)
+			die(EXIT_UNKNOWN, "delivery loop failed");
+		if (fds[0].revents)
+			on_signals(a);
+		if (n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			read_stdin(a);
+		book_load_acks(&a->book);
+		run_runbooks(a);
+	}
+	book_save(&a->book, 0);
+}
+
+static int exit_status(const struct app *a)
+{
+	struct deliver_counts c = deliverer_counts(a->d);
+	int st = EXIT_OK;
+	if (c.spooled + c.failed > 0)
+		st = c.delivered > 0 ? EXIT_WARNING : EXIT_CRITICAL;
+	if (st == EXIT_OK && a->bad_lines)
+		st = EXIT_DATAERR;
+	return st;
+}
+
+/* One alert-send at a time works a state directory's book; flush and ack
+ * only touch the spool and the acks, which are safe to share. */
+static int take_instance_lock(const char *dir, bool wait)
+{
+	char *path = easprintf("%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die_errno(EXIT_UNKNOWN, "unable to open %s", path);
+	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		close(fd);
+		free(path);
+		return -1;
+	}
+	free(path);
+	return fd;
+}
+
+static char *alert_send_dir(const struct args *args, const cJSON *doc)
+{
+	char *state = state_dir_resolve(args->std.state_dir, doc ? json_path_string(doc, "state_dir", NULL) : NULL);
+	if (!state)
+		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+	char *dir = easprintf("%s/alert-send", state);
+	free(state);
+	if (mkdir_p(dir, 0700) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to create %s", dir);
+	return dir;
+}
+
+static int cmd_run(struct app *a, bool flush)
+{
+	a->dir = alert_send_dir(a->args, a->doc);
+	char *spool = easprintf("%s/spool", a->dir);
+	bool persist = !a->args->dry_run;
+	a->lock_fd = persist ? take_instance_lock(a->dir, false) : -1;
+	if (persist && a->lock_fd < 0 && !flush)
+		die(EXIT_TEMPFAIL, "another alert-send is using %s; give this one its own --state-dir", a->dir);
+	/* flush beside a running alert-send: only the spool, which it shares */
+	bool with_book = a->lock_fd >= 0 || a->args->dry_run;
+	if (with_book && book_open(&a->book, a->dir, persist, &a->s) < 0)
+		die(EXIT_UNKNOWN, "unable to open the alert book in %s", a->dir);
+	if (!with_book)
+		verbose("%s is in use by another alert-send: flushing the spool only", a->dir);
+	a->d = deliverer_new(&(struct deliver_opts){
+		.s = &a->s, .spool_dir = a->args->dry_run ? NULL : spool, .format = a->format,
+		.dry_run = a->args->dry_run});
+	if (!a->args->dry_run)
+		deliverer_load_spool(a->d);
+	if (persist && with_book)
+		replay_inbox(a);
+	install_signals();
+	loop(a, !flush);
+	int st = exit_status(a);
+	if (a->ignored_events)
+		verbose("%u event%s without alerts taken", a->ignored_events, a->ignored_events == 1 ? "" : "s");
+	deliverer_free(a->d);
+	book_close(&a->book);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
+	free(spool);
+	return st;
+}
+
+static int cmd_test(struct app *a)
+{
+	unsigned configured = settings_configured(&a->s);
+	if (!configured) {
+		error_msg("--test: no channel is configured (alerts.slack, .email, .webhook, .alertmanager)");
+		return EXIT_CRITICAL;
+	}
+	a->d = deliverer_new(&(struct deliver_opts){.s = &a->s, .format = a->format, .dry_run = a->args->dry_run});
+	for (int c = 0; c < CH_COUNT; c++)
+		if (configured & (1u << c))
+			deliverer_submit(a->d, notification_test(&a->s, (enum channel_id)c, now_epoch_ms()));
+	while (!deliverer_idle(a->d))
+		if (deliverer_step(a->d, NULL, 0, 1000) < 0)
+			die(EXIT_UNKNOWN, "delivery loop failed");
+	struct deliver_counts n = deliverer_counts(a->d);
+	deliverer_free(a->d);
+	return n.failed ? EXIT_CRITICAL : EXIT_OK;
+}
+
+static bool fingerprint_valid(const char *s)
+{
+	if (!s || strlen(s) != 16)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+static int cmd_ack(struct app *a)
+{
+	const char *fp = a->args->fingerprint;
+	if (!fingerprint_valid(fp))
+		die(EXIT_USAGE, "ack: \"%s\" is not a fingerprint (16 lower-case hex digits)", fp);
+	a->dir = alert_send_dir(a->args, a->doc);
+	struct book b;
+	if (book_open(&b, a->dir, false, NULL) < 0)
+		return EXIT_UNKNOWN;
+	struct alert *al = book_find(&b, fp);
+	if (!al || al->status != ALERT_FIRING) {
+		book_close(&b);
+		die(EXIT_DATAERR, "ack: no firing alert with fingerprint %s in %s/state.json", fp, a->dir);
+	}
+	char *user = getenv("USER") ? estrdup(getenv("USER")) : easprintf("uid %d", (int)getuid());
+	char t[RFC3339_LEN];
+	cJSON *r = cJSON_CreateObject();
+	cJSON_AddStringToObject(r, "kind", "ack");
+	cJSON_AddStringToObject(r, "time", rfc3339_format(now_epoch_ms(), t));
+	cJSON_AddStringToObject(r, "fingerprint", fp);
+	cJSON_AddStringToObject(r, "alertname", json_path_string(al->labels, "alertname", ""));
+	cJSON_AddStringToObject(r, "by", user);
+	cJSON_AddStringToObject(r, "message", a->args->message ? a->args->message : "");
+	cJSON_AddNumberToObject(r, "level", al->level > 0 ? (double)al->level : 0);
+	char *text = cJSON_PrintUnformatted(r);
+	char *acks = easprintf("%s/acks", a->dir), *path = easprintf("%s/%s.json", acks, fp);
+	if (mkdir_p(acks, 0700) < 0 || atomic_write_file(path, text, strlen(text), 0600) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to write %s", path);
+	record_print(r, a->format);
+	free(text);
+	free(acks);
+	free(path);
+	free(user);
+	book_close(&b);
+	return EXIT_OK;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		STD_LONG_OPTS,
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+		{"test", no_argument, NULL, OPT_TEST},
+		{"message", required_argument, NULL, 'm'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+		if (std_opt(&a->std, c, optarg, usage, "json,text"))
+			continue;
+		switch (c) {
+		case OPT_DRY_RUN: a->dry_run = true; break;
+		case OPT_TEST: a->test = true; break;
+		case 'm': a->message = optarg; break;
+		default: usage_error(usage);
+		}
+	}
+	if (optind < argc) {
+		a->command = argv[optind++];
+		if (strcmp(a->command, "ack") == 0) {
+			if (optind >= argc) {
+				error_msg("ack: which FINGERPRINT?");
+				usage_error(usage);
+			}
+			a->fingerprint = argv[optind++];
+		} else if (strcmp(a->command, "flush") != 0) {
+			error_msg("unknown command \"%s\" (expected flush or ack)", a->command);
+			usage_error(usage);
+		}
+	}
+	if (optind < argc) {
+		error_msg("unexpected operand \"%s\"", argv[optind]);
+		usage_error(usage);
+	}
+	if (a->message && (!a->command || strcmp(a->command, "ack") != 0))
+		die(EXIT_USAGE, "-m goes with ack");
+	if (a->test && a->command)
+		die(EXIT_USAGE, "--test does not go with %s", a->command);
+	bool ack = a->command && strcmp(a->command, "ack") == 0;
+	if (!ack && !a->std.config_path)
+		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
+}
+
+int main(int argc, char **argv)
+{
+	struct args args = {0};
+	struct app a = {.args = &args, .lock_fd = -1};
+	prog_set(argv[0]);
+	parse_args(argc, argv, &args);
+	a.format = format_resolve(args.std.format);
+
+	bool ack = args.command && strcmp(args.command, "ack") == 0;
+	int status;
+	if (args.std.config_path)
+		a.doc = config_document_load(args.std.config_path);
+	if (ack) {
+		status = cmd_ack(&a);
+	} else {
+		unsigned errors = settings_load(&a.s, a.doc, args.std.timeout_ms);
+		if (errors)
+			die(EXIT_CRITICAL, "%s: %u problem%s in the alerts section", args.std.config_path, errors,
+			    errors == 1 ? "" : "s");
+		status = args.test ? cmd_test(&a) : cmd_run(&a, args.command != NULL);
+	}
+	settings_free(&a.s);
+	for (int c = 0; c < CH_COUNT; c++)
+		owed_free(&a.owed[c]);
+	buf_free(&a.pending);
+	buf_free(&a.journal);
+	free(a.runbooks);
+	free(a.dir);
+	cJSON_Delete(a.doc);
+	if (output_errno)
+		errno = output_errno;
+	return finish_stdout(status);
+}
