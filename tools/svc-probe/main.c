@@ -843,12 +843,14 @@ int main(int argc, char **argv)
 			cJSON *empty = doc ? NULL : cJSON_CreateObject();
 			security_from_config(&sec, &s, doc ? doc : empty, api);
 			cJSON_Delete(empty);
+			const char *url = api->http.url, *sep = strstr(url, "://");
+			size_t origin = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
 			free(sec.base_url);
 			free(sec.path);
-			sec.base_url = estrdup(api->http.url);
-			sec.path = estrdup("");
+			sec.base_url = estrndup(url, origin);
+			sec.path = estrdup(url[origin] ? url + origin : "/");
 			free(sec.base.url);
-			sec.base.url = estrdup(api->http.url);
+			sec.base.url = estrdup(sec.base_url);
 		} else {
 			security_from_config(&sec, &s, doc, api);
 		}
@@ -876,14 +878,18 @@ int main(int argc, char **argv)
 		size_t len = 0;
 		if (read_file(s.baseline, 64u << 20, &text, &len) < 0)
 			die_errno(EXIT_DATAERR, "unable to read baseline %s", s.baseline);
-		/* A saved report: one JSON document, possibly the last of several lines. */
-		char *last = text, *p = text;
-		while ((p = strchr(p, '\n')) && p[1]) {
-			if (p[1] != '\n')
-				last = p + 1;
-			p++;
+		/* A saved report: one JSON document, or the last line of a JSON
+		 * Lines file. */
+		cJSON *base = json_parse_text(text, len, err, sizeof err);
+		if (!base) {
+			char *last = text, *p = text;
+			while ((p = strchr(p, '\n')) && p[1]) {
+				if (p[1] != '\n')
+					last = p + 1;
+				p++;
+			}
+			base = json_parse_text(last, strlen(last), err, sizeof err);
 		}
-		cJSON *base = json_parse_text(last, strlen(last), err, sizeof err);
 		free(text);
 		if (!base)
 			die(EXIT_DATAERR, "%s: %s", s.baseline, err);

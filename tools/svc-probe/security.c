@@ -336,9 +336,13 @@ static void check_headers(struct report *rep, const struct security_spec *s, int
 	const char *server = http_result_header(r, "Server");
 	const char *powered = http_result_header(r, "X-Powered-By");
 	bool leak = (server && strpbrk(server, "0123456789")) || powered;
-	report_add_check(rep, "security.headers.server_version", leak ? STATUS_WARNING : STATUS_OK, 0, NULL,
-			 leak ? "version disclosed: %s%s%s" : "no version disclosed%s%s%s",
-			 server ? "Server: " : "", server ? server : "", powered ? " X-Powered-By present" : "");
+	if (leak)
+		report_add_check(rep, "security.headers.server_version", STATUS_WARNING, 0, NULL,
+				 "version disclosed:%s%s%s", server ? " Server: " : "", server ? server : "",
+				 powered ? " X-Powered-By present" : "");
+	else
+		report_add_check(rep, "security.headers.server_version", STATUS_OK, 0, NULL,
+				 "no version disclosed (Server: %s)", server ? server : "absent");
 	const char *xfo = http_result_header(r, "X-Frame-Options");
 	const char *csp = http_result_header(r, "Content-Security-Policy");
 	bool framing = xfo || (csp && strcasestr(csp, "frame-ancestors"));
