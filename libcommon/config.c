@@ -26,7 +26,8 @@ static void expand_tree(struct cfg_node *n, const struct env_store *env, bool st
 		if (n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
 			continue;
 		struct tmpl_ctx c = {.env = env, .strict = strict, .diag = d, .file = n->loc.file,
-				     .line = n->loc.line, .col = n->loc.col};
+				     .line = n->text_line ? n->text_line : n->loc.line,
+				     .col = n->text_line ? n->text_col : n->loc.col};
 		char *out = tmpl_expand(n->str, &c);
 		if (out) {
 			free(n->str);

@@ -39,6 +39,7 @@ struct ynode {
 	unsigned refs;
 	bool typed;        /* a plain scalar without a tag that makes it a string */
 	int line, col;
+	int text_line, text_col; /* scalars: where the text starts when not at line:col */
 	char *text;        /* scalars */
 	struct yentry *items;
 	size_t n, cap;
@@ -167,6 +168,7 @@ struct loader {
 	/* anchor name (owned) -> its node (one reference), or NULL while the
 	 * anchored collection is still open: an alias to it then is recursive */
 	struct strmap anchors;
+	size_t line_no, line_off; /* a line and the offset of its start (text_start) */
 	size_t nodes;     /* running count after alias expansion */
 	int documents;
 	unsigned errors;
@@ -351,6 +353,75 @@ static bool count_nodes(struct loader *ld, size_t more, const yaml_mark_t *mark,
 	return false;
 }
 
+/* The offset in the text of line:col as libyaml counts them (lines broken
+ * by \n, \r\n or \r; columns in characters; a BOM is not one). Events come
+ * in document order, so the line cursor only moves forward, and the whole
+ * file is scanned once however many scalars ask. */
+static size_t text_offset(struct loader *ld, int line, int col)
+{
+	const unsigned char *s = (const unsigned char *)ld->text;
+	if (ld->line_no == 0 || (size_t)line < ld->line_no) {
+		ld->line_no = 1;
+		ld->line_off = ld->len >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF ? 3 : 0;
+	}
+	size_t k = ld->line_off;
+	while (ld->line_no < (size_t)line && k < ld->len) {
+		if (s[k] == '\n' || (s[k] == '\r' && (k + 1 >= ld->len || s[k + 1] != '\n'))) {
+			ld->line_no++;
+			ld->line_off = k + 1;
+		}
+		k++;
+	}
+	k = ld->line_off;
+	for (int c = 1; c < col && k < ld->len; c++) {
+		k++;
+		while (k < ld->len && (s[k] & 0xC0) == 0x80)
+			k++;
+	}
+	return k;
+}
+
+/* Where the characters of a quoted or decorated scalar start: past its
+ * anchor and tag (and any blank, comment or line break after them) and its
+ * opening quote, so that a template error points at the "$" itself. Block
+ * scalars (| and >) keep their header's place. */
+static void scalar_text_start(struct loader *ld, const yaml_event_t *ev, struct ynode *y)
+{
+	yaml_scalar_style_t style = ev->data.scalar.style;
+	if (style == YAML_LITERAL_SCALAR_STYLE || style == YAML_FOLDED_SCALAR_STYLE)
+		return;
+	if (style == YAML_PLAIN_SCALAR_STYLE && !ev->data.scalar.anchor && !ev->data.scalar.tag)
+		return;
+	const char *s = ld->text;
+	size_t k = text_offset(ld, y->line, y->col);
+	int line = y->line, col = y->col;
+	while (k < ld->len) {
+		if (s[k] == '&' || s[k] == '!') {
+			while (k < ld->len && !strchr(" \t\r\n", s[k])) {
+				k++;
+				col++;
+			}
+		} else if (s[k] == ' ' || s[k] == '\t') {
+			k++;
+			col++;
+		} else if (s[k] == '#') {
+			while (k < ld->len && s[k] != '\n' && s[k] != '\r')
+				k++;
+		} else if (s[k] == '\n' || s[k] == '\r') {
+			k += s[k] == '\r' && k + 1 < ld->len && s[k + 1] == '\n' ? 2 : 1;
+			line++;
+			col = 1;
+		} else {
+			break;
+		}
+	}
+	if (k < ld->len && ((style == YAML_SINGLE_QUOTED_SCALAR_STYLE && s[k] == '\'') ||
+			    (style == YAML_DOUBLE_QUOTED_SCALAR_STYLE && s[k] == '"')))
+		col++;
+	y->text_line = line;
+	y->text_col = col;
+}
+
 static void on_scalar(struct loader *ld, const yaml_event_t *ev)
 {
 	const yaml_mark_t *mark = &ev->start_mark;
@@ -364,6 +435,8 @@ static void on_scalar(struct loader *ld, const yaml_event_t *ev)
 		load_error(ld, MARK(*mark), "a NUL character (\\0) in a scalar is not supported");
 	y->text = estrndup(text, len);
 	y->typed = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && meaning == 0;
+	if (memchr(text, '$', len))
+		scalar_text_start(ld, ev, y);
 	if (ev->data.scalar.anchor) {
 		bool created;
 		struct strmap_slot *s = strmap_insert(&ld->anchors, (const char *)ev->data.scalar.anchor, &created);
@@ -562,6 +635,8 @@ static struct cfg_node *expand(const struct loader *ld, const struct ynode *y, c
 	if (y->kind == Y_SCALAR) {
 		struct cfg_node *n = cfg_node_new(CFG_STRING, key, loc);
 		n->str = estrdup(y->text);
+		n->text_line = y->text_line;
+		n->text_col = y->text_col;
 		if (y->typed)
 			cfg_resolve_plain_scalar(n);
 		else

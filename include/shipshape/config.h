@@ -47,6 +47,9 @@ struct cfg_node {
 	struct cfg_node *child; /* maps and lists: first member */
 	struct cfg_node *next;  /* next sibling */
 	struct cfg_loc loc;     /* where the value was written */
+	int text_line, text_col; /* strings: where their first character is, when
+				    not at loc (past a quote, an anchor or a tag);
+				    0 when unknown. For template messages. */
 	char *origin;           /* where the value came from when not only loc:
 				   "environment variable DB_URL", ".env:3", "schema default" */
 	bool secret;            /* marked secret by the schema */

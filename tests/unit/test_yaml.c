@@ -269,6 +269,36 @@ static void test_locations(void **state)
 	cfg_node_free(root);
 }
 
+/* A string holding a template knows where its first character is, past a
+ * quote, an anchor or a tag, so that a template error names the column of
+ * its "$". */
+static void test_text_start(void **state)
+{
+	(void)state;
+	struct cfg_node *root = load_ok("a: \"${X}\"\nb: &q 'x ${Y}'\nc: !!str\n  \"${Z}\"\n"
+					"d: \"\xc3\xa9${W}\"\ne: [ \"${V}\" ]\nf: ${P}\ng: \"no template\"\n"
+					"h: !!str # a comment\n  ${T}\n");
+	static const struct {
+		const char *path;
+		int line, col; /* of the text; 0: the same as the node's place */
+	} starts[] = {
+		{"a", 1, 5}, {"b", 2, 8}, {"c", 4, 4}, {"d", 5, 5}, {"e[0]", 6, 7},
+		{"f", 0, 0}, {"g", 0, 0}, {"h", 10, 3},
+	};
+	for (size_t k = 0; k < ARRAY_LEN(starts); k++) {
+		const struct cfg_node *n = cfg_path(root, starts[k].path);
+		assert_non_null(n);
+		if (n->text_line != starts[k].line || n->text_col != starts[k].col)
+			fail_msg("%s: text at %d:%d, expected %d:%d", starts[k].path, n->text_line,
+				 n->text_col, starts[k].line, starts[k].col);
+	}
+	/* the copy made for an alias keeps it */
+	struct cfg_node *copy = cfg_copy(cfg_path(root, "b"));
+	assert_int_equal(copy->text_col, 8);
+	cfg_node_free(copy);
+	cfg_node_free(root);
+}
+
 /* ---- bad documents: the message, with its place ---- */
 
 struct bad_case {
@@ -586,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_good_documents),
 		cmocka_unit_test(test_merge_order),
 		cmocka_unit_test(test_locations),
+		cmocka_unit_test(test_text_start),
 		cmocka_unit_test(test_bad_documents),
 		cmocka_unit_test(test_errors_are_all_reported),
 		cmocka_unit_test(test_deep_nesting),
