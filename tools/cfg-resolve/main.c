@@ -146,8 +146,13 @@ int main(int argc, char **argv)
 	struct cfg_node *root = config_load(&a.load, &d);
 	free(files);
 	free(envs);
-	if (!root)
-		die(EXIT_DATAERR, "%u error%s: no config resolved", d.errors, d.errors == 1 ? "" : "s");
+	if (!root) {
+		/* One bad input is one line: the diagnostic itself says it all.
+		 * Several (a schema run) get a count after them. */
+		if (d.errors > 1)
+			error_msg("%u errors: no config resolved", d.errors);
+		return EXIT_DATAERR;
+	}
 	register_secrets(root);
 
 	int status = a.action == ACTION_CHECK ? policy_check(root, a.std.format) : emit(root, &a);
