@@ -116,7 +116,8 @@ static cJSON *post_json(const struct render *rd, const char *url, const char *ap
 		int64_t left = remaining(rd);
 		struct http_result *r = request("POST", url, api_key, body,
 						left < REQUEST_TIMEOUT_MS ? (left > 1000 ? left : 1000) : REQUEST_TIMEOUT_MS);
-		cJSON_ReplaceItemInObject(data, "post_attempts", cJSON_CreateNumber(attempt));
+		cJSON_DeleteItemFromObject(data, "post_attempts");
+		cJSON_AddNumberToObject(data, "post_attempts", attempt);
 		if (r->code >= 200 && r->code < 300) {
 			cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
 			if (!cJSON_IsObject(doc)) {

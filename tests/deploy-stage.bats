@@ -1,0 +1,472 @@
+#!/usr/bin/env bats
+# deploy-stage: locks, begin, gate, apply, finish, status, history; the
+# journal under crashes, truncation and write failures; the command, symlink
+# and render drivers (render against the project's fake Render server).
+load helpers/common
+load helpers/services
+
+setup_file() {
+	local dir="$BATS_FILE_TMPDIR/render"
+	mkdir -p "$dir"
+	export RENDER_KEY=render-test-key-8c1f0e
+	svc_spawn "$dir/log" "$SHIPSHAPE_BUILD/helpers/fakerender" --port-file "$dir/port" \
+		--api-key "$RENDER_KEY" --log "$dir/requests.jsonl"
+	export RENDER_PID=$SVC_PID RENDER_LOG="$dir/requests.jsonl"
+	svc_wait 10 test -s "$dir/port" || { svc_log_tail "$dir/log"; return 1; }
+	RENDER_URL="http://127.0.0.1:$(<"$dir/port")"
+	export RENDER_URL
+}
+
+teardown_file() {
+	svc_stop_pid "${RENDER_PID:-}"
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	# the deploy lock follows this test's process
+	export SHIPSHAPE_DEPLOY_PID=$$
+	command_config
+}
+
+# command_config [ARGV_JSON]: config.json with the command driver.
+command_config() {
+	local argv=${1:-'["sh","-c","echo deploying $SHIPSHAPE_RELEASE over $SHIPSHAPE_PREVIOUS_RELEASE"]'}
+	jq -n --argjson argv "$argv" \
+		'{service:{name:"api"},deploy:{driver:"command",timeout:"5s",command:{deploy:$argv}},
+		  security:{jwt_secret:"jwt-secret-value-4242"}}' >config.json
+}
+
+report() { # report TOOL STATUS: one report document
+	jq -cn --arg t "$1" --arg s "$2" \
+		'{kind:"report",tool:$t,status:$s,summary:("\($t) \($s)"),checks:[{name:"\($t).x",status:$s,message:"m"}]}'
+}
+
+journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
+
+ds() { deploy-stage -c config.json "$@"; }
+
+# deploy_ok RELEASE: a whole deploy that finishes ok.
+deploy_ok() {
+	ds begin --release "$1" >/dev/null
+	ds apply >/dev/null
+	ds finish --result ok >/dev/null
+}
+
+@test "--help prints the synopsis on stdout; usage errors exit 64" {
+	run --separate-stderr deploy-stage --help
+	assert_success
+	assert_output --partial "usage: deploy-stage"
+	run --separate-stderr deploy-stage
+	assert_equal "$status" 64
+	run --separate-stderr deploy-stage launch
+	assert_equal "$status" 64
+	[[ $stderr == *'deploy-stage: unknown command "launch"'* ]]
+	run --separate-stderr ds gate predeploy
+	assert_equal "$status" 64
+	[[ $stderr == *'unknown stage "predeploy"'* ]]
+	run --separate-stderr ds begin
+	assert_equal "$status" 64
+	run --separate-stderr ds finish --result maybe
+	assert_equal "$status" 64
+	run --separate-stderr ds lock grab
+	assert_equal "$status" 64
+	run --separate-stderr ds begin --release ../etc
+	assert_equal "$status" 64
+}
+
+@test "begin, gate, apply, finish: a deploy recorded in the journal" {
+	run --separate-stderr ds begin --release v1 -m "first release"
+	assert_success
+	assert_equal "$(json_get .type)" begin
+	assert_equal "$(json_get .deploy)" 1
+	assert_equal "$(json_get .previous)" null
+	[[ "$(json_get .config_digest)" == sha256:* ]]
+	report db-check ok | ds gate pre-deploy >gate.json
+	assert_equal "$(jq -r .gate.passed gate.json)" true
+	run --separate-stderr ds apply
+	assert_success
+	assert_equal "$(json_get .status)" ok
+	assert_equal "$(json_get .data.output)" "deploying v1 over"
+	run --separate-stderr ds finish --result ok
+	assert_success
+	assert_equal "$(json_get .result)" ok
+
+	deploy_ok v2
+	run --separate-stderr ds history
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -s 'length')" 2
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[1] | "\(.release) \(.previous) \(.result)"')" "v2 v1 ok"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[0].stages | map(.stage + ":" + .result) | join(",")')" \
+		"pre-deploy:passed,application:ok"
+	# every journal line is a whole JSON record of the deploy
+	run jq -s 'map(select(.kind == "journal" and .deploy == 2)) | length' <(journal 2)
+	assert_output 4
+	run --separate-stderr ds status
+	assert_equal "$(json_get .state)" idle
+	assert_equal "$(json_get .current_release)" v2
+	assert_equal "$(json_get .last_good_release)" v2
+	run --separate-stderr ds history --format text
+	assert_line --index 0 --partial "REVISION"
+	assert_line --index 2 --regexp '^2 +.* deploy +v2 +v1 +ok '
+}
+
+@test "the journal records a digest of the config, never its content" {
+	ds begin --release v1 >/dev/null
+	run grep -r "jwt-secret-value-4242" "$SHIPSHAPE_STATE_DIR"
+	assert_failure
+	digest1=$(journal 1 | jq -r 'select(.type=="begin").config_digest')
+	ds finish --result ok >/dev/null
+	jq '.security.jwt_secret = "another-secret-9999"' config.json >c2.json && mv c2.json config.json
+	ds begin --release v2 >/dev/null
+	digest2=$(journal 2 | jq -r 'select(.type=="begin").config_digest')
+	[ "$digest1" != "$digest2" ]
+}
+
+@test "two concurrent begins: one deploys, the other gets 75" {
+	ds begin --release a >out1 2>err1 &
+	ds begin --release b >out2 2>err2 &
+	s1=0 s2=0
+	wait %1 || s1=$?
+	wait %2 || s2=$?
+	echo "statuses $s1 $s2" >&2
+	[[ ($s1 -eq 0 && $s2 -eq 75) || ($s1 -eq 75 && $s2 -eq 0) ]]
+	grep -q "in progress" err1 err2
+	run ls "$SHIPSHAPE_STATE_DIR/deploy/api"
+	assert_output --partial 000001.jsonl
+	refute_output --partial 000002.jsonl
+}
+
+@test "a lock held by a live process: 75 naming who, since when and why" {
+	sleep 60 &
+	holder=$!
+	SHIPSHAPE_DEPLOY_PID=$holder ds lock acquire -m "db migration by hand" >/dev/null
+	run --separate-stderr ds begin --release v1
+	assert_equal "$status" 75
+	[[ $stderr == *"lock held by "*"(pid $holder) since 20"*": db migration by hand"* ]]
+	run --separate-stderr ds lock status
+	assert_equal "$status" 75
+	assert_equal "$(json_get .pid)" "$holder"
+	run --separate-stderr ds lock release
+	assert_equal "$status" 75
+	run --separate-stderr ds lock release --force
+	assert_success
+	run --separate-stderr ds lock status
+	assert_success
+	assert_equal "$(json_get .held)" false
+	kill "$holder"
+}
+
+@test "a lock whose holder is gone is reclaimed with a warning; --wait outlasts a holder" {
+	sh -c 'exit 0' &
+	dead=$!
+	wait "$dead"
+	SHIPSHAPE_DEPLOY_PID=$dead ds lock acquire -m old >/dev/null
+	run --separate-stderr ds lock status
+	assert_success
+	assert_equal "$(json_get .stale)" true
+	run --separate-stderr ds lock acquire
+	assert_success
+	[[ $stderr == *"reclaiming a stale lock"* ]]
+	assert_equal "$(json_get .ours)" true
+	ds lock release >/dev/null
+
+	sleep 0.3 &
+	holder=$!
+	SHIPSHAPE_DEPLOY_PID=$holder ds lock acquire >/dev/null
+	run --separate-stderr ds lock acquire --wait 20s
+	assert_success
+	assert_equal "$(json_get .pid)" "$$"
+}
+
+@test "gate: critical or unknown fail, warnings pass unless --strict" {
+	ds begin --release v1 >/dev/null
+	{ report db-check ok; report svc-probe warning; } | ds gate pre-deploy >out.json
+	assert_equal "$(jq -r .gate.passed out.json)" true
+	run --separate-stderr bash -c "{ $(declare -f report); report svc-probe warning; } | deploy-stage -c config.json gate post-deploy --strict"
+	assert_equal "$status" 2
+	assert_equal "$(json_get .gate.passed)" false
+	run --separate-stderr bash -c "{ $(declare -f report); report db-check ok; report svc-probe critical; } | deploy-stage -c config.json gate infrastructure"
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.status=="critical") | .name')" infrastructure.svc-probe
+	run --separate-stderr bash -c "{ $(declare -f report); report db-check unknown; } | deploy-stage -c config.json gate readiness"
+	assert_equal "$status" 2
+	# recorded: every report and each decision
+	assert_equal "$(journal 1 | jq -rs 'map(select(.type=="gate")) | map(.passed | tostring) | join(",")')" "true,false,false,false"
+	assert_equal "$(journal 1 | jq -s 'map(select(.type=="report")) | length')" 6
+}
+
+@test "gate: unreadable input, other kinds and no input fail the gate" {
+	ds begin --release v1 >/dev/null
+	run --separate-stderr bash -c 'printf "{\"kind\":\"report\",\n" | deploy-stage -c config.json gate pre-deploy'
+	assert_equal "$status" 2
+	[[ $stderr == *"stdin:1"* ]]
+	run --separate-stderr bash -c 'echo "{\"kind\":\"event\",\"x\":1}" | deploy-stage -c config.json gate pre-deploy'
+	assert_equal "$status" 2
+	[[ $stderr == *"stdin:1: a event document, not a report"* ]]
+	run --separate-stderr bash -c 'deploy-stage -c config.json gate pre-deploy </dev/null'
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[0].message')" "no reports on stdin"
+}
+
+@test "gate, apply and finish without a deploy in progress fail clearly" {
+	run --separate-stderr bash -c "$(declare -f report); report db-check ok | deploy-stage -c config.json gate pre-deploy"
+	assert_equal "$status" 2
+	[[ $stderr == *"no deploy in progress"* ]]
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	run --separate-stderr ds finish --result ok
+	assert_equal "$status" 2
+}
+
+@test "kill -9 at each step leaves an interrupted deploy that begin refuses until resolved" {
+	command_config '["sleep","30"]'
+	for step in begin gate apply; do
+		rm -rf "$SHIPSHAPE_STATE_DIR"
+		# a deploy script of its own process group, killed at $step
+		setsid bash -c '
+			export SHIPSHAPE_DEPLOY_PID=$$
+			deploy-stage -c config.json begin --release v9 >/dev/null || exit 1
+			[ "$1" = begin ] && { echo ready >mark; exec sleep 30; }
+			echo "{\"kind\":\"report\",\"tool\":\"t\",\"status\":\"ok\",\"summary\":\"s\",\"checks\":[]}" |
+				deploy-stage -c config.json gate pre-deploy >/dev/null
+			[ "$1" = gate ] && { echo ready >mark; exec sleep 30; }
+			echo ready >mark
+			deploy-stage -c config.json apply' _ "$step" >/dev/null 2>&1 &
+		victim=$!
+		svc_wait 10 test -s mark
+		if [ "$step" = apply ]; then
+			svc_wait 10 bash -c 'jq -e "select(.type==\"apply\" and .phase==\"start\")" "$0" >/dev/null' \
+				"$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl"
+		fi
+		kill -KILL -- "-$victim"
+		wait "$victim" || true
+		rm -f mark
+
+		run --separate-stderr ds status
+		assert_equal "$status" 1
+		assert_equal "$(json_get .state)" interrupted
+		run --separate-stderr ds begin --release v10
+		assert_equal "$status" 2
+		[[ $stderr == *"deploy 1 (v9) was interrupted"* ]]
+		run --separate-stderr ds finish --result ok
+		assert_equal "$status" 2
+		run --separate-stderr ds finish --result failed
+		assert_success
+		assert_equal "$(json_get .reason)" interrupted
+		run --separate-stderr ds begin --release v10
+		assert_success
+		assert_equal "$(json_get .deploy)" 2
+		ds finish --result failed >/dev/null
+	done
+}
+
+@test "begin --force closes an interrupted deploy as failed" {
+	ds begin --release v1 >/dev/null
+	ds lock release >/dev/null 2>&1
+	run --separate-stderr ds begin --release v2 --force
+	assert_success
+	[[ $stderr == *"closing interrupted deploy 1"* ]]
+	assert_equal "$(journal 1 | jq -rs 'last | .type + " " + .result')" "finish failed"
+}
+
+@test "a truncated last journal line is tolerated, reported, and dropped before the next record" {
+	ds begin --release v1 >/dev/null
+	printf '{"kind":"journal","type":"gate","stage":"pre-de' >>"$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl"
+	run --separate-stderr ds history
+	assert_success
+	assert_equal "$(json_get .truncated)" true
+	[[ $stderr == *"000001.jsonl: the last record was cut short"* ]]
+	run --separate-stderr ds finish --result failed
+	assert_success
+	# the file is whole JSON Lines again: the cut record is gone
+	run jq -c -s 'map(.type)' <(journal 1)
+	assert_success
+	assert_output '["begin","finish"]'
+}
+
+@test "a failing journal write is never reported as success" {
+	ds begin --release v1 >/dev/null
+	# grow the journal past 1 KiB, then allow no file beyond 1 KiB
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	jq -cn --arg s "$big" '{kind:"report",tool:"t",status:"ok",summary:$s,checks:[]}' | ds gate pre-deploy >/dev/null
+	before=$(wc -c <"$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl")
+	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 1; $(declare -f report); report db-check ok | deploy-stage -c config.json gate infrastructure"
+	assert_equal "$status" 3
+	[[ $stderr == *"unable to write the journal"* ]]
+	[ -z "$output" ]
+	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 1; deploy-stage -c config.json finish --result ok"
+	assert_equal "$status" 3
+	assert_equal "$(wc -c <"$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl")" "$before"
+	run --separate-stderr ds status
+	assert_equal "$(json_get .state)" in_progress
+}
+
+@test "output to a full disk is an error" {
+	run deploy-stage -c config.json status
+	assert_success
+	run bash -c 'deploy-stage -c config.json status >/dev/full'
+	assert_failure
+	run bash -c 'deploy-stage -c config.json history --format text >/dev/full'
+	assert_failure
+}
+
+@test "command driver: environment, failure, timeout, bounded and redacted output" {
+	deploy_ok v1
+	command_config '["sh","-c","echo secret is $0 >&2; echo previous=$SHIPSHAPE_PREVIOUS_RELEASE; exit 7","jwt-secret-value-4242"]'
+	ds begin --release v2 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	assert_equal "$(json_get .data.exit_code)" 7
+	[[ "$(json_get .data.output)" == *"previous=v1"* ]]
+	[[ "$(json_get .data.output)" == *"secret is ***"* ]]
+	assert_secret_absent jwt-secret-value-4242 "$output" "$stderr" "$(journal 2)"
+	ds finish --result failed >/dev/null
+	command_config '["sleep","10"]'
+	ds begin --release v3 >/dev/null
+	run --separate-stderr ds apply -t 300ms
+	assert_equal "$status" 2
+	assert_equal "$(json_get .data.timed_out)" true
+	[[ "$(json_get .message)" == *"timed out"* ]]
+	ds finish --result failed >/dev/null
+	command_config '["sh","-c","head -c 100000 /dev/zero | tr \"\\\\0\" y"]'
+	ds begin --release v4 >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	[ "$(json_get '.data.output | length')" -le 16384 ]
+	[ "$(json_get .data.output_dropped)" -gt 0 ]
+	run --separate-stderr ds apply --dry-run
+	assert_success
+	[[ "$(json_get .message)" == *"SHIPSHAPE_RELEASE=v4"* ]]
+}
+
+# symlink_config KEEP: config.json with the symlink driver over ./releases.
+symlink_config() {
+	jq -n --arg dir "$PWD/releases" --argjson keep "$1" \
+		'{service:{name:"api"},deploy:{driver:"symlink",symlink:{releases_dir:$dir,keep_releases:$keep}}}' >config.json
+}
+
+@test "symlink driver: current switches atomically; a reader never sees it missing" {
+	mkdir -p releases/a releases/b
+	echo a >releases/a/id
+	echo b >releases/b/id
+	symlink_config 0
+	deploy_ok a
+	[ "$(cat current/id)" = a ]
+	# a reader resolving `current` over and over while it flips 30 times
+	(
+		while [ ! -e stop ]; do
+			[ -e current/id ] || echo missing >>misses
+		done
+	) &
+	reader=$!
+	for i in $(seq 15); do deploy_ok b; deploy_ok a; done
+	touch stop
+	wait "$reader"
+	[ ! -e misses ]
+	[ "$(readlink current)" = "$PWD/releases/a" ]
+	ds begin --release nope >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	[[ "$(json_get .message)" == *"release directory $PWD/releases/nope does not exist"* ]]
+	[ "$(readlink current)" = "$PWD/releases/a" ]
+}
+
+@test "symlink driver: keep_releases prunes old releases, never the current or the last good one" {
+	i=0
+	for r in r1 r2 r3 r4 r5 r6; do
+		mkdir -p "releases/$r"
+		touch -d "@$((1700000000 + i))" "releases/$r"
+		i=$((i + 1))
+	done
+	symlink_config 0
+	deploy_ok r1 # the last good release, and the oldest
+	symlink_config 2
+	ds begin --release r6 >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	assert_equal "$(json_get '.data.pruned | sort | join(",")')" "r2,r3,r4"
+	run ls releases
+	assert_output "$(printf 'r1\nr5\nr6')"
+}
+
+# render_config SERVICE_ID [TIMEOUT]
+render_config() {
+	jq -n --arg url "$RENDER_URL" --arg id "$1" --arg key "$RENDER_KEY" --arg t "${2:-10s}" \
+		'{service:{name:"api"},deploy:{driver:"render",timeout:$t,
+		  render:{api_url:$url,service_id:$id,api_key:$key,poll_interval:"20ms"}}}' >config.json
+}
+
+@test "render driver: deploy until live, the deploy id recorded, the key only as a bearer token" {
+	render_config srv-ok-1
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	assert_equal "$(json_get .data.render_status)" live
+	id=$(json_get .data.render_deploy_id)
+	[[ $id == dep-* ]]
+	assert_secret_absent "$RENDER_KEY" "$output" "$stderr" "$(journal 1)"
+	run jq -s --arg id "$id" '[.[] | select(.path | contains("srv-ok-1"))] | map(.auth) | all' "$RENDER_LOG"
+	assert_output true
+	run jq -rs '[.[] | select(.path == "/v1/services/srv-ok-1/deploys")][0].method' "$RENDER_LOG"
+	assert_output POST
+}
+
+@test "render driver: build_failed fails the apply" {
+	render_config srv-buildfail-1
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	assert_equal "$(json_get .data.render_status)" build_failed
+	[[ $stderr == *"ended build_failed"* ]]
+}
+
+@test "render driver: a deploy never live fails at the timeout" {
+	render_config srv-never-1 400ms
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	[[ "$(json_get .message)" == *"not live within 400ms (last status build_in_progress)"* ]]
+}
+
+@test "render driver: a 500 then success is retried" {
+	render_config srv-flaky-1
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	assert_equal "$(json_get .data.post_attempts)" 2
+	[ "$(json_get .data.poll_errors)" -ge 1 ]
+	[[ $stderr == *"HTTP 500"* ]]
+}
+
+@test "render driver: a wrong API key is refused without retries" {
+	render_config srv-ok-2
+	jq '.deploy.render.api_key = "wrong-key-0000"' config.json >c && mv c config.json
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	[[ "$(json_get .message)" == *"HTTP 401"* ]]
+	assert_equal "$(json_get .data.post_attempts)" 1
+}
+
+@test "render driver: a deploy hook URL triggers the deploy" {
+	jq -n --arg hook "$RENDER_URL/deploy/srv-ok-hook?key=$RENDER_KEY" \
+		'{service:{name:"api"},deploy:{driver:"render",render:{deploy_hook_url:$hook}}}' >config.json
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	[[ "$(json_get .data.render_deploy_id)" == dep-* ]]
+	assert_secret_absent "$RENDER_KEY" "$output" "$stderr" "$(journal 1)"
+}
+
+@test "an invalid config or service name is invalid input" {
+	echo '{"kind":"report","checks":[]}' >bad.json
+	run --separate-stderr deploy-stage -c bad.json status
+	assert_equal "$status" 65
+	run --separate-stderr deploy-stage --service ../x status
+	assert_equal "$status" 65
+	jq -n '{service:{name:"api"},deploy:{driver:"ftp"}}' >config.json
+	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	[[ "$(json_get .message)" == *'deploy.driver "ftp" is not one of command, symlink, render'* ]]
+}
