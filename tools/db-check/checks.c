@@ -17,51 +17,35 @@ static const char sql_limits[] =
 	"set_config('idle_in_transaction_session_timeout', $3, true), "
 	"set_config('default_transaction_read_only', 'on', false)";
 
-/* Everything that is one row: role, SSL, connection slots, activity. It
- * reads pg_stat_get_activity() itself, the function under pg_stat_activity
- * and pg_stat_ssl: the views' joins cost a new backend milliseconds of
- * catalog look-ups. */
-static const char sql_facts[] =
-	"SELECT pg_is_in_recovery(), "
-	"current_setting('max_connections')::int, "
-	"current_setting('superuser_reserved_connections')::int, "
-	"coalesce(current_setting('reserved_connections', true), '0')::int, "
-	"f.others, f.ssl, f.sslversion, f.sslcipher, f.sslbits, current_setting('ssl'), "
-	"extract(epoch FROM clock_timestamp() - o.xact_start)::float8, o.pid, o.state, o.application_name, "
-	"f.waiters, f.hidden, current_user, current_database() "
-	"FROM (SELECT count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()) AS others, "
-	" bool_or(ssl) FILTER (WHERE pid = pg_backend_pid()) AS ssl, "
-	" max(sslversion) FILTER (WHERE pid = pg_backend_pid()) AS sslversion, "
-	" max(sslcipher) FILTER (WHERE pid = pg_backend_pid()) AS sslcipher, "
-	" max(sslbits) FILTER (WHERE pid = pg_backend_pid()) AS sslbits, "
-	" count(*) FILTER (WHERE wait_event_type = 'Lock') AS waiters, "
-	" count(*) FILTER (WHERE backend_type = 'client backend' AND state IS NULL) AS hidden "
-	" FROM pg_stat_get_activity(NULL)) f "
-	"LEFT JOIN LATERAL (SELECT xact_start, pid, state, application_name FROM pg_stat_get_activity(NULL) "
-	" WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() AND backend_type = 'client backend' "
-	" ORDER BY xact_start LIMIT 1) o ON true";
-enum {
-	F_RECOVERY, F_MAXCONN, F_SU_RESERVED, F_RESERVED, F_OTHERS, F_SSL, F_SSL_VERSION, F_SSL_CIPHER,
-	F_SSL_BITS, F_SERVER_SSL, F_XACT_AGE, F_XACT_PID, F_XACT_STATE, F_XACT_APP, F_LOCK_WAITERS,
-	F_HIDDEN, F_USER, F_DATABASE
-};
+/* The server's settings and who we are: one row. */
+static const char sql_settings[] =
+	"SELECT pg_is_in_recovery(), current_setting('max_connections'), "
+	"current_setting('superuser_reserved_connections'), current_setting('reserved_connections', true), "
+	"current_setting('ssl'), current_user, current_database(), pg_backend_pid()";
+enum { G_RECOVERY, G_MAXCONN, G_SU_RESERVED, G_RESERVED, G_SERVER_SSL, G_USER, G_DATABASE, G_PID };
 
+/* Every backend, from pg_stat_get_activity() itself (the function under
+ * pg_stat_activity and pg_stat_ssl): the views' joins and aggregates cost a
+ * new backend milliseconds of catalog look-ups, so db-check counts here. */
+static const char sql_activity[] =
+	"SELECT pid, backend_type, state, wait_event_type, "
+	"extract(epoch FROM clock_timestamp() - xact_start)::float8, application_name, "
+	"ssl, sslversion, sslcipher, sslbits FROM pg_stat_get_activity(NULL)";
+enum { A_PID, A_TYPE, A_STATE, A_WAIT, A_XACT_AGE, A_APP, A_SSL, A_SSL_VERSION, A_SSL_CIPHER, A_SSL_BITS };
+
+/* The schema: no row when it does not exist. */
 static const char sql_schema[] =
-	"SELECT n.oid IS NOT NULL, coalesce(has_schema_privilege(n.oid, 'USAGE'), false), "
-	"pg_get_userbyid(n.nspowner) "
-	"FROM (VALUES ($1::text)) v(name) LEFT JOIN pg_namespace n ON n.nspname = v.name";
+	"SELECT has_schema_privilege(oid, 'USAGE'), pg_get_userbyid(nspowner) FROM pg_namespace "
+	"WHERE nspname = $1";
 
-/* Per expected table, in the configured order: kind, RLS, SELECT privilege. */
+/* The expected tables that exist in the schema: kind, RLS, SELECT privilege. */
 static const char sql_tables[] =
-	"SELECT t.name, c.relkind, c.relrowsecurity, c.relforcerowsecurity, "
-	"has_table_privilege(c.oid, 'SELECT') "
-	"FROM json_array_elements_text($2::json) WITH ORDINALITY t(name, i) "
-	"LEFT JOIN pg_class c ON c.relname = t.name AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
-	"AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) ORDER BY t.i";
+	"SELECT relname, relkind, relrowsecurity, relforcerowsecurity, has_table_privilege(oid, 'SELECT') "
+	"FROM pg_class WHERE relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1) "
+	"AND relname = ANY($2::name[]) AND relkind IN ('r', 'p', 'v', 'm', 'f')";
 
 static const char sql_extensions[] =
-	"SELECT e.name, x.extversion FROM json_array_elements_text($1::json) WITH ORDINALITY e(name, i) "
-	"LEFT JOIN pg_extension x ON x.extname = e.name ORDER BY e.i";
+	"SELECT extname, extversion FROM pg_extension WHERE extname = ANY($1::name[])";
 
 /* The migrations table found without any error: schema-qualified first for a
  * bare name, then the search path; its column's type; the privilege. */
@@ -81,6 +65,20 @@ struct ctx {
 	bool include[CHECK_COUNT];
 	bool stopped;         /* timed out or lost the connection: nothing more runs */
 	const char *stop_why; /* what the checks not run say */
+};
+
+/* What the settings and activity statements say, borrowed from their
+ * results (valid until those are cleared). */
+struct facts {
+	bool in_recovery;
+	long long maxconn, su_reserved, reserved;
+	const char *server_ssl, *user, *database;
+	bool ssl;
+	const char *ssl_version, *ssl_cipher, *ssl_bits;
+	long long others, waiters, hidden;
+	bool have_oldest;
+	double oldest_age_s;
+	const char *oldest_pid, *oldest_state, *oldest_app;
 };
 
 static char *check_name(const char *name)
@@ -129,6 +127,15 @@ static double val_num(const PGresult *r, int row, int col, double def)
 {
 	const char *v = val(r, row, col);
 	return v ? strtod(v, NULL) : def;
+}
+
+/* The row whose column col equals name, or -1. */
+static int find_row(const PGresult *r, int col, const char *name)
+{
+	for (int i = 0; r && i < PQntuples(r); i++)
+		if (val(r, i, col) && strcmp(val(r, i, col), name) == 0)
+			return i;
+	return -1;
 }
 
 static void json_add_str(cJSON *o, const char *k, const char *v)
@@ -291,10 +298,10 @@ static void judge_version(struct ctx *x, int64_t ms)
 		add(x, CHECK_VERSION, STATUS_OK, ms, d, "PostgreSQL %s (no minimum configured)", text ? text : "?");
 }
 
-static void judge_role(struct ctx *x, const PGresult *f, int64_t ms)
+static void judge_role(struct ctx *x, const struct facts *f, int64_t ms)
 {
 	static const char *const expected_names[] = {"primary", "replica", "any"};
-	bool recovery = val_bool(f, 0, F_RECOVERY);
+	bool recovery = f->in_recovery;
 	enum role expected = x->s->expected_role;
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "role", recovery ? "replica" : "primary");
@@ -322,24 +329,24 @@ static const char *client_sslmode(PGconn *c)
 	return mode;
 }
 
-static void judge_ssl(struct ctx *x, const PGresult *f, int64_t ms)
+static void judge_ssl(struct ctx *x, const struct facts *f, int64_t ms)
 {
 	const struct settings *s = x->s;
-	bool on = val_bool(f, 0, F_SSL);
-	const char *server_ssl = val(f, 0, F_SERVER_SSL);
+	bool on = f->ssl;
+	const char *server_ssl = f->server_ssl;
 	const char *mode = client_sslmode(x->c);
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddBoolToObject(d, "encrypted", on);
 	cJSON_AddBoolToObject(d, "required", s->require_ssl);
-	json_add_str(d, "protocol", val(f, 0, F_SSL_VERSION));
-	json_add_str(d, "cipher", val(f, 0, F_SSL_CIPHER));
-	if (val(f, 0, F_SSL_BITS))
-		cJSON_AddNumberToObject(d, "bits", val_num(f, 0, F_SSL_BITS, 0));
+	json_add_str(d, "protocol", f->ssl_version);
+	json_add_str(d, "cipher", f->ssl_cipher);
+	if (f->ssl_bits)
+		cJSON_AddNumberToObject(d, "bits", strtod(f->ssl_bits, NULL));
 	json_add_str(d, "server_ssl", server_ssl);
 	cJSON_AddStringToObject(d, "sslmode", mode);
 	if (on) {
-		add(x, CHECK_SSL, STATUS_OK, ms, d, "encrypted: %s %s (%s bits)", val(f, 0, F_SSL_VERSION),
-		    val(f, 0, F_SSL_CIPHER), val(f, 0, F_SSL_BITS) ? val(f, 0, F_SSL_BITS) : "?");
+		add(x, CHECK_SSL, STATUS_OK, ms, d, "encrypted: %s %s (%s bits)", f->ssl_version ? f->ssl_version : "?",
+		    f->ssl_cipher ? f->ssl_cipher : "?", f->ssl_bits ? f->ssl_bits : "?");
 		return;
 	}
 	const char *why = server_ssl && strcmp(server_ssl, "on") != 0 ? "the server has SSL off"
@@ -358,17 +365,18 @@ static void judge_schema(struct ctx *x, const PGresult *res, const char *user, i
 	const char *schema = x->s->schema;
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "schema", schema);
-	bool exists = val_bool(res, 0, 0), usage = val_bool(res, 0, 1);
+	bool exists = PQntuples(res) == 1, usage = val_bool(res, 0, 0);
+	const char *owner = val(res, 0, 1);
 	cJSON_AddBoolToObject(d, "exists", exists);
 	cJSON_AddBoolToObject(d, "usage", usage);
-	json_add_str(d, "owner", val(res, 0, 2));
+	json_add_str(d, "owner", owner);
 	if (!exists)
 		add(x, CHECK_SCHEMA, STATUS_CRITICAL, ms, d, "schema \"%s\" does not exist", schema);
 	else if (!usage)
 		add(x, CHECK_SCHEMA, STATUS_CRITICAL, ms, d, "role %s lacks USAGE on schema \"%s\"", user, schema);
 	else
 		add(x, CHECK_SCHEMA, STATUS_OK, ms, d, "schema \"%s\" exists (owner %s) and %s may use it", schema,
-		    val(res, 0, 2), user);
+		    owner ? owner : "?", user);
 }
 
 static void list_append(struct buf *b, const char *item)
@@ -386,10 +394,12 @@ static void judge_tables(struct ctx *x, const PGresult *res, const char *user, i
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddStringToObject(d, "schema", s->schema);
 	cJSON *arr = cJSON_AddArrayToObject(d, "tables");
-	for (int i = 0; i < PQntuples(res); i++) {
+	for (size_t k = 0; k < s->ntables; k++) {
 		cJSON *t = cJSON_CreateObject();
-		const char *name = val(res, i, 0), *kind = val(res, i, 1);
-		cJSON_AddStringToObject(t, "name", name ? name : "");
+		const char *name = s->tables[k];
+		int i = find_row(res, 0, name);
+		const char *kind = i >= 0 ? val(res, i, 1) : NULL;
+		cJSON_AddStringToObject(t, "name", name);
 		cJSON_AddBoolToObject(t, "exists", kind != NULL);
 		if (kind) {
 			json_add_str(t, "kind", kind);
@@ -397,7 +407,7 @@ static void judge_tables(struct ctx *x, const PGresult *res, const char *user, i
 			if (!val_bool(res, i, 4))
 				list_append(&noselect, name);
 		} else {
-			list_append(&missing, name ? name : "?");
+			list_append(&missing, name);
 			nmissing++;
 		}
 		cJSON_AddItemToArray(arr, t);
@@ -425,10 +435,12 @@ static void judge_rls(struct ctx *x, const PGresult *res, int64_t ms)
 	cJSON_AddBoolToObject(d, "forced", s->rls_forced);
 	cJSON *arr = cJSON_AddArrayToObject(d, "tables");
 	size_t checked = 0;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *name = val(res, i, 0), *kind = val(res, i, 1);
+	for (size_t k = 0; k < s->ntables; k++) {
+		const char *name = s->tables[k];
+		int i = find_row(res, 0, name);
+		const char *kind = i >= 0 ? val(res, i, 1) : NULL;
 		if (!kind) {
-			list_append(&missing, name ? name : "?");
+			list_append(&missing, name);
 			continue;
 		}
 		if (strcmp(kind, "r") != 0 && strcmp(kind, "p") != 0)
@@ -472,7 +484,8 @@ static void judge_extensions(struct ctx *x, const PGresult *res, int64_t ms)
 	cJSON *arr = cJSON_AddArrayToObject(d, "extensions");
 	for (size_t i = 0; i < s->nextensions; i++) {
 		const struct extension_req *e = &s->extensions[i];
-		const char *v = val(res, (int)i, 1);
+		int row = find_row(res, 0, e->name);
+		const char *v = row >= 0 ? val(res, row, 1) : NULL;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "name", e->name);
 		json_add_str(o, "installed", v);
@@ -503,13 +516,10 @@ static void judge_extensions(struct ctx *x, const PGresult *res, int64_t ms)
 /* Slots for the application: max_connections less the reserved ones, less
  * what other sessions hold now (this check's own session is not counted: it
  * ends in a moment). */
-static void judge_pool(struct ctx *x, const PGresult *f, int64_t ms)
+static void judge_pool(struct ctx *x, const struct facts *f, int64_t ms)
 {
 	const struct settings *s = x->s;
-	long long maxconn = (long long)val_num(f, 0, F_MAXCONN, 0);
-	long long su = (long long)val_num(f, 0, F_SU_RESERVED, 0);
-	long long reserved = (long long)val_num(f, 0, F_RESERVED, 0);
-	long long others = (long long)val_num(f, 0, F_OTHERS, 0);
+	long long maxconn = f->maxconn, su = f->su_reserved, reserved = f->reserved, others = f->others;
 	long long available = maxconn - su - reserved;
 	long long free_slots = available - others;
 	long long per_instance = s->pool_size + s->max_overflow;
@@ -553,22 +563,20 @@ static void judge_pool(struct ctx *x, const PGresult *f, int64_t ms)
 	check_add_perf(chk, "pool_demand", (double)demand, "", 0.8 * (double)free_slots, (double)free_slots);
 }
 
-static void judge_activity(struct ctx *x, const PGresult *f, int64_t ms)
+static void judge_activity(struct ctx *x, const struct facts *f, int64_t ms)
 {
 	const struct settings *s = x->s;
-	const char *age_text = val(f, 0, F_XACT_AGE);
-	double age_s = age_text ? strtod(age_text, NULL) : 0;
+	double age_s = f->have_oldest ? f->oldest_age_s : 0;
 	int64_t age_ms = (int64_t)(age_s * 1000);
-	long long waiters = (long long)val_num(f, 0, F_LOCK_WAITERS, 0);
-	long long hidden = (long long)val_num(f, 0, F_HIDDEN, 0);
+	long long waiters = f->waiters, hidden = f->hidden;
 	char a[32], w[32], c[32];
 	cJSON *d = cJSON_CreateObject();
 	cJSON *o = cJSON_AddObjectToObject(d, "oldest_transaction");
-	if (age_text) {
+	if (f->have_oldest) {
 		cJSON_AddNumberToObject(o, "age_ms", (double)age_ms);
-		cJSON_AddNumberToObject(o, "pid", val_num(f, 0, F_XACT_PID, 0));
-		json_add_str(o, "state", val(f, 0, F_XACT_STATE));
-		json_add_str(o, "application_name", val(f, 0, F_XACT_APP));
+		cJSON_AddNumberToObject(o, "pid", strtod(f->oldest_pid, NULL));
+		json_add_str(o, "state", f->oldest_state);
+		json_add_str(o, "application_name", f->oldest_app);
 	}
 	cJSON_AddNumberToObject(d, "lock_waiters", (double)waiters);
 	cJSON_AddNumberToObject(d, "sessions_hidden", (double)hidden);
@@ -579,15 +587,14 @@ static void judge_activity(struct ctx *x, const PGresult *f, int64_t ms)
 
 	enum status st = STATUS_OK;
 	struct buf m = {0};
-	if (age_text) {
+	if (f->have_oldest) {
 		enum status ts = age_ms > s->xact_critical_ms ? STATUS_CRITICAL
 				 : age_ms > s->xact_warning_ms ? STATUS_WARNING
 							       : STATUS_OK;
 		st = status_worst(st, ts);
 		buf_printf(&m, "oldest open transaction %s (pid %s, %s%s%s)", fmt_ms(age_ms, a, sizeof a),
-			   val(f, 0, F_XACT_PID), val(f, 0, F_XACT_STATE) ? val(f, 0, F_XACT_STATE) : "state hidden",
-			   val(f, 0, F_XACT_APP) && *val(f, 0, F_XACT_APP) ? ", " : "",
-			   val(f, 0, F_XACT_APP) ? val(f, 0, F_XACT_APP) : "");
+			   f->oldest_pid, f->oldest_state ? f->oldest_state : "state hidden",
+			   f->oldest_app && *f->oldest_app ? ", " : "", f->oldest_app ? f->oldest_app : "");
 		if (ts != STATUS_OK)
 			buf_printf(&m, " is above the %s %s", status_name(ts),
 				   ts == STATUS_CRITICAL ? fmt_ms(s->xact_critical_ms, c, sizeof c)
@@ -625,18 +632,70 @@ static void result_failed(struct ctx *x, enum check_id id, const PGresult *res, 
 
 /* ---- the main batch ---- */
 
-enum { S_BEGIN, S_LIMITS, S_FACTS, S_SCHEMA, S_TABLES, S_EXTENSIONS, S_MIGRATIONS, S_SAVEPOINT, S_N };
-
-static char *json_names(char **names, size_t n, const struct extension_req *ext)
+/* Reads the settings row and counts the activity rows. 0, or -1 when the
+ * settings did not come back. */
+static int facts_read(const PGresult *g, const PGresult *act, struct facts *f)
 {
-	cJSON *a = cJSON_CreateArray();
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(ext ? ext[i].name : names[i]));
-	char *text = cJSON_PrintUnformatted(a);
-	cJSON_Delete(a);
-	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
-	return text;
+	memset(f, 0, sizeof *f);
+	if (!ok_rows(g) || PQntuples(g) != 1)
+		return -1;
+	f->in_recovery = val_bool(g, 0, G_RECOVERY);
+	f->maxconn = (long long)val_num(g, 0, G_MAXCONN, 0);
+	f->su_reserved = (long long)val_num(g, 0, G_SU_RESERVED, 0);
+	f->reserved = (long long)val_num(g, 0, G_RESERVED, 0); /* PostgreSQL 16 on */
+	f->server_ssl = val(g, 0, G_SERVER_SSL);
+	f->user = val(g, 0, G_USER);
+	f->database = val(g, 0, G_DATABASE);
+	const char *me = val(g, 0, G_PID);
+	for (int i = 0; ok_rows(act) && i < PQntuples(act); i++) {
+		const char *pid = val(act, i, A_PID), *type = val(act, i, A_TYPE);
+		bool client = type && strcmp(type, "client backend") == 0;
+		if (pid && me && strcmp(pid, me) == 0) {
+			f->ssl = val_bool(act, i, A_SSL);
+			f->ssl_version = val(act, i, A_SSL_VERSION);
+			f->ssl_cipher = val(act, i, A_SSL_CIPHER);
+			f->ssl_bits = val(act, i, A_SSL_BITS);
+			continue;
+		}
+		const char *wait = val(act, i, A_WAIT);
+		if (wait && strcmp(wait, "Lock") == 0)
+			f->waiters++;
+		if (!client)
+			continue;
+		f->others++;
+		if (!val(act, i, A_STATE))
+			f->hidden++; /* another role's session, without pg_read_all_stats */
+		const char *age = val(act, i, A_XACT_AGE);
+		if (age && (!f->have_oldest || strtod(age, NULL) > f->oldest_age_s)) {
+			f->have_oldest = true;
+			f->oldest_age_s = strtod(age, NULL);
+			f->oldest_pid = pid;
+			f->oldest_state = val(act, i, A_STATE);
+			f->oldest_app = val(act, i, A_APP);
+		}
+	}
+	return 0;
+}
+
+enum { S_BEGIN, S_LIMITS, S_SETTINGS, S_ACTIVITY, S_SCHEMA, S_TABLES, S_EXTENSIONS, S_MIGRATIONS, S_SAVEPOINT, S_N };
+
+/* A text[] literal of the names: {"a","b \\"c\\""}. */
+static char *array_literal(char **names, size_t n, const struct extension_req *ext)
+{
+	struct buf b = {0};
+	buf_putc(&b, '{');
+	for (size_t i = 0; i < n; i++) {
+		const char *name = ext ? ext[i].name : names[i];
+		buf_puts(&b, i ? ",\"" : "\"");
+		for (const char *p = name; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *p);
+		}
+		buf_putc(&b, '"');
+	}
+	buf_putc(&b, '}');
+	return buf_take(&b);
 }
 
 struct migrations_target {
@@ -657,8 +716,8 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 	snprintf(stmt_timeout, sizeof stmt_timeout, "%lld", (long long)(stmt_ms > 0 ? stmt_ms : 1));
 	snprintf(lock_timeout, sizeof lock_timeout, "%lld", (long long)s->lock_timeout_ms);
 	snprintf(idle_timeout, sizeof idle_timeout, "%lld", (long long)(s->timeout_ms + 1000));
-	char *tables_json = json_names(s->tables, s->ntables, NULL);
-	char *ext_json = json_names(NULL, s->nextensions, s->extensions);
+	char *tables_array = array_literal(s->tables, s->ntables, NULL);
+	char *ext_array = array_literal(NULL, s->nextensions, s->extensions);
 	bool need_tables = x->include[CHECK_TABLES] || x->include[CHECK_RLS];
 	bool need_schema = x->include[CHECK_SCHEMA] || need_tables;
 	bool need_savepoint = x->include[CHECK_MIGRATIONS] || x->include[CHECK_QUERIES];
@@ -674,13 +733,14 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 	} while (0)
 	SEND(S_BEGIN, "BEGIN TRANSACTION READ ONLY", 0, NULL, NULL, NULL);
 	SEND(S_LIMITS, sql_limits, 3, stmt_timeout, lock_timeout, idle_timeout);
-	SEND(S_FACTS, sql_facts, 0, NULL, NULL, NULL);
+	SEND(S_SETTINGS, sql_settings, 0, NULL, NULL, NULL);
+	SEND(S_ACTIVITY, sql_activity, 0, NULL, NULL, NULL);
 	if (need_schema && s->schema)
 		SEND(S_SCHEMA, sql_schema, 1, s->schema, NULL, NULL);
 	if (need_tables && s->schema && s->ntables)
-		SEND(S_TABLES, sql_tables, 2, s->schema, tables_json, NULL);
+		SEND(S_TABLES, sql_tables, 2, s->schema, tables_array, NULL);
 	if (x->include[CHECK_EXTENSIONS] && s->nextensions)
-		SEND(S_EXTENSIONS, sql_extensions, 1, ext_json, NULL, NULL);
+		SEND(S_EXTENSIONS, sql_extensions, 1, ext_array, NULL, NULL);
 	if (x->include[CHECK_MIGRATIONS] && s->migrations_version)
 		SEND(S_MIGRATIONS, sql_migrations_find, 3, s->schema ? s->schema : "public", s->migrations_table,
 		     s->migrations_column);
@@ -698,18 +758,20 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 #define MS(id) (map[id] < S_N ? t[map[id]] : 0)
 	if (rs != RUN_OK)
 		stop(x, rs);
-	const PGresult *facts = RES(S_FACTS);
-	bool facts_ok = ok_rows(facts) && PQntuples(facts) == 1;
+	struct facts facts;
+	bool facts_ok = facts_read(RES(S_SETTINGS), RES(S_ACTIVITY), &facts) == 0 && ok_rows(RES(S_ACTIVITY));
 	if (!x->stopped && !facts_ok) {
 		/* BEGIN or the limits failed: nothing else can be trusted */
-		char *err = result_error(ok_rows(RES(S_LIMITS)) ? facts : RES(S_LIMITS));
+		char *err = result_error(!ok_rows(RES(S_LIMITS)) ? RES(S_LIMITS)
+					 : !ok_rows(RES(S_SETTINGS)) ? RES(S_SETTINGS)
+								     : RES(S_ACTIVITY));
 		static char why[512];
 		snprintf(why, sizeof why, "could not start the read-only transaction: %s", err);
 		free(err);
 		x->stopped = true;
 		x->stop_why = why;
 	}
-	const char *user = facts_ok ? val(facts, 0, F_USER) : PQuser(x->c);
+	const char *user = facts_ok && facts.user ? facts.user : PQuser(x->c);
 
 	for (size_t i = 0; i < n && log_level > 1; i++)
 		verbose("  statement %zu: %lld ms", i, (long long)t[i]);
@@ -721,9 +783,9 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 		goto out;
 	}
 	if (x->include[CHECK_ROLE])
-		judge_role(x, facts, MS(S_FACTS));
+		judge_role(x, &facts, MS(S_SETTINGS));
 	if (x->include[CHECK_SSL])
-		judge_ssl(x, facts, MS(S_FACTS));
+		judge_ssl(x, &facts, MS(S_ACTIVITY));
 	if (x->include[CHECK_SCHEMA]) {
 		if (!configured(s, CHECK_SCHEMA))
 			not_configured(x, CHECK_SCHEMA);
@@ -757,9 +819,9 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 			judge_extensions(x, RES(S_EXTENSIONS), MS(S_EXTENSIONS));
 	}
 	if (x->include[CHECK_POOL])
-		judge_pool(x, facts, MS(S_FACTS));
+		judge_pool(x, &facts, MS(S_ACTIVITY));
 	if (x->include[CHECK_ACTIVITY])
-		judge_activity(x, facts, MS(S_FACTS));
+		judge_activity(x, &facts, MS(S_ACTIVITY));
 	if (ok_rows(RES(S_MIGRATIONS))) {
 		const PGresult *m = RES(S_MIGRATIONS);
 		mt->table = val(m, 0, 0) ? estrdup(val(m, 0, 0)) : NULL;
@@ -778,8 +840,8 @@ out:
 #undef RES
 #undef MS
 	stmt_clear(st, n);
-	free(tables_json);
-	free(ext_json);
+	free(tables_array);
+	free(ext_array);
 }
 
 /* ---- latency: sequential round trips of a trivial query ---- */

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# bench/db-check.sh — db-check with every default check beside pg_isready
+# (the real binary, not Debian's wrapper) and monitoring-plugins'
+# check_pgsql, in one run against one throwaway local cluster (127.0.0.1,
+# SSL on, scram-sha-256), then peak memory with /usr/bin/time -v.
+. "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+PG_ISREADY=/usr/lib/postgresql/15/bin/pg_isready
+CHECK_PGSQL=/usr/lib/nagios/plugins/check_pgsql
+PSQL=/usr/lib/postgresql/15/bin/psql
+for b in "$PG_ISREADY" "$CHECK_PGSQL" "$BUILD/db-check" "$BUILD/helpers/faultsrv"; do
+	[ -x "$b" ] || { echo "bench/db-check.sh: $b is missing (make; apt-get install monitoring-plugins-standard)" >&2; exit 1; }
+done
+
+export SHIPSHAPE_BUILD=$BUILD
+# shellcheck source=../tests/helpers/services.bash
+. "$REPO_ROOT/tests/helpers/services.bash"
+work=$(mktemp -d)
+trap 'stop_postgres; rm -rf "$work"' EXIT
+set +e
+start_postgres --ssl --dir "$work" || exit 1
+pg_superuser_psql -q -f tests/helpers/pg_fixtures.sql >/dev/null || exit 1
+set -e
+
+# the config document: everything right, the password only in this 0600 file
+umask 077
+jq -n --arg url "$PGTEST_URL" '{environment: "production", service: {name: "bench"},
+  database: {url: $url, schema: "upload_pipeline", pool_size: 5, max_overflow: 5, require_ssl: true,
+    min_server_version: "15", tables: ["documents", "upload_jobs", "document_chunks", "audit_log"],
+    extensions: [{name: "pgcrypto"}, {name: "uuid-ossp"}],
+    migrations: {table: "schema_migrations", version: "20250601000000"}},
+  scaling: {max_instances: 2}}' >"$work/cfg.json"
+# check_pgsql and psql find the password where libpq looks, never in argv
+export PGPASSWORD=$PGTEST_PASSWORD PGAPPNAME=bench
+export DB_URL=$PGTEST_URL
+
+db-check -c "$work/cfg.json" >"$work/report.json" || { echo "db-check is not ok on the bench cluster:" >&2; cat "$work/report.json" >&2; exit 1; }
+echo "db-check ran $(jq '.checks | length' "$work/report.json") checks: $(jq -r '[.checks[].name] | join(" ")' "$work/report.json")"
+
+hyperfine_compare "readiness of one local PostgreSQL 15 (TLS, scram-sha-256)" \
+	"db-check -c $work/cfg.json" \
+	"$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U app" \
+	"$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app" \
+	"db-check --url-env DB_URL --only connect" \
+	"$PSQL -X -q -h 127.0.0.1 -p $PGTEST_PORT -U app -d appdb -c 'SELECT 1'"
+
+echo "## peak memory (max RSS, /usr/bin/time -v)"
+for cmd in "db-check -c $work/cfg.json" \
+	"$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U app" \
+	"$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app"; do
+	# shellcheck disable=SC2086
+	rss=$(/usr/bin/time -v $cmd 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}')
+	printf '%s\t%s KiB\n' "${cmd%% *}" "$rss"
+done | column -t -s "$(printf '\t')"
