@@ -15,19 +15,22 @@
 
 /* Expands templates in every string value (never in keys). Values that came
  * from variables are not expanded again: tmpl_expand guarantees it, and a
- * node is visited once. */
-static void expand_tree(struct cfg_node *n, const struct env_store *env, bool strict, struct diag *d)
+ * node is visited once. Under a secret (schema-marked or named like one)
+ * no message quotes a template. */
+static void expand_tree(struct cfg_node *n, const struct env_store *env, bool strict, bool secret,
+			struct diag *d)
 {
 	for (; n; n = n->next) {
+		bool is_secret = secret || n->secret || redact_key_looks_secret(n->key);
 		if (n->type == CFG_MAP || n->type == CFG_LIST) {
-			expand_tree(n->child, env, strict, d);
+			expand_tree(n->child, env, strict, is_secret, d);
 			continue;
 		}
 		if (n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
 			continue;
 		struct tmpl_ctx c = {.env = env, .strict = strict, .diag = d, .file = n->loc.file,
 				     .line = n->text_line ? n->text_line : n->loc.line,
-				     .col = n->text_line ? n->text_col : n->loc.col};
+				     .col = n->text_line ? n->text_col : n->loc.col, .secret = is_secret};
 		char *out = tmpl_expand(n->str, &c);
 		if (out) {
 			free(n->str);
@@ -57,15 +60,20 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 			continue;
 		root = root ? cfg_merge(root, n) : n;
 	}
-	if (root && d->errors == errors_before)
-		expand_tree(root, &env, o->strict, d);
-	if (root && d->errors == errors_before && o->schema_path) {
-		struct schema *s = schema_load(o->schema_path, d);
-		if (s) {
-			schema_apply(s, root, o->strict, d);
-			schema_free(s);
-		}
+	/* The schema comes before the templates: it says which values are
+	 * secret, and a message about a secret's template must not quote it. */
+	struct schema *s = NULL;
+	bool loaded = root && d->errors == errors_before;
+	if (loaded && o->schema_path) {
+		s = schema_load(o->schema_path, d);
+		if (s)
+			schema_mark_secrets(s, root);
 	}
+	if (loaded)
+		expand_tree(root, &env, o->strict, false, d);
+	if (s && d->errors == errors_before)
+		schema_apply(s, root, o->strict, d);
+	schema_free(s);
 	env_store_free(&env);
 	if (d->errors != errors_before) {
 		cfg_node_free(root);

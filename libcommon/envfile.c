@@ -154,7 +154,9 @@ static void advance(struct reader *r, const char *to)
 
 static char *expand_value(struct reader *r, const char *text, int line, int col)
 {
-	struct tmpl_ctx c = {.env = r->e, .diag = r->d, .file = r->path, .line = line, .col = col};
+	/* .env files are where secrets live: no message quotes a value. */
+	struct tmpl_ctx c = {.env = r->e, .diag = r->d, .file = r->path, .line = line, .col = col,
+			     .secret = true};
 	char *out = tmpl_expand(text, &c);
 	free(c.origin);
 	if (!out)

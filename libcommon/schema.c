@@ -244,6 +244,32 @@ static void mark_secret(struct apply_ctx *c, struct cfg_node *n, bool do_registe
 		mark_secret(c, m, do_register);
 }
 
+/* Marks what the spec says is secret under n, checking nothing. */
+static void mark_declared_secrets(const struct spec *s, struct cfg_node *n)
+{
+	if (!s)
+		return;
+	if (s->secret) {
+		struct apply_ctx quiet = {0};
+		mark_secret(&quiet, n, false);
+		return;
+	}
+	for (struct cfg_node *m = n->child; m; m = m->next) {
+		if (n->type == CFG_LIST) {
+			mark_declared_secrets(s->items, m);
+		} else if (n->type == CFG_MAP) {
+			const struct spec *ms = spec_key(s, m->key ? m->key : "");
+			mark_declared_secrets(ms ? ms : s->entries, m);
+		}
+	}
+}
+
+void schema_mark_secrets(const struct schema *s, struct cfg_node *root)
+{
+	if (s && root)
+		mark_declared_secrets(s->root, root);
+}
+
 static void type_error(struct apply_ctx *c, const struct spec *s, const struct cfg_node *n,
 		       const char *path)
 {
@@ -640,8 +666,10 @@ static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_no
 			const char *path)
 {
 	int64_t v;
-	if (s->secret)
-		mark_secret(c, n, false); /* before any message names a value under it */
+	/* before any message names a value under it; a key named like a secret
+	 * is one for messages too, whatever the schema says */
+	if (s->secret || redact_key_looks_secret(n->key))
+		mark_secret(c, n, false);
 	switch (s->type) {
 	case SCHEMA_ANY:
 		break;

@@ -75,8 +75,12 @@ static void invalid_template(struct expander *x, const char *dollar, const char 
 	bool cut = n > 60 || nl;
 	if (n > 60)
 		n = 60;
-	diag_error(x->d, x->c->file, line, col, "invalid template: \"%.*s%s\" (%s)", (int)n, dollar,
-		   cut ? "..." : "", why);
+	if (x->c->secret)
+		diag_error(x->d, x->c->file, line, col, "invalid template (%s; the value is secret, not shown)",
+			   why);
+	else
+		diag_error(x->d, x->c->file, line, col, "invalid template: \"%.*s%s\" (%s)", (int)n,
+			   dollar, cut ? "..." : "", why);
 	x->failed = true;
 }
 

@@ -449,3 +449,25 @@ assert_one_error() {
 	assert_secret_absent not-a-number-secret-value "$output" "$stderr"
 	assert_secret_absent pw-in-url-123 "$output" "$stderr"
 }
+
+@test "a template error in a secret never quotes it; elsewhere it quotes the template" {
+	# database.url is secret by the schema, jwt_secret by the schema and its name
+	printf 'database:\n  url: "postgresql://app:${secret-part-1"\nsecurity:\n  jwt_secret: "${2secret-part}"\n' > bad.yaml
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" "$CFG/production.yaml" bad.yaml
+	assert_equal "$status" 65
+	assert_secret_absent secret-part "$output" "$stderr"
+	[[ $stderr == *"bad.yaml:2:26: invalid template (no closing brace; the value is secret, not shown)"* ]]
+	[[ $stderr == *"bad.yaml:4:16: invalid template ("* ]]
+	# a .env value is never quoted either
+	printf 'DB_PASSWORD="hunter2${secret-part"\n' > bad.env
+	printf 'a: 1\n' > t.yaml
+	run --separate-stderr cfg-resolve -e bad.env t.yaml
+	assert_equal "$status" 65
+	assert_secret_absent secret-part "$output" "$stderr"
+	assert_secret_absent hunter2 "$output" "$stderr"
+	[[ $stderr == "cfg-resolve: bad.env:1:21: invalid template ("* ]]
+	# an ordinary value quotes the template
+	printf 'api:\n  host: "${oops"\n' > bad.yaml
+	run --separate-stderr cfg-resolve bad.yaml
+	[[ $stderr == *'bad.yaml:2:10: invalid template: "${oops" (no closing brace)'* ]]
+}

@@ -131,6 +131,8 @@ struct tmpl_ctx {
 	bool strict;           /* an unset variable with no default is an error, not a warning */
 	struct diag *diag;
 	const char *file;      /* where the string was written, for messages */
+	bool secret;           /* the string is (part of) a secret: messages name its
+				  place and never quote its text */
 	int line, col;         /* of the string's first character */
 	char *origin;          /* out: "VAR from ORIGIN, ..." for the variables used (owned by caller, may be NULL on entry) */
 };
@@ -153,6 +155,10 @@ struct schema; /* opaque: loaded from a YAML schema file (see shipshape.yaml(5))
 
 struct schema *schema_load(const char *path, struct diag *d);
 void schema_free(struct schema *s);
+/* Marks the nodes the schema declares secret (and everything under them),
+ * without checking anything: done before templates are expanded, so that
+ * no message about a secret's template quotes it. */
+void schema_mark_secrets(const struct schema *s, struct cfg_node *root);
 /* Checks and coerces the tree in place: types ("8000" -> 8000 where an int
  * is declared), defaults, required keys, ranges, enum values, secret marks.
  * Every problem is reported to d with its key path and location; unknown

@@ -229,6 +229,9 @@ static const struct apply_case apply_cases[] = {
 	{"pin: 1234\n", .path = "pin", .type = CFG_INT, .value = "1234"},
 	{"creds: {pin: abc-secret-creds, user: bob}\n", .errors = 1,
 	 .message = "creds.pin: expected an int, got a string (secret)", .absent = "abc-secret-creds"},
+	/* a key named like a secret is one in messages, marked or not */
+	{"labels: {api_token: not-an-int-secret}\n", .errors = 1,
+	 .message = "labels.api_token: expected an int, got a string (secret)", .absent = "not-an-int-secret"},
 
 	/* required */
 	{"nested: {inner: 1}\n", .full = true, .errors = 1,
@@ -582,6 +585,44 @@ static void test_production_missing_variables(void **state)
 	clear_config_variables();
 }
 
+/* A template error in a secret value (marked by the schema, or named like a
+ * secret) names its place and never quotes the text; elsewhere it quotes
+ * the template. The schema's marks are known before templates expand. */
+static void test_secret_template_errors(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_schema.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	static const char text[] = BASE "db: \"postgresql://app:${pw-secret-part1\"\n"
+				   "labels: {api_token: \"${1secret-part2}\"}\n"
+				   "creds: {user: \"x ${secret part3}\"}\n"
+				   "version: \"${oops\"\n";
+	assert_int_equal(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+	close(fd);
+	const char *files[] = {path};
+	struct config_opts o = {.files = files, .nfiles = 1, .schema_path = DATA "test-schema.yaml"};
+	struct diag d = {0};
+	struct capture cap;
+	capture_begin(&cap);
+	struct cfg_node *root = config_load(&o, &d);
+	char *messages = capture_end(&cap);
+	assert_null(root);
+	assert_int_equal(d.errors, 4);
+	for (int k = 1; k <= 3; k++) {
+		char part[32];
+		snprintf(part, sizeof part, "part%d", k);
+		if (strstr(messages, part))
+			fail_msg("%s leaked into:\n%s", part, messages);
+	}
+	assert_non_null(strstr(messages, ":3:23: invalid template (no closing brace; the value is secret"));
+	assert_non_null(strstr(messages, ":4:22: invalid template (a variable name starts"));
+	assert_non_null(strstr(messages, ":5:18: invalid template (expected"));
+	assert_non_null(strstr(messages, ":6:11: invalid template: \"${oops\" (no closing brace)"));
+	free(messages);
+	unlink(path);
+}
+
 /* local.yaml resolves with nothing set: every template has a default. */
 static void test_local(void **state)
 {
@@ -624,6 +665,7 @@ int main(void)
 		cmocka_unit_test(test_production),
 		cmocka_unit_test(test_production_missing_variables),
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_secret_template_errors),
 	};
 	return cmocka_run_group_tests_name("schema", tests, setup, teardown);
 }

@@ -197,6 +197,26 @@ static void test_nesting_depth(void **state)
 	}
 }
 
+/* In a secret value an invalid template is named by place and reason, and
+ * its text is never quoted. */
+static void test_secret_never_quoted(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {"pre${secret-part", "${1secret-part}", "${x!secret-part}",
+					  "${SET:-${secret-part"};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		struct diag d = {.silent = true};
+		struct tmpl_ctx c = {.env = &vars, .diag = &d, .file = "f", .line = 2, .col = 3,
+				     .secret = true};
+		assert_null(tmpl_expand(bad[i], &c));
+		assert_int_equal(d.errors, 1);
+		if (strstr(d.last, "secret-part") || !strstr(d.last, "f:2:") ||
+		    !strstr(d.last, "the value is secret, not shown"))
+			fail_msg("\"%s\": %s", bad[i], d.last);
+		free(c.origin);
+	}
+}
+
 /* Every bad template in a string is reported, not only the first. */
 static void test_every_error_reported(void **state)
 {
@@ -274,6 +294,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_nesting_depth),
+		cmocka_unit_test(test_secret_never_quoted),
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_environment_wins),
