@@ -37,12 +37,44 @@ export DB_URL=$PGTEST_URL
 db-check -c "$work/cfg.json" >"$work/report.json" || { echo "db-check is not ok on the bench cluster:" >&2; cat "$work/report.json" >&2; exit 1; }
 echo "db-check ran $(jq '.checks | length' "$work/report.json") checks: $(jq -r '[.checks[].name] | join(" ")' "$work/report.json")"
 
-hyperfine_compare "readiness of one local PostgreSQL 15 (TLS, scram-sha-256)" \
-	"db-check -c $work/cfg.json" \
-	"$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U app" \
-	"$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app" \
-	"db-check --url-env DB_URL --only connect" \
-	"$PSQL -X -q -h 127.0.0.1 -p $PGTEST_PORT -U app -d appdb -c 'SELECT 1'"
+# compare TITLE NAME CMD [NAME CMD]...: hyperfine side by side (the first
+# command is db-check), each one's mean, and db-check's time over each peer's.
+compare() {
+	local title=$1 json args=()
+	shift
+	while (($#)); do
+		args+=(-n "$1" "$2")
+		shift 2
+	done
+	json=$(mktemp)
+	hyperfine --warmup 5 --runs "$RUNS" --style basic --export-json "$json" "${args[@]}" >&2
+	echo "## $title"
+	jq -r '.results as $r | $r[0].mean as $ours | $r[] |
+	  "\(.command)\t\((.mean*1000*100|round)/100) ms ± \((.stddev*1000*100|round)/100)\tdb-check = \(($ours/.mean*100|round)/100)x"' "$json" |
+		column -t -s "$(printf '\t')"
+	rm -f "$json"
+}
+
+compare "TLS + scram-sha-256 (the application's way in; pg_isready stops at the password request)" \
+	"db-check (all checks)" "db-check -c $work/cfg.json" \
+	"pg_isready" "$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U app" \
+	"check_pgsql" "$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app" \
+	"db-check --only connect" "db-check --url-env DB_URL --only connect" \
+	"psql -c 'SELECT 1'" "$PSQL -X -q -h 127.0.0.1 -p $PGTEST_PORT -U app -d appdb -c 'SELECT 1'"
+
+# The same server with a trust entry for one role: now pg_isready, too, gets
+# a whole session, so the difference is what db-check does with it.
+pg_superuser_psql -q -c "CREATE ROLE bench_trust LOGIN IN ROLE app" >/dev/null
+sed -i '/^host .*127.0.0.1\/32/i host all bench_trust 127.0.0.1/32 trust' "$PGTEST_DATA/pg_hba.conf"
+pg_superuser_psql -q -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+jq --arg url "postgresql://bench_trust@127.0.0.1:$PGTEST_PORT/appdb" '.database.url = $url' "$work/cfg.json" >"$work/trust.json"
+db-check -c "$work/trust.json" >/dev/null || { echo "db-check is not ok as bench_trust" >&2; exit 1; }
+compare "TLS, trust (every tool gets a whole session)" \
+	"db-check (all checks)" "db-check -c $work/trust.json" \
+	"pg_isready" "$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U bench_trust" \
+	"check_pgsql" "$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l bench_trust" \
+	"psql -c 'SELECT 1'" "$PSQL -X -q -h 127.0.0.1 -p $PGTEST_PORT -U bench_trust -d appdb -c 'SELECT 1'"
 
 echo "## peak memory (max RSS, /usr/bin/time -v)"
 for cmd in "db-check -c $work/cfg.json" \
@@ -50,5 +82,6 @@ for cmd in "db-check -c $work/cfg.json" \
 	"$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app"; do
 	# shellcheck disable=SC2086
 	rss=$(/usr/bin/time -v $cmd 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}')
-	printf '%s\t%s KiB\n' "${cmd%% *}" "$rss"
+	name=${cmd%% *}
+	printf '%s\t%s KiB\n' "${name##*/}" "$rss"
 done | column -t -s "$(printf '\t')"

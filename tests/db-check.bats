@@ -300,7 +300,7 @@ wait_until() {
 	assert_equal "$(json_get '.checks[] | select(.name == "db.role") | .data.role')" replica
 }
 
-@test "max_connections nearly exhausted by held connections: pool critical" {
+@test "max_connections nearly exhausted by held connections: pool critical; exhausted: rejecting" {
 	# demand (5 + 5) x 3 = 30 of 47 slots: fits while nobody else is connected
 	check '.scaling.max_instances = 3' --only pool
 	assert_success
@@ -313,11 +313,23 @@ wait_until() {
 	local pid=$!
 	wait_until "SELECT count(*) = 20 FROM pg_stat_activity WHERE application_name = 'pgbench'"
 	check '.scaling.max_instances = 3' --only pool
-	local s=$status
-	kill "$pid"
-	wait "$pid" || true
+	local s=$status o=$output
+	# 27 more take every slot but the superusers' reserved ones
+	setsid "$PG_BIN/pgbench" -n -h "$PGTEST_SOCKDIR" -p "$PGTEST_PORT" -U postgres -c 27 -j 1 -T 60 \
+		-f hold.sql appdb >pgbench2.log 2>&1 3>&- &
+	local pid2=$!
+	wait_until "SELECT count(*) = 47 FROM pg_stat_activity WHERE application_name = 'pgbench'"
+	check . --only pool
+	local s2=$status o2=$output
+	kill "$pid" "$pid2"
+	wait "$pid" "$pid2" || true
 	psql_value "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'pgbench'" >/dev/null
 	wait_until "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'pgbench'"
+	output=$o2
+	assert_equal "$s2" 2
+	assert_equal "$(json_get '.checks[0].data.failure')" rejecting
+	assert_equal "$(json_get '.checks[0].data.reason')" too_many_clients
+	output=$o
 	assert_equal "$s" 2
 	assert_equal "$(status_of db.pool)" critical
 	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.in_use')" 20
