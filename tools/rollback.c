@@ -135,6 +135,8 @@ static char *health_url(const struct args *a, const cJSON *config)
 		const char *path = json_path_string(config, "api.health_path", "/health");
 		size_t n = strlen(base);
 		bool slash = n && base[n - 1] == '/';
+		if (!*path)
+			return estrdup(base);
 		return easprintf("%.*s%s%s", (int)(slash ? n - 1 : n), base, *path == '/' ? "" : "/", path);
 	}
 	const char *ep = json_path_string(config, "monitoring.health_check.endpoints[0].url", NULL);

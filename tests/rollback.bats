@@ -1,0 +1,221 @@
+#!/usr/bin/env bats
+# rollback: target selection, the journal, health verification with the
+# shared HTTP engine (against the fault server), --check, --dry-run, the
+# symlink and render drivers, the lock.
+load helpers/common
+load helpers/services
+
+setup_file() {
+	start_faultsrv
+	local dir="$BATS_FILE_TMPDIR/render"
+	mkdir -p "$dir"
+	export RENDER_KEY=render-test-key-77aa01
+	svc_spawn "$dir/log" "$SHIPSHAPE_BUILD/helpers/fakerender" --port-file "$dir/port" \
+		--api-key "$RENDER_KEY" --log "$dir/requests.jsonl"
+	export RENDER_PID=$SVC_PID RENDER_LOG="$dir/requests.jsonl"
+	svc_wait 10 test -s "$dir/port" || { svc_log_tail "$dir/log"; return 1; }
+	RENDER_URL="http://127.0.0.1:$(<"$dir/port")"
+	export RENDER_URL
+}
+
+teardown_file() {
+	svc_stop_pid "${RENDER_PID:-}"
+	stop_all_services
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export SHIPSHAPE_DEPLOY_PID=$$
+	mkdir -p releases/v1 releases/v2 releases/v3
+	symlink_config /status/200
+}
+
+# symlink_config HEALTH_PATH: the fault server answers health
+symlink_config() {
+	jq -n --arg dir "$PWD/releases" --arg url "$FAULT_URL" --arg path "$1" \
+		'{service:{name:"api"},api:{base_url:$url,health_path:$path},
+		  monitoring:{health_check:{timeout:"1s",success_threshold:2}},
+		  deploy:{driver:"symlink",symlink:{releases_dir:$dir}}}' >config.json
+}
+
+ds() { deploy-stage -c config.json "$@"; }
+deploy() { # deploy RELEASE RESULT
+	ds begin --release "$1" >/dev/null
+	ds apply >/dev/null
+	ds finish --result "$2" >/dev/null
+}
+journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
+
+@test "--help and usage errors" {
+	run --separate-stderr rollback --help
+	assert_success
+	assert_output --partial "usage: rollback"
+	run --separate-stderr rollback -c config.json --dry-run --check
+	assert_equal "$status" 64
+	run --separate-stderr rollback -c config.json --health-timeout soon
+	assert_equal "$status" 64
+	run --separate-stderr rollback -c config.json extra
+	assert_equal "$status" 64
+	run --separate-stderr rollback -c config.json --format nagios
+	assert_equal "$status" 64
+}
+
+@test "no known-good release is a clear error, exit 2" {
+	run --separate-stderr rollback -c config.json
+	assert_equal "$status" 2
+	[[ $stderr == "rollback: no known-good release to roll back to"* ]]
+	deploy v1 ok
+	run --separate-stderr rollback -c config.json
+	assert_equal "$status" 2
+	[[ $stderr == *"no deploy other than v1 finished ok"* ]]
+	[ "$(readlink current)" = "$PWD/releases/v1" ]
+}
+
+@test "rolls back to the last good release, journals it, verifies health" {
+	deploy v1 ok
+	deploy v2 ok
+	ds begin --release v3 >/dev/null
+	ds apply >/dev/null
+	run --separate-stderr rollback -c config.json -m "v3 is broken"
+	assert_success
+	assert_equal "$(json_get '"\(.from) -> \(.to) \(.status)"')" "v3 -> v2 ok"
+	assert_equal "$(json_get .health.attempts)" 2
+	[ "$(readlink current)" = "$PWD/releases/v2" ]
+	# the open deploy closed as failed, the rollback a deployment of its own
+	assert_equal "$(journal 3 | jq -rs 'last | .result + ": " + .reason')" "failed: rolled back to v2 by deploy 4"
+	assert_equal "$(journal 4 | jq -rs 'map(.type) | join(",")')" "begin,apply,apply,health,finish"
+	run --separate-stderr ds status
+	assert_equal "$(json_get .state)" idle
+	assert_equal "$(json_get .current_release)" v2
+	assert_equal "$(json_get .lock.held)" false
+	# from v2 (good), back once more: to v1
+	run --separate-stderr rollback -c config.json --format text
+	assert_success
+	assert_output --partial "rollback ok: v2 -> v1"
+}
+
+@test "an unhealthy release after the rollback: exit 2 with the reason" {
+	deploy v1 ok
+	deploy v2 failed
+	symlink_config /status/503
+	run --separate-stderr rollback -c config.json --health-timeout 600ms --interval 100ms
+	assert_equal "$status" 2
+	assert_equal "$(json_get .status)" failed
+	[[ "$(json_get .message)" == *"not healthy within 600ms"*"503"* ]]
+	[[ $stderr == *"rollback to v1 failed"* ]]
+	assert_equal "$(journal 3 | jq -rs 'last | .result')" failed
+}
+
+@test "health verification needs a URL unless --no-verify" {
+	deploy v1 ok
+	deploy v2 ok
+	jq 'del(.api)' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json
+	assert_equal "$status" 65
+	[[ $stderr == *"no health URL"* ]]
+	run --separate-stderr rollback -c config.json --no-verify
+	assert_success
+	[ "$(readlink current)" = "$PWD/releases/v1" ]
+}
+
+@test "--to RELEASE and --dry-run" {
+	deploy v1 ok
+	deploy v2 ok
+	deploy v3 ok
+	before=$(ls "$SHIPSHAPE_STATE_DIR/deploy/api")
+	run --separate-stderr rollback -c config.json --to v1 --dry-run
+	assert_success
+	assert_equal "$(json_get .dry_run)" true
+	assert_equal "$(json_get .to)" v1
+	[ "$(ls "$SHIPSHAPE_STATE_DIR/deploy/api")" = "$before" ]
+	[ "$(readlink current)" = "$PWD/releases/v3" ]
+	run --separate-stderr rollback -c config.json --to v1
+	assert_success
+	[ "$(readlink current)" = "$PWD/releases/v1" ]
+}
+
+@test "--check: a report of the rollback capability" {
+	deploy v1 ok
+	deploy v2 ok
+	run --separate-stderr rollback -c config.json --check
+	assert_success
+	assert_equal "$(json_get .kind)" report
+	assert_equal "$(json_get '[.checks[].name] | join(",")')" \
+		"rollback.target,rollback.driver,rollback.credentials,rollback.artifact,rollback.health"
+	rm -r releases/v1
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.artifact") | .status')" critical
+	run --separate-stderr rollback -c config.json --check --format nagios
+	assert_equal "$status" 2
+	[[ $output == *CRITICAL* ]]
+}
+
+@test "--check on a first deploy warns; without a driver it is critical" {
+	ds begin --release v1 >/dev/null
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 1
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.target") | .status')" warning
+	jq 'del(.deploy)' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name=="rollback.driver") | .message')" == *"deploy.driver is not set"* ]]
+}
+
+@test "a lock held by another live deploy: 75" {
+	deploy v1 ok
+	deploy v2 ok
+	sleep 60 &
+	holder=$!
+	SHIPSHAPE_DEPLOY_PID=$holder ds begin --release v3 >/dev/null
+	run --separate-stderr rollback -c config.json
+	assert_equal "$status" 75
+	[[ $stderr == *"lock held by"*"(pid $holder)"* ]]
+	kill "$holder"
+	wait "$holder" || true
+	# its holder gone, the deploy is interrupted: rollback resolves it
+	run --separate-stderr rollback -c config.json
+	assert_success
+	[[ $stderr == *"reclaiming a stale lock"* ]]
+	run --separate-stderr ds begin --release v4
+	assert_success
+}
+
+@test "render: rollback posts the recorded deployId, then polls until live" {
+	jq -n --arg url "$RENDER_URL" --arg key "$RENDER_KEY" --arg h "$FAULT_URL" \
+		'{service:{name:"api"},api:{base_url:$h,health_path:"/status/200"},
+		  deploy:{driver:"render",render:{api_url:$url,service_id:"srv-ok-rb",api_key:$key,poll_interval:"20ms"}}}' >config.json
+	deploy v1 ok
+	v1_id=$(journal 1 | jq -r 'select(.type=="apply" and .phase=="end").data.render_deploy_id')
+	deploy v2 failed
+	run --separate-stderr rollback -c config.json
+	assert_success
+	run jq -r 'select(.path == "/v1/services/srv-ok-rb/rollback") | "\(.auth) \(.json.deployId)"' "$RENDER_LOG"
+	assert_output "true $v1_id"
+	run jq -rs 'last | .data | "\(.rollback_to_deploy_id) \(.render_status)"' <(journal 3 | jq -c 'select(.type=="apply")')
+	assert_output "$v1_id live"
+	assert_secret_absent "$RENDER_KEY" "$(journal 3)"
+}
+
+@test "render: a release with no recorded deploy id cannot be rolled back to" {
+	jq -n --arg url "$RENDER_URL" --arg key "$RENDER_KEY" \
+		'{service:{name:"api"},deploy:{driver:"command",command:{deploy:["true"]}}}' >config.json
+	deploy v1 ok
+	deploy v2 ok
+	jq -n --arg url "$RENDER_URL" --arg key "$RENDER_KEY" --arg h "$FAULT_URL" \
+		'{service:{name:"api"},api:{base_url:$h,health_path:"/status/200"},
+		  deploy:{driver:"render",render:{api_url:$url,service_id:"srv-ok-rb2",api_key:$key}}}' >config.json
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name=="rollback.artifact") | .message')" == *"no Render deploy id is recorded for release v1"* ]]
+	run --separate-stderr rollback -c config.json
+	assert_equal "$status" 2
+	[[ $stderr == *"no Render deploy id is recorded for release v1"* ]]
+}
+
+@test "output to a full disk is an error" {
+	deploy v1 ok
+	deploy v2 ok
+	run bash -c 'rollback -c config.json --check >/dev/full'
+	assert_failure
+}
