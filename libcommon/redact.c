@@ -56,7 +56,12 @@ bool redact_key_looks_secret(const char *key)
 	return (n >= 4 && strcasecmp(key + n - 4, "_key") == 0) || strcasecmp(key, "key") == 0;
 }
 
-/* Masks "scheme://user:PASSWORD@host" in place of every URL in s. */
+/* Masks "scheme://user:PASSWORD@host" in place of every URL in s. A
+ * password should be percent-encoded, but operators paste raw ones holding
+ * '@', '/', '?' or '#': so the password runs from the first ':' of the
+ * authority to the last '@' of the URL. Where an '@' also sits in the path
+ * of a URL with a port, that masks a little too much, which is better than
+ * printing part of a password. */
 static void mask_url_passwords(struct buf *out, const char *s)
 {
 	const char *p = s;
@@ -67,9 +72,14 @@ static void mask_url_passwords(struct buf *out, const char *s)
 			return;
 		}
 		const char *auth = sep + 3;
-		size_t span = strcspn(auth, "/?#@ \t\r\n\"'");
-		const char *at = auth[span] == '@' ? auth + span : NULL;
-		const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+		const char *url_end = auth + strcspn(auth, " \t\r\n\"'<>");
+		const char *auth_end = auth + strcspn(auth, "/?#");
+		const char *at = NULL;
+		for (const char *q = auth; q < url_end; q++)
+			if (*q == '@')
+				at = q;
+		const char *colon_end = at && at < auth_end ? at : auth_end;
+		const char *colon = at && colon_end > auth ? memchr(auth, ':', (size_t)(colon_end - auth)) : NULL;
 		if (colon && colon + 1 < at) {
 			buf_append(out, p, (size_t)(colon + 1 - p));
 			buf_puts(out, REDACTED);

@@ -399,6 +399,21 @@ assert_one_error() {
 	assert_line 'security.jwt_secret = jwt-test-secret-0123456789abcdef-XYZ'
 }
 
+@test "URL passwords are masked on a terminal and in text, even unencoded" {
+	printf 'smtp: "smtps://alerts:p@ss/w0rd-secret@smtp.example:465"\ncache: "redis://:tok#en-secret@cache:6379/0"\n' > t.yaml
+	run --separate-stderr cfg-resolve --format text t.yaml
+	assert_success
+	assert_line 'smtp = smtps://alerts:***@smtp.example:465'
+	assert_line 'cache = redis://:***@cache:6379/0'
+	assert_secret_absent secret "$output" "$stderr"
+	run --separate-stderr script -qec "cfg-resolve --explain t.yaml" /dev/null
+	assert_success
+	assert_secret_absent secret "$output"
+	# into a pipe the next tool gets it in clear
+	run --separate-stderr cfg-resolve t.yaml
+	assert_equal "$(json_get .smtp)" 'smtps://alerts:p@ss/w0rd-secret@smtp.example:465'
+}
+
 @test "--format env prints shell-safe lines that a shell reads back" {
 	printf "name: \"it's \$(not run) \\\\\"q\\\\\"\"\nnested:\n  key-a: [x, y]\n" > t.yaml
 	run --separate-stderr cfg-resolve --format env t.yaml

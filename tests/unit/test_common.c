@@ -98,6 +98,18 @@ static void test_redact(void **state)
 		{"connect to postgres://u:p%40ss@h/db failed", "connect to postgres://u:***@h/db failed"},
 		{"https://host/path?api_key=abcd1234&x=1", "https://host/path?api_key=***&x=1"},
 		{"https://user@host/", "https://user@host/"},
+		/* raw (not percent-encoded) '@', '/', '?' and '#' in a password */
+		{"postgresql://app:p@ss@db:5432/x", "postgresql://app:***@db:5432/x"},
+		{"postgresql://app:pa/ss@db/x failed", "postgresql://app:***@db/x failed"},
+		{"redis://:to?k#en@cache:6379/0", "redis://:***@cache:6379/0"},
+		{"a postgres://u:a@b@h/d and smtp://v:c/d@m:25", "a postgres://u:***@h/d and smtp://v:***@m:25"},
+		/* no password: nothing to mask, '@' elsewhere left alone */
+		{"https://h/users/a@b.example", "https://h/users/a@b.example"},
+		{"https://h/x?mail=a@b.example", "https://h/x?mail=a@b.example"},
+		{"https://h:8443/ok", "https://h:8443/ok"},
+		{"smtps://alerts:p@ss/w0rd@smtp.example:465", "smtps://alerts:***@smtp.example:465"},
+		/* an '@' in the path of a URL with a port: masked too much, never too little */
+		{"https://h:8443/users/a@b.example", "https://h:***@b.example"},
 		{"no secret here", "no secret here"},
 		{"token s3cr3t-value-xyz in text", "token *** in text"},
 	};
