@@ -182,9 +182,13 @@ alert() {
 		note alert skipped "alert-send is not installed: $text"
 		return 0
 	fi
-	out=$(jq -cn --arg s "$service" --arg r "$release" --arg m "$text" \
-		'{kind:"report",tool:"deploy_production",status:"critical",summary:$m,
-		  checks:[{name:"deploy.failed",status:"critical",message:$m,data:{service:$s,release:$r}}]}' |
+	# one alert per deploy (the deploy number is a label), so a second failure
+	# within the repeat interval is not taken for the first
+	out=$(jq -cn --arg s "$service" --arg r "$release" --arg m "$text" --arg e "$environment" \
+		--arg d "${deploy_id:-0}" --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+		'{kind:"alert",status:"firing",startsAt:$t,
+		  labels:{alertname:"DeployFailed",severity:"critical",service:$s,environment:$e,release:$r,deploy:$d},
+		  annotations:{summary:$m}}' |
 		alert-send -c "$cfg" 2>>"$log") || rc=$?
 	if ((rc == 0)); then
 		note alert sent "$(jq -rs 'map(.channel // empty) | unique | join(", ") | if . == "" then "delivered" else "via " + . end' <<<"$out" 2>/dev/null || echo delivered)"
@@ -250,7 +254,7 @@ if ((!yes && !dry_run)); then
 	fi
 fi
 
-applied=0
+applied=0 deploy_id=""
 if ((!dry_run)); then
 	rc=0
 	out=$(deploy-stage -c "$cfg" begin --release "$release" -m "${message:-deploy_production.sh}" 2>&1) || rc=$?
@@ -260,7 +264,8 @@ if ((!dry_run)); then
 		print_summary "not started"
 		exit "$rc"
 	fi
-	note begin ok "deploy $(jq -r '.deploy' <<<"$out") replacing $(jq -r '.previous // "nothing"' <<<"$out")"
+	deploy_id=$(jq -r '.deploy' <<<"$out")
+	note begin ok "deploy $deploy_id replacing $(jq -r '.previous // "nothing"' <<<"$out")"
 fi
 
 # In a dry run there is no deploy to gate: the stage reports are judged here.

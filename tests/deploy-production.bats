@@ -1,0 +1,146 @@
+#!/usr/bin/env bats
+# scripts/deploy_production.sh end to end against real services: PostgreSQL
+# with the upload_pipeline schema, nginx serving the stub app's releases
+# (scripts/demo), and the fault server recording the alert webhook.
+load helpers/common
+load helpers/services
+
+setup_file() {
+	start_postgres
+	pg_superuser_psql -q -f "$REPO_ROOT/scripts/demo/schema.sql" >/dev/null
+	mkdir -p "$BATS_FILE_TMPDIR/nginx"
+	cp -R "$REPO_ROOT/scripts/demo/releases" "$BATS_FILE_TMPDIR/nginx/releases"
+	start_nginx "$REPO_ROOT/scripts/demo/nginx.conf" --dir "$BATS_FILE_TMPDIR/nginx"
+	start_faultsrv
+	export DEMO_RELEASES_DIR="$BATS_FILE_TMPDIR/nginx/releases" DEMO_CURRENT="$BATS_FILE_TMPDIR/nginx/current"
+	export SHIPSHAPE_STATE_DIR="$BATS_FILE_TMPDIR/state"
+}
+
+teardown_file() {
+	stop_all_services
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export SHIPSHAPE_STATE_DIR="$BATS_FILE_TMPDIR/state"
+	export TMPDIR="$BATS_TEST_TMPDIR/tmp"
+	mkdir -p "$TMPDIR"
+	write_env "$PGTEST_URL"
+}
+
+write_env() { # write_env DATABASE_URL
+	cat >demo.env <<-E
+	DATABASE_URL=$1
+	API_BASE_URL=$NGINX_URL
+	SUPABASE_URL=$NGINX_URL/supabase
+	LLAMAPARSE_API_URL=$NGINX_URL/llamaparse
+	OPENAI_API_URL=$NGINX_URL/openai/v1
+	SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
+	E
+}
+
+deploy() {
+	"$REPO_ROOT/scripts/deploy_production.sh" -c "$REPO_ROOT/config/local.yaml" \
+		-c "$REPO_ROOT/scripts/demo/demo.yaml" -e demo.env --requests 5 --security headers \
+		--health-timeout 5s "$@"
+}
+current() { basename "$(readlink "$DEMO_CURRENT")"; }
+history() { deploy-stage --service accessa-api-demo history --format json; }
+alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
+
+@test "usage: --help, missing config or release, no confirmation without a terminal" {
+	run "$REPO_ROOT/scripts/deploy_production.sh" --help
+	assert_success
+	assert_output --partial "usage: deploy_production.sh"
+	run "$REPO_ROOT/scripts/deploy_production.sh" -r v1
+	assert_equal "$status" 64
+	run "$REPO_ROOT/scripts/deploy_production.sh" -c "$REPO_ROOT/config/local.yaml"
+	assert_equal "$status" 64
+	run --separate-stderr deploy -r v1 </dev/null
+	assert_equal "$status" 64
+	[[ $stderr == *"pass --yes"* ]]
+}
+
+@test "a healthy release passes every stage and is recorded as good" {
+	run deploy -r v1 --yes -m "first"
+	assert_success
+	for stage in begin pre-deploy infrastructure application post-deploy readiness finish; do
+		assert_line --regexp "^  $stage +(ok|passed) "
+	done
+	assert_output --partial "shipshape deploy of v1 to accessa-api-demo: OK"
+	[ "$(current)" = v1 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.stages | length)"')" "v1 ok 5"
+	# the resolved config (with the database password) went to a temporary file, now gone
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
+@test "--dry-run checks the first two stages and changes nothing" {
+	before=$(history | wc -l)
+	run deploy -r v2 --dry-run
+	assert_success
+	assert_line --regexp '^  pre-deploy +would pass '
+	assert_line --regexp '^  application +would run '
+	[ "$(history | wc -l)" = "$before" ]
+}
+
+@test "a failed pre-deploy gate deploys nothing, alerts, exits 2" {
+	[ "$(current)" = v1 ]
+	port=$(free_port)
+	write_env "postgresql://app:wrong@127.0.0.1:$port/appdb"
+	run --separate-stderr deploy -r v2 --yes
+	assert_equal "$status" 2
+	assert_line --regexp '^  pre-deploy +FAILED '
+	refute_line --regexp '^  application '
+	assert_line --regexp '^  alert +sent '
+	[ "$(current)" = v1 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.apply // "none")"')" "v2 failed none"
+	run alerts
+	assert_output --partial "failed at pre-deploy"
+	assert_output --partial "nothing was deployed"
+	assert_secret_absent "$PGTEST_PASSWORD" "$output"
+}
+
+@test "a failed post-deploy rolls back to the last good release and alerts" {
+	deploy -r v2 --yes >/dev/null
+	[ "$(current)" = v2 ]
+	run --separate-stderr deploy -r v3 --yes
+	assert_equal "$status" 2
+	assert_line --regexp '^  application +ok '
+	assert_line --regexp '^  post-deploy +FAILED '
+	assert_line --regexp '^  rollback +ok +back to v2'
+	assert_line --regexp '^  alert +sent '
+	[ "$(current)" = v2 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[-2:] | map("\(.action) \(.release) \(.result)") | join(", ")')" \
+		"deploy v3 failed, rollback v2 ok"
+	run alerts
+	assert_output --partial "failed at post-deploy"
+	assert_output --partial "rolled back to v2"
+	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
+@test "--no-rollback leaves a failed release in place, still alerts" {
+	run --separate-stderr deploy -r v3 --yes --no-rollback
+	assert_equal "$status" 2
+	assert_line --regexp '^  rollback +skipped '
+	[ "$(current)" = v3 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result)"')" "v3 failed"
+	rollback -c <(cfg-resolve -e demo.env "$REPO_ROOT/config/local.yaml" "$REPO_ROOT/scripts/demo/demo.yaml") >/dev/null
+	[ "$(current)" = v2 ]
+}
+
+@test "another deploy in progress: exit 75, nothing changed" {
+	sleep 60 &
+	holder=$!
+	SHIPSHAPE_DEPLOY_PID=$holder deploy-stage --service accessa-api-demo lock acquire -m "maintenance" >/dev/null
+	run --separate-stderr deploy -r v1 --yes
+	assert_equal "$status" 75
+	[[ $stderr == *"lock held by"*"maintenance"* ]]
+	[ "$(current)" = v2 ]
+	kill "$holder"
+	wait "$holder" || true
+	deploy-stage --service accessa-api-demo lock release >/dev/null 2>&1
+}
