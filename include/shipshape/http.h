@@ -287,8 +287,8 @@ struct http_engine_opts {
 struct http_engine *http_engine_new(const struct http_engine_opts *o);
 /* Frees the engine; transfers still running are aborted without callbacks. */
 void http_engine_free(struct http_engine *e);
-/* Queues p (borrowed until its callback). Returns 0, -1 on a bad spec (a
- * result with error HTTP_ERR_OTHER is delivered instead by the next step). */
+/* Queues p (borrowed until its callback). Returns 0; a URL libcurl rejects
+ * is not refused here but delivered as a result with an error. */
 int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag);
 /* Probes queued, running or waiting to retry. */
 size_t http_engine_pending(const struct http_engine *e);
@@ -297,7 +297,7 @@ size_t http_engine_pending(const struct http_engine *e);
  * callbacks made, -1 on an internal error. */
 int http_engine_run_until(struct http_engine *e, int64_t deadline_ms);
 /* One round: waits up to timeout_ms for engine sockets or the caller's fds
- * (revents filled in), performs transfers, delivers completions. Returns the
+ * (at most 16; revents filled in), performs transfers, delivers completions. Returns the
  * number of callbacks made, -1 on an internal error. */
 int http_engine_step(struct http_engine *e, struct pollfd *extra, unsigned n_extra, int timeout_ms);
 /* Makes a step() waiting in another thread or a signal handler return early. */
