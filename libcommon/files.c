@@ -33,6 +33,14 @@ static char *dir_of(const char *path)
 
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode)
 {
+	/* The rename replaces whatever node path names: over a device (as
+	 * root, /dev/null), a FIFO or a socket it would replace the node
+	 * itself, so only a regular file (or nothing yet) is replaced. */
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EOPNOTSUPP;
+		return -1;
+	}
 	char *dir = dir_of(path);
 	char *tmp = easprintf("%s.tmp.XXXXXX", path);
 	int saved = 0, rc = -1;

@@ -7,7 +7,10 @@
 
 /* Writes data to path atomically: a temporary file in the same directory
  * created with mode, written, fsync'd, renamed over path, then the directory
- * fsync'd. On failure path is untouched and errno says why; returns 0/-1. */
+ * fsync'd. On failure path is untouched and errno says why; returns 0/-1.
+ * Only a regular file (or nothing) at path is replaced: a directory fails
+ * with EISDIR, a device, FIFO or socket with EOPNOTSUPP (the rename would
+ * replace the node itself). */
 int atomic_write_file(const char *path, const void *data, size_t len, mode_t mode);
 /* Creates path and its parents with mode (existing directories are fine). */
 int mkdir_p(const char *path, mode_t mode);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -253,6 +254,17 @@ static void test_atomic_write(void **state)
 	/* a failed write leaves the old file and no temporary behind */
 	char *bad = easprintf("%s/missing/file", dir);
 	assert_int_equal(atomic_write_file(bad, "x", 1, 0600), -1);
+	/* only a regular file is replaced: never a FIFO (or a device) or a directory */
+	char *fifo = easprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(atomic_write_file(fifo, "x", 1, 0600), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	assert_int_equal(stat(fifo, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	assert_int_equal(atomic_write_file(sub, "x", 1, 0600), -1);
+	assert_int_equal(errno, EISDIR);
+	assert_int_equal(unlink(fifo), 0);
+	free(fifo);
 
 	setenv("SHIPSHAPE_STATE_DIR", sub, 1);
 	char *sd = state_dir_resolve(NULL, "/nonexistent/cfg");
