@@ -52,12 +52,17 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 	unsigned errors_before = d->errors;
 
 	env_store_init(&env);
-	for (size_t i = 0; i < o->n_env_files; i++)
-		envfile_load(&env, o->env_files[i], d);
+	for (size_t i = 0; i < o->n_env_files; i++) {
+		size_t before = env.n;
+		if (envfile_load(&env, o->env_files[i], d) == 0)
+			verbose("read env file %s: %zu new variable%s", o->env_files[i], env.n - before,
+				env.n - before == 1 ? "" : "s");
+	}
 	for (size_t i = 0; i < o->nfiles; i++) {
 		struct cfg_node *n = yaml_load_file(o->files[i], d);
 		if (!n)
 			continue;
+		verbose("read %s%s", o->files[i], root ? ", merged over the files before it" : "");
 		root = root ? cfg_merge(root, n) : n;
 	}
 	/* The schema comes before the templates: it says which values are
@@ -71,8 +76,8 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 	}
 	if (loaded)
 		expand_tree(root, &env, o->strict, false, d);
-	if (s && d->errors == errors_before)
-		schema_apply(s, root, o->strict, d);
+	if (s && d->errors == errors_before && schema_apply(s, root, o->strict, d) == 0)
+		verbose("applied schema %s", o->schema_path);
 	schema_free(s);
 	env_store_free(&env);
 	if (d->errors != errors_before) {
