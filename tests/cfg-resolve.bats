@@ -12,6 +12,10 @@ setup() {
 	PROD_ENV=$REPO_ROOT/tests/data/cfg/prod.env
 }
 
+teardown() {
+	[ -z "${RO_DIR:-}" ] || rm -rf "$RO_DIR"
+}
+
 # resolve VALUE: runs cfg-resolve on a one-key file `v: VALUE`.
 resolve() {
 	printf 'v: %s\n' "$1" > t.yaml
@@ -25,6 +29,28 @@ resolve() {
 	[ -z "$stderr" ]
 }
 
+@test "--help, the man page's SYNOPSIS and OPTIONS, and the parser agree" {
+	local man=$REPO_ROOT/man/man1/cfg-resolve.1 opt
+	# the option lines of --help and the .TP headings of OPTIONS
+	help_opts=$(cfg-resolve --help | grep -E '^  +-' | grep -oE -- '(^| )--?[a-zA-Z][a-z-]*' | tr -d ' ' | sort -u)
+	man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH POLICY/p' "$man" | awk 'p {print; p = 0} /^\.TP/ {p = 1}' |
+		sed 's/\\-/-/g' | grep -oE -- '(^|[ "])--?[a-zA-Z][a-z-]*' | tr -d ' "' | sort -u)
+	assert_equal "$help_opts" "$man_opts"
+	# the usage lines and SYNOPSIS
+	help_syn=$(cfg-resolve --help | sed -n '1,/^$/p' | grep -oE -- '(^|[ [])--?[a-zA-Z][a-z-]*' | tr -d ' [' | sort -u)
+	man_syn=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$man" | sed 's/\\-/-/g' |
+		grep -oE -- '(^|[ "])--?[a-zA-Z][a-z-]*' | tr -d ' "' | sort -u)
+	assert_equal "$help_syn" "$man_syn"
+	# every option documented is one the parser takes
+	printf 'a: 1\n' > t.yaml
+	for opt in $help_opts; do
+		run --separate-stderr cfg-resolve "$opt" t.yaml t.yaml
+		[[ $stderr != *"unrecognized option"* && $stderr != *"invalid option"* ]] ||
+			{ echo "$opt: $stderr"; return 1; }
+	done
+	[ "$(echo "$help_opts" | wc -l)" -ge 20 ]
+}
+
 @test "usage errors exit 64" {
 	run --separate-stderr cfg-resolve
 	assert_equal "$status" 64
@@ -33,6 +59,13 @@ resolve() {
 	run --separate-stderr cfg-resolve --format nagios x.yaml
 	assert_equal "$status" 64
 	[[ $stderr == "cfg-resolve: "* ]]
+	for mode in --check "--get a" --explain; do
+		run --separate-stderr cfg-resolve $mode --format env x.yaml
+		assert_equal "$status" 64
+	done
+	run --separate-stderr cfg-resolve --check --get a x.yaml
+	assert_equal "$status" 64
+	[ -z "$output" ]
 }
 
 @test "a YAML file resolves to a JSON document with typed scalars" {
@@ -269,10 +302,58 @@ assert_one_error() {
 	assert_one_error "bomb.yaml:"
 }
 
-@test "output to a full disk does not exit 0" {
+@test "output to a full disk exits 3 in every output mode" {
+	for mode in "" "--format json" "--format text" "--format env" "--get database.schema" \
+		"--get security" "--explain" "--explain --format text" "--check" "--check --format text" \
+		"--check --format nagios"; do
+		run --separate-stderr bash -c "cfg-resolve -e '$PROD_ENV' -s '$CFG/schema.yaml' $mode '$CFG/production.yaml' >/dev/full"
+		[ "$status" -eq 3 ] || { echo "[$mode] exited $status: $stderr"; return 1; }
+		[[ $stderr == *"unable to write output"* ]] || { echo "[$mode]: $stderr"; return 1; }
+		assert_secret_absent jwt-test-secret "$stderr"
+	done
+}
+
+@test "-o onto an unwritable place fails cleanly and leaves nothing behind" {
 	printf 'a: 1\n' > t.yaml
-	run bash -c 'cfg-resolve t.yaml >/dev/full'
+	mkdir adir
+	# a read-only directory; root ignores the mode bits, so be someone else
+	# there, in a directory everyone can reach
+	local as=()
+	[ "$(id -u)" -ne 0 ] || as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	RO_DIR=$(mktemp -d /tmp/cfg-resolve-test.XXXXXX)
+	cp t.yaml "$RO_DIR/t.yaml"
+	mkdir "$RO_DIR/ro"
+	echo keep > "$RO_DIR/ro/out.json"
+	chmod 755 "$RO_DIR"
+	chmod 555 "$RO_DIR/ro"
+	run --separate-stderr "${as[@]}" "$(command -v cfg-resolve)" -o "$RO_DIR/ro/out.json" "$RO_DIR/t.yaml"
 	assert_equal "$status" 3
+	assert_equal "$stderr" "cfg-resolve: unable to write $RO_DIR/ro/out.json: Permission denied"
+	assert_equal "$(cat "$RO_DIR/ro/out.json")" keep
+	assert_equal "$(ls -A "$RO_DIR/ro")" out.json
+	for target in missing-dir/out.json t.yaml/out.json /proc/self/out.json; do
+		run --separate-stderr cfg-resolve -o "$target" t.yaml
+		assert_equal "$status" 3
+		assert_equal "${#stderr_lines[@]}" 1
+		[[ $stderr == "cfg-resolve: unable to write $target: "* ]]
+		[ -z "$output" ]
+	done
+	[ -z "$(ls -A adir)" ]
+	[ -z "$(ls -A | grep '\.tmp\.')" ]
+	# a device or FIFO would be replaced by the rename: refused before any work
+	mkfifo fifo
+	for target in /dev/null fifo adir; do
+		run --separate-stderr cfg-resolve -o "$target" t.yaml
+		[ "$status" -eq 64 ] || { echo "$target: exited $status: $stderr"; ls -la "$target"; return 1; }
+		[[ $stderr == *"$target: not a regular file"* ]]
+	done
+	[ -c /dev/null ] && [ -p fifo ] && [ -d adir ]
+	# the --check report goes to -o too, as JSON
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --check -o report.json "$CFG/production.yaml"
+	assert_success
+	[ -z "$output" ]
+	assert_equal "$(jq -r .kind report.json)" report
+	assert_equal "$(stat -c %a report.json)" 600
 }
 
 @test "schema: coercion of substituted strings, defaults, all errors in one run" {

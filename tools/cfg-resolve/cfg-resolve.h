@@ -27,7 +27,8 @@ bool node_is_secret(const struct cfg_node *n);
  * dotted path ("a.list[0].b"). */
 typedef void (*leaf_fn)(const char *path, const struct cfg_node *n, void *ctx);
 void walk_leaves(const struct cfg_node *root, leaf_fn fn, void *ctx);
-/* The production policy as a report; returns its status. */
-int policy_check(const struct cfg_node *root, enum output_format fmt);
+/* The production policy as a report in fmt (json, text or nagios), appended
+ * to out; returns its status. */
+int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf *out);
 
 #endif

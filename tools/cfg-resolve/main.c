@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 enum { OPT_STRICT = OPT_TOOL_BASE, OPT_CHECK, OPT_GET, OPT_EXPLAIN, OPT_REVEAL };
@@ -30,15 +31,19 @@ static void usage(FILE *f)
 		"      --check           check the production policy; print a report\n"
 		"      --get PATH        print one value (database.url, a.list[0])\n"
 		"      --explain         print every value with where it came from\n"
-		"      --format FMT      json (default when piped), text, env, nagios (--check)\n"
-		"  -o, --output FILE     write atomically to FILE, mode 0600\n"
+		"      --format FMT      json (default when piped), text (default on a terminal),\n"
+		"                        env (the whole document only), nagios (--check only)\n"
+		"  -o, --output FILE     write atomically to FILE (a regular file), mode 0600\n"
 		"      --reveal          show secrets on a terminal and in text output\n"
 		"  -q, --quiet           no warnings\n"
-		"  -v, --verbose         more detail on stderr\n"
+		"  -v, --verbose         more detail on stderr (files, variables, schema)\n"
+		"  -t, --timeout DUR     accepted for uniformity; cfg-resolve never waits\n"
+		"      --state-dir DIR   accepted for uniformity; cfg-resolve keeps no state\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         the version\n"
 		"\n"
-		"Exit: 0 ok, 1 policy warning, 2 policy critical, 64 usage, 65 invalid config.\n");
+		"Exit: 0 ok, 1 policy warning, 2 policy critical, 3 output not written,\n"
+		"64 usage, 65 invalid input.\n");
 }
 
 static void set_action(struct args *a, enum action act)
@@ -92,25 +97,45 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	}
 	if (a->std.format == FORMAT_NAGIOS && a->action != ACTION_CHECK)
 		die(EXIT_USAGE, "--format nagios goes with --check");
-	if (a->std.format == FORMAT_ENV && a->action == ACTION_CHECK)
-		die(EXIT_USAGE, "--format env does not go with --check");
+	if (a->std.format == FORMAT_ENV && a->action != ACTION_PRINT)
+		die(EXIT_USAGE, "--format env goes with the whole document, not --check, --get or --explain");
 	a->load.files = *files;
 	a->load.nfiles = nfiles;
 	a->load.env_files = *envs;
 	a->load.n_env_files = nenvs;
 }
 
-static void register_secrets(const struct cfg_node *n)
+/* Every secret value (and everything under a secret map or list) is
+ * registered, so that no message can print it. */
+static void register_secrets(const struct cfg_node *n, bool under_secret)
 {
 	for (; n; n = n->next) {
+		bool secret = under_secret || node_is_secret(n);
 		if (n->child)
-			register_secrets(n->child);
-		else if (n->type == CFG_STRING && node_is_secret(n))
+			register_secrets(n->child, secret);
+		else if (n->type == CFG_STRING && secret)
 			redact_register(n->str);
 	}
 }
 
-/* Writes the rendered output: to -o FILE atomically (0600), else stdout. */
+/* -o replaces FILE by a rename: onto a device, a directory or a FIFO that
+ * would replace the node itself (as root, /dev/null or /dev/stdout), so
+ * anything but a regular file (or nothing yet) is refused before any work. */
+static void check_output_path(const char *path)
+{
+	struct stat st;
+	if (!path)
+		return;
+	if (!*path)
+		die(EXIT_USAGE, "-o: empty file name");
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		die(EXIT_USAGE, "-o %s: not a regular file (-o replaces a file atomically; "
+				"use > to write to a device or a pipe)", path);
+}
+
+/* Renders the document, one value, the explanation or the policy report,
+ * then writes it: to -o FILE atomically (0600), else stdout. Nothing is
+ * written unless all of it was rendered. */
 static int emit(const struct cfg_node *root, const struct args *a)
 {
 	bool to_terminal = !a->output && isatty(STDOUT_FILENO);
@@ -122,8 +147,9 @@ static int emit(const struct cfg_node *root, const struct args *a)
 	bool redact = !a->reveal && (to_terminal || fmt == FORMAT_TEXT ||
 				     (a->action == ACTION_EXPLAIN && fmt != FORMAT_JSON));
 	struct buf out = {0};
-	int status = render(root, a, fmt, redact, &out);
-	if (status == EXIT_OK) {
+	int status = a->action == ACTION_CHECK ? policy_check(root, fmt, &out)
+					       : render(root, a, fmt, redact, &out);
+	if (a->action == ACTION_CHECK || status == EXIT_OK) {
 		if (a->output) {
 			if (atomic_write_file(a->output, out.data ? out.data : "", out.len, 0600) < 0)
 				die_errno(EXIT_UNKNOWN, "unable to write %s", a->output);
@@ -141,6 +167,7 @@ int main(int argc, char **argv)
 	const char **files, **envs;
 	prog_set(argv[0]);
 	parse_args(argc, argv, &a, &files, &envs);
+	check_output_path(a.output);
 
 	struct diag d = {0};
 	struct cfg_node *root = config_load(&a.load, &d);
@@ -153,9 +180,9 @@ int main(int argc, char **argv)
 			error_msg("%u errors: no config resolved", d.errors);
 		return EXIT_DATAERR;
 	}
-	register_secrets(root);
+	register_secrets(root, false);
 
-	int status = a.action == ACTION_CHECK ? policy_check(root, a.std.format) : emit(root, &a);
+	int status = emit(root, &a);
 	cfg_node_free(root);
 	return finish_stdout(status);
 }

@@ -280,7 +280,7 @@ static const struct {
 	{"policy.secrets", check_secrets, "secrets come from variables and are set"},
 };
 
-int policy_check(const struct cfg_node *root, enum output_format fmt)
+int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf *out)
 {
 	cJSON *doc = cfg_to_json(root);
 	struct report *r = report_new("cfg-resolve");
@@ -298,8 +298,15 @@ int policy_check(const struct cfg_node *root, enum output_format fmt)
 				 p.msg.len ? p.msg.data : checks[i].ok);
 	}
 	enum status st = report_status(r);
-	if (report_print(r, fmt, stdout) < 0)
-		st = STATUS_UNKNOWN;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		die_errno(EXIT_UNKNOWN, "unable to allocate memory");
+	if (report_print(r, fmt, mem) < 0 || fclose(mem) != 0)
+		die(EXIT_UNKNOWN, "unable to format the report");
+	buf_append(out, text, len);
+	free(text);
 	buf_free(&p.msg);
 	report_free(r);
 	cJSON_Delete(doc);
