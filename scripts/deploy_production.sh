@@ -157,6 +157,25 @@ check() {
 	fi
 }
 
+# check_exit REPORTS NAME CMD...: a tool that answers by its exit status and
+# prints events, not a report (health-watch): its status becomes a report.
+check_exit() {
+	local file="$1" name="$2" out rc=0 st msg
+	shift 2
+	if ! have "$1"; then
+		check "$file" "$name" "$@"
+		return 0
+	fi
+	out=$("$@" 2>>"$log") || rc=$?
+	case $rc in
+	0) st=ok msg="$name: every target up" ;;
+	1) st=warning msg="$name: exit 1" ;;
+	*) st=critical msg="$name exited $rc: $(tail -n 1 <<<"$out" | jq -r '.summary // .annotations.summary // .message // .state // empty' 2>/dev/null || true)" ;;
+	esac
+	jq -cn --arg t "$name" --arg s "$st" --arg m "$msg" \
+		'{kind:"report",tool:$t,status:$s,summary:$m,checks:[{name:($t+".exit"),status:$s,message:$m}]}' >>"$file"
+}
+
 # gate STAGE REPORTS: the gate's decision; prints the failing checks.
 gate() {
 	local stage="$1" file="$2" out rc=0
@@ -340,6 +359,10 @@ judge post-deploy "$r" || fail post-deploy "the post-deploy gate failed" "$appli
 r="$work/readiness.jsonl"
 : >"$r"
 check "$r" rollback rollback -c "$cfg" --check --format json
+if have health-watch; then
+	check_exit "$r" health-watch health-watch -c "$cfg" --until up --deadline 20s -i 1s \
+		--success-threshold 1 --format json
+fi
 check "$r" db-check db-check -c "$cfg" --only rls --format json
 judge readiness "$r" || fail readiness "the readiness gate failed" "$applied"
 
