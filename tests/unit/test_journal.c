@@ -1,0 +1,136 @@
+/* Unit tests for the deploy journal: append and load, the derived views
+ * (open deploy, release in service, last good), a cut-short last line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "shipshape/common.h"
+#include "shipshape/journal.h"
+#include "shipshape/json.h"
+
+static char state[] = "/tmp/shipshape-test-journal.XXXXXX";
+
+static void record(const struct journal *j, long id, const char *json)
+{
+	cJSON *r = cJSON_Parse(json);
+	assert_non_null(r);
+	assert_int_equal(journal_append(j, id, r), 0);
+	cJSON_Delete(r);
+}
+
+static void deploy(const struct journal *j, long id, const char *release, const char *result)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "{\"type\":\"begin\",\"release\":\"%s\"}", release);
+	record(j, id, buf);
+	record(j, id, "{\"type\":\"apply\",\"phase\":\"end\",\"status\":\"ok\",\"data\":{\"render_deploy_id\":\"dep-1\"}}");
+	if (result) {
+		snprintf(buf, sizeof buf, "{\"type\":\"finish\",\"result\":\"%s\"}", result);
+		record(j, id, buf);
+	}
+}
+
+static void test_views(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "views"), 0);
+	deploy(&j, 1, "v1", "ok");
+	deploy(&j, 2, "v2", "failed");
+	deploy(&j, 3, "v3", NULL);
+	struct journal_view v;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_int_equal(v.n, 3);
+	assert_string_equal(journal_open_deployment(&v)->release, "v3");
+	assert_string_equal(journal_current_release(&v), "v3");
+	assert_string_equal(journal_last_good(&v, "v3")->release, "v1");
+	assert_null(journal_last_good(&v, "v1"));
+	assert_string_equal(json_path_string(journal_release_apply(&v, "v1"), "data.render_deploy_id", ""), "dep-1");
+	assert_int_equal(journal_next_id(&v), 4);
+	const cJSON *b = deployment_last_record(&v.v[0], "begin");
+	assert_string_equal(json_path_string(b, "kind", ""), "journal");
+	assert_string_equal(json_path_string(b, "service", ""), "views");
+	assert_int_equal((int)json_path_number(b, "deploy", 0), 1);
+	journal_view_free(&v);
+	journal_close(&j);
+}
+
+static void test_truncated_tail(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "cut"), 0);
+	record(&j, 1, "{\"type\":\"begin\",\"release\":\"v1\"}");
+	char *path = easprintf("%s/000001.jsonl", j.dir);
+	FILE *f = fopen(path, "a");
+	fputs("{\"type\":\"fin", f);
+	fclose(f);
+	struct journal_view v;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_true(v.v[0].truncated);
+	assert_int_equal(cJSON_GetArraySize(v.v[0].records), 1);
+	journal_view_free(&v);
+	log_level = -1; /* the repair's warning */
+	record(&j, 1, "{\"type\":\"finish\",\"result\":\"failed\"}");
+	log_level = 0;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_false(v.v[0].truncated);
+	assert_string_equal(v.v[0].result, "failed");
+	assert_int_equal(cJSON_GetArraySize(v.v[0].records), 2);
+	journal_view_free(&v);
+	free(path);
+	journal_close(&j);
+}
+
+static void test_bad_service_and_stage(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "../x"), -1);
+	assert_int_equal(journal_open(&j, state, ".hidden"), -1);
+	assert_true(journal_stage_valid("post-deploy"));
+	assert_false(journal_stage_valid("deploy"));
+}
+
+static void test_digest(void **st)
+{
+	(void)st;
+	cJSON *a = cJSON_Parse("{\"k\":\"secret-one\"}"), *b = cJSON_Parse("{\"k\":\"secret-two\"}");
+	char *da = journal_config_digest(a), *db = journal_config_digest(b);
+	assert_true(strncmp(da, "sha256:", 7) == 0);
+	assert_int_equal(strlen(da), 7 + 64);
+	assert_string_not_equal(da, db);
+	assert_null(strstr(da, "secret"));
+	free(da);
+	free(db);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+static int cleanup(void **st)
+{
+	(void)st;
+	char *cmd = easprintf("rm -rf '%s'", state);
+	int rc = system(cmd);
+	free(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	prog_set("test_journal");
+	if (!mkdtemp(state))
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_views),
+		cmocka_unit_test(test_truncated_tail),
+		cmocka_unit_test(test_bad_service_and_stage),
+		cmocka_unit_test(test_digest),
+	};
+	return cmocka_run_group_tests(tests, NULL, cleanup);
+}
