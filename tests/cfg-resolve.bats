@@ -503,6 +503,33 @@ assert_one_error() {
 	assert_equal "$NAME" "it's \$(not run) \"q\""
 	assert_equal "$NESTED_KEY_A_0" x
 	assert_equal "$NESTED_KEY_A_1" y
+	# a name never starts with a digit; a multi-line value survives
+	printf '"2fa":\n  issuer: x\nmulti: |-\n  line 1\n  line 2\n' > t.yaml
+	run --separate-stderr cfg-resolve --format env t.yaml
+	assert_success
+	assert_line "_2FA_ISSUER='x'"
+	eval "$output"
+	assert_equal "$MULTI" "$(printf 'line 1\nline 2')"
+	# two keys that would share a name are an error, not a silent override
+	printf 'api-key: 1\napi_key: 2\n' > t.yaml
+	run --separate-stderr cfg-resolve --format env t.yaml
+	assert_equal "$status" 65
+	[ -z "$output" ]
+	assert_equal "$stderr" "cfg-resolve: --format env: api-key and api_key both become API_KEY"
+}
+
+@test "--format text and --explain keep one key per line: control characters are escaped" {
+	printf 'multi: |\n  line 1\n  line 2\nesc: "\\e[2Jx"\nplain: a b\n' > t.yaml
+	run --separate-stderr cfg-resolve --format text t.yaml
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	assert_line 'multi = "line 1\nline 2\n"'
+	assert_line 'esc = "\u001b[2Jx"'
+	assert_line 'plain = a b'
+	run --separate-stderr cfg-resolve --explain --format text t.yaml
+	assert_success
+	assert_equal "${#lines[@]}" 3
+	[[ $output != *$'\e'* ]]
 }
 
 @test "--get prints one value; a missing path is an error" {

@@ -82,32 +82,97 @@ void walk_leaves(const struct cfg_node *root, leaf_fn fn, void *ctx)
 	buf_free(&path);
 }
 
+/* Appends s for a line of text output: as it is, or, when it holds a line
+ * break or another control character (which would split the line or drive
+ * the terminal), as a JSON string with those escaped. */
+static void put_text(struct buf *out, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p && *p >= 0x20 && *p != 0x7f)
+		p++;
+	if (!*p) {
+		buf_puts(out, s);
+		return;
+	}
+	cJSON *j = cJSON_CreateString(s);
+	char *quoted = j ? cJSON_PrintUnformatted(j) : NULL;
+	if (!quoted)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	/* cJSON leaves DEL as it is */
+	for (char *q = quoted; *q; q++) {
+		if (*q == 0x7f)
+			buf_puts(out, "\\u007f");
+		else
+			buf_putc(out, *q);
+	}
+	free(quoted);
+	cJSON_Delete(j);
+}
+
+static const char *leaf_text(const struct cfg_node *n, char *tmp, size_t size)
+{
+	return n->type == CFG_MAP ? "{}" : n->type == CFG_LIST ? "[]" : scalar_text(n, tmp, size);
+}
+
 static void text_leaf(const char *path, const struct cfg_node *n, void *ctx)
 {
 	char tmp[64];
-	const char *v = n->type == CFG_MAP ? "{}" : n->type == CFG_LIST ? "[]" : scalar_text(n, tmp, sizeof tmp);
-	buf_printf(ctx, "%s = %s\n", path, v);
+	put_text(ctx, path);
+	buf_puts(ctx, " = ");
+	put_text(ctx, leaf_text(n, tmp, sizeof tmp));
+	buf_putc(ctx, '\n');
 }
 
-/* database.pool_size -> DATABASE_POOL_SIZE; a.b[0] -> A_B_0 */
+/* database.pool_size -> DATABASE_POOL_SIZE; a.b[0] -> A_B_0. A name that
+ * would start with a digit (or be empty) starts with "_", so that every
+ * line is an assignment to the shell. */
 static void env_name(const char *path, struct buf *out)
 {
+	size_t start = out->len;
 	for (const char *p = path; *p; p++) {
-		if (isalnum((unsigned char)*p))
+		if (isalnum((unsigned char)*p) && (unsigned char)*p < 0x80)
 			buf_putc(out, (char)toupper((unsigned char)*p));
-		else if (*p != ']' && out->len && out->data[out->len - 1] != '_')
+		else if (*p != ']' && out->len > start && out->data[out->len - 1] != '_')
 			buf_putc(out, '_');
 	}
+	if (out->len == start || isdigit((unsigned char)out->data[start])) {
+		buf_putc(out, '_');
+		memmove(out->data + start + 1, out->data + start, out->len - start - 1);
+		out->data[start] = '_';
+	}
+}
+
+struct env_ctx {
+	struct buf *out;
+	struct env_var {
+		char *name;
+		char *path;
+	} *vars;
+	size_t n, cap;
+};
+
+static int env_var_cmp(const void *a, const void *b)
+{
+	const struct env_var *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->path, y->path);
 }
 
 static void env_leaf(const char *path, const struct cfg_node *n, void *ctx)
 {
-	struct buf *out = ctx;
+	struct env_ctx *e = ctx;
+	struct buf *out = e->out;
 	char tmp[64];
 	const char *v = n->type == CFG_MAP || n->type == CFG_LIST ? "" : scalar_text(n, tmp, sizeof tmp);
 	if (n->type == CFG_NULL)
 		v = "";
+	size_t start = out->len;
 	env_name(path, out);
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		e->vars = erealloc(e->vars, e->cap * sizeof *e->vars);
+	}
+	e->vars[e->n++] = (struct env_var){estrndup(out->data + start, out->len - start), estrdup(path)};
 	buf_puts(out, "='");
 	for (const char *p = v; *p; p++) {
 		if (*p == '\'')
@@ -146,8 +211,12 @@ static void explain_leaf(const char *path, const struct cfg_node *n, void *ctx)
 		cJSON_AddStringToObject(item, "source", src);
 		cJSON_AddItemToObject(e->json, path, item);
 	} else {
-		const char *v = n->type == CFG_MAP ? "{}" : n->type == CFG_LIST ? "[]" : scalar_text(n, tmp, sizeof tmp);
-		buf_printf(e->out, "%s = %s    # %s\n", path, v, src);
+		put_text(e->out, path);
+		buf_puts(e->out, " = ");
+		put_text(e->out, leaf_text(n, tmp, sizeof tmp));
+		buf_puts(e->out, "    # ");
+		put_text(e->out, src);
+		buf_putc(e->out, '\n');
 	}
 	free(src);
 }
@@ -182,6 +251,30 @@ static int render_get(const struct cfg_node *root, const char *path, struct buf 
 	return EXIT_OK;
 }
 
+/* KEY='value' lines. Two keys that map to one name (a-b and a_b) would
+ * have the second silently win in the shell: that is an error instead. */
+static int render_env(const struct cfg_node *tree, struct buf *out)
+{
+	struct env_ctx e = {.out = out};
+	int status = EXIT_OK;
+	walk_leaves(tree, env_leaf, &e);
+	if (e.n > 1)
+		qsort(e.vars, e.n, sizeof *e.vars, env_var_cmp);
+	for (size_t i = 1; i < e.n && status == EXIT_OK; i++) {
+		if (strcmp(e.vars[i - 1].name, e.vars[i].name) == 0) {
+			error_msg("--format env: %s and %s both become %s", e.vars[i - 1].path, e.vars[i].path,
+				  e.vars[i].name);
+			status = EXIT_DATAERR;
+		}
+	}
+	for (size_t i = 0; i < e.n; i++) {
+		free(e.vars[i].name);
+		free(e.vars[i].path);
+	}
+	free(e.vars);
+	return status;
+}
+
 int render(const struct cfg_node *root, const struct args *a, enum output_format fmt, bool redact,
 	   struct buf *out)
 {
@@ -203,7 +296,7 @@ int render(const struct cfg_node *root, const struct args *a, enum output_format
 	} else if (fmt == FORMAT_TEXT) {
 		walk_leaves(tree, text_leaf, out);
 	} else if (fmt == FORMAT_ENV) {
-		walk_leaves(tree, env_leaf, out);
+		status = render_env(tree, out);
 	} else {
 		cJSON *j = cfg_to_json(tree);
 		append_json(out, j);
