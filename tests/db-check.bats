@@ -95,7 +95,7 @@ wait_until() {
 	assert_equal "$(json_get '.checks[] | select(.name == "db.role") | .data.role')" primary
 	assert_equal "$(json_get '.checks[] | select(.name == "db.version") | .data.version_num >= 150000')" true
 	assert_equal "$(json_get '.checks[] | select(.name == "db.extensions") | .data.extensions[0].installed')" 1.3
-	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.found')" upload_pipeline.schema_migrations
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.table')" upload_pipeline.schema_migrations
 	assert_equal "$(json_get '.checks[] | select(.name == "db.latency") | .data.count')" 5
 	assert_equal "$(json_get '.checks[] | select(.name == "db.query.pending_jobs") | .data.value')" 9
 	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.demand.total')" 20
@@ -416,16 +416,27 @@ wait_until() {
 	assert_equal "$(psql_value 'SELECT count(*) FROM upload_pipeline.scratch')" 0
 }
 
-@test "migrations: not applied, table missing" {
+@test "migrations: not applied, table or column missing, not readable" {
 	check '.database.migrations.version = "20991231000000"' --only migrations
 	assert_equal "$status" 2
 	assert_equal "$(message_of db.migrations)" "version 20991231000000 is not applied (latest in upload_pipeline.schema_migrations: 20250601000000)"
 	check '.database.migrations.table = "public.nope"' --only migrations
 	assert_equal "$status" 2
-	assert_output --partial "migrations table public.nope not found"
-	check '.database.migrations.column = "nope"' --only migrations
+	assert_equal "$(message_of db.migrations)" "migrations table public.nope does not exist"
+	check '.database.migrations.column = "nope"' --only migrations,latency
 	assert_equal "$status" 2
 	assert_output --partial 'has no column \"nope\"'
+	# the failed read is rolled back: the round trips after it still run
+	assert_equal "$(status_of db.latency)" ok
+	# a role that may not read it
+	pg_superuser_psql -q -c "REVOKE SELECT ON upload_pipeline.schema_migrations FROM app"
+	check . --only migrations,queries
+	local s=$status o=$output
+	pg_superuser_psql -q -c "GRANT SELECT ON upload_pipeline.schema_migrations TO app"
+	output=$o
+	assert_equal "$s" 2
+	assert_equal "$(message_of db.migrations)" "role app may not SELECT from upload_pipeline.schema_migrations"
+	assert_equal "$(status_of db.query.pending_jobs)" ok
 }
 
 @test "ad hoc: libpq's PG* variables and ~/.pgpass, no config" {

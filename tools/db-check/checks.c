@@ -47,15 +47,6 @@ static const char sql_tables[] =
 static const char sql_extensions[] =
 	"SELECT extname, extversion FROM pg_extension WHERE extname = ANY($1::name[])";
 
-/* The migrations table found without any error: schema-qualified first for a
- * bare name, then the search path; its column's type; the privilege. */
-static const char sql_migrations_find[] =
-	"SELECT r::text, (SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-	" WHERE attrelid = r AND attname = $3 AND attnum > 0 AND NOT attisdropped), "
-	"has_table_privilege(r, 'SELECT') "
-	"FROM (SELECT coalesce(CASE WHEN strpos($2, '.') = 0 "
-	" THEN to_regclass(quote_ident($1) || '.' || quote_ident($2)) END, to_regclass($2)) AS r) x";
-
 #define SAVEPOINT_NAME "db_check"
 
 struct ctx {
@@ -677,7 +668,7 @@ static int facts_read(const PGresult *g, const PGresult *act, struct facts *f)
 	return 0;
 }
 
-enum { S_BEGIN, S_LIMITS, S_SETTINGS, S_ACTIVITY, S_SCHEMA, S_TABLES, S_EXTENSIONS, S_MIGRATIONS, S_SAVEPOINT, S_N };
+enum { S_BEGIN, S_LIMITS, S_SETTINGS, S_ACTIVITY, S_SCHEMA, S_TABLES, S_EXTENSIONS, S_SAVEPOINT, S_MIGRATIONS, S_N };
 
 /* A text[] literal of the names: {"a","b \\"c\\""}. */
 static char *array_literal(char **names, size_t n, const struct extension_req *ext)
@@ -698,13 +689,38 @@ static char *array_literal(char **names, size_t n, const struct extension_req *e
 	return buf_take(&b);
 }
 
-struct migrations_target {
-	char *table;  /* as the server names it (regclass text), NULL when absent */
-	char *coltype;
-	bool select;
+/* The migrations table, read as the batch's last statement (after the
+ * savepoint, since a missing table or column is an error). */
+struct migrations_read {
+	char *table;   /* schema.table, for messages */
+	PGresult *res; /* NULL when not sent or not reached */
 };
 
-static void main_batch(struct ctx *x, struct migrations_target *mt)
+#define MIGRATIONS_MAX_ROWS 100000
+
+/* "SELECT (col)::text FROM schema.table": a bare table name is in the
+ * configured schema; names are identifiers as written. */
+static char *migrations_sql(PGconn *c, const struct settings *s, char **table)
+{
+	const char *dot = strchr(s->migrations_table, '.');
+	char *schema_part = dot ? estrndup(s->migrations_table, (size_t)(dot - s->migrations_table))
+				: estrdup(s->schema ? s->schema : "public");
+	const char *rel = dot ? dot + 1 : s->migrations_table;
+	char *qs = PQescapeIdentifier(c, schema_part, strlen(schema_part));
+	char *qt = PQescapeIdentifier(c, rel, strlen(rel));
+	char *qc = PQescapeIdentifier(c, s->migrations_column, strlen(s->migrations_column));
+	if (!qs || !qt || !qc)
+		die(EXIT_UNKNOWN, "unable to quote the migrations table's name");
+	*table = easprintf("%s.%s", schema_part, rel);
+	free(schema_part);
+	char *sql = easprintf("SELECT (%s)::text FROM %s.%s LIMIT %d", qc, qs, qt, MIGRATIONS_MAX_ROWS + 1);
+	PQfreemem(qs);
+	PQfreemem(qt);
+	PQfreemem(qc);
+	return sql;
+}
+
+static void main_batch(struct ctx *x, struct migrations_read *mr)
 {
 	const struct settings *s = x->s;
 	struct stmt st[S_N];
@@ -741,11 +757,13 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 		SEND(S_TABLES, sql_tables, 2, s->schema, tables_array, NULL);
 	if (x->include[CHECK_EXTENSIONS] && s->nextensions)
 		SEND(S_EXTENSIONS, sql_extensions, 1, ext_array, NULL, NULL);
-	if (x->include[CHECK_MIGRATIONS] && s->migrations_version)
-		SEND(S_MIGRATIONS, sql_migrations_find, 3, s->schema ? s->schema : "public", s->migrations_table,
-		     s->migrations_column);
 	if (need_savepoint)
 		SEND(S_SAVEPOINT, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL, NULL, NULL);
+	char *mig_sql = NULL;
+	if (x->include[CHECK_MIGRATIONS] && s->migrations_version) {
+		mig_sql = migrations_sql(x->c, s, &mr->table);
+		SEND(S_MIGRATIONS, mig_sql, 0, NULL, NULL, NULL);
+	}
 #undef SEND
 
 	int64_t sent = now_monotonic_ms();
@@ -822,11 +840,9 @@ static void main_batch(struct ctx *x, struct migrations_target *mt)
 		judge_pool(x, &facts, MS(S_ACTIVITY));
 	if (x->include[CHECK_ACTIVITY])
 		judge_activity(x, &facts, MS(S_ACTIVITY));
-	if (ok_rows(RES(S_MIGRATIONS))) {
-		const PGresult *m = RES(S_MIGRATIONS);
-		mt->table = val(m, 0, 0) ? estrdup(val(m, 0, 0)) : NULL;
-		mt->coltype = val(m, 0, 1) ? estrdup(val(m, 0, 1)) : NULL;
-		mt->select = val_bool(m, 0, 2);
+	if (map[S_MIGRATIONS] < S_N) { /* judged after latency, in report order */
+		mr->res = st[map[S_MIGRATIONS]].res;
+		st[map[S_MIGRATIONS]].res = NULL;
 	}
 	if (map[S_SAVEPOINT] < S_N && PQresultStatus(RES(S_SAVEPOINT)) != PGRES_COMMAND_OK) {
 		static char why[512];
@@ -842,9 +858,22 @@ out:
 	stmt_clear(st, n);
 	free(tables_array);
 	free(ext_array);
+	free(mig_sql);
 }
 
 /* ---- latency: sequential round trips of a trivial query ---- */
+
+/* Back to the savepoint when an earlier statement failed. */
+static enum run_status recover(struct ctx *x)
+{
+	if (PQtransactionStatus(x->c) != PQTRANS_INERROR)
+		return RUN_OK;
+	struct stmt st = {.sql = "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME};
+	enum run_status rs = pipeline_run(x->c, &st, 1, x->s->deadline_ms);
+	stmt_clear(&st, 1);
+	return rs;
+}
+
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -859,8 +888,8 @@ static void check_latency(struct ctx *x)
 	int64_t *us = ecalloc((size_t)n, sizeof *us);
 	int64_t started = now_monotonic_ms();
 	int done = 0;
-	enum run_status rs = RUN_OK;
-	for (; done < n; done++) {
+	enum run_status rs = recover(x); /* the migrations read may have failed */
+	for (; rs == RUN_OK && done < n; done++) {
 		struct timespec a, b;
 		struct stmt st = {.sql = "SELECT 1"};
 		clock_gettime(CLOCK_MONOTONIC, &a);
@@ -910,6 +939,7 @@ static void check_latency(struct ctx *x)
 
 /* ---- statements that may fail: each after the savepoint, alone ---- */
 
+
 /* Runs one statement in its own segment, first rolling back to the savepoint
  * when the transaction is in error. *res gets the statement's result. */
 static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, const char *const *params,
@@ -919,6 +949,8 @@ static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, 
 	size_t n = 0;
 	if (PQtransactionStatus(x->c) == PQTRANS_INERROR)
 		st[n++].sql = "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME;
+	/* the sql may be one of several statements in a string: the extended
+	 * protocol refuses that, which is the point */
 	st[n].sql = sql;
 	st[n].nparams = nparams;
 	for (int i = 0; i < nparams && i < 3; i++)
@@ -933,78 +965,64 @@ static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, 
 	return rs;
 }
 
-static void check_migrations(struct ctx *x, const struct migrations_target *mt)
+static void check_migrations(struct ctx *x, const struct migrations_read *mr)
 {
 	const struct settings *s = x->s;
+	const PGresult *res = mr->res;
 	cJSON *d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "table", s->migrations_table);
+	cJSON_AddStringToObject(d, "table", mr->table ? mr->table : s->migrations_table);
 	cJSON_AddStringToObject(d, "column", s->migrations_column);
 	cJSON_AddStringToObject(d, "expected", s->migrations_version);
-	if (!mt->table) {
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s not found (schema \"%s\", then the "
-		    "search path)", s->migrations_table, s->schema ? s->schema : "public");
-		return;
-	}
-	cJSON_AddStringToObject(d, "found", mt->table);
-	if (!mt->coltype) {
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"", mt->table,
-		    s->migrations_column);
-		return;
-	}
-	if (!mt->select) {
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
-		    mt->table);
-		return;
-	}
-	char *col = PQescapeIdentifier(x->c, s->migrations_column, strlen(s->migrations_column));
-	if (!col)
-		die(EXIT_UNKNOWN, "unable to quote the migrations column");
-	/* mt->table is the server's own quoted spelling of the regclass; the
-	 * latest version sorts by length first so 10 comes after 9 */
-	char *sql = easprintf("WITH m AS (SELECT (%s)::text AS v FROM %s) SELECT count(*) FILTER (WHERE v = $1), "
-			      "(SELECT v FROM m ORDER BY length(v) DESC, v DESC LIMIT 1), count(*) FROM m",
-			      col, mt->table);
-	PQfreemem(col);
-	PGresult *res = NULL;
-	int64_t ms = 0;
-	const char *params[] = {s->migrations_version};
-	enum run_status rs = run_guarded(x, sql, 1, params, &res, &ms);
-	free(sql);
-	if (rs != RUN_OK) {
-		PQclear(res);
-		stop(x, rs);
-		add(x, CHECK_MIGRATIONS, STATUS_UNKNOWN, ms, d, "%s", x->stop_why);
-		return;
-	}
 	if (!ok_rows(res)) {
 		char *err = result_error(res);
 		const char *state = result_sqlstate(res);
 		cJSON_AddStringToObject(d, "sqlstate", state);
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "could not read %s: %s%s", mt->table, err,
-		    strcmp(state, "55P03") == 0 ? " (a migration may be holding a lock on it)" : "");
+		if (strcmp(state, "42P01") == 0)
+			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s does not exist", mr->table);
+		else if (strcmp(state, "42703") == 0)
+			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"",
+			    mr->table, s->migrations_column);
+		else if (strcmp(state, "42501") == 0)
+			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
+			    mr->table);
+		else
+			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "could not read %s: %s%s", mr->table, err,
+			    strcmp(state, "55P03") == 0 ? " (a migration may be holding a lock on it)" : "");
 		free(err);
-		PQclear(res);
 		return;
 	}
-	bool applied = val_num(res, 0, 0, 0) > 0;
-	const char *latest = val(res, 0, 1);
-	double rows = val_num(res, 0, 2, 0);
+	int rows = PQntuples(res);
+	if (rows > MIGRATIONS_MAX_ROWS) {
+		add(x, CHECK_MIGRATIONS, STATUS_UNKNOWN, 0, d, "%s has more than %d rows; not judged", mr->table,
+		    MIGRATIONS_MAX_ROWS);
+		return;
+	}
+	/* the latest sorts by length first, so 10 comes after 9 */
+	bool applied = false;
+	const char *latest = NULL;
+	for (int i = 0; i < rows; i++) {
+		const char *v = val(res, i, 0);
+		if (!v)
+			continue;
+		applied |= strcmp(v, s->migrations_version) == 0;
+		if (!latest || strlen(v) > strlen(latest) || (strlen(v) == strlen(latest) && strcmp(v, latest) > 0))
+			latest = v;
+	}
 	json_add_str(d, "latest", latest);
 	cJSON_AddNumberToObject(d, "rows", rows);
 	cJSON_AddBoolToObject(d, "applied", applied);
 	if (rows == 0)
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "%s is empty; version %s is not applied", mt->table,
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "%s is empty; version %s is not applied", mr->table,
 		    s->migrations_version);
 	else if (!applied)
-		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, ms, d, "version %s is not applied (latest in %s: %s)",
-		    s->migrations_version, mt->table, latest ? latest : "?");
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "version %s is not applied (latest in %s: %s)",
+		    s->migrations_version, mr->table, latest ? latest : "?");
 	else if (latest && strcmp(latest, s->migrations_version) != 0)
-		add(x, CHECK_MIGRATIONS, STATUS_OK, ms, d, "version %s is applied; newer ones too (latest %s)",
+		add(x, CHECK_MIGRATIONS, STATUS_OK, 0, d, "version %s is applied; newer ones too (latest %s)",
 		    s->migrations_version, latest);
 	else
-		add(x, CHECK_MIGRATIONS, STATUS_OK, ms, d, "version %s is applied (the latest of %.0f)",
+		add(x, CHECK_MIGRATIONS, STATUS_OK, 0, d, "version %s is applied (the latest of %d)",
 		    s->migrations_version, rows);
-	PQclear(res);
 }
 
 /* The first column of the first row as a number: numerics and booleans. */
@@ -1136,12 +1154,12 @@ void run_checks(const struct settings *s, struct report *r)
 		return;
 	if (x.include[CHECK_VERSION])
 		judge_version(&x, 0);
-	struct migrations_target mt = {0};
+	struct migrations_read mr = {0};
 	bool need_batch = false;
 	for (int id = CHECK_ROLE; id < CHECK_COUNT; id++)
 		need_batch |= x.include[id] && id != CHECK_LATENCY;
 	if (need_batch)
-		main_batch(&x, &mt);
+		main_batch(&x, &mr);
 	if (x.include[CHECK_LATENCY]) {
 		if (x.stopped)
 			not_run(&x, CHECK_LATENCY);
@@ -1154,7 +1172,7 @@ void run_checks(const struct settings *s, struct report *r)
 		else if (x.stopped)
 			not_run(&x, CHECK_MIGRATIONS);
 		else
-			check_migrations(&x, &mt);
+			check_migrations(&x, &mr);
 	}
 	if (x.include[CHECK_QUERIES]) {
 		if (!configured(s, CHECK_QUERIES))
@@ -1163,7 +1181,7 @@ void run_checks(const struct settings *s, struct report *r)
 			for (size_t i = 0; i < s->nqueries; i++)
 				check_query(&x, &s->queries[i]);
 	}
-	free(mt.table);
-	free(mt.coltype);
+	free(mr.table);
+	PQclear(mr.res);
 	PQfinish(x.c);
 }
