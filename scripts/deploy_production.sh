@@ -186,10 +186,8 @@ gate() {
 	fi
 	note "$stage" FAILED "$(jq -r '.summary // empty' <<<"$out" 2>/dev/null || true)"
 	# the failing reports' failing checks, one line each
-	jq -r '.checks[]? | select(.status != "ok") | "                            \(.status): \(.name): \(.message)"' \
-		<<<"$out" 2>/dev/null || true
-	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") | "                            \(.status): \(.name): \(.message)"' \
-		"$file" 2>/dev/null | head -n 20 || true
+	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") |
+		"                            \(.status): \(.name): \(.message)"' "$file" 2>/dev/null | sort -u | head -n 20 || true
 	return 1
 }
 
