@@ -405,6 +405,17 @@ wait_until() {
 	assert_equal "$(psql_value 'SELECT count(*) FROM upload_pipeline.upload_jobs')" 12
 }
 
+@test "a query still running at -t is cancelled: unknown, nothing left running" {
+	check '.database.statement_timeout = "1h" | .database.queries = [
+	  {name: "slow", sql: "SELECT pg_sleep(30)"}, {name: "next", sql: "SELECT 1"}]' --only queries -t 1500ms
+	assert_equal "$status" 3
+	assert_equal "$(status_of db.query.slow)" unknown
+	assert_equal "$(message_of db.query.slow)" "not finished: the run is bounded by -t 1500ms"
+	assert_equal "$(status_of db.query.next)" unknown
+	assert_equal "$(json_get '.duration_ms < 5000')" true
+	wait_until "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'db-check'"
+}
+
 @test "a custom query that ends the transaction stops the rest" {
 	check '.database.queries = [
 	  {name: "escape", sql: "COMMIT"},
@@ -456,7 +467,7 @@ wait_until() {
 	assert_equal "$(json_get '.checks[] | select(.name == "db.tables") | .data.configured')" false
 }
 
-@test "ad hoc: --url-env, --only and --skip" {
+@test "--url-env: ad hoc, or over database.url; --only and --skip" {
 	export DB_URL=$PGTEST_URL
 	run --separate-stderr db-check --url-env DB_URL --only connect,db.version
 	assert_success
@@ -466,6 +477,10 @@ wait_until() {
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "db.connect db.version db.role db.ssl"
 	assert_equal "$(json_get '.checks[0].data.url_from')" "environment variable DB_URL"
 	assert_secret_absent "$PGTEST_PASSWORD" "$output" "$stderr"
+	# with a config, --url-env overrides database.url
+	check '.database.url = "postgresql://app:wrong@127.0.0.1:1/appdb"' --url-env DB_URL
+	assert_success
+	assert_equal "$(json_get '.checks | length')" 13
 }
 
 @test "bad input: usage errors exit 64" {
