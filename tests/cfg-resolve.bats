@@ -284,10 +284,11 @@ assert_one_error() {
 }
 
 @test "deep nesting and an alias bomb are one-line errors too" {
-	{ printf 'a: '; for _ in $(seq 10000); do printf '{b: '; done; printf '1'; for _ in $(seq 10000); do printf '}'; done; echo; } > deepmap.yaml
+	# (one printf each: a loop of 10,000 commands is slow under bats)
+	{ printf 'a: '; printf '{b: %.0s' $(seq 10000); printf '1'; printf '}%.0s' $(seq 10000); echo; } > deepmap.yaml
 	run --separate-stderr cfg-resolve deepmap.yaml
 	assert_one_error "deepmap.yaml:1:"
-	{ printf 'a: '; for _ in $(seq 10000); do printf '['; done; for _ in $(seq 10000); do printf ']'; done; echo; } > deep.yaml
+	{ printf 'a: '; printf '[%.0s' $(seq 10000); printf ']%.0s' $(seq 10000); echo; } > deep.yaml
 	run --separate-stderr cfg-resolve deep.yaml
 	assert_one_error "deep.yaml:1:"
 	{
@@ -430,6 +431,9 @@ assert_one_error() {
 	assert_equal "$(json_get .kind)" report
 	assert_equal "$(json_get .status)" ok
 	assert_equal "$(json_get '[.checks[] | select(.status != "ok")] | length')" 0
+	# every check the code runs is documented in the man page, and the reverse
+	assert_equal "$(json_get '.checks[].name' | sort)" \
+		"$(sed -n '/^\.SH POLICY CHECKS/,/^\.SH EXIT/p' "$REPO_ROOT/man/man1/cfg-resolve.1" | grep -oE '^\.B policy\.[a-z_]+' | cut -c4- | sort)"
 }
 
 @test "--check: each production violation is caught" {
@@ -452,6 +456,104 @@ assert_one_error() {
 	done
 	# the short secret itself is never printed
 	assert_secret_absent tooshort "$output" "$stderr"
+}
+
+@test "--check: every policy rule catches its failing case" {
+	local failures=0 check want message yaml got
+	while IFS='|' read -r check want message yaml; do
+		[ -n "$check" ] || continue
+		printf '%b\n' "$yaml" > over.yaml
+		run --separate-stderr cfg-resolve -e "$PROD_ENV" --check "$CFG/production.yaml" over.yaml
+		got=$(json_get ".checks[] | select(.name == \"$check\") | .status + \" \" + .message")
+		if [[ $got != "$want "*"$message"* ]]; then
+			echo "$yaml: $check: expected $want with \"$message\", got: $got ($stderr)"
+			failures=$((failures + 1))
+		fi
+		assert_secret_absent jwt-test-secret "$output" "$stderr"
+		assert_secret_absent db-pass-0123456789 "$output" "$stderr"
+		assert_secret_absent pw-literal "$output" "$stderr"
+	done <<-'T'
+	policy.environment|warning|environment is not set: production rules applied|environment: ~
+	policy.environment|warning|unknown environment "prod"|environment: prod
+	policy.flags|critical|debug is on in production|environment: Production\ndebug: true
+	policy.flags|critical|testing is on in production|testing: "true"
+	policy.flags|critical|api.reload is on in production|api: {reload: "yes"}
+	policy.flags|ok|debug is on (allowed outside production)|environment: staging\ndebug: true
+	policy.jwt|critical|at least 32 required|security: {jwt_secret: "${SHORT:-tooshort}"}
+	policy.jwt|critical|looks like a placeholder|security: {jwt_secret: "${J:-changeme-changeme-changeme-changeme-0000}"}
+	policy.jwt|critical|over 7 days|security: {jwt_expiry: 30d}
+	policy.jwt|warning|over 24 hours|security: {jwt_expiry: 2d}
+	policy.jwt|warning|under a minute|security: {jwt_expiry: 10s}
+	policy.jwt|critical|not a positive duration|security: {jwt_expiry: soon}
+	policy.cors|critical|"*" allows any site|security: {cors_origins: ["*"]}
+	policy.cors|critical|allows any site|security: {cors_origins: ["https://*.example.com"]}
+	policy.cors|critical|"http://app.accessa.ai" is not https|security: {cors_origins: ["http://app.accessa.ai"]}
+	policy.cors|critical|"null" allows sandboxed pages|security: {cors_origins: ["null"]}
+	policy.cors|warning|has a path|security: {cors_origins: ["https://app.accessa.ai/"]}
+	policy.cors|critical|is this machine, in production|security: {cors_origins: ["https://localhost:3000"]}
+	policy.cors|warning|is empty|security: {cors_origins: []}
+	policy.trusted_hosts|critical|is not set|security: {trusted_hosts: []}
+	policy.trusted_hosts|critical|trusts any Host header|security: {trusted_hosts: ["*", api.accessa.ai]}
+	policy.trusted_hosts|critical|is not a host name|security: {trusted_hosts: ["https://api.accessa.ai", "*.accessa.ai"]}
+	policy.trusted_hosts|critical|host api.accessa.ai is not in security.trusted_hosts|security: {trusted_hosts: [render.com]}
+	policy.database|critical|database.url has sslmode=disable|database: {url: "postgresql://app@db.example.com/app?sslmode=disable"}
+	policy.database|critical|database.url has sslmode=allow|database: {url: "postgresql://app@db.example.com/app?sslmode=allow"}
+	policy.database|warning|sslmode=prefer|database: {url: "postgresql://app@db.example.com/app?sslmode=prefer", require_ssl: ~}
+	policy.database|critical|database.require_ssl is off in production|database: {require_ssl: false}
+	policy.database|critical|points at this machine (127.0.0.1)|database: {url: "postgresql://app@127.0.0.1/app?sslmode=require"}
+	policy.database|warning|bypasses row-level security|database: {url: "postgresql://postgres@db.example.com/app?sslmode=require"}
+	policy.database|critical|pool_size must be positive|database: {pool_size: 0}
+	policy.database|critical|max_overflow must not be negative|database: {max_overflow: -1}
+	policy.database|critical|pool_timeout must be a positive duration|database: {pool_timeout: 0s}
+	policy.database|critical|pool_recycle must be a positive duration|database: {pool_recycle: 0}
+	policy.database|critical|database.url is empty|database: {url: ""}
+	policy.urls|critical|api.base_url is not https|api: {base_url: "http://api.accessa.ai"}
+	policy.urls|critical|services.openai.url points at this machine|services: {openai: {url: "https://localhost:8443/v1"}}
+	policy.urls|critical|services.llamaparse.url is not https|services: {llamaparse: {url: "http://api.cloud.llamaindex.ai"}}
+	policy.urls|critical|services.openai.url is empty|services: {openai: {url: ""}}
+	policy.urls|critical|api.health_path "health" does not start with /|api: {health_path: health}
+	policy.urls|critical|services.supabase.health_path "rest/v1/" does not start with /|services: {supabase: {health_path: rest/v1/}}
+	policy.urls|critical|endpoints[0].url is not https|monitoring: {health_check: {endpoints: [{name: api, url: "http://api.accessa.ai/health"}]}}
+	policy.urls|critical|alerts.slack.webhook_url is not https|alerts: {slack: {webhook_url: "${HOOK:-http://hooks.example.com/x}"}}
+	policy.urls|critical|deploy.render.api_url is not https|deploy: {render: {api_url: "http://api.render.com"}}
+	policy.urls|warning|STARTTLS is not required|alerts: {email: {smtp: {url: "smtp://smtp.accessa.ai:25", tls: try}}}
+	policy.api|critical|api.port 70000 is not a TCP port|api: {port: 70000}
+	policy.api|critical|api.workers must be at least 1|api: {workers: "0"}
+	policy.api|warning|listens on loopback only|api: {host: 127.0.0.1}
+	policy.api|critical|the rate limit must be positive|security: {rate_limit: {requests_per_minute: 0}}
+	policy.api|warning|no rate limit configured|security: {rate_limit: ~}
+	policy.scaling|critical|min_instances 5 > max_instances 2|scaling: {min_instances: 5, max_instances: 2}
+	policy.scaling|critical|scale-down threshold 70% is not below scale-up 30%|scaling: {scale_up_threshold: 30, scale_down_threshold: 70}
+	policy.scaling|critical|within 0-100%|scaling: {scale_up_threshold: 150}
+	policy.scaling|critical|min_instances must be at least 1|scaling: {min_instances: 0}
+	policy.scaling|warning|no redundancy|scaling: {min_instances: 1}
+	policy.compliance|critical|security.encryption.enabled is off|security: {encryption: {enabled: false}}
+	policy.compliance|critical|security.rls_enabled is off|security: {rls_enabled: "false"}
+	policy.compliance|critical|security.audit_logging is off|security: {audit_logging: no}
+	policy.compliance|warning|is not AES-256-GCM|security: {encryption: {algorithm: AES-128-GCM}}
+	policy.monitoring|critical|must be positive durations|monitoring: {health_check: {interval: 0s}}
+	policy.monitoring|warning|timeout is not below its interval|monitoring: {health_check: {timeout: 60s}}
+	policy.monitoring|critical|failure_threshold must be at least 1|monitoring: {health_check: {failure_threshold: 0}}
+	policy.monitoring|critical|success_threshold must be at least 1|monitoring: {health_check: {success_threshold: 0}}
+	policy.monitoring|warning|nothing is watched|monitoring: {health_check: {endpoints: []}}
+	policy.monitoring|critical|monitoring.health_check is not configured|monitoring: {health_check: ~}
+	policy.monitoring|warning|retention is shorter than the metrics interval|monitoring: {metrics: {interval: 1h, retention: 30m}}
+	policy.alerts|critical|no alert channel|alerts: {slack: {webhook_url: ""}, email: {recipients: []}}
+	policy.alerts|critical|"oncall" is not an address|alerts: {email: {recipients: [oncall]}}
+	policy.alerts|critical|level 2 uses email, which is not configured|alerts: {email: {recipients: []}}
+	policy.alerts|critical|unknown channel "pager"|alerts: {escalation: {levels: [{level: 1, after: 0s, channels: [pager]}]}}
+	policy.alerts|warning|level 2 comes sooner than the level before it|alerts: {escalation: {levels: [{level: 1, after: 30m, channels: [slack]}, {level: 2, after: 15m, channels: [slack]}]}}
+	policy.alerts|critical|level 1 has no channels|alerts: {escalation: {levels: [{level: 1, after: 0s, channels: []}]}}
+	policy.alerts|critical|alerts.repeat_interval must be a positive duration|alerts: {repeat_interval: 0s}
+	policy.cache|warning|cache.redis_url is not TLS|cache: {redis_url: "${R:-redis://cache.internal:6379/0}"}
+	policy.cache|critical|cache.ttl must be a positive duration|cache: {ttl: 0}
+	policy.deploy|critical|deploy.driver is not set|deploy: {driver: ""}
+	policy.deploy|critical|deploy.timeout must be a positive duration|deploy: {timeout: 0s}
+	policy.secrets|critical|secret security.jwt_secret is written in|security: {jwt_secret: literal-jwt-0123456789abcdef0123456789}
+	policy.secrets|critical|alerts.email.smtp.url holds a credential, written in|alerts: {email: {smtp: {url: "smtps://alerts:pw-literal@smtp.accessa.ai:465"}}}
+	policy.secrets|critical|secret services.openai.api_key is empty|services: {openai: {api_key: ""}}
+	T
+	[ "$failures" -eq 0 ]
 }
 
 @test "--check --format nagios prints one status line with the exit status" {

@@ -3,8 +3,10 @@
  * so and pass elsewhere. */
 #include "cfg-resolve.h"
 #include "shipshape/json.h"
+#include "shipshape/redact.h"
 #include "shipshape/report.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -48,20 +50,111 @@ static bool is_https(const char *url)
 	return url && strncasecmp(url, "https://", 8) == 0;
 }
 
+/* A flag as written: a bool, or (a template without a schema to type it) a
+ * string or number meaning one. Returns 1 on, 0 off, def when absent or
+ * unreadable. */
+static int flag(const struct policy *p, const char *path, int def)
+{
+	const cJSON *j = json_path(p->doc, path);
+	if (cJSON_IsBool(j))
+		return cJSON_IsTrue(j);
+	if (cJSON_IsNumber(j))
+		return j->valuedouble != 0;
+	if (cJSON_IsString(j)) {
+		static const char *const on[] = {"true", "yes", "on", "1"};
+		static const char *const off[] = {"false", "no", "off", "0", ""};
+		for (size_t i = 0; i < ARRAY_LEN(on); i++)
+			if (strcasecmp(j->valuestring, on[i]) == 0)
+				return 1;
+		for (size_t i = 0; i < ARRAY_LEN(off); i++)
+			if (strcasecmp(j->valuestring, off[i]) == 0)
+				return 0;
+	}
+	return def;
+}
+
+/* The host of a URL, without user information or port, lower-cased, in
+ * host (empty when there is none). */
+static void url_hostname(const char *url, char *host, size_t size)
+{
+	char *h = url_host(url ? url : "");
+	const char *start = h, *end;
+	if (*start == '[') {
+		start++;
+		end = strchr(start, ']');
+	} else {
+		end = strchr(start, ':');
+	}
+	size_t n = end ? (size_t)(end - start) : strlen(start);
+	if (n >= size)
+		n = size - 1;
+	for (size_t i = 0; i < n; i++)
+		host[i] = (char)tolower((unsigned char)start[i]);
+	host[n] = '\0';
+	free(h);
+}
+
+/* The user name of a URL ("" when there is none). */
+static void url_user(const char *url, char *user, size_t size)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth = sep ? sep + 3 : url;
+	const char *end = auth + strcspn(auth, "/?#"), *at = NULL;
+	for (const char *q = auth; q < end; q++)
+		if (*q == '@')
+			at = q;
+	size_t n = at ? strcspn(auth, ":@") : 0;
+	if (n >= size)
+		n = size - 1;
+	memcpy(user, auth, n);
+	user[n] = '\0';
+}
+
+/* This machine: a production service pointed here reaches nothing real. */
+static bool is_loopback(const char *host)
+{
+	return strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	       strcmp(host, "0.0.0.0") == 0 || strncmp(host, "127.", 4) == 0 ||
+	       (strlen(host) > 10 && strcmp(host + strlen(host) - 10, ".localhost") == 0);
+}
+
+/* Checks one URL that production depends on: https, and not this machine. */
+static void production_url(struct policy *p, const char *path, const char *url)
+{
+	char host[256];
+	if (!url || !*url)
+		return;
+	url_hostname(url, host, sizeof host);
+	if (!is_https(url))
+		finding(p, prod_critical(p), "%s is not https", path);
+	else if (p->production && is_loopback(host))
+		finding(p, STATUS_CRITICAL, "%s points at this machine (%s) in production", path, host);
+}
+
+/* Production rules apply unless the config says, in a name the policy
+ * knows, that it is not production: a missing environment or a typo
+ * ("Prod", "prd") must not relax them. */
+static bool is_production(const char *env)
+{
+	return !env || (strcmp(env, "development") != 0 && strcmp(env, "staging") != 0);
+}
+
 static void check_environment(struct policy *p)
 {
 	const char *env = json_path_string(p->doc, "environment", NULL);
-	if (!env)
-		finding(p, STATUS_WARNING, "environment is not set");
+	if (!env || !*env)
+		finding(p, STATUS_WARNING, "environment is not set: production rules applied");
 	else if (strcmp(env, "production") && strcmp(env, "staging") && strcmp(env, "development"))
-		finding(p, STATUS_WARNING, "unknown environment \"%s\"", env);
+		finding(p, STATUS_WARNING,
+			"unknown environment \"%s\" (development, staging or production): production rules applied",
+			env);
 }
 
 static void check_flags_off(struct policy *p)
 {
 	static const char *const paths[] = {"debug", "testing", "api.reload"};
 	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
-		if (json_path_bool(p->doc, paths[i], false)) {
+		if (flag(p, paths[i], 0) == 1) {
 			if (p->production)
 				finding(p, STATUS_CRITICAL, "%s is on in production", paths[i]);
 			else
@@ -106,10 +199,20 @@ static void check_cors(struct policy *p)
 	cJSON_ArrayForEach(o, origins)
 	{
 		const char *v = cJSON_IsString(o) ? o->valuestring : "";
+		const char *sep = strstr(v, "://");
+		char host[256];
+		url_hostname(v, host, sizeof host);
 		if (strcmp(v, "*") == 0 || strstr(v, "://*") == v + strcspn(v, ":"))
 			finding(p, STATUS_CRITICAL, "CORS origin \"%s\" allows any site", v);
+		else if (strcasecmp(v, "null") == 0)
+			finding(p, STATUS_CRITICAL, "CORS origin \"null\" allows sandboxed pages and local files");
 		else if (!is_https(v))
 			finding(p, prod_critical(p), "CORS origin \"%s\" is not https", v);
+		else if (sep && strpbrk(sep + 3, "/?#"))
+			finding(p, STATUS_WARNING,
+				"CORS origin \"%s\" has a path: an origin is scheme://host[:port] and never matches it", v);
+		else if (p->production && is_loopback(host))
+			finding(p, STATUS_CRITICAL, "CORS origin \"%s\" is this machine, in production", v);
 	}
 }
 
@@ -123,9 +226,33 @@ static void check_trusted_hosts(struct policy *p)
 	const cJSON *h;
 	cJSON_ArrayForEach(h, hosts)
 	{
-		if (cJSON_IsString(h) && strcmp(h->valuestring, "*") == 0)
+		const char *v = cJSON_IsString(h) ? h->valuestring : "";
+		if (strcmp(v, "*") == 0)
 			finding(p, prod_critical(p), "trusted host \"*\" trusts any Host header");
+		else if (!*v || strpbrk(v, ":/ "))
+			finding(p, prod_critical(p),
+				"trusted host \"%s\" is not a host name (no scheme, port or path): it matches no request", v);
 	}
+	/* The API must accept its own name, or every request to it (the deploy's
+	 * own health checks first) is refused. */
+	const char *base = json_path_string(p->doc, "api.base_url", NULL);
+	char name[256];
+	url_hostname(base, name, sizeof name);
+	if (!*name || is_loopback(name))
+		return;
+	bool covered = false;
+	cJSON_ArrayForEach(h, hosts)
+	{
+		const char *v = cJSON_IsString(h) ? h->valuestring : "";
+		size_t vn = strlen(v), nn = strlen(name);
+		if (strcasecmp(v, name) == 0 ||
+		    (v[0] == '*' && v[1] == '.' && nn > vn - 1 && strcasecmp(name + nn - (vn - 1), v + 1) == 0))
+			covered = true;
+	}
+	if (!covered)
+		finding(p, prod_critical(p),
+			"api.base_url's host %s is not in security.trusted_hosts: the API would refuse requests to itself",
+			name);
 }
 
 static void check_database(struct policy *p)
@@ -136,11 +263,28 @@ static void check_database(struct policy *p)
 		return;
 	}
 	const char *mode = strstr(url, "sslmode=");
-	bool require = json_path_bool(p->doc, "database.require_ssl", false);
+	int require = flag(p, "database.require_ssl", -1);
 	if (mode && (strncmp(mode + 8, "disable", 7) == 0 || strncmp(mode + 8, "allow", 5) == 0))
 		finding(p, prod_critical(p), "database.url has %.*s", (int)strcspn(mode, "&"), mode);
-	else if (!mode && !require && p->production)
+	else if (mode && strncmp(mode + 8, "prefer", 6) == 0 && require != 1 && p->production)
+		finding(p, STATUS_WARNING, "database.url has sslmode=prefer, which falls back to no encryption");
+	else if (!mode && require != 1 && p->production)
 		finding(p, STATUS_WARNING, "database.url has no sslmode and database.require_ssl is off");
+	if (require == 0 && p->production)
+		finding(p, STATUS_CRITICAL, "database.require_ssl is off in production");
+
+	char host[256];
+	url_hostname(url, host, sizeof host);
+	if (p->production && is_loopback(host))
+		finding(p, STATUS_CRITICAL, "database.url points at this machine (%s) in production", host);
+	/* A superuser bypasses row-level security: the RLS the config asks
+	 * for would protect nothing. */
+	char user[64];
+	url_user(url, user, sizeof user);
+	bool rls = flag(p, "security.rls_enabled", 0) == 1 || flag(p, "database.rls.required", 0) == 1;
+	if (rls && strcmp(user, "postgres") == 0 && p->production)
+		finding(p, STATUS_WARNING,
+			"database.url connects as postgres, a superuser that bypasses row-level security");
 
 	double pool = json_path_number(p->doc, "database.pool_size", NAN);
 	double overflow = json_path_number(p->doc, "database.max_overflow", 0);
@@ -151,26 +295,67 @@ static void check_database(struct policy *p)
 	if (json_path(p->doc, "database.pool_timeout") &&
 	    json_path_duration_ms(p->doc, "database.pool_timeout", 0) <= 0)
 		finding(p, STATUS_CRITICAL, "database.pool_timeout must be a positive duration");
+	if (json_path(p->doc, "database.pool_recycle") &&
+	    json_path_duration_ms(p->doc, "database.pool_recycle", 0) <= 0)
+		finding(p, STATUS_CRITICAL, "database.pool_recycle must be a positive duration");
+}
+
+/* A health path is appended to a URL: without its leading "/" it glues
+ * onto the host name. */
+static void health_path(struct policy *p, const cJSON *doc, const char *path, const char *shown)
+{
+	const char *v = json_path_string(doc, path, NULL);
+	if (v && *v != '/')
+		finding(p, STATUS_CRITICAL, "%s \"%s\" does not start with /", shown, v);
 }
 
 static void check_urls(struct policy *p)
 {
-	const char *base = json_path_string(p->doc, "api.base_url", NULL);
-	if (base && !is_https(base))
-		finding(p, prod_critical(p), "api.base_url is not https");
+	production_url(p, "api.base_url", json_path_string(p->doc, "api.base_url", NULL));
+	health_path(p, p->doc, "api.health_path", "api.health_path");
 	const cJSON *services = json_path(p->doc, "services");
 	const cJSON *s;
 	cJSON_ArrayForEach(s, services)
 	{
 		const char *url = json_path_string(s, "url", NULL);
+		char *path = easprintf("services.%s.url", s->string);
 		if (!url || !*url)
-			finding(p, prod_critical(p), "services.%s.url is empty", s->string);
-		else if (!is_https(url))
-			finding(p, prod_critical(p), "services.%s.url is not https", s->string);
+			finding(p, prod_critical(p), "%s is empty", path);
+		else
+			production_url(p, path, url);
+		free(path);
+		path = easprintf("services.%s.health_path", s->string);
+		health_path(p, s, "health_path", path);
+		free(path);
 	}
+	const cJSON *endpoints = json_path(p->doc, "monitoring.health_check.endpoints");
+	const cJSON *e;
+	int i = 0;
+	cJSON_ArrayForEach(e, endpoints)
+	{
+		char path[96];
+		snprintf(path, sizeof path, "monitoring.health_check.endpoints[%d].url", i++);
+		production_url(p, path, json_path_string(e, "url", NULL));
+	}
+	production_url(p, "alerts.slack.webhook_url", json_path_string(p->doc, "alerts.slack.webhook_url", NULL));
+	production_url(p, "deploy.render.api_url", json_path_string(p->doc, "deploy.render.api_url", NULL));
+	const char *smtp = json_path_string(p->doc, "alerts.email.smtp.url", NULL);
+	const char *tls = json_path_string(p->doc, "alerts.email.smtp.tls", "required");
+	if (smtp && strncasecmp(smtp, "smtps://", 8) != 0 && strcmp(tls, "required") != 0 && p->production)
+		finding(p, STATUS_WARNING, "alerts.email.smtp.url is not smtps:// and STARTTLS is not required");
+}
+
+static void check_cache(struct policy *p)
+{
 	const char *redis = json_path_string(p->doc, "cache.redis_url", NULL);
+	char host[256];
+	url_hostname(redis, host, sizeof host);
 	if (redis && *redis && strncasecmp(redis, "rediss://", 9) != 0 && p->production)
 		finding(p, STATUS_WARNING, "cache.redis_url is not TLS (rediss://)");
+	if (redis && *redis && p->production && is_loopback(host))
+		finding(p, STATUS_WARNING, "cache.redis_url points at this machine (%s) in production", host);
+	if (json_path(p->doc, "cache.ttl") && json_path_duration_ms(p->doc, "cache.ttl", 0) <= 0)
+		finding(p, STATUS_CRITICAL, "cache.ttl must be a positive duration");
 }
 
 static void check_api(struct policy *p)
@@ -181,6 +366,11 @@ static void check_api(struct policy *p)
 		finding(p, STATUS_CRITICAL, "api.port %g is not a TCP port", port);
 	if (workers < 1)
 		finding(p, STATUS_CRITICAL, "api.workers must be at least 1");
+	const char *host = json_path_string(p->doc, "api.host", NULL);
+	if (host && p->production && (strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
+				      strcmp(host, "::1") == 0))
+		finding(p, STATUS_WARNING,
+			"api.host %s listens on loopback only: nothing outside this machine reaches the API", host);
 	double rpm = json_path_number(p->doc, "security.rate_limit.requests_per_minute", NAN);
 	double burst = json_path_number(p->doc, "security.rate_limit.burst", NAN);
 	if (isnan(rpm))
@@ -214,7 +404,7 @@ static void check_compliance(struct policy *p)
 	static const char *const flags[] = {"security.encryption.enabled", "security.rls_enabled",
 					    "security.audit_logging"};
 	for (size_t i = 0; i < ARRAY_LEN(flags); i++)
-		if (!json_path_bool(p->doc, flags[i], false))
+		if (flag(p, flags[i], 0) != 1)
 			finding(p, prod_critical(p), "%s is off", flags[i]);
 	const char *alg = json_path_string(p->doc, "security.encryption.algorithm", NULL);
 	if (alg && strcasecmp(alg, "AES-256-GCM") != 0)
@@ -224,7 +414,7 @@ static void check_compliance(struct policy *p)
 static void check_monitoring(struct policy *p)
 {
 	const cJSON *hc = json_path(p->doc, "monitoring.health_check");
-	if (!hc) {
+	if (!hc || cJSON_IsNull(hc)) {
 		finding(p, prod_critical(p), "monitoring.health_check is not configured");
 	} else {
 		int64_t interval = json_path_duration_ms(hc, "interval", 30000);
@@ -235,11 +425,103 @@ static void check_monitoring(struct policy *p)
 			finding(p, STATUS_WARNING, "health check timeout is not below its interval");
 		if (json_path_number(hc, "failure_threshold", 1) < 1)
 			finding(p, STATUS_CRITICAL, "health check failure_threshold must be at least 1");
+		if (json_path_number(hc, "success_threshold", 1) < 1)
+			finding(p, STATUS_CRITICAL, "health check success_threshold must be at least 1");
+		const cJSON *endpoints = json_path(hc, "endpoints");
+		if (cJSON_GetArraySize(endpoints) == 0 && p->production)
+			finding(p, STATUS_WARNING, "monitoring.health_check.endpoints is empty: nothing is watched");
 	}
-	const char *slack = json_path_string(p->doc, "alerts.slack.webhook_url", "");
-	const cJSON *mail = json_path(p->doc, "alerts.email.recipients");
-	if (!*slack && cJSON_GetArraySize(mail) == 0)
-		finding(p, prod_critical(p), "no alert channel: neither a Slack webhook nor email recipients");
+	const cJSON *metrics = json_path(p->doc, "monitoring.metrics");
+	if (cJSON_IsObject(metrics)) {
+		int64_t interval = json_path_duration_ms(metrics, "interval", 30000);
+		int64_t retention = json_path_duration_ms(metrics, "retention", INT64_MAX);
+		if (interval <= 0 || retention <= 0)
+			finding(p, STATUS_CRITICAL, "metrics interval and retention must be positive durations");
+		else if (retention < interval)
+			finding(p, STATUS_WARNING, "metrics retention is shorter than the metrics interval");
+	}
+}
+
+/* Whether alert channel name has what it needs to deliver. */
+static int channel_configured(const struct policy *p, const char *name)
+{
+	char path[64];
+	if (strcmp(name, "slack") == 0)
+		return *json_path_string(p->doc, "alerts.slack.webhook_url", "") != '\0';
+	if (strcmp(name, "email") == 0)
+		return cJSON_GetArraySize(json_path(p->doc, "alerts.email.recipients")) > 0 &&
+		       *json_path_string(p->doc, "alerts.email.smtp.url", "") != '\0';
+	if (strcmp(name, "webhook") == 0 || strcmp(name, "alertmanager") == 0) {
+		snprintf(path, sizeof path, "alerts.%s.url", name);
+		return *json_path_string(p->doc, path, "") != '\0';
+	}
+	return -1; /* not a channel */
+}
+
+static void check_alerts(struct policy *p)
+{
+	static const char *const channels[] = {"slack", "email", "webhook", "alertmanager"};
+	bool any = false;
+	for (size_t i = 0; i < ARRAY_LEN(channels); i++)
+		any = any || channel_configured(p, channels[i]) == 1;
+	if (!any)
+		finding(p, prod_critical(p),
+			"no alert channel: no Slack webhook, no email recipients with an SMTP URL, no webhook or Alertmanager");
+	const cJSON *r;
+	cJSON_ArrayForEach(r, json_path(p->doc, "alerts.email.recipients"))
+	{
+		if (!cJSON_IsString(r) || !strchr(r->valuestring, '@'))
+			finding(p, STATUS_CRITICAL, "email recipient \"%s\" is not an address",
+				cJSON_IsString(r) ? r->valuestring : "?");
+	}
+	if (json_path(p->doc, "alerts.repeat_interval") &&
+	    json_path_duration_ms(p->doc, "alerts.repeat_interval", 0) <= 0)
+		finding(p, STATUS_CRITICAL, "alerts.repeat_interval must be a positive duration");
+
+	/* Escalation: each level waits longer than the one before, and names
+	 * channels that can deliver; an unconfigured one drops the alert. */
+	const cJSON *levels = json_path(p->doc, "alerts.escalation.levels");
+	const cJSON *lv;
+	int64_t prev_after = -1;
+	int i = 0;
+	cJSON_ArrayForEach(lv, levels)
+	{
+		int64_t after = json_path_duration_ms(lv, "after", 0);
+		int level = (int)json_path_number(lv, "level", i + 1);
+		if (after < 0)
+			finding(p, STATUS_CRITICAL, "escalation level %d: after is not a duration", level);
+		else if (after < prev_after)
+			finding(p, STATUS_WARNING, "escalation level %d comes sooner than the level before it", level);
+		if (after >= 0)
+			prev_after = after;
+		const cJSON *c;
+		const cJSON *names = json_path(lv, "channels");
+		if (cJSON_GetArraySize(names) == 0)
+			finding(p, prod_critical(p), "escalation level %d has no channels", level);
+		cJSON_ArrayForEach(c, names)
+		{
+			const char *name = cJSON_IsString(c) ? c->valuestring : "?";
+			int ok = channel_configured(p, name);
+			if (ok < 0)
+				finding(p, STATUS_CRITICAL, "escalation level %d: unknown channel \"%s\"", level, name);
+			else if (!ok)
+				finding(p, prod_critical(p),
+					"escalation level %d uses %s, which is not configured: its alerts go nowhere",
+					level, name);
+		}
+		i++;
+	}
+}
+
+static void check_deploy(struct policy *p)
+{
+	if (!json_path(p->doc, "deploy"))
+		return;
+	const char *driver = json_path_string(p->doc, "deploy.driver", NULL);
+	if (!driver || !*driver)
+		finding(p, prod_critical(p), "deploy.driver is not set");
+	if (json_path(p->doc, "deploy.timeout") && json_path_duration_ms(p->doc, "deploy.timeout", 0) <= 0)
+		finding(p, STATUS_CRITICAL, "deploy.timeout must be a positive duration");
 }
 
 /* Secrets must come from templates: a literal secret in a file is one
@@ -247,8 +529,17 @@ static void check_monitoring(struct policy *p)
 static void secret_leaf(const char *path, const struct cfg_node *n, void *ctx)
 {
 	struct policy *p = ctx;
-	if (n->type != CFG_STRING || !node_is_secret(n))
+	if (n->type != CFG_STRING)
 		return;
+	if (!node_is_secret(n)) {
+		/* a URL with a password in it carries a secret all the same */
+		char *masked = n->str && !n->origin && n->loc.line > 0 ? redact_url(n->str) : NULL;
+		if (masked && strcmp(masked, n->str) != 0)
+			finding(p, prod_critical(p), "%s holds a credential, written in %s:%d, not taken from a variable",
+				path, n->loc.file, n->loc.line);
+		free(masked);
+		return;
+	}
 	if (!n->str || !*n->str)
 		finding(p, prod_critical(p), "secret %s is empty", path);
 	else if (!n->origin && n->loc.line > 0)
@@ -272,11 +563,14 @@ static const struct {
 	{"policy.cors", check_cors, "CORS origins are https and explicit"},
 	{"policy.trusted_hosts", check_trusted_hosts, "trusted hosts are set"},
 	{"policy.database", check_database, "database URL and pool are sound"},
-	{"policy.urls", check_urls, "service URLs are https"},
+	{"policy.urls", check_urls, "service, health, alert and deploy URLs are https; health paths start with /"},
 	{"policy.api", check_api, "API port, workers and rate limit are sound"},
 	{"policy.scaling", check_scaling, "scaling bounds and thresholds are consistent"},
 	{"policy.compliance", check_compliance, "encryption, RLS and audit logging are on"},
-	{"policy.monitoring", check_monitoring, "health checks and alert channels are set"},
+	{"policy.monitoring", check_monitoring, "health checks and metrics are set"},
+	{"policy.alerts", check_alerts, "alert channels are configured and escalation uses them"},
+	{"policy.cache", check_cache, "the cache uses TLS and a positive TTL"},
+	{"policy.deploy", check_deploy, "the deploy driver and timeout are set"},
 	{"policy.secrets", check_secrets, "secrets come from variables and are set"},
 };
 
@@ -285,7 +579,8 @@ int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf
 	cJSON *doc = cfg_to_json(root);
 	struct report *r = report_new("cfg-resolve");
 	const char *env = json_path_string(doc, "environment", "");
-	struct policy p = {.doc = doc, .root = root, .production = strcmp(env, "production") == 0};
+	struct policy p = {.doc = doc, .root = root,
+			   .production = is_production(json_path_string(doc, "environment", NULL))};
 
 	for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
 		p.status = STATUS_OK;
