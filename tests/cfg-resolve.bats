@@ -597,6 +597,41 @@ assert_one_error() {
 	assert_equal "$(json_get .smtp)" 'smtps://alerts:p@ss/w0rd-secret@smtp.example:465'
 }
 
+@test "on a terminal every output mode redacts secrets, unless --reveal" {
+	local args="-e $PROD_ENV -s $CFG/schema.yaml" secret
+	for mode in "" "--format json" "--format text" "--format env" "--explain" "--explain --format json" \
+		"--get security.jwt_secret" "--get services" "--check" "--check --format json"; do
+		run script -qec "cfg-resolve $args $mode $CFG/production.yaml" /dev/null
+		[ "$status" -eq 0 ] || { echo "[$mode] exited $status: $output"; return 1; }
+		for secret in jwt-test-secret db-pass-0123456789 anon-test-key service-role-test-key llx-test-key \
+			sk-test-key slack-test-secret smtp-test-password rnd-test-key cache.internal; do
+			assert_secret_absent "$secret" "$output" || { echo "[$mode]"; return 1; }
+		done
+	done
+	run script -qec "cfg-resolve $args --get security.jwt_secret $CFG/production.yaml" /dev/null
+	assert_output --partial '***'
+	run script -qec "cfg-resolve $args --reveal --get security.jwt_secret $CFG/production.yaml" /dev/null
+	assert_output --partial 'jwt-test-secret-0123456789abcdef-XYZ'
+	# into a pipe, the next tool gets them in clear
+	run --separate-stderr cfg-resolve $args --format env "$CFG/production.yaml"
+	assert_line "SECURITY_JWT_SECRET='jwt-test-secret-0123456789abcdef-XYZ'"
+}
+
+@test "-v names the files, env files and schema read; -q silences warnings" {
+	printf 'a: ${UNSET_FOR_Q}\n' > t.yaml
+	printf 'X=1\nY=2\n' > v.env
+	run --separate-stderr cfg-resolve -v -e v.env -s "$CFG/schema.yaml" "$CFG/local.yaml"
+	assert_success
+	[[ $stderr == *"read env file v.env: 2 new variables"* ]]
+	[[ $stderr == *"read $CFG/local.yaml"* ]]
+	[[ $stderr == *"applied schema $CFG/schema.yaml"* ]]
+	run --separate-stderr cfg-resolve t.yaml
+	[[ $stderr == *UNSET_FOR_Q* ]]
+	run --separate-stderr cfg-resolve -q t.yaml
+	assert_success
+	[ -z "$stderr" ]
+}
+
 @test "--format env prints shell-safe lines that a shell reads back" {
 	printf "name: \"it's \$(not run) \\\\\"q\\\\\"\"\nnested:\n  key-a: [x, y]\n" > t.yaml
 	run --separate-stderr cfg-resolve --format env t.yaml
