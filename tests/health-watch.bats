@@ -1,0 +1,245 @@
+#!/usr/bin/env bats
+# health-watch: thresholds and states, alerts, --until gates, metrics,
+# signals, reload, hung targets, bad input; and health-watch | alert-send
+# against a real nginx stopped and started again.
+load helpers/common
+load helpers/services
+load helpers/watch
+
+setup_file() {
+	start_faultsrv
+}
+
+teardown_file() {
+	stop_all_services
+}
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	N=t$BATS_TEST_NUMBER
+}
+
+teardown() {
+	# a pipeline a test started in the background
+	[ -z "${WATCH_PID:-}" ] || kill -TERM "$WATCH_PID" 2>/dev/null || true
+	stop_nginx
+}
+
+@test "--help prints the synopsis on stdout and exits 0" {
+	run --separate-stderr health-watch --help
+	assert_success
+	assert_output --partial "usage: health-watch [-c FILE] [--target NAME=URL]..."
+	[ -z "$stderr" ]
+}
+
+@test "usage errors exit 64" {
+	run --separate-stderr health-watch --target nourl
+	assert_equal "$status" 64
+	[[ $stderr == *'invalid --target "nourl"'* ]]
+	run --separate-stderr health-watch --target a=http://x --until sideways
+	assert_equal "$status" 64
+	run --separate-stderr health-watch --target a=http://x --deadline 5s
+	assert_equal "$status" 64
+	assert_equal "$stderr" "health-watch: --deadline goes with --until"
+	run --separate-stderr health-watch --target a=http://x --interval 1ms
+	assert_equal "$status" 64
+	run --separate-stderr health-watch --target a=http://x extra
+	assert_equal "$status" 64
+}
+
+@test "an invalid config exits 65 naming the key" {
+	printf 'monitoring:\n  health_check:\n    endpoints:\n      - {name: api}\n' >c.yaml
+	run --separate-stderr health-watch -c c.yaml
+	assert_equal "$status" 65
+	assert_equal "$stderr" "health-watch: c.yaml: monitoring.health_check.endpoints[0]: url: missing"
+	printf 'monitoring:\n  health_check:\n    endpoints:\n      - {name: api, url: "http://x", statuz: 200}\n' >c.yaml
+	run --separate-stderr health-watch -c c.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"endpoints[0]: "*"statuz"* ]]
+	printf 'monitoring:\n  health_check:\n    failure_threshold: 0\n    endpoints: [{name: a, url: "http://x"}]\n' >c.yaml
+	run --separate-stderr health-watch -c c.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"monitoring.health_check.failure_threshold: expected a whole number from 1 to 1000"* ]]
+	printf 'environment: x\n' >c.yaml
+	run --separate-stderr health-watch -c c.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"no targets"* ]]
+}
+
+@test "one lost probe neither pages nor flaps; three failures go down and fire, two successes resolve" {
+	run --separate-stderr health-watch --target "api=$FAULT_URL/seq/$N?codes=200,200,500,200,500,500,500,500,200,200" \
+		--interval 20ms --count 10 --emit all
+	assert_success
+	assert_equal "$(json_get 'select(.type=="state") | .from + ">" + .to' | tr '\n' ' ')" "unknown>up up>down down>up "
+	assert_equal "$(json_get 'select(.kind=="alert") | .status' | tr '\n' ' ')" "firing resolved "
+	assert_equal "$(json_get 'select(.type=="probe") | .ok' | tr '\n' ' ')" \
+		"true true false true false false false false true true "
+	# the alert: Alertmanager's shape, its fingerprint stable across firing and resolved
+	assert_equal "$(json_get 'select(.kind=="alert") | .fingerprint' | sort -u | wc -l)" 1
+	assert_equal "$(json_get 'select(.kind=="alert" and .status=="firing") | [.labels.alertname, .labels.target, .labels.severity, .annotations.summary, .annotations.error] | @tsv')" \
+		"$(printf 'HealthCheckFailed\tapi\tcritical\tapi is down: 3 consecutive failed probes\tHTTP 500 (expected 2xx)')"
+	# startsAt is the first failure of the streak, endsAt the recovery
+	local first_fail starts ends
+	first_fail=$(json_get 'select(.type=="probe" and .ok==false) | .time' | sed -n 2p)
+	starts=$(json_get 'select(.kind=="alert" and .status=="firing") | .startsAt')
+	[[ $starts < $first_fail || $starts == "$first_fail" ]]
+	ends=$(json_get 'select(.kind=="alert" and .status=="resolved") | .endsAt')
+	[[ $ends > $starts ]]
+}
+
+@test "config endpoints: the thresholds and svc-probe's assertions apply" {
+	cat >c.yaml <<-EOF
+	environment: staging
+	monitoring:
+	  health_check:
+	    interval: 20ms
+	    timeout: 2s
+	    failure_threshold: 2
+	    success_threshold: 1
+	    endpoints:
+	      - name: api
+	        url: "$FAULT_URL/json?body=%7B%22status%22%3A%22degraded%22%7D"
+	        json: ['.status == "ok"']
+	      - {name: ok, url: "$FAULT_URL/json", severity: warning}
+	EOF
+	run --separate-stderr health-watch -c c.yaml --count 2
+	assert_equal "$status" 2
+	assert_equal "$(json_get 'select(.kind=="alert") | [.labels.target, .labels.environment, .annotations.error] | @tsv')" \
+		"$(printf 'api\tstaging\t%s' "$(json_get 'select(.kind=="alert") | .annotations.error')")"
+	[[ $(json_get 'select(.kind=="alert") | .annotations.error') == *status* ]]
+	assert_equal "$(json_get 'select(.type=="state" and .target=="ok") | .to')" "up"
+}
+
+@test "--until up exits 0 once every target is up; --deadline exits 2 naming the laggards" {
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/204" \
+		--interval 20ms --until up --deadline 20s
+	assert_success
+	assert_equal "$(json_get 'select(.type=="until") | [.state, .reached, (.not_yet|length)] | @tsv')" "$(printf 'up\ttrue\t0')"
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
+		--interval 50ms --until up --deadline 500ms
+	assert_equal "$status" 2
+	assert_equal "$(json_get 'select(.type=="until") | [.reached, .not_yet[0]] | @tsv')" "$(printf 'false\tb')"
+}
+
+@test "a hung target delays nobody else; its probes never pile up" {
+	run --separate-stderr health-watch --target "hung=$FAULT_URL/hang" --target "fine=$FAULT_URL/status/200" \
+		--interval 50ms --timeout 1s --count 6 --emit all --metrics-file m.prom
+	# one failure only: hung is neither up nor down yet
+	assert_equal "$status" 3
+	assert_equal "$(json_get 'select(.type=="probe" and .target=="fine") | .ok' | sort | uniq -c | tr -s ' ')" " 6 true"
+	assert_equal "$(json_get 'select(.type=="probe" and .target=="hung") | .ok' | wc -l)" 1
+	grep -qx 'health_watch_probes_skipped_total{target="hung",instance="'"$FAULT_URL"'/hang"} 5' m.prom
+	grep -qx 'health_watch_probes_skipped_total{target="fine",instance="'"$FAULT_URL"'/status/200"} 0' m.prom
+}
+
+@test "--metrics-file: Prometheus text with blackbox_exporter's names, written whole" {
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/500" \
+		--interval 20ms --count 3 --metrics-file "$BATS_TEST_TMPDIR/m.prom"
+	assert_equal "$status" 2
+	grep -qx 'probe_success{target="a",instance="'"$FAULT_URL"'/status/200"} 1' m.prom
+	grep -qx 'probe_success{target="b",instance="'"$FAULT_URL"'/status/500"} 0' m.prom
+	grep -qx 'probe_http_status_code{target="b",instance="'"$FAULT_URL"'/status/500"} 500' m.prom
+	grep -qx 'health_watch_up{target="b",instance="'"$FAULT_URL"'/status/500"} 0' m.prom
+	grep -qx 'health_watch_consecutive_failures{target="b",instance="'"$FAULT_URL"'/status/500"} 3' m.prom
+	grep -qx '# TYPE health_watch_probes_total counter' m.prom
+	grep -Eq '^probe_duration_seconds\{target="a",.*\} [0-9.e-]+$' m.prom
+	[ "$(ls "$BATS_TEST_TMPDIR" | grep -c tmp)" -eq 0 ]
+	# promtool-free check of the exposition: every sample line is name{labels} number
+	! grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+\{target="[^"]*",instance="[^"]*"\} [-0-9.e+]+)$' m.prom
+}
+
+@test "SIGTERM ends a watch cleanly: exit 0, every line whole" {
+	health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --heartbeat 20ms >out.jsonl 2>err.txt 3>&- &
+	local pid=$!
+	wait_until 10 grep -q heartbeat out.jsonl
+	kill -TERM "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	jq -e . out.jsonl >/dev/null
+	[ "$(jq -r 'select(.type=="heartbeat") | .targets' out.jsonl | sort -u)" = 1 ]
+	[ ! -s err.txt ]
+}
+
+@test "SIGHUP reloads the config: a new endpoint is watched, a known one keeps its state" {
+	printf 'monitoring:\n  health_check:\n    interval: 20ms\n    success_threshold: 1\n    endpoints:\n      - {name: a, url: "%s/status/200"}\n' "$FAULT_URL" >c.yaml
+	health-watch -c c.yaml --emit all >out.jsonl 2>err.txt 3>&- &
+	local pid=$!
+	wait_until 10 grep -q '"to":"up"' out.jsonl
+	printf '      - {name: b, url: "%s/status/200"}\n' "$FAULT_URL" >>c.yaml
+	kill -HUP "$pid"
+	wait_until 10 grep -q '"target":"b","ok":true' out.jsonl
+	# an invalid config on SIGHUP keeps the old one running
+	printf 'monitoring: [\n' >c.yaml
+	kill -HUP "$pid"
+	wait_until 10 grep -q 'still watching with the old config' err.txt
+	kill -TERM "$pid"
+	wait "$pid"
+	assert_equal "$(jq -r 'select(.type=="state") | .target + ":" + .to' out.jsonl | sort | tr '\n' ' ')" "a:up b:up "
+}
+
+@test "secrets in a target URL never reach the output" {
+	run --separate-stderr health-watch --target "a=http://user:hunter2secret@127.0.0.1:$FAULT_PORT/status/500" \
+		--interval 20ms --count 3 --emit all
+	assert_equal "$status" 2
+	assert_secret_absent hunter2secret "$output" "$stderr"
+	[[ $(json_get 'select(.kind=="alert") | .annotations.url') == *"user:***@"* ]]
+}
+
+@test "output to a full disk is not success" {
+	run bash -c "health-watch --target 'a=$FAULT_URL/status/200' --interval 20ms --count 2 --emit all >/dev/full"
+	assert_equal "$status" 3
+}
+
+pipeline_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+pager_count_is() {
+	[ "$(curl -s "$FAULT_URL/_ctl/count/pager-$N")" = "$1" ]
+}
+
+@test "health-watch | alert-send against nginx: stop it, one firing; start it, one resolved" {
+	cat >snippet.conf <<-'EOF'
+	server {
+	    listen 127.0.0.1:@PORT@;
+	    location = /health { return 200 "ok\n"; }
+	}
+	EOF
+	start_nginx snippet.conf
+	cat >cfg.yaml <<-EOF
+	environment: production
+	monitoring:
+	  health_check:
+	    interval: 100ms
+	    timeout: 1s
+	    failure_threshold: 3
+	    success_threshold: 2
+	    endpoints:
+	      - {name: api, url: "$NGINX_URL/health"}
+	alerts:
+	  webhook: {url: "$FAULT_URL/record/pager-$N"}
+	  group_wait: 0s
+	  retry: {attempts: 3, initial_backoff: 50ms}
+	EOF
+	(health-watch -c cfg.yaml --metrics-file "$BATS_TEST_TMPDIR/m.prom" | alert-send -c cfg.yaml >deliveries.jsonl 2>err.txt) 3>&- &
+	local pipeline=$!
+	WATCH_PID=$(pgrep -n -f "health-watch -c cfg.yaml --metrics-file $BATS_TEST_TMPDIR/m.prom")
+	wait_until 20 grep -q '^health_watch_up{target="api".*} 1$' m.prom
+	stop_nginx
+	wait_until 20 pager_count_is 1
+	# down for a while longer: still one notification
+	wait_until 20 grep -Eq '^health_watch_consecutive_failures\{target="api".*\} ([89]|[1-9][0-9]+)$' m.prom
+	assert_equal "$(curl -s "$FAULT_URL/_ctl/count/pager-$N")" 1
+	restart_nginx
+	wait_until 20 pager_count_is 2
+	kill -TERM "$WATCH_PID"
+	wait_until 20 pipeline_gone "$pipeline"
+	WATCH_PID=
+	local f=$FAULT_RECORD_DIR/pager-$N.jsonl
+	assert_equal "$(jq -r '.json.status' "$f" | tr '\n' ' ')" "firing resolved "
+	assert_equal "$(jq -r '.json.alerts[0] | .labels.alertname + " " + .labels.target + " " + .labels.environment' "$f" | sort -u)" \
+		"HealthCheckFailed api production"
+	assert_equal "$(jq -r '.json.alerts[0].annotations.summary' "$f" | head -n1)" "api is down: 3 consecutive failed probes"
+	assert_equal "$(jq -r 'select(.status=="delivered") | .reason' deliveries.jsonl | tr '\n' ' ')" "new resolved "
+}

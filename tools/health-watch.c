@@ -1,0 +1,819 @@
+/* health-watch — polls health endpoints on an interval through the shared
+ * HTTP probe engine, keeps an up/down state per target with failure and
+ * success thresholds, and streams state changes and Alertmanager-shaped
+ * alerts as JSON Lines (for alert-send, a deploy gate or a terminal), with
+ * Prometheus textfile metrics on the side. */
+#include "shipshape/common.h"
+#include "shipshape/config.h"
+#include "shipshape/event.h"
+#include "shipshape/files.h"
+#include "shipshape/http.h"
+#include "shipshape/json.h"
+#include "shipshape/opts.h"
+#include "shipshape/redact.h"
+#include "shipshape/units.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+enum {
+	OPT_TARGET = OPT_TOOL_BASE, OPT_FAILURES, OPT_SUCCESSES, OPT_EMIT, OPT_HEARTBEAT, OPT_COUNT,
+	OPT_UNTIL, OPT_DEADLINE, OPT_METRICS, OPT_SEVERITY,
+};
+
+#define ALERT_NAME "HealthCheckFailed"
+#define MIN_INTERVAL_MS 10
+#define MAX_PARALLEL 256
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: health-watch [-c FILE] [--target NAME=URL]... [-i DUR] [-t DUR]\n"
+		"                    [--failure-threshold N] [--success-threshold N] [--severity S]\n"
+		"                    [--emit changes|all] [--heartbeat DUR] [--count N]\n"
+		"                    [--until up|down [--deadline DUR]] [--metrics-file PATH]\n"
+		"                    [--format json|text] [-q] [-v]\n"
+		"\n"
+		"Polls the health endpoints (monitoring.health_check in the config, or the\n"
+		"--target ones) and prints state changes and alerts as JSON Lines until\n"
+		"SIGTERM or SIGINT. SIGHUP reloads the config.\n"
+		"\n"
+		"  -c, --config FILE          the config (YAML or a JSON config document;\n"
+		"                             without -c and --target: a document on stdin)\n"
+		"      --target NAME=URL      watch URL as NAME instead of the config's endpoints\n"
+		"  -i, --interval DUR         time between probes of a target (default 30s)\n"
+		"  -t, --timeout DUR          one probe (default 10s)\n"
+		"      --failure-threshold N  consecutive failures before down (default 3)\n"
+		"      --success-threshold N  consecutive successes before up (default 2)\n"
+		"      --severity S           the alerts' severity label (default critical)\n"
+		"      --emit changes|all     all: also one event per probe\n"
+		"      --heartbeat DUR        a liveness event every DUR\n"
+		"      --count N              stop after N rounds\n"
+		"      --until up|down        stop when every target is in that state (exit 0)\n"
+		"      --deadline DUR         ... or at DUR (exit 2)\n"
+		"      --metrics-file PATH    Prometheus text exposition, rewritten each round\n"
+		"      --format FMT           json (default when piped) or text\n"
+		"  -q, --quiet                no warnings\n"
+		"  -v, --verbose              more detail on stderr\n"
+		"  -h, --help                 this help\n"
+		"  -V, --version              the version\n"
+		"\n"
+		"Exit: 0 stopped by a signal, --until reached, or every target up after\n"
+		"--count; 2 --deadline passed or a target down after --count; 3 a target\n"
+		"still unknown after --count; 64 usage; 65 invalid config.\n");
+}
+
+enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
+static const char *const state_names[] = {"unknown", "up", "down"};
+
+struct target {
+	struct http_probe probe;
+	char *severity;
+	char *shown_url;         /* redacted, for events and metrics */
+	enum state state;
+	int fails, oks;          /* consecutive */
+	bool in_flight;
+	int64_t fail_since_ms;   /* epoch ms of the first failure of the streak */
+	int64_t down_since_ms;
+	char *last_error;
+	/* the last probe, for metrics */
+	bool probed, last_ok;
+	long last_code;
+	double last_seconds;
+	int64_t cert_expiry_ms;  /* last known, kept across reused connections */
+	unsigned long probes, failures, skipped;
+	int rounds;              /* probes started, for --count */
+};
+
+struct args {
+	struct std_opts std;
+	char **targets;          /* NAME=URL */
+	size_t n_targets;
+	int64_t interval_ms;
+	int failure_threshold, success_threshold;
+	const char *severity;
+	bool emit_all;
+	int64_t heartbeat_ms;
+	long count;
+	int until;               /* -1: none, else ST_UP or ST_DOWN */
+	int64_t deadline_ms;
+	const char *metrics_file;
+};
+
+struct watch {
+	const struct args *args;
+	enum output_format format;
+	struct target *t;
+	size_t n;
+	int64_t interval_ms, timeout_ms;
+	int failure_threshold, success_threshold;
+	char *environment, *service;
+	struct http_engine *engine;
+	/* the schedule: target `cursor` of round `round` falls due at
+	 * base + round * interval + cursor * interval / n; never drifts. */
+	int64_t base;
+	long round;
+	size_t cursor;
+	int64_t next_heartbeat;
+	bool stop, reload;
+	int exit_status;
+	bool round_done;
+};
+
+static int sig_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	char c = (char)sig;
+	if (write(sig_pipe[1], &c, 1) < 0) {
+		/* full: a signal is pending already */
+	}
+	errno = saved;
+}
+
+/* ---- output ---- */
+
+static void emit(struct watch *w, cJSON *doc)
+{
+	if (w->format == FORMAT_TEXT) {
+		const char *kind = json_kind(doc), *type = json_path_string(doc, "type", "");
+		const char *time = json_path_string(doc, "time", json_path_string(doc, "startsAt", ""));
+		if (strcmp(kind, "alert") == 0)
+			printf("%s  %-8s %s %s: %s\n", json_path_string(doc, "endsAt", time),
+			       json_path_string(doc, "status", ""), json_path_string(doc, "labels.alertname", ""),
+			       json_path_string(doc, "labels.target", ""), json_path_string(doc, "annotations.summary", ""));
+		else if (strcmp(type, "state") == 0)
+			printf("%s  %-12s %s -> %s%s%s\n", time, json_path_string(doc, "target", ""),
+			       json_path_string(doc, "from", ""), json_path_string(doc, "to", ""),
+			       json_path(doc, "error") ? ": " : "", json_path_string(doc, "error", ""));
+		else if (strcmp(type, "probe") == 0)
+			printf("%s  %-12s %s %s\n", time, json_path_string(doc, "target", ""),
+			       json_path_bool(doc, "ok", false) ? "ok  " : "FAIL", json_path_string(doc, "result", ""));
+		else if (strcmp(type, "heartbeat") == 0)
+			printf("%s  heartbeat: %d up, %d down, %d unknown\n", time, (int)json_path_number(doc, "up", 0),
+			       (int)json_path_number(doc, "down", 0), (int)json_path_number(doc, "unknown", 0));
+		else
+			json_print_line(stdout, doc);
+	} else {
+		json_print_line(stdout, doc);
+	}
+	if (fflush(stdout) != 0 && errno == EPIPE)
+		w->stop = true; /* nobody reads any more */
+	cJSON_Delete(doc);
+}
+
+static void emit_alert(struct watch *w, struct target *t, enum alert_status st, int64_t now)
+{
+	cJSON *labels = labels_new("alertname", ALERT_NAME, "target", t->probe.name, "severity", t->severity,
+				   "environment", w->environment, NULL);
+	cJSON *ann = cJSON_CreateObject();
+	char *summary = st == ALERT_FIRING
+				? easprintf("%s is down: %d consecutive failed probes", t->probe.name, t->fails)
+				: easprintf("%s is up again", t->probe.name);
+	cJSON_AddStringToObject(ann, "summary", summary);
+	free(summary);
+	if (t->last_error)
+		cJSON_AddStringToObject(ann, "error", t->last_error);
+	cJSON_AddStringToObject(ann, "url", t->shown_url);
+	if (w->service)
+		cJSON_AddStringToObject(ann, "service", w->service);
+	emit(w, alert_event_new(st, labels, ann, t->down_since_ms ? t->down_since_ms : now,
+				st == ALERT_RESOLVED ? now : 0, NULL));
+}
+
+static void emit_state(struct watch *w, struct target *t, enum state from, int64_t now)
+{
+	cJSON *e = event_new("state", now);
+	cJSON_AddStringToObject(e, "target", t->probe.name);
+	cJSON_AddStringToObject(e, "url", t->shown_url);
+	cJSON_AddStringToObject(e, "from", state_names[from]);
+	cJSON_AddStringToObject(e, "to", state_names[t->state]);
+	cJSON_AddNumberToObject(e, "consecutive", t->state == ST_UP ? t->oks : t->fails);
+	if (t->state == ST_DOWN && t->last_error)
+		cJSON_AddStringToObject(e, "error", t->last_error);
+	emit(w, e);
+}
+
+/* ---- metrics: Prometheus text exposition, names close to blackbox_exporter's ---- */
+
+static void label_value(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '"')
+			buf_putc(b, '\\');
+		if (*s == '\n')
+			buf_puts(b, "\\n");
+		else
+			buf_putc(b, *s);
+	}
+}
+
+static void metric_head(struct buf *b, const char *name, const char *type, const char *help)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void metric_line(struct buf *b, const char *name, const struct target *t, double v)
+{
+	buf_printf(b, "%s{target=\"", name);
+	label_value(b, t->probe.name);
+	buf_puts(b, "\",instance=\"");
+	label_value(b, t->shown_url);
+	buf_printf(b, "\"} %.17g\n", v);
+}
+
+static void write_metrics(struct watch *w)
+{
+	const char *path = w->args->metrics_file;
+	if (!path)
+		return;
+	struct buf b = {0};
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{"probe_success", "gauge", "Whether the last probe succeeded"},
+		{"probe_duration_seconds", "gauge", "How long the last probe took"},
+		{"probe_http_status_code", "gauge", "HTTP status code of the last probe (0: none)"},
+		{"probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry, unix time"},
+		{"health_watch_up", "gauge", "1 up, 0 down (after the thresholds); absent while unknown"},
+		{"health_watch_consecutive_failures", "gauge", "Failed probes in a row"},
+		{"health_watch_probes_total", "counter", "Probes made"},
+		{"health_watch_probe_failures_total", "counter", "Probes failed"},
+		{"health_watch_probes_skipped_total", "counter", "Probes skipped: the previous one was still running"},
+	};
+	for (size_t k = 0; k < ARRAY_LEN(m); k++) {
+		metric_head(&b, m[k].name, m[k].type, m[k].help);
+		for (size_t i = 0; i < w->n; i++) {
+			const struct target *t = &w->t[i];
+			switch (k) {
+			case 0: if (t->probed) metric_line(&b, m[k].name, t, t->last_ok); break;
+			case 1: if (t->probed) metric_line(&b, m[k].name, t, t->last_seconds); break;
+			case 2: if (t->probed) metric_line(&b, m[k].name, t, (double)t->last_code); break;
+			case 3: if (t->cert_expiry_ms) metric_line(&b, m[k].name, t, (double)(t->cert_expiry_ms / 1000)); break;
+			case 4: if (t->state != ST_UNKNOWN) metric_line(&b, m[k].name, t, t->state == ST_UP); break;
+			case 5: metric_line(&b, m[k].name, t, t->fails); break;
+			case 6: metric_line(&b, m[k].name, t, (double)t->probes); break;
+			case 7: metric_line(&b, m[k].name, t, (double)t->failures); break;
+			case 8: metric_line(&b, m[k].name, t, (double)t->skipped); break;
+			}
+		}
+	}
+	/* node_exporter's textfile collector reads *.prom: a whole file or none */
+	if (atomic_write_file(path, b.data, b.len, 0644) < 0)
+		warnx_("unable to write %s: %s", path, strerror(errno));
+	buf_free(&b);
+}
+
+/* ---- probes ---- */
+
+static const char *failure_reason(const struct http_result *r)
+{
+	if (r->error_message)
+		return r->error_message;
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		if (r->outcomes[i].status != STATUS_OK && r->outcomes[i].message)
+			return r->outcomes[i].message;
+	return NULL;
+}
+
+static bool all_in(const struct watch *w, enum state st)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].state != st)
+			return false;
+	return w->n > 0;
+}
+
+static void on_probe(struct http_engine *e, const struct http_probe *p, struct http_result *r, void *tag,
+		     void *user)
+{
+	(void)e;
+	(void)p;
+	struct watch *w = user;
+	struct target *t = tag;
+	int64_t now = now_epoch_ms();
+	bool ok = r->status == STATUS_OK || r->status == STATUS_WARNING;
+	t->in_flight = false;
+	t->probed = true;
+	t->probes++;
+	t->last_ok = ok;
+	t->last_code = r->code;
+	t->last_seconds = r->total_ms / 1000.0;
+	if (r->cert_earliest_expiry_ms)
+		t->cert_expiry_ms = r->cert_earliest_expiry_ms;
+	if (ok) {
+		t->oks++;
+		t->fails = 0;
+		t->fail_since_ms = 0;
+	} else {
+		const char *why = failure_reason(r);
+		char *desc = why ? NULL : http_result_describe(r);
+		free(t->last_error);
+		t->last_error = estrdup(why ? why : desc);
+		free(desc);
+		t->failures++;
+		t->fails++;
+		t->oks = 0;
+		if (!t->fail_since_ms)
+			t->fail_since_ms = r->started_ms ? r->started_ms : now;
+	}
+	if (w->args->emit_all) {
+		cJSON *ev = event_new("probe", now);
+		char *desc = http_result_describe(r);
+		cJSON_AddStringToObject(ev, "target", t->probe.name);
+		cJSON_AddBoolToObject(ev, "ok", ok);
+		cJSON_AddStringToObject(ev, "status", status_name(r->status));
+		if (r->code)
+			cJSON_AddNumberToObject(ev, "code", (double)r->code);
+		cJSON_AddNumberToObject(ev, "duration_ms", round(r->total_ms * 1000.0) / 1000.0);
+		cJSON_AddStringToObject(ev, "result", desc);
+		if (!ok && t->last_error)
+			cJSON_AddStringToObject(ev, "error", t->last_error);
+		cJSON_AddStringToObject(ev, "state", state_names[t->state]);
+		free(desc);
+		emit(w, ev);
+	}
+	enum state from = t->state;
+	if (ok && t->state != ST_UP && t->oks >= w->success_threshold)
+		t->state = ST_UP;
+	else if (!ok && t->state != ST_DOWN && t->fails >= w->failure_threshold)
+		t->state = ST_DOWN;
+	if (t->state != from) {
+		emit_state(w, t, from, now);
+		if (t->state == ST_DOWN) {
+			t->down_since_ms = t->fail_since_ms;
+			emit_alert(w, t, ALERT_FIRING, now);
+		} else if (from == ST_DOWN) {
+			emit_alert(w, t, ALERT_RESOLVED, now);
+			t->down_since_ms = 0;
+		}
+	}
+	http_result_free(r);
+}
+
+/* ---- targets ---- */
+
+static void target_free(struct target *t)
+{
+	http_probe_free(&t->probe);
+	free(t->severity);
+	free(t->shown_url);
+	free(t->last_error);
+}
+
+static void targets_free(struct target *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		target_free(&t[i]);
+	free(t);
+}
+
+static const char *const endpoint_extra_keys[] = {"severity", NULL};
+
+/* Targets from --target or the config; NULL with a message on a problem
+ * (fatal at start, ignored at a reload). */
+static struct target *targets_build(const struct args *a, const cJSON *doc, int64_t timeout_ms, size_t *n,
+				    char *err, size_t errsize)
+{
+	const cJSON *eps = doc ? json_path(doc, "monitoring.health_check.endpoints") : NULL;
+	size_t count = a->n_targets ? a->n_targets : (cJSON_IsArray(eps) ? (size_t)cJSON_GetArraySize(eps) : 0);
+	if (eps && !a->n_targets && !cJSON_IsArray(eps)) {
+		snprintf(err, errsize, "monitoring.health_check.endpoints: expected a list");
+		return NULL;
+	}
+	if (count == 0) {
+		snprintf(err, errsize, "no targets: give --target NAME=URL or monitoring.health_check.endpoints");
+		return NULL;
+	}
+	struct target *ts = ecalloc(count, sizeof *ts);
+	for (size_t i = 0; i < count; i++) {
+		struct target *t = &ts[i];
+		http_probe_init(&t->probe);
+		t->probe.timeout_ms = timeout_ms;
+		if (a->n_targets) {
+			const char *eq = strchr(a->targets[i], '=');
+			t->probe.name = estrndup(a->targets[i], (size_t)(eq - a->targets[i]));
+			t->probe.url = estrdup(eq + 1);
+		} else {
+			const cJSON *ep = cJSON_GetArrayItem(eps, (int)i);
+			char e2[256];
+			if (!cJSON_IsObject(ep) || http_probe_from_json(&t->probe, ep, endpoint_extra_keys, e2, sizeof e2) < 0) {
+				snprintf(err, errsize, "monitoring.health_check.endpoints[%zu]: %s", i,
+					 cJSON_IsObject(ep) ? e2 : "expected a map");
+				targets_free(ts, i);
+				return NULL;
+			}
+			if (!t->probe.url || !t->probe.name) {
+				snprintf(err, errsize, "monitoring.health_check.endpoints[%zu]: %s: missing", i,
+					 t->probe.url ? "name" : "url");
+				http_probe_free(&t->probe);
+				targets_free(ts, i);
+				return NULL;
+			}
+			const char *sev = json_path_string(ep, "severity", NULL);
+			t->severity = sev ? estrdup(sev) : NULL;
+		}
+		if (!t->severity)
+			t->severity = estrdup(a->severity ? a->severity : "critical");
+		t->shown_url = redact_url(t->probe.url);
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(ts[k].probe.name, t->probe.name) == 0) {
+				snprintf(err, errsize, "two targets named \"%s\"", t->probe.name);
+				targets_free(ts, i + 1);
+				return NULL;
+			}
+		}
+	}
+	*n = count;
+	return ts;
+}
+
+/* Settings from the config's health check section, flags winning. Returns
+ * 0 or -1 with a message in err. */
+static int settings_apply(struct watch *w, const cJSON *doc, char *err, size_t errsize)
+{
+	const struct args *a = w->args;
+	const char *hc = "monitoring.health_check";
+	char p[128];
+	snprintf(p, sizeof p, "%s.interval", hc);
+	int64_t interval = a->interval_ms ? a->interval_ms : json_path_duration_ms(doc, p, 30000);
+	snprintf(p, sizeof p, "%s.timeout", hc);
+	int64_t timeout = a->std.timeout_ms ? a->std.timeout_ms : json_path_duration_ms(doc, p, 10000);
+	if (interval < MIN_INTERVAL_MS || timeout <= 0) {
+		snprintf(err, errsize, "%s.%s: expected a duration (of at least 10ms)", hc,
+			 interval < MIN_INTERVAL_MS ? "interval" : "timeout");
+		return -1;
+	}
+	int thresholds[2] = {a->failure_threshold, a->success_threshold};
+	static const char *const names[2] = {"failure_threshold", "success_threshold"};
+	static const int defaults[2] = {3, 2};
+	for (int i = 0; i < 2; i++) {
+		if (thresholds[i])
+			continue;
+		snprintf(p, sizeof p, "%s.%s", hc, names[i]);
+		double v = json_path_number(doc, p, defaults[i]);
+		if (v < 1 || v > 1000 || v != (double)(int)v) {
+			snprintf(err, errsize, "%s: expected a whole number from 1 to 1000", p);
+			return -1;
+		}
+		thresholds[i] = (int)v;
+	}
+	w->interval_ms = interval;
+	w->timeout_ms = timeout;
+	w->failure_threshold = thresholds[0];
+	w->success_threshold = thresholds[1];
+	free(w->environment);
+	free(w->service);
+	const char *env = json_path_string(doc, "environment", NULL), *svc = json_path_string(doc, "service.name", NULL);
+	w->environment = env ? estrdup(env) : NULL;
+	w->service = svc ? estrdup(svc) : NULL;
+	return 0;
+}
+
+static void engine_start(struct watch *w)
+{
+	int parallel = (int)(w->n < 16 ? 16 : w->n > MAX_PARALLEL ? MAX_PARALLEL : w->n);
+	w->engine = http_engine_new(&(struct http_engine_opts){
+		.parallel = parallel, .verbose = w->args->std.verbose > 1, .on_done = on_probe, .user = w});
+}
+
+/* SIGHUP: once nothing is in flight, the new config's targets replace the
+ * old ones; a target of the same name keeps its state. */
+static void reload(struct watch *w)
+{
+	char err[512];
+	if (!w->args->std.config_path) {
+		warnx_("SIGHUP: no config file to reload (-c)");
+		w->reload = false;
+		return;
+	}
+	if (http_engine_pending(w->engine))
+		return; /* after the probes in flight */
+	w->reload = false;
+	/* config_document_load() exits on an invalid document; a reload must
+	 * not, so check the file in a child first. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		cJSON *d = config_document_load(w->args->std.config_path);
+		cJSON_Delete(d);
+		_exit(0);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		error_msg("SIGHUP: %s is not valid; still watching with the old config", w->args->std.config_path);
+		return;
+	}
+	cJSON *doc = config_document_load(w->args->std.config_path);
+	struct watch trial = *w;
+	size_t n = 0;
+	struct target *ts = NULL;
+	trial.environment = trial.service = NULL;
+	if (settings_apply(&trial, doc, err, sizeof err) < 0 ||
+	    !(ts = targets_build(w->args, doc, trial.timeout_ms, &n, err, sizeof err))) {
+		error_msg("SIGHUP: %s: %s; still watching with the old config", w->args->std.config_path, err);
+		free(trial.environment);
+		free(trial.service);
+		cJSON_Delete(doc);
+		return;
+	}
+	cJSON_Delete(doc);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < w->n; k++) {
+			struct target *old = &w->t[k];
+			if (strcmp(old->probe.name, ts[i].probe.name) != 0)
+				continue;
+			ts[i].state = old->state;
+			ts[i].fails = old->fails;
+			ts[i].oks = old->oks;
+			ts[i].fail_since_ms = old->fail_since_ms;
+			ts[i].down_since_ms = old->down_since_ms;
+			ts[i].last_error = old->last_error;
+			old->last_error = NULL;
+			ts[i].probes = old->probes;
+			ts[i].failures = old->failures;
+			ts[i].rounds = old->rounds;
+		}
+	}
+	free(w->environment);
+	free(w->service);
+	targets_free(w->t, w->n);
+	w->environment = trial.environment;
+	w->service = trial.service;
+	w->interval_ms = trial.interval_ms;
+	w->timeout_ms = trial.timeout_ms;
+	w->failure_threshold = trial.failure_threshold;
+	w->success_threshold = trial.success_threshold;
+	w->t = ts;
+	w->n = n;
+	http_engine_free(w->engine);
+	engine_start(w);
+	w->base = now_monotonic_ms();
+	w->cursor = 0;
+	w->round = 0;
+	verbose("reloaded %s: %zu target%s", w->args->std.config_path, n, n == 1 ? "" : "s");
+}
+
+/* ---- the loop ---- */
+
+static int64_t due_at(const struct watch *w, long round, size_t i)
+{
+	return w->base + round * w->interval_ms + (int64_t)i * w->interval_ms / (int64_t)w->n;
+}
+
+/* Starts every probe that fell due; returns when the next falls due. */
+static int64_t schedule(struct watch *w, int64_t now)
+{
+	for (;;) {
+		if (w->args->count && w->round >= w->args->count)
+			return INT64_MAX;
+		int64_t due = due_at(w, w->round, w->cursor);
+		if (due > now || w->reload)
+			return due;
+		struct target *t = &w->t[w->cursor];
+		if (t->in_flight) {
+			t->skipped++; /* never two at once: a hung target only delays itself */
+		} else {
+			t->in_flight = true;
+			t->rounds++;
+			http_engine_add(w->engine, &t->probe, t);
+		}
+		if (++w->cursor == w->n) {
+			w->cursor = 0;
+			w->round++;
+			w->round_done = true;
+		}
+	}
+}
+
+static void heartbeat(struct watch *w, int64_t now_epoch)
+{
+	int counts[3] = {0};
+	for (size_t i = 0; i < w->n; i++)
+		counts[w->t[i].state]++;
+	cJSON *e = event_new("heartbeat", now_epoch);
+	cJSON_AddNumberToObject(e, "targets", (double)w->n);
+	cJSON_AddNumberToObject(e, "up", counts[ST_UP]);
+	cJSON_AddNumberToObject(e, "down", counts[ST_DOWN]);
+	cJSON_AddNumberToObject(e, "unknown", counts[ST_UNKNOWN]);
+	cJSON_AddNumberToObject(e, "rounds", (double)w->round);
+	emit(w, e);
+}
+
+static void on_signals(struct watch *w)
+{
+	char c[16];
+	ssize_t n;
+	while ((n = read(sig_pipe[0], c, sizeof c)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (c[i] == SIGHUP)
+				w->reload = true;
+			else
+				w->stop = true;
+		}
+	}
+}
+
+static void until_event(struct watch *w, bool reached, int64_t now)
+{
+	cJSON *e = event_new("until", now);
+	cJSON_AddStringToObject(e, "state", state_names[w->args->until]);
+	cJSON_AddBoolToObject(e, "reached", reached);
+	cJSON *list = cJSON_AddArrayToObject(e, "not_yet");
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].state != (enum state)w->args->until)
+			cJSON_AddItemToArray(list, cJSON_CreateString(w->t[i].probe.name));
+	emit(w, e);
+}
+
+static int watch_run(struct watch *w)
+{
+	const struct args *a = w->args;
+	int64_t start = now_monotonic_ms();
+	int64_t deadline = a->deadline_ms ? start + a->deadline_ms : INT64_MAX;
+	w->base = start;
+	w->next_heartbeat = a->heartbeat_ms ? start + a->heartbeat_ms : INT64_MAX;
+	for (;;) {
+		int64_t now = now_monotonic_ms();
+		if (w->reload)
+			reload(w);
+		int64_t next = schedule(w, now);
+		if (w->round_done) {
+			w->round_done = false;
+			write_metrics(w);
+		}
+		if (now >= w->next_heartbeat) {
+			heartbeat(w, now_epoch_ms());
+			while (w->next_heartbeat <= now)
+				w->next_heartbeat += a->heartbeat_ms;
+		}
+		if (a->until >= 0 && all_in(w, (enum state)a->until)) {
+			until_event(w, true, now_epoch_ms());
+			return EXIT_OK;
+		}
+		if (now >= deadline) {
+			until_event(w, false, now_epoch_ms());
+			return EXIT_CRITICAL;
+		}
+		if (w->stop)
+			return EXIT_OK;
+		if (a->count && w->round >= a->count && !http_engine_pending(w->engine)) {
+			write_metrics(w);
+			int st = EXIT_OK;
+			for (size_t i = 0; i < w->n; i++)
+				if (w->t[i].state == ST_DOWN)
+					st = EXIT_CRITICAL;
+				else if (w->t[i].state == ST_UNKNOWN && st == EXIT_OK)
+					st = EXIT_UNKNOWN;
+			return st;
+		}
+		if (w->next_heartbeat < next)
+			next = w->next_heartbeat;
+		if (deadline < next)
+			next = deadline;
+		int64_t wait = next == INT64_MAX ? 1000 : next - now;
+		if (wait > 1000)
+			wait = 1000;
+		if (wait < 0)
+			wait = 0;
+		struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+		if (http_engine_step(w->engine, &pfd, 1, (int)wait) < 0)
+			die(EXIT_UNKNOWN, "the probe engine failed");
+		on_signals(w);
+	}
+}
+
+static void install_signals(void)
+{
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- options ---- */
+
+static long parse_count(const char *opt, const char *s, long min)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > 1000000)
+		die(EXIT_USAGE, "invalid %s \"%s\" (expected a whole number >= %ld)", opt, s, min);
+	return v;
+}
+
+static int64_t parse_duration(const char *opt, const char *s)
+{
+	int64_t ms;
+	if (duration_parse(s, &ms) < 0 || ms <= 0)
+		die(EXIT_USAGE, "invalid %s \"%s\" (expected a duration such as 30s or 500ms)", opt, s);
+	return ms;
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option longopts[] = {
+		STD_LONG_OPTS,
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"interval", required_argument, NULL, 'i'},
+		{"failure-threshold", required_argument, NULL, OPT_FAILURES},
+		{"success-threshold", required_argument, NULL, OPT_SUCCESSES},
+		{"severity", required_argument, NULL, OPT_SEVERITY},
+		{"emit", required_argument, NULL, OPT_EMIT},
+		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+		{"count", required_argument, NULL, OPT_COUNT},
+		{"until", required_argument, NULL, OPT_UNTIL},
+		{"deadline", required_argument, NULL, OPT_DEADLINE},
+		{"metrics-file", required_argument, NULL, OPT_METRICS},
+		{NULL, 0, NULL, 0},
+	};
+	a->until = -1;
+	a->targets = ecalloc((size_t)argc, sizeof *a->targets);
+	int c;
+	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "i:", longopts, NULL)) != -1) {
+		if (std_opt(&a->std, c, optarg, usage, "json,text"))
+			continue;
+		switch (c) {
+		case OPT_TARGET: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || (strncmp(eq + 1, "http://", 7) != 0 && strncmp(eq + 1, "https://", 8) != 0))
+				die(EXIT_USAGE, "invalid --target \"%s\" (expected NAME=http(s)://...)", optarg);
+			a->targets[a->n_targets++] = optarg;
+			break;
+		}
+		case 'i':
+			a->interval_ms = parse_duration("--interval", optarg);
+			if (a->interval_ms < MIN_INTERVAL_MS)
+				die(EXIT_USAGE, "--interval must be at least 10ms");
+			break;
+		case OPT_FAILURES: a->failure_threshold = (int)parse_count("--failure-threshold", optarg, 1); break;
+		case OPT_SUCCESSES: a->success_threshold = (int)parse_count("--success-threshold", optarg, 1); break;
+		case OPT_SEVERITY: a->severity = optarg; break;
+		case OPT_EMIT:
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "changes") != 0)
+				die(EXIT_USAGE, "invalid --emit \"%s\" (expected changes or all)", optarg);
+			a->emit_all = strcmp(optarg, "all") == 0;
+			break;
+		case OPT_HEARTBEAT: a->heartbeat_ms = parse_duration("--heartbeat", optarg); break;
+		case OPT_COUNT: a->count = parse_count("--count", optarg, 1); break;
+		case OPT_UNTIL:
+			if (strcmp(optarg, "up") == 0)
+				a->until = ST_UP;
+			else if (strcmp(optarg, "down") == 0)
+				a->until = ST_DOWN;
+			else
+				die(EXIT_USAGE, "invalid --until \"%s\" (expected up or down)", optarg);
+			break;
+		case OPT_DEADLINE: a->deadline_ms = parse_duration("--deadline", optarg); break;
+		case OPT_METRICS: a->metrics_file = optarg; break;
+		default: usage_error(usage);
+		}
+	}
+	if (optind < argc) {
+		error_msg("unexpected operand \"%s\"", argv[optind]);
+		usage_error(usage);
+	}
+	if (a->deadline_ms && a->until < 0)
+		die(EXIT_USAGE, "--deadline goes with --until");
+}
+
+int main(int argc, char **argv)
+{
+	struct args args = {0};
+	struct watch w = {.args = &args};
+	char err[512];
+	prog_set(argv[0]);
+	parse_args(argc, argv, &args);
+	w.format = format_resolve(args.std.format);
+
+	/* --target alone needs no config; otherwise -c FILE or a document on stdin */
+	cJSON *doc = args.std.config_path || !args.n_targets ? config_document_load(args.std.config_path) : NULL;
+	if (settings_apply(&w, doc, err, sizeof err) < 0 ||
+	    !(w.t = targets_build(&args, doc, w.timeout_ms, &w.n, err, sizeof err)))
+		die(EXIT_DATAERR, "%s: %s", args.std.config_path ? args.std.config_path : "config", err);
+	cJSON_Delete(doc);
+	verbose("watching %zu target%s every %lld ms", w.n, w.n == 1 ? "" : "s", (long long)w.interval_ms);
+
+	install_signals();
+	engine_start(&w);
+	int status = watch_run(&w);
+	http_engine_free(w.engine);
+	targets_free(w.t, w.n);
+	free(w.environment);
+	free(w.service);
+	free(args.targets);
+	return finish_stdout(status);
+}
