@@ -49,8 +49,9 @@ compare() {
 	json=$(mktemp)
 	hyperfine --warmup 5 --runs "$RUNS" --style basic --export-json "$json" "${args[@]}" >&2
 	echo "## $title"
-	jq -r '.results as $r | $r[0].mean as $ours | $r[] |
-	  "\(.command)\t\((.mean*1000*100|round)/100) ms ± \((.stddev*1000*100|round)/100)\tdb-check = \(($ours/.mean*100|round)/100)x"' "$json" |
+	# medians: a shared machine's stray load skews means
+	jq -r '.results as $r | $r[0].median as $ours | $r[] |
+	  "\(.command)\tmedian \((.median*1000*100|round)/100) ms\tmean \((.mean*1000*100|round)/100) ± \((.stddev*1000*100|round)/100)\tdb-check = \(($ours/.median*100|round)/100)x"' "$json" |
 		column -t -s "$(printf '\t')"
 	rm -f "$json"
 }
@@ -75,6 +76,46 @@ compare "TLS, trust (every tool gets a whole session)" \
 	"pg_isready" "$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U bench_trust" \
 	"check_pgsql" "$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l bench_trust" \
 	"psql -c 'SELECT 1'" "$PSQL -X -q -h 127.0.0.1 -p $PGTEST_PORT -U bench_trust -d appdb -c 'SELECT 1'"
+
+# interleaved NAME CMD [NAME CMD]...: the commands taken in turn, RUNS rounds,
+# so that load drifting on a shared machine falls on all of them alike;
+# median wall time of each and db-check's over each peer's.
+interleaved() {
+	local title=$1 i j n times
+	shift
+	local names=() cmds=()
+	while (($#)); do
+		names+=("$1")
+		cmds+=("$2")
+		shift 2
+	done
+	n=${#cmds[@]}
+	times=$(mktemp)
+	for ((i = 0; i < RUNS; i++)); do
+		for ((j = 0; j < n; j++)); do
+			local t0=$EPOCHREALTIME t1
+			eval "${cmds[j]}" >/dev/null 2>&1 || true
+			t1=$EPOCHREALTIME
+			printf '%d\t%s\t%s\n' "$j" "$t0" "$t1" >>"$times"
+		done
+	done
+	echo "## $title (interleaved, $RUNS rounds)"
+	for ((j = 0; j < n; j++)); do
+		printf '%s\t' "${names[j]}"
+		awk -F'\t' -v j="$j" '$1 == j {printf "%.6f\n", $3 - $2}' "$times" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+	done | awk -F'\t' 'NR == 1 {ours = $2} {printf "%s\tmedian %.2f ms\tdb-check = %.2fx\n", $1, $2 * 1000, ours / $2}' |
+		column -t -s "$(printf '\t')"
+	rm -f "$times"
+}
+
+interleaved "TLS + scram-sha-256" \
+	"db-check (all checks)" "db-check -c $work/cfg.json" \
+	"pg_isready" "$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U app" \
+	"check_pgsql" "$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l app"
+interleaved "TLS, trust" \
+	"db-check (all checks)" "db-check -c $work/trust.json" \
+	"pg_isready" "$PG_ISREADY -h 127.0.0.1 -p $PGTEST_PORT -d appdb -U bench_trust" \
+	"check_pgsql" "$CHECK_PGSQL -H 127.0.0.1 -P $PGTEST_PORT -d appdb -l bench_trust"
 
 echo "## peak memory (max RSS, /usr/bin/time -v)"
 for cmd in "db-check -c $work/cfg.json" \
