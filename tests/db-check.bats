@@ -361,14 +361,17 @@ wait_until() {
 	  {name: "none", sql: "SELECT 12345"},
 	  {name: "null", sql: "SELECT NULL::int"},
 	  {name: "text", sql: "SELECT '\''abc'\''"},
-	  {name: "empty", sql: "SELECT 1 WHERE false"}]' --only queries
+	  {name: "empty", sql: "SELECT 1 WHERE false"},
+	  {name: "many_rows", sql: "SELECT x FROM generate_series(3, 200000) x", warning: "~:3"},
+	  {name: "late_error", sql: "SELECT 1 / (5 - x) FROM generate_series(1, 10) x"}]' --only queries
 	assert_equal "$status" 2
 	local expect="plain_0=ok plain_10=ok plain_10_5=warning plain_neg=warning min_9=warning min_10=ok max_10=ok"
 	expect+=" max_11=warning in_9=ok in_10=critical in_20=critical in_21=ok both_w=warning both_c=critical"
-	expect+=" number=ok bool=critical none=ok null=unknown text=unknown empty=unknown"
+	expect+=" number=ok bool=critical none=ok null=unknown text=unknown empty=unknown many_rows=ok late_error=critical"
 	assert_equal "$(json_get '[.checks[1:][] | "\(.name | ltrimstr("db.query."))=\(.status)"] | join(" ")')" "$expect"
 	assert_equal "$(message_of db.query.in_10)" "in_10 = 10, outside the critical range @10:20"
 	assert_equal "$(message_of db.query.null)" "returned NULL"
+	assert_equal "$(message_of db.query.late_error)" "failed: division by zero"
 }
 
 @test "a long-open transaction: activity warning naming it" {

@@ -945,23 +945,20 @@ static void check_latency(struct ctx *x)
 static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, const char *const *params,
 				   PGresult **res, int64_t *ms)
 {
-	struct stmt st[2] = {{0}};
-	size_t n = 0;
-	if (PQtransactionStatus(x->c) == PQTRANS_INERROR)
-		st[n++].sql = "ROLLBACK TO SAVEPOINT " SAVEPOINT_NAME;
-	/* the sql may be one of several statements in a string: the extended
-	 * protocol refuses that, which is the point */
-	st[n].sql = sql;
-	st[n].nparams = nparams;
+	*res = NULL;
+	*ms = 0;
+	enum run_status rs = recover(x);
+	if (rs != RUN_OK)
+		return rs;
+	/* several statements in the string: the extended protocol refuses
+	 * them, which is the point */
+	struct stmt st = {.sql = sql, .nparams = nparams, .single_row = true};
 	for (int i = 0; i < nparams && i < 3; i++)
-		st[n].params[i] = params[i];
-	n++;
+		st.params[i] = params[i];
 	int64_t start = now_monotonic_ms();
-	enum run_status rs = pipeline_run(x->c, st, n, x->s->deadline_ms);
+	rs = pipeline_run(x->c, &st, 1, x->s->deadline_ms);
 	*ms = now_monotonic_ms() - start;
-	*res = st[n - 1].res;
-	st[n - 1].res = NULL;
-	stmt_clear(st, n);
+	*res = st.res;
 	return rs;
 }
 
@@ -1028,7 +1025,8 @@ static void check_migrations(struct ctx *x, const struct migrations_read *mr)
 /* The first column of the first row as a number: numerics and booleans. */
 static int first_value(const PGresult *res, double *v, const char **why)
 {
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) < 1) {
+	ExecStatusType rs = PQresultStatus(res);
+	if ((rs != PGRES_TUPLES_OK && rs != PGRES_SINGLE_TUPLE) || PQnfields(res) < 1) {
 		*why = "returned no rows (not a query)";
 		return -1;
 	}
@@ -1094,7 +1092,8 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 		free(name);
 		return;
 	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+	ExecStatusType est = PQresultStatus(res);
+	if (est != PGRES_TUPLES_OK && est != PGRES_SINGLE_TUPLE && est != PGRES_COMMAND_OK) {
 		char *err = result_error(res);
 		const char *state = result_sqlstate(res);
 		cJSON_AddStringToObject(d, "sqlstate", state);
@@ -1113,14 +1112,12 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 	double v = 0;
 	const char *why = NULL;
 	if (first_value(res, &v, &why) < 0) {
-		cJSON_AddNumberToObject(d, "rows", PQntuples(res));
 		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", why);
 		PQclear(res);
 		free(name);
 		return;
 	}
 	cJSON_AddNumberToObject(d, "value", v);
-	cJSON_AddNumberToObject(d, "rows", PQntuples(res));
 	enum status st = thresholds_status(&q->limits, v);
 	const char *which = st == STATUS_CRITICAL ? "critical" : "warning";
 	const struct range *hit = st == STATUS_CRITICAL ? &q->limits.critical : &q->limits.warning;

@@ -317,6 +317,9 @@ enum run_status pipeline_run(PGconn *c, struct stmt *st, size_t n, int64_t deadl
 		st[i].res = NULL;
 		if (!PQsendQueryParams(c, st[i].sql, st[i].nparams, NULL, st[i].params, NULL, NULL, 0))
 			return RUN_BROKEN;
+		/* memory stays bounded whatever a custom query returns */
+		if (i == 0 && st[i].single_row && !PQsetSingleRowMode(c))
+			return RUN_BROKEN;
 	}
 	if (!PQpipelineSync(c))
 		return RUN_BROKEN;
@@ -341,7 +344,13 @@ enum run_status pipeline_run(PGconn *c, struct stmt *st, size_t n, int64_t deadl
 			return k == n ? RUN_OK : RUN_BROKEN;
 		}
 		if (between || k == n) {
-			PQclear(r);
+			/* the rest of a single-row statement; an error among it wins */
+			if (k > 0 && between && PQresultStatus(r) == PGRES_FATAL_ERROR) {
+				PQclear(st[k - 1].res);
+				st[k - 1].res = r;
+			} else {
+				PQclear(r);
+			}
 			continue;
 		}
 		st[k].res = r;

@@ -116,6 +116,7 @@ struct stmt {
 	const char *sql;
 	int nparams;
 	const char *params[3];
+	bool single_row;    /* first statement only: keep its first row, drop the rest as they come */
 	PGresult *res;      /* NULL when not reached (timeout, lost connection) */
 	int64_t done_ms;    /* monotonic time its result arrived */
 };
