@@ -226,6 +226,7 @@ wait_until() {
 	assert_equal "$(json_get '.checks[0].data.reason')" refused
 	assert_output --partial "no response: connection refused (127.0.0.1:$port)"
 	assert_equal "$(json_get '.checks[0].data.not_run | length')" 12
+	assert_equal "$(json_get .summary)" "cannot connect (12 other checks not run)"
 	assert_equal "$(json_get '.duration_ms < 5000')" true
 }
 

@@ -240,7 +240,12 @@ static bool do_connect(struct ctx *x)
 			cJSON_AddBoolToObject(sd, "required", s->require_ssl);
 			add(x, CHECK_SSL, STATUS_CRITICAL, ms, sd, "%s", f.message);
 		}
-		report_set_summary(x->r, "cannot connect: %s", f.message);
+		int not_run = cJSON_GetArraySize(nr);
+		if (not_run)
+			report_set_summary(x->r, "cannot connect (%d other check%s not run)", not_run,
+					   not_run == 1 ? "" : "s");
+		else
+			report_set_summary(x->r, "cannot connect");
 		conn_failure_free(&f);
 		return false;
 	}
