@@ -283,13 +283,21 @@ wait_until() {
 	assert_equal "$(json_get '.checks[0].data.reason')" certificate
 }
 
-@test "a standby when a primary is expected: role critical; as a replica: ok" {
+@test "a standby when a primary is expected: role critical; as a replica: ok; stopped: refused" {
 	start_pg_standby
 	check ".database.url = \"$PGSTANDBY_URL\""
 	local s1=$status o1=$output
 	check ".database.url = \"$PGSTANDBY_URL\" | .database.expected_role = \"replica\"" --only role,ssl,tables
 	local s2=$status o2=$output
+	local standby_url=$PGSTANDBY_URL
 	stop_pg_standby
+	# the same server stopped
+	check ".database.url = \"$standby_url\"" -t 5s
+	local s3=$status o3=$output
+	output=$o3
+	assert_equal "$s3" 2
+	assert_equal "$(json_get '.checks[0].data.reason')" refused
+	assert_equal "$(json_get '.duration_ms < 5000')" true
 	output=$o1
 	assert_equal "$s1" 2
 	assert_equal "$(status_of db.role)" critical
