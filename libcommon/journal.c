@@ -275,38 +275,38 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 	char stamp[RFC3339_LEN];
 	rfc3339_format(now_epoch_ms(), stamp);
 	struct buf b = {0};
-	cJSON *one = NULL;
+	/* the records given, and the lines written for them, side by side */
+	size_t n = cJSON_IsObject(records) ? 1 : (size_t)cJSON_GetArraySize(records), i = 0;
+	cJSON **given = ecalloc(n ? n : 1, sizeof *given), **lines = ecalloc(n ? n : 1, sizeof *lines);
 	if (cJSON_IsObject(records)) {
-		one = cJSON_CreateArray();
-		cJSON_AddItemReferenceToArray(one, records);
-		records = one;
+		given[0] = records;
+	} else {
+		cJSON *r;
+		cJSON_ArrayForEach(r, records) given[i++] = r;
 	}
-	cJSON *r;
-	cJSON_ArrayForEach(r, records)
-	{
+	for (i = 0; i < n; i++) {
 		/* kind, service, deploy and time first, for people reading the file */
 		cJSON *line = cJSON_CreateObject();
 		cJSON_AddStringToObject(line, "kind", "journal");
-		cJSON_AddStringToObject(line, "type", json_path_string(r, "type", "note"));
+		cJSON_AddStringToObject(line, "type", json_path_string(given[i], "type", "note"));
 		cJSON_AddStringToObject(line, "service", j->service);
 		cJSON_AddNumberToObject(line, "deploy", (double)id);
 		cJSON_AddStringToObject(line, "time", stamp);
 		const cJSON *m;
-		cJSON_ArrayForEach(m, r)
+		cJSON_ArrayForEach(m, given[i])
 		{
 			if (!m->string || cJSON_GetObjectItemCaseSensitive(line, m->string))
 				continue;
 			cJSON_AddItemToObject(line, m->string, cJSON_Duplicate(m, 1));
 		}
 		char *text = cJSON_PrintUnformatted(line);
-		cJSON_Delete(line);
 		if (!text)
 			die(EXIT_UNKNOWN, "unable to allocate memory");
 		buf_puts(&b, text);
 		buf_putc(&b, '\n');
 		free(text);
+		lines[i] = line;
 	}
-	cJSON_Delete(one);
 
 	char *path = easprintf("%s/%06ld.jsonl", j->dir, id);
 	int rc = -1, saved = 0;
@@ -321,8 +321,8 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 		goto out;
 	size_t done = 0;
 	while (done < b.len) {
-		ssize_t n = write(fd, b.data + done, b.len - done);
-		if (n < 0) {
+		ssize_t w = write(fd, b.data + done, b.len - done);
+		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			/* leave no half record behind a failed write (a full disk) */
@@ -333,7 +333,7 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 			errno = saved;
 			goto out;
 		}
-		done += (size_t)n;
+		done += (size_t)w;
 	}
 	if (fsync(fd) < 0)
 		goto out;
@@ -346,6 +346,18 @@ out:
 		rc = -1;
 		saved = errno;
 	}
+	for (i = 0; i < n; i++) {
+		if (rc == 0) {
+			/* the caller's record becomes the line itself: what it prints
+			 * is what the journal holds, member for member */
+			cJSON *members = given[i]->child;
+			given[i]->child = lines[i]->child;
+			lines[i]->child = members;
+		}
+		cJSON_Delete(lines[i]);
+	}
+	free(given);
+	free(lines);
 	free(path);
 	buf_free(&b);
 	errno = saved;

@@ -110,6 +110,20 @@ deploy_ok() {
 	assert_line --index 2 --regexp '^2 +.* deploy +v2 +v1 +ok '
 }
 
+@test "a printed record is its journal line, member for member" {
+	ds begin --release v1 -m "first" >begin.json
+	report db-check ok | ds gate pre-deploy >/dev/null
+	ds apply >apply.json
+	ds finish --result ok >finish.json
+	# the same bytes: same members, same order (kind, type, service, deploy, time first)
+	assert_equal "$(cat begin.json)" "$(journal 1 | sed -n 1p)"
+	assert_equal "$(cat apply.json)" "$(journal 1 | grep '"type":"apply"' | tail -n 1)"
+	assert_equal "$(cat finish.json)" "$(journal 1 | tail -n 1)"
+	assert_equal "$(jq -r 'keys_unsorted[:5] | join(",")' finish.json)" "kind,type,service,deploy,time"
+	run --separate-stderr ds lock status
+	assert_equal "$(json_get 'keys_unsorted[:2] | join(",")')" "kind,type"
+}
+
 @test "the journal records a digest of the config, never its content" {
 	ds begin --release v1 >/dev/null
 	run grep -r "jwt-secret-value-4242" "$SHIPSHAPE_STATE_DIR"

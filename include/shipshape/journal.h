@@ -79,8 +79,11 @@ char *journal_config_digest(const cJSON *config);
 /* Appends records (a cJSON array of objects, or one object) to deployment
  * id: stamps each with kind, service, deploy and time, writes every line in
  * one write(2), fsyncs the file (and the directory when the file is new).
- * A cut-short last line left by a crash is dropped first. Returns 0, or -1
- * with errno set: nothing may be reported as done then. */
+ * A cut-short last line left by a crash is dropped first. On success each
+ * record is rewritten in place to exactly the line written (kind, type,
+ * service, deploy, time, then its own members), so a caller prints what the
+ * journal holds, in the same order. Returns 0, or -1 with errno set (the
+ * records untouched): nothing may be reported as done then. */
 int journal_append(const struct journal *j, long id, cJSON *records);
 
 #endif

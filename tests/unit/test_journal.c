@@ -112,6 +112,44 @@ static void test_digest(void **st)
 	cJSON_Delete(b);
 }
 
+/* After an append, the caller's records are the lines written: the same
+ * members in the same order, byte for byte. */
+static void test_record_is_the_line(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "lines"), 0);
+	cJSON *recs = cJSON_CreateArray();
+	cJSON_AddItemToArray(recs, cJSON_Parse("{\"type\":\"report\",\"stage\":\"pre-deploy\"}"));
+	cJSON_AddItemToArray(recs, cJSON_Parse("{\"type\":\"gate\",\"passed\":true}"));
+	assert_int_equal(journal_append(&j, 1, recs), 0);
+	cJSON *one = cJSON_Parse("{\"result\":\"ok\",\"type\":\"finish\"}");
+	assert_int_equal(journal_append(&j, 1, one), 0);
+	char *path = easprintf("%s/000001.jsonl", j.dir), *text = NULL;
+	size_t len;
+	assert_int_equal(read_file(path, 1 << 20, &text, &len), 0);
+	struct buf b = {0};
+	const cJSON *r;
+	cJSON_ArrayForEach(r, recs)
+	{
+		char *line = cJSON_PrintUnformatted(r);
+		buf_printf(&b, "%s\n", line);
+		free(line);
+	}
+	char *line = cJSON_PrintUnformatted(one);
+	buf_printf(&b, "%s\n", line);
+	free(line);
+	assert_string_equal(b.data, text);
+	assert_string_equal(one->child->string, "kind");
+	assert_string_equal(one->child->next->valuestring, "finish");
+	buf_free(&b);
+	free(text);
+	free(path);
+	cJSON_Delete(recs);
+	cJSON_Delete(one);
+	journal_close(&j);
+}
+
 static int cleanup(void **st)
 {
 	(void)st;
@@ -131,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_tail),
 		cmocka_unit_test(test_bad_service_and_stage),
 		cmocka_unit_test(test_digest),
+		cmocka_unit_test(test_record_is_the_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -71,6 +71,22 @@ static void warn_stale(const struct lock_info *li)
 
 /* ---- lock ---- */
 
+/* The lock as printed: kind and type first, like every journal document. */
+static cJSON *lock_doc(const struct lock_info *li)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "lock");
+	cJSON *holder = lock_info_json(li);
+	cJSON *m;
+	while ((m = holder->child)) {
+		cJSON_DetachItemViaPointer(holder, m);
+		cJSON_AddItemToObject(doc, m->string, m);
+	}
+	cJSON_Delete(holder);
+	return doc;
+}
+
 static int lock_acquire(struct run *r)
 {
 	int64_t deadline = now_monotonic_ms() + r->a->wait_ms;
@@ -94,9 +110,7 @@ static int lock_acquire(struct run *r)
 			die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
 		lock_info_free(&h.li);
 		lock_read(r->j.dir, &h.li);
-		cJSON *doc = lock_info_json(&h.li);
-		cJSON_AddStringToObject(doc, "kind", "journal");
-		cJSON_AddStringToObject(doc, "type", "lock");
+		cJSON *doc = lock_doc(&h.li);
 		char *who = lock_holder_describe(&h.li);
 		char *text = easprintf("lock acquired by %s", who);
 		emit(r, doc, text);
@@ -128,10 +142,8 @@ static int lock_release(struct run *r)
 		if (lock_remove(r->j.dir) < 0)
 			die_errno(EXIT_UNKNOWN, "unable to remove the lock %s/lock", r->j.dir);
 	}
-	cJSON *doc = cJSON_CreateObject();
-	cJSON_AddStringToObject(doc, "kind", "journal");
-	cJSON_AddStringToObject(doc, "type", "lock");
-	cJSON_AddBoolToObject(doc, "held", false);
+	struct lock_info none = {0};
+	cJSON *doc = lock_doc(&none);
 	emit(r, doc, "lock released");
 	cJSON_Delete(doc);
 	drop(&h);
@@ -143,9 +155,7 @@ static int lock_status(struct run *r)
 	struct lock_info li;
 	if (lock_read(r->j.dir, &li) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	cJSON *doc = lock_info_json(&li);
-	cJSON_AddStringToObject(doc, "kind", "journal");
-	cJSON_AddStringToObject(doc, "type", "lock");
+	cJSON *doc = lock_doc(&li);
 	char *who = li.present ? lock_holder_describe(&li) : NULL;
 	char *text = !li.present ? estrdup("lock free")
 		     : li.stale  ? easprintf("lock stale (reclaimable): %s", who)
@@ -254,8 +264,6 @@ int cmd_begin(struct run *r)
 	append_or_die(r, id, rec);
 	if (lock_write(r->j.dir, id, a->message) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
-	cJSON_AddStringToObject(rec, "kind", "journal");
-	cJSON_AddNumberToObject(rec, "deploy", (double)id);
 	char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
 			       previous ? previous : "", user);
 	emit(r, rec, text);
@@ -525,8 +533,6 @@ int cmd_apply(struct run *r)
 		die_errno(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it",
 			  rc == 0 ? "succeeded" : "failed", r->j.dir, id);
 	drop(&h);
-	cJSON_AddStringToObject(end, "kind", "journal");
-	cJSON_AddNumberToObject(end, "deploy", (double)id);
 	char *text = easprintf("deploy %ld: apply %s: %s", id, rc == 0 ? "ok" : "FAILED", res.message);
 	emit(r, end, text);
 	if (rc != 0)
@@ -576,8 +582,6 @@ int cmd_finish(struct run *r)
 	append_or_die(r, open->id, rec);
 	if (h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) && lock_remove(r->j.dir) < 0)
 		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", r->j.dir);
-	cJSON_AddStringToObject(rec, "kind", "journal");
-	cJSON_AddNumberToObject(rec, "deploy", (double)open->id);
 	char *text = easprintf("deploy %ld: %s finished %s; lock released", open->id,
 			       open->release ? open->release : "?", a->result);
 	emit(r, rec, text);
