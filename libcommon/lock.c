@@ -3,6 +3,7 @@
 #include "shipshape/common.h"
 #include "shipshape/files.h"
 #include "shipshape/json.h"
+#include "shipshape/redact.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -140,8 +141,12 @@ int lock_write(const char *dir, long deploy, const char *message)
 	cJSON_AddStringToObject(doc, "host", host);
 	cJSON_AddStringToObject(doc, "user", user);
 	cJSON_AddStringToObject(doc, "since", rfc3339_format(now_epoch_ms(), since));
-	if (message)
-		cJSON_AddStringToObject(doc, "message", message);
+	if (message) {
+		/* the lock is read back and shown to anyone: no secret in it */
+		char *m = redact_string(message);
+		cJSON_AddStringToObject(doc, "message", m);
+		free(m);
+	}
 	if (deploy > 0)
 		cJSON_AddNumberToObject(doc, "deploy", (double)deploy);
 	else

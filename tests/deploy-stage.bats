@@ -124,6 +124,15 @@ deploy_ok() {
 	assert_equal "$(json_get 'keys_unsorted[:2] | join(",")')" "kind,type"
 }
 
+@test "a lock message never holds a secret" {
+	ds lock acquire -m "rotating jwt-secret-value-4242" >/dev/null
+	run --separate-stderr ds lock status
+	assert_success
+	assert_secret_absent jwt-secret-value-4242 "$output" "$stderr" "$(cat "$SHIPSHAPE_STATE_DIR/deploy/api/lock")"
+	[[ $(json_get .message) == "rotating ***" ]]
+	ds lock release >/dev/null
+}
+
 @test "the journal records a digest of the config, never its content" {
 	ds begin --release v1 >/dev/null
 	run grep -r "jwt-secret-value-4242" "$SHIPSHAPE_STATE_DIR"
