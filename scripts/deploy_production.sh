@@ -45,37 +45,50 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
 EOF
 }
 
+# die MESSAGE [STATUS]: one line on stderr, then exit (default 64, usage).
 die() {
-	printf '%s: %s\n' "$prog" "$*" >&2
+	printf '%s: %s\n' "$prog" "$1" >&2
 	exit "${2:-64}"
 }
 
 configs=() env_files=() release="" schema="" state_dir="" baseline="" message=""
 security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 verbose=0
 while (($#)); do
+	# --name=value is --name value
+	if [[ "$1" == --*=* ]]; then
+		set -- "${1%%=*}" "${1#*=}" "${@:2}"
+	fi
 	case "$1" in
-	-c | --config) configs+=("${2:?--config needs a file}"); shift ;;
-	-e | --env-file) env_files+=("${2:?--env-file needs a file}"); shift ;;
-	-r | --release) release="${2:?--release needs an id}"; shift ;;
-	--schema) schema="${2:?--schema needs a file}"; shift ;;
-	--state-dir) state_dir="${2:?--state-dir needs a directory}"; shift ;;
-	--baseline) baseline="${2:?--baseline needs a report}"; shift ;;
-	--security) security="${2:?--security needs a list}"; shift ;;
-	--requests) requests="${2:?--requests needs a number}"; shift ;;
-	--health-timeout) health_timeout="${2:?--health-timeout needs a duration}"; shift ;;
-	-m | --message) message="${2:?--message needs text}"; shift ;;
+	-c | --config | -e | --env-file | -r | --release | --schema | --state-dir | --baseline | \
+		--security | --requests | --health-timeout | -m | --message)
+		(($# >= 2)) && [[ -n "$2" ]] || die "option $1 needs a value (see --help)"
+		;;
+	esac
+	case "$1" in
+	-c | --config) configs+=("$2"); shift ;;
+	-e | --env-file) env_files+=("$2"); shift ;;
+	-r | --release) release="$2"; shift ;;
+	--schema) schema="$2"; shift ;;
+	--state-dir) state_dir="$2"; shift ;;
+	--baseline) baseline="$2"; shift ;;
+	--security) security="$2"; shift ;;
+	--requests) requests="$2"; shift ;;
+	--health-timeout) health_timeout="$2"; shift ;;
+	-m | --message) message="$2"; shift ;;
 	--dry-run) dry_run=1 ;;
 	--yes | -y) yes=1 ;;
 	--no-rollback) no_rollback=1 ;;
 	-v | --verbose) verbose=1 ;;
 	-h | --help) usage; exit 0 ;;
-	*) usage >&2; exit 64 ;;
+	-*) die "unknown option \"$1\" (see --help)" ;;
+	*) die "unexpected argument \"$1\" (see --help)" ;;
 	esac
 	shift
 done
-((${#configs[@]})) || { usage >&2; die "no config given (-c FILE)"; }
-[[ -n "$release" ]] || { usage >&2; die "no release given (-r ID)"; }
-[[ "$requests" =~ ^[0-9]+$ ]] || die "--requests needs a number"
+((${#configs[@]})) || die "no config given (-c FILE; see --help)"
+[[ -n "$release" ]] || die "no release given (-r ID; see --help)"
+[[ "$requests" =~ ^[0-9]+$ ]] || die "invalid --requests \"$requests\" (expected a number)"
+[[ -z "$baseline" || -r "$baseline" ]] || die "--baseline $baseline: not a readable file"
 
 # The tools: beside this script when installed, in $SHIPSHAPE_BUILD in a
 # source tree, else on PATH.
@@ -94,9 +107,18 @@ fi
 export SHIPSHAPE_DEPLOY_PID=$$
 
 have() { command -v "$1" >/dev/null 2>&1; }
-for t in cfg-resolve deploy-stage; do
+for t in cfg-resolve deploy-stage rollback; do
 	have "$t" || die "$t is not installed (make, or put the shipshape tools on PATH)" 3
 done
+# Values the script hands on only after the deploy was applied are checked
+# now: a typo must not turn into a failed post-deploy stage and a rollback.
+# (Each tool checks its options, in order, before acting on --help.)
+rollback --health-timeout "$health_timeout" --help >/dev/null 2>&1 ||
+	die "invalid --health-timeout \"$health_timeout\" (expected a duration such as 60s)"
+if [[ "$security" != none ]] && have svc-probe; then
+	svc-probe --security "$security" --help >/dev/null 2>&1 ||
+		die "invalid --security \"$security\" (all, none, or a list of cors, trusted-host, rate-limit, headers, tls, auth)"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-deploy.XXXXXX")
 chmod 700 "$work"
@@ -261,13 +283,16 @@ environment=$(jq -r '.environment // "?"' "$cfg")
 driver=$(jq -r '.deploy.driver // "none"' "$cfg")
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
 
+# Ask only someone who can answer: stdin a terminal. Anything else (CI, a
+# pipe, cron, </dev/null) without --yes is refused at once, never left
+# waiting for an answer that cannot come.
 if ((!yes && !dry_run)); then
-	if [[ -r /dev/tty ]] && { : </dev/tty; } 2>/dev/null; then
-		printf 'Deploy %s to %s (%s)? [y/N] ' "$release" "$service" "$environment" >/dev/tty
-		read -r answer </dev/tty || answer=""
-		[[ "$answer" == [yY]* ]] || die "not confirmed" 2
+	if [[ -t 0 ]]; then
+		printf 'Deploy %s to %s (%s)? [y/N] ' "$release" "$service" "$environment" >&2
+		read -r answer || answer=""
+		[[ "$answer" == [yY]* ]] || die "not confirmed: nothing deployed" 2
 	else
-		die "no terminal to confirm on: pass --yes to deploy without a prompt" 64
+		die "stdin is not a terminal to confirm on: pass --yes to deploy without a prompt" 64
 	fi
 fi
 

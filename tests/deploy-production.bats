@@ -48,17 +48,58 @@ current() { basename "$(readlink "$DEMO_CURRENT")"; }
 history() { deploy-stage --service accessa-api-demo history --format json; }
 alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 
-@test "usage: --help, missing config or release, no confirmation without a terminal" {
-	run "$REPO_ROOT/scripts/deploy_production.sh" --help
+@test "usage: --help, bad options and values are one line and 64, before anything runs" {
+	S="$REPO_ROOT/scripts/deploy_production.sh"
+	run "$S" --help
 	assert_success
 	assert_output --partial "usage: deploy_production.sh"
-	run "$REPO_ROOT/scripts/deploy_production.sh" -r v1
+	for args in "-r v1" "-c $REPO_ROOT/config/local.yaml" "-c" "-r v1 -c" "--bogus -r v1" \
+		"-c x -r v1 stray" "-c x -r v1 --requests many" "-c x -r v1 -m"; do
+		run --separate-stderr "$S" $args
+		echo "args: $args: $stderr" >&2
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == deploy_production:* ]]
+	done
+	[[ $stderr == *'option -m needs a value'* ]]
+	run --separate-stderr "$S" --bogus
+	[[ $stderr == *'unknown option "--bogus"'* ]]
+	# values used only after the release is applied are checked first
+	before=$(history | wc -l)
+	run --separate-stderr deploy -r v1 --yes --health-timeout 5x
 	assert_equal "$status" 64
-	run "$REPO_ROOT/scripts/deploy_production.sh" -c "$REPO_ROOT/config/local.yaml"
+	[[ $stderr == *'invalid --health-timeout "5x"'* ]]
+	run --separate-stderr deploy -r v1 --yes --security headrs
 	assert_equal "$status" 64
-	run --separate-stderr deploy -r v1 </dev/null
+	[[ $stderr == *'invalid --security "headrs"'* ]]
+	[ "$(history | wc -l)" = "$before" ]
+	# --name=value works like --name value
+	run --separate-stderr deploy --release=v1 --requests=x
+	assert_equal "$status" 64
+	[[ $stderr == *'invalid --requests "x"'* ]]
+	# a config that does not resolve: 65, the message without the status glued on
+	run --separate-stderr "$S" -c /nonexistent.yaml -r v1 --yes
+	assert_equal "$status" 65
+	[[ $stderr == *"(cfg-resolve exited 65)" ]]
+}
+
+@test "without --yes: a terminal is asked; no terminal on stdin is refused at once, never waited on" {
+	S="$REPO_ROOT/scripts/deploy_production.sh"
+	args="-c $REPO_ROOT/config/local.yaml -c $REPO_ROOT/scripts/demo/demo.yaml -e demo.env -r v1"
+	before=$(history | wc -l)
+	run --separate-stderr "$S" $args </dev/null
 	assert_equal "$status" 64
 	[[ $stderr == *"pass --yes"* ]]
+	# a controlling terminal exists, but stdin is not it: still refused, no hang
+	run timeout 20 script -qec "$S $args </dev/null" /dev/null
+	assert_equal "$status" 64
+	assert_output --partial "pass --yes"
+	# on a terminal the question is asked; anything but y deploys nothing
+	run timeout 20 script -qec "$S $args" /dev/null <<<"n"
+	assert_equal "$status" 2
+	assert_output --partial "Deploy v1 to accessa-api-demo (development)? [y/N]"
+	assert_output --partial "not confirmed"
+	[ "$(history | wc -l)" = "$before" ]
 }
 
 @test "a healthy release passes every stage and is recorded as good" {
