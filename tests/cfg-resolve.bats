@@ -151,6 +151,19 @@ resolve() {
 	assert_equal "$status" 65
 	resolve '${EMPTY?only unset fails}'
 	assert_success
+	# a message written over several lines is still one line on stderr
+	printf 'v: |\n  ${NEEDED?first line\n  second line}\n' > t.yaml
+	run --separate-stderr cfg-resolve t.yaml
+	assert_equal "$status" 65
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ $stderr == *'first line\nsecond line'* ]]
+	# and a control character in a key cannot drive the terminal
+	printf 'version: 1\nroot: {type: map, keys: {a: {type: int}}}\n' > s.yaml
+	printf 'a: 1\n"\\e[2Jevil": 2\n' > t.yaml
+	run --separate-stderr cfg-resolve -s s.yaml t.yaml
+	assert_success
+	[[ $stderr != *$'\e'* ]]
+	[[ $stderr == *'\x1b[2Jevil: unknown key'* ]]
 }
 
 @test "invalid templates are errors naming file:line:column" {
