@@ -249,17 +249,22 @@ out:
 
 int finish_stdout(int status)
 {
-	int failed = fflush(stdout) != 0 || ferror(stdout);
-	int saved = errno;
-	if (fclose(stdout) != 0 && !failed) {
-		failed = 1;
-		saved = errno;
-	}
-	if (failed && saved != EPIPE) {
-		fprintf(stderr, "%s: unable to write output: %s\n", prog, strerror(saved));
-		return EXIT_UNKNOWN;
-	}
-	if (failed)
-		return EXIT_UNKNOWN;
-	return status;
+	/* An earlier write may have failed already (ferror) with errno long
+	 * since overwritten: only a failure seen here has a reason to name. */
+	bool earlier = ferror(stdout);
+	errno = 0;
+	int reason = 0;
+	if (fflush(stdout) != 0)
+		reason = errno;
+	if (fclose(stdout) != 0 && !reason)
+		reason = errno;
+	if (!reason && !earlier)
+		return status;
+	if (reason == EPIPE)
+		return EXIT_UNKNOWN; /* the reader went away: cut short, quietly */
+	if (reason)
+		fprintf(stderr, "%s: unable to write output: %s\n", prog, strerror(reason));
+	else
+		fprintf(stderr, "%s: unable to write output\n", prog);
+	return EXIT_UNKNOWN;
 }

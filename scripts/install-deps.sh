@@ -9,7 +9,7 @@ build-essential pkg-config
 libyaml-dev libcurl4-openssl-dev libpq-dev libcjson-dev libcmocka-dev
 bats bats-assert bats-support jq curl openssl ca-certificates
 postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager
-hyperfine wrk valgrind gettext-base yq time procps iproute2
+hyperfine wrk valgrind gettext-base yq time procps iproute2 bc
 monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter
 "
 
