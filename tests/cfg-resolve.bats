@@ -703,6 +703,15 @@ assert_one_error() {
 	assert_line --regexp '^b = x .*environment variable FROM_ENV'
 	assert_line --regexp '^c = 1 .*e\.env:1'
 	assert_line --regexp '^d = 7 .*schema default'
+	# the explanation never carries a secret, in any format, unless --reveal
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --explain "$CFG/production.yaml"
+	assert_success
+	assert_equal "$(json_get '."security.jwt_secret".value')" '***'
+	[[ $(json_get '."security.jwt_secret".source') =~ ^$CFG/production\.yaml:[0-9]+,\ JWT_SECRET\ from\ $PROD_ENV:3$ ]]
+	assert_secret_absent jwt-test-secret "$output"
+	assert_secret_absent db-pass-0123456789 "$output"
+	run --separate-stderr cfg-resolve -e "$PROD_ENV" -s "$CFG/schema.yaml" --explain --reveal "$CFG/production.yaml"
+	assert_equal "$(json_get '."security.jwt_secret".value')" 'jwt-test-secret-0123456789abcdef-XYZ'
 }
 
 @test "-o writes atomically with mode 0600, secrets in clear" {

@@ -142,10 +142,9 @@ static int emit(const struct cfg_node *root, const struct args *a)
 	enum output_format fmt = a->std.format;
 	if (fmt == FORMAT_AUTO)
 		fmt = to_terminal ? FORMAT_TEXT : FORMAT_JSON;
-	/* Secrets in clear only into a pipe or a file, or when asked; text is
-	 * for people and stays redacted unless asked. */
-	bool redact = !a->reveal && (to_terminal || fmt == FORMAT_TEXT ||
-				     (a->action == ACTION_EXPLAIN && fmt != FORMAT_JSON));
+	/* Secrets in clear only into a pipe or a file, or when asked; text and
+	 * the explanation are for people and stay redacted unless asked. */
+	bool redact = !a->reveal && (to_terminal || fmt == FORMAT_TEXT || a->action == ACTION_EXPLAIN);
 	struct buf out = {0};
 	int status = a->action == ACTION_CHECK ? policy_check(root, fmt, &out)
 					       : render(root, a, fmt, redact, &out);
