@@ -767,7 +767,10 @@ struct cfg_node *yaml_load_file(const char *path, struct diag *d)
 {
 	char *text = NULL;
 	size_t len = 0;
-	if (read_file(path, YAML_MAX_FILE_SIZE, &text, &len) < 0) {
+	bool from_stdin = strcmp(path, "-") == 0;
+	if (from_stdin)
+		path = "stdin"; /* as messages and --explain name it */
+	if (read_file(from_stdin ? "/dev/stdin" : path, YAML_MAX_FILE_SIZE, &text, &len) < 0) {
 		if (errno == EFBIG)
 			diag_error(d, path, 0, 0, "larger than the %u MiB limit for a YAML file",
 				   YAML_MAX_FILE_SIZE >> 20);

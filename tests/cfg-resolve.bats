@@ -88,6 +88,16 @@ resolve() {
 	assert_equal "$(json_get '.list|length')" 2
 }
 
+@test "a FILE of - is standard input, named stdin in messages" {
+	printf 'db:\n  host: a\n' > base.yaml
+	run --separate-stderr bash -c "printf 'db:\n  port: 5\n' | cfg-resolve base.yaml -"
+	assert_success
+	assert_equal "$(json_get .db.host)/$(json_get .db.port)" a/5
+	run --separate-stderr bash -c "printf 'a: [\n' | cfg-resolve -"
+	assert_equal "$status" 65
+	[[ $stderr == "cfg-resolve: stdin:2:1: "* ]]
+}
+
 @test "later files deep-merge: maps merge, sequences replace" {
 	printf 'db:\n  host: a\n  port: 1\nlist: [1, 2, 3]\n' > base.yaml
 	printf 'db:\n  port: 2\nlist: [9]\n' > over.yaml

@@ -91,7 +91,7 @@ void cfg_resolve_plain_scalar(struct cfg_node *n);
  * of only comments is an error ("no document"). Plain scalars are typed with
  * cfg_resolve_plain_scalar(); quoted ones stay strings. The top level must be
  * a mapping. */
-struct cfg_node *yaml_load_file(const char *path, struct diag *d);
+struct cfg_node *yaml_load_file(const char *path, struct diag *d); /* "-": stdin */
 /* The same, from memory; name is used in messages. */
 struct cfg_node *yaml_load_string(const char *name, const char *text, size_t len, struct diag *d);
 
