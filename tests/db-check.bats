@@ -32,6 +32,8 @@ cfg() {
 	    require_ssl: true, min_server_version: "15", expected_role: "primary",
 	    tables: ["documents", "upload_jobs", "document_chunks", "audit_log"],
 	    rls: {required: true, forced: false},
+	    connect_warning: "20s", connect_critical: "30s",
+	    latency: {warning: "10s", critical: "20s"},
 	    extensions: [{name: "pgcrypto", version: "1.3"}, {name: "uuid-ossp"}],
 	    migrations: {table: "schema_migrations", version: "20250601000000"},
 	    queries: [{name: "pending_jobs",
@@ -56,7 +58,16 @@ message_of() {
 	json_get ".checks[] | select(.name == \"$1\") | .message"
 }
 
-# psql_count SQL: one number from the superuser.
+# assert_ready_adhoc: an ad hoc run (default thresholds, which a loaded CI
+# machine may cross on time alone) found everything ready: every check ok
+# but connect and latency, which are ok or warning.
+assert_ready_adhoc() {
+	[ "$status" -le 1 ] || { echo "status $status: $output" >&2; return 1; }
+	assert_equal "$(json_get '[.checks[] | select(.name != "db.connect" and .name != "db.latency") | select(.status != "ok")] | length')" 0
+	assert_equal "$(json_get '[.checks[] | select(.status != "ok" and .status != "warning")] | length')" 0
+}
+
+# psql_value SQL: one value from the superuser.
 psql_value() {
 	pg_superuser_psql -tA -c "$1"
 }
@@ -118,8 +129,11 @@ wait_until() {
 		  require_ssl: ${DATABASE_REQUIRE_SSL:-true}
 		  tables: [documents, audit_log]
 		  extensions: [pgcrypto]
-		  connect_warning: 5s
-		  connect_critical: 9s
+		  connect_warning: 20s
+		  connect_critical: 30s
+		  latency:
+		    warning: 10s
+		    critical: 20s
 		scaling:
 		  max_instances: 1
 	EOF
@@ -127,7 +141,7 @@ wait_until() {
 	assert_success
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" \
 		"db.connect db.version db.role db.ssl db.schema db.tables db.rls db.extensions db.pool db.activity db.latency"
-	assert_equal "$(json_get '.checks[] | select(.name == "db.connect") | .data.critical_ms')" 9000
+	assert_equal "$(json_get '.checks[] | select(.name == "db.connect") | .data.critical_ms')" 30000
 	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.demand.total')" 10
 }
 
@@ -139,7 +153,7 @@ wait_until() {
 	check '.database.tables += ["scratch"]' --format nagios
 	assert_equal "$status" 2
 	assert_equal "${#lines[@]}" 1
-	assert_output --regexp '^db-check CRITICAL - .*scratch.* \| connect_time=[0-9]+ms;2000;8000 '
+	assert_output --regexp '^db-check CRITICAL - .*scratch.* \| connect_time=[0-9]+ms;20000;30000 '
 	assert_output --partial "pending_jobs=9;10;100"
 }
 
@@ -419,12 +433,12 @@ wait_until() {
 
 @test "a query still running at -t is cancelled: unknown, nothing left running" {
 	check '.database.statement_timeout = "1h" | .database.queries = [
-	  {name: "slow", sql: "SELECT pg_sleep(30)"}, {name: "next", sql: "SELECT 1"}]' --only queries -t 1500ms
+	  {name: "slow", sql: "SELECT pg_sleep(30)"}, {name: "next", sql: "SELECT 1"}]' --only queries -t 3s
 	assert_equal "$status" 3
 	assert_equal "$(status_of db.query.slow)" unknown
-	assert_equal "$(message_of db.query.slow)" "not finished: the run is bounded by -t 1500ms"
+	assert_equal "$(message_of db.query.slow)" "not finished: the run is bounded by -t 3s"
 	assert_equal "$(status_of db.query.next)" unknown
-	assert_equal "$(json_get '.duration_ms < 5000')" true
+	assert_equal "$(json_get '.duration_ms < 8000')" true
 	wait_until "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'db-check'"
 }
 
@@ -468,24 +482,24 @@ wait_until() {
 	chmod 600 "$HOME/.pgpass"
 	PGHOST=127.0.0.1 PGPORT=$PGTEST_PORT PGUSER=app PGDATABASE=appdb \
 		run --separate-stderr db-check --no-config
-	assert_success
+	assert_ready_adhoc
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" \
 		"db.connect db.version db.role db.ssl db.pool db.activity db.latency"
 	assert_equal "$(json_get '.checks[0].data.url_from')" "libpq environment (PG* variables, ~/.pgpass)"
 	# nothing configured, named in --only: said so
 	PGHOST=127.0.0.1 PGPORT=$PGTEST_PORT PGUSER=app PGDATABASE=appdb \
 		run --separate-stderr db-check --no-config --only tables,version
-	assert_success
+	assert_ready_adhoc
 	assert_equal "$(json_get '.checks[] | select(.name == "db.tables") | .data.configured')" false
 }
 
 @test "--url-env: ad hoc, or over database.url; --only and --skip" {
 	export DB_URL=$PGTEST_URL
 	run --separate-stderr db-check --url-env DB_URL --only connect,db.version
-	assert_success
+	assert_ready_adhoc
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "db.connect db.version"
 	run --separate-stderr db-check --url-env DB_URL --skip latency,activity,pool
-	assert_success
+	assert_ready_adhoc
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "db.connect db.version db.role db.ssl"
 	assert_equal "$(json_get '.checks[0].data.url_from')" "environment variable DB_URL"
 	assert_secret_absent "$PGTEST_PASSWORD" "$output" "$stderr"
