@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,21 @@ struct xfer {
 	char errbuf[CURL_ERROR_SIZE];
 	int attempt;          /* 1-based */
 	int64_t not_before;   /* monotonic ms, for a retry */
+	int64_t added_ms;     /* monotonic ms of http_engine_add() */
+	long conn_id;         /* curl's connection number ("#N" in its trace), -1 unknown */
 	struct xfer *next;
 	struct xfer *rprev, *rnext; /* the running list */
+};
+
+/* What was learnt about a TLS connection when it was made, so a transfer
+ * that reuses it reports the same facts (curl tells them only on connect). */
+struct conn_facts {
+	long id;              /* -1: empty slot */
+	char tls_version[16];
+	char tls_cipher[64];
+	int64_t leaf_expiry_ms, earliest_expiry_ms;
+	char *earliest_subject;
+	int chain_len;
 };
 
 struct http_engine {
@@ -58,6 +72,8 @@ struct http_engine {
 	size_t running, queued, retrying;
 	CURL **pool;                          /* idle easy handles for reuse */
 	size_t n_pool, cap_pool;
+	struct conn_facts *conns;             /* by connection number modulo n_conns */
+	size_t n_conns;
 };
 
 static void queue_push(struct http_engine *e, struct xfer *x, bool front)
@@ -147,6 +163,9 @@ void http_engine_free(struct http_engine *e)
 	for (size_t i = 0; i < e->n_pool; i++)
 		curl_easy_cleanup(e->pool[i]);
 	free(e->pool);
+	for (size_t i = 0; i < e->n_conns; i++)
+		free(e->conns[i].earliest_subject);
+	free(e->conns);
 	curl_multi_cleanup(e->multi);
 	free(e);
 }
@@ -168,6 +187,7 @@ int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag
 	x->p = p;
 	x->tag = tag;
 	x->attempt = 1;
+	x->added_ms = now_monotonic_ms();
 	queue_push(e, x, false);
 	return 0;
 }
@@ -259,11 +279,36 @@ static void trace_headers(const struct xfer *x, const char *mark, const char *da
 	}
 }
 
+/* The connection number in "Connected to HOST (IP) port N (#7)" or
+ * "Re-using existing connection #7 with host HOST"; -1 when not one of those. */
+static long trace_conn_id(const char *data, size_t n)
+{
+	static const char connected[] = "Connected to ", reusing[] = "Re-using existing connection #";
+	char line[256];
+	const char *hash = NULL;
+	if (n >= sizeof line)
+		n = sizeof line - 1;
+	memcpy(line, data, n);
+	line[n] = '\0';
+	if (strncmp(line, connected, sizeof connected - 1) == 0)
+		hash = (hash = strstr(line, "(#")) ? hash + 2 : NULL;
+	else if (strncmp(line, reusing, sizeof reusing - 1) == 0)
+		hash = line + sizeof reusing - 1;
+	if (!hash)
+		return -1;
+	char *end;
+	long id = strtol(hash, &end, 10);
+	return end == hash || id < 0 ? -1 : id;
+}
+
 static int on_debug(CURL *h, curl_infotype type, char *data, size_t n, void *userp)
 {
 	struct xfer *x = userp;
 	(void)h;
 	if (type == CURLINFO_TEXT) {
+		long id = trace_conn_id(data, n);
+		if (id >= 0)
+			x->conn_id = id;
 		static const char tag[] = "SSL connection using ";
 		if (n > sizeof tag && strncmp(data, tag, sizeof tag - 1) == 0) {
 			const char *v = data + sizeof tag - 1, *end = data + n;
@@ -375,6 +420,7 @@ static void xfer_setup(struct xfer *x)
 	x->size = 0;
 	x->too_large = false;
 	x->errbuf[0] = '\0';
+	x->conn_id = -1;
 
 	if (p->sni && p->url && sni_rewrite(x) < 0) {
 		free(x->url);
@@ -586,6 +632,49 @@ static void read_certinfo(CURL *h, struct http_result *r)
 	}
 }
 
+/* A new TLS connection: remember its facts. A reused one: report them. */
+static void conn_facts_apply(struct http_engine *e, struct xfer *x)
+{
+	struct http_result *r = x->r;
+	if (x->conn_id < 0)
+		return;
+	if (!e->conns) {
+		/* Twice the connections the multi handle keeps, so a live
+		 * connection's slot is not taken by a newer one soon. */
+		e->n_conns = 2 * (size_t)e->o.parallel + 16;
+		e->conns = ecalloc(e->n_conns, sizeof *e->conns);
+		for (size_t i = 0; i < e->n_conns; i++)
+			e->conns[i].id = -1;
+	}
+	struct conn_facts *c = &e->conns[(size_t)x->conn_id % e->n_conns];
+	if (!r->reused) {
+		if (!r->tls_version[0])
+			return;
+		c->id = x->conn_id;
+		memcpy(c->tls_version, r->tls_version, sizeof c->tls_version);
+		memcpy(c->tls_cipher, r->tls_cipher, sizeof c->tls_cipher);
+		c->leaf_expiry_ms = r->cert_leaf_expiry_ms;
+		c->earliest_expiry_ms = r->cert_earliest_expiry_ms;
+		free(c->earliest_subject);
+		c->earliest_subject = r->cert_earliest_subject ? estrdup(r->cert_earliest_subject) : NULL;
+		c->chain_len = r->cert_chain_len;
+		return;
+	}
+	if (c->id != x->conn_id)
+		return;
+	if (!r->tls_version[0]) {
+		memcpy(r->tls_version, c->tls_version, sizeof r->tls_version);
+		memcpy(r->tls_cipher, c->tls_cipher, sizeof r->tls_cipher);
+	}
+	if (!r->cert_chain_len && c->chain_len) {
+		r->cert_leaf_expiry_ms = c->leaf_expiry_ms;
+		r->cert_earliest_expiry_ms = c->earliest_expiry_ms;
+		free(r->cert_earliest_subject);
+		r->cert_earliest_subject = c->earliest_subject ? estrdup(c->earliest_subject) : NULL;
+		r->cert_chain_len = c->chain_len;
+	}
+}
+
 static double us_to_ms(curl_off_t us)
 {
 	return (double)us / 1000.0;
@@ -623,6 +712,10 @@ static void fill_result(struct xfer *x, CURLcode rc)
 	if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s && *s)
 		r->primary_ip = estrdup(s);
 	read_certinfo(h, r);
+	/* No new connection for a transfer that got a response: a reused one. */
+	if (curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &v) == CURLE_OK && v == 0 && r->code > 0)
+		r->reused = true;
+	conn_facts_apply(x->e, x);
 	r->size = x->size;
 	r->error = classify(rc, x->too_large);
 	if (r->error == HTTP_ERR_TOO_LARGE) {
@@ -695,6 +788,7 @@ static int drain(struct http_engine *e)
 			continue;
 		}
 		x->r = NULL;
+		r->elapsed_ms = (double)(now_monotonic_ms() - x->added_ms);
 		const struct http_probe *p = x->p;
 		void *tag = x->tag;
 		free(x);
@@ -888,6 +982,8 @@ cJSON *http_result_json(const struct http_result *r, int64_t now_ms)
 		cJSON_AddStringToObject(er, "message", r->error_message ? r->error_message : "");
 	}
 	cJSON_AddNumberToObject(j, "attempts", r->attempts);
+	cJSON_AddNumberToObject(j, "elapsed_ms", round(r->elapsed_ms));
+	cJSON_AddBoolToObject(j, "reused", r->reused);
 	cJSON *a = cJSON_AddArrayToObject(j, "assertions");
 	for (size_t i = 0; i < r->n_outcomes; i++) {
 		cJSON *o = cJSON_CreateObject();

@@ -7,6 +7,7 @@
 #include "shipshape/units.h"
 
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -317,6 +318,31 @@ int http_tls_parse(const char *s, enum http_tls *out)
 		}
 	}
 	return -1;
+}
+
+int http_url_check(const char *url, char *err, size_t errsize)
+{
+	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
+		return fail(err, errsize, "not an http:// or https:// URL");
+	for (const char *c = url; *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			return fail(err, errsize, "a URL cannot contain spaces or control characters");
+	CURLU *u = curl_url();
+	if (!u)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char *host = NULL;
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	int ret = 0;
+	if (rc == CURLUE_BAD_PORT_NUMBER)
+		ret = fail(err, errsize, "invalid port (expected 1 to 65535)");
+	else if (rc != CURLUE_OK || !host || !*host)
+		ret = fail(err, errsize, "invalid URL (%s)",
+			   rc == CURLUE_OK || rc == CURLUE_NO_HOST ? "no host" : curl_url_strerror(rc));
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ret;
 }
 
 /* ---- from a config object ---- */

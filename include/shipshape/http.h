@@ -179,6 +179,10 @@ int http_probe_add_header_assert(struct http_probe *p, const char *spec, bool mu
 int http_probe_set_body_regex(struct http_probe *p, const char *re, bool must_not, char *err,
 			      size_t errsize);
 int http_tls_parse(const char *s, enum http_tls *out); /* "1.0".."1.3", "tlsv1.2" */
+/* 0 when url is an http:// or https:// URL libcurl can request (a host, a
+ * port in range, no spaces); -1 with the reason in err. The URL itself is
+ * not repeated in err (it may hold a password). */
+int http_url_check(const char *url, char *err, size_t errsize);
 /* True for a header name whose value is a credential (Authorization, Cookie,
  * X-Api-Key, apikey, names with token/secret/key/password). */
 bool http_header_is_secret(const char *name, size_t len);
@@ -221,14 +225,14 @@ struct http_result {
 	int64_t size;           /* body bytes received */
 	long redirects;         /* followed */
 	char http_version[8];   /* "1.1", "2", "" */
-	char tls_version[16];   /* "TLSv1.3", "" for plain HTTP or a reused connection */
+	char tls_version[16];   /* "TLSv1.3", "" for plain HTTP */
 	char tls_cipher[64];
 	char *effective_url;    /* redacted */
 	char *content_type;
 	char *primary_ip;
 	/* phase timings, ms from the start of the attempt (curl's *_T times) */
 	double dns_ms, connect_ms, tls_ms, first_byte_ms, total_ms;
-	/* certificates (https on a new connection) */
+	/* certificates (https; on a reused connection, as seen when it was made) */
 	int64_t cert_leaf_expiry_ms;     /* epoch ms, 0: unknown */
 	int64_t cert_earliest_expiry_ms; /* earliest notAfter in the chain */
 	char *cert_earliest_subject;
@@ -244,6 +248,12 @@ struct http_result {
 	enum status status;      /* worst outcome */
 	int attempts;            /* 1 + retries used */
 	int64_t started_ms;      /* epoch ms of the last attempt */
+	/* ms from http_engine_add() to this verdict: time queued behind the
+	 * parallel bound, every attempt and every backoff wait. */
+	double elapsed_ms;
+	bool reused;             /* the last attempt reused a kept-alive connection
+				    (its TLS and certificate facts are those seen when
+				    that connection was made) */
 };
 
 void http_result_free(struct http_result *r);
@@ -262,7 +272,7 @@ void http_result_clear_outcomes(struct http_result *r);
  * redirects, http_version, tls_version, tls_cipher, url, ip, timings{dns,
  * connect,tls,first_byte,total}, cert{leaf_expires,leaf_days,earliest_expires,
  * earliest_days,earliest_subject,chain}, error{class,message}, attempts,
- * assertions[{name,status,message}]. The caller owns it. */
+ * elapsed_ms, reused, assertions[{name,status,message}]. The caller owns it. */
 cJSON *http_result_json(const struct http_result *r, int64_t now_ms);
 /* A one-line summary: "HTTP 200, 512 B in 12 ms" or the error. New string. */
 char *http_result_describe(const struct http_result *r);

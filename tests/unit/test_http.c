@@ -285,6 +285,32 @@ static void test_engine_deadline_and_step(void **state)
 	http_probe_free(&p);
 }
 
+static void test_url_check(void **state)
+{
+	(void)state;
+	char err[160];
+	static const char *const good[] = {"http://127.0.0.1:8000/health", "https://h/x?y=1#z", "HTTP://H",
+					   "http://[::1]:80/", "https://user:pw@host.example/"};
+	for (size_t i = 0; i < ARRAY_LEN(good); i++)
+		assert_int_equal(http_url_check(good[i], err, sizeof err), 0);
+	static const struct { const char *url, *err; } bad[] = {
+		{"ftp://h/", "not an http:// or https:// URL"},
+		{"h/path", "not an http:// or https:// URL"},
+		{"http://", "invalid URL (no host)"},
+		{"http://h:99999/", "invalid port (expected 1 to 65535)"},
+		{"http://a b/", "a URL cannot contain spaces or control characters"},
+		{"http://h/\tx", "a URL cannot contain spaces or control characters"},
+		{"http://[::1/", "invalid URL (Bad IPv6 address)"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		assert_int_equal(http_url_check(bad[i].url, err, sizeof err), -1);
+		assert_string_equal(err, bad[i].err);
+	}
+	/* The password never comes back in the reason. */
+	assert_int_equal(http_url_check("http://u:sekrit-pw@[bad/", err, sizeof err), -1);
+	assert_null(strstr(err, "sekrit-pw"));
+}
+
 int main(void)
 {
 	prog_set("test_http");
@@ -297,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_secret_headers),
 		cmocka_unit_test(test_engine_refused_and_retries),
 		cmocka_unit_test(test_engine_deadline_and_step),
+		cmocka_unit_test(test_url_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
