@@ -123,7 +123,7 @@ int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect
 {
 	struct tcp_step st = {0};
 	if (expect) {
-		int rc = regcomp(&st.re, expect, REG_EXTENDED | REG_NOSUB);
+		int rc = regcomp(&st.re, expect, REG_EXTENDED);
 		if (rc) {
 			char msg[128];
 			regerror(rc, &st.re, msg, sizeof msg);
@@ -348,9 +348,12 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 		}
 		if (!st->expect)
 			continue;
-		reply.len = 0;
+		/* The lines after an earlier expect's match are still unread:
+		 * two expects may match two lines of one reply, and ^ is the
+		 * start of the first unread line. */
 		buf_append(&reply, "", 0);
-		bool matched = false, closed = false;
+		regmatch_t m;
+		bool matched = regexec(&st->re, reply.data, 1, &m, 0) == 0, closed = false;
 		while (!matched && !closed) {
 			char chunk[4096];
 			size_t got = 0;
@@ -365,10 +368,20 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 			} else if (reply.len < TCP_REPLY_MAX) {
 				buf_append(&reply, chunk, got);
 			}
-			matched = regexec(&st->re, reply.data ? reply.data : "", 0, NULL, 0) == 0;
+			matched = regexec(&st->re, reply.data, 1, &m, 0) == 0;
 		}
 		free(r->reply);
-		r->reply = excerpt(reply.data ? reply.data : "", reply.len);
+		r->reply = excerpt(reply.data, reply.len);
+		if (matched) {
+			/* Consumed: the matched line, through its newline. */
+			size_t used = (size_t)m.rm_eo;
+			if (used && reply.data[used - 1] != '\n') {
+				const char *nl = memchr(reply.data + used, '\n', reply.len - used);
+				used = nl ? (size_t)(nl - reply.data) + 1 : reply.len;
+			}
+			memmove(reply.data, reply.data + used, reply.len - used + 1);
+			reply.len -= used;
+		}
 		if (!matched) {
 			r->step_failed = (int)i + 1;
 			set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1,
