@@ -301,15 +301,22 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		case OPT_BASELINE: s->baseline = optarg; probe_flag = false; break;
 		case OPT_REG_WARN: s->reg_warn = (double)parse_long(optarg, "--regression-warning", 1, 10000); probe_flag = false; break;
 		case OPT_REG_CRIT: s->reg_crit = (double)parse_long(optarg, "--regression-critical", 1, 10000); probe_flag = false; break;
-		case OPT_ONLY: s->only = optarg; probe_flag = false; break;
+		case OPT_ONLY:
+			if (!*optarg || optarg[strspn(optarg, ",")] == '\0')
+				die(EXIT_USAGE, "--only needs target names (NAME,...)");
+			s->only = optarg;
+			probe_flag = false;
+			break;
 		default: usage_error(usage);
 		}
 		if (probe_flag)
 			s->flags_set = true;
 	}
 	for (int i = optind; i < argc; i++) {
-		if (strncasecmp(argv[i], "http://", 7) != 0 && strncasecmp(argv[i], "https://", 8) != 0)
-			die(EXIT_USAGE, "\"%s\" is not an http:// or https:// URL", argv[i]);
+		if (http_url_check(argv[i], err, sizeof err) < 0) {
+			char *shown = redact_url(argv[i]);
+			die(EXIT_USAGE, "\"%s\": %s", shown, err);
+		}
 		s->urls = erealloc(s->urls, (s->n_urls + 1) * sizeof(char *));
 		s->urls[s->n_urls++] = argv[i];
 	}
@@ -317,6 +324,12 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		s->perf.concurrency = 8;
 	if (s->name && s->n_urls > 1)
 		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
+	const struct http_probe *f = &s->flags;
+	if (f->cert_warn_days && f->cert_crit_days && f->cert_warn_days < f->cert_crit_days)
+		die(EXIT_USAGE, "--cert-warning %d is fewer days than --cert-critical %d", f->cert_warn_days,
+		    f->cert_crit_days);
+	if (f->latency_warn_ms && f->latency_crit_ms && f->latency_warn_ms > f->latency_crit_ms)
+		die(EXIT_USAGE, "--latency-warning is longer than --latency-critical");
 	if (s->std.timeout_ms)
 		s->flags.timeout_ms = s->std.timeout_ms;
 	for (size_t i = 0; i < s->n_tcp; i++) {
@@ -408,7 +421,8 @@ void add_result_checks(struct report *rep, const char *prefix, const struct http
 			/* The assertions are the checks themselves. */
 			cJSON_DeleteItemFromObjectCaseSensitive(data, "assertions");
 		}
-		cJSON *chk = report_add_check(rep, name, o->status, (int64_t)llround(r->total_ms), data, "%s",
+		/* The time to the verdict, queueing and retries included. */
+		cJSON *chk = report_add_check(rep, name, o->status, (int64_t)llround(r->elapsed_ms), data, "%s",
 					      o->message);
 		if (i == 0) {
 			char label[160];
@@ -519,6 +533,84 @@ static void bad_config(const char *where, const char *err)
 	die(EXIT_DATAERR, "config: %s: %s", where, err);
 }
 
+/* Config look-ups that refuse a value of the wrong type instead of taking
+ * the default: prefix.key names the place in the message. */
+static const cJSON *probe_cfg_get(const cJSON *obj, const char *key)
+{
+	const cJSON *j = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+	return j && !cJSON_IsNull(j) ? j : NULL;
+}
+
+static void bad_key(const char *prefix, const char *key, const char *err)
+{
+	char where[200];
+	snprintf(where, sizeof where, "%s.%s", prefix, key);
+	bad_config(where, err);
+}
+
+static const char *cfg_string(const cJSON *obj, const char *prefix, const char *key, const char *def)
+{
+	const cJSON *j = probe_cfg_get(obj, key);
+	if (!j)
+		return def;
+	if (!cJSON_IsString(j))
+		bad_key(prefix, key, "expected a string");
+	return j->valuestring;
+}
+
+/* An http(s) URL: a string libcurl can request. */
+static const char *cfg_url(const cJSON *obj, const char *prefix, const char *key)
+{
+	char err[160];
+	const char *url = cfg_string(obj, prefix, key, NULL);
+	if (url && !*url)
+		bad_key(prefix, key, "empty");
+	if (url && http_url_check(url, err, sizeof err) < 0)
+		bad_key(prefix, key, err);
+	return url;
+}
+
+static double cfg_number(const cJSON *obj, const char *prefix, const char *key, double def, double lo,
+			 double hi)
+{
+	const cJSON *j = probe_cfg_get(obj, key);
+	char err[96];
+	double v;
+	if (!j)
+		return def;
+	char *end = NULL;
+	if (cJSON_IsNumber(j))
+		v = j->valuedouble;
+	else if (!cJSON_IsString(j) || (v = strtod(j->valuestring, &end), end == j->valuestring || *end))
+		bad_key(prefix, key, "expected a number");
+	if (v != floor(v) || v < lo || v > hi) {
+		snprintf(err, sizeof err, "expected a whole number from %.0f to %.0f", lo, hi);
+		bad_key(prefix, key, err);
+	}
+	return v;
+}
+
+static bool cfg_bool(const cJSON *obj, const char *prefix, const char *key, bool def)
+{
+	const cJSON *j = probe_cfg_get(obj, key);
+	if (!j)
+		return def;
+	if (!cJSON_IsBool(j))
+		bad_key(prefix, key, "expected true or false");
+	return cJSON_IsTrue(j);
+}
+
+static const cJSON *cfg_map(const cJSON *obj, const char *prefix, const char *key)
+{
+	const cJSON *j = probe_cfg_get(obj, key);
+	if (j && !cJSON_IsObject(j)) {
+		if (prefix)
+			bad_key(prefix, key, "expected a map");
+		bad_config(key, "expected a map");
+	}
+	return j;
+}
+
 static void header_bearer(struct http_probe *p, const char *key)
 {
 	char *h = easprintf("Authorization: Bearer %s", key);
@@ -529,30 +621,24 @@ static void header_bearer(struct http_probe *p, const char *key)
 /* services.NAME: {url, health_path, api_key | anon_key, timeout} */
 static void add_service(struct targets *ts, const struct settings *s, const char *name, const cJSON *svc)
 {
-	const char *url = json_path_string(svc, "url", NULL);
 	char where[160];
 	snprintf(where, sizeof where, "services.%s", name);
 	if (!cJSON_IsObject(svc))
 		bad_config(where, "expected a map");
-	if (!url || !*url) {
-		snprintf(where, sizeof where, "services.%s.url", name);
-		bad_config(where, "missing");
-	}
-	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-		snprintf(where, sizeof where, "services.%s.url", name);
-		bad_config(where, "not an http:// or https:// URL");
-	}
+	const char *url = cfg_url(svc, where, "url");
+	if (!url)
+		bad_key(where, "url", "missing");
+	const char *path = cfg_string(svc, where, "health_path", "");
 	int64_t timeout = json_path_duration_ms(svc, "timeout", 0);
-	if (timeout < 0) {
-		snprintf(where, sizeof where, "services.%s.timeout", name);
-		bad_config(where, "expected a duration");
-	}
+	if (timeout < 0)
+		bad_key(where, "timeout", "expected a duration such as 500ms or 10s");
+	const char *anon = cfg_string(svc, where, "anon_key", NULL);
+	const char *key = cfg_string(svc, where, "api_key", NULL);
+	cfg_string(svc, where, "service_role_key", NULL);
 	struct target *t = target_new(ts);
 	config_defaults(&t->http, s, timeout);
 	t->http.name = estrdup(name);
-	t->http.url = url_join(url, json_path_string(svc, "health_path", ""));
-	const char *anon = json_path_string(svc, "anon_key", NULL);
-	const char *key = json_path_string(svc, "api_key", NULL);
+	t->http.url = url_join(url, path);
 	if (anon && *anon) {
 		/* Supabase: the least-privileged key, as both apikey and bearer. */
 		char *h = easprintf("apikey: %s", anon);
@@ -599,6 +685,11 @@ static void add_custom(struct targets *ts, const struct settings *s, const cJSON
 		bad_config(where, err);
 	if (!t->http.url)
 		bad_config(where, "url: missing");
+	if (http_url_check(t->http.url, err, sizeof err) < 0) {
+		char sub[300];
+		snprintf(sub, sizeof sub, "url: %s", err);
+		bad_config(where, sub);
+	}
 	if (!t->http.name)
 		t->http.name = easprintf("probe%d", idx + 1);
 	const cJSON *perf = cJSON_GetObjectItemCaseSensitive(obj, "performance");
@@ -612,21 +703,16 @@ static void add_custom(struct targets *ts, const struct settings *s, const cJSON
 
 static void targets_from_config(struct targets *ts, const struct settings *s, const cJSON *doc)
 {
-	const cJSON *api = json_path(doc, "api");
-	const char *base = json_path_string(doc, "api.base_url", NULL);
-	if (api && !cJSON_IsObject(api))
-		bad_config("api", "expected a map");
+	const cJSON *api = cfg_map(doc, NULL, "api");
+	const char *base = cfg_url(api, "api", "base_url");
+	const char *health = cfg_string(api, "api", "health_path", "/health");
 	if (base) {
-		if (strncasecmp(base, "http://", 7) != 0 && strncasecmp(base, "https://", 8) != 0)
-			bad_config("api.base_url", "not an http:// or https:// URL");
 		struct target *t = target_new(ts);
 		config_defaults(&t->http, s, 0);
 		t->http.name = estrdup("api");
-		t->http.url = url_join(base, json_path_string(doc, "api.health_path", "/health"));
+		t->http.url = url_join(base, health);
 	}
-	const cJSON *svcs = json_path(doc, "services"), *it;
-	if (svcs && !cJSON_IsObject(svcs))
-		bad_config("services", "expected a map");
+	const cJSON *svcs = cfg_map(doc, NULL, "services"), *it;
 	cJSON_ArrayForEach(it, svcs)
 		add_service(ts, s, it->string, it);
 	const cJSON *probes = json_path(doc, "probes");
@@ -664,39 +750,52 @@ static void security_from_config(struct security_spec *sec, const struct setting
 {
 	memset(sec, 0, sizeof *sec);
 	sec->checks = s->security;
-	const char *base = json_path_string(doc, "api.base_url", NULL);
+	const cJSON *api_cfg = cfg_map(doc, NULL, "api");
+	const char *base = cfg_url(api_cfg, "api", "base_url");
 	if (!base && api)
 		base = api->http.url;
 	if (!base)
 		die(EXIT_DATAERR, "security checks need api.base_url in the config or a URL argument");
 	sec->base_url = estrdup(base);
-	sec->path = estrdup(doc ? json_path_string(doc, "api.health_path", "/health") : "");
-	sec->allowed_origins = string_list(json_path(doc, "security.cors_origins"), &sec->n_allowed_origins,
+	sec->path = estrdup(cfg_string(api_cfg, "api", "health_path", "/health"));
+	const cJSON *sc = cfg_map(doc, NULL, "security");
+	sec->allowed_origins = string_list(probe_cfg_get(sc, "cors_origins"), &sec->n_allowed_origins,
 					   "security.cors_origins");
-	sec->trusted_hosts = string_list(json_path(doc, "security.trusted_hosts"), &sec->n_trusted_hosts,
+	sec->trusted_hosts = string_list(probe_cfg_get(sc, "trusted_hosts"), &sec->n_trusted_hosts,
 					 "security.trusted_hosts");
-	sec->rate_per_minute = (long)json_path_number(doc, "security.rate_limit.requests_per_minute", 100);
-	sec->rate_burst = (long)json_path_number(doc, "security.rate_limit.burst", 200);
-	const cJSON *sp = json_path(doc, "svc_probe");
-	if (sp && !cJSON_IsObject(sp))
-		bad_config("svc_probe", "expected a map");
-	sec->disallowed_origin = estrdup(json_path_string(sp, "cors_disallowed_origin", "https://disallowed.invalid"));
-	sec->untrusted_host = estrdup(json_path_string(sp, "untrusted_host", "untrusted.invalid"));
-	sec->rate_max_requests = (long)json_path_number(sp, "rate_limit_max_requests", 1000);
-	sec->rate_concurrency = (int)json_path_number(sp, "rate_limit_concurrency", 8);
-	const char *rp = json_path_string(sp, "rate_limit_path", NULL);
+	const cJSON *rl = cfg_map(sc, "security", "rate_limit");
+	sec->rate_per_minute = (long)cfg_number(rl, "security.rate_limit", "requests_per_minute", 100, 1, 1e9);
+	sec->rate_burst = (long)cfg_number(rl, "security.rate_limit", "burst", 200, 0, 1e9);
+	const cJSON *sp = cfg_map(doc, NULL, "svc_probe");
+	static const char *const sp_keys[] = {"cors_disallowed_origin", "untrusted_host", "rate_limit_path",
+					      "rate_limit_max_requests", "rate_limit_concurrency", "retry_after",
+					      "hsts_min_age", "cert_warning_days", "cert_critical_days",
+					      "auth_paths", NULL};
+	const cJSON *it;
+	cJSON_ArrayForEach(it, sp) {
+		size_t k = 0;
+		while (sp_keys[k] && strcmp(sp_keys[k], it->string) != 0)
+			k++;
+		if (!sp_keys[k])
+			bad_key("svc_probe", it->string, "unknown key");
+	}
+	sec->disallowed_origin = estrdup(cfg_string(sp, "svc_probe", "cors_disallowed_origin", "https://disallowed.invalid"));
+	sec->untrusted_host = estrdup(cfg_string(sp, "svc_probe", "untrusted_host", "untrusted.invalid"));
+	sec->rate_max_requests = (long)cfg_number(sp, "svc_probe", "rate_limit_max_requests", 1000, 1, 100000);
+	sec->rate_concurrency = (int)cfg_number(sp, "svc_probe", "rate_limit_concurrency", 8, 1, 1024);
+	const char *rp = cfg_string(sp, "svc_probe", "rate_limit_path", NULL);
 	sec->rate_path = rp ? estrdup(rp) : NULL;
-	sec->retry_after_required = json_path_bool(sp, "retry_after", false);
-	sec->hsts_min_age = (int64_t)json_path_number(sp, "hsts_min_age", 15552000);
-	sec->cert_warn_days = (int)json_path_number(sp, "cert_warning_days", 30);
-	sec->cert_crit_days = (int)json_path_number(sp, "cert_critical_days", 7);
-	sec->auth_paths = string_list(json_path(sp, "auth_paths"), &sec->n_auth_paths, "svc_probe.auth_paths");
+	sec->retry_after_required = cfg_bool(sp, "svc_probe", "retry_after", false);
+	sec->hsts_min_age = (int64_t)cfg_number(sp, "svc_probe", "hsts_min_age", 15552000, 0, 1e10);
+	sec->cert_warn_days = (int)cfg_number(sp, "svc_probe", "cert_warning_days", 30, 0, 36500);
+	sec->cert_crit_days = (int)cfg_number(sp, "svc_probe", "cert_critical_days", 7, 0, 36500);
+	if (sec->cert_warn_days && sec->cert_crit_days && sec->cert_warn_days < sec->cert_crit_days)
+		bad_key("svc_probe", "cert_warning_days", "fewer than cert_critical_days");
+	sec->auth_paths = string_list(probe_cfg_get(sp, "auth_paths"), &sec->n_auth_paths, "svc_probe.auth_paths");
 	for (size_t i = 0; i < s->n_auth_paths; i++) {
 		sec->auth_paths = erealloc(sec->auth_paths, (sec->n_auth_paths + 1) * sizeof(char *));
 		sec->auth_paths[sec->n_auth_paths++] = estrdup(s->auth_paths[i]);
 	}
-	if (sec->rate_max_requests < 1 || sec->rate_concurrency < 1 || sec->hsts_min_age < 0)
-		bad_config("svc_probe", "rate_limit_max_requests, rate_limit_concurrency and hsts_min_age must be positive");
 	if (api)
 		probe_copy_connection(&sec->base, &api->http, sec->base_url);
 	else
@@ -783,6 +882,18 @@ int main(int argc, char **argv)
 	}
 	free(s.tcp);
 	if (s.only) {
+		/* A name that matches no target is a typo, not an empty run. */
+		for (const char *p = s.only; *p;) {
+			size_t len = strcspn(p, ","), i;
+			for (i = 0; i < ts.n; i++) {
+				const char *n = ts.v[i].is_tcp ? ts.v[i].tcp.name : ts.v[i].http.name;
+				if (strlen(n) == len && strncmp(n, p, len) == 0)
+					break;
+			}
+			if (i == ts.n)
+				die(EXIT_USAGE, "--only: no target named \"%.*s\"", (int)len, p);
+			p += len + (p[len] == ',');
+		}
 		size_t kept = 0;
 		for (size_t i = 0; i < ts.n; i++) {
 			struct target *t = &ts.v[i];
@@ -797,6 +908,32 @@ int main(int argc, char **argv)
 	}
 	if (!ts.n && !s.security)
 		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
+
+	/* Security settings are read before any request, so a bad one costs
+	 * no traffic. */
+	struct security_spec sec = {0};
+	if (s.security) {
+		const struct target *api = NULL;
+		for (size_t i = 0; i < ts.n && !api; i++)
+			if (!ts.v[i].is_tcp && (adhoc || strcmp(ts.v[i].http.name, "api") == 0))
+				api = &ts.v[i];
+		if (adhoc && api) {
+			/* A URL on the command line: its origin is the API, its path probed. */
+			cJSON *empty = doc ? NULL : cJSON_CreateObject();
+			security_from_config(&sec, &s, doc ? doc : empty, api);
+			cJSON_Delete(empty);
+			const char *url = api->http.url, *sep = strstr(url, "://");
+			size_t origin = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
+			free(sec.base_url);
+			free(sec.path);
+			sec.base_url = estrndup(url, origin);
+			sec.path = estrdup(url[origin] ? url + origin : "/");
+			free(sec.base.url);
+			sec.base.url = estrdup(sec.base_url);
+		} else {
+			security_from_config(&sec, &s, doc, api);
+		}
+	}
 
 	struct report *rep = report_new("svc-probe");
 	int verbose = s.std.verbose;
@@ -833,27 +970,6 @@ int main(int argc, char **argv)
 	}
 
 	if (s.security) {
-		struct security_spec sec;
-		const struct target *api = NULL;
-		for (size_t i = 0; i < ts.n && !api; i++)
-			if (!ts.v[i].is_tcp && (adhoc || strcmp(ts.v[i].http.name, "api") == 0))
-				api = &ts.v[i];
-		if (adhoc && api) {
-			/* A URL on the command line: its origin is the API, its path probed. */
-			cJSON *empty = doc ? NULL : cJSON_CreateObject();
-			security_from_config(&sec, &s, doc ? doc : empty, api);
-			cJSON_Delete(empty);
-			const char *url = api->http.url, *sep = strstr(url, "://");
-			size_t origin = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
-			free(sec.base_url);
-			free(sec.path);
-			sec.base_url = estrndup(url, origin);
-			sec.path = estrdup(url[origin] ? url + origin : "/");
-			free(sec.base.url);
-			sec.base.url = estrdup(sec.base_url);
-		} else {
-			security_from_config(&sec, &s, doc, api);
-		}
 		security_run(rep, &sec, verbose);
 		security_spec_free(&sec);
 	}
