@@ -186,9 +186,13 @@ teardown() {
 	[[ $(json_get 'select(.kind=="alert") | .annotations.url') == *"user:***@"* ]]
 }
 
-@test "output to a full disk is not success" {
+@test "output to a full disk is not success; an endless watch stops at the first failed write" {
 	run bash -c "health-watch --target 'a=$FAULT_URL/status/200' --interval 20ms --count 2 --emit all >/dev/full"
 	assert_equal "$status" 3
+	# no --count: the watch would run forever writing nowhere
+	run --separate-stderr bash -c "timeout 20 health-watch --target 'a=$FAULT_URL/status/200' --interval 20ms >/dev/full"
+	assert_equal "$status" 3
+	assert_equal "$stderr" "health-watch: unable to write output: No space left on device"
 }
 
 pipeline_gone() {

@@ -122,6 +122,7 @@ struct watch {
 	size_t cursor;
 	int64_t next_heartbeat;
 	bool stop, reload;
+	int output_errno;        /* the first failed write to stdout */
 	int exit_status;
 	bool round_done;
 };
@@ -142,6 +143,10 @@ static void on_signal(int sig)
 
 static void emit(struct watch *w, cJSON *doc)
 {
+	if (w->output_errno) {
+		cJSON_Delete(doc);
+		return;
+	}
 	if (w->format == FORMAT_TEXT) {
 		const char *kind = json_kind(doc), *type = json_path_string(doc, "type", "");
 		const char *time = json_path_string(doc, "time", json_path_string(doc, "startsAt", ""));
@@ -164,8 +169,12 @@ static void emit(struct watch *w, cJSON *doc)
 	} else {
 		json_print_line(stdout, doc);
 	}
-	if (fflush(stdout) != 0 && errno == EPIPE)
-		w->stop = true; /* nobody reads any more */
+	if (fflush(stdout) != 0 && !w->output_errno) {
+		/* The stream is the product: with nobody reading it (EPIPE) or
+		 * nowhere to write it, stop rather than watch in silence. */
+		w->output_errno = errno ? errno : EIO;
+		w->stop = true;
+	}
 	cJSON_Delete(doc);
 }
 
@@ -815,5 +824,12 @@ int main(int argc, char **argv)
 	free(w.environment);
 	free(w.service);
 	free(args.targets);
+	if (w.output_errno) {
+		/* the reader went away (EPIPE): stopped quietly, as cut short */
+		if (w.output_errno != EPIPE)
+			error_msg("unable to write output: %s", strerror(w.output_errno));
+		fclose(stdout);
+		return EXIT_UNKNOWN;
+	}
 	return finish_stdout(status);
 }

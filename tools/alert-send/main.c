@@ -132,19 +132,36 @@ static void record_text(const cJSON *r)
 	}
 }
 
-/* Why the first write to stdout failed: finish_stdout() reports errno, and
- * by then it would say something about a later call. */
+/* Why the first write to stdout failed. Delivering is the job and goes on
+ * without the records; the failure is said once, when it happens, and the
+ * exit status is 3. */
 static int output_errno;
 
 void record_print(cJSON *rec, enum output_format fmt)
 {
-	if (fmt == FORMAT_TEXT)
-		record_text(rec);
-	else
-		json_print_line(stdout, rec);
-	if (fflush(stdout) != 0 && !output_errno)
-		output_errno = errno;
+	if (!output_errno) {
+		if (fmt == FORMAT_TEXT)
+			record_text(rec);
+		else
+			json_print_line(stdout, rec);
+		if (fflush(stdout) != 0) {
+			output_errno = errno ? errno : EIO;
+			if (output_errno != EPIPE) /* the reader went away: quietly */
+				error_msg("unable to write delivery records: %s (delivering goes on)",
+					  strerror(output_errno));
+		}
+	}
 	cJSON_Delete(rec);
+}
+
+/* finish_stdout(), except that a failure already reported is not reported
+ * again. */
+static int finish_output(int status)
+{
+	if (!output_errno)
+		return finish_stdout(status);
+	fclose(stdout);
+	return EXIT_UNKNOWN;
 }
 
 /* ---- input ---- */
@@ -706,7 +723,5 @@ int main(int argc, char **argv)
 	free(a.runbooks);
 	free(a.dir);
 	cJSON_Delete(a.doc);
-	if (output_errno)
-		errno = output_errno;
-	return finish_stdout(status);
+	return finish_output(status);
 }
