@@ -193,6 +193,47 @@ struct cfg_node *cfg_copy(const struct cfg_node *n)
 	return c;
 }
 
+/* over's value takes base's place: base keeps its key and its place among
+ * its siblings (so pointers to it stay good), over's shell is freed with
+ * base's old contents. */
+static void replace_in_place(struct cfg_node *base, struct cfg_node *over)
+{
+	struct cfg_node old = *base;
+	*base = *over;
+	base->key = old.key;
+	base->next = old.next;
+	free(over->key);
+	*over = old;
+	over->key = NULL;
+	over->next = NULL;
+	cfg_node_free(over);
+}
+
+/* Members of a big map by key, so that merging two maps of n keys costs n,
+ * not n * n (open addressing; the table is at most half full). */
+struct member_index {
+	struct cfg_node **slots;
+	size_t mask;
+};
+
+static size_t key_hash(const char *k)
+{
+	size_t h = (size_t)14695981039346656037ull;
+	for (k = k ? k : ""; *k; k++)
+		h = (h ^ (unsigned char)*k) * (size_t)1099511628211ull;
+	return h;
+}
+
+static struct cfg_node **index_slot(const struct member_index *x, const char *key)
+{
+	size_t k = key_hash(key) & x->mask;
+	while (x->slots[k] && !key_equal(x->slots[k]->key, key))
+		k = (k + 1) & x->mask;
+	return &x->slots[k];
+}
+
+#define MERGE_INDEX_FROM 16 /* members; below, a linear search is cheaper */
+
 /* Maps merge member by member; anything else in over replaces base in base's
  * place among its siblings, keeping base's key, with over's location. */
 struct cfg_node *cfg_merge(struct cfg_node *base, struct cfg_node *over)
@@ -210,6 +251,20 @@ struct cfg_node *cfg_merge(struct cfg_node *base, struct cfg_node *over)
 		cfg_node_free(base);
 		return over;
 	}
+	size_t nbase = cfg_count(base), nover = cfg_count(over);
+	struct member_index index = {0};
+	if (nbase >= MERGE_INDEX_FROM && nover > 1) {
+		size_t cap = 64;
+		while (cap < 2 * (nbase + nover))
+			cap *= 2;
+		index.slots = ecalloc(cap, sizeof *index.slots);
+		index.mask = cap - 1;
+		for (struct cfg_node *c = base->child; c; c = c->next) {
+			struct cfg_node **slot = index_slot(&index, c->key);
+			if (!*slot)
+				*slot = c; /* the first of equal keys, as the linear search finds */
+		}
+	}
 	struct cfg_node *tail = base->child;
 	while (tail && tail->next)
 		tail = tail->next;
@@ -218,23 +273,30 @@ struct cfg_node *cfg_merge(struct cfg_node *base, struct cfg_node *over)
 	while (m) {
 		struct cfg_node *after = m->next;
 		m->next = NULL;
-		struct cfg_node **link = &base->child;
-		while (*link && !key_equal((*link)->key, m->key))
-			link = &(*link)->next;
-		if (*link) {
-			bool was_tail = *link == tail;
-			*link = cfg_merge(*link, m);
-			if (was_tail)
-				tail = *link;
+		struct cfg_node *found = NULL, **slot = NULL;
+		if (index.slots) {
+			slot = index_slot(&index, m->key);
+			found = *slot;
 		} else {
+			for (found = base->child; found && !key_equal(found->key, m->key); found = found->next)
+				;
+		}
+		if (!found) {
 			if (tail)
 				tail->next = m;
 			else
 				base->child = m;
 			tail = m;
+			if (slot)
+				*slot = m;
+		} else if (found->type == CFG_MAP && m->type == CFG_MAP) {
+			cfg_merge(found, m); /* returns found */
+		} else {
+			replace_in_place(found, m);
 		}
 		m = after;
 	}
+	free(index.slots);
 	cfg_node_free(over);
 	return base;
 }

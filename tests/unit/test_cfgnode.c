@@ -349,6 +349,53 @@ static void test_merge_locations(void **state)
 	cfg_node_free(m);
 }
 
+/* Big maps merge through an index: the same result as the linear path
+ * (replacements keep their place, maps merge, new keys go last), and two
+ * maps of 100,000 keys merge in linear time (a quadratic merge would not
+ * finish within any CI timeout). */
+static void test_merge_big_maps(void **state)
+{
+	(void)state;
+	struct buf b = {0}, o = {0};
+	for (int i = 0; i < 40; i++)
+		buf_printf(&b, i == 5 ? "k%d: {x: 1}\n" : "k%d: %d\n", i, i);
+	buf_puts(&o, "k7: [a]\nk5: {y: 2}\nk39: {z: 3}\nk40: new\nk0: ~\n");
+	struct cfg_node *m = cfg_merge(yaml(b.data), yaml(o.data));
+	assert_int_equal(cfg_count(m), 41);
+	cJSON *j = cfg_to_json(m);
+	char *text = cJSON_PrintUnformatted(j);
+	assert_non_null(strstr(text, "{\"k0\":null,\"k1\":1,"));
+	assert_non_null(strstr(text, "\"k5\":{\"x\":1,\"y\":2},\"k6\":6,\"k7\":[\"a\"],\"k8\":8,"));
+	assert_non_null(strstr(text, "\"k38\":38,\"k39\":{\"z\":3},\"k40\":\"new\"}"));
+	free(text);
+	cJSON_Delete(j);
+	cfg_node_free(m);
+
+	enum { N = 100000 };
+	struct cfg_node *base = cfg_node_new(CFG_MAP, NULL, (struct cfg_loc){0});
+	struct cfg_node *over = cfg_node_new(CFG_MAP, NULL, (struct cfg_loc){0});
+	struct cfg_node **bt = &base->child, **ot = &over->child;
+	for (int i = 0; i < N; i++) {
+		char key[16];
+		snprintf(key, sizeof key, "k%d", i);
+		*bt = cfg_node_new(CFG_INT, key, (struct cfg_loc){0});
+		(*bt)->i = 1;
+		bt = &(*bt)->next;
+		snprintf(key, sizeof key, "k%d", i + N / 2);
+		*ot = cfg_node_new(CFG_INT, key, (struct cfg_loc){0});
+		(*ot)->i = 2;
+		ot = &(*ot)->next;
+	}
+	m = cfg_merge(base, over);
+	assert_int_equal(cfg_count(m), N + N / 2);
+	assert_int_equal(cfg_get(m, "k0")->i, 1);
+	assert_int_equal(cfg_get(m, "k50000")->i, 2);
+	assert_int_equal(cfg_get(m, "k149999")->i, 2);
+	cfg_node_free(m);
+	buf_free(&b);
+	buf_free(&o);
+}
+
 /* ---- JSON ---- */
 
 static void test_to_json(void **state)
@@ -456,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_locations),
+		cmocka_unit_test(test_merge_big_maps),
 		cmocka_unit_test(test_to_json),
 		cmocka_unit_test(test_from_json),
 		cmocka_unit_test(test_big_int_round_trip),
