@@ -954,7 +954,7 @@ int main(int argc, char **argv)
 			hp[n_http++] = &ts.v[i].http;
 	}
 	if (!s.perf_set || s.security) {
-		struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp);
+		struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp, s.parallel);
 		run_probes(hp, hr, n_http, s.parallel, verbose);
 		tcp_join_all(tb);
 		for (size_t i = 0; i < n_http; i++) {

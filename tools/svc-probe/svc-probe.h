@@ -48,10 +48,12 @@ int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect
 /* From a config object {type: tcp, name, address, tls, tls_verify, ca_file,
  * sni, ip_version, connect_timeout, timeout, exchange: [{send, expect}]}. */
 int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t errsize);
-/* Starts every probe concurrently (one thread each); tcp_join_all() waits
- * for them all and fills results. */
+/* Starts the probes concurrently, at most `parallel` at a time (0: 16), in
+ * threads beside the HTTP engine; tcp_join_all() waits for them all and
+ * fills results. */
 struct tcp_batch;
-struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_result *results, size_t n);
+struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_result *results, size_t n,
+				int parallel);
 void tcp_join_all(struct tcp_batch *b);
 void tcp_result_free(struct tcp_result *r);
 

@@ -210,12 +210,6 @@ int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t
 
 /* ---- running one ---- */
 
-struct tcp_job {
-	const struct tcp_probe *t;
-	struct tcp_result *r;
-	pthread_t thread;
-};
-
 static void set_result(struct tcp_result *r, enum status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void set_result(struct tcp_result *r, enum status st, const char *fmt, ...)
@@ -403,37 +397,52 @@ out:
 	free(url);
 }
 
-static void *job_main(void *arg)
-{
-	struct tcp_job *j = arg;
-	run_one(j->t, j->r);
-	return NULL;
-}
-
+/* A pool of at most `parallel` threads taking the probes in order. */
 struct tcp_batch {
-	struct tcp_job *jobs;
-	size_t n;
+	struct tcp_probe *const *probes;
+	struct tcp_result *results;
+	size_t n, next;
+	pthread_mutex_t lock;
+	pthread_t *threads;
+	size_t n_threads;
 };
 
-struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_result *results, size_t n)
+static void *worker_main(void *arg)
+{
+	struct tcp_batch *b = arg;
+	for (;;) {
+		pthread_mutex_lock(&b->lock);
+		size_t i = b->next < b->n ? b->next++ : b->n;
+		pthread_mutex_unlock(&b->lock);
+		if (i == b->n)
+			return NULL;
+		run_one(b->probes[i], &b->results[i]);
+	}
+}
+
+struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_result *results, size_t n,
+				int parallel)
 {
 	struct tcp_batch *b = ecalloc(1, sizeof *b);
-	b->jobs = ecalloc(n + 1, sizeof *b->jobs);
+	b->probes = probes;
+	b->results = results;
 	b->n = n;
-	for (size_t i = 0; i < n; i++) {
+	pthread_mutex_init(&b->lock, NULL);
+	for (size_t i = 0; i < n; i++)
 		memset(&results[i], 0, sizeof results[i]);
-		b->jobs[i].t = probes[i];
-		b->jobs[i].r = &results[i];
-		if (pthread_create(&b->jobs[i].thread, NULL, job_main, &b->jobs[i]) != 0)
-			die(EXIT_UNKNOWN, "unable to start a thread for a TCP probe");
-	}
+	b->n_threads = n < (size_t)(parallel > 0 ? parallel : 16) ? n : (size_t)(parallel > 0 ? parallel : 16);
+	b->threads = ecalloc(b->n_threads + 1, sizeof *b->threads);
+	for (size_t i = 0; i < b->n_threads; i++)
+		if (pthread_create(&b->threads[i], NULL, worker_main, b) != 0)
+			die(EXIT_UNKNOWN, "unable to start a thread for the TCP probes");
 	return b;
 }
 
 void tcp_join_all(struct tcp_batch *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		pthread_join(b->jobs[i].thread, NULL);
-	free(b->jobs);
+	for (size_t i = 0; i < b->n_threads; i++)
+		pthread_join(b->threads[i], NULL);
+	pthread_mutex_destroy(&b->lock);
+	free(b->threads);
 	free(b);
 }
