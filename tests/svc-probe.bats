@@ -262,6 +262,8 @@ api_config() {
 	assert_equal "$(check http.t.status '.data.cert.earliest_days >= 8 and .data.cert.earliest_days <= 10')" true
 	assert_equal "$(check http.t.status .data.cert.earliest_subject)" "CN = shipshape short-lived intermediate"
 	[[ "$(check http.t.cert_expiry .message)" == "leaf certificate expires in 59 days; earliest in chain in "*"(CN = shipshape short-lived intermediate)" ]]
+	probe --cacert "$CA" --security tls "https://localhost:$CHAIN_PORT/"
+	assert_equal "$(check security.tls.expiry .status)" ok
 }
 
 @test "TLS version, cipher and certificate are reported on a reused connection too" {
@@ -425,6 +427,15 @@ api_config() {
 	assert_secret_absent sk-test-0123456789abcdef "$output" "$stderr"
 	assert_secret_absent anon-test-key-abcdef "$output" "$stderr"
 	[[ "$stderr" == *"Authorization: ***"* ]]
+	# The load mode's traces (-vv), the text table and nagios too; a key
+	# echoed back in a body or a failed assertion is masked as well.
+	run --separate-stderr svc-probe -vv --format text --only openai --requests 3 --concurrency 1 -c cfg.json
+	assert_secret_absent sk-test-0123456789abcdef "$output" "$stderr"
+	[[ "$stderr" == *"Authorization: ***"* ]]
+	run --separate-stderr svc-probe -v --format nagios -H 'Authorization: Bearer tok-echoed-0123456789' \
+		--regex 'nothing' --contains 'tok-echoed-0123456789' "$N/echo-auth"
+	assert_equal "$status" 2
+	assert_secret_absent tok-echoed-0123456789 "$output" "$stderr"
 }
 
 @test "config from stdin; --only selects targets" {
@@ -498,6 +509,7 @@ api_config() {
 	assert_equal "$(check security.cors.disallowed .status)" critical
 	assert_equal "$(check security.headers.content_type_options .status)" critical
 	assert_equal "$(check security.headers.server_version .status)" warning
+	assert_equal "$(check security.headers.frame_options .status)" warning
 	assert_equal "$(check security.auth .status)" critical
 }
 
