@@ -9,28 +9,75 @@
 #include <string.h>
 #include <strings.h>
 
+/* The registered secrets, and two tables over them: a set, so that
+ * registering n secrets costs n, and buckets by their first 4 bytes, so
+ * that masking a string costs its length, not its length times the number
+ * of secrets (a config of 100,000 secret-named keys must not hang). */
+#define SECRET_MIN 4
+
 static char **secrets;
 static size_t n_secrets, cap_secrets;
+static char **set;            /* open addressing, at most half full */
+static size_t set_cap;
+static size_t *bucket_head;   /* index + 1 of a bucket's first secret, 0: none */
+static size_t *bucket_next;   /* per secret: index + 1 of the next in its bucket */
+static size_t bucket_cap;     /* a power of two; 0: to be built */
+
+static size_t bytes_hash(const char *s, size_t n)
+{
+	size_t h = (size_t)14695981039346656037ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * (size_t)1099511628211ull;
+	return h;
+}
+
+static char **set_slot(char **slots, size_t cap, const char *s)
+{
+	size_t k = bytes_hash(s, strlen(s)) & (cap - 1);
+	while (slots[k] && strcmp(slots[k], s) != 0)
+		k = (k + 1) & (cap - 1);
+	return &slots[k];
+}
 
 void redact_register(const char *secret)
 {
-	if (!secret || strlen(secret) < 4)
+	if (!secret || strlen(secret) < SECRET_MIN)
 		return;
-	for (size_t i = 0; i < n_secrets; i++)
-		if (strcmp(secrets[i], secret) == 0)
-			return;
+	if ((n_secrets + 1) * 2 > set_cap) {
+		size_t cap = set_cap ? set_cap * 2 : 64;
+		char **slots = ecalloc(cap, sizeof *slots);
+		for (size_t i = 0; i < set_cap; i++)
+			if (set[i])
+				*set_slot(slots, cap, set[i]) = set[i];
+		free(set);
+		set = slots;
+		set_cap = cap;
+	}
+	char **slot = set_slot(set, set_cap, secret);
+	if (*slot)
+		return;
 	if (n_secrets == cap_secrets) {
 		cap_secrets = cap_secrets ? cap_secrets * 2 : 16;
 		secrets = erealloc(secrets, cap_secrets * sizeof *secrets);
 	}
-	/* Longest first, so that a secret containing another is masked whole. */
-	char *copy = estrdup(secret);
-	size_t i = n_secrets++;
-	while (i > 0 && strlen(secrets[i - 1]) < strlen(copy)) {
-		secrets[i] = secrets[i - 1];
-		i--;
+	*slot = secrets[n_secrets++] = estrdup(secret);
+	bucket_cap = 0; /* the buckets are rebuilt when next needed */
+}
+
+static void build_buckets(void)
+{
+	free(bucket_head);
+	free(bucket_next);
+	bucket_cap = 64;
+	while (bucket_cap < 2 * n_secrets)
+		bucket_cap *= 2;
+	bucket_head = ecalloc(bucket_cap, sizeof *bucket_head);
+	bucket_next = ecalloc(n_secrets, sizeof *bucket_next);
+	for (size_t i = n_secrets; i-- > 0;) {
+		size_t k = bytes_hash(secrets[i], SECRET_MIN) & (bucket_cap - 1);
+		bucket_next[i] = bucket_head[k];
+		bucket_head[k] = i + 1;
 	}
-	secrets[i] = copy;
 }
 
 void redact_clear(void)
@@ -38,8 +85,43 @@ void redact_clear(void)
 	for (size_t i = 0; i < n_secrets; i++)
 		free(secrets[i]);
 	free(secrets);
-	secrets = NULL;
-	n_secrets = cap_secrets = 0;
+	free(set);
+	free(bucket_head);
+	free(bucket_next);
+	secrets = set = NULL;
+	bucket_head = bucket_next = NULL;
+	n_secrets = cap_secrets = set_cap = bucket_cap = 0;
+}
+
+/* Replaces every occurrence of every registered secret with "***". Where
+ * occurrences overlap (a secret inside a longer one, or two that share
+ * bytes) their union is masked as one, so no part of either shows. */
+static void mask_registered(struct buf *out, const char *s)
+{
+	size_t len = strlen(s);
+	if (!n_secrets || len < SECRET_MIN) {
+		buf_puts(out, s);
+		return;
+	}
+	if (!bucket_cap)
+		build_buckets();
+	size_t cover_end = 0; /* the masked run reaches up to here */
+	for (size_t p = 0; p < len; p++) {
+		if (p + SECRET_MIN <= len) {
+			size_t k = bytes_hash(s + p, SECRET_MIN) & (bucket_cap - 1);
+			for (size_t i = bucket_head[k]; i; i = bucket_next[i - 1]) {
+				const char *x = secrets[i - 1];
+				size_t n = strlen(x);
+				if (n <= len - p && memcmp(s + p, x, n) == 0 && p + n > cover_end) {
+					if (p >= cover_end)
+						buf_puts(out, REDACTED);
+					cover_end = p + n;
+				}
+			}
+		}
+		if (p >= cover_end)
+			buf_putc(out, s[p]);
+	}
 }
 
 bool redact_key_looks_secret(const char *key)
@@ -126,25 +208,8 @@ char *redact_string(const char *s)
 	if (!s)
 		return estrdup("");
 	struct buf a = {0}, b = {0};
-	buf_puts(&a, s);
-	for (size_t i = 0; i < n_secrets; i++) {
-		const char *hit = strstr(a.data, secrets[i]);
-		if (!hit)
-			continue;
-		size_t len = strlen(secrets[i]);
-		const char *p = a.data;
-		b.len = 0;
-		buf_append(&b, "", 0);
-		while ((hit = strstr(p, secrets[i]))) {
-			buf_append(&b, p, (size_t)(hit - p));
-			buf_puts(&b, REDACTED);
-			p = hit + len;
-		}
-		buf_puts(&b, p);
-		struct buf t = a;
-		a = b;
-		b = t;
-	}
+	mask_registered(&a, s);
+	buf_append(&a, "", 0);
 	b.len = 0;
 	buf_append(&b, "", 0);
 	mask_url_passwords(&b, a.data);

@@ -130,6 +130,36 @@ static void test_redact(void **state)
 	assert_false(redact_key_looks_secret("health_path"));
 	assert_false(redact_key_looks_secret("keep_releases"));
 	redact_clear();
+
+	/* overlapping secrets: their union is masked, no part of either shows */
+	redact_register("secretlong");
+	redact_register("Xsec");
+	redact_register("long-tail");
+	char *got = redact_string("aXsecretlong-tail b secretlong Xsec");
+	assert_string_equal(got, "a*** b *** ***");
+	free(got);
+	redact_clear();
+	got = redact_string("Xsec");
+	assert_string_equal(got, "Xsec"); /* cleared */
+	free(got);
+
+	/* many secrets: registering and masking stay linear */
+	enum { N = 100000 };
+	char name[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof name, "secret-value-%d", i);
+		redact_register(name);
+		redact_register(name); /* a second time is a no-op */
+	}
+	struct buf text = {0};
+	for (int i = 0; i < N; i += 997)
+		buf_printf(&text, "[secret-value-%d]", i);
+	got = redact_string(text.data);
+	assert_null(strstr(got, "secret-value"));
+	assert_int_equal(strncmp(got, "[***][***]", 10), 0);
+	free(got);
+	buf_free(&text);
+	redact_clear();
 }
 
 static void test_report_worst(void **state)
