@@ -412,6 +412,18 @@ wait_until() {
 	assert_output --regexp 'oldest open transaction [0-9.]+m?s \(pid [0-9]+, active, holdtx\) is above the warning 1ms'
 }
 
+@test "the session: read only, statement and lock timeouts, application_name db-check" {
+	check ".database.url = \"$PGTEST_URL?application_name=someone_else\" | .database.lock_timeout = \"1500ms\" |
+	  .database.queries = [
+	  {name: \"app\", sql: \"SELECT (current_setting('application_name') = 'db-check')::int\", critical: \"1:1\"},
+	  {name: \"read_only\", sql: \"SELECT (current_setting('transaction_read_only') = 'on')::int\", critical: \"1:1\"},
+	  {name: \"statement_timeout\", sql: \"SELECT extract(epoch FROM current_setting('statement_timeout')::interval) * 1000\"},
+	  {name: \"lock_timeout\", sql: \"SELECT extract(epoch FROM current_setting('lock_timeout')::interval) * 1000\"}]" --only queries
+	assert_success
+	assert_equal "$(json_get '.checks[] | select(.name == "db.query.statement_timeout") | .data.value > 0 and .data.value <= 5000')" true
+	assert_equal "$(json_get '.checks[] | select(.name == "db.query.lock_timeout") | .data.value')" 1500
+}
+
 @test "an attempted write in a custom query fails and is reported; nothing is written" {
 	check '.database.queries = [
 	  {name: "insert", sql: "INSERT INTO upload_pipeline.scratch VALUES (1) RETURNING id"},
