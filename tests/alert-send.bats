@@ -370,12 +370,30 @@ count_requests() {
 }
 
 @test "runbooks run on firing with the alert on stdin, bounded and recorded" {
-	config "runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json; echo diagnosed; exit 3'], timeout: 5s}}"
+	config "runbook_max_output: 256
+runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json; echo \$\$SHIPSHAPE_ALERT_NAME \$\$SHIPSHAPE_ALERT_FINGERPRINT; printf %1000s x; exit 3'], timeout: 5s}}"
 	run --separate-stderr alert-send -c cfg.yaml < <(alert firing rb)
 	assert_success
-	assert_equal "$(json_get 'select(.kind=="runbook") | [.alertname, .exit_code, .output == "diagnosed\n", .timed_out] | @tsv')" \
-		"$(printf 'HealthCheckFailed\t3\ttrue\tfalse')"
+	local fp
+	fp=$(json_get 'select(.kind=="delivery") | .fingerprints[0]' | sort -u)
+	assert_equal "$(json_get 'select(.kind=="runbook") | [.alertname, .fingerprint, .exit_code, .timed_out, (.output | length), .output_dropped] | @tsv')" \
+		"$(printf 'HealthCheckFailed\t%s\t3\tfalse\t256\t%s' "$fp" $((35 + 1000 - 256)))"
+	assert_equal "$(json_get 'select(.kind=="runbook") | .output | split("\n")[0]')" "HealthCheckFailed $fp"
 	assert_equal "$(jq -r '.labels.target' rb.json)" "rb"
+}
+
+@test "a slow runbook holds no notification back; a hung one is stopped at its timeout" {
+	# The first runbook finishes only once the page has reached the webhook:
+	# run in the way of the deliveries it would wait for ever (here: time out).
+	config "runbooks:
+  HealthCheckFailed: {command: [sh, -c, 'until [ -s $FAULT_RECORD_DIR/hook-$N.jsonl ]; do sleep 0.05; done; echo saw the page'], timeout: 20s}
+  Hung: {command: [sleep, '60'], timeout: 300ms}"
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing slow; alert firing hung Hung)
+	assert_success
+	assert_equal "$(json_get 'select(.kind=="runbook") | [.alertname, .timed_out, (.output | rtrimstr("\n"))] | @tsv' | sort)" \
+		"$(printf 'HealthCheckFailed\tfalse\tsaw the page\nHung\ttrue\t')"
+	assert_equal "$(json_get 'select(.kind=="delivery") | .status' | sort | uniq -c | tr -s ' ')" " 4 delivered"
+	[[ $stderr != *"still running"* ]]
 }
 
 @test "--test sends through every channel and reports each; a broken one exits 2" {

@@ -207,6 +207,28 @@ struct deliver_counts {
 };
 struct deliver_counts deliverer_counts(const struct deliverer *d);
 
+/* ---- runbooks: run beside the deliveries, each in a runner process ---- */
+
+#define RUNBOOKS_AT_ONCE 4    /* runners at a time; the rest wait their turn */
+#define RUNBOOK_QUEUE_MAX 64  /* waiting beyond this: skipped, with a record */
+
+struct runbooks;
+
+struct runbooks *runbooks_new(size_t max_output, enum output_format format);
+/* Queues rb for alert (consumed: the alert document it gets on stdin). */
+void runbooks_queue(struct runbooks *r, const struct runbook *rb, cJSON *alert);
+/* Starts waiting runbooks while fewer than RUNBOOKS_AT_ONCE run. */
+void runbooks_start(struct runbooks *r);
+/* The runners' pipes, to poll for POLLIN (at most max of them). */
+unsigned runbooks_pollfds(const struct runbooks *r, struct pollfd *fds, unsigned max);
+/* Reads what the runners wrote; prints the record of each one finished. */
+void runbooks_collect(struct runbooks *r);
+bool runbooks_idle(const struct runbooks *r);
+/* At exit: runners still running are left to finish under their timeout,
+ * unrecorded; waiting ones are dropped. Each is warned about. */
+void runbooks_abandon(struct runbooks *r);
+void runbooks_free(struct runbooks *r);
+
 /* ---- output records ---- */
 
 /* Prints a record (consumed) in the output format; records are flushed at

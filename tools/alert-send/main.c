@@ -8,7 +8,6 @@
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
-#include "shipshape/subproc.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -63,11 +62,6 @@ struct args {
 	const char *message;
 };
 
-struct runbook_job {
-	const struct runbook *rb;
-	cJSON *alert;
-};
-
 struct app {
 	struct args *args;
 	cJSON *doc;
@@ -87,8 +81,7 @@ struct app {
 	struct buf pending;       /* input bytes not yet a whole line */
 	bool skipping;            /* inside an over-long line */
 	struct buf journal;       /* accepted lines of this read, for the inbox */
-	struct runbook_job *runbooks;
-	size_t n_runbooks, cap_runbooks;
+	struct runbooks *runbooks;
 };
 
 static int sig_pipe[2] = {-1, -1};
@@ -174,15 +167,11 @@ static void take_alert(struct app *a, const struct alert_view *v)
 		return;
 	al->runbook_due = false;
 	const struct runbook *rb = settings_runbook(&a->s, json_path_string(al->labels, "alertname", ""));
-	if (!rb || !rb->argv || a->replaying || a->args->dry_run)
+	if (!rb || !rb->argv || a->replaying || a->args->dry_run || !a->runbooks)
 		return;
-	if (a->n_runbooks == a->cap_runbooks) {
-		a->cap_runbooks = a->cap_runbooks ? a->cap_runbooks * 2 : 8;
-		a->runbooks = erealloc(a->runbooks, a->cap_runbooks * sizeof *a->runbooks);
-	}
-	a->runbooks[a->n_runbooks++] = (struct runbook_job){
-		rb, alert_event_new(al->status, cJSON_Duplicate(al->labels, true),
-				    cJSON_Duplicate(al->annotations, true), al->starts_at, 0, al->generator_url)};
+	runbooks_queue(a->runbooks, rb,
+		       alert_event_new(al->status, cJSON_Duplicate(al->labels, true),
+				       cJSON_Duplicate(al->annotations, true), al->starts_at, 0, al->generator_url));
 }
 
 /* A suite report: each non-ok check is a firing alert named after the check;
@@ -395,53 +384,6 @@ static void notify_due(struct app *a, bool final)
 	book_collect(&a->book);
 }
 
-static void run_runbooks(struct app *a)
-{
-	for (size_t i = 0; i < a->n_runbooks; i++) {
-		struct runbook_job *j = &a->runbooks[i];
-		char *input = cJSON_PrintUnformatted(j->alert);
-		char *fp_env = easprintf("SHIPSHAPE_ALERT_FINGERPRINT=%s", json_path_string(j->alert, "fingerprint", ""));
-		char *name_env = easprintf("SHIPSHAPE_ALERT_NAME=%s", j->rb->alertname);
-		char *const env[] = {fp_env, name_env, NULL};
-		struct subproc_opts o = {
-			.argv = j->rb->argv, .env_add = env, .stdin_data = input, .stdin_len = strlen(input),
-			.timeout_ms = j->rb->timeout_ms, .max_output = a->s.runbook_max_output,
-		};
-		struct subproc_result res = {0};
-		cJSON *r = cJSON_CreateObject();
-		char t[RFC3339_LEN];
-		cJSON_AddStringToObject(r, "kind", "runbook");
-		cJSON_AddStringToObject(r, "time", rfc3339_format(now_epoch_ms(), t));
-		cJSON_AddStringToObject(r, "alertname", j->rb->alertname);
-		cJSON_AddStringToObject(r, "fingerprint", json_path_string(j->alert, "fingerprint", ""));
-		cJSON_AddStringToObject(r, "command", j->rb->argv[0]);
-		if (subproc_run(&o, &res) < 0) {
-			char *msg = easprintf("unable to run %s: %s", j->rb->argv[0], strerror(errno));
-			cJSON_AddStringToObject(r, "error", msg);
-			error_msg("runbook for %s: %s", j->rb->alertname, msg);
-			free(msg);
-		} else {
-			char *out = redact_string(res.output ? res.output : "");
-			cJSON_AddNumberToObject(r, "exit_code", res.exit_code);
-			if (res.term_signal)
-				cJSON_AddNumberToObject(r, "signal", res.term_signal);
-			cJSON_AddBoolToObject(r, "timed_out", res.timed_out);
-			cJSON_AddNumberToObject(r, "duration_ms", (double)res.duration_ms);
-			cJSON_AddStringToObject(r, "output", out);
-			if (res.output_dropped)
-				cJSON_AddNumberToObject(r, "output_dropped", (double)res.output_dropped);
-			free(out);
-		}
-		record_print(r, a->format);
-		subproc_result_free(&res);
-		free(input);
-		free(fp_env);
-		free(name_env);
-		cJSON_Delete(j->alert);
-	}
-	a->n_runbooks = 0;
-}
-
 /* ---- the loop ---- */
 
 static void install_signals(void)
@@ -483,10 +425,12 @@ static void loop(struct app *a, bool read_input)
 		bool final = a->eof || a->terminating;
 		notify_due(a, final);
 		book_save(&a->book, final ? 0 : SAVE_INTERVAL_MS);
-		if (final && deliverer_idle(a->d))
+		runbooks_start(a->runbooks);
+		if (final && deliverer_idle(a->d) && runbooks_idle(a->runbooks))
 			break;
 		if (a->terminating && now_monotonic_ms() >= a->deadline) {
 			deliverer_abandon(a->d);
+			runbooks_abandon(a->runbooks);
 			break;
 		}
 		int64_t wait = a->next_due == INT64_MAX ? 1000 : a->next_due - now_epoch_ms();
@@ -494,16 +438,21 @@ static void loop(struct app *a, bool read_input)
 			wait = 1000; /* acks are looked for once a second */
 		if (a->book.dirty && wait > SAVE_INTERVAL_MS)
 			wait = SAVE_INTERVAL_MS;
-		struct pollfd fds[2] = {{.fd = sig_pipe[0], .events = POLLIN}, {.fd = STDIN_FILENO, .events = POLLIN}};
-		unsigned n = a->eof ? 1 : 2;
+		struct pollfd fds[2 + RUNBOOKS_AT_ONCE] = {{.fd = sig_pipe[0], .events = POLLIN}};
+		unsigned n = 1;
+		if (!a->eof)
+			fds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+		unsigned first_runbook = n;
+		n += runbooks_pollfds(a->runbooks, fds + n, RUNBOOKS_AT_ONCE);
 		if (deliverer_step(a->d, fds, n, (int)(wait < 0 ? 0 : wait)) < 0)
 			die(EXIT_UNKNOWN, "delivery loop failed");
 		if (fds[0].revents)
 			on_signals(a);
-		if (n == 2 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!a->eof && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			read_stdin(a);
+		if (n > first_runbook)
+			runbooks_collect(a->runbooks);
 		book_load_acks(&a->book);
-		run_runbooks(a);
 	}
 	book_save(&a->book, 0);
 }
@@ -567,6 +516,7 @@ static int cmd_run(struct app *a, bool flush)
 		.dry_run = a->args->dry_run});
 	if (!a->args->dry_run)
 		deliverer_load_spool(a->d);
+	a->runbooks = runbooks_new(a->s.runbook_max_output, a->format);
 	if (persist && with_book)
 		replay_inbox(a);
 	install_signals();
@@ -575,6 +525,7 @@ static int cmd_run(struct app *a, bool flush)
 	if (a->ignored_events)
 		verbose("%u event%s without alerts taken", a->ignored_events, a->ignored_events == 1 ? "" : "s");
 	deliverer_free(a->d);
+	runbooks_free(a->runbooks);
 	book_close(&a->book);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
@@ -720,7 +671,6 @@ int main(int argc, char **argv)
 		owed_free(&a.owed[c]);
 	buf_free(&a.pending);
 	buf_free(&a.journal);
-	free(a.runbooks);
 	free(a.dir);
 	cJSON_Delete(a.doc);
 	return finish_output(status);
