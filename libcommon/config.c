@@ -21,13 +21,14 @@ static void expand_tree(struct cfg_node *n, const struct env_store *env, bool st
 			struct diag *d)
 {
 	for (; n; n = n->next) {
-		bool is_secret = secret || n->secret || redact_key_looks_secret(n->key);
 		if (n->type == CFG_MAP || n->type == CFG_LIST) {
-			expand_tree(n->child, env, strict, is_secret, d);
+			expand_tree(n->child, env, strict,
+				    secret || n->secret || redact_key_looks_secret(n->key), d);
 			continue;
 		}
 		if (n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
 			continue;
+		bool is_secret = secret || n->secret || redact_key_looks_secret(n->key);
 		struct tmpl_ctx c = {.env = env, .strict = strict, .diag = d, .file = n->loc.file,
 				     .line = n->text_line ? n->text_line : n->loc.line,
 				     .col = n->text_line ? n->text_col : n->loc.col, .secret = is_secret};
