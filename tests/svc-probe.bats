@@ -610,6 +610,13 @@ api_config() {
 	assert_equal "$(check perf.l .data.error_rate)" 100
 	probe --name l --requests 50 --perf-warning errors=1% "$N/error"
 	assert_equal "$status" 1
+	# TCP targets take no load: probed once beside it; with nothing to load, a usage error.
+	probe --name l --requests 20 --tcp "127.0.0.1:$FAULT_TCP_PORT" --expect '^220' "$N/ok"
+	assert_success
+	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "tcp.127.0.0.1:$FAULT_TCP_PORT perf.l"
+	probe --requests 20 --tcp "127.0.0.1:$FAULT_TCP_PORT"
+	assert_equal "$status" 64
+	assert_equal "$stderr" "svc-probe: --requests loads HTTP targets, and there is none"
 }
 
 @test "--baseline compares with a saved report" {

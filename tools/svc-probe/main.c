@@ -953,20 +953,24 @@ int main(int argc, char **argv)
 		else
 			hp[n_http++] = &ts.v[i].http;
 	}
-	if (!s.perf_set || s.security) {
-		struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp, s.parallel);
+	if (s.perf_set && !n_http)
+		die(EXIT_USAGE, "--requests loads HTTP targets, and there is none");
+	/* A load run replaces the single HTTP checks; TCP targets, which take
+	 * no load, are still probed once. */
+	bool single_http = !s.perf_set || s.security;
+	struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp, s.parallel);
+	if (single_http)
 		run_probes(hp, hr, n_http, s.parallel, verbose);
-		tcp_join_all(tb);
-		for (size_t i = 0; i < n_http; i++) {
-			char *prefix = easprintf("http.%s", hp[i]->name);
-			add_result_checks(rep, prefix, hp[i], hr[i]);
-			free(prefix);
-			http_result_free(hr[i]);
-		}
-		for (size_t i = 0; i < n_tcp; i++) {
-			add_tcp_checks(rep, tp[i], &tr[i]);
-			tcp_result_free(&tr[i]);
-		}
+	tcp_join_all(tb);
+	for (size_t i = 0; single_http && i < n_http; i++) {
+		char *prefix = easprintf("http.%s", hp[i]->name);
+		add_result_checks(rep, prefix, hp[i], hr[i]);
+		free(prefix);
+		http_result_free(hr[i]);
+	}
+	for (size_t i = 0; i < n_tcp; i++) {
+		add_tcp_checks(rep, tp[i], &tr[i]);
+		tcp_result_free(&tr[i]);
 	}
 
 	if (s.security) {
