@@ -540,6 +540,9 @@ assert_one_error() {
 	policy.urls|critical|alerts.slack.webhook_url is not https|alerts: {slack: {webhook_url: "${HOOK:-http://hooks.example.com/x}"}}
 	policy.urls|critical|deploy.render.api_url is not https|deploy: {render: {api_url: "http://api.render.com"}}
 	policy.urls|warning|STARTTLS is not required|alerts: {email: {smtp: {url: "smtp://smtp.accessa.ai:25", tls: try}}}
+	policy.urls|critical|STARTTLS is off: the SMTP password goes in clear|alerts: {email: {smtp: {url: "smtp://smtp.accessa.ai:25", tls: none}}}
+	policy.urls|critical|alerts.email.smtp.tls_verify is off|alerts: {email: {smtp: {tls_verify: false}}}
+	policy.urls|critical|probes[0].tls_verify is off|probes: [{name: x, url: "https://x.accessa.ai", tls_verify: "false"}]
 	policy.api|critical|api.port 70000 is not a TCP port|api: {port: 70000}
 	policy.api|critical|api.workers must be at least 1|api: {workers: "0"}
 	policy.api|warning|listens on loopback only|api: {host: 127.0.0.1}

@@ -309,6 +309,22 @@ static void health_path(struct policy *p, const cJSON *doc, const char *path, co
 		finding(p, STATUS_CRITICAL, "%s \"%s\" does not start with /", shown, v);
 }
 
+/* tls_verify: false (a probe, the SMTP connection) accepts any
+ * certificate: anyone on the path can read what is sent, credentials
+ * first. */
+static void tls_verify_leaf(const char *path, const struct cfg_node *n, void *ctx)
+{
+	struct policy *p = ctx;
+	if (!n->key || strcmp(n->key, "tls_verify") != 0)
+		return;
+	bool off = (n->type == CFG_BOOL && !n->b) || (n->type == CFG_INT && n->i == 0) ||
+		   (n->type == CFG_STRING && n->str &&
+		    (strcasecmp(n->str, "false") == 0 || strcasecmp(n->str, "no") == 0 ||
+		     strcasecmp(n->str, "off") == 0 || strcmp(n->str, "0") == 0));
+	if (off)
+		finding(p, prod_critical(p), "%s is off: any certificate is accepted", path);
+}
+
 static void check_urls(struct policy *p)
 {
 	production_url(p, "api.base_url", json_path_string(p->doc, "api.base_url", NULL));
@@ -342,7 +358,10 @@ static void check_urls(struct policy *p)
 	const char *smtp = json_path_string(p->doc, "alerts.email.smtp.url", NULL);
 	const char *tls = json_path_string(p->doc, "alerts.email.smtp.tls", "required");
 	if (smtp && strncasecmp(smtp, "smtps://", 8) != 0 && strcmp(tls, "required") != 0 && p->production)
-		finding(p, STATUS_WARNING, "alerts.email.smtp.url is not smtps:// and STARTTLS is not required");
+		finding(p, strcmp(tls, "none") == 0 ? STATUS_CRITICAL : STATUS_WARNING,
+			"alerts.email.smtp.url is not smtps:// and STARTTLS is %s",
+			strcmp(tls, "none") == 0 ? "off: the SMTP password goes in clear" : "not required");
+	walk_leaves(p->root, tls_verify_leaf, p);
 }
 
 static void check_cache(struct policy *p)
