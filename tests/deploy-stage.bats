@@ -15,10 +15,12 @@ setup_file() {
 	svc_wait 10 test -s "$dir/port" || { svc_log_tail "$dir/log"; return 1; }
 	RENDER_URL="http://127.0.0.1:$(<"$dir/port")"
 	export RENDER_URL
+	start_faultsrv
 }
 
 teardown_file() {
 	svc_stop_pid "${RENDER_PID:-}"
+	stop_all_services
 }
 
 setup() {
@@ -492,4 +494,87 @@ render_config() {
 	run --separate-stderr ds apply
 	assert_equal "$status" 2
 	[[ "$(json_get .message)" == *'deploy.driver "ftp" is not one of command, symlink, render'* ]]
+}
+
+# e2e_config STEP2_URL [JQ_FILTER]: config.json with an end-to-end sequence
+# against the fault server: an upload answered with a document id, then a
+# status step polled at STEP2_URL.
+e2e_config() {
+	jq -n --arg base "$FAULT_URL" --arg status "$1" \
+		'{service:{name:"api"},api:{base_url:($base + "/")},
+		  deploy:{driver:"command",command:{deploy:["true"]},e2e:{timeout:"20s",steps:[
+		    {name:"upload",method:"POST",url:"/record/upload?body=%7B%22document_id%22%3A%22doc%201%2F7%22%7D",
+		     headers:{Authorization:"Bearer e2e-token-5150aa"},json_body:{filename:"e2e.txt",content:"hello"},
+		     json:".document_id",capture:{document:".document_id"}},
+		    {name:"status",url:$status,status:[200,202],json:".status == 200",
+		     poll:{interval:"50ms",timeout:"5s",fail_if:[".status == 500"]}}]}}}' |
+		jq "${2:-.}" >config.json
+}
+
+@test "e2e: upload, capture the id, poll until processed; the token never shown" {
+	curl -fsS "$FAULT_URL/_ctl/reset" >/dev/null
+	e2e_config '/record/status?doc={{document}}' '.deploy.e2e.steps[1].url = "/seq/proc?codes=202,202,200&doc={{document}}"'
+	run --separate-stderr deploy-stage -c config.json e2e
+	assert_success
+	assert_equal "$(json_get .summary)" "end-to-end pipeline: 2 steps passed"
+	assert_equal "$(json_get '.checks | map(.name + " " + .status) | join(", ")')" "e2e.upload ok, e2e.status ok"
+	assert_equal "$(json_get '.checks[0].data.captured.document')" "doc 1/7"
+	assert_equal "$(json_get '.checks[1].data.polls')" 3
+	# the captured id went into the next URL, percent-encoded
+	assert_equal "$(json_get '.checks[1].data.url')" "$FAULT_URL/seq/proc?codes=202,202,200&doc=doc%201%2F7"
+	# the upload carried the body and the token; the report and stderr never show it
+	assert_equal "$(jq -r '.json.filename + " " + .headers.authorization' "$FAULT_RECORD_DIR/upload.jsonl")" \
+		"e2e.txt Bearer e2e-token-5150aa"
+	assert_secret_absent e2e-token-5150aa "$output" "$stderr"
+	curl -fsS "$FAULT_URL/_ctl/reset" >/dev/null
+	run deploy-stage -c config.json e2e --format text
+	assert_success
+	assert_line --regexp '^OK +e2e\.status .*after 3 polls'
+}
+
+@test "e2e: a terminal state, a document never processed, a missing capture: critical, named, the rest not run" {
+	e2e_config '/json?body=%7B%22status%22%3A500%7D&doc={{document}}'
+	run --separate-stderr deploy-stage -c config.json e2e
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[1].message')" \
+		"GET $FAULT_URL/json?body=%7B%22status%22%3A500%7D&doc=doc%201%2F7: failed: .status == 500 holds after 1 poll"
+	e2e_config '/json?body=%7B%22status%22%3A202%7D' '.deploy.e2e.steps[1].poll.timeout = "300ms"'
+	run --separate-stderr deploy-stage -c config.json e2e
+	assert_equal "$status" 2
+	[[ $(json_get '.checks[1].message') == *'.status == 200: got 202'*'(still, after '*' polls in '* ]]
+	(($(json_get '.checks[1].data.polls') > 1))
+	# the whole sequence is bounded by -t, polls or not
+	e2e_config '/json?body=%7B%22status%22%3A202%7D' '.deploy.e2e.steps[1].poll.timeout = "1h"'
+	run --separate-stderr deploy-stage -c config.json e2e -t 300ms
+	assert_equal "$status" 2
+	e2e_config '/json' '.deploy.e2e.steps[0].capture = {document: ".id"}'
+	run --separate-stderr deploy-stage -c config.json e2e
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.summary')" "end-to-end pipeline failed at upload: 0 of 2 steps passed"
+	assert_equal "$(json_get '.checks | length')" 1
+	[[ $(json_get '.checks[0].message') == *"capture document: .id is not in the answer" ]]
+}
+
+@test "e2e: a bad sequence is invalid input naming its key; --dry-run lists the steps and sends nothing" {
+	for filter in '.deploy.e2e.steps[1].url = "/x/{{nope}}"' '.deploy.e2e.steps[1].poll.every = "1s"' \
+		'del(.api)' '.deploy.e2e.steps[1].name = "upload"' '.deploy.e2e.steps = []' 'del(.deploy.e2e)' \
+		'.deploy.e2e.steps[1].json = "..x =="' '.deploy.e2e.steps[0].capture = {"a b": ".x"}'; do
+		e2e_config '/json' "$filter"
+		run --separate-stderr deploy-stage -c config.json e2e
+		echo "$filter: $stderr" >&2
+		assert_equal "$status" 65
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == "deploy-stage: deploy.e2e"* ]]
+		[ -z "$output" ]
+	done
+	[[ $stderr == *'deploy.e2e.steps[0].capture.a b:'* ]]
+	curl -fsS "$FAULT_URL/_ctl/reset" >/dev/null
+	e2e_config '/record/status?doc={{document}}'
+	run --separate-stderr deploy-stage -c config.json e2e --dry-run
+	assert_success
+	assert_equal "$(json_get '.steps | map(.method + " " + .name) | join(", ")')" "POST upload, GET status"
+	assert_equal "$(json_get '.steps[1].url')" "$FAULT_URL/record/status?doc={{document}}"
+	assert_equal "$(curl -fsS "$FAULT_URL/_ctl/count/upload")" 0
+	run bash -c 'deploy-stage -c config.json e2e --dry-run >/dev/full'
+	assert_failure
 }

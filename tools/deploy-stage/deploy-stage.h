@@ -12,12 +12,13 @@
 
 struct args {
 	struct std_opts std;
-	const char *command;  /* lock, begin, gate, apply, finish, status, history */
+	const char *command;  /* lock, begin, gate, apply, finish, status, history, e2e */
 	const char *operand;  /* lock: acquire|release|status; gate: STAGE */
 	const char *service;
 	const char *message;
 	const char *release;
 	const char *result;
+	const char *url;      /* e2e: base of relative step URLs */
 	int64_t wait_ms;
 	long limit;
 	bool force, strict, dry_run;
@@ -52,5 +53,7 @@ int cmd_apply(struct run *r);
 int cmd_finish(struct run *r);
 int cmd_status(struct run *r);
 int cmd_history(struct run *r);
+/* The end-to-end pipeline check (deploy.e2e): a report; exits with its status. */
+int cmd_e2e(struct run *r);
 
 #endif

@@ -21,6 +21,7 @@ enum {
 	OPT_STRICT,
 	OPT_DRY_RUN,
 	OPT_LIMIT,
+	OPT_URL,
 };
 
 static void usage(FILE *f)
@@ -34,11 +35,12 @@ static void usage(FILE *f)
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
 		"       deploy-stage status\n"
 		"       deploy-stage history [--limit N]\n"
+		"       deploy-stage e2e [--url BASE] [--dry-run] [-t DUR]\n"
 		"\n"
 		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
 		"\n"
-		"  -c, --config FILE     the config (YAML or a JSON config document); begin and\n"
-		"                        apply read a config document on stdin without it\n"
+		"  -c, --config FILE     the config (YAML or a JSON config document); begin,\n"
+		"                        apply and e2e read a config document on stdin without it\n"
 		"      --service NAME    the service (default: the config's service.name, else\n"
 		"                        $SHIPSHAPE_SERVICE, else \"default\")\n"
 		"  -r, --release ID      the release to deploy (begin)\n"
@@ -48,9 +50,12 @@ static void usage(FILE *f)
 		"      --force           begin over an interrupted deploy; finish it ok;\n"
 		"                        release another holder's lock\n"
 		"      --strict          warnings fail the gate\n"
-		"      --dry-run         apply: say what the driver would do\n"
+		"      --dry-run         apply: say what the driver would do; e2e: list the steps\n"
+		"      --url BASE        e2e: the base of relative step URLs (default\n"
+		"                        deploy.e2e.base_url, else api.base_url)\n"
 		"      --limit N         history: the last N deployments (default 256)\n"
-		"  -t, --timeout DUR     apply: the driver's timeout (default deploy.timeout)\n"
+		"  -t, --timeout DUR     apply: the driver's timeout (default deploy.timeout);\n"
+		"                        e2e: the whole sequence's (default deploy.e2e.timeout)\n"
 		"      --state-dir DIR   where the journal and the lock live\n"
 		"      --format FMT      json (default when piped) or text\n"
 		"  -q, --quiet           no warnings\n"
@@ -58,9 +63,9 @@ static void usage(FILE *f)
 		"  -h, --help            this help\n"
 		"  -V, --version         the version\n"
 		"\n"
-		"Exit: 0 done/gate passed, 1 status: interrupted, 2 failed (gate, driver,\n"
-		"refused), 3 internal error (journal write), 64 usage, 65 invalid input,\n"
-		"75 lock held.\n");
+		"Exit: 0 done/gate passed, 1 status: interrupted (e2e: a warning), 2 failed\n"
+		"(gate, driver, e2e step, refused), 3 internal error (journal write), 64 usage,\n"
+		"65 invalid input, 75 lock held.\n");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
@@ -76,6 +81,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"strict", no_argument, NULL, OPT_STRICT},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"limit", required_argument, NULL, OPT_LIMIT},
+		{"url", required_argument, NULL, OPT_URL},
 		{NULL, 0, NULL, 0},
 	};
 	a->limit = 256;
@@ -100,6 +106,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_FORCE: a->force = true; break;
 		case OPT_STRICT: a->strict = true; break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
+		case OPT_URL: a->url = optarg; break;
 		case OPT_LIMIT: {
 			char *end;
 			a->limit = strtol(optarg, &end, 10);
@@ -115,12 +122,13 @@ static void parse_args(int argc, char **argv, struct args *a)
 		usage_error(usage);
 	}
 	a->command = argv[optind++];
-	static const char *const commands[] = {"lock", "begin", "gate", "apply", "finish", "status", "history"};
+	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",
+					       "finish", "status", "history", "e2e"};
 	bool known = false;
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		known |= strcmp(a->command, commands[i]) == 0;
 	if (!known)
-		die(EXIT_USAGE, "unknown command \"%s\" (expected lock, begin, gate, apply, finish, status or history)",
+		die(EXIT_USAGE, "unknown command \"%s\" (expected lock, begin, gate, apply, finish, status, history or e2e)",
 		    a->command);
 	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0;
 	if (takes_operand) {
@@ -164,7 +172,7 @@ void emit(const struct run *r, const cJSON *doc, const char *text)
 
 static bool needs_config(const char *command)
 {
-	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0;
+	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0 || strcmp(command, "e2e") == 0;
 }
 
 int main(int argc, char **argv)
@@ -183,6 +191,12 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
+	if (strcmp(a.command, "e2e") == 0) {
+		/* a check: it reads no journal and takes no lock */
+		int st = cmd_e2e(&r);
+		cJSON_Delete(r.config);
+		return finish_stdout(st);
+	}
 
 	r.state_dir = state_dir_resolve(a.std.state_dir, r.config ? json_path_string(r.config, "state_dir", NULL) : NULL);
 	if (!r.state_dir)

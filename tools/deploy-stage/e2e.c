@@ -1,0 +1,589 @@
+/* e2e.c — deploy-stage e2e: the post-deploy stage's end-to-end pipeline
+ * check. The steps of deploy.e2e.steps (svc-probe's probe keys) run in
+ * order through the shared HTTP engine; a step may capture values from its
+ * JSON answer for the steps after it ({{name}} in their url, headers and
+ * body), and may poll until its assertions hold — upload a document, then
+ * poll its status until processed. Prints a report, one check per step run;
+ * the first step that fails ends the sequence. */
+#include "deploy-stage.h"
+#include "shipshape/http.h"
+#include "shipshape/json.h"
+#include "shipshape/redact.h"
+#include "shipshape/report.h"
+#include "shipshape/units.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define E2E_TIMEOUT_DEFAULT_MS (2 * 60 * 1000)
+#define E2E_POLL_INTERVAL_DEFAULT_MS 1000
+#define E2E_POLL_TIMEOUT_DEFAULT_MS 60000
+#define E2E_MAX_STEPS 50
+#define E2E_MAX_CAPTURE 1024 /* bytes of one captured value */
+
+/* Keys of a step that are the sequence's, not the probe's. */
+static const char *const step_keys[] = {"capture", "poll", NULL};
+
+struct step {
+	const cJSON *spec;  /* the step as configured (borrowed from the config) */
+	const char *name;
+	bool poll;
+	int64_t poll_interval_ms, poll_timeout_ms;
+	struct http_probe fail_if; /* poll.fail_if as json assertions; n_json 0: none */
+};
+
+struct e2e {
+	struct step *steps;
+	size_t n;
+	char *base_url;     /* for urls starting with "/" (no trailing slash), or NULL */
+	int64_t timeout_ms; /* the whole sequence */
+};
+
+static void e2e_free(struct e2e *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		http_probe_free(&e->steps[i].fail_if);
+	free(e->steps);
+	free(e->base_url);
+}
+
+static bool capture_name_valid(const char *s)
+{
+	if (!s || !*s || strlen(s) > 64)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+/* Percent-encodes everything but RFC 3986's unreserved characters. */
+static void url_encode_into(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			buf_putc(b, (char)c);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* s with each {{name}} replaced by its value in vars (url-encoded for a
+ * URL). Returns a new string, or NULL with the unknown name in err. */
+static char *expand(const char *s, const cJSON *vars, bool for_url, char *err, size_t errsize)
+{
+	struct buf b = {0};
+	buf_puts(&b, "");
+	const char *p = s;
+	for (;;) {
+		const char *open = strstr(p, "{{");
+		const char *close = open ? strstr(open + 2, "}}") : NULL;
+		if (!open || !close) {
+			buf_puts(&b, p);
+			break;
+		}
+		buf_append(&b, p, (size_t)(open - p));
+		char *name = estrndup(open + 2, (size_t)(close - open - 2));
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(vars, name);
+		if (!cJSON_IsString(v)) {
+			snprintf(err, errsize, "{{%s}} is not captured by an earlier step", name);
+			free(name);
+			buf_free(&b);
+			return NULL;
+		}
+		free(name);
+		if (for_url)
+			url_encode_into(&b, v->valuestring);
+		else
+			buf_puts(&b, v->valuestring);
+		p = close + 2;
+	}
+	return buf_take(&b);
+}
+
+/* Replaces {{name}} in every string under node, in place. */
+static int expand_tree(cJSON *node, const cJSON *vars, bool for_url, char *err, size_t errsize)
+{
+	if (cJSON_IsString(node)) {
+		char *s = expand(node->valuestring, vars, for_url, err, errsize);
+		if (!s)
+			return -1;
+		cJSON_SetValuestring(node, s);
+		free(s);
+		return 0;
+	}
+	cJSON *c;
+	cJSON_ArrayForEach(c, node)
+	{
+		if (expand_tree(c, vars, for_url, err, errsize) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The step's probe object for this run: its captures substituted, a
+ * relative url joined to the base (new; the caller deletes it). */
+static cJSON *step_object(const struct e2e *e, const struct step *s, const cJSON *vars, char *err,
+			  size_t errsize)
+{
+	cJSON *o = cJSON_Duplicate(s->spec, 1);
+	cJSON *m;
+	cJSON_ArrayForEach(m, o)
+	{
+		if (strcmp(m->string, "capture") == 0 || strcmp(m->string, "poll") == 0)
+			continue;
+		if (expand_tree(m, vars, strcmp(m->string, "url") == 0, err, errsize) < 0) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+	}
+	const char *url = json_path_string(o, "url", NULL);
+	if (!url || !*url) {
+		snprintf(err, errsize, "url: missing");
+		cJSON_Delete(o);
+		return NULL;
+	}
+	if (*url == '/') {
+		if (!e->base_url) {
+			snprintf(err, errsize, "url: \"%.60s\" is relative, and neither deploy.e2e.base_url nor "
+					       "api.base_url is set",
+				 url);
+			cJSON_Delete(o);
+			return NULL;
+		}
+		char *full = easprintf("%s%s", e->base_url, url);
+		cJSON_ReplaceItemInObjectCaseSensitive(o, "url", cJSON_CreateString(full));
+		free(full);
+	}
+	return o;
+}
+
+/* Reads and checks deploy.e2e; every problem names its key. Returns 0, or
+ * -1 with the reason in err. */
+static int e2e_load(struct e2e *e, const cJSON *config, const char *base_override, int64_t timeout_ms,
+		    char *err, size_t errsize)
+{
+	memset(e, 0, sizeof *e);
+	const cJSON *cfg = json_path(config, "deploy.e2e");
+	if (!cJSON_IsObject(cfg)) {
+		snprintf(err, errsize, "deploy.e2e is not configured (a map with steps)");
+		return -1;
+	}
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cfg)
+	{
+		if (strcmp(m->string, "steps") && strcmp(m->string, "timeout") && strcmp(m->string, "base_url")) {
+			snprintf(err, errsize, "deploy.e2e.%s: unknown key (steps, timeout, base_url)", m->string);
+			return -1;
+		}
+	}
+	const char *base = base_override ? base_override : json_path_string(cfg, "base_url", NULL);
+	if (!base || !*base)
+		base = json_path_string(config, "api.base_url", NULL);
+	if (base && *base) {
+		size_t n = strlen(base);
+		while (n && base[n - 1] == '/')
+			n--;
+		e->base_url = estrndup(base, n);
+	}
+	e->timeout_ms = timeout_ms > 0 ? timeout_ms : json_path_duration_ms(cfg, "timeout", E2E_TIMEOUT_DEFAULT_MS);
+	if (e->timeout_ms <= 0) {
+		snprintf(err, errsize, "deploy.e2e.timeout: expected a duration such as 2m");
+		return -1;
+	}
+	const cJSON *steps = cJSON_GetObjectItemCaseSensitive(cfg, "steps");
+	int n = cJSON_GetArraySize(steps);
+	if (!cJSON_IsArray(steps) || n == 0 || n > E2E_MAX_STEPS) {
+		snprintf(err, errsize, "deploy.e2e.steps: expected a list of 1 to %d steps", E2E_MAX_STEPS);
+		return -1;
+	}
+	e->steps = ecalloc((size_t)n, sizeof *e->steps);
+	/* names captured so far, each with a stand-in value, to check the steps as they will run */
+	cJSON *vars = cJSON_CreateObject();
+	char sub[256];
+	int rc = -1;
+	const cJSON *spec;
+	cJSON_ArrayForEach(spec, steps)
+	{
+		size_t i = e->n;
+		struct step *s = &e->steps[e->n++];
+		http_probe_init(&s->fail_if);
+		s->spec = spec;
+		s->name = json_path_string(spec, "name", NULL);
+		if (!cJSON_IsObject(spec) || !s->name || !*s->name) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu]: a step is a map with a name", i);
+			goto out;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(e->steps[k].name, s->name) == 0) {
+				snprintf(err, errsize, "deploy.e2e.steps[%zu]: a second step named \"%s\"", i, s->name);
+				goto out;
+			}
+		const cJSON *poll = cJSON_GetObjectItemCaseSensitive(spec, "poll");
+		if (poll && !cJSON_IsObject(poll)) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: a map of interval, timeout, fail_if", i);
+			goto out;
+		}
+		if (poll) {
+			s->poll = true;
+			s->poll_interval_ms = E2E_POLL_INTERVAL_DEFAULT_MS;
+			s->poll_timeout_ms = E2E_POLL_TIMEOUT_DEFAULT_MS;
+			{
+				cJSON_ArrayForEach(m, poll)
+				{
+					if (strcmp(m->string, "interval") && strcmp(m->string, "timeout") &&
+					    strcmp(m->string, "fail_if")) {
+						snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.%s: unknown key "
+								       "(interval, timeout, fail_if)", i, m->string);
+						goto out;
+					}
+				}
+				s->poll_interval_ms = json_path_duration_ms(poll, "interval", s->poll_interval_ms);
+				s->poll_timeout_ms = json_path_duration_ms(poll, "timeout", s->poll_timeout_ms);
+				if (s->poll_interval_ms <= 0 || s->poll_timeout_ms <= 0) {
+					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: interval and timeout are "
+							       "durations such as 1s", i);
+					goto out;
+				}
+				const cJSON *f = cJSON_GetObjectItemCaseSensitive(poll, "fail_if");
+				const cJSON *a;
+				if (f && !cJSON_IsString(f) && !cJSON_IsArray(f)) {
+					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: an assertion or a list of them", i);
+					goto out;
+				}
+				if (cJSON_IsString(f) &&
+				    http_probe_add_json_assert(&s->fail_if, f->valuestring, sub, sizeof sub) < 0) {
+					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i, sub);
+					goto out;
+				}
+				const cJSON *list = cJSON_IsArray(f) ? f : NULL;
+				cJSON_ArrayForEach(a, list)
+				{
+					if (!cJSON_IsString(a) ||
+					    http_probe_add_json_assert(&s->fail_if, a->valuestring, sub, sizeof sub) < 0) {
+						snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i,
+							 cJSON_IsString(a) ? sub : "an assertion is a string");
+						goto out;
+					}
+				}
+			}
+		}
+		cJSON *o = step_object(e, s, vars, sub, sizeof sub);
+		if (!o) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
+			goto out;
+		}
+		struct http_probe p;
+		http_probe_init(&p);
+		int prc = http_probe_from_json(&p, o, step_keys, sub, sizeof sub);
+		cJSON_Delete(o);
+		if (prc < 0) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
+			goto out;
+		}
+		http_probe_free(&p);
+		const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec, "capture");
+		if (cap && !cJSON_IsObject(cap)) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu].capture: a map of name to JSON path", i);
+			goto out;
+		}
+		cJSON_ArrayForEach(m, cap)
+		{
+			if (!capture_name_valid(m->string) || !cJSON_IsString(m) || !*m->valuestring) {
+				snprintf(err, errsize, "deploy.e2e.steps[%zu].capture.%s: a name of letters, digits "
+						       "and '_' mapped to a JSON path such as .id", i, m->string);
+				goto out;
+			}
+			cJSON_DeleteItemFromObjectCaseSensitive(vars, m->string);
+			cJSON_AddStringToObject(vars, m->string, "0");
+		}
+	}
+	rc = 0;
+out:
+	cJSON_Delete(vars);
+	return rc;
+}
+
+/* ---- running ---- */
+
+static void on_done(struct http_engine *eng, const struct http_probe *p, struct http_result *r, void *tag,
+		    void *user)
+{
+	(void)eng, (void)p, (void)user;
+	*(struct http_result **)tag = r;
+}
+
+static void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+static struct http_result *run_once(struct http_engine *eng, const struct http_probe *p)
+{
+	struct http_result *r = NULL;
+	http_engine_add(eng, p, &r);
+	http_engine_run_until(eng, -1);
+	if (!r) {
+		r = ecalloc(1, sizeof *r);
+		r->error = HTTP_ERR_OTHER;
+		r->error_message = estrdup("no result");
+		r->status = STATUS_UNKNOWN;
+	}
+	return r;
+}
+
+/* Whether one of the step's poll.fail_if assertions holds for r (which is
+ * judged again against the step afterwards by the caller). */
+static const char *fail_if_matched(const struct step *s, struct http_result *r)
+{
+	if (!s->fail_if.n_json)
+		return NULL;
+	http_evaluate(&s->fail_if, r, now_epoch_ms());
+	/* one "json" outcome per assertion, in order */
+	size_t j = 0;
+	for (size_t i = 0; i < r->n_outcomes && j < s->fail_if.n_json; i++) {
+		if (strcmp(r->outcomes[i].name, "json") != 0)
+			continue;
+		if (r->outcomes[i].status == STATUS_OK)
+			return s->fail_if.json[j].text;
+		j++;
+	}
+	return NULL;
+}
+
+/* The failing outcomes' messages, or the result in one line (new). */
+static char *result_reason(const struct http_result *r)
+{
+	struct buf b = {0};
+	for (size_t i = 0; i < r->n_outcomes; i++)
+		if (r->outcomes[i].status != STATUS_OK)
+			buf_printf(&b, "%s%s", b.len ? "; " : "", r->outcomes[i].message);
+	if (!b.len) {
+		buf_free(&b);
+		return http_result_describe(r);
+	}
+	return buf_take(&b);
+}
+
+/* Captures the step's values from r's JSON body into vars; 0, or -1 with
+ * the reason in err. Values under secret-looking names are registered for
+ * redaction and shown as "***". */
+static int capture(const struct step *s, const struct http_result *r, cJSON *vars, cJSON *shown, char *err,
+		   size_t errsize)
+{
+	const cJSON *cap = cJSON_GetObjectItemCaseSensitive(s->spec, "capture");
+	if (!cap)
+		return 0;
+	cJSON *doc = r->body ? cJSON_ParseWithLength(r->body, r->body_len) : NULL;
+	const cJSON *m;
+	int rc = 0;
+	cJSON_ArrayForEach(m, cap)
+	{
+		const char *path = m->valuestring[0] == '.' ? m->valuestring + 1 : m->valuestring;
+		const cJSON *v = doc ? json_path(doc, path) : NULL;
+		char *value = NULL;
+		if (cJSON_IsString(v))
+			value = estrdup(v->valuestring);
+		else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+			value = easprintf("%lld", (long long)v->valuedouble);
+		else if (cJSON_IsNumber(v))
+			value = easprintf("%.17g", v->valuedouble);
+		if (!value || !*value || strlen(value) > E2E_MAX_CAPTURE) {
+			snprintf(err, errsize, "capture %s: %s %s", m->string, m->valuestring,
+				 !doc ? "(the answer is not JSON)"
+				 : !v ? "is not in the answer"
+				      : "is not a string or number of at most 1 KiB");
+			free(value);
+			rc = -1;
+			break;
+		}
+		bool secret = redact_key_looks_secret(m->string);
+		if (secret)
+			redact_register(value);
+		cJSON_DeleteItemFromObjectCaseSensitive(vars, m->string);
+		cJSON_AddStringToObject(vars, m->string, value);
+		cJSON_AddStringToObject(shown, m->string, secret ? REDACTED : value);
+		free(value);
+	}
+	cJSON_Delete(doc);
+	return rc;
+}
+
+/* Runs step s: polls while it is not yet ok, within its poll timeout and
+ * the sequence's deadline. Adds its check to rep; returns its status. */
+static enum status run_step(const struct e2e *e, const struct step *s, struct http_engine *eng, cJSON *vars,
+			    int64_t deadline, struct report *rep)
+{
+	char err[512];
+	int64_t start = now_monotonic_ms();
+	char *check = easprintf("e2e.%s", s->name);
+	cJSON *o = step_object(e, s, vars, err, sizeof err);
+	struct http_probe p;
+	http_probe_init(&p);
+	if (!o || http_probe_from_json(&p, o, step_keys, err, sizeof err) < 0) {
+		/* checked when loaded: only a captured value can make it fail here */
+		report_add_check(rep, check, STATUS_UNKNOWN, 0, NULL, "%s", err);
+		cJSON_Delete(o);
+		free(check);
+		return STATUS_UNKNOWN;
+	}
+	cJSON_Delete(o);
+	p.keep_body = true; /* for captures and poll.fail_if */
+	int64_t probe_timeout = p.timeout_ms > 0 ? p.timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
+	int64_t poll_deadline = s->poll ? start + s->poll_timeout_ms : start;
+	if (poll_deadline > deadline)
+		poll_deadline = deadline;
+
+	struct http_result *r = NULL;
+	int attempts = 0;
+	const char *terminal = NULL;
+	for (;;) {
+		int64_t left = deadline - now_monotonic_ms();
+		if (left <= 0)
+			break;
+		p.timeout_ms = probe_timeout < left ? probe_timeout : left;
+		http_result_free(r);
+		r = run_once(eng, &p);
+		attempts++;
+		if ((terminal = fail_if_matched(s, r)))
+			break; /* r is judged against the step below */
+		http_evaluate(&p, r, now_epoch_ms());
+		if (r->status == STATUS_OK || r->status == STATUS_WARNING)
+			break;
+		int64_t now = now_monotonic_ms();
+		if (!s->poll || now + s->poll_interval_ms > poll_deadline)
+			break;
+		verbose("e2e %s: not yet (%s)", s->name, r->n_outcomes ? r->outcomes[r->n_outcomes - 1].message : "");
+		sleep_ms(s->poll_interval_ms);
+	}
+
+	enum status st;
+	char *msg;
+	cJSON *data = r ? http_result_json(r, now_epoch_ms()) : cJSON_CreateObject();
+	cJSON_AddNumberToObject(data, "polls", attempts);
+	char t[32];
+	if (!r) {
+		st = STATUS_CRITICAL;
+		msg = easprintf("not run: the end-to-end timeout (%s) had passed",
+				duration_format(e->timeout_ms, t, sizeof t));
+	} else if (terminal) {
+		http_evaluate(&p, r, now_epoch_ms());
+		st = STATUS_CRITICAL;
+		msg = easprintf("failed: %s holds after %d poll%s", terminal, attempts, attempts == 1 ? "" : "s");
+	} else if (r->status == STATUS_OK || r->status == STATUS_WARNING) {
+		cJSON *shown = cJSON_CreateObject();
+		st = r->status;
+		if (capture(s, r, vars, shown, err, sizeof err) < 0) {
+			st = STATUS_CRITICAL;
+			msg = estrdup(err);
+		} else {
+			char *d = http_result_describe(r);
+			msg = attempts > 1 ? easprintf("%s, after %d polls", d, attempts) : estrdup(d);
+			free(d);
+		}
+		if (cJSON_GetArraySize(shown))
+			cJSON_AddItemToObject(data, "captured", shown);
+		else
+			cJSON_Delete(shown);
+	} else {
+		st = r->status;
+		char *why = result_reason(r);
+		if (s->poll && attempts > 1)
+			msg = easprintf("%s (still, after %d polls in %s)", why, attempts,
+					duration_format(now_monotonic_ms() - start, t, sizeof t));
+		else
+			msg = estrdup(why);
+		free(why);
+	}
+	report_add_check(rep, check, st, now_monotonic_ms() - start, data, "%s %s: %s", p.method ? p.method : "GET",
+			 r && r->effective_url ? r->effective_url : "", msg);
+	free(msg);
+	free(check);
+	http_result_free(r);
+	http_probe_free(&p);
+	return st;
+}
+
+/* --dry-run: the steps that would run, placeholders as written. */
+static void print_plan(const struct run *r, const struct e2e *e)
+{
+	cJSON *doc = cJSON_CreateObject();
+	cJSON_AddStringToObject(doc, "kind", "journal");
+	cJSON_AddStringToObject(doc, "type", "e2e");
+	cJSON_AddBoolToObject(doc, "dry_run", true);
+	cJSON_AddNumberToObject(doc, "timeout_ms", (double)e->timeout_ms);
+	cJSON *steps = cJSON_AddArrayToObject(doc, "steps");
+	struct buf t = {0};
+	for (size_t i = 0; i < e->n; i++) {
+		const struct step *s = &e->steps[i];
+		const char *url = json_path_string(s->spec, "url", "");
+		char *full = *url == '/' && e->base_url ? easprintf("%s%s", e->base_url, url) : estrdup(url);
+		char *shown = redact_url(full);
+		free(full);
+		const char *method = json_path_string(s->spec, "method", "GET");
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", s->name);
+		cJSON_AddStringToObject(o, "method", method);
+		cJSON_AddStringToObject(o, "url", shown);
+		cJSON_AddBoolToObject(o, "poll", s->poll);
+		cJSON *names = cJSON_AddArrayToObject(o, "capture");
+		const cJSON *cap;
+		cJSON_ArrayForEach(cap, cJSON_GetObjectItemCaseSensitive(s->spec, "capture"))
+			cJSON_AddItemToArray(names, cJSON_CreateString(cap->string));
+		cJSON_AddItemToArray(steps, o);
+		buf_printf(&t, "%s%s: would %s %s%s", t.len ? "\n" : "", s->name, method, shown,
+			   s->poll ? ", polling until it passes" : "");
+		free(shown);
+	}
+	emit(r, doc, t.data);
+	buf_free(&t);
+	cJSON_Delete(doc);
+}
+
+int cmd_e2e(struct run *r)
+{
+	struct e2e e;
+	char err[512];
+	if (e2e_load(&e, r->config, r->a->url, r->a->std.timeout_ms, err, sizeof err) < 0) {
+		e2e_free(&e);
+		die(EXIT_DATAERR, "%s", err);
+	}
+	if (r->a->dry_run) {
+		print_plan(r, &e);
+		e2e_free(&e);
+		return EXIT_OK;
+	}
+	struct report *rep = report_new("deploy-stage");
+	struct http_engine *eng = http_engine_new(&(struct http_engine_opts){
+		.parallel = 1, .on_done = on_done, .verbose = r->a->std.verbose > 1});
+	cJSON *vars = cJSON_CreateObject();
+	int64_t deadline = now_monotonic_ms() + e.timeout_ms;
+	size_t passed = 0;
+	const char *stopped = NULL;
+	for (size_t i = 0; i < e.n; i++) {
+		enum status st = run_step(&e, &e.steps[i], eng, vars, deadline, rep);
+		if (st == STATUS_CRITICAL || st == STATUS_UNKNOWN) {
+			stopped = e.steps[i].name;
+			break;
+		}
+		passed++;
+	}
+	if (stopped)
+		report_set_summary(rep, "end-to-end pipeline failed at %s: %zu of %zu steps passed", stopped, passed, e.n);
+	else
+		report_set_summary(rep, "end-to-end pipeline: %zu step%s passed", e.n, e.n == 1 ? "" : "s");
+	int st = (int)report_status(rep);
+	report_print(rep, r->fmt, stdout);
+	report_free(rep);
+	cJSON_Delete(vars);
+	http_engine_free(eng);
+	e2e_free(&e);
+	return st;
+}
