@@ -282,6 +282,13 @@ service=$(jq -r '.service.name // "default"' "$cfg")
 environment=$(jq -r '.environment // "?"' "$cfg")
 driver=$(jq -r '.deploy.driver // "none"' "$cfg")
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
+# The end-to-end steps run only after the release is applied: a mistake in
+# them is found now (65), not by failing the post-deploy stage.
+e2e=0
+if jq -e '.deploy.e2e != null' "$cfg" >/dev/null; then
+	deploy-stage -c "$cfg" e2e --dry-run >/dev/null || die "deploy.e2e is not valid (see above)" 65
+	e2e=1
+fi
 
 # Ask only someone who can answer: stdin a terminal. Anything else (CI, a
 # pipe, cron, </dev/null) without --yes is refused at once, never left
@@ -349,6 +356,9 @@ judge infrastructure "$r" || fail infrastructure "the infrastructure gate failed
 
 if ((dry_run)); then
 	note application "would run" "the $driver driver for $release"
+	if ((e2e)); then
+		note post-deploy "would run" "the end-to-end steps $(deploy-stage -c "$cfg" e2e --dry-run --format json | jq -r '[.steps[].name] | join(", ")')"
+	fi
 	print_summary "dry run: nothing changed"
 	exit 0
 fi
@@ -365,10 +375,18 @@ applied=1
 note application ok "$(jq -r '.message' <<<"$out")"
 
 # ---- stage 4: post-deploy --------------------------------------------------
-# health (with retries while the release starts), performance, security.
+# health (with retries while the release starts), the end-to-end pipeline
+# (deploy.e2e: upload a document, poll it until processed), performance,
+# security.
 r="$work/post-deploy.jsonl"
 : >"$r"
 check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 500ms --format json
+if ((e2e)); then
+	check "$r" e2e deploy-stage -c "$cfg" e2e --format json
+else
+	jq -cn '{kind:"report",tool:"e2e",status:"warning",summary:"the end-to-end pipeline is not checked: no deploy.e2e in the config",
+		checks:[{name:"e2e.configured",status:"warning",message:"no deploy.e2e in the config"}]}' >>"$r"
+fi
 if ((requests > 0)); then
 	check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
 fi

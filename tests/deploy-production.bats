@@ -110,6 +110,11 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 	done
 	assert_output --partial "shipshape deploy of v1 to accessa-api-demo: OK"
 	[ "$(current)" = v1 ]
+	# post-deploy ran the end-to-end pipeline: upload, then polled until processed
+	run jq -r 'select(.type == "report" and .stage == "post-deploy") | .report.checks[] |
+		select(.name | startswith("e2e.")) | "\(.name) \(.status)"' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000001.jsonl"
+	assert_output $'e2e.upload ok\ne2e.processed ok'
+	[ "$(current)" = v1 ]
 	run history
 	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.stages | length)"')" "v1 ok 5"
 	# the resolved config (with the database password) went to a temporary file, now gone
@@ -122,7 +127,13 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 	assert_success
 	assert_line --regexp '^  pre-deploy +would pass '
 	assert_line --regexp '^  application +would run '
+	assert_line --regexp '^  post-deploy +would run +the end-to-end steps upload, processed'
 	[ "$(history | wc -l)" = "$before" ]
+	[ "$(current)" = v1 ]
+	# not even a state directory is made
+	run deploy -r v2 --dry-run --state-dir "$BATS_TEST_TMPDIR/fresh-state"
+	assert_success
+	[ ! -e "$BATS_TEST_TMPDIR/fresh-state" ]
 }
 
 @test "a failed pre-deploy gate deploys nothing, alerts, exits 2" {
@@ -160,6 +171,35 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 	assert_output --partial "failed at post-deploy"
 	assert_output --partial "rolled back to v2"
 	[ -z "$(ls -A "$TMPDIR")" ]
+}
+
+@test "a healthy release whose pipeline fails end to end (deploy.e2e) is rolled back" {
+	[ "$(current)" = v2 ]
+	run --separate-stderr deploy -r v4 --yes
+	assert_equal "$status" 2
+	assert_line --regexp '^  application +ok '
+	assert_line --regexp '^  post-deploy +FAILED '
+	assert_line --regexp 'critical: e2e\.processed: .*\.status == "failed" holds'
+	refute_line --regexp 'critical: http\.api'
+	assert_line --regexp '^  rollback +ok +back to v2'
+	[ "$(current)" = v2 ]
+	run alerts
+	assert_output --partial "deploy of v4 to accessa-api-demo failed at post-deploy"
+	# the post-deploy gate recorded the end-to-end report: the upload passed, processing failed
+	j=$(ls "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/"*.jsonl | tail -n 2 | head -n 1)
+	run jq -r 'select(.type == "report" and .stage == "post-deploy") | .report.checks[] |
+		select(.name | startswith("e2e.")) | "\(.name) \(.status)"' "$j"
+	assert_output $'e2e.upload ok\ne2e.processed critical'
+}
+
+@test "an invalid deploy.e2e is invalid input before anything is deployed" {
+	before=$(history | wc -l)
+	printf 'deploy:\n  e2e:\n    steps:\n      - {name: status, url: "/api/v1/documents/{{doc}}/status"}\n' >bad-e2e.yaml
+	run --separate-stderr deploy -r v1 --yes -c bad-e2e.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *'{{doc}} is not captured by an earlier step'* ]]
+	[ "$(history | wc -l)" = "$before" ]
+	[ "$(current)" = v2 ]
 }
 
 @test "--no-rollback leaves a failed release in place, still alerts" {
