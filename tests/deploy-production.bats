@@ -173,6 +173,29 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 	[ -z "$(ls -A "$TMPDIR")" ]
 }
 
+@test "a failed apply (the restart after the switch) rolls back and alerts" {
+	[ "$(current)" = v2 ]
+	# the switch to v1 succeeds, its restart fails; the rollback's restart works
+	cat >restart.yaml <<-'Y'
+	deploy:
+	  symlink:
+	    restart: [sh, -c, 'test "$$SHIPSHAPE_ACTION" = rollback || { echo "workers did not start" >&2; exit 3; }']
+	Y
+	run --separate-stderr deploy -r v1 --yes -c restart.yaml
+	assert_equal "$status" 2
+	assert_line --regexp '^  application +FAILED .*workers did not start'
+	refute_line --regexp '^  post-deploy '
+	assert_line --regexp '^  rollback +ok +back to v2'
+	assert_line --regexp '^  alert +sent '
+	[ "$(current)" = v2 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[-2:] | map("\(.action) \(.release) \(.result) \(.apply)") | join(", ")')" \
+		"deploy v1 failed failed, rollback v2 ok ok"
+	run alerts
+	assert_output --partial "deploy of v1 to accessa-api-demo failed at application"
+	assert_output --partial "rolled back to v2"
+}
+
 @test "a healthy release whose pipeline fails end to end (deploy.e2e) is rolled back" {
 	[ "$(current)" = v2 ]
 	run --separate-stderr deploy -r v4 --yes
