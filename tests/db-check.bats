@@ -424,6 +424,33 @@ wait_until() {
 	assert_equal "$(json_get '.checks[] | select(.name == "db.query.lock_timeout") | .data.value')" 1500
 }
 
+@test "a migration holding a lock: migrations critical on the lock timeout, the waiter counted" {
+	PGAPPNAME=holdlock setsid "$PG_BIN/psql" -X -q -h "$PGTEST_SOCKDIR" -p "$PGTEST_PORT" -U postgres -d appdb \
+		-c "BEGIN; LOCK TABLE upload_pipeline.schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" \
+		>/dev/null 2>&1 3>&- &
+	local holder=$!
+	wait_until "SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'holdlock' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+	PGAPPNAME=waiter setsid "$PG_BIN/psql" -X -q -h "$PGTEST_SOCKDIR" -p "$PGTEST_PORT" -U postgres -d appdb \
+		-c "SELECT count(*) FROM upload_pipeline.schema_migrations" >/dev/null 2>&1 3>&- &
+	local waiter=$!
+	wait_until "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'waiter' AND wait_event_type = 'Lock'"
+	check '.database.lock_timeout = "200ms" | .database.activity = {lock_waiters_warning: 1, lock_waiters_critical: 5} |
+	  .database.latency = {count: 3, warning: "0ms", critical: "1h"}' --only activity,migrations,latency
+	local s=$status
+	psql_value "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name IN ('holdlock', 'waiter')" >/dev/null
+	wait "$holder" "$waiter" || true
+	assert_equal "$s" 2
+	assert_equal "$(status_of db.migrations)" critical
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.sqlstate')" 55P03
+	assert_output --partial "(a migration may be holding a lock on it)"
+	assert_equal "$(status_of db.activity)" warning
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.lock_waiters')" 1
+	# the failed read is rolled back; the round trips after it still run (and
+	# any time is above a 0ms warning)
+	assert_equal "$(status_of db.latency)" warning
+	assert_equal "$(json_get '.checks[] | select(.name == "db.latency") | .data.count')" 3
+}
+
 @test "an attempted write in a custom query fails and is reported; nothing is written" {
 	check '.database.queries = [
 	  {name: "insert", sql: "INSERT INTO upload_pipeline.scratch VALUES (1) RETURNING id"},

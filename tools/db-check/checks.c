@@ -1,6 +1,6 @@
 /* checks.c — db-check's checks: one read-only transaction, the catalog
- * questions pipelined in one round trip, then latency, migrations and the
- * custom queries, each judged into the report. */
+ * questions and the migrations table pipelined in one round trip, then the
+ * latency round trips and the custom queries, each judged into the report. */
 #include "db-check.h"
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
@@ -255,7 +255,7 @@ static bool do_connect(struct ctx *x)
 	json_add_str(d, "user", PQuser(x->c));
 	json_add_str(d, "database", PQdb(x->c));
 	enum status st = STATUS_OK;
-	const char *judgement = "";
+	char *judgement = NULL;
 	if (ms > s->connect_critical_ms) {
 		st = STATUS_CRITICAL;
 		judgement = easprintf(", above the critical %s", fmt_ms(s->connect_critical_ms, cr, sizeof cr));
@@ -264,10 +264,9 @@ static bool do_connect(struct ctx *x)
 		judgement = easprintf(", above the warning %s", fmt_ms(s->connect_warning_ms, w, sizeof w));
 	}
 	cJSON *chk = add(x, CHECK_CONNECT, st, ms, d, "connected in %lld ms%s as %s to %s on %s%s%s",
-			 (long long)ms, judgement, PQuser(x->c), PQdb(x->c), host && *host ? host : "local socket",
+			 (long long)ms, judgement ? judgement : "", PQuser(x->c), PQdb(x->c), host && *host ? host : "local socket",
 			 port && *port ? ":" : "", port ? port : "");
-	if (*judgement)
-		free((char *)judgement);
+	free(judgement);
 	check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
 		       (double)s->connect_critical_ms);
 	return true;
