@@ -524,6 +524,7 @@ assert_one_error() {
 	policy.database|warning|sslmode=prefer|database: {url: "postgresql://app@db.example.com/app?sslmode=prefer", require_ssl: ~}
 	policy.database|critical|database.require_ssl is off in production|database: {require_ssl: false}
 	policy.database|critical|points at this machine (127.0.0.1)|database: {url: "postgresql://app@127.0.0.1/app?sslmode=require"}
+	policy.database|critical|points at this machine (localhost)|database: {url: "${D:-postgresql://app:p@ss@localhost/app?sslmode=require}"}
 	policy.database|warning|bypasses row-level security|database: {url: "postgresql://postgres@db.example.com/app?sslmode=require"}
 	policy.database|critical|pool_size must be positive|database: {pool_size: 0}
 	policy.database|critical|max_overflow must not be negative|database: {max_overflow: -1}

@@ -78,7 +78,7 @@ static int flag(const struct policy *p, const char *path, int def)
 static void url_hostname(const char *url, char *host, size_t size)
 {
 	char *h = url_host(url ? url : "");
-	const char *start = h, *end;
+	const char *start = strrchr(h, '@') ? strrchr(h, '@') + 1 : h, *end; /* a raw '@' in a password */
 	if (*start == '[') {
 		start++;
 		end = strchr(start, ']');
