@@ -74,6 +74,32 @@ deploy_ok() {
 	assert_equal "$status" 64
 	run --separate-stderr ds begin --release ../etc
 	assert_equal "$status" 64
+	# a bad flag is one line naming it, never the whole usage
+	for args in --bogus -x "lock acquire --wait" "history --limit" "--force=1 status" -c ""; do
+		run --separate-stderr deploy-stage $args
+		echo "$args: $stderr" >&2
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == "deploy-stage: "* ]]
+		[ -z "$output" ]
+	done
+	[[ $stderr == *"no command given"* ]]
+}
+
+@test "--help, the man page and the parser name the same options and commands" {
+	help=$(deploy-stage --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+	man=$(sed '/^\.SH EXAMPLES/,$d' "$REPO_ROOT/man/man1/deploy-stage.1" | grep -oE -- '\\-\\-[a-z]+(\\-[a-z]+)*' | sed 's/\\//g' | sort -u)
+	assert_equal "$man" "$help"
+	for o in $help; do
+		run --separate-stderr deploy-stage "$o"
+		[[ $stderr != *"unknown or ambiguous option"* ]]
+	done
+	for cmd in lock begin gate apply finish status history e2e; do
+		deploy-stage --help | grep -q "^ *\(usage: \)\?deploy-stage $cmd" || { echo "--help: $cmd" >&2; false; }
+		grep -q "^\.B deploy-stage $cmd" "$REPO_ROOT/man/man1/deploy-stage.1" || { echo "SYNOPSIS: $cmd" >&2; false; }
+		run --separate-stderr deploy-stage "$cmd"
+		[[ $stderr != *"unknown command"* ]]
+	done
 }
 
 @test "begin, gate, apply, finish: a deploy recorded in the journal" {

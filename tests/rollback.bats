@@ -58,6 +58,29 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$status" 64
 	run --separate-stderr rollback -c config.json --format nagios
 	assert_equal "$status" 64
+	# a bad flag is one line naming it, never the whole usage
+	for args in --bogus -Z --to --no-verify=yes "--dry-run=yes" -m; do
+		run --separate-stderr rollback $args
+		echo "$args: $stderr" >&2
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == "rollback: "*"(see rollback --help)" ]]
+		[ -z "$output" ]
+	done
+}
+
+@test "--help, the man page and the parser name the same options" {
+	help=$(rollback --help | grep -oE -- '--[a-z][a-z-]+' | sort -u)
+	man=$(sed '/^\.SH EXAMPLES/,$d' "$REPO_ROOT/man/man1/rollback.1" | grep -oE -- '\\-\\-[a-z]+(\\-[a-z]+)*' | sed 's/\\//g' | sort -u)
+	assert_equal "$man" "$help"
+	for o in $help; do
+		run --separate-stderr rollback "$o"
+		[[ $stderr != *"unknown or ambiguous option"* ]]
+	done
+	# the SYNOPSIS line of --help is the man page's
+	for o in $(rollback --help | sed -n '1,/^$/p' | grep -oE -- '--?[a-zA-Z][a-z-]*' | sort -u); do
+		grep -qF -- "$(printf '%s' "$o" | sed 's/-/\\-/g')" "$REPO_ROOT/man/man1/rollback.1" || { echo "SYNOPSIS: $o" >&2; false; }
+	done
 }
 
 @test "no known-good release is a clear error, exit 2" {

@@ -94,7 +94,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->health_timeout_ms = HEALTH_TIMEOUT_DEFAULT_MS;
 	a->interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
 			continue;
 		switch (c) {
@@ -113,7 +116,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_NO_VERIFY: a->no_verify = true; break;
 		case 'm': a->message = optarg; break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc)

@@ -45,6 +45,11 @@ int std_opt(struct std_opts *o, int c, const char *arg, void (*usage)(FILE *),
 	    const char *formats);
 /* For an unknown option or missing operand: usage to stderr, exit 64. */
 void usage_error(void (*usage)(FILE *)) __attribute__((noreturn));
+/* One line instead: "prog: unknown option --x (see prog --help)" or
+ * "option --wait needs a value", exit 64. For a parser that sets opterr = 0,
+ * starts its optstring with ':' and calls this for c == '?' or ':' before
+ * std_opt(). */
+void option_error(int c, char *const argv[]) __attribute__((noreturn));
 /* FORMAT_AUTO resolved: text on a terminal, json otherwise. */
 enum output_format format_resolve(enum output_format f);
 const char *format_name(enum output_format f);

@@ -86,7 +86,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 	};
 	a->limit = 256;
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "r:m:", longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "r:m:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text"))
 			continue;
 		switch (c) {
@@ -114,13 +117,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 				die(EXIT_USAGE, "invalid --limit \"%s\" (expected a positive number)", optarg);
 			break;
 		}
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
-	if (optind >= argc) {
-		error_msg("no command given");
-		usage_error(usage);
-	}
+	if (optind >= argc)
+		die(EXIT_USAGE, "no command given (lock, begin, gate, apply, finish, status, history or e2e; "
+				"see deploy-stage --help)");
 	a->command = argv[optind++];
 	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",
 					       "finish", "status", "history", "e2e"};
