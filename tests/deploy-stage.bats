@@ -253,10 +253,15 @@ deploy_ok() {
 	[[ $stderr == *"stdin:1"* ]]
 	run --separate-stderr bash -c 'echo "{\"kind\":\"event\",\"x\":1}" | deploy-stage -c config.json gate pre-deploy'
 	assert_equal "$status" 2
-	[[ $stderr == *"stdin:1: a event document, not a report"* ]]
+	[[ $stderr == *'stdin:1: not a report (kind "event")'* ]]
 	run --separate-stderr bash -c 'deploy-stage -c config.json gate pre-deploy </dev/null'
 	assert_equal "$status" 2
 	assert_equal "$(json_get '.checks[0].message')" "no reports on stdin"
+	# a terminal on stdin is refused at once, never waited on
+	run timeout 10 script -qec "deploy-stage -c config.json gate pre-deploy" /dev/null
+	assert_equal "$status" 64
+	assert_output --partial "gate reads reports (JSON Lines) on stdin: pipe them in"
+	assert_equal "$(journal 1 | grep -c '"type":"gate"')" 3
 }
 
 @test "gate, apply and finish without a deploy in progress fail clearly" {

@@ -321,7 +321,7 @@ static void gate_read(struct gate_input *in)
 		enum status st;
 		if (report_doc_status(doc, &st) < 0) {
 			const char *kind = json_kind(doc);
-			char *msg = kind ? easprintf("stdin:%lu: a %s document, not a report", rd.lineno, kind)
+			char *msg = kind ? easprintf("stdin:%lu: not a report (kind \"%s\")", rd.lineno, kind)
 					 : easprintf("stdin:%lu: not a report (no \"kind\":\"report\" with status and checks)",
 						     rd.lineno);
 			error_msg("%s", msg);
@@ -348,6 +348,9 @@ static void gate_read(struct gate_input *in)
 int cmd_gate(struct run *r)
 {
 	const char *stage = r->a->operand;
+	if (isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "gate reads reports (JSON Lines) on stdin: pipe them in, e.g. "
+				"db-check -c FILE | deploy-stage -c FILE gate %s", stage);
 	struct gate_input in;
 	/* stdin first, outside the guard: the checks feeding it may take long */
 	gate_read(&in);
