@@ -161,7 +161,11 @@ PGconn *db_connect(const struct settings *s, struct conn_failure *f, int64_t *el
 		int64_t left = s->deadline_ms - now_monotonic_ms();
 		struct pollfd pfd = {.fd = PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 		int rc = 0;
-		if (left > 0 && pfd.fd >= 0) {
+		if (left > 0 && pfd.fd < 0) { /* between addresses: no socket to wait on yet */
+			st = PQconnectPoll(c);
+			continue;
+		}
+		if (left > 0) {
 			rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
 			if (rc < 0 && errno == EINTR)
 				continue;
