@@ -4,6 +4,7 @@
 # retries, the spool and kill -9, runbooks, --test, bad input, secrets.
 load helpers/common
 load helpers/services
+load helpers/watch
 
 SECRET_TOKEN=xoxb-s3cr3t-T0KEN-4242
 SMTP_SECRET=smtp-pa55word-9911
@@ -13,9 +14,12 @@ setup_file() {
 	start_smtp
 	start_alertmanager
 	make_test_certs "$BATS_FILE_TMPDIR/certs"
+	export SMTPA_DIR=$BATS_FILE_TMPDIR/smtp-auth
+	start_smtp_auth "$SMTPA_DIR" alerts "$SMTP_SECRET"
 }
 
 teardown_file() {
+	stop_smtp_auth
 	stop_all_services
 }
 
@@ -284,6 +288,42 @@ count_requests() {
 	assert_success
 	assert_equal "$(json_get '.status')" "delivered"
 	assert_equal "$(ls "$dir/maildir/new" | wc -l)" 1
+}
+
+@test "email: STARTTLS, then a login with the password from a secret; a wrong one is refused and shown nowhere" {
+	cat >cfg.yaml <<-EOF
+	environment: production
+	alerts:
+	  group_wait: 0s
+	  retry: {attempts: 2, initial_backoff: 50ms}
+	  email:
+	    from: alerts@accessa.ai
+	    recipients: [oncall@accessa.ai]
+	    smtp: {url: "smtp://localhost:$SMTPA_PORT", username: alerts, password: "\${SMTP_PASSWORD}", ca_file: "$TEST_CERTS_DIR/ca.crt"}
+	EOF
+	SMTP_PASSWORD=$SMTP_SECRET run --separate-stderr alert-send -c cfg.yaml < <(alert firing login-$N)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .status + " " + .destination')" "email delivered localhost:$SMTPA_PORT"
+	local msg
+	msg=$(grep -l "login-$N" "$SMTPA_DIR"/maildir/new/*)
+	grep -q '^X-Auth-User: alerts' "$msg"
+	grep -q '^Subject: \[FIRING:1\] HealthCheckFailed login-'"$N"' (production)' "$msg"
+	assert_secret_absent "$SMTP_SECRET" "$output" "$stderr"
+	# a wrong password: refused at once (no retry can mend it), spooled, never shown
+	local wrong=wr0ng-pa55word-7733
+	SMTP_PASSWORD=$wrong run --separate-stderr alert-send -c cfg.yaml < <(alert firing login2-$N)
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.status + " " + (.permanent|tostring) + " " + (.attempt|tostring)')" "spooled true 1"
+	assert_equal "$(tail -n1 "$SMTPA_DIR/auth.log" | cut -d' ' -f2-)" "alerts refused"
+	local spooled
+	spooled=$(ls -R "$SHIPSHAPE_STATE_DIR"; cat "$SHIPSHAPE_STATE_DIR"/alert-send/spool/* "$SHIPSHAPE_STATE_DIR"/alert-send/*.json*)
+	[[ $spooled == *login2-$N* ]]
+	assert_secret_absent "$wrong" "$output" "$stderr" "$spooled"
+	# the right one again: flush delivers it, logged in
+	SMTP_PASSWORD=$SMTP_SECRET run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_equal "$(json_get '.status')" "delivered"
+	grep -q '^X-Auth-User: alerts' "$(grep -l "login2-$N" "$SMTPA_DIR"/maildir/new/*)"
 }
 
 @test "Alertmanager: the alert shows in its API with our labels and fingerprint, then resolves" {
