@@ -37,6 +37,19 @@ static bool service_name_valid(const char *s)
 	return true;
 }
 
+char *journal_state_dir(const char *cli, const char *config_value)
+{
+	char *dir = state_dir_resolve(cli, config_value);
+	if (dir)
+		return dir;
+	/* name the directory meant, in state_dir_resolve()'s order */
+	const char *env = getenv("SHIPSHAPE_STATE_DIR");
+	const char *which = cli && *cli ? cli : env && *env ? env : config_value && *config_value ? config_value : NULL;
+	if (which)
+		die_errno(EXIT_UNKNOWN, "unable to create the state directory %s", which);
+	die_errno(EXIT_UNKNOWN, "unable to create the state directory ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape");
+}
+
 int journal_open(struct journal *j, const char *state_dir, const char *service)
 {
 	memset(j, 0, sizeof *j);

@@ -357,6 +357,20 @@ deploy_ok() {
 	assert_equal "$(json_get .state)" in_progress
 }
 
+@test "a state directory that cannot be made: exit 3, one line naming it" {
+	touch afile
+	for cmd in status history "lock status" "begin --release v1"; do
+		run --separate-stderr ds --state-dir afile/state $cmd
+		assert_equal "$status" 3
+		assert_equal "$stderr" "deploy-stage: unable to create the state directory afile/state: Not a directory"
+		[ -z "$output" ]
+	done
+	mkdir st && touch st/deploy
+	run --separate-stderr ds --state-dir st status
+	assert_equal "$status" 3
+	assert_equal "$stderr" "deploy-stage: unable to create the journal directory st/deploy/api: Not a directory"
+}
+
 @test "output to a full disk is an error" {
 	run deploy-stage -c config.json status
 	assert_success

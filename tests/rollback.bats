@@ -242,3 +242,18 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	run bash -c 'rollback -c config.json --check >/dev/full'
 	assert_failure
 }
+
+@test "a state directory that cannot be made: exit 3, one line naming it" {
+	touch afile
+	run --separate-stderr rollback -c config.json --state-dir afile/state
+	assert_equal "$status" 3
+	assert_equal "$stderr" "rollback: unable to create the state directory afile/state: Not a directory"
+	SHIPSHAPE_STATE_DIR=afile/env run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 3
+	[[ $stderr == *"state directory afile/env: Not a directory" ]]
+	mkdir st && touch st/deploy
+	run --separate-stderr rollback -c config.json --state-dir st
+	assert_equal "$status" 3
+	assert_equal "$stderr" "rollback: unable to create the journal directory st/deploy/api: Not a directory"
+	[ -z "$output" ]
+}

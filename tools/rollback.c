@@ -549,14 +549,12 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
-	char *state = state_dir_resolve(a.std.state_dir, json_path_string(config, "state_dir", NULL));
-	if (!state)
-		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+	char *state = journal_state_dir(a.std.state_dir, json_path_string(config, "state_dir", NULL));
 	struct journal j;
 	if (journal_open(&j, state, service) < 0) {
 		if (errno == EINVAL)
 			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
-		die_errno(EXIT_UNKNOWN, "unable to open the journal in %s", state);
+		die_errno(EXIT_UNKNOWN, "unable to create the journal directory %s/deploy/%s", state, service);
 	}
 	int status;
 	if (a.check) {

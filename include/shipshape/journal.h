@@ -25,6 +25,10 @@ struct journal {
 	char *service;
 };
 
+/* The state directory (state_dir_resolve() in files.h), or exit 3 with a
+ * message naming the directory that could not be created. New string. */
+char *journal_state_dir(const char *cli, const char *config_value);
+
 /* Opens (creates) the journal of service under state_dir. service must be a
  * plain name: [A-Za-z0-9._-], not starting with '.'. Returns 0, or -1 with
  * errno set (EINVAL for a bad service name). */

@@ -200,13 +200,11 @@ int main(int argc, char **argv)
 		return finish_stdout(st);
 	}
 
-	r.state_dir = state_dir_resolve(a.std.state_dir, r.config ? json_path_string(r.config, "state_dir", NULL) : NULL);
-	if (!r.state_dir)
-		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+	r.state_dir = journal_state_dir(a.std.state_dir, r.config ? json_path_string(r.config, "state_dir", NULL) : NULL);
 	if (journal_open(&r.j, r.state_dir, service) < 0) {
 		if (errno == EINVAL)
 			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
-		die_errno(EXIT_UNKNOWN, "unable to open the journal in %s", r.state_dir);
+		die_errno(EXIT_UNKNOWN, "unable to create the journal directory %s/deploy/%s", r.state_dir, service);
 	}
 
 	int status;
