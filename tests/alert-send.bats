@@ -324,6 +324,11 @@ count_requests() {
 	assert_success
 	assert_equal "$(json_get '.status')" "delivered"
 	grep -q '^X-Auth-User: alerts' "$(grep -l "login2-$N" "$SMTPA_DIR"/maildir/new/*)"
+	# the server fails mid-message once: the retry, on a new connection, gets through
+	SMTP_PASSWORD=$SMTP_SECRET run --separate-stderr alert-send -c cfg.yaml < <(alert firing fail-once-$N)
+	assert_success
+	assert_equal "$(json_get '.status + " " + (.code|tostring)' | tr '\n' '|')" "retrying 500|delivered 250|"
+	assert_equal "$(grep -l "fail-once-$N" "$SMTPA_DIR"/maildir/new/* | wc -l)" 1
 }
 
 @test "Alertmanager: the alert shows in its API with our labels and fingerprint, then resolves" {

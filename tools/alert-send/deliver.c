@@ -388,6 +388,10 @@ static int start(struct deliverer *d, struct job *j)
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
 	if (c->ca_file)
 		curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+	/* A retry never trusts the connection the failure happened on: an SMTP
+	 * session that failed mid-message answers the next MAIL with 503. */
+	if (j->attempts > 0)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	if (j->ch == CH_EMAIL)
 		setup_email(d, j);
 	else
