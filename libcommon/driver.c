@@ -450,6 +450,24 @@ int driver_rollback(const struct driver_ctx *ctx, struct driver_outcome *out)
 	return dispatch(ctx, out, true);
 }
 
+/* Appends s as a shell word, for showing an argv to a person: quoted when
+ * it holds anything but plain characters, so the words stay visible. */
+static void buf_put_word(struct buf *b, const char *s)
+{
+	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") == strlen(s)) {
+		buf_puts(b, s);
+		return;
+	}
+	buf_putc(b, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_puts(b, "'\\''");
+		else
+			buf_putc(b, *s);
+	}
+	buf_putc(b, '\'');
+}
+
 char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 {
 	const char *name = driver_name(ctx->config);
@@ -462,8 +480,11 @@ char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 			spec = json_path(ctx->config, "deploy.command.deploy");
 		char **argv = argv_from(spec);
 		struct buf b = {0};
-		for (size_t i = 0; argv && argv[i]; i++)
-			buf_printf(&b, "%s%s", i ? " " : "", argv[i]);
+		for (size_t i = 0; argv && argv[i]; i++) {
+			if (i)
+				buf_putc(&b, ' ');
+			buf_put_word(&b, argv[i]);
+		}
 		char *cmd = redact_string(b.data ? b.data : "(none)");
 		char *s = easprintf("%s %s: run %s with SHIPSHAPE_RELEASE=%s", verb, ctx->release, cmd,
 				    ctx->release);

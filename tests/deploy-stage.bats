@@ -407,6 +407,11 @@ deploy_ok() {
 	run --separate-stderr ds apply --dry-run
 	assert_success
 	[[ "$(json_get .message)" == *"SHIPSHAPE_RELEASE=v4"* ]]
+	# the argv shown as words a person can tell apart
+	[[ "$(json_get .message)" == "deploy v4: run sh -c 'head -c 100000 /dev/zero | tr "* ]]
+	command_config '["printf","%s\\n","it'"'"'s"]'
+	run --separate-stderr ds apply --dry-run
+	assert_equal "$(json_get .message)" "deploy v4: run printf '%s\\n' 'it'\\''s' with SHIPSHAPE_RELEASE=v4"
 }
 
 # symlink_config KEEP: config.json with the symlink driver over ./releases.
