@@ -242,6 +242,10 @@ wait_until() {
 	assert_equal "$(json_get '.checks[0].data.not_run | length')" 12
 	assert_equal "$(json_get .summary)" "cannot connect (12 other checks not run)"
 	assert_equal "$(json_get '.duration_ms < 5000')" true
+	# a list of hosts: libpq goes on to the next, and so does the connect loop
+	check ".database.url = \"postgresql://app:$PGTEST_PASSWORD@127.0.0.1:$port,127.0.0.1:$PGTEST_PORT/appdb\"" --only connect
+	assert_success
+	assert_equal "$(json_get '.checks[0].data.port')" "$PGTEST_PORT"
 }
 
 @test "a port that accepts TCP but never answers: critical within -t" {
