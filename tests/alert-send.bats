@@ -79,9 +79,17 @@ count_requests() {
 	assert_equal "$stderr" "alert-send: no config: give -c FILE (stdin carries the alerts)"
 	run --separate-stderr alert-send --bogus
 	assert_equal "$status" 64
+	assert_equal "$stderr" "alert-send: unknown or ambiguous option --bogus (see alert-send --help)"
+	run --separate-stderr alert-send -c
+	assert_equal "$status" 64
+	assert_equal "$stderr" "alert-send: option -c needs a value (see alert-send --help)"
 	run --separate-stderr alert-send -c x.yaml frobnicate
 	assert_equal "$status" 64
-	[[ $stderr == *'unknown command "frobnicate"'* ]]
+	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush or ack)'
+	run --separate-stderr alert-send -c x.yaml flush now
+	assert_equal "$status" 64
+	assert_equal "$stderr" 'alert-send: unexpected operand "now" (see alert-send --help)'
+	[ -z "$output" ]
 	run --separate-stderr alert-send ack NOTAFINGERPRINT
 	assert_equal "$status" 64
 	run --separate-stderr alert-send -c x.yaml -m hi

@@ -45,6 +45,21 @@ teardown() {
 	assert_equal "$status" 64
 	run --separate-stderr health-watch --target a=http://x extra
 	assert_equal "$status" 64
+	assert_equal "$stderr" 'health-watch: unexpected operand "extra" (see health-watch --help)'
+	# a bad flag is one line naming it, never the whole usage
+	run --separate-stderr health-watch --bogus
+	assert_equal "$status" 64
+	assert_equal "$stderr" "health-watch: unknown or ambiguous option --bogus (see health-watch --help)"
+	run --separate-stderr health-watch --target a=http://x --count
+	assert_equal "$status" 64
+	assert_equal "$stderr" "health-watch: option --count needs a value (see health-watch --help)"
+	run --separate-stderr health-watch --target a=http://x --count=0
+	assert_equal "$status" 64
+	assert_equal "$stderr" 'health-watch: invalid --count "0" (expected a whole number >= 1)'
+	run --separate-stderr health-watch -x
+	assert_equal "$status" 64
+	assert_equal "$stderr" "health-watch: unknown option -x (see health-watch --help)"
+	[ -z "$output" ]
 }
 
 @test "an invalid config exits 65 naming the key" {

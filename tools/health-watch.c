@@ -752,7 +752,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->until = -1;
 	a->targets = ecalloc((size_t)argc, sizeof *a->targets);
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "i:", longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "i:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text"))
 			continue;
 		switch (c) {
@@ -788,13 +791,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_DEADLINE: a->deadline_ms = parse_duration("--deadline", optarg); break;
 		case OPT_METRICS: a->metrics_file = optarg; break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
-	if (optind < argc) {
-		error_msg("unexpected operand \"%s\"", argv[optind]);
-		usage_error(usage);
-	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
 	if (a->deadline_ms && a->until < 0)
 		die(EXIT_USAGE, "--deadline goes with --until");
 }

@@ -609,33 +609,31 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text"))
 			continue;
 		switch (c) {
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_TEST: a->test = true; break;
 		case 'm': a->message = optarg; break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc) {
 		a->command = argv[optind++];
 		if (strcmp(a->command, "ack") == 0) {
-			if (optind >= argc) {
-				error_msg("ack: which FINGERPRINT?");
-				usage_error(usage);
-			}
+			if (optind >= argc)
+				die(EXIT_USAGE, "ack: which FINGERPRINT? (see %s --help)", prog);
 			a->fingerprint = argv[optind++];
 		} else if (strcmp(a->command, "flush") != 0) {
-			error_msg("unknown command \"%s\" (expected flush or ack)", a->command);
-			usage_error(usage);
+			die(EXIT_USAGE, "unknown command \"%s\" (expected flush or ack)", a->command);
 		}
 	}
-	if (optind < argc) {
-		error_msg("unexpected operand \"%s\"", argv[optind]);
-		usage_error(usage);
-	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
 	if (a->message && (!a->command || strcmp(a->command, "ack") != 0))
 		die(EXIT_USAGE, "-m goes with ack");
 	if (a->test && a->command)
