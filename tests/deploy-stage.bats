@@ -136,6 +136,10 @@ deploy_ok() {
 	run --separate-stderr ds history --format text
 	assert_line --index 0 --partial "REVISION"
 	assert_line --index 2 --regexp '^2 +.* deploy +v2 +v1 +ok '
+	# columns as wide as their cells: every description starts under its heading
+	header=${lines[0]%%DESCRIPTION*}
+	assert_equal "${lines[1]:${#header}}" "first release"
+	[[ ${lines[1]:0:${#header}} == *"pre-deploy+ application/apply+ "* ]]
 }
 
 @test "a printed record is its journal line, member for member" {

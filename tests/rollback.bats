@@ -111,6 +111,9 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$(json_get .state)" idle
 	assert_equal "$(json_get .current_release)" v2
 	assert_equal "$(json_get .lock.held)" false
+	# history says why (-m) and how it ended
+	run --separate-stderr ds history --format text
+	assert_line --index 4 --regexp '^4 +.* rollback +v2 +v3 +ok +.*  v3 is broken; .*now points at v2$'
 	# from v2 (good), back once more: to v1
 	run --separate-stderr rollback -c config.json --format text
 	assert_success

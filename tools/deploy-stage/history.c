@@ -114,7 +114,13 @@ static char *stages_text(const cJSON *summary)
 	return b.data ? buf_take(&b) : estrdup("-");
 }
 
-static void text_row(const cJSON *s)
+/* The cells of one history row, in column order (new strings). */
+enum { COL_REVISION, COL_STARTED, COL_ACTION, COL_RELEASE, COL_PREVIOUS, COL_RESULT, COL_STAGES,
+       COL_DESCRIPTION, NCOLS };
+static const char *const col_names[NCOLS] = {"REVISION", "STARTED (UTC)", "ACTION", "RELEASE",
+					     "PREVIOUS", "RESULT", "STAGES", "DESCRIPTION"};
+
+static void row_cells(const cJSON *s, char *cells[NCOLS])
 {
 	char started[20] = "-";
 	const char *t = json_path_string(s, "started_at", "");
@@ -123,12 +129,53 @@ static void text_row(const cJSON *s)
 		started[10] = ' ';
 		started[19] = '\0';
 	}
-	char *stages = stages_text(s);
-	const char *desc = json_path_string(s, "finish_message", json_path_string(s, "message", ""));
-	printf("%-8.0f  %-19s  %-8s  %-12s  %-12s  %-11s  %-40s  %s\n", json_path_number(s, "deploy", 0), started,
-	       json_path_string(s, "action", "deploy"), json_path_string(s, "release", "-"),
-	       json_path_string(s, "previous", "-"), json_path_string(s, "result", "?"), stages, desc);
-	free(stages);
+	cells[COL_REVISION] = easprintf("%.0f", json_path_number(s, "deploy", 0));
+	cells[COL_STARTED] = estrdup(started);
+	cells[COL_ACTION] = estrdup(json_path_string(s, "action", "deploy"));
+	cells[COL_RELEASE] = estrdup(json_path_string(s, "release", "-"));
+	cells[COL_PREVIOUS] = estrdup(json_path_string(s, "previous", "-"));
+	cells[COL_RESULT] = estrdup(json_path_string(s, "result", "?"));
+	cells[COL_STAGES] = stages_text(s);
+	/* why it was started, then how it ended when that says more */
+	const char *why = json_path_string(s, "message", NULL);
+	const char *end = json_path_string(s, "finish_message", NULL);
+	if (why && end && strcmp(why, end) != 0)
+		cells[COL_DESCRIPTION] = easprintf("%s; %s", why, end);
+	else
+		cells[COL_DESCRIPTION] = estrdup(why ? why : end ? end : "");
+}
+
+/* The table, its columns as wide as their widest cell. */
+static void print_table(cJSON *rows)
+{
+	int n = cJSON_GetArraySize(rows);
+	char *(*cells)[NCOLS] = ecalloc((size_t)n + 1, sizeof *cells);
+	size_t width[NCOLS];
+	for (int c = 0; c < NCOLS; c++)
+		width[c] = strlen(col_names[c]);
+	int i = 0;
+	const cJSON *s;
+	cJSON_ArrayForEach(s, rows)
+	{
+		row_cells(s, cells[i]);
+		for (int c = 0; c < NCOLS; c++)
+			if (strlen(cells[i][c]) > width[c])
+				width[c] = strlen(cells[i][c]);
+		i++;
+	}
+	for (int c = 0; c < NCOLS - 1; c++)
+		printf("%-*s  ", (int)width[c], col_names[c]);
+	printf("%s\n", col_names[NCOLS - 1]);
+	for (i = 0; i < n; i++) {
+		for (int c = 0; c < NCOLS; c++) {
+			if (c < NCOLS - 1)
+				printf("%-*s  ", (int)width[c], cells[i][c]);
+			else
+				printf("%s\n", cells[i][c]);
+			free(cells[i][c]);
+		}
+	}
+	free(cells);
 }
 
 int cmd_history(struct run *r)
@@ -141,18 +188,20 @@ int cmd_history(struct run *r)
 		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
 	warn_damage(&view);
 	size_t first = view.n > (size_t)r->a->limit ? view.n - (size_t)r->a->limit : 0;
-	if (r->fmt == FORMAT_TEXT)
-		printf("%-8s  %-19s  %-8s  %-12s  %-12s  %-11s  %-40s  %s\n", "REVISION", "STARTED (UTC)", "ACTION",
-		       "RELEASE", "PREVIOUS", "RESULT", "STAGES", "DESCRIPTION");
+	cJSON *rows = cJSON_CreateArray();
 	for (size_t i = first; i < view.n; i++) {
 		cJSON *s = deployment_summary(&view.v[i], &li);
 		cJSON_AddStringToObject(s, "service", r->j.service);
 		if (r->fmt == FORMAT_TEXT)
-			text_row(s);
-		else
+			cJSON_AddItemToArray(rows, s);
+		else {
 			json_print_line(stdout, s);
-		cJSON_Delete(s);
+			cJSON_Delete(s);
+		}
 	}
+	if (r->fmt == FORMAT_TEXT)
+		print_table(rows);
+	cJSON_Delete(rows);
 	journal_view_free(&view);
 	lock_info_free(&li);
 	return EXIT_OK;
