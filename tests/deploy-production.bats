@@ -45,8 +45,38 @@ deploy() {
 		--health-timeout 5s "$@"
 }
 current() { basename "$(readlink "$DEMO_CURRENT")"; }
+# shim_tools DIR: a wrapper per tool (and jq) in DIR that logs its argv to
+# DIR/argv.log, then runs the real one; SHIPSHAPE_BUILD=DIR puts them first.
+shim_tools() {
+	local t real
+	mkdir -p "$1"
+	for t in cfg-resolve db-check svc-probe deploy-stage health-watch alert-send rollback jq; do
+		real=$(command -v "$t")
+		cat >"$1/$t" <<-S
+		#!/bin/sh
+		printf '%s\n' "$t \$*" >>"$1/argv.log"
+		exec "$real" "\$@"
+		S
+		chmod +x "$1/$t"
+	done
+}
 history() { deploy-stage --service accessa-api-demo history --format json; }
 alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
+
+# assert_no_secret_shown TOOL...: each TOOL ran (through shim_tools), and no
+# secret (the database password, the webhook URL, the API keys) is in any
+# tool's argv, in what the operator saw ($output, $stderr) or in the journal.
+assert_no_secret_shown() {
+	local journal argv tool secret
+	journal=$(cat "$SHIPSHAPE_STATE_DIR"/deploy/accessa-api-demo/*.jsonl)
+	argv=$(cat "$BATS_TEST_TMPDIR/shims/argv.log")
+	for tool in "$@"; do
+		[[ $argv == *"$tool "* ]] || { echo "never ran: $tool" >&2; return 1; }
+	done
+	for secret in "$PGTEST_PASSWORD" "$FAULT_URL/record/slack" demo-not-a-secret; do
+		assert_secret_absent "$secret" "$argv" "$output" "$stderr" "$journal" || return 1
+	done
+}
 
 @test "usage: --help, bad options and values are one line and 64, before anything runs" {
 	S="$REPO_ROOT/scripts/deploy_production.sh"
@@ -103,8 +133,10 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 }
 
 @test "a healthy release passes every stage and is recorded as good" {
-	run deploy -r v1 --yes -m "first"
+	shim_tools "$BATS_TEST_TMPDIR/shims"
+	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r v1 --yes -m "first"
 	assert_success
+	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage health-watch rollback jq
 	for stage in begin pre-deploy infrastructure application post-deploy readiness finish; do
 		assert_line --regexp "^  $stage +(ok|passed) "
 	done
@@ -157,7 +189,8 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 @test "a failed post-deploy rolls back to the last good release and alerts" {
 	deploy -r v2 --yes >/dev/null
 	[ "$(current)" = v2 ]
-	run --separate-stderr deploy -r v3 --yes
+	shim_tools "$BATS_TEST_TMPDIR/shims"
+	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r v3 --yes
 	assert_equal "$status" 2
 	assert_line --regexp '^  application +ok '
 	assert_line --regexp '^  post-deploy +FAILED '
@@ -167,6 +200,7 @@ alerts() { cat "$FAULT_RECORD_DIR/slack.jsonl" 2>/dev/null || true; }
 	run history
 	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[-2:] | map("\(.action) \(.release) \(.result)") | join(", ")')" \
 		"deploy v3 failed, rollback v2 ok"
+	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage alert-send rollback
 	run alerts
 	assert_output --partial "failed at post-deploy"
 	assert_output --partial "rolled back to v2"
