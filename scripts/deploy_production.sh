@@ -11,8 +11,10 @@
 # temporary file removed on exit; secrets never reach argv.
 #
 # Exit: 0 deployed; 2 a gate or the deploy failed (rolled back when it had
-# been applied); 3 the rollback failed too; 64 usage; 65 invalid config;
-# 75 another deploy holds the lock.
+# been applied); 3 the rollback failed too, or stdout cannot be written (then
+# nothing starts); 64 usage; 65 invalid config; 75 another deploy holds the
+# lock. Without --yes it asks on a terminal; with stdin not a terminal it
+# refuses (64) rather than wait.
 set -euo pipefail
 
 prog=deploy_production
@@ -134,7 +136,13 @@ log="$work/tools.log"
 
 summary=()
 started=$(date +%s)
-say() { printf '%s\n' "$*"; }
+# Output is for the operator; it never decides the deploy. A reader that
+# goes away (| head) makes writes fail instead of killing this script half
+# way through a deploy; a stdout that cannot be written at all is refused
+# before anything starts (see the banner below).
+trap '' PIPE
+out_ok=1
+say() { printf '%s\n' "$*" 2>/dev/null || out_ok=0; }
 # note STAGE RESULT DETAIL: one line of the final summary, printed now too.
 note() {
 	local line
@@ -282,6 +290,7 @@ service=$(jq -r '.service.name // "default"' "$cfg")
 environment=$(jq -r '.environment // "?"' "$cfg")
 driver=$(jq -r '.deploy.driver // "none"' "$cfg")
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
+((out_ok)) || die "unable to write to stdout: nothing was started" 3
 # The end-to-end steps run only after the release is applied: a mistake in
 # them is found now (65), not by failing the post-deploy stage.
 e2e=0

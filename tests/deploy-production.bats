@@ -282,3 +282,17 @@ assert_no_secret_shown() {
 	wait "$holder" || true
 	deploy-stage --service accessa-api-demo lock release >/dev/null 2>&1
 }
+
+@test "stdout that cannot be written: refused before anything starts; a reader that stops early never cuts a deploy short" {
+	before=$(history | wc -l)
+	run --separate-stderr bash -c "$(declare -f deploy); REPO_ROOT=$REPO_ROOT; deploy -r v1 --yes >/dev/full"
+	assert_equal "$status" 3
+	[[ $stderr == *"unable to write to stdout"* ]]
+	[ "$(history | wc -l)" = "$before" ]
+	# `| head -n 1` closes the pipe after the first line: the deploy still runs to its end
+	run bash -c "$(declare -f deploy); REPO_ROOT=$REPO_ROOT; deploy -r v1 --yes | head -n 1; exit \${PIPESTATUS[0]}"
+	assert_success
+	assert_output "shipshape: deploying v1 to accessa-api-demo (development) with the symlink driver"
+	[ "$(current)" = v1 ]
+	assert_equal "$(history | jq -sr 'last | "\(.release) \(.result)"')" "v1 ok"
+}
