@@ -71,7 +71,10 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	*files = ecalloc((size_t)argc + 1, sizeof **files);
 	*envs = ecalloc((size_t)argc + 1, sizeof **envs);
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "e:s:o:", longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "e:s:o:", longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text,env,nagios")) {
 			if (c == 'c')
 				(*files)[nfiles++] = optarg;
@@ -86,7 +89,7 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 		case OPT_GET: set_action(a, ACTION_GET); a->get_path = optarg; break;
 		case OPT_EXPLAIN: set_action(a, ACTION_EXPLAIN); break;
 		case OPT_REVEAL: a->reveal = true; break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
 	for (int i = optind; i < argc; i++)

@@ -59,7 +59,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS, longopts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS, longopts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
 			continue;
 		switch (c) {
@@ -71,7 +74,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_NO_CONFIG: a->no_config = true; break;
 		case OPT_ONLY: a->only |= check_list_parse(optarg, "--only"); break;
 		case OPT_SKIP: a->skip |= check_list_parse(optarg, "--skip"); break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc)
