@@ -23,6 +23,36 @@ teardown_file() {
 	stop_all_services
 }
 
+teardown() {
+	# a long-running alert-send a test started
+	if [ -n "${SENDER_PID:-}" ]; then
+		kill -KILL "$SENDER_PID" 2>/dev/null || true
+		wait "$SENDER_PID" 2>/dev/null || true
+	fi
+}
+
+# start_sender [ARGS]: a long-running `alert-send -c cfg.yaml ARGS` reading
+# the FIFO whose write end is fd SENDER_IN; records in out.jsonl.
+start_sender() {
+	mkfifo in
+	alert-send -c cfg.yaml "$@" <in >out.jsonl 2>err.txt 3>&- &
+	SENDER_PID=$!
+	exec {SENDER_IN}>in
+}
+
+# stop_sender: end of input; waits for alert-send's exit status (SENDER_STATUS).
+stop_sender() {
+	exec {SENDER_IN}>&-
+	SENDER_STATUS=0
+	wait "$SENDER_PID" || SENDER_STATUS=$?
+	SENDER_PID=
+}
+
+count_is() {
+	[ "$(count_requests "$1")" -ge "$2" ]
+}
+
+
 setup() {
 	cd "$BATS_TEST_TMPDIR"
 	curl -s "$FAULT_URL/_ctl/reset" >/dev/null
@@ -422,6 +452,57 @@ count_requests() {
 	assert_equal "$status" 65
 }
 
+@test "repeat_interval: a long-running alert-send repeats a firing alert, never more often, then resolves it" {
+	config 'repeat_interval: 1s'
+	sed -i '/webhook:/d' cfg.yaml
+	start_sender
+	alert firing rep >&"$SENDER_IN"
+	wait_until 20 count_is "slack-$N" 2
+	# the same alert again is no news: still only the repeats
+	alert firing rep >&"$SENDER_IN"
+	alert resolved rep >&"$SENDER_IN"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	local reasons
+	reasons=$(jq -r 'select(.status=="delivered") | .reason' out.jsonl | tr '\n' ' ')
+	[[ $reasons =~ ^new\ (repeat\ )+resolved\ $ ]]
+	assert_equal "$(requests slack-$N | sed -n 2p | jq -r '.attachments[0].title')" "[FIRING] HealthCheckFailed — rep (still firing)"
+	assert_equal "$(requests slack-$N | tail -n1 | jq -r .text)" "[RESOLVED:1] HealthCheckFailed rep (production)"
+	# never two messages inside one interval: at most one per second of the run
+	local first last n
+	n=$(count_requests slack-$N)
+	first=$(jq -r 'select(.status=="delivered") | .time' out.jsonl | head -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
+	last=$(jq -r 'select(.status=="delivered") | .time' out.jsonl | tail -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
+	[ $((n - 2)) -le $((last - first + 1)) ]
+}
+
+@test "escalation in one long run: level 2 fires after its delay unless acked; resolves reach every channel told" {
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 4s, channels: [webhook]}]}'
+	start_sender -v
+	alert firing esc >&"$SENDER_IN"
+	alert firing calm >&"$SENDER_IN"
+	wait_until 20 grep -q '"status":"delivered"' out.jsonl
+	# which fingerprint is which: from the state the running alert-send
+	# keeps, saved before the page goes out, so an ack at once finds it
+	local state=$SHIPSHAPE_STATE_DIR/alert-send/state.json calm esc
+	calm=$(jq -r '.alerts[] | select(.labels.target=="calm") | .fingerprint' "$state")
+	esc=$(jq -r '.alerts[] | select(.labels.target=="esc") | .fingerprint' "$state")
+	run --separate-stderr alert-send ack "$calm" -m "on it"
+	assert_success
+	# level 2 for esc only; then both resolve
+	wait_until 30 count_is "hook-$N" 1
+	alert resolved esc >&"$SENDER_IN"
+	alert resolved calm >&"$SENDER_IN"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	assert_equal "$(jq -r 'select(.status=="delivered" and .channel=="webhook") | .reason + " " + (.fingerprints | join(","))' out.jsonl | tr '\n' '|')" \
+		"escalated $esc|resolved $esc|"
+	assert_equal "$(jq -r 'select(.status=="delivered" and .channel=="slack") | .fingerprints[] as $f | .reason + " " + $f' out.jsonl | sort | tr '\n' '|')" \
+		"$(printf '%s\n' "new $calm" "new $esc" "resolved $calm" "resolved $esc" | sort | tr '\n' '|')"
+	assert_equal "$(requests hook-$N | jq -r '.status + " " + .alerts[0].labels.target' | tr '\n' '|')" "firing esc|resolved esc|"
+	grep -q "alert-send: alert $calm acknowledged: escalation stops at level 1" err.txt
+}
+
 @test "runbooks run on firing with the alert on stdin, bounded and recorded" {
 	config "runbook_max_output: 256
 runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json; echo \$\$SHIPSHAPE_ALERT_NAME \$\$SHIPSHAPE_ALERT_FINGERPRINT; printf %1000s x; exit 3'], timeout: 5s}}"
@@ -445,7 +526,9 @@ runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json
 	assert_success
 	assert_equal "$(json_get 'select(.kind=="runbook") | [.alertname, .timed_out, (.output | rtrimstr("\n"))] | @tsv' | sort)" \
 		"$(printf 'HealthCheckFailed\tfalse\tsaw the page\nHung\ttrue\t')"
-	assert_equal "$(json_get 'select(.kind=="delivery") | .status' | sort | uniq -c | tr -s ' ')" " 4 delivered"
+	# both alerts reached both channels (alone or grouped, as they arrived)
+	assert_equal "$(json_get 'select(.kind=="delivery") | .status' | sort -u)" "delivered"
+	assert_equal "$(json_get 'select(.kind=="delivery") | .channel + " " + .fingerprints[]' | sort -u | wc -l)" 4
 	[[ $stderr != *"still running"* ]]
 }
 

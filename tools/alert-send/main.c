@@ -366,8 +366,10 @@ static void replay_inbox(struct app *a)
 
 /* ---- notifying ---- */
 
-static void notify_due(struct app *a, bool final)
+/* Returns whether any notification was submitted. */
+static bool notify_due(struct app *a, bool final)
 {
+	bool submitted = false;
 	int64_t now = now_epoch_ms();
 	a->next_due = book_plan(&a->book, &a->s, now, final, a->owed);
 	for (int c = 0; c < CH_COUNT; c++) {
@@ -376,12 +378,14 @@ static void notify_due(struct app *a, bool final)
 			size_t n = o->n - i < a->s.max_alerts_per_message ? o->n - i : a->s.max_alerts_per_message;
 			cJSON *doc = notification_new(&a->s, (enum channel_id)c, o->alerts + i, o->reasons + i, n, now);
 			deliverer_submit(a->d, doc);
+			submitted = true;
 			for (size_t k = i; k < i + n; k++)
 				book_mark_sent(&a->book, o->alerts[k], (enum channel_id)c, now);
 		}
 		o->n = 0;
 	}
 	book_collect(&a->book);
+	return submitted;
 }
 
 /* ---- the loop ---- */
@@ -423,8 +427,11 @@ static void loop(struct app *a, bool read_input)
 	a->eof = !read_input;
 	for (;;) {
 		bool final = a->eof || a->terminating;
-		notify_due(a, final);
-		book_save(&a->book, final ? 0 : SAVE_INTERVAL_MS);
+		/* Saved at once after a page goes out (notifications are few: grouped
+		 * and rate-limited), so that an `alert-send ack` right after it finds
+		 * the alert; otherwise at most once a second. */
+		bool submitted = notify_due(a, final);
+		book_save(&a->book, final || submitted ? 0 : SAVE_INTERVAL_MS);
 		runbooks_start(a->runbooks);
 		if (final && deliverer_idle(a->d) && runbooks_idle(a->runbooks))
 			break;
