@@ -163,6 +163,33 @@ teardown() {
 	! grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+\{target="[^"]*",instance="[^"]*"\} [-0-9.e+]+)$' m.prom
 }
 
+@test "--metrics-file: the certificate's expiry over TLS, from a real nginx" {
+	make_test_certs "$BATS_TEST_TMPDIR/certs"
+	cat >snippet.conf <<-EOF
+	server {
+	    listen 127.0.0.1:@TLSPORT@ ssl;
+	    ssl_certificate $TEST_CERTS_DIR/localhost.crt;
+	    ssl_certificate_key $TEST_CERTS_DIR/localhost.key;
+	    location = /health { return 200 "ok\n"; }
+	}
+	EOF
+	start_nginx snippet.conf
+	cat >c.yaml <<-EOF
+	monitoring:
+	  health_check:
+	    interval: 20ms
+	    success_threshold: 1
+	    endpoints:
+	      - {name: tls, url: "https://localhost:$NGINX_TLS_PORT/health", ca_file: "$TEST_CERTS_DIR/ca.crt"}
+	EOF
+	run --separate-stderr health-watch -c c.yaml --count 2 --metrics-file m.prom
+	assert_success
+	local expiry
+	expiry=$(date -d "$(openssl x509 -enddate -noout -in "$TEST_CERTS_DIR/localhost.crt" | cut -d= -f2)" +%s)
+	grep -qx "probe_ssl_earliest_cert_expiry{target=\"tls\",instance=\"https://localhost:$NGINX_TLS_PORT/health\"} $expiry" m.prom
+	grep -qx "probe_success{target=\"tls\",instance=\"https://localhost:$NGINX_TLS_PORT/health\"} 1" m.prom
+}
+
 @test "SIGTERM ends a watch cleanly: exit 0, every line whole" {
 	health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --heartbeat 20ms >out.jsonl 2>err.txt 3>&- &
 	local pid=$!
