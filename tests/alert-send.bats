@@ -48,6 +48,11 @@ stop_sender() {
 	SENDER_PID=
 }
 
+# lines_at_least N PATTERN FILE: FILE has N lines matching PATTERN.
+lines_at_least() {
+	[ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]
+}
+
 count_is() {
 	[ "$(count_requests "$1")" -ge "$2" ]
 }
@@ -243,6 +248,26 @@ count_requests() {
 	assert_output ""
 	# 3 failed attempts, then exactly one delivery
 	assert_equal "$(jq -r .status "$FAULT_RECORD_DIR/hook-$N.jsonl" | tr '\n' ' ')" "500 500 500 200 "
+}
+
+@test "spool: a long-running alert-send retries a down channel's spool by itself once it is back" {
+	config
+	sed -i '/slack:/d' cfg.yaml
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?codes=500" >/dev/null
+	start_sender
+	alert firing a >&"$SENDER_IN"
+	wait_until 20 grep -q '"status":"spooled"' out.jsonl
+	# a second alert while the channel is down goes straight to the spool
+	alert firing b >&"$SENDER_IN"
+	wait_until 20 lines_at_least 2 '"status":"spooled"' out.jsonl
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N" >/dev/null
+	# no new input: the spool is tried again after max_backoff, oldest first
+	wait_until 20 lines_at_least 2 '"status":200' "$FAULT_RECORD_DIR/hook-$N.jsonl"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	assert_equal "$(jq -r 'select(.status=="delivered") | .fingerprints[0]' out.jsonl | wc -l)" 2
+	assert_equal "$(jq -r 'select(.status==200) | .json.alerts[0].labels.target' "$FAULT_RECORD_DIR/hook-$N.jsonl" | tr '\n' ' ')" "a b "
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 0
 }
 
 @test "kill -9 in the middle of a delivery loses nothing: the next run delivers it" {

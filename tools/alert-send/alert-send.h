@@ -188,6 +188,9 @@ struct deliverer *deliverer_new(const struct deliver_opts *o);
 void deliverer_free(struct deliverer *d);
 /* Queues the spool's items (those of configured channels) for delivery. */
 void deliverer_load_spool(struct deliverer *d);
+/* On: while input is read, a channel that gave up has its spool tried
+ * again every retry.max_backoff (off at the end of input: exit instead). */
+void deliverer_retry_spool(struct deliverer *d, bool on);
 /* Spools a notification (fsync'd) and queues it. Returns 0, -1 when it could
  * not be spooled (then it is attempted anyway, from memory). */
 int deliverer_submit(struct deliverer *d, cJSON *notification);

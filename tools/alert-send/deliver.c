@@ -31,6 +31,8 @@ struct job {
 	int64_t not_before;    /* monotonic ms */
 	int lock_fd;
 	bool running;
+	bool resting;          /* back from the spool for a periodic retry: if the
+				  channel is still down it goes back quietly */
 	CURL *easy;
 	struct curl_slist *headers, *rcpt;
 	char *body;
@@ -47,6 +49,9 @@ struct deliverer {
 	struct job *head[CH_COUNT], *tail[CH_COUNT];
 	int64_t down_until[CH_COUNT]; /* monotonic: after a give-up, new items go to the spool at once */
 	bool was_down[CH_COUNT];
+	bool retry_spool;      /* long-running: retry a down channel's spool each max_backoff */
+	char **spooled;        /* items counted as spooled by this process */
+	size_t n_spooled, cap_spooled;
 	struct deliver_counts counts;
 	uint64_t rng;
 };
@@ -104,6 +109,34 @@ static struct job *job_new(enum channel_id ch, char *path, cJSON *doc)
 	j->doc = doc;
 	j->lock_fd = -1;
 	return j;
+}
+
+/* The counts behind the exit status: an item spooled and later delivered
+ * by this same process counts as delivered only. */
+static void count_spooled(struct deliverer *d, const char *path)
+{
+	for (size_t i = 0; i < d->n_spooled; i++)
+		if (strcmp(d->spooled[i], path) == 0)
+			return;
+	if (d->n_spooled == d->cap_spooled) {
+		d->cap_spooled = d->cap_spooled ? d->cap_spooled * 2 : 16;
+		d->spooled = erealloc(d->spooled, d->cap_spooled * sizeof *d->spooled);
+	}
+	d->spooled[d->n_spooled++] = estrdup(path);
+	d->counts.spooled++;
+}
+
+static void count_delivered(struct deliverer *d, const char *path)
+{
+	d->counts.delivered++;
+	for (size_t i = 0; path && i < d->n_spooled; i++) {
+		if (strcmp(d->spooled[i], path) == 0) {
+			free(d->spooled[i]);
+			d->spooled[i] = d->spooled[--d->n_spooled];
+			d->counts.spooled--;
+			return;
+		}
+	}
 }
 
 /* An item's document without claiming it, for a record about it. */
@@ -190,15 +223,18 @@ static int channel_of_item(const char *path)
 	return channel_parse(name);
 }
 
-static void load_spool_channel(struct deliverer *d, int only)
+/* Queues the spool's items (of channel only, or all when -1); resting
+ * marks them as a periodic retry's. Returns how many were queued. */
+static size_t load_spool_channel(struct deliverer *d, int only, bool resting)
 {
+	size_t queued_now = 0;
 	char **paths;
 	size_t n;
 	if (!d->o.spool_dir)
-		return;
+		return 0;
 	if (spool_list(d->o.spool_dir, &paths, &n) < 0) {
 		error_msg("unable to read the spool %s: %s", d->o.spool_dir, strerror(errno));
-		return;
+		return 0;
 	}
 	unsigned unconfigured[CH_COUNT] = {0};
 	for (size_t i = 0; i < n; i++) {
@@ -212,7 +248,10 @@ static void load_spool_channel(struct deliverer *d, int only)
 			free(paths[i]);
 			continue;
 		}
-		enqueue(d, job_new((enum channel_id)ch, paths[i], NULL));
+		struct job *j = job_new((enum channel_id)ch, paths[i], NULL);
+		j->resting = resting;
+		enqueue(d, j);
+		queued_now++;
 	}
 	free(paths);
 	for (int c = 0; c < CH_COUNT; c++) {
@@ -222,11 +261,17 @@ static void load_spool_channel(struct deliverer *d, int only)
 		       unconfigured[c], unconfigured[c] == 1 ? "" : "s", channel_names[c], d->o.spool_dir);
 		d->counts.spooled += unconfigured[c];
 	}
+	return queued_now;
 }
 
 void deliverer_load_spool(struct deliverer *d)
 {
-	load_spool_channel(d, -1);
+	load_spool_channel(d, -1, false);
+}
+
+void deliverer_retry_spool(struct deliverer *d, bool on)
+{
+	d->retry_spool = on;
 }
 
 int deliverer_submit(struct deliverer *d, cJSON *doc)
@@ -265,7 +310,7 @@ int deliverer_submit(struct deliverer *d, cJSON *doc)
 		 * rather than hammer it; the first success re-reads the spool. */
 		j->doc = spool_read_path_doc(path);
 		record_print(record_new(d, j, "spooled"), d->o.format);
-		d->counts.spooled++;
+		count_spooled(d, path);
 		job_free(j);
 		return rc;
 	}
@@ -444,11 +489,15 @@ static void channel_down(struct deliverer *d, enum channel_id ch)
 	d->was_down[ch] = true;
 	while (d->head[ch] && !d->head[ch]->running) {
 		struct job *j = d->head[ch];
+		if (j->resting && j->attempts == 0) {
+			pop(d, ch); /* not tried this time: it stays as it was */
+			continue;
+		}
 		if (!j->doc && j->path)
 			j->doc = spool_read_path_doc(j->path);
 		record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
 		if (j->path)
-			d->counts.spooled++;
+			count_spooled(d, j->path);
 		else
 			d->counts.failed++;
 		pop(d, ch);
@@ -483,14 +532,14 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 			cJSON_AddNumberToObject(r, "code", (double)code);
 		cJSON_AddNumberToObject(r, "duration_ms", (double)took);
 		record_print(r, d->o.format);
-		d->counts.delivered++;
+		count_delivered(d, j->path);
 		enum channel_id ch = j->ch;
 		pop(d, ch);
 		if (d->was_down[ch]) {
 			/* Back up: what waited in the spool goes now, oldest first. */
 			d->was_down[ch] = false;
 			d->down_until[ch] = 0;
-			load_spool_channel(d, ch);
+			load_spool_channel(d, ch, false);
 		}
 		return;
 	}
@@ -531,7 +580,7 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 	}
 	record_print(r, d->o.format);
 	if (j->path)
-		d->counts.spooled++;
+		count_spooled(d, j->path);
 	else
 		d->counts.failed++;
 	enum channel_id ch = j->ch;
@@ -543,6 +592,14 @@ static void start_due(struct deliverer *d)
 {
 	int64_t now = now_monotonic_ms();
 	for (int c = 0; c < CH_COUNT; c++) {
+		/* A long-running alert-send does not leave a down channel's spool
+		 * to the next start or flush: once max_backoff passed with nothing
+		 * queued, the spool is tried again, oldest first. */
+		if (d->retry_spool && d->was_down[c] && !d->head[c] && now >= d->down_until[c]) {
+			d->down_until[c] = now + d->o.s->retry_max_ms;
+			if (!load_spool_channel(d, c, true))
+				d->was_down[c] = false; /* emptied meanwhile (a flush) */
+		}
 		/* start() pops jobs it cannot attempt: go on with the next one */
 		while (d->head[c] && !d->head[c]->running && d->head[c]->not_before <= now &&
 		       start(d, d->head[c]) < 0)
@@ -625,11 +682,13 @@ void deliverer_abandon(struct deliverer *d)
 			}
 			if (!j->doc && j->path)
 				j->doc = spool_read_path_doc(j->path);
-			record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
-			if (j->path)
-				d->counts.spooled++;
-			else
-				d->counts.failed++;
+			if (!(j->resting && j->attempts == 0)) {
+				record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
+				if (j->path)
+					count_spooled(d, j->path);
+				else
+					d->counts.failed++;
+			}
 			pop(d, (enum channel_id)c);
 		}
 	}
@@ -668,6 +727,9 @@ void deliverer_free(struct deliverer *d)
 		}
 	}
 	curl_multi_cleanup(d->multi);
+	for (size_t i = 0; i < d->n_spooled; i++)
+		free(d->spooled[i]);
+	free(d->spooled);
 	free(d);
 	curl_global_cleanup();
 }

@@ -427,6 +427,7 @@ static void loop(struct app *a, bool read_input)
 	a->eof = !read_input;
 	for (;;) {
 		bool final = a->eof || a->terminating;
+		deliverer_retry_spool(a->d, !final);
 		/* Saved at once after a page goes out (notifications are few: grouped
 		 * and rate-limited), so that an `alert-send ack` right after it finds
 		 * the alert; otherwise at most once a second. */
