@@ -53,6 +53,11 @@ lines_at_least() {
 	[ "$(grep -c -- "$2" "$3" 2>/dev/null)" -ge "$1" ]
 }
 
+# hits_are NAME N: faultsrv has had N requests for NAME (hanging ones too).
+hits_are() {
+	[ "$(curl -s "$FAULT_URL/_ctl/count/$1")" = "$2" ]
+}
+
 count_is() {
 	[ "$(count_requests "$1")" -ge "$2" ]
 }
@@ -268,6 +273,36 @@ count_requests() {
 	assert_equal "$(jq -r 'select(.status=="delivered") | .fingerprints[0]' out.jsonl | wc -l)" 2
 	assert_equal "$(jq -r 'select(.status==200) | .json.alerts[0].labels.target' "$FAULT_RECORD_DIR/hook-$N.jsonl" | tr '\n' ' ')" "a b "
 	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 0
+}
+
+@test "SIGTERM sends what is owed at once; a second one mid-delivery leaves it spooled for the next run" {
+	config 'group_wait: 1h'
+	sed -i '/slack:/d' cfg.yaml
+	start_sender
+	alert firing grouped >&"$SENDER_IN"
+	wait_until 20 test -s "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
+	kill -TERM "$SENDER_PID"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	assert_equal "$(jq -r '.status + " " + .reason' out.jsonl)" "delivered new"
+	# the webhook hangs: the first SIGTERM waits for it, the second stops at once
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N?hang=1" >/dev/null
+	config
+	sed -i '/slack:/d' cfg.yaml
+	rm in
+	start_sender
+	alert firing hung >&"$SENDER_IN"
+	wait_until 20 hits_are "hook-$N" 2
+	kill -TERM "$SENDER_PID"
+	kill -TERM "$SENDER_PID"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 2
+	assert_equal "$(jq -r '.status' out.jsonl)" "spooled"
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 1
+	curl -sf "$FAULT_URL/_ctl/mode/hook-$N" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_equal "$(requests hook-$N | tail -n1 | jq -r '.alerts[0].labels.target')" "hung"
 }
 
 @test "kill -9 in the middle of a delivery loses nothing: the next run delivers it" {
