@@ -513,26 +513,32 @@ count_requests() {
 }
 
 @test "repeat_interval: a long-running alert-send repeats a firing alert, never more often, then resolves it" {
-	config 'repeat_interval: 1s'
+	config "repeat_interval: 1s
+alertmanager: {url: \"$AM_URL\", resend_interval: 1s}"
 	sed -i '/webhook:/d' cfg.yaml
 	start_sender
 	alert firing rep >&"$SENDER_IN"
 	wait_until 20 count_is "slack-$N" 2
+	# Alertmanager is sent the firing alert again each resend_interval
+	wait_until 20 lines_at_least 2 '"status":"delivered","channel":"alertmanager"' out.jsonl
 	# the same alert again is no news: still only the repeats
 	alert firing rep >&"$SENDER_IN"
 	alert resolved rep >&"$SENDER_IN"
 	stop_sender
 	assert_equal "$SENDER_STATUS" 0
 	local reasons
-	reasons=$(jq -r 'select(.status=="delivered") | .reason' out.jsonl | tr '\n' ' ')
+	reasons=$(jq -r 'select(.status=="delivered" and .channel=="slack") | .reason' out.jsonl | tr '\n' ' ')
 	[[ $reasons =~ ^new\ (repeat\ )+resolved\ $ ]]
+	reasons=$(jq -r 'select(.status=="delivered" and .channel=="alertmanager") | .reason' out.jsonl | tr '\n' ' ')
+	[[ $reasons =~ ^new\ (repeat\ )+resolved\ $ ]]
+	assert_equal "$(curl -sf "$AM_URL/api/v2/alerts?filter=target=%22rep%22" | jq length)" 0
 	assert_equal "$(requests slack-$N | sed -n 2p | jq -r '.attachments[0].title')" "[FIRING] HealthCheckFailed — rep (still firing)"
 	assert_equal "$(requests slack-$N | tail -n1 | jq -r .text)" "[RESOLVED:1] HealthCheckFailed rep (production)"
 	# never two messages inside one interval: at most one per second of the run
 	local first last n
 	n=$(count_requests slack-$N)
-	first=$(jq -r 'select(.status=="delivered") | .time' out.jsonl | head -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
-	last=$(jq -r 'select(.status=="delivered") | .time' out.jsonl | tail -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
+	first=$(jq -r 'select(.status=="delivered" and .channel=="slack") | .time' out.jsonl | head -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
+	last=$(jq -r 'select(.status=="delivered" and .channel=="slack") | .time' out.jsonl | tail -n1 | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
 	[ $((n - 2)) -le $((last - first + 1)) ]
 }
 
