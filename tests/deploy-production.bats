@@ -260,12 +260,12 @@ assert_no_secret_shown() {
 }
 
 @test "--no-rollback leaves a failed release in place, still alerts" {
-	run --separate-stderr deploy -r v3 --yes --no-rollback
+	run --separate-stderr deploy -r v4 --yes --no-rollback
 	assert_equal "$status" 2
 	assert_line --regexp '^  rollback +skipped '
-	[ "$(current)" = v3 ]
+	[ "$(current)" = v4 ]
 	run history
-	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result)"')" "v3 failed"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result)"')" "v4 failed"
 	rollback -c <(cfg-resolve -e demo.env "$REPO_ROOT/config/local.yaml" "$REPO_ROOT/scripts/demo/demo.yaml") >/dev/null
 	[ "$(current)" = v2 ]
 }

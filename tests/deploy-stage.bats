@@ -431,14 +431,14 @@ symlink_config() {
 	symlink_config 0
 	deploy_ok a
 	[ "$(cat current/id)" = a ]
-	# a reader resolving `current` over and over while it flips 30 times
+	# a reader resolving `current` over and over while it flips 16 times
 	(
 		while [ ! -e stop ]; do
 			[ -e current/id ] || echo missing >>misses
 		done
 	) &
 	reader=$!
-	for i in $(seq 15); do deploy_ok b; deploy_ok a; done
+	for i in $(seq 8); do deploy_ok b; deploy_ok a; done
 	touch stop
 	wait "$reader"
 	[ ! -e misses ]
