@@ -126,8 +126,18 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-deploy.XXXXXX")
 chmod 700 "$work"
 cleanup() { rm -rf -- "$work"; }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Interrupted (Ctrl-C, TERM): the tools running get the signal too; say what
+# is left open and how to resolve it, then exit.
+open_deploy="" at=""
+on_signal() {
+	if [[ -n "$open_deploy" ]]; then
+		printf '%s: interrupted during %s: deploy %s (%s) is left open; return to the last good release with rollback, or close it with deploy-stage finish --result failed\n' \
+			"$prog" "${at:-?}" "$open_deploy" "$release" >&2
+	fi
+	exit "$1"
+}
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
 cfg="$work/config.json"
 log="$work/tools.log"
 : >"$log"
@@ -273,6 +283,7 @@ fail() {
 			text="deploy of $release to $service failed at $stage ($reason); nothing was deployed"
 		fi
 	fi
+	open_deploy=""
 	alert "$text"
 	print_summary "FAILED at $stage"
 	exit "$status"
@@ -323,6 +334,7 @@ if ((!dry_run)); then
 		exit "$rc"
 	fi
 	deploy_id=$(jq -r '.deploy' <<<"$out")
+	open_deploy=$deploy_id
 	note begin ok "deploy $deploy_id replacing $(jq -r '.previous // "nothing"' <<<"$out")"
 fi
 
@@ -342,6 +354,7 @@ judge() {
 }
 
 # ---- stage 1: pre-deploy ---------------------------------------------------
+at=pre-deploy
 # config policy, database connectivity, external services, the baseline.
 r="$work/pre-deploy.jsonl"
 : >"$r"
@@ -357,6 +370,7 @@ fi
 judge pre-deploy "$r" || fail pre-deploy "the pre-deploy gate failed" 0
 
 # ---- stage 2: infrastructure -----------------------------------------------
+at=infrastructure
 # database schema, RLS and migrations; alerting set-up; rollback capability.
 r="$work/infrastructure.jsonl"
 : >"$r"
@@ -373,6 +387,7 @@ if ((dry_run)); then
 fi
 
 # ---- stage 3: application --------------------------------------------------
+at=application
 rc=0
 out=$(deploy-stage -c "$cfg" apply 2>>"$log") || rc=$?
 if ((rc != 0)); then
@@ -384,6 +399,7 @@ applied=1
 note application ok "$(jq -r '.message' <<<"$out")"
 
 # ---- stage 4: post-deploy --------------------------------------------------
+at=post-deploy
 # health (with retries while the release starts), the end-to-end pipeline
 # (deploy.e2e: upload a document, poll it until processed), performance,
 # security.
@@ -405,6 +421,7 @@ fi
 judge post-deploy "$r" || fail post-deploy "the post-deploy gate failed" "$applied"
 
 # ---- stage 5: readiness ----------------------------------------------------
+at=readiness
 # monitoring works, rollback is possible, compliance (encryption, RLS, audit).
 r="$work/readiness.jsonl"
 : >"$r"
@@ -416,7 +433,9 @@ fi
 check "$r" db-check db-check -c "$cfg" --only rls --format json
 judge readiness "$r" || fail readiness "the readiness gate failed" "$applied"
 
+at=finish
 deploy-stage -c "$cfg" finish --result ok -m "all stages passed" >/dev/null 2>>"$log" ||
 	die "the deploy passed every stage but could not be recorded as finished" 3
+open_deploy=""
 note finish ok "$release is live and recorded as good"
 print_summary "OK"

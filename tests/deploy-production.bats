@@ -270,6 +270,33 @@ assert_no_secret_shown() {
 	[ "$(current)" = v2 ]
 }
 
+@test "interrupted mid-deploy: says what is left open; the deploy shows interrupted until resolved" {
+	[ "$(current)" = v2 ]
+	# the end-to-end step hangs: the deploy sits in post-deploy, v1 applied
+	curl -fsS "$FAULT_URL/_ctl/mode/e2e-hang?hang=1" >/dev/null
+	printf 'deploy:\n  e2e:\n    steps:\n      - {name: hang, url: "%s/record/e2e-hang", timeout: 60s}\n' "$FAULT_URL" >hang.yaml
+	# the script itself leads a process group of its own, as at a terminal
+	setsid "$REPO_ROOT/scripts/deploy_production.sh" -c "$REPO_ROOT/config/local.yaml" \
+		-c "$REPO_ROOT/scripts/demo/demo.yaml" -c hang.yaml -e demo.env --requests 5 --security headers \
+		-r v1 --yes >out 2>err &
+	victim=$!
+	svc_wait 30 test -s "$FAULT_RECORD_DIR/e2e-hang.jsonl"
+	kill -TERM -- "-$victim"
+	status=0
+	wait "$victim" || status=$?
+	assert_equal "$status" 143
+	run cat err
+	assert_output --regexp "deploy_production: interrupted during post-deploy: deploy [0-9]+ \(v1\) is left open"
+	run deploy-stage --service accessa-api-demo status --format json
+	assert_equal "$status" 1
+	assert_equal "$(json_get .state)" interrupted
+	[ "$(current)" = v1 ]
+	# resolved as the message says
+	rollback -c <(cfg-resolve -e demo.env "$REPO_ROOT/config/local.yaml" "$REPO_ROOT/scripts/demo/demo.yaml") >/dev/null
+	[ "$(current)" = v2 ]
+	curl -fsS "$FAULT_URL/_ctl/mode/e2e-hang" >/dev/null
+}
+
 @test "another deploy in progress: exit 75, nothing changed" {
 	sleep 60 &
 	holder=$!
