@@ -150,10 +150,15 @@ static void emit(struct watch *w, cJSON *doc)
 	if (w->format == FORMAT_TEXT) {
 		const char *kind = json_kind(doc), *type = json_path_string(doc, "type", "");
 		const char *time = json_path_string(doc, "time", json_path_string(doc, "startsAt", ""));
-		if (strcmp(kind, "alert") == 0)
-			printf("%s  %-8s %s %s: %s\n", json_path_string(doc, "endsAt", time),
+		if (strcmp(kind, "alert") == 0) {
+			/* stamped now, in line with the state change before it; the
+			 * incident's start is in the line */
+			char stamp[RFC3339_LEN];
+			printf("%s  %-8s %s %s: %s (since %s)\n", rfc3339_format(now_epoch_ms(), stamp),
 			       json_path_string(doc, "status", ""), json_path_string(doc, "labels.alertname", ""),
-			       json_path_string(doc, "labels.target", ""), json_path_string(doc, "annotations.summary", ""));
+			       json_path_string(doc, "labels.target", ""), json_path_string(doc, "annotations.summary", ""),
+			       time);
+		}
 		else if (strcmp(type, "state") == 0)
 			printf("%s  %-12s %s -> %s%s%s\n", time, json_path_string(doc, "target", ""),
 			       json_path_string(doc, "from", ""), json_path_string(doc, "to", ""),

@@ -115,10 +115,14 @@ static void record_text(const cJSON *r)
 			printf(": %s", json_path_string(r, "error", ""));
 		putchar('\n');
 	} else if (strcmp(kind, "runbook") == 0) {
-		printf("runbook   %s %s: exit %d%s in %d ms\n", json_path_string(r, "alertname", "?"),
-		       json_path_string(r, "fingerprint", "?"), (int)json_path_number(r, "exit_code", -1),
-		       json_path_bool(r, "timed_out", false) ? " (timed out)" : "",
-		       (int)json_path_number(r, "duration_ms", 0));
+		if (json_path(r, "error"))
+			printf("runbook   %s %s: %s\n", json_path_string(r, "alertname", "?"),
+			       json_path_string(r, "fingerprint", "?"), json_path_string(r, "error", ""));
+		else
+			printf("runbook   %s %s: exit %d%s in %d ms\n", json_path_string(r, "alertname", "?"),
+			       json_path_string(r, "fingerprint", "?"), (int)json_path_number(r, "exit_code", -1),
+			       json_path_bool(r, "timed_out", false) ? " (timed out)" : "",
+			       (int)json_path_number(r, "duration_ms", 0));
 	} else if (strcmp(kind, "ack") == 0) {
 		printf("acknowledged %s %s: %s\n", json_path_string(r, "fingerprint", "?"),
 		       json_path_string(r, "alertname", ""), json_path_string(r, "message", ""));
