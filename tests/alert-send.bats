@@ -126,6 +126,10 @@ count_requests() {
 	run --separate-stderr alert-send -c x.yaml frobnicate
 	assert_equal "$status" 64
 	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush or ack)'
+	# at a terminal, nothing to read alerts from: say how, do not wait for typing
+	run script -qec "alert-send -c x.yaml" /dev/null
+	assert_equal "$status" 64
+	assert_output --partial "alert-send: alerts come as JSON Lines on stdin: pipe them in"
 	run --separate-stderr alert-send -c x.yaml flush now
 	assert_equal "$status" 64
 	assert_equal "$stderr" 'alert-send: unexpected operand "now" (see alert-send --help)'

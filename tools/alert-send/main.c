@@ -653,6 +653,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 	bool ack = a->command && strcmp(a->command, "ack") == 0;
 	if (!ack && !a->std.config_path)
 		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
+	if (!a->command && !a->test && isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "alerts come as JSON Lines on stdin: pipe them in, e.g. health-watch -c FILE | "
+				"alert-send -c FILE (flush sends the spool, --test a test notice)");
 }
 
 int main(int argc, char **argv)
