@@ -174,7 +174,10 @@ static void parse_args(struct settings *s, int argc, char **argv)
 	s->reg_crit = 50;
 	perf_limits_init(&s->perf.warn);
 	perf_limits_init(&s->perf.crit);
-	while ((c = getopt_long(argc, argv, STD_SHORT_OPTS "X:H:d:46", long_opts, NULL)) != -1) {
+	opterr = 0; /* a bad option is one line: option_error() */
+	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "X:H:d:46", long_opts, NULL)) != -1) {
+		if (c == '?' || c == ':')
+			option_error(c, argv);
 		if (std_opt(&s->std, c, optarg, usage, "json,text,nagios"))
 			continue;
 		struct http_probe *f = &s->flags;
@@ -307,7 +310,7 @@ static void parse_args(struct settings *s, int argc, char **argv)
 			s->only = optarg;
 			probe_flag = false;
 			break;
-		default: usage_error(usage);
+		default: option_error('?', argv);
 		}
 		if (probe_flag)
 			s->flags_set = true;
