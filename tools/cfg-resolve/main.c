@@ -94,10 +94,8 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	}
 	for (int i = optind; i < argc; i++)
 		(*files)[nfiles++] = argv[i];
-	if (nfiles == 0) {
-		error_msg("no config file given");
-		usage_error(usage);
-	}
+	if (nfiles == 0)
+		die(EXIT_USAGE, "no config file given (see cfg-resolve --help)");
 	if (a->std.format == FORMAT_NAGIOS && a->action != ACTION_CHECK)
 		die(EXIT_USAGE, "--format nagios goes with --check");
 	if (a->std.format == FORMAT_ENV && a->action != ACTION_PRINT)
