@@ -24,6 +24,7 @@ teardown_file() {
 }
 
 teardown() {
+	[ -z "${SMTPS_PID:-}" ] || svc_stop_pid "$SMTPS_PID"
 	# a long-running alert-send a test started
 	if [ -n "${SENDER_PID:-}" ]; then
 		kill -KILL "$SENDER_PID" 2>/dev/null || true
@@ -390,6 +391,28 @@ count_requests() {
 	assert_success
 	assert_equal "$(json_get '.status')" "delivered"
 	assert_equal "$(ls "$dir/maildir/new" | wc -l)" 1
+}
+
+@test "email: smtps:// is TLS from the first byte, with the login" {
+	local keep_pid=$SMTPA_PID keep_port=$SMTPA_PORT
+	start_smtp_auth "$BATS_TEST_TMPDIR/smtps" alerts "$SMTP_SECRET" --smtps
+	SMTPS_PID=$SMTPA_PID
+	SMTPA_PID=$keep_pid
+	local port=$SMTPA_PORT
+	SMTPA_PORT=$keep_port
+	cat >cfg.yaml <<-EOF
+	alerts:
+	  group_wait: 0s
+	  email:
+	    from: alerts@accessa.ai
+	    recipients: [oncall@accessa.ai]
+	    smtp: {url: "smtps://localhost:$port", username: alerts, password: "$SMTP_SECRET", ca_file: "$TEST_CERTS_DIR/ca.crt"}
+	EOF
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing smtps-$N)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .status')" "email delivered"
+	grep -q '^X-Auth-User: alerts' "$(grep -l "smtps-$N" "$BATS_TEST_TMPDIR"/smtps/maildir/new/*)"
+	assert_secret_absent "$SMTP_SECRET" "$output" "$stderr"
 }
 
 @test "email: STARTTLS, then a login with the password from a secret; a wrong one is refused and shown nowhere" {

@@ -1,9 +1,10 @@
 """smtp_auth.py: an SMTP server for the alert-send tests that insists on
 STARTTLS and a login (aiosmtpd, run with /usr/bin/python3).
 
-    smtp_auth.py --port N --cert CRT --key KEY --maildir DIR --user U --password-file F
+    smtp_auth.py --port N --cert CRT --key KEY --maildir DIR --user U --password-file F [--smtps]
 
-Only after STARTTLS is AUTH offered (PLAIN and LOGIN), and no MAIL is taken
+With --smtps the session is TLS from the first byte (port 465 style);
+otherwise only after STARTTLS is AUTH offered (PLAIN and LOGIN), and no MAIL is taken
 without a login. Each message is stored in the Maildir DIR with the headers
 X-Auth-User (the login it came under), X-MailFrom and X-RcptTo added on
 top. A message whose text holds "fail-once" breaks the session the first
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--maildir", required=True)
     ap.add_argument("--user", required=True)
     ap.add_argument("--password-file", required=True)
+    ap.add_argument("--smtps", action="store_true")
     a = ap.parse_args()
     with open(a.password_file, "rb") as f:
         password = f.read().strip()
@@ -61,9 +63,13 @@ def main():
 
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.smtps:
+        # aiosmtpd counts only STARTTLS as TLS: here the session is TLS throughout
+        tls = {"ssl_context": ctx, "auth_require_tls": False}
+    else:
+        tls = {"tls_context": ctx, "require_starttls": True, "auth_require_tls": True}
     ctrl = Controller(Handler(), hostname="127.0.0.1", port=a.port, server_hostname="localhost",
-                      tls_context=ctx, require_starttls=True, auth_required=True,
-                      auth_require_tls=True, authenticator=authenticator)
+                      auth_required=True, authenticator=authenticator, **tls)
     ctrl.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -31,13 +31,14 @@ wait_until() {
 	return 1
 }
 
-# start_smtp_auth DIR USER PASSWORD: an SMTP server (tests/helpers/smtp_auth.py)
+# start_smtp_auth DIR USER PASSWORD [--smtps]: an SMTP server (tests/helpers/smtp_auth.py)
 # that requires STARTTLS and a login as USER with PASSWORD, using the
 # make_test_certs certificate for localhost; mail lands in the Maildir
-# DIR/maildir, each AUTH attempt is a line in DIR/auth.log. Exports
-# SMTPA_PORT and SMTPA_PID (stop_smtp_auth stops it).
+# DIR/maildir, each AUTH attempt is a line in DIR/auth.log. With --smtps
+# TLS from the first byte instead of STARTTLS. Exports SMTPA_PORT and
+# SMTPA_PID (stop_smtp_auth stops it; one such server at a time).
 start_smtp_auth() {
-	local dir="$1" user="$2" password="$3"
+	local dir="$1" user="$2" password="$3" smtps="${4:-}"
 	[[ -n "${TEST_CERTS_DIR:-}" ]] || { svc_fail "start_smtp_auth: make_test_certs first"; return 1; }
 	mkdir -p "$dir"
 	# the password reaches the server through a file, never its argv
@@ -46,7 +47,7 @@ start_smtp_auth() {
 	export SMTPA_PORT
 	svc_spawn "$dir/log" "$SVC_PYTHON" "$SVC_REPO_ROOT/tests/helpers/smtp_auth.py" --port "$SMTPA_PORT" \
 		--cert "$TEST_CERTS_DIR/localhost.crt" --key "$TEST_CERTS_DIR/localhost.key" --maildir "$dir/maildir" \
-		--user "$user" --password-file "$dir/password"
+		--user "$user" --password-file "$dir/password" $smtps
 	export SMTPA_PID=$SVC_PID
 	svc_wait "$SVC_READY_SECONDS" svc_port_open "$SMTPA_PORT" && return 0
 	svc_fail "smtp_auth.py did not start"
