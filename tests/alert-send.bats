@@ -154,6 +154,12 @@ count_requests() {
 	run --separate-stderr alert-send -c cfg.yaml </dev/null
 	assert_equal "$status" 2
 	[[ $stderr == *"alerts.repeat_interval: expected a duration"* ]]
+	# a webhook URL libcurl cannot use is named by its key, never shown
+	config "slack: {webhook_url: \"https://hooks.example:99999/services/$SECRET_TOKEN\"}"
+	run --separate-stderr alert-send -c cfg.yaml </dev/null
+	assert_equal "$status" 2
+	[[ $stderr == *"alerts.slack.webhook_url: invalid port (expected 1 to 65535)"* ]]
+	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
 }
 
 @test "a firing alert reaches Slack as a readable message and the webhook as Alertmanager's payload" {
@@ -295,10 +301,12 @@ count_requests() {
 	config
 	sed -i '/slack:/d' cfg.yaml
 	rm in
-	start_sender
+	start_sender -v
 	alert firing hung >&"$SENDER_IN"
 	wait_until 20 hits_are "hook-$N" 2
+	# two signals sent at once may arrive as one: the second after the first was seen
 	kill -TERM "$SENDER_PID"
+	wait_until 20 grep -q "then stopping" err.txt
 	kill -TERM "$SENDER_PID"
 	stop_sender
 	assert_equal "$SENDER_STATUS" 2
