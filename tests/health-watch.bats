@@ -36,6 +36,9 @@ teardown() {
 	run --separate-stderr health-watch --target nourl
 	assert_equal "$status" 64
 	[[ $stderr == *'invalid --target "nourl"'* ]]
+	run --separate-stderr health-watch --target "api=http://user:pa55w0rd@127.0.0.1:99999/health"
+	assert_equal "$status" 64
+	assert_equal "$stderr" "health-watch: invalid --target api: invalid port (expected 1 to 65535)"
 	run --separate-stderr health-watch --target a=http://x --until sideways
 	assert_equal "$status" 64
 	run --separate-stderr health-watch --target a=http://x --deadline 5s

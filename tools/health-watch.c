@@ -766,8 +766,13 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case OPT_TARGET: {
 			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || (strncmp(eq + 1, "http://", 7) != 0 && strncmp(eq + 1, "https://", 8) != 0))
+			char why[256];
+			if (!eq || eq == optarg)
 				die(EXIT_USAGE, "invalid --target \"%s\" (expected NAME=http(s)://...)", optarg);
+			if (http_url_check(eq + 1, why, sizeof why) < 0) {
+				/* the URL may hold a password: named by its target only */
+				die(EXIT_USAGE, "invalid --target %.*s: %s", (int)(eq - optarg), optarg, why);
+			}
 			a->targets[a->n_targets++] = optarg;
 			break;
 		}

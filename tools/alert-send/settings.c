@@ -1,6 +1,7 @@
 /* settings.c — alert-send's channels and policies from the config document's
  * "alerts" section. */
 #include "alert-send.h"
+#include "shipshape/http.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
@@ -172,12 +173,13 @@ static void load_url_channel(struct loader *l, struct channel *c, const char *ke
 	const char *url = string_at(l, p);
 	if (!url)
 		return;
-	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-		bad(l, p, "expected an http:// or https:// URL");
-		return;
-	}
 	if (secret)
 		redact_register(url);
+	char why[256];
+	if (http_url_check(url, why, sizeof why) < 0) {
+		bad(l, p, "%s", why); /* never the URL itself: it is the secret */
+		return;
+	}
 	c->url = estrdup(url);
 	c->configured = true;
 }
