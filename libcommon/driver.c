@@ -3,6 +3,7 @@
 #include "shipshape/driver.h"
 #include "shipshape/common.h"
 #include "shipshape/files.h"
+#include "shipshape/journal.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/subproc.h"
@@ -55,17 +56,6 @@ void driver_outcome_free(struct driver_outcome *out)
 	free(out->message);
 	cJSON_Delete(out->data);
 	memset(out, 0, sizeof *out);
-}
-
-/* A release names a directory and goes into the environment: keep it plain. */
-static bool release_name_valid(const char *r)
-{
-	if (!r || !*r || *r == '.' || strlen(r) > 200)
-		return false;
-	for (; *r; r++)
-		if (*r == '/' || (unsigned char)*r < 0x21 || *r == 0x7f)
-			return false;
-	return true;
 }
 
 /* A JSON array of strings as a NULL-terminated argv (strings borrowed), or
@@ -429,7 +419,7 @@ static int dispatch(const struct driver_ctx *ctx, struct driver_outcome *out, bo
 		free(problem);
 		return -1;
 	}
-	if (!release_name_valid(ctx->release)) {
+	if (!journal_release_name_valid(ctx->release)) {
 		outcome_set(out, STATUS_CRITICAL, "invalid release name \"%s\"", ctx->release ? ctx->release : "");
 		return -1;
 	}
@@ -560,7 +550,7 @@ void driver_check_rollback(const struct driver_ctx *ctx, struct report *r)
 		return;
 	}
 	struct stat st;
-	if (release_name_valid(ctx->release) && stat(p.target, &st) == 0 && S_ISDIR(st.st_mode))
+	if (journal_release_name_valid(ctx->release) && stat(p.target, &st) == 0 && S_ISDIR(st.st_mode))
 		report_add_check(r, "rollback.artifact", STATUS_OK, 0, NULL, "release directory %s exists",
 				 p.target);
 	else

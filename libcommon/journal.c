@@ -26,6 +26,16 @@ bool journal_stage_valid(const char *stage)
 	return false;
 }
 
+bool journal_release_name_valid(const char *r)
+{
+	if (!r || !*r || *r == '.' || strlen(r) > JOURNAL_RELEASE_MAX)
+		return false;
+	for (; *r; r++)
+		if (*r == '/' || (unsigned char)*r < 0x21 || *r == 0x7f)
+			return false;
+	return true;
+}
+
 static bool service_name_valid(const char *s)
 {
 	if (!s || !*s || *s == '.' || strlen(s) > 128)

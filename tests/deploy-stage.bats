@@ -74,6 +74,8 @@ deploy_ok() {
 	assert_equal "$status" 64
 	run --separate-stderr ds begin --release ../etc
 	assert_equal "$status" 64
+	run --separate-stderr ds begin --release "$(printf 'v2\033[31m')"
+	assert_equal "$status" 64
 	# a bad flag is one line naming it, never the whole usage
 	for args in --bogus -x "lock acquire --wait" "history --limit" "--force=1 status" -c ""; do
 		run --separate-stderr deploy-stage $args

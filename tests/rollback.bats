@@ -58,6 +58,13 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$status" 64
 	run --separate-stderr rollback -c config.json --format nagios
 	assert_equal "$status" 64
+	# a release that is not a plain name is a usage error, before anything is journaled
+	for to in ../etc .hidden "a b" "$(printf 'v\001')"; do
+		run --separate-stderr rollback -c config.json --to "$to"
+		assert_equal "$status" 64
+		[[ $stderr == "rollback: invalid --to "* ]]
+	done
+	[ ! -e "$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl" ]
 	# a bad flag is one line naming it, never the whole usage
 	for args in --bogus -Z --to --no-verify=yes "--dry-run=yes" -m; do
 		run --separate-stderr rollback $args

@@ -121,6 +121,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
+	if (a->to && !journal_release_name_valid(a->to))
+		die(EXIT_USAGE, "invalid --to \"%s\" (a plain release name such as v2 or 2026-11-28.1)", a->to);
 	if (a->dry_run && a->check)
 		die(EXIT_USAGE, "--dry-run and --check exclude each other");
 	if (a->std.format == FORMAT_NAGIOS && !a->check)

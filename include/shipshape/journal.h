@@ -20,6 +20,12 @@
 extern const char *const journal_stages[];
 bool journal_stage_valid(const char *stage);
 
+/* A release names a directory (symlink driver) and goes into the
+ * environment (command driver): a plain name of at most JOURNAL_RELEASE_MAX
+ * bytes, no '/', no whitespace or control characters, not starting with '.'. */
+#define JOURNAL_RELEASE_MAX 200
+bool journal_release_name_valid(const char *release);
+
 struct journal {
 	char *dir;     /* STATE/deploy/SERVICE, created 0700 */
 	char *service;

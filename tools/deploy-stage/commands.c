@@ -191,8 +191,7 @@ static int interrupted_refusal(const struct deployment *d)
 int cmd_begin(struct run *r)
 {
 	const struct args *a = r->a;
-	if (!journal_stage_valid("pre-deploy") || strchr(a->release, '/') || a->release[0] == '.' ||
-	    strlen(a->release) > 200 || strpbrk(a->release, " \t\n\r"))
+	if (!journal_release_name_valid(a->release))
 		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", a->release);
 	int64_t deadline = now_monotonic_ms() + a->wait_ms;
 	struct held h;
