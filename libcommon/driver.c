@@ -492,6 +492,16 @@ char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 			return easprintf("%s %s: POST /v1/services/%s/rollback with deployId %s", verb,
 					 ctx->release, id,
 					 json_path_string(ctx->target_apply, "data.render_deploy_id", "(unknown)"));
+		const char *hook = json_path_string(ctx->config, "deploy.render.deploy_hook_url", NULL);
+		bool api = json_path_string(ctx->config, "deploy.render.api_key", NULL) && strcmp(id, "?") != 0;
+		if (hook && *hook) {
+			/* the hook URL carries its key: only its host is shown */
+			char *host = url_host(hook);
+			char *s = easprintf("%s %s: POST the deploy hook at %s%s", verb, ctx->release, host ? host : "?",
+					    api ? ", then poll until live" : " (not polled: no api_key and service_id)");
+			free(host);
+			return s;
+		}
 		return easprintf("%s %s: POST /v1/services/%s/deploys, then poll until live", verb, ctx->release, id);
 	}
 	return easprintf("%s %s: unknown driver \"%s\"", verb, ctx->release, name);

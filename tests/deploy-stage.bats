@@ -533,6 +533,9 @@ render_config() {
 	jq -n --arg hook "$RENDER_URL/deploy/srv-ok-hook?key=$RENDER_KEY" \
 		'{service:{name:"api"},deploy:{driver:"render",render:{deploy_hook_url:$hook}}}' >config.json
 	ds begin --release v1 >/dev/null
+	run --separate-stderr ds apply --dry-run
+	assert_success
+	assert_equal "$(json_get .message)" "deploy v1: POST the deploy hook at ${RENDER_URL#http://} (not polled: no api_key and service_id)"
 	run --separate-stderr ds apply
 	assert_success
 	[[ "$(json_get .data.render_deploy_id)" == dep-* ]]
