@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh — `make demo`: a local production-shaped environment in a temporary
 # directory, then two deploys through scripts/deploy_production.sh:
-#   v2 passes every stage;
+#   v2 passes every stage (its post-deploy uploads a document and polls it
+#   until processed: deploy.e2e in scripts/demo/demo.yaml);
 #   v3 fails post-deploy (its /health answers 503) -> automatic rollback to
 #   v2 -> an alert arrives at the local webhook receiver.
 # Prints the history and the alert, cleans up, and exits 0 only when all of
@@ -107,6 +108,10 @@ expect "deploy_production.sh exits 0 (exit $rc)" test "$rc" -eq 0
 expect "current -> v2" test "$(current_release)" = v2
 expect "GET /health answers 200 with v2" \
 	bash -c '[[ "$(curl -fsS "$0/health" | jq -r .release)" = v2 ]]' "$NGINX_URL"
+expect "its post-deploy stage ran the end-to-end pipeline: a document uploaded, then processed" \
+	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"post-deploy\") | .report.checks[] |
+		select(.name | startswith(\"e2e.\")) | .name + \" \" + .status] == [\"e2e.upload ok\", \"e2e.processed ok\"]" \
+		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
 
 step "v3: its /health fails — post-deploy fails, rollback to v2, alert"
 rc=0
