@@ -545,6 +545,11 @@ count_requests() {
 	assert_equal "$(requests slack-$N | tail -n1 | jq -r '.attachments[0].title')" "[FIRING] HealthCheckFailed — esc (escalated to level 2)"
 	run --separate-stderr alert-send ack 0123456789abcdef
 	assert_equal "$status" 65
+	# restarted with one level only: the alert at level 2 still resolves to both channels told
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}]}'
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved esc)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .reason' | sort | tr '\n' '|')" "slack resolved|webhook resolved|"
 }
 
 @test "repeat_interval: a long-running alert-send repeats a firing alert, never more often, then resolves it" {

@@ -178,6 +178,11 @@ static int64_t min64(int64_t a, int64_t b)
 static unsigned escalate(struct book *b, const struct settings *s, struct alert *a, int64_t now,
 			 int64_t *next)
 {
+	if (a->level > (int)s->n_levels) {
+		/* saved under a config with more levels than this one has */
+		a->level = (int)s->n_levels;
+		b->dirty = true;
+	}
 	if (!a->acked) {
 		size_t reached = 0;
 		while (reached < s->n_levels && a->firing_since + s->levels[reached].after_ms <= now)

@@ -59,7 +59,7 @@ cJSON *notification_new(const struct settings *s, enum channel_id c, struct aler
 					   a->status == ALERT_RESOLVED ? a->ends_at : 0, a->generator_url);
 		cJSON *why = cJSON_AddObjectToObject(j, "notify");
 		cJSON_AddStringToObject(why, "reason", reason_name(reasons[i]));
-		int level = a->level > 0 ? s->levels[a->level - 1].level : 0;
+		int level = a->level > 0 && a->level <= (int)s->n_levels ? s->levels[a->level - 1].level : 0;
 		cJSON_AddNumberToObject(why, "level", level);
 		if (a->acked)
 			cJSON_AddBoolToObject(why, "acked", true);
