@@ -172,7 +172,7 @@ deploy_ok() {
 	run grep -r "jwt-secret-value-4242" "$SHIPSHAPE_STATE_DIR"
 	assert_failure
 	digest1=$(journal 1 | jq -r 'select(.type=="begin").config_digest')
-	ds finish --result ok >/dev/null
+	ds finish --result failed >/dev/null
 	jq '.security.jwt_secret = "another-secret-9999"' config.json >c2.json && mv c2.json config.json
 	ds begin --release v2 >/dev/null
 	digest2=$(journal 2 | jq -r 'select(.type=="begin").config_digest')
@@ -270,6 +270,25 @@ deploy_ok() {
 	assert_equal "$(journal 1 | grep -c '"type":"gate"')" 3
 }
 
+@test "finish ok needs a successful apply (it makes the last known-good release), unless --force" {
+	deploy_ok v1
+	command_config '["false"]'
+	ds begin --release v2 >/dev/null
+	run --separate-stderr ds finish --result ok
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 2 (v2) has no successful apply"* ]]
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	run --separate-stderr ds finish --result ok
+	assert_equal "$status" 2
+	run --separate-stderr ds status
+	assert_equal "$(json_get .last_good_release)" v1
+	run --separate-stderr ds finish --result ok --force
+	assert_success
+	run --separate-stderr ds status
+	assert_equal "$(json_get .last_good_release)" v2
+}
+
 @test "gate, apply and finish without a deploy in progress fail clearly" {
 	run --separate-stderr bash -c "$(declare -f report); report db-check ok | deploy-stage -c config.json gate pre-deploy"
 	assert_equal "$status" 2
@@ -356,7 +375,7 @@ deploy_ok() {
 	assert_equal "$status" 3
 	[[ $stderr == *"unable to write the journal"* ]]
 	[ -z "$output" ]
-	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 1; deploy-stage -c config.json finish --result ok"
+	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 1; deploy-stage -c config.json finish --result failed"
 	assert_equal "$status" 3
 	assert_equal "$(wc -c <"$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl")" "$before"
 	run --separate-stderr ds status

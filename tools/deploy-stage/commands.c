@@ -570,6 +570,13 @@ int cmd_finish(struct run *r)
 		drop(&h);
 		return EXIT_CRITICAL;
 	}
+	/* "ok" makes it the last known-good release, the one rollback returns to */
+	if (!interrupted && strcmp(a->result, "ok") == 0 && !open->applied && !a->force) {
+		error_msg("deploy %ld (%s) has no successful apply: finish it as failed, or as ok with --force", open->id,
+			  open->release ? open->release : "?");
+		drop(&h);
+		return EXIT_CRITICAL;
+	}
 	cJSON *rec = cJSON_CreateObject();
 	cJSON_AddStringToObject(rec, "type", "finish");
 	cJSON_AddStringToObject(rec, "result", a->result);
