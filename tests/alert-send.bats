@@ -168,6 +168,7 @@ count_requests() {
 	assert_success
 	assert_equal "$(json_get 'select(.status=="delivered") | .channel' | sort | tr '\n' ' ')" "slack webhook "
 	assert_equal "$(json_get '.fingerprints[0]' | sort -u)" "5a169b7bc685fd0c"
+	assert_equal "$(json_get '.title' | sort -u)" "[FIRING:1] HealthCheckFailed api (production)"
 	assert_equal "$(count_requests slack-$N)" 1
 	local msg
 	msg=$(requests slack-$N)

@@ -169,6 +169,9 @@ cJSON *notification_new(const struct settings *s, enum channel_id c, struct aler
 /* A test notification for --test. */
 cJSON *notification_test(const struct settings *s, enum channel_id c, int64_t now);
 
+/* The title every channel's message has ("[FIRING:2] HealthCheckFailed api
+ * (production)"), for records. A new string. */
+char *notification_title(const cJSON *notification);
 /* The request body for a channel: JSON for slack, webhook, alertmanager; the
  * whole RFC 5322 message (CRLF lines) for email. A new string. */
 char *message_render(const struct settings *s, const cJSON *notification, int64_t now);

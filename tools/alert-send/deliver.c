@@ -182,6 +182,9 @@ static cJSON *record_new(struct deliverer *d, const struct job *j, const char *s
 			if (!reason)
 				reason = json_path_string(a, "notify.reason", NULL);
 		}
+		char *title = notification_title(j->doc);
+		cJSON_AddStringToObject(r, "title", title);
+		free(title);
 		cJSON_AddNumberToObject(r, "alerts", firing + resolved);
 		cJSON_AddNumberToObject(r, "firing", firing);
 		cJSON_AddNumberToObject(r, "resolved", resolved);

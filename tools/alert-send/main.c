@@ -102,9 +102,8 @@ static void record_text(const cJSON *r)
 {
 	const char *kind = json_kind(r);
 	if (strcmp(kind, "delivery") == 0) {
-		printf("%-9s %-12s %s: %d firing, %d resolved", json_path_string(r, "status", "?"),
-		       json_path_string(r, "channel", "?"), json_path_string(r, "destination", "-"),
-		       (int)json_path_number(r, "firing", 0), (int)json_path_number(r, "resolved", 0));
+		printf("%-9s %-12s %s: %s", json_path_string(r, "status", "?"), json_path_string(r, "channel", "?"),
+		       json_path_string(r, "destination", "-"), json_path_string(r, "title", "?"));
 		if (json_path(r, "attempt"))
 			printf(" (attempt %d", (int)json_path_number(r, "attempt", 0));
 		if (json_path(r, "code"))

@@ -171,6 +171,15 @@ static void title(struct buf *t, const struct view *v)
 		buf_printf(t, " (%s)", v->environment);
 }
 
+char *notification_title(const cJSON *notification)
+{
+	struct view v;
+	struct buf t = {0};
+	view_of(notification, &v);
+	title(&t, &v);
+	return buf_take(&t);
+}
+
 static const char *reason_of(const cJSON *a)
 {
 	return json_path_string(a, "notify.reason", "new");
