@@ -106,7 +106,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	deploy v2 ok
 	ds begin --release v3 >/dev/null
 	ds apply >/dev/null
-	run --separate-stderr rollback -c config.json -m "v3 is broken"
+	run --separate-stderr rollback -c config.json -m "v3 is broken" --interval 100ms
 	assert_success
 	assert_equal "$(json_get '"\(.from) -> \(.to) \(.status)"')" "v3 -> v2 ok"
 	assert_equal "$(json_get .health.attempts)" 2
@@ -122,7 +122,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	run --separate-stderr ds history --format text
 	assert_line --index 4 --regexp '^4 +.* rollback +v2 +v3 +ok +.*  v3 is broken; .*now points at v2$'
 	# from v2 (good), back once more: to v1
-	run --separate-stderr rollback -c config.json --format text
+	run --separate-stderr rollback -c config.json --format text --interval 100ms
 	assert_success
 	assert_output --partial "rollback ok: v2 -> v1"
 }
@@ -162,7 +162,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$(json_get .to)" v1
 	[ "$(ls "$SHIPSHAPE_STATE_DIR/deploy/api")" = "$before" ]
 	[ "$(readlink current)" = "$PWD/releases/v3" ]
-	run --separate-stderr rollback -c config.json --to v1
+	run --separate-stderr rollback -c config.json --to v1 --interval 100ms
 	assert_success
 	[ "$(readlink current)" = "$PWD/releases/v1" ]
 }
@@ -207,7 +207,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	kill "$holder"
 	wait "$holder" || true
 	# its holder gone, the deploy is interrupted: rollback resolves it
-	run --separate-stderr rollback -c config.json
+	run --separate-stderr rollback -c config.json --interval 100ms
 	assert_success
 	[[ $stderr == *"reclaiming a stale lock"* ]]
 	run --separate-stderr ds begin --release v4
