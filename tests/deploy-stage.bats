@@ -567,6 +567,17 @@ render_config() {
 	assert_equal "$status" 65
 	run --separate-stderr deploy-stage --service ../x status
 	assert_equal "$status" 65
+	# a config document on stdin that is not JSON: 65, one line naming the place
+	for cmd in "begin --release v1" apply e2e; do
+		run --separate-stderr bash -c "printf '{\"service\": {\n  \"name\": api\n}}\n' | deploy-stage $cmd"
+		assert_equal "$status" 65
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == "deploy-stage: stdin:2:"* ]]
+		[ -z "$output" ]
+	done
+	run --separate-stderr bash -c "printf '{\n\"deploy\": [\n' | rollback"
+	assert_equal "$status" 65
+	[[ $stderr == "rollback: stdin:"* ]]
 	jq -n '{service:{name:"api"},deploy:{driver:"ftp"}}' >config.json
 	ds begin --release v1 >/dev/null
 	run --separate-stderr ds apply
