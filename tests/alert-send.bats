@@ -311,7 +311,10 @@ count_requests() {
 	kill -TERM "$SENDER_PID"
 	stop_sender
 	assert_equal "$SENDER_STATUS" 2
-	assert_equal "$(jq -r '.status' out.jsonl)" "spooled"
+	# on a loaded machine an attempt may time out (a "retrying" record)
+	# before the second signal lands: what counts is how it ends
+	assert_equal "$(jq -r '.status' out.jsonl | tail -n 1)" "spooled"
+	assert_equal "$(jq -r 'select(.status == "delivered") | .status' out.jsonl | wc -l)" 0
 	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 1
 	curl -sf "$FAULT_URL/_ctl/mode/hook-$N" >/dev/null
 	run --separate-stderr alert-send -c cfg.yaml flush
