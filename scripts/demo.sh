@@ -67,6 +67,7 @@ echo "  PostgreSQL 127.0.0.1:$PGTEST_PORT, database appdb, schema upload_pipelin
 
 mkdir -p "$DEMO_DIR/nginx"
 cp -R "$repo/scripts/demo/releases" "$DEMO_DIR/nginx/releases"
+cp -R "$repo/scripts/demo/stubs" "$DEMO_DIR/nginx/stubs"
 export DEMO_RELEASES_DIR="$DEMO_DIR/nginx/releases" DEMO_CURRENT="$DEMO_DIR/nginx/current"
 start_nginx "$repo/scripts/demo/nginx.conf" --dir "$DEMO_DIR/nginx"
 echo "  nginx $NGINX_URL: the API (the current release) and the external services' stand-ins"

@@ -216,6 +216,102 @@ check_exit() {
 		'{kind:"report",tool:$t,status:$s,summary:$m,checks:[{name:($t+".exit"),status:$s,message:$m}]}' >>"$file"
 }
 
+# report REPORTS TOOL STATUS CHECK MESSAGE: a one-check report of the script's
+# own making, for tools that answer with records or an exit status.
+report() {
+	jq -cn --arg t "$2" --arg s "$3" --arg c "$4" --arg m "$5" \
+		'{kind:"report",tool:$t,status:$s,summary:$m,checks:[{name:$c,status:$s,message:$m}]}' >>"$1"
+}
+
+# new_stderr OFFSET: what the tools wrote to the log after OFFSET (bytes),
+# its first lines joined: the reason a tool gave for its exit status.
+new_stderr() {
+	tail -c +"$(($1 + 1))" "$log" | head -n 3 | paste -sd ' ' - || true
+}
+
+# check_storage REPORTS: the Supabase storage API (services.supabase.url +
+# storage_path, default /storage/v1/bucket) answers with the service's
+# anon_key headers: svc-probe over a copy of the config whose only service
+# is "supabase-storage" with storage_path as its health path. The copy holds
+# the keys: 0600, in the private work directory.
+check_storage() {
+	jq -e '.services.supabase.url != null' "$cfg" >/dev/null 2>&1 || return 0
+	local storage_cfg="$work/storage.json"
+	(umask 077 && jq '.services = {"supabase-storage": (.services.supabase +
+		{health_path: (.services.supabase.storage_path // "/storage/v1/bucket")})} | del(.probes)' \
+		"$cfg" >"$storage_cfg")
+	check "$1" svc-probe-storage svc-probe -c "$storage_cfg" --only supabase-storage --format json
+}
+
+# check_alert_channels REPORTS: alert-send --dry-run with a critical alert
+# validates every channel the config routes it to and prints what it would
+# send; it sends and stores nothing (its state directory is a throwaway one),
+# so nobody is paged. (--test would post a notification to every channel on
+# every deploy.)
+check_alert_channels() {
+	local out rc=0 off channels
+	have alert-send || { check "$1" alert-send alert-send; return 0; }
+	off=$(wc -c <"$log")
+	out=$(jq -cn --arg s "$service" --arg e "$environment" \
+		'{kind:"alert",status:"firing",
+		  labels:{alertname:"ShipshapeDeployCheck",severity:"critical",service:$s,environment:$e},
+		  annotations:{summary:"deploy infrastructure check of the alert channels (a dry run: nothing is sent)"}}' |
+		alert-send -c "$cfg" --dry-run --state-dir "$work/alert-state" --format json 2>>"$log") || rc=$?
+	channels=$(jq -rs '[.[] | select(.status? == "dry_run") | .channel] | unique | join(", ")' <<<"$out" 2>/dev/null || true)
+	if ((rc == 0)) && [[ -n "$channels" ]]; then
+		report "$1" alert-send ok alert-send.channels "the alert channels are valid: $channels (dry run, nothing sent)"
+	elif ((rc == 0)); then
+		report "$1" alert-send warning alert-send.channels "no alert channel would be notified: a failed deploy would alert nobody"
+	else
+		report "$1" alert-send critical alert-send.channels "the alert channels are not valid (alert-send exited $rc): $(new_stderr "$off")"
+	fi
+}
+
+# check_health_watch REPORTS: health-watch accepts the config (monitoring.
+# health_check: its durations, thresholds and endpoints) and probes every
+# endpoint once. An endpoint down now (before the first deploy nothing is
+# live) is a warning; a config it refuses is critical.
+check_health_watch() {
+	local out rc=0 off down
+	have health-watch || { check "$1" health-watch health-watch; return 0; }
+	off=$(wc -c <"$log")
+	out=$(health-watch -c "$cfg" --count 1 --failure-threshold 1 --success-threshold 1 --format json 2>>"$log") || rc=$?
+	case $rc in
+	0) report "$1" health-watch ok health-watch.config "health-watch accepts the config; every endpoint is up" ;;
+	2 | 3)
+		down=$(jq -rs '[.[] | select(.type? == "state" and .to != "up") | .target] | unique | join(", ")' <<<"$out" 2>/dev/null || true)
+		report "$1" health-watch warning health-watch.config "health-watch accepts the config; not up now: ${down:-some endpoints}" ;;
+	*) report "$1" health-watch critical health-watch.config "health-watch refuses the config (exit $rc): $(new_stderr "$off")" ;;
+	esac
+}
+
+# check_live_security REPORTS: the security configuration of the running
+# service: the headers and tls checks of --security (all: both) against the
+# live release. Only the security checks count: a live release in trouble
+# must not block the deploy that fixes it. Nothing live yet: a warning.
+check_live_security() {
+	local list="" tmp="$work/security.jsonl"
+	[[ "$security" == none ]] && return 0
+	if [[ "$security" == all ]]; then
+		list=headers,tls
+	else
+		list=$(tr ',' '\n' <<<"$security" | grep -xE 'headers|tls' | paste -sd, - || true)
+	fi
+	[[ -n "$list" ]] || return 0
+	if [[ -z "$live" ]]; then
+		report "$1" svc-probe-security warning security.live "no release is live yet: the service's security configuration ($list) is checked after the deploy"
+		return 0
+	fi
+	: >"$tmp"
+	check "$tmp" svc-probe-security svc-probe -c "$cfg" --only api --security "$list" --format json
+	jq -c 'if .tool == "svc-probe" then
+			(.checks |= map(select(.name | startswith("security.")))) |
+			.status = ([.checks[].status] | if length == 0 then "unknown" else
+				max_by({ok: 0, warning: 1, unknown: 2, critical: 3}[.]) end) |
+			.summary = "the security configuration of \(.checks | length) check(s) on the live release: \(.status)"
+		else . end' "$tmp" >>"$1"
+}
+
 # gate STAGE REPORTS: the gate's decision; prints the failing checks.
 gate() {
 	local stage="$1" file="$2" out rc=0
@@ -323,7 +419,14 @@ if ((!yes && !dry_run)); then
 	fi
 fi
 
-applied=0 deploy_id=""
+applied=0 deploy_id="" live=""
+# the live release (the one this deploy replaces): begin says; a dry run
+# reads it from the history (the last release that finished ok), when there
+# is a history: a dry run makes no state directory
+if ((dry_run)) && [[ -z "${SHIPSHAPE_STATE_DIR:-}" || -d "$SHIPSHAPE_STATE_DIR/deploy" ]]; then
+	live=$(deploy-stage -c "$cfg" history --format json 2>/dev/null |
+		jq -rs '[.[] | select(.result == "ok")] | last | .release // empty' 2>/dev/null || true)
+fi
 if ((!dry_run)); then
 	rc=0
 	out=$(deploy-stage -c "$cfg" begin --release "$release" -m "${message:-deploy_production.sh}" 2>&1) || rc=$?
@@ -334,6 +437,7 @@ if ((!dry_run)); then
 		exit "$rc"
 	fi
 	deploy_id=$(jq -r '.deploy' <<<"$out")
+	live=$(jq -r '.previous // empty' <<<"$out")
 	open_deploy=$deploy_id
 	note begin ok "deploy $deploy_id replacing $(jq -r '.previous // "nothing"' <<<"$out")"
 fi
@@ -371,10 +475,17 @@ judge pre-deploy "$r" || fail pre-deploy "the pre-deploy gate failed" 0
 
 # ---- stage 2: infrastructure -----------------------------------------------
 at=infrastructure
-# database schema, RLS and migrations; alerting set-up; rollback capability.
+# database schema (tables, RLS, extensions, migrations); storage configuration
+# (the Supabase storage API); monitoring set-up (the alert channels and
+# health-watch's view of the config); security configuration of the running
+# service (svc-probe --security headers,tls against the live release).
 r="$work/infrastructure.jsonl"
 : >"$r"
 check "$r" db-check db-check -c "$cfg" --only schema,tables,rls,extensions,migrations --format json
+check_storage "$r"
+check_alert_channels "$r"
+check_health_watch "$r"
+check_live_security "$r"
 judge infrastructure "$r" || fail infrastructure "the infrastructure gate failed" 0
 
 if ((dry_run)); then

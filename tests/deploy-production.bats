@@ -10,6 +10,7 @@ setup_file() {
 	pg_superuser_psql -q -f "$REPO_ROOT/scripts/demo/schema.sql" >/dev/null
 	mkdir -p "$BATS_FILE_TMPDIR/nginx"
 	cp -R "$REPO_ROOT/scripts/demo/releases" "$BATS_FILE_TMPDIR/nginx/releases"
+	cp -R "$REPO_ROOT/scripts/demo/stubs" "$BATS_FILE_TMPDIR/nginx/stubs"
 	start_nginx "$REPO_ROOT/scripts/demo/nginx.conf" --dir "$BATS_FILE_TMPDIR/nginx"
 	start_faultsrv
 	export DEMO_RELEASES_DIR="$BATS_FILE_TMPDIR/nginx/releases" DEMO_CURRENT="$BATS_FILE_TMPDIR/nginx/current"
@@ -18,6 +19,17 @@ setup_file() {
 
 teardown_file() {
 	stop_all_services
+}
+
+# the storage stand-in answers 500 without its bucket list: put it back
+teardown() {
+	cp "$REPO_ROOT/scripts/demo/stubs/storage-buckets.json" "$BATS_FILE_TMPDIR/nginx/stubs/"
+}
+
+# infra_checks JOURNAL: "name status" of every check the infrastructure gate
+# recorded in JOURNAL, sorted.
+infra_checks() {
+	jq -r 'select(.type == "report" and .stage == "infrastructure") | .report.checks[] | "\(.name) \(.status)"' "$1" | sort
 }
 
 setup() {
@@ -136,7 +148,9 @@ assert_no_secret_shown() {
 	shim_tools "$BATS_TEST_TMPDIR/shims"
 	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r v1 --yes -m "first"
 	assert_success
-	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage health-watch rollback jq
+	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage health-watch alert-send rollback jq
+	# the alert channels were validated by a dry run: nothing reached the receiver
+	[ -z "$(alerts)" ]
 	for stage in begin pre-deploy infrastructure application post-deploy readiness finish; do
 		assert_line --regexp "^  $stage +(ok|passed) "
 	done
@@ -146,6 +160,14 @@ assert_no_secret_shown() {
 	run jq -r 'select(.type == "report" and .stage == "post-deploy") | .report.checks[] |
 		select(.name | startswith("e2e.")) | "\(.name) \(.status)"' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000001.jsonl"
 	assert_output $'e2e.upload ok\ne2e.processed ok'
+	# infrastructure: the schema, storage, monitoring set-up; nothing was live
+	# yet, so the live service's security configuration waits (a warning)
+	run infra_checks "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000001.jsonl"
+	assert_line "http.supabase-storage.status ok"
+	assert_line "db.migrations ok"
+	assert_line "alert-send.channels ok"
+	assert_line "health-watch.config warning"
+	assert_line "security.live warning"
 	[ "$(current)" = v1 ]
 	run history
 	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.stages | length)"')" "v1 ok 5"
@@ -158,6 +180,7 @@ assert_no_secret_shown() {
 	run deploy -r v2 --dry-run
 	assert_success
 	assert_line --regexp '^  pre-deploy +would pass '
+	assert_line --regexp '^  infrastructure +would pass +db-check ok, svc-probe ok, alert-send ok, health-watch ok, svc-probe warning$'
 	assert_line --regexp '^  application +would run '
 	assert_line --regexp '^  post-deploy +would run +the end-to-end steps upload, processed'
 	[ "$(history | wc -l)" = "$before" ]
@@ -186,6 +209,28 @@ assert_no_secret_shown() {
 	assert_secret_absent "$PGTEST_PASSWORD" "$output"
 }
 
+@test "a failed infrastructure check (the storage API answers 500) deploys nothing, alerts, exits 2" {
+	[ "$(current)" = v1 ]
+	rm "$BATS_FILE_TMPDIR/nginx/stubs/storage-buckets.json"
+	run --separate-stderr deploy -r v2 --yes
+	assert_equal "$status" 2
+	assert_line --regexp '^  pre-deploy +passed '
+	assert_line --regexp '^  infrastructure +FAILED '
+	assert_line --regexp 'critical: http\.supabase-storage\.status: HTTP 500'
+	refute_line --regexp '^  application '
+	assert_line --regexp '^  alert +sent '
+	[ "$(current)" = v1 ]
+	run history
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.apply // "none")"')" "v2 failed none"
+	run alerts
+	assert_output --partial "failed at infrastructure"
+	assert_output --partial "nothing was deployed"
+	# a dry run stops there too
+	run deploy -r v2 --dry-run
+	assert_equal "$status" 2
+	assert_line --regexp '^  infrastructure +would FAIL +svc-probe: '
+}
+
 @test "a failed post-deploy rolls back to the last good release and alerts" {
 	deploy -r v2 --yes >/dev/null
 	[ "$(current)" = v2 ]
@@ -201,6 +246,15 @@ assert_no_secret_shown() {
 	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[-2:] | map("\(.action) \(.release) \(.result)") | join(", ")')" \
 		"deploy v3 failed, rollback v2 ok"
 	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage alert-send rollback
+	# with v2 live, infrastructure probed its security headers (only those
+	# checks: its health is not this stage's business) and health-watch saw it up
+	j=$(ls "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/"*.jsonl | tail -n 2 | head -n 1)
+	run infra_checks "$j"
+	assert_line "health-watch.config ok"
+	assert_line "security.headers.content_type_options ok"
+	assert_line "security.headers.hsts warning"
+	refute_line --regexp '^http\.api\.'
+	refute_line --regexp '^security\.live '
 	run alerts
 	assert_output --partial "failed at post-deploy"
 	assert_output --partial "rolled back to v2"
