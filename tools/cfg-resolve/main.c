@@ -151,8 +151,11 @@ static int emit(const struct cfg_node *root, const struct args *a)
 					       : render(root, a, fmt, redact, &out);
 	if (a->action == ACTION_CHECK || status == EXIT_OK) {
 		if (a->output) {
-			if (atomic_write_file(a->output, out.data ? out.data : "", out.len, 0600) < 0)
-				die_errno(EXIT_UNKNOWN, "unable to write %s", a->output);
+			/* no die() here: main still frees what it holds */
+			if (atomic_write_file(a->output, out.data ? out.data : "", out.len, 0600) < 0) {
+				error_msg("unable to write %s: %s", a->output, strerror(errno));
+				status = EXIT_UNKNOWN;
+			}
 		} else if (out.len) {
 			fwrite(out.data, 1, out.len, stdout);
 		}
