@@ -44,6 +44,20 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
       --no-rollback      on failure after apply, leave the release in place
   -v, --verbose          show the tools' diagnostics as they run
   -h, --help             this help
+
+Stages (each one's reports go to `deploy-stage gate STAGE`; warnings pass):
+  pre-deploy      cfg-resolve --check; db-check connectivity; svc-probe of the
+                  API and services (and --baseline)
+  infrastructure  db-check schema, tables, RLS, extensions, migrations;
+                  svc-probe of the Supabase storage API (services.supabase.url
+                  + storage_path, default /storage/v1/bucket, anon_key headers);
+                  alert-send --dry-run (the alert channels, nothing sent);
+                  health-watch --count 1 (accepts the config; an endpoint down
+                  is a warning); svc-probe --security headers,tls (those of
+                  --security) against the live release (none live: a warning)
+  application     deploy-stage apply (the deploy.driver)
+  post-deploy     health, deploy.e2e, performance (--requests), --security
+  readiness       rollback --check; health-watch until up; db-check rls
 EOF
 }
 
