@@ -152,16 +152,7 @@ static int run_recorded(char **argv, char **env, int64_t timeout_ms, cJSON *data
 		*why = easprintf("unable to run %s: %s", argv[0], strerror(errno));
 		return -1;
 	}
-	char *output = redact_string(res.output ? res.output : "");
-	cJSON_AddNumberToObject(data, "exit_code", res.exit_code);
-	if (res.term_signal)
-		cJSON_AddNumberToObject(data, "signal", res.term_signal);
-	cJSON_AddBoolToObject(data, "timed_out", res.timed_out);
-	cJSON_AddNumberToObject(data, "duration_ms", (double)res.duration_ms);
-	cJSON_AddStringToObject(data, "output", output);
-	if (res.output_dropped)
-		cJSON_AddNumberToObject(data, "output_dropped", (double)res.output_dropped);
-	free(output);
+	subproc_result_to_json(&res, data);
 	int rc = 0;
 	char t[32];
 	if (res.timed_out) {

@@ -1,6 +1,7 @@
 /* subproc.c — fork/exec an argv array with a timeout, bounded output. */
 #include "shipshape/subproc.h"
 #include "shipshape/common.h"
+#include "shipshape/redact.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -170,6 +171,20 @@ int subproc_run(const struct subproc_opts *o, struct subproc_result *res)
 	res->output_len = b.len;
 	res->output = buf_take(&b);
 	return 0;
+}
+
+void subproc_result_to_json(const struct subproc_result *res, cJSON *obj)
+{
+	char *output = redact_string(res->output ? res->output : "");
+	cJSON_AddNumberToObject(obj, "exit_code", res->exit_code);
+	if (res->term_signal)
+		cJSON_AddNumberToObject(obj, "signal", res->term_signal);
+	cJSON_AddBoolToObject(obj, "timed_out", res->timed_out);
+	cJSON_AddNumberToObject(obj, "duration_ms", (double)res->duration_ms);
+	cJSON_AddStringToObject(obj, "output", output);
+	if (res->output_dropped)
+		cJSON_AddNumberToObject(obj, "output_dropped", (double)res->output_dropped);
+	free(output);
 }
 
 void subproc_result_free(struct subproc_result *res)

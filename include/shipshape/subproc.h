@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cjson/cJSON.h>
 
 struct subproc_opts {
 	char *const *argv;       /* argv[0] is looked up in PATH */
@@ -32,5 +33,9 @@ struct subproc_result {
  * argv[0] is reported as exit_code 127 with a message in output). */
 int subproc_run(const struct subproc_opts *o, struct subproc_result *res);
 void subproc_result_free(struct subproc_result *res);
+/* Adds what a run did to obj, as every record of a hook, driver or runbook
+ * shows it: exit_code, signal (when killed), timed_out, duration_ms, output
+ * (redacted) and output_dropped (when over the bound). */
+void subproc_result_to_json(const struct subproc_result *res, cJSON *obj);
 
 #endif

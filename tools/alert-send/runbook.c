@@ -121,16 +121,7 @@ static void __attribute__((noreturn)) runner(const struct job *j, int fd, size_t
 		cJSON_AddStringToObject(r, "error", msg);
 		free(msg);
 	} else {
-		char *out = redact_string(res.output ? res.output : "");
-		cJSON_AddNumberToObject(r, "exit_code", res.exit_code);
-		if (res.term_signal)
-			cJSON_AddNumberToObject(r, "signal", res.term_signal);
-		cJSON_AddBoolToObject(r, "timed_out", res.timed_out);
-		cJSON_AddNumberToObject(r, "duration_ms", (double)res.duration_ms);
-		cJSON_AddStringToObject(r, "output", out);
-		if (res.output_dropped)
-			cJSON_AddNumberToObject(r, "output_dropped", (double)res.output_dropped);
-		free(out);
+		subproc_result_to_json(&res, r);
 	}
 	/* "time" is when it finished, as the record printed in the parent says */
 	char t[RFC3339_LEN];
