@@ -10,7 +10,8 @@
 #
 # The environment: PostgreSQL (a throwaway cluster, run as the postgres user
 # when root) with the upload_pipeline schema and RLS; nginx serving the stub
-# app's current release and stand-ins for Supabase, LlamaParse and OpenAI;
+# app's current release and stand-ins for Supabase (its REST and storage
+# APIs: the bucket list comes from scripts/demo/stubs), LlamaParse and OpenAI;
 # the project's fault server recording webhook posts (the Slack channel).
 # Environment: BUILD (default build), KEEP=1 keeps the directory for a look.
 set -euo pipefail
@@ -112,6 +113,13 @@ expect "GET /health answers 200 with v2" \
 expect "its post-deploy stage ran the end-to-end pipeline: a document uploaded, then processed" \
 	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"post-deploy\") | .report.checks[] |
 		select(.name | startswith(\"e2e.\")) | .name + \" \" + .status] == [\"e2e.upload ok\", \"e2e.processed ok\"]" \
+		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
+
+expect "its infrastructure stage checked storage, the alert channels (dry run), health-watch and v1's security headers" \
+	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"infrastructure\") | .report.checks[] |
+		select(.status != \"critical\" and .status != \"unknown\") | .name] |
+		(index(\"http.supabase-storage.status\") != null) and (index(\"alert-send.channels\") != null) and
+		(index(\"health-watch.config\") != null) and (index(\"security.headers.frame_options\") != null)" \
 		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
 
 step "v3: its /health fails — post-deploy fails, rollback to v2, alert"
