@@ -11,6 +11,7 @@
 #include "shipshape/json.h"
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
+#include "shipshape/signals.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -127,17 +128,7 @@ struct watch {
 	bool round_done;
 };
 
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* full: a signal is pending already */
-	}
-	errno = saved;
-}
+static int signal_fd = -1; /* signals_open(): SIGTERM, SIGINT, SIGHUP as bytes */
 
 /* ---- output ---- */
 
@@ -622,10 +613,10 @@ static void heartbeat(struct watch *w, int64_t now_epoch)
 
 static void on_signals(struct watch *w)
 {
-	char c[16];
-	ssize_t n;
-	while ((n = read(sig_pipe[0], c, sizeof c)) > 0) {
-		for (ssize_t i = 0; i < n; i++) {
+	unsigned char c[16];
+	size_t n;
+	while ((n = signals_take(c, sizeof c)) > 0) {
+		for (size_t i = 0; i < n; i++) {
 			if (c[i] == SIGHUP)
 				w->reload = true;
 			else
@@ -696,7 +687,7 @@ static int watch_run(struct watch *w)
 			wait = 1000;
 		if (wait < 0)
 			wait = 0;
-		struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+		struct pollfd pfd = {.fd = signal_fd, .events = POLLIN};
 		if (http_engine_step(w->engine, &pfd, 1, (int)wait) < 0)
 			die(EXIT_UNKNOWN, "the probe engine failed");
 		on_signals(w);
@@ -705,16 +696,7 @@ static int watch_run(struct watch *w)
 
 static void install_signals(void)
 {
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signal_fd = signals_open(true);
 }
 
 /* ---- options ---- */

@@ -8,6 +8,7 @@
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
+#include "shipshape/signals.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -84,17 +85,7 @@ struct app {
 	struct runbooks *runbooks;
 };
 
-static int sig_pipe[2] = {-1, -1};
-
-static void on_signal(int sig)
-{
-	int saved = errno;
-	char c = (char)sig;
-	if (write(sig_pipe[1], &c, 1) < 0) {
-		/* the pipe is full: a signal is pending anyway */
-	}
-	errno = saved;
-}
+static int signal_fd = -1; /* signals_open(): SIGTERM, SIGINT, SIGHUP as bytes */
 
 /* ---- output ---- */
 
@@ -395,22 +386,14 @@ static bool notify_due(struct app *a, bool final)
 
 static void install_signals(void)
 {
-	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
-	struct sigaction sa = {0};
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signal_fd = signals_open(false);
 }
 
 static void on_signals(struct app *a)
 {
-	char c[16];
-	ssize_t n = read(sig_pipe[0], c, sizeof c);
-	for (ssize_t i = 0; i < n; i++) {
+	unsigned char c[16];
+	size_t n = signals_take(c, sizeof c);
+	for (size_t i = 0; i < n; i++) {
 		if (c[i] == SIGHUP) {
 			verbose("SIGHUP: the config is read at start; restart alert-send to change it");
 			continue;
@@ -449,7 +432,7 @@ static void loop(struct app *a, bool read_input)
 			wait = 1000; /* acks are looked for once a second */
 		if (a->book.dirty && wait > SAVE_INTERVAL_MS)
 			wait = SAVE_INTERVAL_MS;
-		struct pollfd fds[2 + RUNBOOKS_AT_ONCE] = {{.fd = sig_pipe[0], .events = POLLIN}};
+		struct pollfd fds[2 + RUNBOOKS_AT_ONCE] = {{.fd = signal_fd, .events = POLLIN}};
 		unsigned n = 1;
 		if (!a->eof)
 			fds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
