@@ -1,10 +1,23 @@
-/* opts_error.c — a bad option as one line on stderr, for tools that ask
- * getopt_long() to stay quiet (see option_error() in opts.h). */
+/* opts_error.c — option parsing whose errors are one line on stderr:
+ * std_getopt() and option_error() (see opts.h). */
 #include "shipshape/common.h"
 #include "shipshape/opts.h"
 
 #include <getopt.h>
+#include <stdio.h>
 #include <string.h>
+
+int std_getopt(int argc, char *const argv[], const char *extra, const struct option *longopts)
+{
+	/* ':' first: a missing value is told apart from an unknown option */
+	char optstring[128];
+	snprintf(optstring, sizeof optstring, ":%s%s", STD_SHORT_OPTS, extra ? extra : "");
+	opterr = 0;
+	int c = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (c == '?' || c == ':')
+		option_error(c, argv);
+	return c;
+}
 
 void option_error(int c, char *const argv[])
 {

@@ -739,10 +739,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->until = -1;
 	a->targets = ecalloc((size_t)argc, sizeof *a->targets);
 	int c;
-	opterr = 0; /* a bad option is one line: option_error() */
-	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "i:", longopts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			option_error(c, argv);
+	while ((c = std_getopt(argc, argv, "i:", longopts)) != -1) {
 		if (std_opt(&a->std, c, optarg, usage, "json,text"))
 			continue;
 		switch (c) {

@@ -94,10 +94,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->health_timeout_ms = HEALTH_TIMEOUT_DEFAULT_MS;
 	a->interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
 	int c;
-	opterr = 0; /* a bad option is one line: option_error() */
-	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "m:", longopts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			option_error(c, argv);
+	while ((c = std_getopt(argc, argv, "m:", longopts)) != -1) {
 		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
 			continue;
 		switch (c) {

@@ -50,6 +50,11 @@ void usage_error(void (*usage)(FILE *)) __attribute__((noreturn));
  * starts its optstring with ':' and calls this for c == '?' or ':' before
  * std_opt(). */
 void option_error(int c, char *const argv[]) __attribute__((noreturn));
+/* getopt_long() over the shared short options plus the tool's own (extra,
+ * e.g. "r:m:"), with a bad option or a missing value reported as one line
+ * by option_error() (exit 64) instead of getopt's message. Returns as
+ * getopt_long does; never '?' or ':'. */
+int std_getopt(int argc, char *const argv[], const char *extra, const struct option *longopts);
 /* FORMAT_AUTO resolved: text on a terminal, json otherwise. */
 enum output_format format_resolve(enum output_format f);
 const char *format_name(enum output_format f);

@@ -71,10 +71,7 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	*files = ecalloc((size_t)argc + 1, sizeof **files);
 	*envs = ecalloc((size_t)argc + 1, sizeof **envs);
 	int c;
-	opterr = 0; /* a bad option is one line: option_error() */
-	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "e:s:o:", longopts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			option_error(c, argv);
+	while ((c = std_getopt(argc, argv, "e:s:o:", longopts)) != -1) {
 		if (std_opt(&a->std, c, optarg, usage, "json,text,env,nagios")) {
 			if (c == 'c')
 				(*files)[nfiles++] = optarg;

@@ -174,10 +174,7 @@ static void parse_args(struct settings *s, int argc, char **argv)
 	s->reg_crit = 50;
 	perf_limits_init(&s->perf.warn);
 	perf_limits_init(&s->perf.crit);
-	opterr = 0; /* a bad option is one line: option_error() */
-	while ((c = getopt_long(argc, argv, ":" STD_SHORT_OPTS "X:H:d:46", long_opts, NULL)) != -1) {
-		if (c == '?' || c == ':')
-			option_error(c, argv);
+	while ((c = std_getopt(argc, argv, "X:H:d:46", long_opts)) != -1) {
 		if (std_opt(&s->std, c, optarg, usage, "json,text,nagios"))
 			continue;
 		struct http_probe *f = &s->flags;
