@@ -687,3 +687,20 @@ runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json
 	assert_equal "$status" 3
 	[[ $output == *"alert-send: "*"No space left on device"* ]]
 }
+
+@test "ack -m masks registered secrets and URL passwords, as deploy-stage -m does" {
+	config
+	printf 'security: {jwt_secret: "jwt-secret-value-4242"}\n' >>cfg.yaml
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing masked)
+	assert_success
+	local fp
+	fp=$(json_get '.fingerprints[0]' | head -n1)
+	run --separate-stderr alert-send ack "$fp" -c cfg.yaml \
+		-m "rotated jwt-secret-value-4242; was in postgres://app:hunter2-pw-77@127.0.0.1/db"
+	assert_success
+	assert_equal "$(json_get '.message')" "rotated ***; was in postgres://app:***@127.0.0.1/db"
+	assert_equal "$(jq -r .message "$SHIPSHAPE_STATE_DIR/alert-send/acks/$fp.json")" \
+		"rotated ***; was in postgres://app:***@127.0.0.1/db"
+	run grep -rlE "jwt-secret-value-4242|hunter2-pw-77" "$SHIPSHAPE_STATE_DIR"
+	assert_failure
+}

@@ -578,7 +578,11 @@ static int cmd_ack(struct app *a)
 	cJSON_AddStringToObject(r, "fingerprint", fp);
 	cJSON_AddStringToObject(r, "alertname", json_path_string(al->labels, "alertname", ""));
 	cJSON_AddStringToObject(r, "by", user);
-	cJSON_AddStringToObject(r, "message", a->args->message ? a->args->message : "");
+	/* as deploy-stage's -m: the config's secrets (registered when it was
+	 * loaded) and URL passwords never reach the ack file or the record */
+	char *message = redact_string(a->args->message ? a->args->message : "");
+	cJSON_AddStringToObject(r, "message", message);
+	free(message);
 	cJSON_AddNumberToObject(r, "level", al->level > 0 ? (double)al->level : 0);
 	char *text = cJSON_PrintUnformatted(r);
 	char *acks = easprintf("%s/acks", a->dir), *path = easprintf("%s/%s.json", acks, fp);
