@@ -139,6 +139,71 @@ teardown() {
 	assert_equal "$(json_get 'select(.type=="until") | [.reached, .not_yet[0]] | @tsv')" "$(printf 'false\tb')"
 }
 
+# probes_agree TARGET...: for each TARGET, health_watch_probes_total in m.prom
+# equals the probe events in $output (--emit all): the file was written
+# after the last probe; and m.prom is valid exposition (promtool where
+# Debian's prometheus package is installed).
+probes_agree() {
+	local t n_events n_file
+	for t in "$@"; do
+		n_events=$(json_get "select(.type==\"probe\" and .target==\"$t\") | .ok" | grep -c . || true)
+		n_file=$(sed -n "s/^health_watch_probes_total{target=\"$t\",.*} //p" m.prom)
+		if [ "$n_events" != "$n_file" ]; then
+			echo "$t: $n_events probe events, health_watch_probes_total ${n_file:-absent} in m.prom" >&2
+			return 1
+		fi
+	done
+	if command -v promtool >/dev/null; then
+		promtool check metrics <m.prom
+	fi
+}
+
+@test "--until, --deadline and a signal: the metrics file is written after the last probe" {
+	# b answers slower than a: it comes up in a round whose start came before
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/200?delay_ms=30" \
+		--interval 20ms --success-threshold 1 --until up --deadline 20s --emit all --metrics-file m.prom
+	assert_success
+	assert_equal "$(json_get 'select(.type=="state") | .target + ">" + .to' | sort | tr '\n' ' ')" "a>up b>up "
+	probes_agree a b
+	grep -qx 'health_watch_up{target="b",instance="'"$FAULT_URL"'/status/200?delay_ms=30"} 1' m.prom
+	# --deadline passed: b's probe (half an interval in) ends after the
+	# round's start, a's second probe after b's
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
+		--interval 1s --until up --deadline 1200ms --emit all --metrics-file m.prom
+	assert_equal "$status" 2
+	probes_agree a b
+	# SIGTERM, right after b's first probe
+	health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/200" --interval 1s \
+		--emit all --metrics-file m.prom >out.jsonl 2>err.txt 3>&- &
+	local pid=$!
+	wait_until 10 grep -q '"target":"b","ok":true' out.jsonl
+	kill -TERM "$pid"
+	local st=0
+	wait "$pid" || st=$?
+	assert_equal "$st" 0
+	output=$(cat out.jsonl)
+	probes_agree a b
+}
+
+@test "--format text and a terminal: the closing --until event is a line of text" {
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
+		--until up --deadline 20s --format text
+	assert_success
+	refute_line --regexp '^\{'
+	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: reached, every target up$'
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
+		--interval 20ms --until up --deadline 300ms --format text
+	assert_equal "$status" 2
+	refute_line --regexp '^\{'
+	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: deadline passed; not up yet: b$'
+	# standard output a terminal: text without --format
+	run bash -c "timeout 20 script -qec 'health-watch --target a=$FAULT_URL/status/200 --interval 20ms --success-threshold 1 --until up --deadline 20s' /dev/null | tr -d '\r'; exit \${PIPESTATUS[0]}"
+	assert_success
+	refute_line --regexp '^\{'
+	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  a +unknown -> up$'
+	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: reached, every target up$'
+}
+
 @test "a hung target delays nobody else; its probes never pile up" {
 	run --separate-stderr health-watch --target "hung=$FAULT_URL/hang" --target "fine=$FAULT_URL/status/200" \
 		--interval 50ms --timeout 1s --count 6 --emit all --metrics-file m.prom

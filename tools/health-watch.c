@@ -59,6 +59,7 @@ static void usage(FILE *f)
 		"      --until up|down        stop when every target is in that state (exit 0)\n"
 		"      --deadline DUR         ... or at DUR (exit 2)\n"
 		"      --metrics-file PATH    Prometheus text exposition, rewritten each round\n"
+		"                             and at the end, however the watch ends\n"
 		"      --format FMT           json (default when piped) or text\n"
 		"  -q, --quiet                no warnings\n"
 		"  -v, --verbose              more detail on stderr\n"
@@ -132,6 +133,26 @@ static int signal_fd = -1; /* signals_open(): SIGTERM, SIGINT, SIGHUP as bytes *
 
 /* ---- output ---- */
 
+/* "until up: reached, every target up" or "until up: deadline passed; not
+ * up yet: b, c" */
+static void print_until_text(const cJSON *doc, const char *time)
+{
+	const char *st = json_path_string(doc, "state", "");
+	if (json_path_bool(doc, "reached", false)) {
+		printf("%s  until %s: reached, every target %s\n", time, st, st);
+		return;
+	}
+	printf("%s  until %s: deadline passed; not %s yet: ", time, st, st);
+	const cJSON *name;
+	const char *sep = "";
+	cJSON_ArrayForEach(name, json_path(doc, "not_yet"))
+	{
+		printf("%s%s", sep, cJSON_IsString(name) ? name->valuestring : "?");
+		sep = ", ";
+	}
+	putchar('\n');
+}
+
 static void emit(struct watch *w, cJSON *doc)
 {
 	if (w->output_errno) {
@@ -160,6 +181,8 @@ static void emit(struct watch *w, cJSON *doc)
 		else if (strcmp(type, "heartbeat") == 0)
 			printf("%s  heartbeat: %d up, %d down, %d unknown\n", time, (int)json_path_number(doc, "up", 0),
 			       (int)json_path_number(doc, "down", 0), (int)json_path_number(doc, "unknown", 0));
+		else if (strcmp(type, "until") == 0)
+			print_until_text(doc, time);
 		else
 			json_print_line(stdout, doc);
 	} else {
@@ -669,7 +692,6 @@ static int watch_run(struct watch *w)
 		if (w->stop)
 			return EXIT_OK;
 		if (a->count && w->round >= a->count && !http_engine_pending(w->engine)) {
-			write_metrics(w);
 			int st = EXIT_OK;
 			for (size_t i = 0; i < w->n; i++)
 				if (w->t[i].state == ST_DOWN)
@@ -809,6 +831,9 @@ int main(int argc, char **argv)
 	install_signals();
 	engine_start(&w);
 	int status = watch_run(&w);
+	/* every way out (--count, --until, --deadline, a signal, a failed
+	 * write): the file says what the last probes found */
+	write_metrics(&w);
 	http_engine_free(w.engine);
 	targets_free(w.t, w.n);
 	free(w.environment);
