@@ -183,6 +183,7 @@ struct cfg_node *cfg_copy(const struct cfg_node *n)
 	c->i = n->i;
 	c->d = n->d;
 	c->secret = n->secret;
+	c->from_secret = n->from_secret;
 	c->text_line = n->text_line;
 	c->text_col = n->text_col;
 	struct cfg_node **tail = &c->child;

@@ -15,20 +15,21 @@
 
 /* Expands templates in every string value (never in keys). Values that came
  * from variables are not expanded again: tmpl_expand guarantees it, and a
- * node is visited once. Under a secret (schema-marked or named like one)
- * no message quotes a template. */
+ * node is visited once, in one of two passes: the secrets (schema-marked or
+ * named like one) first, so that the variables they use are registered as
+ * secret before any other value or message can show them; then the rest.
+ * Under a secret no message quotes a template. */
 static void expand_tree(struct cfg_node *n, const struct env_store *env, bool strict, bool secret,
-			struct diag *d)
+			bool secrets_pass, struct diag *d)
 {
 	for (; n; n = n->next) {
+		bool is_secret = secret || n->secret || redact_key_looks_secret(n->key);
 		if (n->type == CFG_MAP || n->type == CFG_LIST) {
-			expand_tree(n->child, env, strict,
-				    secret || n->secret || redact_key_looks_secret(n->key), d);
+			expand_tree(n->child, env, strict, is_secret, secrets_pass, d);
 			continue;
 		}
-		if (n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
+		if (is_secret != secrets_pass || n->type != CFG_STRING || !n->str || !strchr(n->str, '$'))
 			continue;
-		bool is_secret = secret || n->secret || redact_key_looks_secret(n->key);
 		struct tmpl_ctx c = {.env = env, .strict = strict, .diag = d, .file = n->loc.file,
 				     .line = n->text_line ? n->text_line : n->loc.line,
 				     .col = n->text_line ? n->text_col : n->loc.col, .secret = is_secret};
@@ -36,6 +37,7 @@ static void expand_tree(struct cfg_node *n, const struct env_store *env, bool st
 		if (out) {
 			free(n->str);
 			n->str = out;
+			n->from_secret = n->from_secret || c.used_secret;
 			if (c.origin) {
 				free(n->origin);
 				n->origin = c.origin;
@@ -43,6 +45,26 @@ static void expand_tree(struct cfg_node *n, const struct env_store *env, bool st
 			}
 		}
 		free(c.origin);
+	}
+}
+
+/* A string value that carries a secret: the whole of it under a secret key,
+ * else the password of any URL in it. */
+static void register_value(const char *value, bool secret)
+{
+	if (secret)
+		redact_register(value);
+	redact_register_url_passwords(value);
+}
+
+void config_register_secrets(const struct cfg_node *n, bool under_secret)
+{
+	for (; n; n = n->next) {
+		bool secret = under_secret || n->secret || redact_key_looks_secret(n->key);
+		if (n->child)
+			config_register_secrets(n->child, secret);
+		else if (n->type == CFG_STRING && n->str)
+			register_value(n->str, secret);
 	}
 }
 
@@ -75,10 +97,16 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		if (s)
 			schema_mark_secrets(s, root);
 	}
-	if (loaded)
-		expand_tree(root, &env, o->strict, false, d);
+	if (loaded) {
+		expand_tree(root, &env, o->strict, false, true, d);
+		expand_tree(root, &env, o->strict, false, false, d);
+		/* before the schema's checks: their messages name values */
+		config_register_secrets(root, false);
+	}
 	if (s && d->errors == errors_before && schema_apply(s, root, o->strict, d) == 0)
 		verbose("applied schema %s", o->schema_path);
+	if (root && d->errors == errors_before)
+		config_register_secrets(root, false); /* schema defaults and coerced values */
 	schema_free(s);
 	env_store_free(&env);
 	if (d->errors != errors_before) {
@@ -88,7 +116,8 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 	return root;
 }
 
-/* Remembers every secret-looking value so that no message can print it. */
+/* Remembers every secret-looking value (and every URL password) so that no
+ * message can print it. */
 static void register_secrets(const cJSON *j)
 {
 	const cJSON *c;
@@ -96,8 +125,8 @@ static void register_secrets(const cJSON *j)
 	{
 		if (cJSON_IsObject(c) || cJSON_IsArray(c))
 			register_secrets(c);
-		else if (cJSON_IsString(c) && c->string && redact_key_looks_secret(c->string))
-			redact_register(c->valuestring);
+		else if (cJSON_IsString(c))
+			register_value(c->valuestring, c->string && redact_key_looks_secret(c->string));
 	}
 }
 

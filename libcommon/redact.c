@@ -124,6 +124,17 @@ static void mask_registered(struct buf *out, const char *s)
 	}
 }
 
+bool redact_contains_secret(const char *s)
+{
+	if (!s || !n_secrets || strlen(s) < SECRET_MIN)
+		return false;
+	struct buf masked = {0};
+	mask_registered(&masked, s);
+	bool found = masked.len != strlen(s) || memcmp(masked.data, s, masked.len) != 0;
+	buf_free(&masked);
+	return found;
+}
+
 bool redact_key_looks_secret(const char *key)
 {
 	static const char *const words[] = {"password", "passwd", "secret", "token",
@@ -145,21 +156,17 @@ bool redact_key_looks_secret(const char *key)
 	return (n >= 4 && strcasecmp(key + n - 4, "_key") == 0) || strcasecmp(key, "key") == 0;
 }
 
-/* Masks "scheme://user:PASSWORD@host" in place of every URL in s. A
+/* Finds the next "scheme://user:PASSWORD@host" in p: sets [*pw, *pw_end) to
+ * the password and returns true, or returns false when p holds no more. A
  * password should be percent-encoded, but operators paste raw ones holding
  * '@', '/', '?' or '#': so the password runs from the first ':' of the
  * authority to the last '@' of the URL. Where an '@' also sits in the path
- * of a URL with a port, that masks a little too much, which is better than
- * printing part of a password. */
-static void mask_url_passwords(struct buf *out, const char *s)
+ * of a URL with a port, that takes a little too much, which is better than
+ * printing part of a password. *resume is where the search goes on. */
+static bool next_url_password(const char *p, const char **pw, const char **pw_end, const char **resume)
 {
-	const char *p = s;
-	while (*p) {
-		const char *sep = strstr(p, "://");
-		if (!sep) {
-			buf_puts(out, p);
-			return;
-		}
+	const char *sep;
+	while ((sep = strstr(p, "://"))) {
 		const char *auth = sep + 3;
 		const char *url_end = auth + strcspn(auth, " \t\r\n\"'<>");
 		const char *auth_end = auth + strcspn(auth, "/?#");
@@ -170,13 +177,58 @@ static void mask_url_passwords(struct buf *out, const char *s)
 		const char *colon_end = at && at < auth_end ? at : auth_end;
 		const char *colon = at && colon_end > auth ? memchr(auth, ':', (size_t)(colon_end - auth)) : NULL;
 		if (colon && colon + 1 < at) {
-			buf_append(out, p, (size_t)(colon + 1 - p));
-			buf_puts(out, REDACTED);
-			p = at;
-		} else {
-			buf_append(out, p, (size_t)(auth - p));
-			p = auth;
+			*pw = colon + 1;
+			*pw_end = at;
+			*resume = at;
+			return true;
 		}
+		p = auth;
+	}
+	return false;
+}
+
+/* Masks the password of every URL in s. */
+static void mask_url_passwords(struct buf *out, const char *s)
+{
+	const char *p = s, *pw, *pw_end, *resume;
+	while (next_url_password(p, &pw, &pw_end, &resume)) {
+		buf_append(out, p, (size_t)(pw - p));
+		buf_puts(out, REDACTED);
+		p = resume;
+	}
+	buf_puts(out, p);
+}
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+void redact_register_url_passwords(const char *s)
+{
+	const char *p = s ? s : "", *pw, *pw_end, *resume;
+	while (next_url_password(p, &pw, &pw_end, &resume)) {
+		char *raw = estrndup(pw, (size_t)(pw_end - pw));
+		redact_register(raw);
+		/* the password as a server or a driver would print it */
+		char *decoded = emalloc(strlen(raw) + 1), *d = decoded;
+		for (const char *q = raw; *q; q++) {
+			int hi, lo;
+			if (*q == '%' && (hi = hex_digit(q[1])) >= 0 && (lo = hex_digit(q[2])) >= 0) {
+				*d++ = (char)(hi * 16 + lo);
+				q += 2;
+			} else {
+				*d++ = *q;
+			}
+		}
+		*d = '\0';
+		redact_register(decoded);
+		free(decoded);
+		free(raw);
+		p = resume;
 	}
 }
 

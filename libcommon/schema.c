@@ -123,7 +123,7 @@ static const char *describe(const struct cfg_node *n, bool secret, char *buf, si
 	case CFG_LIST: return "a list";
 	default: break;
 	}
-	if (secret)
+	if (secret || n->from_secret)
 		return n->type == CFG_STRING ? "a string (secret)" : "a value (secret)";
 	char tmp[64];
 	const char *text = scalar_text(n, tmp, sizeof tmp);
@@ -286,7 +286,7 @@ static void check_range(struct apply_ctx *c, const struct spec *s, const struct 
 	char buf[VALUE_SHOWN_MAX + 16];
 	const char *subject = what;
 	if (!subject)
-		subject = n->secret ? "the value" : describe(n, false, buf, sizeof buf);
+		subject = n->secret || n->from_secret ? "the value" : describe(n, false, buf, sizeof buf);
 	if (s->has_min && v < s->min)
 		diag_error(c->d, n->loc.file, n->loc.line, n->loc.col,
 			   "%s: %s is below the minimum %s", shown_path(path), subject, s->min_text);

@@ -1,6 +1,7 @@
 /* tmpl.c — ${VAR} interpolation in config strings, by Docker Compose's rules. */
 #include "shipshape/config.h"
 #include "shipshape/common.h"
+#include "shipshape/redact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct expander {
 	const char *mark; /* the last position located, and its line and column */
 	int mark_line, mark_col;
 	bool mark_known;
+	int in_message; /* inside the message of ${VAR?message}: secrets show as *** */
 };
 
 static bool is_name_start(char ch)
@@ -133,6 +135,24 @@ static const char *lookup(const struct expander *x, const char *name, char **ori
 	return v;
 }
 
+/* Puts the value of the variable name into out. A secret's variable (see
+ * config.h) is registered first, so that no later message can print it,
+ * and is masked inside a message: a message is text for people. */
+static void put_value(struct expander *x, struct buf *out, const char *name, const char *val)
+{
+	bool named_secret = x->c->secret || redact_key_looks_secret(name);
+	if (named_secret)
+		redact_register(val);
+	bool secret = named_secret || redact_contains_secret(val);
+	if (x->in_message && secret) {
+		buf_puts(out, REDACTED);
+		return;
+	}
+	if (secret && !x->in_message)
+		x->c->used_secret = true;
+	buf_puts(out, val);
+}
+
 static void expand(struct expander *x, const char *s, const char *end, struct buf *out, int depth);
 
 /* Compose finds the end of ${...} by counting "${" openings against "}":
@@ -205,14 +225,14 @@ static const char *braced(struct expander *x, const char *dollar, const char *en
 	switch (op) {
 	case 0:
 		if (out && set)
-			buf_puts(out, val);
+			put_value(x, out, var, val);
 		else if (out)
 			unset_variable(x, dollar, var);
 		break;
 	case '-': {
 		bool fallback = !set || (colon && !filled);
 		if (out && !fallback)
-			buf_puts(out, val);
+			put_value(x, out, var, val);
 		expand(x, word, close, out && fallback ? out : NULL, depth + 1);
 		break;
 	}
@@ -221,7 +241,9 @@ static const char *braced(struct expander *x, const char *dollar, const char *en
 		if (out && missing) {
 			struct buf msg = {0};
 			unsigned before = x->d->errors;
+			x->in_message++;
 			expand(x, word, close, &msg, depth + 1);
+			x->in_message--;
 			/* An error inside the message is the one to report. */
 			if (x->d->errors == before) {
 				int line, col;
@@ -238,7 +260,7 @@ static const char *braced(struct expander *x, const char *dollar, const char *en
 			buf_free(&msg);
 		} else {
 			if (out)
-				buf_puts(out, val);
+				put_value(x, out, var, val);
 			expand(x, word, close, NULL, depth + 1);
 		}
 		break;
@@ -287,7 +309,7 @@ static void expand(struct expander *x, const char *s, const char *end, struct bu
 			char *var = estrndup(dollar + 1, (size_t)(p - dollar - 1)), *origin = NULL;
 			const char *val = lookup(x, var, &origin);
 			if (val) {
-				buf_puts(out, val);
+				put_value(x, out, var, val);
 				note_origin(x, var, origin);
 			} else {
 				unset_variable(x, dollar, var);

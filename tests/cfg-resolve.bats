@@ -772,3 +772,60 @@ assert_one_error() {
 	run --separate-stderr cfg-resolve bad.yaml
 	[[ $stderr == *'bad.yaml:2:10: invalid template: "${oops" (no closing brace)'* ]]
 }
+
+# run_canary ARGS...: runs cfg-resolve, expects exit 65 and no trace of the
+# canary secret on stdout or stderr.
+run_canary() {
+	run --separate-stderr cfg-resolve "$@"
+	assert_equal "$status" 65
+	[ -n "$stderr" ]
+	assert_secret_absent "$CANARY" "$output" "$stderr"
+	assert_secret_absent "${CANARY:0:12}" "$output" "$stderr"
+}
+
+@test "no error message quotes a value that came from a secret's variable" {
+	export CANARY=sk-canary-7f3a9d2e41b8c6 OPENAI_API_KEY=sk-canary-7f3a9d2e41b8c6
+	local s=$CFG/schema.yaml
+	# a variable named like a secret, in a field that is not secret: type,
+	# enum, range and length errors
+	printf 'api:\n  port: "${OPENAI_API_KEY}"\n' > t.yaml
+	run_canary -e "$PROD_ENV" -s "$s" "$CFG/production.yaml" t.yaml
+	[[ $stderr == *"api.port: expected an int, got "* ]]
+	printf 'environment: "${OPENAI_API_KEY}"\n' > t.yaml
+	run_canary -e "$PROD_ENV" -s "$s" "$CFG/production.yaml" t.yaml
+	[[ $stderr == *"environment: "*"is not one of"* ]]
+	printf 'api:\n  port: "${OPENAI_API_KEY}"\n' > t.yaml
+	OPENAI_API_KEY=99999871 CANARY=99999871 run_canary -e "$PROD_ENV" -s "$s" "$CFG/production.yaml" t.yaml
+	[[ $stderr == *"api.port: "*"above the maximum 65535"* ]]
+	# a variable with an ordinary name that a secret uses elsewhere, before
+	# the secret comes in the file
+	printf 'version: 1\nroot:\n  type: map\n  keys:\n    port: {type: int}\n    mode: {type: enum, values: [a, b]}\n    token: {type: string, secret: true}\n' > s.yaml
+	printf 'port: "${PLAIN}"\nmode: "${PLAIN}"\ntoken: "${PLAIN}"\n' > t.yaml
+	PLAIN=$CANARY run_canary -s s.yaml t.yaml
+	[[ $stderr == *"port: expected an int"* && $stderr == *"mode: "*"is not one of a, b"* ]]
+	# a secret named so by its key and no schema type error is the same
+	printf 'port: "${P}"\napi_key: "${P}"\n' > t.yaml
+	P=$CANARY run_canary -s s.yaml t.yaml
+}
+
+@test "a required variable's message never expands a secret" {
+	export CANARY=sk-canary-7f3a9d2e41b8c6
+	# named like a secret
+	printf 'v: "${MISSING?set MISSING (the key is ${OPENAI_API_KEY})}"\n' > t.yaml
+	OPENAI_API_KEY=$CANARY run_canary t.yaml
+	[[ $stderr == *"required variable MISSING is missing a value: set MISSING (the key is ***)"* ]]
+	# used by a secret further down
+	printf 'v: "${MISSING?T is ${T}}"\nsecurity:\n  jwt_secret: "${T}"\n' > t.yaml
+	T=$CANARY run_canary t.yaml
+	[[ $stderr == *"required variable MISSING is missing a value: T is ***"* ]]
+	# one whose value is a secret the schema marks
+	printf 'version: 1\nroot:\n  type: map\n  keys:\n    v: {type: string}\n    pin: {type: string, secret: true}\n' > s.yaml
+	printf 'v: "${MISSING:?see ${PIN_CODE}}"\npin: "${PIN_CODE}"\n' > t.yaml
+	PIN_CODE=$CANARY run_canary -s s.yaml t.yaml
+	[[ $stderr == *"missing a value: see ***"* ]]
+	# an ordinary variable is still expanded
+	printf 'v: "${MISSING?ask ${WHO}}"\n' > t.yaml
+	WHO=ops run --separate-stderr cfg-resolve t.yaml
+	assert_equal "$status" 65
+	[[ $stderr == *"required variable MISSING is missing a value: ask ops"* ]]
+}

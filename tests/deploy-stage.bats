@@ -667,3 +667,34 @@ e2e_config() {
 	run bash -c 'deploy-stage -c config.json e2e --dry-run >/dev/full'
 	assert_failure
 }
+
+@test "a URL password in the config is masked wherever it turns up bare" {
+	local canary=CANARY-pw-5d1e9a77 decoded=CANARY-pw/4c2b88
+	printf '%s %s\n' "$canary" "$decoded" >pw.txt
+	for form in json yaml; do
+		rm -rf "$SHIPSHAPE_STATE_DIR"
+		jq -n '{service:{name:"api"},
+		        database:{url:"postgresql://app:CANARY-pw-5d1e9a77@db.internal:5432/app"},
+		        state:{url:"postgresql://st:CANARY-pw%2F4c2b88@127.0.0.1:1/state"},
+		        deploy:{driver:"command",timeout:"5s",command:{deploy:["sh","-c","echo login as app with $(cat pw.txt)"]}}}' >c.json
+		if [ $form = yaml ]; then jq . c.json >c.yaml; cfg=c.yaml; else cfg=c.json; fi
+		run --separate-stderr deploy-stage -c $cfg begin --release v1 -m "tried $canary and $decoded"
+		assert_success
+		local out="$output" err="$stderr"
+		[[ $(json_get .message) == "tried *** and ***" ]]
+		run --separate-stderr deploy-stage -c $cfg apply
+		assert_success
+		[[ $(json_get .data.output) == "login as app with *** ***" ]]
+		out+="$output" err+="$stderr"
+		for cmd in status history; do
+			run --separate-stderr deploy-stage -c $cfg $cmd
+			out+="$output" err+="$stderr"
+			run --separate-stderr deploy-stage -c $cfg $cmd --format text
+			out+="$output" err+="$stderr"
+		done
+		assert_secret_absent "$canary" "$out" "$err"
+		assert_secret_absent "$decoded" "$out" "$err"
+		run grep -rlE "$canary|$decoded" "$SHIPSHAPE_STATE_DIR"
+		assert_failure
+	done
+}

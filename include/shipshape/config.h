@@ -53,6 +53,8 @@ struct cfg_node {
 	char *origin;           /* where the value came from when not only loc:
 				   "environment variable DB_URL", ".env:3", "schema default" */
 	bool secret;            /* marked secret by the schema */
+	bool from_secret;       /* the value took text from a secret's variable
+				   (tmpl_ctx.used_secret): no message quotes it */
 };
 
 /* A string that lives until exit, for cfg_loc.file. */
@@ -135,13 +137,20 @@ struct tmpl_ctx {
 				  place and never quote its text */
 	int line, col;         /* of the string's first character */
 	char *origin;          /* out: "VAR from ORIGIN, ..." for the variables used (owned by caller, may be NULL on entry) */
+	bool used_secret;      /* out: the result took text from a secret's variable */
 };
 
 /* Expands $VAR ${VAR} ${VAR:-d} ${VAR-d} ${VAR:?msg} ${VAR?msg} ${VAR:+r}
  * ${VAR+r} and $$, nested templates in defaults/messages/replacements;
  * values from variables are never expanded again. Returns a new string, or
  * NULL after reporting an error to c->diag (invalid template at
- * file:line:col, or a required variable missing with its message). */
+ * file:line:col, or a required variable missing with its message).
+ *
+ * A secret's variable is one named like a secret (redact_key_looks_secret),
+ * one used in a secret string (c->secret), or one whose value holds a
+ * registered secret. The values of the first two are registered with
+ * redact_register() as they are used; a ${VAR?message} shows "***" in place
+ * of any of them, so no message prints a secret. */
 char *tmpl_expand(const char *in, struct tmpl_ctx *c);
 
 /* ---- schema ---- */
@@ -180,11 +189,17 @@ struct config_opts {
  * were errors (all reported to d). */
 struct cfg_node *config_load(const struct config_opts *o, struct diag *d);
 
+/* Registers with redact_register() every secret value in the tree: each
+ * string under a node the schema marks secret or a key named like a secret
+ * (everything when under_secret), and the password of every URL in any
+ * string. config_load() and config_document_load() do it. */
+void config_register_secrets(const struct cfg_node *root, bool under_secret);
+
 /* For every tool that takes a config: path (-c) names a YAML file (loaded
  * with config_load, no schema) or a JSON config document; NULL reads a config
  * document (JSON) from stdin. A report/event/other kind is an error. Exits
  * EXIT_DATAERR with a clear message on any problem. Registers the values of
- * secret-looking keys with redact_register(). */
+ * secret-looking keys and the passwords of URLs with redact_register(). */
 cJSON *config_document_load(const char *path);
 
 #endif

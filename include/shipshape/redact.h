@@ -15,6 +15,11 @@
  * registered: masking them would garble ordinary text. */
 void redact_register(const char *secret);
 void redact_clear(void);
+/* Registers the password of every URL with one in s ("scheme://user:PW@"),
+ * as written and percent-decoded, so that a bare occurrence is masked too. */
+void redact_register_url_passwords(const char *s);
+/* True when s holds a registered secret. */
+bool redact_contains_secret(const char *s);
 /* A new string with every registered secret and URL password replaced. */
 char *redact_string(const char *s);
 /* vasprintf, then redact_string: a new string safe to print. */

@@ -10,6 +10,7 @@
 
 #include "shipshape/common.h"
 #include "shipshape/config.h"
+#include "shipshape/redact.h"
 
 /* The variables every case sees (the real environment is off). */
 static struct env_store vars;
@@ -255,6 +256,52 @@ static void test_origin(void **state)
 	free(c.origin);
 }
 
+/* A secret's variable (named like one, used in a secret, or holding a
+ * registered secret) is registered when used, marks the result, and shows
+ * as *** in a required variable's message; an ordinary one expands. */
+static void test_secret_variables(void **state)
+{
+	(void)state;
+	redact_clear();
+	env_store_set(&vars, "API_KEY", "key-canary-1", (struct cfg_loc){"vars.env", 5, 1});
+	env_store_set(&vars, "PLAIN", "plain-canary-2", (struct cfg_loc){"vars.env", 6, 1});
+	env_store_set(&vars, "COPY", "plain-canary-2", (struct cfg_loc){"vars.env", 7, 1});
+	static const struct {
+		const char *in;
+		bool secret;         /* the string is a secret */
+		const char *want;    /* NULL: fails */
+		bool used_secret;
+		const char *diag;
+	} secret_cases[] = {
+		{"${B}", false, "bee", false, NULL},
+		{"x${API_KEY}", false, "xkey-canary-1", true, NULL},
+		{"${UNSET?key ${API_KEY}, ${B}}", false, NULL, false, "missing a value: key ***, bee"},
+		{"${UNSET?${PLAIN}}", false, NULL, false, "missing a value: plain-canary-2"},
+		{"${PLAIN}", true, "plain-canary-2", true, NULL}, /* now registered */
+		{"${UNSET?${PLAIN}}", false, NULL, false, "missing a value: ***"},
+		{"${COPY:-d}", false, "plain-canary-2", true, NULL},
+		{"${UNSET:?$COPY}", false, NULL, false, "missing a value: ***"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(secret_cases); i++) {
+		struct diag d = {.silent = true};
+		struct tmpl_ctx c = {.env = &vars, .diag = &d, .file = "f", .line = 1, .col = 1,
+				     .secret = secret_cases[i].secret};
+		char *got = tmpl_expand(secret_cases[i].in, &c);
+		bool ok = secret_cases[i].want ? got && strcmp(got, secret_cases[i].want) == 0 : !got;
+		ok = ok && c.used_secret == secret_cases[i].used_secret;
+		ok = ok && (secret_cases[i].diag ? strstr(d.last, secret_cases[i].diag) != NULL : d.last[0] == '\0');
+		if (!ok)
+			fail_msg("case %zu \"%s\": got \"%s\", used_secret %d, last \"%s\"", i, secret_cases[i].in,
+				 got ? got : "(null)", c.used_secret, d.last);
+		free(got);
+		free(c.origin);
+	}
+	char *masked = redact_string("key-canary-1 plain-canary-2");
+	assert_string_equal(masked, "*** ***");
+	free(masked);
+	redact_clear();
+}
+
 static void test_environment_wins(void **state)
 {
 	(void)state;
@@ -298,6 +345,7 @@ int main(void)
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_environment_wins),
+		cmocka_unit_test(test_secret_variables),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -103,19 +103,6 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	a->load.n_env_files = nenvs;
 }
 
-/* Every secret value (and everything under a secret map or list) is
- * registered, so that no message can print it. */
-static void register_secrets(const struct cfg_node *n, bool under_secret)
-{
-	for (; n; n = n->next) {
-		bool secret = under_secret || node_is_secret(n);
-		if (n->child)
-			register_secrets(n->child, secret);
-		else if (n->type == CFG_STRING && secret)
-			redact_register(n->str);
-	}
-}
-
 /* -o replaces FILE by a rename: onto a device, a directory or a FIFO that
  * would replace the node itself (as root, /dev/null or /dev/stdout), so
  * anything but a regular file (or nothing yet) is refused before any work. */
@@ -180,7 +167,7 @@ int main(int argc, char **argv)
 			error_msg("%u errors: no config resolved", d.errors);
 		return EXIT_DATAERR;
 	}
-	register_secrets(root, false);
+	/* config_load() registered every secret: no message can print one */
 
 	int status = emit(root, &a);
 	cfg_node_free(root);
