@@ -124,41 +124,133 @@ static void derive(struct deployment *d)
 	}
 }
 
-static int load_one(struct deployment *d)
+/* Opens a journal file: never through a symbolic link (O_NOFOLLOW: ELOOP),
+ * never anything but a regular file (a FIFO would block, a device is not
+ * ours: EMEDIUMTYPE). Returns the descriptor or -1 with errno set. */
+static int journal_file_open(const char *path, int flags)
 {
-	char *text = NULL;
-	size_t len = 0;
-	if (read_file(d->path, JOURNAL_FILE_MAX, &text, &len) < 0)
+	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0)
 		return -1;
-	d->records = cJSON_CreateArray();
-	char *p = text, *end = text + len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		bool last = nl == NULL;
-		size_t n = last ? (size_t)(end - p) : (size_t)(nl - p);
-		cJSON *doc = n ? cJSON_ParseWithLength(p, n) : NULL;
-		if (cJSON_IsObject(doc)) {
-			cJSON_AddItemToArray(d->records, doc);
-		} else {
-			cJSON_Delete(doc);
-			if (last)
-				d->truncated = true;
-			else if (n)
-				d->bad_lines++;
-		}
-		p = last ? end : nl + 1;
-	}
-	free(text);
-	derive(d);
-	return 0;
+	struct stat st;
+	int saved = 0;
+	if (fstat(fd, &st) < 0)
+		saved = errno;
+	else if (!S_ISREG(st.st_mode))
+		saved = EMEDIUMTYPE;
+	else if (fcntl(fd, F_SETFL, flags & O_APPEND) < 0)
+		saved = errno;
+	if (!saved)
+		return fd;
+	close(fd);
+	errno = saved;
+	return -1;
 }
 
-int journal_load(const struct journal *j, struct journal_view *view)
+const char *journal_strerror(int err)
+{
+	if (err == ELOOP)
+		return "a symbolic link (refused)";
+	if (err == EMEDIUMTYPE)
+		return "not a regular file (refused)";
+	return strerror(err);
+}
+
+/* One line of a deployment file: a record, or damage counted. */
+static void take_line(struct deployment *d, const char *text, size_t n, bool overlong, bool last, size_t *kept)
+{
+	if (overlong) {
+		d->bad_lines++;
+		return;
+	}
+	cJSON *doc = n ? cJSON_ParseWithLength(text, n) : NULL;
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		if (last)
+			d->truncated = true;
+		else if (n)
+			d->bad_lines++;
+		return;
+	}
+	*kept += n;
+	cJSON_AddItemToArray(d->records, doc);
+}
+
+/* Reads a deployment file line by line (no line longer than
+ * JOURNAL_LINE_MAX is taken). */
+static int load_one(struct deployment *d)
+{
+	int fd = journal_file_open(d->path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	d->records = cJSON_CreateArray();
+	struct buf line = {0};
+	bool overlong = false;
+	size_t kept = 0;
+	static char chunk[1 << 16];
+	int rc = -1;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		d->bytes += (size_t)n;
+		const char *p = chunk, *end = chunk + n;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t take = (size_t)((nl ? nl : end) - p);
+			if (!overlong && line.len + take > JOURNAL_LINE_MAX) {
+				overlong = true;
+				line.len = 0;
+			}
+			if (!overlong && take)
+				buf_append(&line, p, take);
+			if (!nl)
+				break;
+			take_line(d, line.data ? line.data : "", line.len, overlong, false, &kept);
+			line.len = 0;
+			overlong = false;
+			p = nl + 1;
+		}
+	}
+	if (line.len || overlong)
+		take_line(d, line.data, line.len, overlong, true, &kept);
+	derive(d);
+	rc = 0;
+out:
+	buf_free(&line);
+	int saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
+/* A file with no readable record at all (empty, or only a line cut short
+ * by a crash at the first write): its number may be taken again. */
+static bool deployment_blank(const struct deployment *d)
+{
+	return cJSON_GetArraySize(d->records) == 0 && d->bad_lines == 0;
+}
+
+static void deployment_free(struct deployment *d)
+{
+	free(d->path);
+	cJSON_Delete(d->records);
+	memset(d, 0, sizeof *d);
+}
+
+static int load(const struct journal *j, struct journal_view *view, char **failed)
 {
 	memset(view, 0, sizeof *view);
+	*failed = NULL;
 	DIR *dir = opendir(j->dir);
-	if (!dir)
+	if (!dir) {
+		*failed = estrdup(j->dir);
 		return -1;
+	}
 	size_t cap = 0;
 	struct dirent *e;
 	while ((e = readdir(dir))) {
@@ -178,24 +270,61 @@ int journal_load(const struct journal *j, struct journal_view *view)
 	closedir(dir);
 	if (view->n)
 		qsort(view->v, view->n, sizeof *view->v, compare_deployments);
+	size_t kept = 0;
+	view->next_id = 1;
 	for (size_t i = 0; i < view->n; i++) {
-		if (load_one(&view->v[i]) < 0) {
+		struct deployment *d = &view->v[i];
+		if (load_one(d) < 0) {
 			int saved = errno;
+			*failed = estrdup(d->path);
 			journal_view_free(view);
 			errno = saved;
 			return -1;
 		}
+		bool blank = deployment_blank(d);
+		if (!blank || d->id >= view->next_id)
+			view->next_id = blank ? d->id : d->id + 1;
+		if (!d->begin) {
+			/* an empty or headerless file is not a deploy */
+			if (!blank) {
+				view->headerless++;
+				free(view->headerless_path);
+				view->headerless_path = estrdup(d->path);
+			}
+			deployment_free(d);
+			continue;
+		}
+		if (&view->v[kept] != d) {
+			view->v[kept] = *d;
+			memset(d, 0, sizeof *d);
+		}
+		kept++;
 	}
+	view->n = kept;
 	return 0;
+}
+
+int journal_load(const struct journal *j, struct journal_view *view)
+{
+	char *failed = NULL;
+	int rc = load(j, view, &failed);
+	free(failed);
+	return rc;
+}
+
+void journal_load_or_die(const struct journal *j, struct journal_view *view)
+{
+	char *failed = NULL;
+	if (load(j, view, &failed) < 0)
+		die(EXIT_UNKNOWN, "unable to read the journal %s: %s", failed, journal_strerror(errno));
 }
 
 void journal_view_free(struct journal_view *view)
 {
-	for (size_t i = 0; i < view->n; i++) {
-		free(view->v[i].path);
-		cJSON_Delete(view->v[i].records);
-	}
+	for (size_t i = 0; i < view->n; i++)
+		deployment_free(&view->v[i]);
 	free(view->v);
+	free(view->headerless_path);
 	memset(view, 0, sizeof *view);
 }
 
@@ -259,7 +388,31 @@ const cJSON *journal_release_apply(const struct journal_view *view, const char *
 
 long journal_next_id(const struct journal_view *view)
 {
-	return view->n ? view->v[view->n - 1].id + 1 : 1;
+	return view->next_id > 0 ? view->next_id : 1;
+}
+
+/* The offset just past the last newline of fd's first size bytes (0 when
+ * there is none), read backwards in blocks. -1 with errno on a read error. */
+static off_t after_last_newline(int fd, off_t size)
+{
+	char block[4096];
+	off_t end = size;
+	while (end > 0) {
+		off_t start = end > (off_t)sizeof block ? end - (off_t)sizeof block : 0;
+		ssize_t n = pread(fd, block, (size_t)(end - start), start);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != end - start) {
+			if (n >= 0)
+				errno = EIO;
+			return -1;
+		}
+		char *nl = memrchr(block, '\n', (size_t)n);
+		if (nl)
+			return start + (nl - block) + 1;
+		end = start;
+	}
+	return 0;
 }
 
 /* A crash may have left a last line without its newline: the record was
@@ -277,20 +430,41 @@ static int repair_tail(int fd, const char *path)
 		return -1;
 	if (last == '\n')
 		return 0;
-	char *text = NULL;
-	size_t len;
-	if (read_file(path, JOURNAL_FILE_MAX, &text, &len) < 0)
+	off_t keep = after_last_newline(fd, st.st_size);
+	if (keep < 0)
 		return -1;
-	char *nl = len ? memrchr(text, '\n', len) : NULL;
-	size_t keep = nl ? (size_t)(nl - text) + 1 : 0;
-	cJSON *doc = cJSON_ParseWithLength(text + keep, len - keep);
-	bool whole = cJSON_IsObject(doc);
-	cJSON_Delete(doc);
-	free(text);
+	bool whole = false;
+	size_t len = (size_t)(st.st_size - keep);
+	if (len <= JOURNAL_LINE_MAX) {
+		char *text = emalloc(len + 1);
+		if (pread(fd, text, len, keep) != (ssize_t)len) {
+			free(text);
+			errno = EIO;
+			return -1;
+		}
+		cJSON *doc = cJSON_ParseWithLength(text, len);
+		whole = cJSON_IsObject(doc);
+		cJSON_Delete(doc);
+		free(text);
+	}
 	if (whole)
 		return write(fd, "\n", 1) == 1 ? 0 : -1;
 	warnx_("%s: dropping a record cut short by an earlier crash", path);
-	return ftruncate(fd, (off_t)keep);
+	return ftruncate(fd, keep);
+}
+
+/* Takes a failed append back out: the file returns to its length before,
+ * made durable, so that no reader finds a record that was reported as not
+ * written. A file that this append created goes away entirely. errno is
+ * kept. */
+static void undo_append(int fd, const char *path, const char *dir, off_t before)
+{
+	int saved = errno;
+	if (ftruncate(fd, before) < 0 || fsync(fd) < 0)
+		warnx_("%s: unable to take back a failed write: %s", path, strerror(errno));
+	if (before == 0 && unlink(path) == 0)
+		(void)fsync_dir(dir);
+	errno = saved;
 }
 
 int journal_append(const struct journal *j, long id, cJSON *records)
@@ -333,8 +507,7 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 
 	char *path = easprintf("%s/%06ld.jsonl", j->dir, id);
 	int rc = -1, saved = 0;
-	bool fresh = access(path, F_OK) < 0;
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = journal_file_open(path, O_RDWR | O_APPEND | O_CREAT);
 	if (fd < 0)
 		goto out;
 	if (repair_tail(fd, path) < 0)
@@ -349,19 +522,17 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 			if (errno == EINTR)
 				continue;
 			/* leave no half record behind a failed write (a full disk) */
-			saved = errno;
-			if (ftruncate(fd, st.st_size) < 0) {
-				/* the reader and the next append tolerate the cut line */
-			}
-			errno = saved;
+			undo_append(fd, path, j->dir, st.st_size);
 			goto out;
 		}
 		done += (size_t)w;
 	}
-	if (fsync(fd) < 0)
+	/* a failed fsync (EIO) leaves the record's fate unknown: it is taken
+	 * back out, as the caller reports it not written */
+	if (fsync(fd) < 0 || (st.st_size == 0 && fsync_dir(j->dir) < 0)) {
+		undo_append(fd, path, j->dir, st.st_size);
 		goto out;
-	if (fresh && fsync_dir(j->dir) < 0)
-		goto out;
+	}
 	rc = 0;
 out:
 	saved = errno;
@@ -385,6 +556,12 @@ out:
 	buf_free(&b);
 	errno = saved;
 	return rc;
+}
+
+void journal_append_or_die(const struct journal *j, long id, cJSON *records)
+{
+	if (journal_append(j, id, records) < 0)
+		die(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl: %s", j->dir, id, journal_strerror(errno));
 }
 
 char *journal_config_digest(const cJSON *config)

@@ -382,6 +382,99 @@ deploy_ok() {
 	assert_equal "$(json_get .state)" in_progress
 }
 
+@test "a symlinked journal file is refused with one line; its target is untouched" {
+	ds begin --release v1 >/dev/null
+	dir=$SHIPSHAPE_STATE_DIR/deploy/api
+	printf 'line one\nline two, no newline' >victim
+	cp victim victim.orig
+	mv "$dir/000001.jsonl" real.jsonl
+	ln -s "$PWD/victim" "$dir/000001.jsonl"
+	for cmd in status history "finish --result failed" "begin --release v2 --force"; do
+		run --separate-stderr ds $cmd
+		assert_equal "$status" 3
+		assert_equal "$stderr" "deploy-stage: unable to read the journal $dir/000001.jsonl: a symbolic link (refused)"
+		[ -z "$output" ]
+	done
+	run --separate-stderr rollback -c config.json --no-verify
+	assert_equal "$status" 3
+	assert_equal "$stderr" "rollback: unable to read the journal $dir/000001.jsonl: a symbolic link (refused)"
+	cmp victim victim.orig
+	# a dangling link where the next deploy's file goes is not followed either
+	rm "$dir/000001.jsonl"
+	mv real.jsonl "$dir/000001.jsonl"
+	ds finish --result failed >/dev/null
+	ln -s "$PWD/created-through-link" "$dir/000002.jsonl"
+	run --separate-stderr ds begin --release v2
+	assert_equal "$status" 3
+	[ ! -e created-through-link ]
+	cmp victim victim.orig
+}
+
+@test "an empty or headerless journal file is not a deploy" {
+	deploy_ok v1
+	dir=$SHIPSHAPE_STATE_DIR/deploy/api
+	: >"$dir/000002.jsonl"
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" idle
+	assert_equal "$(json_get .deployments)" 1
+	run --separate-stderr ds history
+	assert_equal "$(printf '%s\n' "$output" | wc -l)" 1
+	run --separate-stderr ds begin --release v2
+	assert_success
+	assert_equal "$(json_get .deploy)" 2
+	ds finish --result failed >/dev/null
+	# a begin cut short at its first write: only a cut line, no record
+	printf '{"kind":"journal","type":"begin","rel' >"$dir/000003.jsonl"
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" idle
+	run --separate-stderr ds begin --release v3
+	assert_success
+	assert_equal "$(json_get .deploy)" 3
+	run jq -rs 'map(.type) | join(",")' "$dir/000003.jsonl"
+	assert_output begin
+	ds finish --result failed >/dev/null
+	# records without a begin: not a deploy, named once, and its number not reused
+	printf '{"kind":"journal","type":"gate","stage":"pre-deploy","passed":true}\n' >"$dir/000004.jsonl"
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" idle
+	[[ $stderr == *"000004.jsonl: no begin record: not a deploy (ignored)"* ]]
+	run --separate-stderr ds begin --release v4
+	assert_success
+	assert_equal "$(json_get .deploy)" 5
+}
+
+teardown() {
+	if [ -n "${TMPFS_MNT:-}" ]; then
+		umount "$TMPFS_MNT" || true
+	fi
+}
+
+@test "a begin on a full disk leaves no phantom deploy (a real small tmpfs)" {
+	TMPFS_MNT=$BATS_TEST_TMPDIR/small
+	mkdir -p "$TMPFS_MNT"
+	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$TMPFS_MNT"
+	export SHIPSHAPE_STATE_DIR=$TMPFS_MNT/state
+	run --separate-stderr ds status
+	assert_success
+	dd if=/dev/zero of="$TMPFS_MNT/filler" bs=4k 2>/dev/null || true
+	run --separate-stderr ds begin --release v1 -m "$(head -c 5000 /dev/zero | tr '\0' m)"
+	assert_equal "$status" 3
+	[[ $stderr == "deploy-stage: unable to write the journal "*"000001.jsonl: No space left on device" ]]
+	[ -z "$output" ]
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" idle
+	assert_equal "$(json_get .deploy)" null
+	assert_equal "$(json_get .lock.held)" false
+	rm "$TMPFS_MNT/filler"
+	run --separate-stderr ds begin --release v1
+	assert_success
+	assert_equal "$(json_get .deploy)" 1
+}
+
 @test "a state directory that cannot be made: exit 3, one line naming it" {
 	touch afile
 	for cmd in status history "lock status" "begin --release v1"; do

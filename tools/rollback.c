@@ -330,12 +330,6 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 	return (int)st;
 }
 
-static void append_or_die(const struct journal *j, long id, cJSON *rec)
-{
-	if (journal_append(j, id, rec) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl", j->dir, id);
-}
-
 static void emit(const struct args *a, const cJSON *doc, const char *text)
 {
 	if (format_resolve(a->std.format) == FORMAT_TEXT)
@@ -353,8 +347,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	struct journal_view view;
 	if (lock_read(j->dir, &li) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", j->dir);
-	if (journal_load(j, &view) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", j->dir);
+	journal_load_or_die(j, &view);
 	struct plan pl;
 	int st = plan_rollback(a, &view, &pl);
 	if (st != EXIT_OK)
@@ -408,7 +401,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		char *reason = easprintf("rolled back to %s by deploy %ld", pl.target, id);
 		cJSON_AddStringToObject(fin, "reason", reason);
 		free(reason);
-		append_or_die(j, pl.open->id, fin);
+		journal_append_or_die(j, pl.open->id, fin);
 		cJSON_Delete(fin);
 	}
 	if (li.stale) {
@@ -438,7 +431,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	cJSON_AddStringToObject(begin, "config_digest", digest);
 	const char *driver = driver_name(config);
 	cJSON_AddStringToObject(begin, "driver", driver ? driver : "none");
-	append_or_die(j, id, begin);
+	journal_append_or_die(j, id, begin);
 	if (lock_write(j->dir, id, "rollback") < 0)
 		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", j->dir);
 	cJSON *start = cJSON_CreateObject();
@@ -447,7 +440,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	cJSON_AddStringToObject(start, "stage", "application");
 	cJSON_AddStringToObject(start, "release", target);
 	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
-	append_or_die(j, id, start);
+	journal_append_or_die(j, id, start);
 	cJSON_Delete(start);
 	cJSON_Delete(begin);
 	free(user);
@@ -474,7 +467,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	cJSON_AddStringToObject(end, "message", res.message ? res.message : "");
 	cJSON_AddItemToObject(end, "data", res.data);
 	res.data = NULL;
-	append_or_die(j, id, end);
+	journal_append_or_die(j, id, end);
 	cJSON_Delete(end);
 
 	cJSON *health = NULL;
@@ -482,7 +475,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	char *why = estrdup(res.message ? res.message : "");
 	if (ok && url) {
 		health = verify_health(a, config, url);
-		append_or_die(j, id, health);
+		journal_append_or_die(j, id, health);
 		if (strcmp(json_path_string(health, "status", ""), "ok") != 0) {
 			ok = false;
 			free(why);
@@ -494,7 +487,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	cJSON_AddStringToObject(fin, "result", ok ? "ok" : "failed");
 	cJSON_AddStringToObject(fin, "release", target);
 	cJSON_AddStringToObject(fin, "message", why);
-	append_or_die(j, id, fin);
+	journal_append_or_die(j, id, fin);
 	cJSON_Delete(fin);
 	guard = lock_guard_take(j->dir);
 	lock_info_free(&li);
@@ -558,8 +551,7 @@ int main(int argc, char **argv)
 	int status;
 	if (a.check) {
 		struct journal_view view;
-		if (journal_load(&j, &view) < 0)
-			die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", j.dir);
+		journal_load_or_die(&j, &view);
 		status = do_check(&a, config, service, &view);
 		journal_view_free(&view);
 	} else {

@@ -6,7 +6,10 @@
  * with T one of begin, report, gate, apply, health, finish. A deployment is
  * open while it has no finish record; an open deployment whose lock holder
  * is gone is interrupted. A last line cut short by a crash is tolerated when
- * read (and dropped before the next append: it was never acknowledged). */
+ * read (and dropped before the next append: it was never acknowledged).
+ * A file that is empty or has no begin record (a begin killed at its first
+ * write, a full disk) is not a deployment. Journal files are opened only as
+ * regular files, never through a symbolic link. */
 #ifndef SHIPSHAPE_JOURNAL_H
 #define SHIPSHAPE_JOURNAL_H
 
@@ -15,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #define JOURNAL_FILE_MAX (64u << 20) /* a deployment's records, at most */
+#define JOURNAL_LINE_MAX (8u << 20)  /* one record; a longer line is unreadable */
 
 /* The deploy stages, in order (see deploy-stage(1)). */
 extern const char *const journal_stages[];
@@ -45,6 +49,7 @@ struct deployment {
 	long id;
 	char *path;
 	cJSON *records;      /* array of the readable records, in order (owned) */
+	size_t bytes;        /* the file's size when read */
 	bool truncated;      /* the last line was cut short */
 	unsigned bad_lines;  /* unreadable lines before the last */
 	/* borrowed from records: */
@@ -56,14 +61,23 @@ struct deployment {
 };
 
 struct journal_view {
-	struct deployment *v;
+	struct deployment *v;  /* the deployments: files with a begin record */
 	size_t n;
+	long next_id;          /* see journal_next_id() */
+	unsigned headerless;   /* files with records but no begin: ignored */
+	char *headerless_path; /* the last of them */
 };
 
 /* Loads every deployment, oldest first. Problems that the reader tolerates
  * (a truncated last line) are left in the deployments' flags. Returns 0 or
  * -1 with errno set. */
 int journal_load(const struct journal *j, struct journal_view *view);
+/* journal_load(), or exit 3 with one line naming the file that could not
+ * be read and why ("a symbolic link (refused)"). */
+void journal_load_or_die(const struct journal *j, struct journal_view *view);
+/* strerror(), with the journal's refusals named: ELOOP is a symbolic
+ * link, EMEDIUMTYPE not a regular file. */
+const char *journal_strerror(int err);
 void journal_view_free(struct journal_view *view);
 
 /* The open deployment (the last one, unfinished), or NULL. */
@@ -77,7 +91,9 @@ const struct deployment *journal_last_good(const struct journal_view *view, cons
 /* The latest successful apply record of release (for driver data such as a
  * Render deploy id), or NULL. */
 const cJSON *journal_release_apply(const struct journal_view *view, const char *release);
-/* The id the next deployment gets. */
+/* The id the next deployment gets: one past the last file with any
+ * record, or the number of a last file with none (empty, or only a cut
+ * line), which is taken again. */
 long journal_next_id(const struct journal_view *view);
 /* Records of a type in a deployment, the last one; NULL when none. */
 const cJSON *deployment_last_record(const struct deployment *d, const char *type);
@@ -93,7 +109,12 @@ char *journal_config_digest(const cJSON *config);
  * record is rewritten in place to exactly the line written (kind, type,
  * service, deploy, time, then its own members), so a caller prints what the
  * journal holds, in the same order. Returns 0, or -1 with errno set (the
- * records untouched): nothing may be reported as done then. */
+ * records untouched): nothing may be reported as done then. A write or
+ * fsync that fails is taken back out: the file is truncated to its length
+ * before and fsync'd again (a file the append created is removed), so no
+ * reader finds what was reported as not written. */
 int journal_append(const struct journal *j, long id, cJSON *records);
+/* journal_append(), or exit 3 with one line naming the file and why. */
+void journal_append_or_die(const struct journal *j, long id, cJSON *records);
 
 #endif

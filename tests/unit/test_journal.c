@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -14,6 +17,27 @@
 #include "shipshape/json.h"
 
 static char state[] = "/tmp/shipshape-test-journal.XXXXXX";
+
+/* Fault injection by link-time interposition: this definition of fsync(2)
+ * takes the place of libc's for libcommon, unchanged. The next
+ * fail_fsyncs calls fail with EIO (a disk that lost the write); the rest
+ * reach the kernel. */
+static int fail_fsyncs;
+int fsync(int fd)
+{
+	if (fail_fsyncs > 0) {
+		fail_fsyncs--;
+		errno = EIO;
+		return -1;
+	}
+	return (int)syscall(SYS_fsync, fd);
+}
+
+static off_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_size : -1;
+}
 
 static void record(const struct journal *j, long id, const char *json)
 {
@@ -150,6 +174,57 @@ static void test_record_is_the_line(void **st)
 	journal_close(&j);
 }
 
+/* An fsync that fails takes the record back out: the command exits 3, and
+ * what it failed to record is not what a reader finds (finish ok after
+ * EIO is no finish at all). */
+static void test_fsync_failure_removes_the_record(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "eio"), 0);
+	record(&j, 1, "{\"type\":\"begin\",\"release\":\"v1\"}");
+	char *path = easprintf("%s/000001.jsonl", j.dir);
+	off_t before = file_size(path);
+	assert_true(before > 0);
+	cJSON *fin = cJSON_Parse("{\"type\":\"finish\",\"result\":\"ok\"}");
+	fail_fsyncs = 1;
+	assert_int_equal(journal_append(&j, 1, fin), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(fail_fsyncs, 0);
+	/* the caller's record is untouched: no stamp was added */
+	assert_null(cJSON_GetObjectItemCaseSensitive(fin, "time"));
+	assert_int_equal(file_size(path), before);
+	struct journal_view v;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_null(v.v[0].result);
+	assert_non_null(journal_open_deployment(&v));
+	journal_view_free(&v);
+	/* the next append goes after the begin, as if the failed one never was */
+	assert_int_equal(journal_append(&j, 1, fin), 0);
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_string_equal(v.v[0].result, "ok");
+	assert_int_equal(cJSON_GetArraySize(v.v[0].records), 2);
+	journal_view_free(&v);
+	cJSON_Delete(fin);
+
+	/* a new deployment's first record: no file is left behind at all */
+	char *path2 = easprintf("%s/000002.jsonl", j.dir);
+	cJSON *begin = cJSON_Parse("{\"type\":\"begin\",\"release\":\"v2\"}");
+	fail_fsyncs = 1;
+	assert_int_equal(journal_append(&j, 2, begin), -1);
+	assert_int_equal(errno, EIO);
+	assert_int_equal(file_size(path2), -1);
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(journal_next_id(&v), 2);
+	journal_view_free(&v);
+	cJSON_Delete(begin);
+	free(path);
+	free(path2);
+	journal_close(&j);
+}
+
 static int cleanup(void **st)
 {
 	(void)st;
@@ -170,6 +245,7 @@ int main(void)
 		cmocka_unit_test(test_bad_service_and_stage),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_record_is_the_line),
+		cmocka_unit_test(test_fsync_failure_removes_the_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

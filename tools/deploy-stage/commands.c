@@ -30,8 +30,7 @@ static void take(const struct run *r, struct held *h)
 		die_errno(EXIT_UNKNOWN, "unable to take the journal guard in %s", r->j.dir);
 	if (lock_read(r->j.dir, &h->li) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	if (journal_load(&r->j, &h->view) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+	journal_load_or_die(&r->j, &h->view);
 }
 
 static void drop(struct held *h)
@@ -40,12 +39,6 @@ static void drop(struct held *h)
 	lock_info_free(&h->li);
 	lock_guard_release(h->guard);
 	h->guard = -1;
-}
-
-static void append_or_die(const struct run *r, long id, cJSON *records)
-{
-	if (journal_append(&r->j, id, records) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl", r->j.dir, id);
 }
 
 static void sleep_ms(int64_t ms)
@@ -232,7 +225,7 @@ int cmd_begin(struct run *r)
 		cJSON_AddStringToObject(fin, "type", "finish");
 		cJSON_AddStringToObject(fin, "result", "failed");
 		cJSON_AddStringToObject(fin, "reason", "interrupted; closed by a forced begin");
-		append_or_die(r, open->id, fin);
+		journal_append_or_die(&r->j, open->id, fin);
 		cJSON_Delete(fin);
 	}
 	if (h.li.stale)
@@ -260,7 +253,7 @@ int cmd_begin(struct run *r)
 	const char *driver = driver_name(r->config);
 	cJSON_AddStringToObject(rec, "driver", driver ? driver : "none");
 	/* the journal first: a crash before the lock leaves an interrupted deploy */
-	append_or_die(r, id, rec);
+	journal_append_or_die(&r->j, id, rec);
 	if (lock_write(r->j.dir, id, a->message) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
 	char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
@@ -437,7 +430,7 @@ int cmd_gate(struct run *r)
 		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in.problems, 1));
 	cJSON_AddItemToArray(records, gate);
 	long id = open->id;
-	append_or_die(r, id, records);
+	journal_append_or_die(&r->j, id, records);
 	cJSON_Delete(records);
 	drop(&h);
 
@@ -514,7 +507,7 @@ int cmd_apply(struct run *r)
 	cJSON_AddStringToObject(start, "stage", "application");
 	cJSON_AddStringToObject(start, "release", release);
 	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
-	append_or_die(r, id, start);
+	journal_append_or_die(&r->j, id, start);
 	cJSON_Delete(start);
 	drop(&h); /* the driver may run for minutes: status must stay readable */
 
@@ -532,8 +525,8 @@ int cmd_apply(struct run *r)
 	cJSON_AddItemToObject(end, "data", res.data);
 	res.data = NULL;
 	if (journal_append(&r->j, id, end) < 0)
-		die_errno(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it",
-			  rc == 0 ? "succeeded" : "failed", r->j.dir, id);
+		die(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it: %s",
+		    rc == 0 ? "succeeded" : "failed", r->j.dir, id, journal_strerror(errno));
 	drop(&h);
 	char *text = easprintf("deploy %ld: apply %s: %s", id, rc == 0 ? "ok" : "FAILED", res.message);
 	emit(r, end, text);
@@ -588,7 +581,7 @@ int cmd_finish(struct run *r)
 	}
 	if (interrupted)
 		cJSON_AddStringToObject(rec, "reason", "interrupted");
-	append_or_die(r, open->id, rec);
+	journal_append_or_die(&r->j, open->id, rec);
 	if (h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) && lock_remove(r->j.dir) < 0)
 		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", r->j.dir);
 	char *text = easprintf("deploy %ld: %s finished %s; lock released", open->id,

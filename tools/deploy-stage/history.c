@@ -8,6 +8,9 @@
 
 void warn_damage(const struct journal_view *view)
 {
+	if (view->headerless)
+		warnx_("%s%s: no begin record: not a deploy (ignored)", view->headerless_path,
+		       view->headerless > 1 ? " and others" : "");
 	for (size_t i = 0; i < view->n; i++) {
 		const struct deployment *d = &view->v[i];
 		if (d->truncated)
@@ -184,8 +187,7 @@ int cmd_history(struct run *r)
 	struct lock_info li;
 	if (lock_read(r->j.dir, &li) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	if (journal_load(&r->j, &view) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+	journal_load_or_die(&r->j, &view);
 	warn_damage(&view);
 	size_t first = view.n > (size_t)r->a->limit ? view.n - (size_t)r->a->limit : 0;
 	cJSON *rows = cJSON_CreateArray();
@@ -213,8 +215,7 @@ int cmd_status(struct run *r)
 	struct lock_info li;
 	if (lock_read(r->j.dir, &li) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	if (journal_load(&r->j, &view) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the journal in %s", r->j.dir);
+	journal_load_or_die(&r->j, &view);
 	warn_damage(&view);
 	const struct deployment *open = journal_open_deployment(&view);
 	const char *state = open ? deployment_state(open, &li) : "idle";
