@@ -26,14 +26,140 @@ bool journal_stage_valid(const char *stage)
 	return false;
 }
 
+/* The code point at s (len > 0 bytes left) and its length in *n, or -1 for
+ * a byte that starts no valid UTF-8 sequence (*n = 1): overlong forms,
+ * surrogates and values past U+10FFFF are invalid. */
+static long utf8_decode(const unsigned char *s, size_t len, size_t *n)
+{
+	*n = 1;
+	if (s[0] < 0x80)
+		return s[0];
+	size_t need;
+	long cp;
+	unsigned char lo = 0x80, hi = 0xbf;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		need = 1, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		need = 2, cp = s[0] & 0x0f;
+		if (s[0] == 0xe0)
+			lo = 0xa0;
+		else if (s[0] == 0xed)
+			hi = 0x9f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		need = 3, cp = s[0] & 0x07;
+		if (s[0] == 0xf0)
+			lo = 0x90;
+		else if (s[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return -1;
+	if (len < need + 1 || s[1] < lo || s[1] > hi)
+		return -1;
+	for (size_t i = 1; i <= need; i++) {
+		if (i > 1 && (s[i] < 0x80 || s[i] > 0xbf))
+			return -1;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	*n = need + 1;
+	return cp;
+}
+
+/* Control characters (C0, DEL, C1) and the bidirectional formatting
+ * characters, which reorder what a terminal shows (U+202E). */
+static bool char_unsafe(long cp)
+{
+	return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* Spaces and invisible characters beyond ASCII: a release name shows
+ * what it is. */
+static bool char_blank(long cp)
+{
+	return cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200d) || cp == 0x2028 || cp == 0x2029 ||
+	       cp == 0x202f || (cp >= 0x205f && cp <= 0x2064) || cp == 0x3000 || cp == 0xfeff;
+}
+
 bool journal_release_name_valid(const char *r)
 {
 	if (!r || !*r || *r == '.' || strlen(r) > JOURNAL_RELEASE_MAX)
 		return false;
-	for (; *r; r++)
-		if (*r == '/' || (unsigned char)*r < 0x21 || *r == 0x7f)
+	const unsigned char *p = (const unsigned char *)r;
+	size_t len = strlen(r);
+	while (len) {
+		size_t n;
+		long cp = utf8_decode(p, len, &n);
+		if (cp < 0 || cp == '/' || cp == ' ' || char_unsafe(cp) || char_blank(cp))
 			return false;
+		p += n, len -= n;
+	}
 	return true;
+}
+
+char *journal_text_clean(const char *s, bool one_line)
+{
+	struct buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	while (len) {
+		size_t n;
+		long cp = utf8_decode(p, len, &n);
+		if (one_line && (cp == '\n' || cp == '\t' || cp == '\r'))
+			buf_putc(&b, ' ');
+		else if (cp < 0 || (char_unsafe(cp) && cp != '\n' && cp != '\t'))
+			buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
+		else
+			buf_append(&b, p, n);
+		p += n, len -= n;
+	}
+	return b.data ? buf_take(&b) : estrdup("");
+}
+
+char *journal_text_quote(const char *s)
+{
+	struct buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	while (len) {
+		size_t n;
+		long cp = utf8_decode(p, len, &n);
+		if (cp < 0 || char_unsafe(cp) || char_blank(cp) || cp == '\\') {
+			for (size_t i = 0; i < n; i++)
+				buf_printf(&b, "\\x%02x", p[i]);
+		} else {
+			buf_append(&b, p, n);
+		}
+		p += n, len -= n;
+	}
+	return b.data ? buf_take(&b) : estrdup("");
+}
+
+/* Every string (and member name) of a record cleaned in place. */
+static void clean_strings(cJSON *item)
+{
+	for (; item; item = item->next) {
+		if (item->string && !(item->type & cJSON_StringIsConst)) {
+			char *c = journal_text_clean(item->string, true);
+			if (strcmp(c, item->string) != 0) {
+				size_t n = strlen(c) + 1;
+				char *key = cJSON_malloc(n);
+				if (!key)
+					die(EXIT_UNKNOWN, "unable to allocate memory");
+				memcpy(key, c, n);
+				cJSON_free(item->string);
+				item->string = key;
+			}
+			free(c);
+		}
+		if (cJSON_IsString(item) && item->valuestring) {
+			char *c = journal_text_clean(item->valuestring, false);
+			if (strcmp(c, item->valuestring) != 0)
+				cJSON_SetValuestring(item, c);
+			free(c);
+		}
+		if (item->child)
+			clean_strings(item->child);
+	}
 }
 
 static bool service_name_valid(const char *s)
@@ -173,6 +299,7 @@ static void take_line(struct deployment *d, const char *text, size_t n, bool ove
 		return;
 	}
 	*kept += n;
+	clean_strings(doc->child); /* a file written by hand, or before the rule */
 	cJSON_AddItemToArray(d->records, doc);
 }
 
@@ -496,6 +623,9 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 				continue;
 			cJSON_AddItemToObject(line, m->string, cJSON_Duplicate(m, 1));
 		}
+		/* valid UTF-8 without control or bidi characters: every line is
+		 * JSON, and nothing read back can rewrite a terminal */
+		clean_strings(line->child);
 		char *text = cJSON_PrintUnformatted(line);
 		if (!text)
 			die(EXIT_UNKNOWN, "unable to allocate memory");

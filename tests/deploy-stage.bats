@@ -475,6 +475,49 @@ teardown() {
 	assert_equal "$(json_get .deploy)" 1
 }
 
+# strict_utf8_jsonl FILE: every line is JSON in valid UTF-8 (jq alone would
+# replace bad bytes silently)
+strict_utf8_jsonl() {
+	python3 -c 'import json,sys
+for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines(): json.loads(l)' "$1"
+}
+
+@test "release names: valid UTF-8 without control or bidi characters, else 64 and one line" {
+	for r in "$(printf 'v\377')" "$(printf 'v2\342\200\256exe.1v')" "$(printf 'v\302\2051')" "$(printf 'v\342\201\2462')" "$(printf 'v\302\2402')" "$(printf '\355\240\200')"; do
+		run --separate-stderr ds begin --release "$r"
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == 'deploy-stage: invalid release "'*'" (a plain name such as v2 or 2026-11-28.1)' ]]
+		# the name is shown escaped, never raw
+		[[ $stderr != *"$r"* ]]
+		run --separate-stderr rollback -c config.json --to "$r"
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+	done
+	[ ! -e "$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl" ]
+	run --separate-stderr ds begin --release "$(printf 'r\303\251l-1')"
+	assert_success
+	assert_equal "$(json_get .release)" "$(printf 'r\303\251l-1')"
+}
+
+@test "journal strings: bad UTF-8, control and bidi characters replaced; the journal stays valid JSON" {
+	command_config '["sh","-c","printf \"out \\377 \\342\\200\\256 esc \\033[31m red\\n\""]'
+	ds begin --release v1 -m "$(printf 'why \377 \342\200\256gnp.exe \033[2J\nsecond line')" >/dev/null
+	ds apply >/dev/null
+	ds finish --result ok -m "$(printf 'done \342\201\247')" >/dev/null
+	strict_utf8_jsonl "$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl"
+	run --separate-stderr ds history
+	assert_equal "$(json_get .message)" "$(printf 'why \357\277\275 \357\277\275gnp.exe \357\277\275[2J second line')"
+	assert_equal "$(json_get .finish_message)" "$(printf 'done \357\277\275')"
+	run jq -r 'select(.type=="apply" and .phase=="end") | .data.output' "$SHIPSHAPE_STATE_DIR/deploy/api/000001.jsonl"
+	assert_output "$(printf 'out \357\277\275 \357\277\275 esc \357\277\275[31m red')"
+	for cmd in "history --format text" "status --format text" "history" "lock status"; do
+		ds $cmd >out 2>&1
+		! grep -q "$(printf '\342\200\256\|\033\|\342\201\247')" out
+		python3 -c 'import sys; open(sys.argv[1], "rb").read().decode("utf-8")' out
+	done
+}
+
 @test "a state directory that cannot be made: exit 3, one line naming it" {
 	touch afile
 	for cmd in status history "lock status" "begin --release v1"; do

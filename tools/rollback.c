@@ -118,8 +118,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
-	if (a->to && !journal_release_name_valid(a->to))
-		die(EXIT_USAGE, "invalid --to \"%s\" (a plain release name such as v2 or 2026-11-28.1)", a->to);
+	if (a->to && !journal_release_name_valid(a->to)) {
+		char *shown = journal_text_quote(a->to);
+		die(EXIT_USAGE, "invalid --to \"%s\" (a plain release name such as v2 or 2026-11-28.1)", shown);
+	}
+	if (a->message)
+		a->message = journal_text_clean(a->message, true); /* lives until exit */
 	if (a->dry_run && a->check)
 		die(EXIT_USAGE, "--dry-run and --check exclude each other");
 	if (a->std.format == FORMAT_NAGIOS && !a->check)
@@ -332,9 +336,11 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 
 static void emit(const struct args *a, const cJSON *doc, const char *text)
 {
-	if (format_resolve(a->std.format) == FORMAT_TEXT)
-		printf("%s\n", text);
-	else
+	if (format_resolve(a->std.format) == FORMAT_TEXT) {
+		char *shown = journal_text_clean(text, false);
+		printf("%s\n", shown);
+		free(shown);
+	} else
 		json_print_line(stdout, doc);
 }
 
@@ -560,5 +566,6 @@ int main(int argc, char **argv)
 	journal_close(&j);
 	free(state);
 	cJSON_Delete(config);
+	free((char *)a.message);
 	return finish_stdout(status);
 }

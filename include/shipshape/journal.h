@@ -26,9 +26,21 @@ bool journal_stage_valid(const char *stage);
 
 /* A release names a directory (symlink driver) and goes into the
  * environment (command driver): a plain name of at most JOURNAL_RELEASE_MAX
- * bytes, no '/', no whitespace or control characters, not starting with '.'. */
+ * bytes of valid UTF-8, no '/', no whitespace (nor Unicode spaces and
+ * invisible characters), no control or bidirectional formatting
+ * characters (U+202E), not starting with '.'. */
 #define JOURNAL_RELEASE_MAX 200
 bool journal_release_name_valid(const char *release);
+/* s as journal text (a new string): invalid UTF-8, control characters and
+ * bidi formatting characters each become U+FFFD; one_line turns newlines
+ * and tabs into spaces (a -m message), else they stay (JSON escapes
+ * them). Every string a record holds passes through it on append and on
+ * load. */
+char *journal_text_clean(const char *s, bool one_line);
+/* s for an error message (a new string): what journal_release_name_valid()
+ * refuses (bad bytes, control, bidi, invisible characters) and a backslash shown
+ * as \xHH escapes, so the message shows the bytes and not their effect. */
+char *journal_text_quote(const char *s);
 
 struct journal {
 	char *dir;     /* STATE/deploy/SERVICE, created 0700 */

@@ -225,6 +225,49 @@ static void test_fsync_failure_removes_the_record(void **st)
 	journal_close(&j);
 }
 
+/* Release names and journal text, as a table: input, valid as a release
+ * name, the text as the journal keeps it (one_line). */
+static void test_release_names_and_text(void **st)
+{
+	(void)st;
+	static const struct {
+		const char *in;
+		bool release_ok;
+		const char *clean;
+	} cases[] = {
+		{"v2", true, "v2"},
+		{"2026-11-28.1", true, "2026-11-28.1"},
+		{"r\xc3\xa9l", true, "r\xc3\xa9l"},                       /* é: valid UTF-8 */
+		{"v\xff", false, "v\xef\xbf\xbd"},                         /* invalid byte */
+		{"v\xc0\xaf", false, "v\xef\xbf\xbd\xef\xbf\xbd"},         /* overlong '/' */
+		{"\xed\xa0\x80", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* a surrogate */
+		{"v\xe2\x80\xae" "1", false, "v\xef\xbf\xbd" "1"},             /* U+202E */
+		{"v\xe2\x81\xa6", false, "v\xef\xbf\xbd"},                 /* U+2066 */
+		{"v\xc2\x85", false, "v\xef\xbf\xbd"},                     /* C1 NEL */
+		{"v\xc2\xa0x", false, "v\xc2\xa0x"},                       /* NBSP: text, not a name */
+		{"v\x1b[2J", false, "v\xef\xbf\xbd[2J"},
+		{"a\tb\nc", false, "a b c"},
+		{"a/b", false, "a/b"},
+		{".v", false, ".v"},
+		{"\xf4\x90\x80\x80", false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		if (journal_release_name_valid(cases[i].in) != cases[i].release_ok)
+			fail_msg("case %zu: release name validity", i);
+		char *c = journal_text_clean(cases[i].in, true);
+		if (strcmp(c, cases[i].clean) != 0)
+			fail_msg("case %zu: cleaned to \"%s\"", i, c);
+		free(c);
+	}
+	char *q = journal_text_quote("v\xe2\x80\xae\\1");
+	assert_string_equal(q, "v\\xe2\\x80\\xae\\x5c1");
+	free(q);
+	/* multi-line text keeps its newlines (JSON escapes them) */
+	char *m = journal_text_clean("a\nb\x07", false);
+	assert_string_equal(m, "a\nb\xef\xbf\xbd");
+	free(m);
+}
+
 static int cleanup(void **st)
 {
 	(void)st;
@@ -246,6 +289,7 @@ int main(void)
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_record_is_the_line),
 		cmocka_unit_test(test_fsync_failure_removes_the_record),
+		cmocka_unit_test(test_release_names_and_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -184,8 +184,10 @@ static int interrupted_refusal(const struct deployment *d)
 int cmd_begin(struct run *r)
 {
 	const struct args *a = r->a;
-	if (!journal_release_name_valid(a->release))
-		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", a->release);
+	if (!journal_release_name_valid(a->release)) {
+		char *shown = journal_text_quote(a->release);
+		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", shown);
+	}
 	int64_t deadline = now_monotonic_ms() + a->wait_ms;
 	struct held h;
 	for (;;) {

@@ -93,7 +93,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case OPT_SERVICE: a->service = optarg; break;
 		case 'r': a->release = optarg; break;
-		case 'm': a->message = optarg; break;
+		case 'm': a->message = journal_text_clean(optarg, true); break; /* lives until exit */
 		case OPT_RESULT:
 			if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "failed") != 0)
 				die(EXIT_USAGE, "invalid --result \"%s\" (expected ok or failed)", optarg);
@@ -163,8 +163,11 @@ enum ownership deployment_ownership(const struct lock_info *li, long id)
 void emit(const struct run *r, const cJSON *doc, const char *text)
 {
 	if (r->fmt == FORMAT_TEXT) {
-		if (text)
-			printf("%s\n", text);
+		if (text) {
+			char *shown = journal_text_clean(text, false);
+			printf("%s\n", shown);
+			free(shown);
+		}
 	} else {
 		json_print_line(stdout, doc);
 	}
@@ -195,6 +198,7 @@ int main(int argc, char **argv)
 		/* a check: it reads no journal and takes no lock */
 		int st = cmd_e2e(&r);
 		cJSON_Delete(r.config);
+		free((char *)a.message);
 		return finish_stdout(st);
 	}
 
@@ -224,5 +228,6 @@ int main(int argc, char **argv)
 	journal_close(&r.j);
 	free(r.state_dir);
 	cJSON_Delete(r.config);
+	free((char *)a.message);
 	return finish_stdout(status);
 }
