@@ -1,6 +1,7 @@
 /* common.c — diagnostics with the "prog: " prefix, allocation that exits on
  * failure, growable buffers, whole-file reads, checked stdout. */
 #include "shipshape/common.h"
+#include "shipshape/opts.h"
 #include "shipshape/redact.h"
 
 #include <errno.h>
@@ -58,13 +59,26 @@ void error_msg(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* die() and die_errno(): the line on stderr, then the exit status the run's
+ * mode gives the error (error_status(): in nagios mode the line is also the
+ * status line on stdout). clean is freed: nothing allocated is held at exit. */
+static void die_with(int status, char *clean, const char *suffix) __attribute__((noreturn));
+static void die_with(int status, char *clean, const char *suffix)
+{
+	static char line[1024];
+	fprintf(stderr, "%s: %s%s%s\n", prog, clean, suffix ? ": " : "", suffix ? suffix : "");
+	snprintf(line, sizeof line, "%s%s%s", clean, suffix ? ": " : "", suffix ? suffix : "");
+	free(clean);
+	exit(error_status(status, line));
+}
+
 void die(int status, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage("", fmt, ap, NULL);
+	char *clean = redact_vformat(fmt, ap);
 	va_end(ap);
-	exit(status);
+	die_with(status, clean, NULL);
 }
 
 void die_errno(int status, const char *fmt, ...)
@@ -72,9 +86,9 @@ void die_errno(int status, const char *fmt, ...)
 	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage("", fmt, ap, strerror(saved));
+	char *clean = redact_vformat(fmt, ap);
 	va_end(ap);
-	exit(status);
+	die_with(status, clean, strerror(saved));
 }
 
 static void out_of_memory(void)

@@ -3,6 +3,7 @@
 #include "shipshape/config.h"
 #include "shipshape/common.h"
 #include "shipshape/json.h"
+#include "shipshape/opts.h"
 #include "shipshape/redact.h"
 
 #include <errno.h>
@@ -187,6 +188,9 @@ cJSON *config_document_load(const char *path)
 			const char *files[] = {path};
 			struct config_opts o = {.files = files, .nfiles = 1};
 			struct cfg_node *root = config_load(&o, &d);
+			/* nagios shows only the status line: the error itself, not "above" */
+			if (!root && d.errors == 1 && nagios_mode())
+				exit(error_status(EXIT_DATAERR, d.last));
 			if (!root)
 				die(EXIT_DATAERR, "%s: invalid config (%u error%s above)", path, d.errors,
 				    d.errors == 1 ? "" : "s");

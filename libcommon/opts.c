@@ -32,7 +32,9 @@ static bool format_allowed(const char *formats, const char *name)
 void usage_error(void (*usage)(FILE *))
 {
 	usage(stderr);
-	exit(EXIT_USAGE);
+	char msg[160];
+	snprintf(msg, sizeof msg, "usage error (see %s --help)", prog);
+	exit(error_status(EXIT_USAGE, msg));
 }
 
 int std_opt(struct std_opts *o, int c, const char *arg, void (*usage)(FILE *), const char *formats)

@@ -1,18 +1,69 @@
-/* opts_error.c — option parsing whose errors are one line on stderr:
- * std_getopt() and option_error() (see opts.h). */
+/* opts_error.c — option parsing whose errors are one line on stderr, and
+ * the plugin contract for errors in nagios mode: std_getopt(),
+ * option_error(), nagios_mode(), error_status() (see opts.h). */
 #include "shipshape/common.h"
 #include "shipshape/opts.h"
+#include "shipshape/report.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static bool in_nagios_mode;
+
+bool nagios_mode(void)
+{
+	return in_nagios_mode;
+}
+
+/* Runs getopt_long() over a copy of the whole command line, before the real
+ * parse, so that an error met before --format (a bad option in front of it)
+ * already knows the mode. getopt's own parse, abbreviations and "--"
+ * included, decides what is the --format option and what is a value; the
+ * last --format counts, as it does for the parse. */
+static void nagios_mode_scan(int argc, char *const argv[], const char *optstring,
+			     const struct option *longopts)
+{
+	char **copy = ecalloc((size_t)argc + 1, sizeof *copy);
+	memcpy(copy, argv, (size_t)argc * sizeof *copy);
+	const char *format = NULL;
+	int c;
+	optind = 0; /* glibc: start afresh */
+	while ((c = getopt_long(argc, copy, optstring, longopts, NULL)) != -1)
+		if (c == OPT_FORMAT)
+			format = optarg;
+	in_nagios_mode = format && strcmp(format, "nagios") == 0;
+	free(copy);
+	optind = 0; /* the real parse starts afresh too */
+	optarg = NULL;
+	optopt = 0;
+}
+
+int error_status(int status, const char *message)
+{
+	if (!in_nagios_mode)
+		return status;
+	/* 64, 65 and 75 are "out of bounds" to Nagios: an error is UNKNOWN,
+	 * unless it is a warning or a failure already */
+	enum status st = status == EXIT_WARNING || status == EXIT_CRITICAL ? (enum status)status : STATUS_UNKNOWN;
+	nagios_print_status(stdout, prog, st, message ? message : "");
+	putc('\n', stdout);
+	fflush(stdout);
+	return (int)st;
+}
 
 int std_getopt(int argc, char *const argv[], const char *extra, const struct option *longopts)
 {
 	/* ':' first: a missing value is told apart from an unknown option */
 	char optstring[128];
+	static bool scanned;
 	snprintf(optstring, sizeof optstring, ":%s%s", STD_SHORT_OPTS, extra ? extra : "");
 	opterr = 0;
+	if (!scanned) {
+		scanned = true;
+		nagios_mode_scan(argc, argv, optstring, longopts);
+	}
 	int c = getopt_long(argc, argv, optstring, longopts, NULL);
 	if (c == '?' || c == ':')
 		option_error(c, argv);

@@ -191,13 +191,32 @@ cJSON *report_to_json(struct report *r)
 	return doc;
 }
 
+/* The plugin guidelines: a label is quoted when it holds a space, an '=' is
+ * not allowed in it and a quote inside is doubled. A '|' or a control
+ * character (from a target's name) is made '_' too, so that the first '|'
+ * of the line stays the only one. */
+static void perf_label_print(FILE *out, const char *label)
+{
+	bool quote = strpbrk(label, " '") != NULL;
+	if (quote)
+		putc('\'', out);
+	for (const unsigned char *p = (const unsigned char *)label; *p; p++) {
+		if (*p == '\'')
+			fputs("''", out);
+		else if (*p == '=' || *p == '|' || *p < 0x20 || *p == 0x7f)
+			putc('_', out);
+		else
+			putc(*p, out);
+	}
+	if (quote)
+		putc('\'', out);
+}
+
 static void perf_print(FILE *out, const cJSON *p)
 {
-	/* labels with spaces or '=' are quoted, as the plugin guidelines say */
-	const char *label = json_path_string(p, "label", "value");
-	bool quote = strpbrk(label, " ='") != NULL;
-	fprintf(out, " %s%s%s=%g%s;", quote ? "'" : "", label, quote ? "'" : "",
-		json_path_number(p, "value", 0), json_path_string(p, "uom", ""));
+	putc(' ', out);
+	perf_label_print(out, json_path_string(p, "label", "value"));
+	fprintf(out, "=%g%s;", json_path_number(p, "value", 0), json_path_string(p, "uom", ""));
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(p, "warn");
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(p, "crit");
 	if (w)
@@ -207,27 +226,45 @@ static void perf_print(FILE *out, const cJSON *p)
 		fprintf(out, "%g", c->valuedouble);
 }
 
-static void print_nagios(struct report *r, FILE *out)
+void nagios_print_status(FILE *out, const char *tool, enum status st, const char *text)
 {
-	char *summary = r->summary ? estrdup(r->summary) : summary_generate(r);
 	char upper[16];
-	const char *name = status_name(r->status);
+	const char *name = status_name(st);
 	size_t i;
 	for (i = 0; name[i] && i < sizeof upper - 1; i++)
 		upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
 	upper[i] = '\0';
+	fprintf(out, "%s %s - ", tool, upper);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '|')
+			fputs(NAGIOS_BAR, out);
+		else if (*p < 0x20 || *p == 0x7f)
+			putc(' ', out);
+		else
+			putc(*p, out);
+	}
+}
+
+static void print_nagios(struct report *r, FILE *out)
+{
+	char *summary = r->summary ? estrdup(r->summary) : summary_generate(r);
 	/* One line: the worst non-ok message tells the operator what to look at. */
 	const char *detail = NULL;
 	const cJSON *c;
 	cJSON_ArrayForEach(c, r->checks)
 	{
-		if (strcmp(json_path_string(c, "status", ""), name) == 0 && r->status != STATUS_OK) {
+		if (strcmp(json_path_string(c, "status", ""), status_name(r->status)) == 0 &&
+		    r->status != STATUS_OK) {
 			detail = json_path_string(c, "message", NULL);
 			break;
 		}
 	}
-	fprintf(out, "%s %s - %s%s%s", r->tool, upper, summary, detail && *detail ? ": " : "",
-		detail && *detail ? detail : "");
+	struct buf text = {0};
+	buf_puts(&text, summary);
+	if (detail && *detail)
+		buf_printf(&text, ": %s", detail);
+	nagios_print_status(out, r->tool, r->status, text.data);
+	buf_free(&text);
 	bool bar = false;
 	cJSON_ArrayForEach(c, r->checks)
 	{

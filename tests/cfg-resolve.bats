@@ -56,8 +56,10 @@ resolve() {
 	assert_equal "$status" 64
 	run --separate-stderr cfg-resolve --bogus x.yaml
 	assert_equal "$status" 64
+	# nagios mode: the misuse is an UNKNOWN status line, exit 3 (see tests/nagios.bats)
 	run --separate-stderr cfg-resolve --format nagios x.yaml
-	assert_equal "$status" 64
+	assert_equal "$status" 3
+	[[ $output == "cfg-resolve UNKNOWN - --format nagios goes with --check" ]]
 	[[ $stderr == "cfg-resolve: "* ]]
 	for mode in --check "--get a" --explain; do
 		run --separate-stderr cfg-resolve $mode --format env x.yaml

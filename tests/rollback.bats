@@ -56,8 +56,10 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$status" 64
 	run --separate-stderr rollback -c config.json extra
 	assert_equal "$status" 64
+	# nagios mode: the misuse is an UNKNOWN status line, exit 3 (see tests/nagios.bats)
 	run --separate-stderr rollback -c config.json --format nagios
-	assert_equal "$status" 64
+	assert_equal "$status" 3
+	[[ $output == "rollback UNKNOWN - --format nagios goes with --check" ]]
 	# a release that is not a plain name is a usage error, before anything is journaled
 	for to in ../etc .hidden "a b" "$(printf 'v\001')"; do
 		run --separate-stderr rollback -c config.json --to "$to"

@@ -40,7 +40,8 @@ extern int log_level;
 
 void warnx_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints "prog: message" and exits with status. */
+/* Prints "prog: message" and exits with status (in nagios mode, with the
+ * status line and status 3 instead of 64/65/75: see error_status(), opts.h). */
 void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* Like die(), with ": strerror(errno)" appended. */
 void die_errno(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

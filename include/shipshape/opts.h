@@ -5,6 +5,7 @@
 #define SHIPSHAPE_OPTS_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,7 +44,8 @@ struct std_opts {
  * comma-separated list of the formats this tool accepts ("json,text,nagios"). */
 int std_opt(struct std_opts *o, int c, const char *arg, void (*usage)(FILE *),
 	    const char *formats);
-/* For an unknown option or missing operand: usage to stderr, exit 64. */
+/* For an unknown option or missing operand: usage to stderr, exit 64 (in
+ * nagios mode, 3: see error_status()). */
 void usage_error(void (*usage)(FILE *)) __attribute__((noreturn));
 /* One line instead: "prog: unknown option --x (see prog --help)" or
  * "option --wait needs a value", exit 64. For a parser that sets opterr = 0,
@@ -53,8 +55,25 @@ void option_error(int c, char *const argv[]) __attribute__((noreturn));
 /* getopt_long() over the shared short options plus the tool's own (extra,
  * e.g. "r:m:"), with a bad option or a missing value reported as one line
  * by option_error() (exit 64) instead of getopt's message. Returns as
- * getopt_long does; never '?' or ':'. */
+ * getopt_long does; never '?' or ':'. Its first call looks through the
+ * whole command line for --format first (see nagios_mode()). */
 int std_getopt(int argc, char *const argv[], const char *extra, const struct option *longopts);
+
+/* The plugin contract for errors (shipshape(7)). A run is in nagios mode
+ * when the last --format on its command line is nagios, wherever it stands:
+ * std_getopt() knows it before it parses the first option. In nagios mode
+ * an error that ends the run (die(), a usage error, invalid input) also
+ * prints "prog UNKNOWN - message" as the one status line on stdout and
+ * exits 3, since Nagios takes 64, 65 and 75 as "out of bounds"; stderr keeps
+ * its usual line. */
+bool nagios_mode(void);
+/* The exit status for an error that ends the run with status. In nagios
+ * mode: prints the status line "prog STATE - message" on stdout (STATE is
+ * WARNING or CRITICAL for status 1 or 2, else UNKNOWN) and returns STATE's
+ * status (3 for 64, 65, 75); otherwise returns status and prints nothing.
+ * die() exits through it; a tool that reported an error itself and returns
+ * an exit status calls it with a one-line message. */
+int error_status(int status, const char *message);
 /* FORMAT_AUTO resolved: text on a terminal, json otherwise. */
 enum output_format format_resolve(enum output_format f);
 const char *format_name(enum output_format f);

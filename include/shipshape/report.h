@@ -44,6 +44,15 @@ cJSON *report_to_json(struct report *r);
 int report_print(struct report *r, enum output_format fmt, FILE *out);
 void report_free(struct report *r);
 
+/* What a '|' in the text of a Nagios status line becomes: U+00A6 BROKEN
+ * BAR, since '|' starts the perfdata (shipshape(7)). */
+#define NAGIOS_BAR "\xc2\xa6"
+/* Prints "tool STATE - text" without a newline: the start of a Nagios status
+ * line, as report_print() and error_status() make it. In the text a '|'
+ * becomes NAGIOS_BAR and a line break or another control character a space,
+ * so the line stays one line with at most the perfdata's '|'. */
+void nagios_print_status(FILE *out, const char *tool, enum status st, const char *text);
+
 /* Reads a report document back (e.g. from a gate's stdin): its status, or -1
  * when doc is not a valid report. */
 int report_doc_status(const cJSON *doc, enum status *st);

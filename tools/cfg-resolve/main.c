@@ -163,9 +163,11 @@ int main(int argc, char **argv)
 	if (!root) {
 		/* One bad input is one line: the diagnostic itself says it all.
 		 * Several (a schema run) get a count after them. */
+		char msg[sizeof d.last + 64];
+		snprintf(msg, sizeof msg, "%u errors: no config resolved", d.errors);
 		if (d.errors > 1)
-			error_msg("%u errors: no config resolved", d.errors);
-		return EXIT_DATAERR;
+			error_msg("%s", msg);
+		return error_status(EXIT_DATAERR, d.errors > 1 || !d.last[0] ? msg : d.last);
 	}
 	/* config_load() registered every secret: no message can print one */
 
