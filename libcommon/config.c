@@ -69,6 +69,37 @@ void config_register_secrets(const struct cfg_node *n, bool under_secret)
 	}
 }
 
+/* The documents of the protocol that are not config documents, as a
+ * message names them. */
+static const struct {
+	const char *kind, *named;
+} protocol_kinds[] = {
+	{"report", "a report"},       {"event", "an event"},
+	{"alert", "an alert"},        {"journal", "a journal record"},
+	{"delivery", "a delivery record"}, {"runbook", "a runbook record"},
+};
+
+/* How a message names a document of this kind; NULL for a config. */
+static const char *protocol_kind_named(const char *kind)
+{
+	for (size_t i = 0; kind && i < ARRAY_LEN(protocol_kinds); i++)
+		if (strcmp(kind, protocol_kinds[i].kind) == 0)
+			return protocol_kinds[i].named;
+	return NULL;
+}
+
+/* A file holding a report, an event or a record (a top-level "kind" of the
+ * protocol) is not a config, whatever else it holds: an error, not a
+ * config that happens to have a key named kind. */
+static bool is_protocol_document(const struct cfg_node *root, struct diag *d)
+{
+	const struct cfg_node *k = cfg_get(root, "kind");
+	const char *named = k && k->type == CFG_STRING ? protocol_kind_named(k->str) : NULL;
+	if (named)
+		diag_error(d, k->loc.file, k->loc.line, k->loc.col, "expected a config document, got %s", named);
+	return named != NULL;
+}
+
 struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 {
 	struct env_store env;
@@ -86,6 +117,10 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		struct cfg_node *n = yaml_load_file(o->files[i], d);
 		if (!n)
 			continue;
+		if (is_protocol_document(n, d)) {
+			cfg_node_free(n);
+			continue;
+		}
 		verbose("read %s%s", o->files[i], root ? ", merged over the files before it" : "");
 		root = root ? cfg_merge(root, n) : n;
 	}
@@ -131,8 +166,6 @@ static void register_secrets(const cJSON *j)
 	}
 }
 
-static const char *const protocol_kinds[] = {"report", "event", "journal", "delivery", "alert"};
-
 static cJSON *document_from_json(const char *name, const char *text, size_t len)
 {
 	char err[128];
@@ -143,12 +176,10 @@ static cJSON *document_from_json(const char *name, const char *text, size_t len)
 		cJSON_Delete(doc);
 		die(EXIT_DATAERR, "%s: expected a config document (a JSON object)", name);
 	}
-	const char *kind = json_kind(doc);
-	for (size_t i = 0; kind && i < ARRAY_LEN(protocol_kinds); i++) {
-		if (strcmp(kind, protocol_kinds[i]) == 0) {
-			cJSON_Delete(doc);
-			die(EXIT_DATAERR, "%s: expected a config document, got a %s", name, protocol_kinds[i]);
-		}
+	const char *named = protocol_kind_named(json_kind(doc));
+	if (named) {
+		cJSON_Delete(doc);
+		die(EXIT_DATAERR, "%s: expected a config document, got %s", name, named);
 	}
 	return doc;
 }

@@ -831,3 +831,44 @@ run_canary() {
 	assert_equal "$status" 65
 	[[ $stderr == *"required variable MISSING is missing a value: ask ops"* ]]
 }
+
+@test "a report, an event, a journal or delivery record is not a config document" {
+	local kind want
+	while read -r kind want; do
+		printf '{"kind":"%s","tool":"db-check","status":"ok","checks":[]}\n' "$kind" > doc.json
+		run --separate-stderr cfg-resolve doc.json
+		assert_equal "$status" 65
+		[ -z "$output" ]
+		assert_equal "$stderr" "cfg-resolve: doc.json:1:9: expected a config document, got $want"
+		# the same on stdin and in YAML
+		run --separate-stderr cfg-resolve - < doc.json
+		assert_equal "$status" 65
+		assert_equal "$stderr" "cfg-resolve: stdin:1:9: expected a config document, got $want"
+		printf 'a: 1\nkind: %s\n' "$kind" > doc.yaml
+		run --separate-stderr cfg-resolve --check doc.yaml
+		assert_equal "$status" 65
+		assert_equal "$stderr" "cfg-resolve: doc.yaml:2:7: expected a config document, got $want"
+	done <<-'T'
+	report a report
+	event an event
+	alert an alert
+	journal a journal record
+	delivery a delivery record
+	T
+	# every tool's -c says the same, with the right article
+	printf '{"kind":"event","labels":{}}\n' > doc.json
+	printf 'kind: event\n' > doc.yaml
+	for tool in db-check svc-probe "deploy-stage status" "rollback --check"; do
+		run --separate-stderr $tool -c doc.json
+		assert_equal "$status" 65
+		assert_equal "$stderr" "${tool%% *}: doc.json: expected a config document, got an event"
+		run --separate-stderr $tool -c doc.yaml
+		assert_equal "$status" 65
+		assert_equal "${stderr%%$'\n'*}" "${tool%% *}: doc.yaml:1:7: expected a config document, got an event"
+	done
+	# a config with another kind is a config
+	printf 'kind: service\n' > doc.yaml
+	run --separate-stderr cfg-resolve doc.yaml
+	assert_success
+	assert_equal "$(json_get .kind)" service
+}
