@@ -83,6 +83,17 @@ const char *range_format(const struct range *r, char *buf, size_t size)
 	return buf;
 }
 
+const char *range_explain(const struct range *r, const char *which, double value, char *buf, size_t size)
+{
+	char text[96];
+	range_format(r, text, sizeof text);
+	if (isnan(value))
+		snprintf(buf, size, "not a number (the %s range is %s)", which, text);
+	else
+		snprintf(buf, size, "%s the %s range %s", r->inside ? "inside" : "outside", which, text);
+	return buf;
+}
+
 enum status thresholds_status(const struct thresholds *t, double value)
 {
 	if (t->has_critical && range_alerts(&t->critical, value))

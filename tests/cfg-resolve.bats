@@ -872,3 +872,20 @@ run_canary() {
 	assert_success
 	assert_equal "$(json_get .kind)" service
 }
+
+@test "--check: policy.cache says when no cache is configured" {
+	printf 'environment: production\n' > t.yaml
+	run --separate-stderr cfg-resolve --check t.yaml
+	assert_equal "$(json_get '.checks[] | select(.name == "policy.cache") | .status + ": " + .message')" \
+		"ok: no cache configured (cache.redis_url is not set)"
+	# a TTL without a cache is still judged
+	printf 'environment: production\ncache: {ttl: 0s}\n' > t.yaml
+	run --separate-stderr cfg-resolve --check t.yaml
+	assert_equal "$(json_get '.checks[] | select(.name == "policy.cache") | .status + ": " + .message')" \
+		"critical: no cache configured (cache.redis_url is not set); cache.ttl must be a positive duration"
+	# a configured cache that passes says what was checked
+	printf 'environment: production\ncache: {redis_url: "rediss://cache.example:6380/0", ttl: 5m}\n' > t.yaml
+	run --separate-stderr cfg-resolve --check t.yaml
+	assert_equal "$(json_get '.checks[] | select(.name == "policy.cache") | .status + ": " + .message')" \
+		"ok: the cache uses TLS and a positive TTL"
+}

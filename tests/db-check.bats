@@ -396,7 +396,7 @@ wait_until() {
 	expect+=" max_11=warning in_9=ok in_10=critical in_20=critical in_21=ok both_w=warning both_c=critical"
 	expect+=" number=ok bool=critical none=ok null=unknown text=unknown empty=unknown many_rows=ok late_error=critical"
 	assert_equal "$(json_get '[.checks[1:][] | "\(.name | ltrimstr("db.query."))=\(.status)"] | join(" ")')" "$expect"
-	assert_equal "$(message_of db.query.in_10)" "in_10 = 10, outside the critical range @10:20"
+	assert_equal "$(message_of db.query.in_10)" "in_10 = 10, inside the critical range @10:20"
 	assert_equal "$(message_of db.query.null)" "returned NULL"
 	assert_equal "$(message_of db.query.late_error)" "failed: division by zero"
 }

@@ -29,6 +29,11 @@ bool range_alerts(const struct range *r, double value);
 /* The range written back in canonical syntax ("~:10", "@10:20") into buf. */
 const char *range_format(const struct range *r, char *buf, size_t size);
 
+/* Why value alerts on r, for a message, into buf: "inside the warning range
+ * @10:20" (an "@" range alerts inside it), "outside the critical range 10",
+ * "not a number (the warning range is 10:20)". which names the range. */
+const char *range_explain(const struct range *r, const char *which, double value, char *buf, size_t size);
+
 /* A warning and a critical range, either possibly absent. */
 struct thresholds {
 	struct range warning, critical;

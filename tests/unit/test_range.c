@@ -92,6 +92,32 @@ static void test_thresholds(void **state)
 	assert_int_equal(thresholds_status(&t, 25), STATUS_CRITICAL);
 }
 
+/* Why a value alerts, as a message says it: an "@" range alerts inside. */
+static void test_range_explain(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *range, *which;
+		double value;
+		const char *want;
+	} explain_cases[] = {
+		{"@10:20", "warning", 15, "inside the warning range @10:20"},
+		{"@10:20", "critical", 10, "inside the critical range @10:20"},
+		{"10:20", "warning", 25, "outside the warning range 10:20"},
+		{"10", "critical", -1, "outside the critical range 10"},
+		{"~:10", "warning", 11, "outside the warning range ~:10"},
+		{"@5", "warning", 3, "inside the warning range @0:5"},
+		{"10:20", "warning", NAN, "not a number (the warning range is 10:20)"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(explain_cases); i++) {
+		struct range r;
+		char buf[96];
+		assert_int_equal(range_parse(explain_cases[i].range, &r), 0);
+		assert_string_equal(range_explain(&r, explain_cases[i].which, explain_cases[i].value, buf, sizeof buf),
+				    explain_cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -99,6 +125,7 @@ int main(void)
 		cmocka_unit_test(test_range_bad),
 		cmocka_unit_test(test_range_nan_alerts),
 		cmocka_unit_test(test_thresholds),
+		cmocka_unit_test(test_range_explain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -368,6 +368,9 @@ static void check_cache(struct policy *p)
 {
 	const char *redis = json_path_string(p->doc, "cache.redis_url", NULL);
 	char host[256];
+	/* No cache is a setup of its own, not a fault: ok, but never "uses TLS". */
+	if (!redis || !*redis)
+		finding(p, STATUS_OK, "no cache configured (cache.redis_url is not set)");
 	url_hostname(redis, host, sizeof host);
 	if (redis && *redis && strncasecmp(redis, "rediss://", 9) != 0 && p->production)
 		finding(p, STATUS_WARNING, "cache.redis_url is not TLS (rediss://)");

@@ -1060,7 +1060,7 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 {
 	char *name = easprintf("db.query.%s", q->name);
 	cJSON *d = cJSON_CreateObject();
-	char buf[64];
+	char buf[128];
 	if (q->limits.has_warning)
 		cJSON_AddStringToObject(d, "warning", range_format(&q->limits.warning, buf, sizeof buf));
 	if (q->limits.has_critical)
@@ -1129,8 +1129,8 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 	if (st == STATUS_OK)
 		chk = report_add_check(x->r, name, st, ms, d, "%s = %g", q->name, v);
 	else
-		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, outside the %s range %s", q->name, v, which,
-				       range_format(hit, buf, sizeof buf));
+		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, %s", q->name, v,
+				       range_explain(hit, which, v, buf, sizeof buf));
 	/* perfdata thresholds are numbers here: the upper bound of a plain range */
 	double w = q->limits.has_warning && !q->limits.warning.inside && !isinf(q->limits.warning.end)
 			   ? q->limits.warning.end
