@@ -455,6 +455,52 @@ wait_until() {
 	assert_equal "$(json_get '.checks[] | select(.name == "db.latency") | .data.count')" 3
 }
 
+@test "an application role without pg_read_all_stats: hidden sessions counted, a warning naming the privilege" {
+	# a plain application role, as the real user runs db-check
+	local pw=plainPw-db-check
+	pg_superuser_psql -q -c "DROP ROLE IF EXISTS plainapp" -c "CREATE ROLE plainapp LOGIN PASSWORD '$pw'"
+	local url="postgresql://plainapp:$pw@127.0.0.1:$PGTEST_PORT/appdb"
+	# a superuser session holds a lock in an open transaction; another waits on it
+	PGAPPNAME=holdlock setsid "$PG_BIN/psql" -X -q -h "$PGTEST_SOCKDIR" -p "$PGTEST_PORT" -U postgres -d appdb \
+		-c "BEGIN; LOCK TABLE upload_pipeline.scratch IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" \
+		>/dev/null 2>&1 3>&- &
+	local holder=$!
+	wait_until "SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'holdlock' AND l.mode = 'AccessExclusiveLock' AND l.granted"
+	PGAPPNAME=waiter setsid "$PG_BIN/psql" -X -q -h "$PGTEST_SOCKDIR" -p "$PGTEST_PORT" -U postgres -d appdb \
+		-c "SELECT count(*) FROM upload_pipeline.scratch" >/dev/null 2>&1 3>&- &
+	local waiter=$!
+	wait_until "SELECT count(*) = 1 FROM pg_stat_activity WHERE application_name = 'waiter' AND wait_event_type = 'Lock'"
+	local filter=".database.url = \"$url\" | .database.activity = {transaction_warning: \"1h\", transaction_critical: \"2h\", lock_waiters_warning: 5, lock_waiters_critical: 10}"
+	check "$filter" --only activity,pool
+	local s1=$status o1=$output
+	pg_superuser_psql -q -c "GRANT pg_read_all_stats TO plainapp"
+	check "$filter | .database.activity.lock_waiters_warning = 1" --only activity,pool
+	local s2=$status o2=$output
+	psql_value "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name IN ('holdlock', 'waiter')" >/dev/null
+	wait "$holder" "$waiter" || true
+	pg_superuser_psql -q -c "DROP ROLE plainapp"
+
+	output=$o1
+	assert_equal "$s1" 1
+	assert_equal "$(status_of db.activity)" warning
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.sessions_hidden')" 2
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.lock_waiters')" 0
+	[[ $(message_of db.activity) == *"2 sessions of other roles not visible"*"pg_read_all_stats"* ]] || { message_of db.activity; false; }
+	assert_equal "$(status_of db.pool)" warning
+	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.sessions_hidden')" 2
+	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.in_use')" 2
+	[[ $(message_of db.pool) == *"pg_read_all_stats"* ]] || { message_of db.pool; false; }
+	output=$o2
+	assert_equal "$s2" 1
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.sessions_hidden')" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.lock_waiters')" 1
+	assert_equal "$(json_get '.checks[] | select(.name == "db.activity") | .data.oldest_transaction.application_name')" holdlock
+	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.sessions_hidden')" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.pool") | .data.in_use')" 2
+	assert_equal "$(status_of db.pool)" ok
+	[[ $(message_of db.activity) != *"not visible"* ]]
+}
+
 @test "an attempted write in a custom query fails and is reported; nothing is written" {
 	check '.database.queries = [
 	  {name: "insert", sql: "INSERT INTO upload_pipeline.scratch VALUES (1) RETURNING id"},

@@ -30,8 +30,9 @@ enum { G_RECOVERY, G_MAXCONN, G_SU_RESERVED, G_RESERVED, G_SERVER_SSL, G_USER, G
 static const char sql_activity[] =
 	"SELECT pid, backend_type, state, wait_event_type, "
 	"extract(epoch FROM clock_timestamp() - xact_start)::float8, application_name, "
-	"ssl, sslversion, sslcipher, sslbits FROM pg_stat_get_activity(NULL)";
-enum { A_PID, A_TYPE, A_STATE, A_WAIT, A_XACT_AGE, A_APP, A_SSL, A_SSL_VERSION, A_SSL_CIPHER, A_SSL_BITS };
+	"ssl, sslversion, sslcipher, sslbits, datid IS NOT NULL AND usesysid IS NOT NULL "
+	"FROM pg_stat_get_activity(NULL)";
+enum { A_PID, A_TYPE, A_STATE, A_WAIT, A_XACT_AGE, A_APP, A_SSL, A_SSL_VERSION, A_SSL_CIPHER, A_SSL_BITS, A_SESSION };
 
 /* The schema: no row when it does not exist. */
 static const char sql_schema[] =
@@ -525,14 +526,24 @@ static void judge_pool(struct ctx *x, const struct facts *f, int64_t ms)
 	cJSON_AddNumberToObject(d, "reserved_connections", (double)reserved);
 	cJSON_AddNumberToObject(d, "available", (double)available);
 	cJSON_AddNumberToObject(d, "in_use", (double)others);
+	cJSON_AddNumberToObject(d, "sessions_hidden", (double)f->hidden);
 	cJSON_AddNumberToObject(d, "free", (double)free_slots);
+	/* hidden sessions are counted as in use; what they are is not seen */
+	char hidden_note[160] = "";
+	if (f->hidden)
+		snprintf(hidden_note, sizeof hidden_note,
+			 "; %lld of those in use %s other roles' session%s not visible to %s (grant pg_read_all_stats)",
+			 f->hidden, f->hidden == 1 ? "is an" : "are", f->hidden == 1 ? "" : "s",
+			 f->user ? f->user : "this role");
+	enum status seen = f->hidden ? STATUS_WARNING : STATUS_OK;
 	cJSON *chk;
 	if (!s->pool_configured) {
 		double pct = available > 0 ? 100.0 * (double)others / (double)available : 100.0;
 		cJSON_AddNumberToObject(d, "in_use_pct", round(pct * 10) / 10);
 		enum status st = free_slots <= 0 ? STATUS_CRITICAL : pct > 80 ? STATUS_WARNING : STATUS_OK;
-		chk = add(x, CHECK_POOL, st, ms, d, "%lld of %lld connection slots in use (%.0f%%), %lld free", others,
-			  available, pct, free_slots);
+		chk = add(x, CHECK_POOL, status_worst(st, seen), ms, d,
+			  "%lld of %lld connection slots in use (%.0f%%), %lld free%s", others, available, pct,
+			  free_slots, hidden_note);
 		check_add_perf(chk, "connections", (double)others, "", 0.8 * (double)available, (double)available);
 		return;
 	}
@@ -550,11 +561,11 @@ static void judge_pool(struct ctx *x, const struct facts *f, int64_t ms)
 	const char *verdict = st == STATUS_CRITICAL ? "does not fit in"
 			      : st == STATUS_WARNING ? "takes more than 80% of"
 						     : "fits in";
-	chk = add(x, CHECK_POOL, st, ms, d,
+	chk = add(x, CHECK_POOL, status_worst(st, seen), ms, d,
 		  "demand %lld ((pool_size %lld + max_overflow %lld) x %lld instances) %s the %lld free slots "
-		  "(max_connections %lld - %lld reserved - %lld in use)",
+		  "(max_connections %lld - %lld reserved - %lld in use)%s",
 		  demand, (long long)s->pool_size, (long long)s->max_overflow, (long long)s->max_instances, verdict,
-		  free_slots, maxconn, su + reserved, others);
+		  free_slots, maxconn, su + reserved, others, hidden_note);
 	check_add_perf(chk, "pool_demand", (double)demand, "", 0.8 * (double)free_slots, (double)free_slots);
 }
 
@@ -595,19 +606,25 @@ static void judge_activity(struct ctx *x, const struct facts *f, int64_t ms)
 				   ts == STATUS_CRITICAL ? fmt_ms(s->xact_critical_ms, c, sizeof c)
 							 : fmt_ms(s->xact_warning_ms, w, sizeof w));
 	} else {
-		buf_puts(&m, "no other open transaction");
+		buf_puts(&m, hidden ? "no other open transaction visible" : "no other open transaction");
 	}
 	enum status ls = waiters >= s->lock_waiters_critical ? STATUS_CRITICAL
 			 : waiters >= s->lock_waiters_warning ? STATUS_WARNING
 							      : STATUS_OK;
 	st = status_worst(st, ls);
-	buf_printf(&m, "; %lld session%s waiting on locks", waiters, waiters == 1 ? "" : "s");
+	buf_printf(&m, "; %lld %ssession%s waiting on locks", waiters, hidden ? "visible " : "",
+		   waiters == 1 ? "" : "s");
 	if (ls != STATUS_OK)
 		buf_printf(&m, " (%s at %lld)", status_name(ls),
 			   (long long)(ls == STATUS_CRITICAL ? s->lock_waiters_critical : s->lock_waiters_warning));
-	if (hidden)
-		buf_printf(&m, "; %lld session%s of other roles not visible (grant pg_read_all_stats)", hidden,
-			   hidden == 1 ? "" : "s");
+	/* what cannot be seen may be the oldest transaction or the lock waits:
+	 * never ok without saying so */
+	if (hidden) {
+		st = status_worst(st, STATUS_WARNING);
+		buf_printf(&m, "; %lld session%s of other roles not visible to %s, their transactions and lock "
+			   "waits unseen (grant pg_read_all_stats)", hidden, hidden == 1 ? "" : "s",
+			   f->user ? f->user : "this role");
+	}
 	cJSON *chk = add(x, CHECK_ACTIVITY, st, ms, d, "%s", m.data);
 	check_add_perf(chk, "oldest_xact", age_s, "s", (double)s->xact_warning_ms / 1000.0,
 		       (double)s->xact_critical_ms / 1000.0);
@@ -652,14 +669,25 @@ static int facts_read(const PGresult *g, const PGresult *act, struct facts *f)
 			f->ssl_bits = val(act, i, A_SSL_BITS);
 			continue;
 		}
+		/* Without pg_read_all_stats another role's session shows only its
+		 * pid, database, user and application: its type, state, waits
+		 * and transaction are NULL. One with a user and a database is a
+		 * session (a client, or a worker serving one): counted as hidden,
+		 * and as holding a slot, since it may. Background processes and
+		 * autovacuum workers lack one or the other. */
+		if (!type) {
+			if (val_bool(act, i, A_SESSION)) {
+				f->others++;
+				f->hidden++;
+			}
+			continue;
+		}
 		const char *wait = val(act, i, A_WAIT);
 		if (wait && strcmp(wait, "Lock") == 0)
 			f->waiters++;
 		if (!client)
 			continue;
 		f->others++;
-		if (!val(act, i, A_STATE))
-			f->hidden++; /* another role's session, without pg_read_all_stats */
 		const char *age = val(act, i, A_XACT_AGE);
 		if (age && (!f->have_oldest || strtod(age, NULL) > f->oldest_age_s)) {
 			f->have_oldest = true;
