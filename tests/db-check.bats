@@ -301,6 +301,40 @@ wait_until() {
 	assert_equal "$(json_get '.checks[0].data.reason')" certificate
 }
 
+@test "a client certificate the running user may not read: the message carries libpq's reason" {
+	# as under nagios4: HOME is root's, unreadable to the user running the
+	# check; root reads anything, so run as nobody
+	local as=()
+	[ "$(id -u)" -ne 0 ] || as=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+	local home
+	home=$(mktemp -d /tmp/db-check-home.XXXXXX)
+	chmod 755 "$home"
+	mkdir -m 700 "$home/.postgresql"
+	touch "$home/.postgresql/postgresql.crt" "$home/unreadable.crt"
+	chmod 000 "$home/unreadable.crt"
+	# sslmode=require: with prefer libpq falls back to plain text
+	cfg ".database.url = \"$PGTEST_URL?sslmode=require\"" >cfg.json
+	HOME=$home run --separate-stderr "${as[@]}" "$(command -v db-check)" --only connect <cfg.json
+	local s1=$status o1=$output
+	HOME=/nonexistent PGSSLCERT=$home/unreadable.crt run --separate-stderr "${as[@]}" "$(command -v db-check)" \
+		--only connect --format nagios <cfg.json
+	local s2=$status o2=$output
+	rm -rf "$home"
+	output=$o1
+	assert_equal "$s1" 2
+	assert_equal "$(json_get '.checks[0].data.failure')" ssl
+	assert_equal "$(json_get '.checks[0].data.reason')" certificate
+	assert_equal "$(message_of db.connect)" \
+		"SSL negotiation failed: certificate problem: could not open certificate file \"$home/.postgresql/postgresql.crt\": Permission denied (127.0.0.1:$PGTEST_PORT)"
+	# nagios shows the message only, not the data; libpq 15 ends this one
+	# with a buffer it never filled, which is cut, so the line stays text
+	output=$o2
+	assert_equal "$s2" 2
+	assert_output --partial "SSL negotiation failed: certificate problem: could not read certificate file \"$home/unreadable.crt\""
+	printf '%s' "$output" | iconv -f UTF-8 -t UTF-8 >/dev/null
+	[[ $output != *[[:cntrl:]]* ]]
+}
+
 @test "a standby when a primary is expected: role critical; as a replica: ok; stopped: refused" {
 	start_pg_standby
 	check ".database.url = \"$PGSTANDBY_URL\""

@@ -20,14 +20,35 @@ void conn_failure_free(struct conn_failure *f)
 	f->message = f->detail = NULL;
 }
 
-/* libpq's messages as one redacted line: "connection to server at ...
- * failed: FATAL:  password authentication failed for user "app"". */
+/* How much of s is text: it ends at a control character or a byte that is
+ * not part of valid UTF-8. libpq 15 can end a message with a buffer it
+ * never filled (an SSL error's strerror_r), which is nobody's to print. */
+static size_t text_length(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = p[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+		if (len == 0 || (len == 1 && ((c < 0x20 && c != '\t') || c == 0x7f)) || (len == 2 && c < 0xC2) || i + len > n)
+			return i;
+		for (size_t k = 1; k < len; k++)
+			if ((p[i + k] & 0xC0) != 0x80)
+				return i;
+		i += len;
+	}
+	return i;
+}
+
+/* libpq's messages as one redacted line of text: "connection to server at
+ * ... failed: FATAL:  password authentication failed for user "app"". */
 static char *first_line(const char *msg)
 {
 	if (!msg || !*msg)
 		return estrdup("");
 	size_t n = strcspn(msg, "\n");
-	char *line = estrndup(msg, n);
+	size_t text = text_length(msg, n);
+	char *line = text < n ? easprintf("%.*s[unreadable]", (int)text, msg) : estrndup(msg, n);
 	char *red = redact_string(line);
 	free(line);
 	return red;
@@ -38,18 +59,36 @@ static bool has(const char *msg, const char *needle)
 	return strcasestr(msg, needle) != NULL;
 }
 
+/* libpq's own reason, redacted: the line of msg holding needle, without the
+ * "connection to server at ... failed: " that names where (said apart). */
+static char *cause_of(const char *msg, const char *needle)
+{
+	const char *at = strcasestr(msg, needle);
+	const char *line = at;
+	while (line > msg && line[-1] != '\n')
+		line--;
+	static const char prefix_end[] = " failed: ";
+	const char *p = strstr(line, prefix_end);
+	if (p && p < at)
+		line = p + strlen(prefix_end);
+	return first_line(line);
+}
+
 /* The server's words for why it would not take the connection, matched the
  * way pg_isready's PQping() tells "rejecting" from "no response", with the
  * rest of the taxonomy an operator needs. */
 static void classify(PGconn *c, const char *msg, struct conn_failure *f, const char *where)
 {
+	/* with_cause: the text alone would hide which file, which check or
+	 * which errno, so libpq's reason follows it */
 	static const struct {
 		const char *needle, *kind, *reason, *text;
+		bool with_cause;
 	} table[] = {
 		{"server does not support SSL", "ssl", "not_supported",
-		 "SSL negotiation failed: the server does not support SSL, but SSL was required"},
-		{"certificate", "ssl", "certificate", "SSL negotiation failed: certificate problem"},
-		{"SSL", "ssl", "handshake", "SSL negotiation failed"},
+		 "SSL negotiation failed: the server does not support SSL, but SSL was required", false},
+		{"certificate", "ssl", "certificate", "SSL negotiation failed: certificate problem", true},
+		{"SSL", "ssl", "handshake", "SSL negotiation failed", true},
 		{"the database system is starting up", "rejecting", "starting_up",
 		 "rejecting connections: the server is starting up"},
 		{"the database system is shutting down", "rejecting", "shutting_down",
@@ -112,7 +151,13 @@ static void classify(PGconn *c, const char *msg, struct conn_failure *f, const c
 			continue;
 		f->kind = table[i].kind;
 		f->reason = table[i].reason;
-		f->message = easprintf("%s%s", table[i].text, where);
+		if (table[i].with_cause) {
+			char *cause = cause_of(msg, table[i].needle);
+			f->message = easprintf("%s: %s%s", table[i].text, cause, where);
+			free(cause);
+		} else {
+			f->message = easprintf("%s%s", table[i].text, where);
+		}
 		return;
 	}
 	if (PQconnectionNeedsPassword(c)) {
