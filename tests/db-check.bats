@@ -599,6 +599,63 @@ wait_until() {
 	assert_equal "$(status_of db.query.pending_jobs)" ok
 }
 
+@test "migrations: the latest by leading number, then the rest; lexical and applied orders; newer ones named" {
+	pg_superuser_psql -q -c "DROP TABLE IF EXISTS upload_pipeline.release_migrations" \
+		-c "CREATE TABLE upload_pipeline.release_migrations (version text PRIMARY KEY, applied_at timestamptz, id int)" \
+		-c "INSERT INTO upload_pipeline.release_migrations VALUES
+		      ('20261101_init', '2026-11-01', 1), ('20261115_add_jobs', '2026-11-15', 2),
+		      ('20261120_results', '2026-11-20', 3), ('20261110_hotfix', '2026-11-25', 4),
+		      ('9_legacy', '2026-10-01', 0)" \
+		-c "GRANT SELECT ON upload_pipeline.release_migrations TO app"
+	local m='.database.migrations = {table: "release_migrations", version: "20261115_add_jobs"}'
+	check "$m" --only migrations
+	local s1=$status o1=$output
+	check "$m | .database.migrations.version = \"20261120_results\"" --only migrations
+	local s2=$status o2=$output
+	check "$m | .database.migrations.order = \"lexical\"" --only migrations
+	local s3=$status o3=$output
+	check "$m | .database.migrations.order = \"applied\"" --only migrations
+	local s4=$status o4=$output
+	check "$m | .database.migrations.order = \"applied\" | .database.migrations.applied_column = \"id\" | .database.migrations.version = \"20261110_hotfix\"" --only migrations
+	local s5=$status o5=$output
+	check "$m | .database.migrations.order = \"applied\" | .database.migrations.applied_column = \"nope\"" --only migrations
+	local s6=$status o6=$output e6=$stderr
+	check "$m | .database.migrations.order = \"newest\"" --only migrations
+	local s7=$status e7=$stderr
+	pg_superuser_psql -q -c "DROP TABLE upload_pipeline.release_migrations"
+
+	# numeric (the default): 20261120_results is the latest, not the
+	# shorter-first 20261115_add_jobs; 9_legacy is the oldest
+	output=$o1
+	assert_equal "$s1" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.order')" numeric
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.latest')" 20261120_results
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.newer | join(" ")')" 20261120_results
+	assert_equal "$(message_of db.migrations)" "version 20261115_add_jobs is applied; 1 newer one too: 20261120_results"
+	output=$o2
+	assert_equal "$s2" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.newer | length')" 0
+	assert_equal "$(message_of db.migrations)" "version 20261120_results is applied (the latest of 5)"
+	# lexical: byte order, so 9_legacy sorts last
+	output=$o3
+	assert_equal "$s3" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.latest')" 9_legacy
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.newer | join(" ")')" "20261120_results 9_legacy"
+	# applied: by applied_at, so the hotfix applied last is the latest
+	output=$o4
+	assert_equal "$s4" 0
+	assert_equal "$(json_get '.checks[] | select(.name == "db.migrations") | .data.latest')" 20261110_hotfix
+	assert_equal "$(message_of db.migrations)" "version 20261115_add_jobs is applied; 2 newer ones too: 20261120_results, 20261110_hotfix"
+	output=$o5
+	assert_equal "$s5" 0
+	assert_equal "$(message_of db.migrations)" "version 20261110_hotfix is applied (the latest of 5)"
+	output=$o6
+	assert_equal "$s6" 2
+	assert_equal "$(message_of db.migrations)" 'migrations table upload_pipeline.release_migrations has no column "nope"'
+	assert_equal "$s7" 65
+	assert_equal "$e7" 'db-check: cfg.json: database.migrations.order: "newest" is not numeric, lexical or applied'
+}
+
 @test "ad hoc: libpq's PG* variables and ~/.pgpass, no config" {
 	export HOME=$BATS_TEST_TMPDIR
 	printf '127.0.0.1:%s:appdb:app:%s\n' "$PGTEST_PORT" "$PGTEST_PASSWORD" >"$HOME/.pgpass"

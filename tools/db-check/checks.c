@@ -731,7 +731,9 @@ struct migrations_read {
 #define MIGRATIONS_MAX_ROWS 100000
 
 /* "SELECT (col)::text FROM schema.table": a bare table name is in the
- * configured schema; names are identifiers as written. */
+ * configured schema; names are identifiers as written. For the applied
+ * order a second column ranks each row by the applied column, in whatever
+ * type it has (a time, a serial); rows without one rank first. */
 static char *migrations_sql(PGconn *c, const struct settings *s, char **table)
 {
 	const char *dot = strchr(s->migrations_table, '.');
@@ -745,7 +747,18 @@ static char *migrations_sql(PGconn *c, const struct settings *s, char **table)
 		die(EXIT_UNKNOWN, "unable to quote the migrations table's name");
 	*table = easprintf("%s.%s", schema_part, rel);
 	free(schema_part);
-	char *sql = easprintf("SELECT (%s)::text FROM %s.%s LIMIT %d", qc, qs, qt, MIGRATIONS_MAX_ROWS + 1);
+	char *sql;
+	if (s->migrations_order == ORDER_APPLIED) {
+		const char *ac = s->migrations_applied_column;
+		char *qa = PQescapeIdentifier(c, ac, strlen(ac));
+		if (!qa)
+			die(EXIT_UNKNOWN, "unable to quote the migrations table's name");
+		sql = easprintf("SELECT (%s)::text, dense_rank() OVER (ORDER BY %s NULLS FIRST)::int8 FROM %s.%s "
+				"LIMIT %d", qc, qa, qs, qt, MIGRATIONS_MAX_ROWS + 1);
+		PQfreemem(qa);
+	} else {
+		sql = easprintf("SELECT (%s)::text FROM %s.%s LIMIT %d", qc, qs, qt, MIGRATIONS_MAX_ROWS + 1);
+	}
 	PQfreemem(qs);
 	PQfreemem(qt);
 	PQfreemem(qc);
@@ -994,6 +1007,44 @@ static enum run_status run_guarded(struct ctx *x, const char *sql, int nparams, 
 	return rs;
 }
 
+#define MIGRATIONS_NEWER_LISTED 100 /* in data.newer */
+#define MIGRATIONS_NEWER_NAMED 5    /* in the message */
+
+struct migration_row {
+	const char *version;
+	long long rank; /* ORDER_APPLIED: the applied column's dense rank */
+};
+
+/* numeric and applied: by rank (0 unless applied), then numbers within the
+ * version as numbers, then bytes, so the order is total */
+static int cmp_migration_numeric(const void *pa, const void *pb)
+{
+	const struct migration_row *a = pa, *b = pb;
+	if (a->rank != b->rank)
+		return a->rank < b->rank ? -1 : 1;
+	int c = version_compare(a->version, b->version);
+	return c ? c : strcmp(a->version, b->version);
+}
+
+static int cmp_migration_lexical(const void *pa, const void *pb)
+{
+	const struct migration_row *a = pa, *b = pb;
+	return strcmp(a->version, b->version);
+}
+
+/* Which configured column an "undefined column" error is about. */
+static const char *missing_column(const struct settings *s, const char *err)
+{
+	if (s->migrations_order == ORDER_APPLIED) {
+		char *quoted = easprintf("\"%s\"", s->migrations_applied_column);
+		bool applied_col = strstr(err, quoted) != NULL;
+		free(quoted);
+		if (applied_col)
+			return s->migrations_applied_column;
+	}
+	return s->migrations_column;
+}
+
 static void check_migrations(struct ctx *x, const struct migrations_read *mr)
 {
 	const struct settings *s = x->s;
@@ -1010,7 +1061,7 @@ static void check_migrations(struct ctx *x, const struct migrations_read *mr)
 			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s does not exist", mr->table);
 		else if (strcmp(state, "42703") == 0)
 			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"",
-			    mr->table, s->migrations_column);
+			    mr->table, missing_column(s, err));
 		else if (strcmp(state, "42501") == 0)
 			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
 			    mr->table);
@@ -1026,32 +1077,59 @@ static void check_migrations(struct ctx *x, const struct migrations_read *mr)
 		    MIGRATIONS_MAX_ROWS);
 		return;
 	}
-	/* the latest sorts by length first, so 10 comes after 9 */
-	bool applied = false;
-	const char *latest = NULL;
+	/* the versions in the configured order; the latest is the last */
+	struct migration_row *sorted = ecalloc((size_t)rows + 1, sizeof *sorted);
+	int n = 0;
 	for (int i = 0; i < rows; i++) {
 		const char *v = val(res, i, 0);
 		if (!v)
 			continue;
-		applied |= strcmp(v, s->migrations_version) == 0;
-		if (!latest || strlen(v) > strlen(latest) || (strlen(v) == strlen(latest) && strcmp(v, latest) > 0))
-			latest = v;
+		sorted[n].version = v;
+		sorted[n].rank = s->migrations_order == ORDER_APPLIED ? (long long)val_num(res, i, 1, 0) : 0;
+		n++;
 	}
+	qsort(sorted, (size_t)n, sizeof *sorted,
+	      s->migrations_order == ORDER_LEXICAL ? cmp_migration_lexical : cmp_migration_numeric);
+	int at = -1; /* the expected version's place */
+	for (int i = 0; i < n; i++)
+		if (strcmp(sorted[i].version, s->migrations_version) == 0)
+			at = i;
+	const char *latest = n ? sorted[n - 1].version : NULL;
+	static const char *const order_names[] = {"numeric", "lexical", "applied"};
+	cJSON_AddStringToObject(d, "order", order_names[s->migrations_order]);
+	if (s->migrations_order == ORDER_APPLIED)
+		cJSON_AddStringToObject(d, "applied_column", s->migrations_applied_column);
 	json_add_str(d, "latest", latest);
 	cJSON_AddNumberToObject(d, "rows", rows);
-	cJSON_AddBoolToObject(d, "applied", applied);
+	cJSON_AddBoolToObject(d, "applied", at >= 0);
+	/* the versions after the expected one: applied, yet newer than the
+	 * release expects (the data bounded, the message shorter still) */
+	struct buf names = {0};
+	int newer = at >= 0 ? n - 1 - at : 0;
+	cJSON *arr = cJSON_AddArrayToObject(d, "newer");
+	for (int i = at + 1; at >= 0 && i < n; i++) {
+		if (i - at <= MIGRATIONS_NEWER_LISTED)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(sorted[i].version));
+		if (i - at <= MIGRATIONS_NEWER_NAMED)
+			list_append(&names, sorted[i].version);
+	}
+	if (newer > MIGRATIONS_NEWER_NAMED)
+		buf_printf(&names, " and %d more", newer - MIGRATIONS_NEWER_NAMED);
+	cJSON_AddNumberToObject(d, "newer_count", newer);
 	if (rows == 0)
 		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "%s is empty; version %s is not applied", mr->table,
 		    s->migrations_version);
-	else if (!applied)
+	else if (at < 0)
 		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "version %s is not applied (latest in %s: %s)",
 		    s->migrations_version, mr->table, latest ? latest : "?");
-	else if (latest && strcmp(latest, s->migrations_version) != 0)
-		add(x, CHECK_MIGRATIONS, STATUS_OK, 0, d, "version %s is applied; newer ones too (latest %s)",
-		    s->migrations_version, latest);
+	else if (newer)
+		add(x, CHECK_MIGRATIONS, STATUS_OK, 0, d, "version %s is applied; %d newer one%s too: %s",
+		    s->migrations_version, newer, newer == 1 ? "" : "s", names.data);
 	else
 		add(x, CHECK_MIGRATIONS, STATUS_OK, 0, d, "version %s is applied (the latest of %d)",
 		    s->migrations_version, rows);
+	buf_free(&names);
+	free(sorted);
 }
 
 /* The first column of the first row as a number: numerics and booleans. */

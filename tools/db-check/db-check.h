@@ -37,6 +37,11 @@ extern const char *const check_names[CHECK_COUNT]; /* "connect", "version", ... 
 
 enum role { ROLE_PRIMARY, ROLE_REPLICA, ROLE_ANY };
 
+/* How migration versions are ordered to find the latest and the newer ones:
+ * numbers within them as numbers (version_compare), byte order, or by the
+ * applied column (ties by number). */
+enum migrations_order { ORDER_NUMERIC, ORDER_LEXICAL, ORDER_APPLIED };
+
 struct extension_req {
 	char *name;
 	char *min_version; /* NULL: any version */
@@ -62,6 +67,8 @@ struct settings {
 	struct extension_req *extensions;
 	size_t nextensions;
 	char *migrations_table, *migrations_column, *migrations_version;
+	char *migrations_applied_column; /* read for ORDER_APPLIED only */
+	enum migrations_order migrations_order;
 	bool require_ssl;
 	char *min_server_version;   /* as written */
 	int min_server_version_num; /* 150004 for "15.4"; 0: none */

@@ -213,12 +213,20 @@ int version_compare(const char *a, const char *b)
 {
 	while (*a || *b) {
 		if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-			char *ea, *eb;
-			unsigned long x = strtoul(a, &ea, 10), y = strtoul(b, &eb, 10);
-			if (x != y)
-				return x < y ? -1 : 1;
-			a = ea;
-			b = eb;
+			/* as numbers of any length: fewer digits (leading zeros
+			 * aside) is smaller, then digit by digit */
+			while (*a == '0' && isdigit((unsigned char)a[1]))
+				a++;
+			while (*b == '0' && isdigit((unsigned char)b[1]))
+				b++;
+			size_t na = strspn(a, "0123456789"), nb = strspn(b, "0123456789");
+			if (na != nb)
+				return na < nb ? -1 : 1;
+			int c = memcmp(a, b, na);
+			if (c)
+				return c < 0 ? -1 : 1;
+			a += na;
+			b += nb;
 			continue;
 		}
 		if (*a != *b)
@@ -376,8 +384,25 @@ static void load_database(struct settings *s, const cJSON *doc)
 					  "database.migrations.column", "version");
 	s->migrations_version = get_string(cJSON_GetObjectItemCaseSensitive(mig, "version"),
 					   "database.migrations.version", NULL);
-	if (!*s->migrations_table || !*s->migrations_column)
-		invalid("database.migrations", "table and column must not be empty");
+	s->migrations_applied_column = get_string(cJSON_GetObjectItemCaseSensitive(mig, "applied_column"),
+						  "database.migrations.applied_column", "applied_at");
+	if (!*s->migrations_table || !*s->migrations_column || !*s->migrations_applied_column)
+		invalid("database.migrations", "table and columns must not be empty");
+	char *order = get_string(cJSON_GetObjectItemCaseSensitive(mig, "order"), "database.migrations.order",
+				 "numeric");
+	if (strcmp(order, "numeric") == 0)
+		s->migrations_order = ORDER_NUMERIC;
+	else if (strcmp(order, "lexical") == 0)
+		s->migrations_order = ORDER_LEXICAL;
+	else if (strcmp(order, "applied") == 0)
+		s->migrations_order = ORDER_APPLIED;
+	else {
+		char copy[64];
+		snprintf(copy, sizeof copy, "%s", order);
+		free(order);
+		invalid("database.migrations.order", "\"%s\" is not numeric, lexical or applied", copy);
+	}
+	free(order);
 
 	s->require_ssl = get_bool(cJSON_GetObjectItemCaseSensitive(db, "require_ssl"), "database.require_ssl", true);
 	s->min_server_version = get_string(cJSON_GetObjectItemCaseSensitive(db, "min_server_version"),
@@ -477,6 +502,7 @@ void settings_free(struct settings *s)
 	free(s->migrations_table);
 	free(s->migrations_column);
 	free(s->migrations_version);
+	free(s->migrations_applied_column);
 	free(s->min_server_version);
 	for (size_t i = 0; i < s->nqueries; i++) {
 		free(s->queries[i].name);
