@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,8 +382,8 @@ static int get_duration(const cJSON *obj, const char *key, int64_t *dst, char *e
 	if (!j || cJSON_IsNull(j))
 		return 0;
 	int64_t ms = -1;
-	if (cJSON_IsNumber(j) && j->valuedouble >= 0)
-		ms = (int64_t)(j->valuedouble * 1000.0 + 0.5);
+	if (cJSON_IsNumber(j) && duration_from_seconds(j->valuedouble, &ms) < 0)
+		ms = -1;
 	else if (cJSON_IsString(j) && duration_parse(j->valuestring, &ms) < 0)
 		ms = -1;
 	if (ms < 0)
@@ -397,17 +398,29 @@ static int get_int(const cJSON *obj, const char *key, long lo, long hi, long *ds
 	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!j || cJSON_IsNull(j))
 		return 0;
-	double v;
-	char *end = NULL;
-	if (cJSON_IsNumber(j))
-		v = j->valuedouble;
-	else if (cJSON_IsString(j) && (v = strtod(j->valuestring, &end), end != j->valuestring && !*end))
-		;
-	else
+	long v;
+	if (cJSON_IsNumber(j)) {
+		/* compared as a double first: converting one beyond long is undefined */
+		double d = j->valuedouble;
+		if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+			return fail(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
+		v = (long)d;
+	} else if (cJSON_IsString(j)) {
+		/* decimal digits: strtol alone would skip spaces and take a sign */
+		const char *s = j->valuestring;
+		char *end;
+		if (!isdigit((unsigned char)s[s[0] == '-']))
+			return fail(err, errsize, "%s: expected a whole number", key);
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (*end)
+			return fail(err, errsize, "%s: expected a whole number", key);
+		if (errno == ERANGE || v < lo || v > hi)
+			return fail(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
+	} else {
 		return fail(err, errsize, "%s: expected a whole number", key);
-	if (v != (double)(long)v || v < lo || v > hi)
-		return fail(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
-	*dst = (long)v;
+	}
+	*dst = v;
 	return 0;
 }
 

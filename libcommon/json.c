@@ -4,6 +4,7 @@
 #include "shipshape/units.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,7 +130,14 @@ cJSON *json_parse_text(const char *text, size_t len, char *err, size_t errsize)
 	while (end && end < text + len && isspace((unsigned char)*end))
 		end++;
 	if (end && end < text + len) {
-		snprintf(err, errsize, "text after the JSON document");
+		size_t line = 1, col = 1;
+		for (const char *p = text; p < end; p++) {
+			if (*p == '\n')
+				line++, col = 1;
+			else
+				col++;
+		}
+		snprintf(err, errsize, "%zu:%zu: text after the JSON document", line, col);
 		cJSON_Delete(j);
 		return NULL;
 	}
@@ -147,12 +155,19 @@ const cJSON *json_path(const cJSON *doc, const char *path)
 			continue;
 		}
 		if (*p == '[') {
-			char *end;
-			long idx = strtol(p + 1, &end, 10);
-			if (*end != ']' || idx < 0 || !cJSON_IsArray(cur))
+			/* decimal digits within int, or no match: cJSON indexes by int,
+			 * and a wrapped index would name another element */
+			const char *d = p + 1;
+			int idx = 0;
+			for (; isdigit((unsigned char)*d); d++) {
+				if (idx > (INT_MAX - 9) / 10)
+					return NULL;
+				idx = idx * 10 + (*d - '0');
+			}
+			if (d == p + 1 || *d != ']' || !cJSON_IsArray(cur))
 				return NULL;
-			cur = cJSON_GetArrayItem(cur, (int)idx);
-			p = end + 1;
+			cur = cJSON_GetArrayItem(cur, idx);
+			p = d + 1;
 			continue;
 		}
 		size_t len = strcspn(p, ".[");
@@ -201,7 +216,7 @@ int64_t json_path_duration_ms(const cJSON *doc, const char *path, int64_t def)
 	if (!j || cJSON_IsNull(j))
 		return def;
 	if (cJSON_IsNumber(j))
-		return j->valuedouble < 0 ? -1 : (int64_t)(j->valuedouble * 1000.0 + 0.5);
+		return duration_from_seconds(j->valuedouble, &ms) == 0 ? ms : -1;
 	if (cJSON_IsString(j) && duration_parse(j->valuestring, &ms) == 0)
 		return ms;
 	return -1;

@@ -527,6 +527,24 @@ count_requests() {
 	assert_equal "$(requests hook-$N | jq -r '.alerts[0].labels.target')" "good"
 }
 
+@test "bad input: a startsAt with an exponent in its fraction is a rejected line naming the field, exit 65" {
+	config
+	local t
+	run --separate-stderr alert-send -c cfg.yaml < <(
+		for t in 00.1e90Z 00.5e3Z 00.Z 00.0x1Z; do
+			alert firing "bad$t" | jq -c --arg t "2026-01-01T00:00:$t" '.startsAt = $t'
+		done
+		alert firing good)
+	assert_equal "$status" 65
+	for t in 1 2 3 4; do
+		[[ $stderr == *"alert-send: stdin:$t: startsAt: expected an RFC 3339 time"* ]]
+	done
+	[[ $stderr != *"stdin:5"* ]]
+	assert_equal "$(count_requests hook-$N)" 1
+	assert_equal "$(requests hook-$N | jq -r '.alerts[0].labels.target, .alerts[0].startsAt' | tr '\n' ' ')" \
+		"good 2026-01-01T00:00:00.000Z "
+}
+
 @test "escalation: level 2 after its delay; an ack stops it" {
 	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 1s, channels: [slack, webhook]}]}'
 	run --separate-stderr alert-send -c cfg.yaml < <(alert firing esc)

@@ -6,13 +6,20 @@
 #include <time.h>
 
 /* Parses "500ms", "30s", "15m", "1h", "90d", "1h30m", "1.5s"; a bare number
- * means seconds. Returns 0 and the value in milliseconds, or -1. */
+ * means seconds. Each number is decimal digits with an optional fraction:
+ * no sign, hex, exponent, inf or nan. Returns 0 and the value in
+ * milliseconds, or -1 (also when it is beyond int64 milliseconds). */
 int duration_parse(const char *s, int64_t *ms);
+/* A duration given as a number of seconds (a JSON number): 0 and the value
+ * in milliseconds, or -1 when negative, NaN or beyond int64 milliseconds. */
+int duration_from_seconds(double seconds, int64_t *ms);
 /* Formats milliseconds compactly ("1h30m", "500ms") into buf. */
 const char *duration_format(int64_t ms, char *buf, size_t size);
 
 /* Parses "512", "10k", "10KB", "10KiB", "4M", "1G" (k = 1000, Ki = 1024;
- * "K"/"KB" alone are taken as 1024 as operators usually mean). */
+ * "K"/"KB" alone are taken as 1024 as operators usually mean). The number is
+ * decimal digits with an optional fraction, as for durations; -1 for
+ * anything else or a size beyond int64. */
 int size_parse(const char *s, int64_t *bytes);
 
 /* Milliseconds on the monotonic clock, for measuring durations. */
@@ -23,7 +30,8 @@ int64_t now_epoch_ms(void);
  * 2026-11-28T22:51:13.123Z. buf must hold RFC3339_LEN bytes. */
 #define RFC3339_LEN 64
 const char *rfc3339_format(int64_t epoch_ms, char *buf);
-/* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction); -1 on error. */
+/* Parses RFC 3339 (Z or ±hh:mm offset, optional fraction of digits only,
+ * rounded to milliseconds); -1 on error, including a day the month lacks. */
 int rfc3339_parse(const char *s, int64_t *epoch_ms);
 
 #endif

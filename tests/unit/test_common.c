@@ -30,11 +30,20 @@ static void test_duration_parse(void **state)
 		{"500ms", 500}, {"30s", 30000}, {"15m", 900000}, {"1h", 3600000},
 		{"90d", 7776000000LL}, {"1h30m", 5400000}, {"1.5s", 1500}, {"30", 30000},
 		{"0", 0}, {"2w", 1209600000LL}, {" 10s", 10000}, {"1h 30m", 5400000},
+		{".5s", 500}, {"0.25", 250}, {"010s", 10000}, {"1.0005s", 1001},
+		{"15250w", 9223200000000LL}, {"9223372036854775ms", 9223372036854775LL},
 	};
-	static const char *const bad[] = {"", "s", "10x", "-5s", "1.2.3s", "10 s 5", "abc", "5s10", "1e999s"};
+	/* decimal digits, an optional fraction and a unit: never hex, an
+	 * exponent, inf/nan or a value beyond int64 milliseconds */
+	static const char *const bad[] = {
+		"", "s", "10x", "-5s", "1.2.3s", "10 s 5", "abc", "5s10", "1e999s", "0x10", "0x10s",
+		"1e3", "1e3s", "1E3", "inf", "infs", "nan", "nans", "+5s", ".", ".s", "1.s", "1.",
+		"10ss", "9223372036854776s", "99999999999999999999999999d", "15260000000w", "1h 0x1s",
+	};
 	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
 		int64_t ms = -1;
-		assert_int_equal(duration_parse(good[i].in, &ms), 0);
+		if (duration_parse(good[i].in, &ms) != 0)
+			fail_msg("rejected good duration \"%s\"", good[i].in);
 		assert_int_equal(ms, good[i].ms);
 	}
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
@@ -61,11 +70,16 @@ static void test_size_parse(void **state)
 	static const struct { const char *in; int64_t bytes; } good[] = {
 		{"512", 512}, {"10k", 10240}, {"10KB", 10240}, {"10KiB", 10240},
 		{"4M", 4194304}, {"1G", 1073741824}, {"1.5k", 1536}, {"0", 0},
+		{" 10 k ", 10240}, {".5k", 512}, {"8388607t", 9223370937343148032LL},
 	};
-	static const char *const bad[] = {"", "k", "10x", "-1", "10 kbs"};
+	static const char *const bad[] = {
+		"", "k", "10x", "-1", "10 kbs", "0x10", "0x10k", "1e3", "1e3k", "inf", "nan", "infk",
+		"+1k", ".", "1.k", "99999999999999999999", "8388608t", "1e999",
+	};
 	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
 		int64_t b = -1;
-		assert_int_equal(size_parse(good[i].in, &b), 0);
+		if (size_parse(good[i].in, &b) != 0)
+			fail_msg("rejected good size \"%s\"", good[i].in);
 		assert_int_equal(b, good[i].bytes);
 	}
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
@@ -79,16 +93,54 @@ static void test_rfc3339(void **state)
 {
 	(void)state;
 	char buf[RFC3339_LEN];
-	int64_t ms;
 	assert_string_equal(rfc3339_format(0, buf), "1970-01-01T00:00:00.000Z");
 	assert_string_equal(rfc3339_format(1796000000123LL, buf), "2026-11-30T00:53:20.123Z");
-	assert_int_equal(rfc3339_parse("2026-11-30T00:53:20.123Z", &ms), 0);
-	assert_int_equal(ms, 1796000000123LL);
-	assert_int_equal(rfc3339_parse("2026-11-30T02:53:20+02:00", &ms), 0);
-	assert_int_equal(ms, 1796000000000LL);
-	assert_int_equal(rfc3339_parse("2026-11-30", &ms), -1);
-	assert_int_equal(rfc3339_parse("2026-13-30T00:00:00Z", &ms), -1);
-	assert_int_equal(rfc3339_parse("2026-11-30T00:00:00Zjunk", &ms), -1);
+	static const struct { const char *in; int64_t ms; } good[] = {
+		{"2026-11-30T00:53:20.123Z", 1796000000123LL},
+		{"2026-11-30T02:53:20+02:00", 1796000000000LL},
+		{"2026-11-29T22:53:20-02:00", 1796000000000LL},
+		{"2026-11-30t00:53:20z", 1796000000000LL},
+		{"2026-11-30 00:53:20Z", 1796000000000LL},
+		{"2026-11-30T00:53:20.1Z", 1796000000100LL},
+		{"2026-11-30T00:53:20.123456789Z", 1796000000123LL},
+		{"2026-11-30T00:53:20.0005Z", 1796000000001LL},
+		{"2026-11-30T00:53:20.000000000000000000000000001Z", 1796000000000LL},
+		{"1970-01-01T00:00:00Z", 0},
+		{"1969-12-31T23:59:59.5Z", -500},
+		{"2024-02-29T00:00:00Z", 1709164800000LL},
+		{"2016-12-31T23:59:60Z", 1483228800000LL},
+	};
+	/* the fraction is digits only: no exponent, sign or hex; every field
+	 * has its exact width and range */
+	static const char *const bad[] = {
+		"2026-11-30", "2026-13-30T00:00:00Z", "2026-11-30T00:00:00Zjunk",
+		"2026-01-01T00:00:00.1e90Z", "2026-01-01T00:00:00.5e3Z", "2026-01-01T00:00:00.5E3Z",
+		"2026-01-01T00:00:00.Z", "2026-01-01T00:00:00.+1Z", "2026-01-01T00:00:00.-1Z",
+		"2026-01-01T00:00:00.0x1Z", "2026-01-01T00:00:00.infZ", "2026-01-01T00:00:00.nanZ",
+		"2026-01-01T00:00:00..1Z", "2026-01-01T00:00:00.1.2Z", "2026-01-01T00:00:00",
+		"2026-02-30T00:00:00Z", "2026-04-31T00:00:00Z", "2025-02-29T00:00:00Z",
+		"2026-00-10T00:00:00Z", "2026-01-00T00:00:00Z", "2026-01-01T24:00:00Z",
+		"2026-01-01T00:60:00Z", "2026-01-01T00:00:61Z", " 2026-01-01T00:00:00Z",
+		"+026-01-01T00:00:00Z", "2026-1-01T00:00:00Z", "2026-01-01T0:00:00Z",
+		"2026-01-01T00:00:00+24:00", "2026-01-01T00:00:00+05:60", "2026-01-01T00:00:00+0500",
+		"2026-01-01T00:00:00+05:00junk", "2026-01-01T00:00:00+ 5:00", "2026-01-01X00:00:00Z",
+		"20260-01-01T00:00:00Z", "",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(good); i++) {
+		int64_t ms = -1;
+		if (rfc3339_parse(good[i].in, &ms) != 0)
+			fail_msg("rejected good timestamp \"%s\"", good[i].in);
+		if (ms != good[i].ms)
+			fail_msg("\"%s\": %lld, expected %lld", good[i].in, (long long)ms,
+				 (long long)good[i].ms);
+	}
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		int64_t ms = 42;
+		if (rfc3339_parse(bad[i], &ms) == 0)
+			fail_msg("accepted bad timestamp \"%s\" as %lld", bad[i], (long long)ms);
+	}
+	int64_t ms;
+	assert_int_equal(rfc3339_parse(NULL, &ms), -1);
 }
 
 static void test_redact(void **state)
@@ -243,21 +295,42 @@ static void test_jsonl_reader(void **state)
 static void test_json_path(void **state)
 {
 	(void)state;
-	const char *text = "{\"a\":{\"b\":[{\"c\":\"x\"},{\"d\":\"30s\",\"e\":15}]},\"f\":true}";
+	const char *text = "{\"a\":{\"b\":[{\"c\":\"x\"},{\"d\":\"30s\",\"e\":15,\"g\":1e300,"
+			   "\"h\":-1e300,\"i\":9223372036854776}]},\"f\":true}";
 	char err[64];
 	cJSON *doc = json_parse_text(text, strlen(text), err, sizeof err);
 	assert_non_null(doc);
 	assert_string_equal(json_path_string(doc, "a.b[0].c", ""), "x");
+	assert_string_equal(json_path_string(doc, "a.b[00].c", ""), "x");
 	assert_int_equal(json_path_duration_ms(doc, "a.b[1].d", 0), 30000);
 	assert_int_equal(json_path_duration_ms(doc, "a.b[1].e", 0), 15000);
 	assert_int_equal(json_path_duration_ms(doc, "a.b[0].c", 7), -1);
 	assert_int_equal(json_path_duration_ms(doc, "missing", 7), 7);
+	/* seconds beyond int64 milliseconds are not a duration */
+	assert_int_equal(json_path_duration_ms(doc, "a.b[1].g", 7), -1);
+	assert_int_equal(json_path_duration_ms(doc, "a.b[1].h", 7), -1);
+	assert_int_equal(json_path_duration_ms(doc, "a.b[1].i", 7), -1);
 	assert_true(json_path_bool(doc, "f", false));
 	assert_null(json_path(doc, "a.b[5]"));
 	assert_null(json_path(doc, "a.b.c"));
+	/* an index is decimal digits within int: anything else matches nothing,
+	 * never an element that a truncated or wrapped index would name */
+	static const char *const no_match[] = {
+		"a.b[4294967296]", "a.b[4294967297].d", "a.b[2147483648]", "a.b[-1]", "a.b[+1].d",
+		"a.b[ 1].d", "a.b[1 ].d", "a.b[0x1].d", "a.b[1e0].d", "a.b[]", "a.b[1", "a.b[1]x",
+		"a.b[99999999999999999999999999].d", "a.b[18446744073709551617].d",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(no_match); i++)
+		if (json_path(doc, no_match[i]))
+			fail_msg("path \"%s\" matched", no_match[i]);
 	cJSON_Delete(doc);
 	assert_null(json_parse_text("{\"a\":\n  nope}", 13, err, sizeof err));
 	assert_non_null(strstr(err, "2:"));
+	/* text after the document: named by line and column like any JSON error */
+	assert_null(json_parse_text("{\"a\":1} x", 9, err, sizeof err));
+	assert_string_equal(err, "1:9: text after the JSON document");
+	assert_null(json_parse_text("{\"a\":\n1}\n\n  ]", 13, err, sizeof err));
+	assert_string_equal(err, "4:3: text after the JSON document");
 }
 
 static void test_atomic_write(void **state)

@@ -78,6 +78,17 @@ static void test_probe_errors(void **state)
 		{"{\"ip_version\":5}", "ip_version: expected 4, 6 or any"},
 		{"{\"resolve\":\"h:x:1.2.3.4\"}", "resolve: invalid port in resolve entry \"h:x:1.2.3.4\""},
 		{"{\"latency_warning\":\"2s\",\"latency_critical\":\"1s\"}", "latency_warning: greater than latency_critical"},
+		/* whole numbers: decimal digits in range, never a cast of any double */
+		{"{\"retries\":\"11111111111111111111111111111111\"}", "retries: expected a whole number from 0 to 10"},
+		{"{\"retries\":1e300}", "retries: expected a whole number from 0 to 10"},
+		{"{\"retries\":-1e300}", "retries: expected a whole number from 0 to 10"},
+		{"{\"retries\":\"0x5\"}", "retries: expected a whole number"},
+		{"{\"retries\":\"5e0\"}", "retries: expected a whole number"},
+		{"{\"retries\":\"nan\"}", "retries: expected a whole number"},
+		{"{\"retries\":2.5}", "retries: expected a whole number from 0 to 10"},
+		{"{\"cert_warning_days\":\"99999999999999999999\"}", "cert_warning_days: expected a whole number from 0 to 36500"},
+		{"{\"timeout\":1e300}", "timeout: expected a duration such as 500ms or 10s"},
+		{"{\"timeout\":\"0x10\"}", "timeout: expected a duration such as 500ms or 10s"},
 	};
 	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
 		struct http_probe p;
@@ -156,6 +167,28 @@ static void test_evaluate(void **state)
 	assert_string_equal(r->outcomes[0].message, "timeout: Operation timed out");
 	http_result_free(r);
 	http_probe_free(&p);
+}
+
+/* An index beyond int names no element: cast to int, 4294967296 was [0] and
+ * a false assertion passed. */
+static void test_json_index_beyond_int(void **state)
+{
+	(void)state;
+	static const char *const paths[] = {".items[4294967296]", ".items[4294967297]",
+					    ".items[18446744073709551616]", ".items[-0]"};
+	for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+		struct http_probe p;
+		char err[256], json[160];
+		snprintf(json, sizeof json, "{\"url\":\"http://h/\",\"json\":\"%s == 1\"}", paths[i]);
+		assert_int_equal(parse(&p, json, err, sizeof err), 0);
+		struct http_result *r = result(200, "{\"items\":[1,1]}");
+		http_evaluate(&p, r, 0);
+		if (r->status != STATUS_CRITICAL)
+			fail_msg("%s == 1 passed on [1,1]", paths[i]);
+		assert_non_null(strstr(r->outcomes[1].message, "got absent"));
+		http_result_free(r);
+		http_probe_free(&p);
+	}
 }
 
 static void test_cert_expiry(void **state)
@@ -321,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_evaluate),
 		cmocka_unit_test(test_cert_expiry),
 		cmocka_unit_test(test_secret_headers),
+		cmocka_unit_test(test_json_index_beyond_int),
 		cmocka_unit_test(test_engine_refused_and_retries),
 		cmocka_unit_test(test_engine_deadline_and_step),
 		cmocka_unit_test(test_url_check),
