@@ -6,6 +6,7 @@
 #   make install PREFIX=/usr/local DESTDIR=...
 #   make demo             a local deploy with a rollback
 #   make bench            side-by-side benchmarks against peer tools
+#   make fuzz             libFuzzer targets (tests/fuzz), each run FUZZ_SECONDS
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -46,7 +47,7 @@ HELPER_SRC:= $(wildcard tests/helpers/*.c)
 HELPERS   := $(HELPER_SRC:tests/helpers/%.c=$(BUILD)/helpers/%)
 LIB       := $(BUILD)/libcommon.a
 
-.PHONY: all tools tests deps check demo bench install clean
+.PHONY: all tools tests deps check demo bench install clean fuzz fuzz-build fuzz-seeds
 all: $(TOOLS) $(HELPERS)
 
 $(BUILD)/obj/libcommon/%.o: libcommon/%.c $(HEADERS)
@@ -92,6 +93,36 @@ demo: deps
 bench: deps
 	$(MAKE) all
 	BUILD=$(BUILD) bench/run
+
+# Fuzzing: libcommon rebuilt with clang's sanitizers and coverage, one binary
+# per tests/fuzz/fuzz_*.c, seeds made from tests/data (never committed).
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -Iinclude \
+		-DSHIPSHAPE_VERSION='"$(VERSION)"' -DFUZZ_SRCDIR='"$(CURDIR)"' $(FUZZ_SAN)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(FUZZ_BUILD)/obj/%.o: libcommon/%.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/libcommon.a: $(LIB_SRC:libcommon/%.c=$(FUZZ_BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcommon.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcommon.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz-seeds:
+	tests/fuzz/seeds.sh $(FUZZ_BUILD)/seeds
+
+fuzz: deps
+	$(MAKE) fuzz-build fuzz-seeds
+	FUZZ_BUILD=$(FUZZ_BUILD) tests/fuzz/run $(FUZZ_SECONDS)
 
 install: $(TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/shipshape/config \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install-deps.sh — installs the Debian packages shipshape needs to build,
-# test, run the demo and the benchmarks. Does nothing (quickly) when they are
-# all present. Needs root (or sudo) only when something is missing.
+# test, fuzz (clang and its sanitizer runtimes), run the demo and the
+# benchmarks. Does nothing (quickly) when they are all present. Needs root
+# (or sudo) only when something is missing.
 set -eu
 
 PACKAGES="
@@ -11,6 +12,7 @@ bats bats-assert bats-support jq curl openssl ca-certificates
 postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager
 hyperfine wrk valgrind gettext-base yq time procps iproute2 bc
 monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter
+clang-14 libclang-rt-14-dev
 "
 
 missing=""
