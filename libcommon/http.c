@@ -707,6 +707,12 @@ static void fill_result(struct xfer *x, CURLcode rc)
 	}
 	if (curl_easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &s) == CURLE_OK && s)
 		r->effective_url = redact_url(s);
+	struct curl_header *loc;
+	if (r->code >= 300 && r->code <= 399 &&
+	    curl_easy_header(h, "Location", 0, CURLH_HEADER, -1, &loc) == CURLHE_OK && loc->value) {
+		free(r->location);
+		r->location = redact_url(loc->value);
+	}
 	if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &s) == CURLE_OK && s)
 		r->content_type = estrdup(s);
 	if (curl_easy_getinfo(h, CURLINFO_PRIMARY_IP, &s) == CURLE_OK && s && *s)
@@ -897,6 +903,7 @@ void http_result_free(struct http_result *r)
 	if (!r)
 		return;
 	free(r->effective_url);
+	free(r->location);
 	free(r->content_type);
 	free(r->primary_ip);
 	free(r->cert_earliest_subject);
@@ -955,6 +962,8 @@ cJSON *http_result_json(const struct http_result *r, int64_t now_ms)
 	cJSON_AddStringToObject(j, "tls_cipher", r->tls_cipher);
 	if (r->effective_url)
 		cJSON_AddStringToObject(j, "url", r->effective_url);
+	if (r->location)
+		cJSON_AddStringToObject(j, "location", r->location);
 	if (r->primary_ip)
 		cJSON_AddStringToObject(j, "ip", r->primary_ip);
 	if (r->content_type)

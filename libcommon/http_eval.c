@@ -185,8 +185,13 @@ void http_evaluate(const struct http_probe *p, struct http_result *r, int64_t no
 	if (p->redirects == HTTP_REDIRECT_FAIL && r->code >= 300 && r->code <= 399)
 		http_result_add_outcome(r, "redirects", STATUS_CRITICAL, "HTTP %ld redirect (redirects fail this probe)",
 					r->code);
+	else if (r->location && status_expected(p, r->code))
+		http_result_add_outcome(r, "status", STATUS_OK, "HTTP %ld to %.200s", r->code, r->location);
 	else if (status_expected(p, r->code))
 		http_result_add_outcome(r, "status", STATUS_OK, "HTTP %ld", r->code);
+	else if (r->location) /* judged, not followed: say where it points and how to follow */
+		http_result_add_outcome(r, "status", STATUS_CRITICAL, "HTTP %ld to %.200s (expected %s; %s follows)",
+					r->code, r->location, exp, p->follow_hint ? p->follow_hint : "redirects: N");
 	else
 		http_result_add_outcome(r, "status", STATUS_CRITICAL, "HTTP %ld (expected %s)", r->code, exp);
 

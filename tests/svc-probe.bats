@@ -166,6 +166,50 @@ api_config() {
 	assert_equal "$(check http.r.redirects .status)" critical
 }
 
+@test "a 3xx judged by default names its Location and the option that follows it" {
+	probe --name r "$FAULT_URL/status/302?header=Location:/ok"
+	assert_equal "$status" 2
+	assert_equal "$(check http.r.status .message)" "HTTP 302 to /ok (expected 2xx; --redirects N follows)"
+	assert_equal "$(check http.r.status .data.location)" /ok
+	probe --name r "$N/redirect"
+	assert_equal "$(check http.r.status .message)" "HTTP 302 to /ok (expected 2xx; --redirects N follows)"
+	probe --name r "$FAULT_URL/status/307?header=Location:http://127.0.0.1:1/ok"
+	assert_equal "$(check http.r.status .message)" \
+		"HTTP 307 to http://127.0.0.1:1/ok (expected 2xx; --redirects N follows)"
+	# a config probe names its key; a Location's password and secret
+	# parameters are masked
+	probe -c <(echo "{\"probes\": [{\"name\": \"c\", \"url\": \"$FAULT_URL/status/301?header=Location:https://u:pw-in-loc-123@h.test/x%3Ftoken%3Dtok-in-loc-456\"}]}")
+	assert_equal "$status" 2
+	msg=$(check http.c.status .message)
+	[[ $msg == "HTTP 301 to https://"*"h.test/x?token="*" (expected 2xx; redirects: N follows)" ]] || fail "$msg"
+	# (the request's own URL carries them too, escaped: only what comes
+	# from the Location is looked at)
+	loc=$(check http.c.status .data.location)
+	[[ $loc == "https://u:***@h.test/x?token=***" ]] || fail "$loc"
+	assert_secret_absent pw-in-loc-123 "$msg" "$loc"
+	assert_secret_absent tok-in-loc-456 "$msg" "$loc"
+	# an expected 3xx is ok and still says where it points
+	probe --name r --status 3xx "$FAULT_URL/status/302?header=Location:/ok"
+	assert_success
+	assert_equal "$(check http.r.status .message)" "HTTP 302 to /ok"
+}
+
+@test "ad hoc targets are named by host, port and path; #N only for duplicates, no credentials" {
+	local hp=127.0.0.1:$NGINX_PORT
+	probe "$N/ok" "$N/health"
+	assert_equal "$(json_get '[.checks[].name] | join(",")')" "http.$hp/ok.status,http.$hp/health.status"
+	probe "$N/ok" "$N/missing" "$N/ok"
+	assert_equal "$(json_get '[.checks[].name] | join(",")')" \
+		"http.$hp/ok#1.status,http.$hp/missing.status,http.$hp/ok#2.status"
+	# the root is the origin alone; userinfo and the query never name a target
+	probe "http://user:pw-in-name-123@$hp/?token=tok-in-name-456"
+	assert_equal "$(json_get '[.checks[].name] | join(",")')" "http.$hp.status"
+	assert_secret_absent pw-in-name-123 "$output" "$stderr"
+	assert_secret_absent tok-in-name-456 "$output" "$stderr"
+	probe --only "$hp/missing" "$N/ok" "$N/missing"
+	assert_equal "$(json_get '[.checks[].name] | join(",")')" "http.$hp/missing.status"
+}
+
 @test "JSON-path assertions: equality, numbers, existence, failures" {
 	probe --name j --json '.status == "ok"' --json '.db.latency_ms < 100' --json '.db.ready' \
 		--json '.queue[1] >= 4' --json '.version != "1.0"' "$N/health"

@@ -122,6 +122,8 @@ struct http_probe {
 
 	enum http_redirects redirects;
 	long max_redirects;               /* with HTTP_REDIRECT_FOLLOW */
+	const char *follow_hint;          /* static: how this probe's user follows redirects, named
+					     in a 3xx verdict; NULL: the probe key "redirects: N" */
 
 	int64_t connect_timeout_ms;       /* 0: default */
 	int64_t timeout_ms;               /* whole transfer, 0: default */
@@ -228,6 +230,7 @@ struct http_result {
 	char tls_version[16];   /* "TLSv1.3", "" for plain HTTP */
 	char tls_cipher[64];
 	char *effective_url;    /* redacted */
+	char *location;         /* a 3xx's Location, redacted; NULL for none */
 	char *content_type;
 	char *primary_ip;
 	/* phase timings, ms from the start of the attempt (curl's *_T times) */
@@ -269,7 +272,7 @@ void http_result_add_outcome(struct http_result *r, const char *name, enum statu
 /* Removes every outcome and sets r->status back to ok. */
 void http_result_clear_outcomes(struct http_result *r);
 /* The result as a JSON object for a report check's "data": code, size,
- * redirects, http_version, tls_version, tls_cipher, url, ip, timings{dns,
+ * redirects, http_version, tls_version, tls_cipher, url, location, ip, timings{dns,
  * connect,tls,first_byte,total}, cert{leaf_expires,leaf_days,earliest_expires,
  * earliest_days,earliest_subject,chain}, error{class,message}, attempts,
  * elapsed_ms, reused, assertions[{name,status,message}]. The caller owns it. */

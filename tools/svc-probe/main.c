@@ -439,6 +439,27 @@ void add_result_checks(struct report *rep, const char *prefix, const struct http
 
 /* ---- targets from the command line ---- */
 
+/* An ad hoc target's name: what makes the URL recognisable, host[:port] and
+ * the path ("127.0.0.1:8080/health"; the root is the origin alone), never
+ * its userinfo, query or fragment, and masked like every message. */
+static char *target_name(const char *url)
+{
+	char *shown = redact_url(url);
+	char *host = url_host(shown);
+	const char *p = strstr(shown, "://");
+	p = p ? p + 3 : shown;
+	p += strcspn(p, "/?#");
+	size_t path = *p == '/' ? strcspn(p, "?#") : 0;
+	if (path == 1)
+		path = 0;
+	char *joined = easprintf("%s%.*s", *host ? host : "url", (int)path, p);
+	char *name = redact_string(joined);
+	free(joined);
+	free(host);
+	free(shown);
+	return name;
+}
+
 /* A deep copy of the flag probe for one URL: rebuilt from the same pieces. */
 static void probe_from_flags(struct http_probe *dst, const struct http_probe *f, const char *url,
 			     const char *name)
@@ -446,11 +467,8 @@ static void probe_from_flags(struct http_probe *dst, const struct http_probe *f,
 	char err[256];
 	http_probe_init(dst);
 	dst->url = estrdup(url);
-	dst->name = name ? estrdup(name) : url_host(url);
-	if (!dst->name || !*dst->name) {
-		free(dst->name);
-		dst->name = estrdup("url");
-	}
+	dst->name = name ? estrdup(name) : target_name(url);
+	dst->follow_hint = "--redirects N";
 	dst->method = f->method ? estrdup(f->method) : NULL;
 	for (size_t i = 0; i < f->n_headers; i++)
 		http_probe_add_header(dst, f->headers[i], err, sizeof err);
@@ -865,12 +883,30 @@ int main(int argc, char **argv)
 		struct target *t = target_new(&ts);
 		http_probe_free(&t->http);
 		probe_from_flags(&t->http, &s.flags, s.urls[i], s.name);
-		if (s.n_urls > 1 && !s.name) {
-			char *n = easprintf("%s#%zu", t->http.name, i + 1);
-			free(t->http.name);
-			t->http.name = n;
+	}
+	/* #N only where two URLs share a name: the Nth of that name */
+	size_t first_url = ts.n - s.n_urls;
+	char **url_name = ecalloc(s.n_urls + 1, sizeof *url_name);
+	for (size_t i = 0; i < s.n_urls; i++)
+		url_name[i] = estrdup(ts.v[first_url + i].http.name);
+	for (size_t i = 0; i < s.n_urls; i++) {
+		size_t nth = 0, total = 0;
+		for (size_t k = 0; k < s.n_urls; k++) {
+			if (strcmp(url_name[k], url_name[i]) == 0) {
+				total++;
+				if (k <= i)
+					nth = total;
+			}
+		}
+		if (total > 1) {
+			struct http_probe *p = &ts.v[first_url + i].http;
+			free(p->name);
+			p->name = easprintf("%s#%zu", url_name[i], nth);
 		}
 	}
+	for (size_t i = 0; i < s.n_urls; i++)
+		free(url_name[i]);
+	free(url_name);
 	for (size_t i = 0; i < s.n_tcp; i++) {
 		struct target *t = target_new(&ts);
 		http_probe_free(&t->http);
