@@ -309,16 +309,25 @@ wait_until() {
 	local home
 	home=$(mktemp -d /tmp/db-check-home.XXXXXX)
 	chmod 755 "$home"
-	mkdir -m 700 "$home/.postgresql"
-	touch "$home/.postgresql/postgresql.crt" "$home/unreadable.crt"
+	mkdir -m 700 "$home/.postgresql" "$home/private"
+	touch "$home/.postgresql/postgresql.crt" "$home/private/client.crt" "$home/unreadable.crt"
 	chmod 000 "$home/unreadable.crt"
+	# libpq 15 formats a failed certificate read (a file it may stat but
+	# not open) with a buffer it never fills and then reads past (an upstream
+	# bug): ASan is told that overflow is libpq's, for that run only
+	printf 'interceptor_via_lib:libpq.so.5\n' >"$BATS_TEST_TMPDIR/libpq.supp"
+	chmod 644 "$BATS_TEST_TMPDIR/libpq.supp"
+	chmod 755 "$BATS_TEST_TMPDIR"
 	# sslmode=require: with prefer libpq falls back to plain text
 	cfg ".database.url = \"$PGTEST_URL?sslmode=require\"" >cfg.json
 	HOME=$home run --separate-stderr "${as[@]}" "$(command -v db-check)" --only connect <cfg.json
 	local s1=$status o1=$output
-	HOME=/nonexistent PGSSLCERT=$home/unreadable.crt run --separate-stderr "${as[@]}" "$(command -v db-check)" \
+	HOME=/nonexistent PGSSLCERT=$home/private/client.crt run --separate-stderr "${as[@]}" "$(command -v db-check)" \
 		--only connect --format nagios <cfg.json
 	local s2=$status o2=$output
+	HOME=/nonexistent PGSSLCERT=$home/unreadable.crt ASAN_OPTIONS="${ASAN_OPTIONS:-}:suppressions=$BATS_TEST_TMPDIR/libpq.supp" \
+		run --separate-stderr "${as[@]}" "$(command -v db-check)" --only connect --format nagios <cfg.json
+	local s3=$status o3=$output
 	rm -rf "$home"
 	output=$o1
 	assert_equal "$s1" 2
@@ -326,10 +335,13 @@ wait_until() {
 	assert_equal "$(json_get '.checks[0].data.reason')" certificate
 	assert_equal "$(message_of db.connect)" \
 		"SSL negotiation failed: certificate problem: could not open certificate file \"$home/.postgresql/postgresql.crt\": Permission denied (127.0.0.1:$PGTEST_PORT)"
-	# nagios shows the message only, not the data; libpq 15 ends this one
-	# with a buffer it never filled, which is cut, so the line stays text
+	# nagios shows the message only, not the data
 	output=$o2
 	assert_equal "$s2" 2
+	assert_output --partial "SSL negotiation failed: certificate problem: could not open certificate file \"$home/private/client.crt\": Permission denied"
+	# libpq's unfilled buffer is cut, so the line stays text
+	output=$o3
+	assert_equal "$s3" 2
 	assert_output --partial "SSL negotiation failed: certificate problem: could not read certificate file \"$home/unreadable.crt\""
 	printf '%s' "$output" | iconv -f UTF-8 -t UTF-8 >/dev/null
 	[[ $output != *[[:cntrl:]]* ]]
