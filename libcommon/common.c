@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,24 @@ void prog_set(const char *argv0)
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
 	if (argv0 && *argv0)
 		prog = slash ? slash + 1 : argv0;
+}
+
+void tool_start(const char *argv0)
+{
+	prog_set(argv0);
+	/* In order, so that open() returns the lowest free descriptor: the
+	 * closed one. Not close-on-exec: children inherit 0-2 as usual. */
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		if (got != fd) {
+			if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+				dprintf(STDERR_FILENO, "%s: unable to open /dev/null: %s\n", prog, strerror(errno));
+			_exit(EXIT_UNKNOWN);
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
 }
 
 /* Every message goes through redaction: a secret that slipped into a
@@ -274,8 +293,6 @@ int finish_stdout(int status)
 		reason = errno;
 	if (!reason && !earlier)
 		return status;
-	if (reason == EPIPE)
-		return EXIT_UNKNOWN; /* the reader went away: cut short, quietly */
 	if (reason)
 		fprintf(stderr, "%s: unable to write output: %s\n", prog, strerror(reason));
 	else

@@ -30,7 +30,6 @@ int signals_open(bool restart)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	return sig_pipe[0];
 }
 

@@ -816,7 +816,7 @@ int main(int argc, char **argv)
 	struct args args = {0};
 	struct watch w = {.args = &args};
 	char err[512];
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &args);
 	w.format = format_resolve(args.std.format);
 
@@ -840,9 +840,7 @@ int main(int argc, char **argv)
 	free(w.service);
 	free(args.targets);
 	if (w.output_errno) {
-		/* the reader went away (EPIPE): stopped quietly, as cut short */
-		if (w.output_errno != EPIPE)
-			error_msg("unable to write output: %s", strerror(w.output_errno));
+		error_msg("unable to write output: %s", strerror(w.output_errno));
 		fclose(stdout);
 		return EXIT_UNKNOWN;
 	}

@@ -539,7 +539,7 @@ out:
 int main(int argc, char **argv)
 {
 	struct args a = {0};
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
 	cJSON *config = config_document_load(a.std.config_path);
 	const char *service = a.service ? a.service : json_path_string(config, "service.name", NULL);

@@ -35,6 +35,15 @@ enum exit_status {
 extern const char *prog;
 void prog_set(const char *argv0);
 
+/* Every tool's first call in main(): prog_set(argv0); /dev/null opened onto
+ * any of fds 0, 1 and 2 that is closed, so that no file the tool opens later
+ * (a lock, a journal, a socket) becomes its stdin, stdout or stderr; and
+ * SIGPIPE ignored, so that a reader that is gone is a failed write (EPIPE)
+ * that finish_stdout() reports, not death by signal. Subprocesses get the
+ * default SIGPIPE back (subproc.c). Exits EXIT_UNKNOWN when /dev/null cannot
+ * be opened. */
+void tool_start(const char *argv0);
+
 /* Verbosity: 0 normal, -1 quiet (warnings suppressed), 1+ verbose. */
 extern int log_level;
 
@@ -72,8 +81,9 @@ void buf_free(struct buf *b);
  * or -1 with errno set (EFBIG when larger than max, EISDIR for a directory). */
 int read_file(const char *path, size_t max, char **out, size_t *len);
 
-/* Flushes and closes stdout; a failed write (EPIPE aside, e.g. a full disk)
- * is an error message and EXIT_UNKNOWN. Call last, before returning status. */
+/* Flushes and closes stdout; a failed write (a full disk, a reader that is
+ * gone: EPIPE) is one error message and EXIT_UNKNOWN, never the status of a
+ * run whose output was cut short. Call last, before returning status. */
 int finish_stdout(int status);
 
 #endif

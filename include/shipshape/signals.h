@@ -1,6 +1,7 @@
 /* signals.h — SIGTERM, SIGINT and SIGHUP as bytes on a pipe, so that a
  * long-running tool's poll loop sees them with its other fds (the self-pipe
- * trick). SIGPIPE is ignored: a closed reader is a write error instead. */
+ * trick). SIGPIPE is ignored from the start (tool_start()): a closed reader
+ * is a write error instead. */
 #ifndef SHIPSHAPE_SIGNALS_H
 #define SHIPSHAPE_SIGNALS_H
 

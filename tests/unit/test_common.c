@@ -1,5 +1,6 @@
 /* test_common.c — unit tests for libcommon's small parts: units, time,
- * redaction, reports, JSON Lines, atomic files, subprocesses. */
+ * redaction, reports, JSON Lines, atomic files, subprocesses, the process
+ * hygiene of tool_start(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shipshape/common.h"
@@ -430,6 +433,73 @@ static void test_subproc(void **state)
 	subproc_result_free(&res);
 }
 
+/* In a child: fds 0-2 closed, then tool_start(); reports in its exit
+ * status whether each became /dev/null and SIGPIPE is ignored. */
+static void test_tool_start(void **state)
+{
+	(void)state;
+	struct stat null;
+	assert_int_equal(stat("/dev/null", &null), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(0);
+		close(1);
+		close(2);
+		tool_start("/usr/bin/test-tool");
+		int bad = 0;
+		for (int fd = 0; fd <= 2; fd++) {
+			struct stat st;
+			if (fstat(fd, &st) < 0 || st.st_rdev != null.st_rdev || !S_ISCHR(st.st_mode))
+				bad |= 1 << fd;
+		}
+		struct sigaction sa;
+		sigaction(SIGPIPE, NULL, &sa);
+		if (sa.sa_handler != SIG_IGN)
+			bad |= 8;
+		if (strcmp(prog, "test-tool") != 0)
+			bad |= 16;
+		_exit(bad);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A reader that is gone: finish_stdout() says so and returns 3, never the
+ * run's own status. */
+static void test_finish_stdout_epipe(void **state)
+{
+	(void)state;
+	int p[2], errp[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(pipe(errp), 0);
+	close(p[0]);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		dup2(errp[1], STDERR_FILENO);
+		close(errp[0]);
+		tool_start("test-tool");
+		fputs("{\"kind\":\"report\"}\n", stdout);
+		_exit(finish_stdout(EXIT_OK));
+	}
+	close(p[1]);
+	close(errp[1]);
+	char msg[256] = {0};
+	size_t got = 0;
+	for (ssize_t n; got < sizeof msg - 1 && (n = read(errp[0], msg + got, sizeof msg - 1 - got)) > 0;)
+		got += (size_t)n;
+	close(errp[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), EXIT_UNKNOWN);
+	assert_string_equal(msg, "test-tool: unable to write output: Broken pipe\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -438,6 +508,8 @@ int main(void)
 		cmocka_unit_test(test_redact),         cmocka_unit_test(test_report_worst),
 		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
+		cmocka_unit_test(test_tool_start),
+		cmocka_unit_test(test_finish_stdout_epipe),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }

@@ -133,9 +133,8 @@ void record_print(cJSON *rec, enum output_format fmt)
 			json_print_line(stdout, rec);
 		if (fflush(stdout) != 0) {
 			output_errno = errno ? errno : EIO;
-			if (output_errno != EPIPE) /* the reader went away: quietly */
-				error_msg("unable to write delivery records: %s (delivering goes on)",
-					  strerror(output_errno));
+			error_msg("unable to write delivery records: %s (delivering goes on)",
+				  strerror(output_errno));
 		}
 	}
 	cJSON_Delete(rec);
@@ -645,7 +644,7 @@ int main(int argc, char **argv)
 {
 	struct args args = {0};
 	struct app a = {.args = &args, .lock_fd = -1};
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &args);
 	a.format = format_resolve(args.std.format);
 

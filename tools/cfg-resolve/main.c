@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 {
 	struct args a = {0};
 	const char **files, **envs;
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &a, &files, &envs);
 	check_output_path(a.output);
 

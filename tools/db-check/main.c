@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 {
 	struct args a = {0};
 	struct settings s = {0};
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
 
 	s.timeout_ms = a.std.timeout_ms ? a.std.timeout_ms : DEFAULT_TIMEOUT_MS;

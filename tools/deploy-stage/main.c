@@ -181,7 +181,7 @@ static bool needs_config(const char *command)
 int main(int argc, char **argv)
 {
 	struct args a = {0};
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
 
 	struct run r = {.a = &a, .fmt = format_resolve(a.std.format)};

@@ -870,7 +870,7 @@ int main(int argc, char **argv)
 	struct targets ts = {0};
 	cJSON *doc = NULL;
 
-	prog_set(argv[0]);
+	tool_start(argv[0]);
 	parse_args(&s, argc, argv);
 	http_global_init();
 

@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# hygiene: what every tool does about the process it was started as — fds
+# 0-2 closed, a reader that is gone. One
+# table of tool runs per property, one driver each. Nothing listens on the
+# config's port: every probe fails fast on loopback.
+load helpers/common
+load helpers/services
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	export SHIPSHAPE_DEPLOY_PID=$$
+	local port
+	port=$(free_port)
+	jq -n --arg base "http://127.0.0.1:$port" --arg db "postgresql://app@127.0.0.1:$port/app" \
+		'{service:{name:"api"}, database:{url:$db}, api:{base_url:$base, health_path:"/health"},
+		  monitoring:{health_check:{endpoints:[{name:"api", url:($base + "/health")}]}},
+		  deploy:{driver:"command"}}' >cfg.json
+	printf 'environment: production\nservice: {name: api}\nalerts:\n  webhook: {url: "http://127.0.0.1:%s/hook"}\n  group_wait: 0s\n  retry: {attempts: 1, initial_backoff: 50ms, max_backoff: 50ms}\n  timeout: 1s\n' \
+		"$port" >alerts.yaml
+	echo 'a: 1' >t.yaml
+	jq -cn '{kind:"alert", status:"firing", labels:{alertname:"HealthCheckFailed", target:"api", severity:"critical"},
+		 annotations:{summary:"api is down"}, startsAt:"2026-01-01T00:00:00Z"}' >alert.jsonl
+}
+
+# each_row TABLE FUNCTION: FUNCTION STDIN WORDS... for each line "STDIN
+# WORDS..." of TABLE; fails naming every row FUNCTION failed for.
+each_row() {
+	local table=$1 fn=$2 in words failed=()
+	while read -r in words; do
+		[ -n "$in" ] || continue
+		local -a argv
+		read -ra argv <<<"$words"
+		"$fn" "$in" "${argv[@]}" || failed+=("$words")
+	done <<<"$table"
+	if [ "${#failed[@]}" -gt 0 ]; then
+		printf 'failed for: %s\n' "${failed[@]}"
+		return 1
+	fi
+}
+
+# Each tool, in a run that writes to stdout (health-watch: forever).
+PRINTING="
+/dev/null   cfg-resolve t.yaml
+/dev/null   db-check -c cfg.json -t 2s
+/dev/null   svc-probe -c cfg.json -t 2s
+/dev/null   deploy-stage -c cfg.json status
+/dev/null   rollback -q -c cfg.json --check
+/dev/null   health-watch -c cfg.json -i 100ms -t 1s --emit all
+alert.jsonl alert-send --dry-run -c alerts.yaml
+"
+
+# reader_gone STDIN CMD...: CMD with stdout a pipe whose reader has closed
+# before the first write; checks exit 3 with one line saying so (last:
+# rollback --check also says why the check is critical).
+reader_gone() {
+	local in=$1 rw w rc=0
+	shift
+	rm -f gone.fifo err
+	mkfifo gone.fifo
+	exec {rw}<>gone.fifo # a reader, so that opening the write end does not wait
+	exec {w}>gone.fifo
+	exec {rw}<&- # ... and now none
+	rm gone.fifo
+	timeout 10 "$@" <"$in" >&"$w" 2>err || rc=$?
+	exec {w}>&-
+	mapfile -t lines <err
+	if [ "$rc" -ne 3 ] || [ "$(grep -c 'unable to write' err)" -ne 1 ] ||
+		[[ ${lines[-1]} != "$1: unable to write "*": Broken pipe"* ]]; then
+		echo "$*: exit $rc, stderr: $(cat err)"
+		return 1
+	fi
+}
+
+@test "a reader that is gone: every tool exits 3 with one line, none dies of SIGPIPE or runs on" {
+	each_row "$PRINTING" reader_gone
+}
+
+# Each tool, in a run that ends by itself; alert-send twice: --dry-run
+# (libcurl's socketpair must not become its stdin) and not.
+ENDING="
+/dev/null cfg-resolve t.yaml
+/dev/null db-check -c cfg.json -t 2s
+/dev/null svc-probe -c cfg.json -t 2s
+/dev/null deploy-stage -c cfg.json status
+/dev/null rollback -q -c cfg.json --check
+/dev/null health-watch -c cfg.json --count 1 -i 100ms -t 1s
+/dev/null alert-send --dry-run -c alerts.yaml
+/dev/null alert-send -c alerts.yaml
+"
+
+# closed_fds STDIN CMD...: CMD with fds 0, 1 and 2 closed exits as it does
+# with /dev/null on each, within the bound.
+closed_fds() {
+	shift
+	local want=0 got=0
+	timeout 10 "$@" </dev/null >/dev/null 2>&1 || want=$?
+	timeout 10 "$@" <&- >&- 2>&- || got=$?
+	if [ "$want" -eq 124 ] || [ "$got" -ne "$want" ]; then
+		echo "$*: exit $got with fds 0-2 closed, $want with /dev/null"
+		return 1
+	fi
+}
+
+@test "fds 0-2 closed: every tool runs as with /dev/null on them" {
+	each_row "$ENDING" closed_fds
+}
+
+@test "alert-send with stdin closed reads no file of its own as alerts" {
+	mkdir -p "$SHIPSHAPE_STATE_DIR/alert-send"
+	cp alert.jsonl "$SHIPSHAPE_STATE_DIR/alert-send/lock"
+	# not through `run`: its command substitution's pipe would take fd 0
+	local rc=0
+	timeout 10 alert-send -c alerts.yaml <&- >out 2>err || rc=$?
+	assert_equal "$rc" 0
+	[ ! -s out ]
+}
