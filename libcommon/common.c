@@ -230,11 +230,25 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+/* A path that names a descriptor this process already holds (stdin, or
+ * bash's <(...)): its writer is the caller's own, as with stdin itself. */
+static bool names_open_descriptor(const char *path)
+{
+	return strcmp(path, "/dev/stdin") == 0 || strncmp(path, "/dev/fd/", 8) == 0 ||
+	       strncmp(path, "/proc/self/fd/", 14) == 0;
+}
+
+const char *read_file_error(int err)
+{
+	return err == EOPNOTSUPP ? "not a regular file" : strerror(err);
+}
+
 int read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	int rc = -1, saved = 0;
 	struct buf b = {0};
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO with no writer would wait forever */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	struct stat st;
@@ -244,6 +258,15 @@ int read_file(const char *path, size_t max, char **out, size_t *len)
 	}
 	if (S_ISDIR(st.st_mode)) {
 		saved = EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) && !names_open_descriptor(path)) {
+		saved = EOPNOTSUPP;
+		goto out;
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		saved = errno;
 		goto out;
 	}
 	if (S_ISREG(st.st_mode) && (size_t)st.st_size > max) {

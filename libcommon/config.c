@@ -206,7 +206,7 @@ cJSON *config_document_load(const char *path)
 		free(text);
 	} else {
 		if (read_file(path, CONFIG_DOCUMENT_MAX, &text, &len) < 0)
-			die_errno(EXIT_DATAERR, "unable to read %s", path);
+			die(EXIT_DATAERR, "unable to read %s: %s", path, read_file_error(errno));
 		const char *p = text;
 		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
 			p++;

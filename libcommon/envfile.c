@@ -327,7 +327,7 @@ int envfile_load(struct env_store *e, const char *path, struct diag *d)
 		if (errno == EFBIG)
 			diag_error(d, file, 0, 0, "env file larger than %u bytes", ENVFILE_MAX_SIZE);
 		else
-			diag_error(d, file, 0, 0, "unable to read env file: %s", strerror(errno));
+			diag_error(d, file, 0, 0, "unable to read env file: %s", read_file_error(errno));
 		return -1;
 	}
 	struct reader r = {.e = e, .d = d, .path = file, .p = data, .end = data + len,

@@ -777,7 +777,7 @@ struct cfg_node *yaml_load_file(const char *path, struct diag *d)
 		else if (errno == EISDIR)
 			diag_error(d, path, 0, 0, "is a directory, not a YAML file");
 		else
-			diag_error(d, path, 0, 0, "unable to read: %s", strerror(errno));
+			diag_error(d, path, 0, 0, "unable to read: %s", read_file_error(errno));
 		return NULL;
 	}
 	struct cfg_node *root = yaml_load_string(path, text, len, d);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # hygiene: what every tool does about the process it was started as — fds
-# 0-2 closed, a reader that is gone. One
+# 0-2 closed, a reader that is gone, a -c FILE that is a FIFO. One
 # table of tool runs per property, one driver each. Nothing listens on the
 # config's port: every probe fails fast on loopback.
 load helpers/common
@@ -113,4 +113,74 @@ closed_fds() {
 	timeout 10 alert-send -c alerts.yaml <&- >out 2>err || rc=$?
 	assert_equal "$rc" 0
 	[ ! -s out ]
+}
+
+# Each tool's config option (and cfg-resolve's files and -e) naming FIFO.
+FIFO_CONFIG="
+/dev/null cfg-resolve FIFO
+/dev/null cfg-resolve -c FIFO
+/dev/null cfg-resolve -e FIFO t.yaml
+/dev/null db-check -c FIFO
+/dev/null svc-probe -c FIFO
+/dev/null deploy-stage -c FIFO status
+/dev/null rollback -c FIFO --check
+/dev/null health-watch -c FIFO
+/dev/null alert-send -c FIFO
+"
+
+# fifo_refused STDIN CMD...: CMD (FIFO standing for a FIFO nobody writes)
+# exits 65 at once with one line naming it.
+fifo_refused() {
+	local in=$1 rc=0
+	shift
+	rm -f fifo err
+	mkfifo fifo
+	timeout 10 "${@/#FIFO/fifo}" <"$in" >out 2>err || rc=$?
+	mapfile -t lines <err
+	if [ "$rc" -ne 65 ] || [ "${#lines[@]}" -ne 1 ] || [[ ${lines[0]} != "$1: "*"fifo"*": not a regular file" ]] ||
+		[ -s out ]; then
+		echo "$*: exit $rc, stderr: $(cat err)"
+		return 1
+	fi
+}
+
+@test "-c FIFO with no writer: every tool refuses it at once (65, one line naming it)" {
+	each_row "$FIFO_CONFIG" fifo_refused
+}
+
+# Each tool's config from a pipe named /dev/fd/N (bash's <(...)), CONFIG
+# standing for it; the same config as a file (cfg-resolve: YAML; the others:
+# a JSON config document, what a pipe from cfg-resolve carries).
+PIPE_CONFIG="
+/dev/null   cfg-resolve CONFIG
+/dev/null   db-check -c CONFIG -t 2s
+/dev/null   svc-probe -c CONFIG -t 2s
+/dev/null   deploy-stage -c CONFIG status
+/dev/null   rollback -q -c CONFIG --check
+/dev/null   health-watch -c CONFIG --count 1 -i 100ms -t 1s
+alert.jsonl alert-send --dry-run -c CONFIG
+"
+
+# pipe_config STDIN CMD...: CMD exits as it does with the config in a file.
+pipe_config() {
+	local in=$1 file=cfg.json want=0 got=0
+	shift
+	case $1 in
+	cfg-resolve) file=t.yaml ;;
+	alert-send) file=alerts.json ;;
+	esac
+	timeout 10 "${@/#CONFIG/$file}" <"$in" >/dev/null 2>&1 || want=$?
+	timeout 10 "${@/#CONFIG//dev/fd/9}" <"$in" 9< <(cat "$file") >/dev/null 2>&1 || got=$?
+	if [ "$want" -eq 65 ] || [ "$want" -eq 124 ] || [ "$got" -ne "$want" ]; then
+		echo "$*: exit $got from a pipe, $want from a file"
+		return 1
+	fi
+}
+
+@test "a config on a pipe the caller holds (/dev/stdin, /dev/fd/N) is read as a file is" {
+	cfg-resolve alerts.yaml >alerts.json
+	each_row "$PIPE_CONFIG" pipe_config
+	run --separate-stderr deploy-stage -c /dev/stdin status <cfg.json
+	assert_success
+	assert_equal "$(json_get .service)" api
 }

@@ -78,8 +78,15 @@ char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
 /* Reads a whole file (at most max bytes) into *out (NUL-terminated); returns 0
- * or -1 with errno set (EFBIG when larger than max, EISDIR for a directory). */
+ * or -1 with errno set (EFBIG when larger than max, EISDIR for a directory).
+ * Only a regular file is read, or a descriptor the caller already holds named
+ * /dev/stdin, /dev/fd/N or /proc/self/fd/N (a pipe, as stdin or bash's <(...)
+ * gives); anything else (a FIFO, a device, a socket) fails with EOPNOTSUPP
+ * without waiting, so a FIFO that nobody writes cannot hang a tool. */
 int read_file(const char *path, size_t max, char **out, size_t *len);
+/* Why read_file() failed, for a message: "not a regular file" for
+ * EOPNOTSUPP, else strerror(err). */
+const char *read_file_error(int err);
 
 /* Flushes and closes stdout; a failed write (a full disk, a reader that is
  * gone: EPIPE) is one error message and EXIT_UNKNOWN, never the status of a

@@ -1,6 +1,6 @@
 /* test_common.c — unit tests for libcommon's small parts: units, time,
  * redaction, reports, JSON Lines, atomic files, subprocesses, the process
- * hygiene of tool_start(). */
+ * hygiene of tool_start(), what read_file() reads. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -433,6 +433,53 @@ static void test_subproc(void **state)
 	subproc_result_free(&res);
 }
 
+/* A temporary directory of the test's own. */
+static char *temp_dir(void)
+{
+	char *dir = easprintf("%s/shipshape-test-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void remove_tree(char *dir)
+{
+	char *cmd = easprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(dir);
+}
+
+static void test_read_file_kinds(void **state)
+{
+	(void)state;
+	char *dir = temp_dir();
+	char *fifo = easprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	char *data = NULL;
+	size_t len = 0;
+	/* a FIFO nobody writes: refused at once, not waited on */
+	assert_int_equal(read_file(fifo, 100, &data, &len), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	assert_string_equal(read_file_error(EOPNOTSUPP), "not a regular file");
+	assert_string_equal(read_file_error(ENOENT), strerror(ENOENT));
+	assert_int_equal(read_file("/dev/null", 100, &data, &len), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	/* a pipe this process holds, named /dev/fd/N: read (bash's <(...)) */
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "a: 1\n", 5), 5);
+	close(p[1]);
+	char *name = easprintf("/dev/fd/%d", p[0]);
+	assert_int_equal(read_file(name, 100, &data, &len), 0);
+	assert_int_equal(len, 5);
+	assert_string_equal(data, "a: 1\n");
+	free(data);
+	free(name);
+	close(p[0]);
+	free(fifo);
+	remove_tree(dir);
+}
+
 /* In a child: fds 0-2 closed, then tool_start(); reports in its exit
  * status whether each became /dev/null and SIGPIPE is ignored. */
 static void test_tool_start(void **state)
@@ -508,7 +555,7 @@ int main(void)
 		cmocka_unit_test(test_redact),         cmocka_unit_test(test_report_worst),
 		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
-		cmocka_unit_test(test_tool_start),
+		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start),
 		cmocka_unit_test(test_finish_stdout_epipe),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -1033,7 +1034,7 @@ int main(int argc, char **argv)
 		char *text = NULL, err[256];
 		size_t len = 0;
 		if (read_file(s.baseline, 64u << 20, &text, &len) < 0)
-			die_errno(EXIT_DATAERR, "unable to read baseline %s", s.baseline);
+			die(EXIT_DATAERR, "unable to read baseline %s: %s", s.baseline, read_file_error(errno));
 		/* A saved report: one JSON document, or the last line of a JSON
 		 * Lines file. */
 		cJSON *base = json_parse_text(text, len, err, sizeof err);
