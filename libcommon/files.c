@@ -144,5 +144,55 @@ char *state_dir_resolve(const char *cli, const char *config_value)
 		errno = saved;
 		return NULL;
 	}
+	struct stat st;
+	if (stat(dir, &st) < 0) {
+		int saved = errno;
+		free(dir);
+		errno = saved;
+		return NULL;
+	}
+	const char *why = state_dir_unsafe(&st, geteuid());
+	if (why)
+		die(EXIT_UNKNOWN, "refusing the state directory %s: %s (it must be yours or root's, and writable by no one else)",
+		    dir, why);
 	return dir;
+}
+
+const char *state_dir_unsafe(const struct stat *st, uid_t euid)
+{
+	/* Whoever owns or can write the directory can plant a symlink, a
+	 * FIFO or a forged journal in it; a sticky bit (as on /tmp) stops
+	 * renames, not planting. */
+	if (!S_ISDIR(st->st_mode))
+		return "not a directory";
+	if (st->st_uid != euid && st->st_uid != 0)
+		return "owned by another user";
+	if (st->st_mode & S_IWOTH)
+		return "writable by every user";
+	if (st->st_mode & S_IWGRP)
+		return "writable by its group";
+	return NULL;
+}
+
+int state_file_open(const char *path, int flags, mode_t mode)
+{
+	/* O_NONBLOCK until the node is known to be a regular file: opening a
+	 * FIFO planted there would wait for a writer. */
+	int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	int saved = 0;
+	if (fstat(fd, &st) < 0)
+		saved = errno;
+	else if (!S_ISREG(st.st_mode))
+		saved = EOPNOTSUPP;
+	else if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0)
+		saved = errno;
+	if (saved) {
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
 }

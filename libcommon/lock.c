@@ -56,7 +56,7 @@ char *lock_user_at_host(void)
 int lock_guard_take(const char *dir)
 {
 	char *path = easprintf("%s/.guard", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = state_file_open(path, O_RDWR | O_CREAT, 0600);
 	free(path);
 	if (fd < 0)
 		return -1;

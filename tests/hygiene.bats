@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # hygiene: what every tool does about the process it was started as — fds
-# 0-2 closed, a reader that is gone, a -c FILE that is a FIFO. One
+# 0-2 closed, a reader that is gone, a -c FILE that is a FIFO, a state
+# directory someone else could have prepared, a symlink planted in it. One
 # table of tool runs per property, one driver each. Nothing listens on the
 # config's port: every probe fails fast on loopback.
 load helpers/common
@@ -183,4 +184,82 @@ pipe_config() {
 	run --separate-stderr deploy-stage -c /dev/stdin status <cfg.json
 	assert_success
 	assert_equal "$(json_get .service)" api
+}
+
+# Each tool that keeps state.
+STATEFUL="
+/dev/null deploy-stage -c cfg.json status
+/dev/null rollback -q -c cfg.json --check
+/dev/null alert-send -c alerts.yaml
+"
+
+# state_dir_refused STDIN CMD...: with $SHIPSHAPE_STATE_DIR as it was made,
+# CMD exits 3 with one line naming the directory.
+state_dir_refused() {
+	local in=$1 rc=0
+	shift
+	timeout 10 "$@" <"$in" >out 2>err || rc=$?
+	mapfile -t lines <err
+	if [ "$rc" -ne 3 ] || [ "${#lines[@]}" -ne 1 ] ||
+		[[ ${lines[0]} != "$1: refusing the state directory $SHIPSHAPE_STATE_DIR: "* ]]; then
+		echo "$*: exit $rc, stderr: $(cat err)"
+		return 1
+	fi
+}
+
+# state_dir_used STDIN CMD...: CMD does not refuse $SHIPSHAPE_STATE_DIR.
+state_dir_used() {
+	local in=$1 rc=0
+	shift
+	timeout 10 "$@" <"$in" >out 2>err || rc=$?
+	if [ "$rc" -eq 3 ] || [ "$rc" -eq 124 ] || grep -q 'state directory' err; then
+		echo "$*: exit $rc, stderr: $(cat err)"
+		return 1
+	fi
+}
+
+@test "a state directory another user owns or can write is refused, sticky or not" {
+	local how
+	for how in "chmod 0777" "chmod 1777" "chmod 0770" "chmod 0702" "chown nobody"; do
+		export SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/state-${how// /-}"
+		mkdir -m 0700 "$SHIPSHAPE_STATE_DIR"
+		$how "$SHIPSHAPE_STATE_DIR"
+		each_row "$STATEFUL" state_dir_refused || { echo "state directory after $how"; return 1; }
+	done
+	for how in "chmod 0700" "chmod 0755"; do
+		export SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/state-${how// /-}"
+		mkdir -m 0700 "$SHIPSHAPE_STATE_DIR"
+		$how "$SHIPSHAPE_STATE_DIR"
+		each_row "$STATEFUL" state_dir_used || { echo "state directory after $how"; return 1; }
+	done
+	# --state-dir is checked as the environment's is
+	mkdir -m 0777 loose
+	chmod 0777 loose
+	run --separate-stderr deploy-stage -c cfg.json --state-dir "$PWD/loose" status
+	assert_equal "$status" 3
+	assert_equal "$stderr" "deploy-stage: refusing the state directory $PWD/loose: writable by every user (it must be yours or root's, and writable by no one else)"
+}
+
+@test "a symlink planted in the state directory is not followed: inbox, instance lock, journal guard" {
+	echo precious >victim
+	mkdir -p "$SHIPSHAPE_STATE_DIR/alert-send"
+	ln -s "$PWD/victim" "$SHIPSHAPE_STATE_DIR/alert-send/inbox.jsonl"
+	run --separate-stderr timeout 10 alert-send -c alerts.yaml <alert.jsonl
+	assert_equal "$status" 3
+	[[ ${stderr_lines[0]} == "alert-send: unable to open $SHIPSHAPE_STATE_DIR/alert-send/inbox.jsonl: "* ]]
+	assert_equal "$(cat victim)" precious
+	rm "$SHIPSHAPE_STATE_DIR/alert-send/inbox.jsonl" "$SHIPSHAPE_STATE_DIR/alert-send/lock"
+	# a dangling one creates nothing where it points
+	ln -s "$PWD/made-by-lock" "$SHIPSHAPE_STATE_DIR/alert-send/lock"
+	run --separate-stderr timeout 10 alert-send -c alerts.yaml </dev/null
+	assert_equal "$status" 3
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ $stderr == "alert-send: unable to open $SHIPSHAPE_STATE_DIR/alert-send/lock: "* ]]
+	[ ! -e made-by-lock ]
+	mkdir -p "$SHIPSHAPE_STATE_DIR/deploy/api"
+	ln -s "$PWD/made-by-guard" "$SHIPSHAPE_STATE_DIR/deploy/api/.guard"
+	run --separate-stderr timeout 10 deploy-stage -c cfg.json begin --release r1
+	assert_equal "$status" 3
+	[ ! -e made-by-guard ]
+	[ ! -e "$SHIPSHAPE_STATE_DIR/deploy/api/lock" ]
 }

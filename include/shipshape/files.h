@@ -3,6 +3,7 @@
 #define SHIPSHAPE_FILES_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Writes data to path atomically: a temporary file in the same directory
@@ -18,7 +19,20 @@ int fsync_dir(const char *dir);
 /* The state directory: cli (--state-dir), else $SHIPSHAPE_STATE_DIR, else
  * config_value (config `state_dir`), else
  * ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape. Created 0700 if missing.
- * Returns a new string, or NULL with errno set. */
+ * Returns a new string, or NULL with errno set. A directory that another
+ * user could have prepared is refused, as ssh refuses a loose key file: it
+ * must be owned by the running user (or root) and writable by no one else
+ * (sticky or not); otherwise the tool exits EXIT_UNKNOWN with one line
+ * naming it (state_dir_unsafe()). */
 char *state_dir_resolve(const char *cli, const char *config_value);
+/* Why a directory with status st may not hold the state of a process of
+ * effective user euid (a constant phrase), or NULL when it may. */
+const char *state_dir_unsafe(const struct stat *st, uid_t euid);
+/* Opens a file in the state directory: open(2) with O_NOFOLLOW and
+ * O_CLOEXEC added, so a symlink planted there is refused (ELOOP) rather
+ * than followed to truncate or append to its target; a node that is not a
+ * regular file (a FIFO, a device) fails with EOPNOTSUPP. Returns the fd or
+ * -1 with errno set. */
+int state_file_open(const char *path, int flags, mode_t mode);
 
 #endif

@@ -1,6 +1,6 @@
 /* test_common.c — unit tests for libcommon's small parts: units, time,
  * redaction, reports, JSON Lines, atomic files, subprocesses, the process
- * hygiene of tool_start(), what read_file() reads. */
+ * hygiene of tool_start(), the state directory and files in it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -433,6 +433,28 @@ static void test_subproc(void **state)
 	subproc_result_free(&res);
 }
 
+static void test_state_dir_unsafe(void **state)
+{
+	(void)state;
+	/* who may keep state in a directory: its owner (or a root-owned one),
+	 * when no one else can write it; a sticky bit does not help */
+	static const struct { uid_t owner; mode_t mode; uid_t euid; bool safe; } cases[] = {
+		{1000, S_IFDIR | 0700, 1000, true},  {1000, S_IFDIR | 0755, 1000, true},
+		{0, S_IFDIR | 0755, 1000, true},     {0, S_IFDIR | 0700, 0, true},
+		{1000, S_IFDIR | 0700, 0, false},    {1001, S_IFDIR | 0700, 1000, false},
+		{1000, S_IFDIR | 0777, 1000, false}, {1000, S_IFDIR | 01777, 1000, false},
+		{0, S_IFDIR | 01777, 0, false},      {1000, S_IFDIR | 0770, 1000, false},
+		{1000, S_IFDIR | 0702, 1000, false}, {1000, S_IFREG | 0600, 1000, false},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct stat st = {.st_uid = cases[i].owner, .st_mode = cases[i].mode};
+		const char *why = state_dir_unsafe(&st, cases[i].euid);
+		if ((why == NULL) != cases[i].safe)
+			fail_msg("case %zu: uid %u mode %o for euid %u: %s", i, (unsigned)cases[i].owner,
+				 (unsigned)cases[i].mode, (unsigned)cases[i].euid, why ? why : "safe");
+	}
+}
+
 /* A temporary directory of the test's own. */
 static char *temp_dir(void)
 {
@@ -447,6 +469,43 @@ static void remove_tree(char *dir)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	free(dir);
+}
+
+static void test_state_file_open(void **state)
+{
+	(void)state;
+	char *dir = temp_dir();
+	char *target = easprintf("%s/target", dir), *link = easprintf("%s/link", dir);
+	char *fifo = easprintf("%s/fifo", dir), *file = easprintf("%s/file", dir);
+	assert_int_equal(atomic_write_file(target, "keep\n", 5, 0600), 0);
+	assert_int_equal(symlink(target, link), 0);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* a symlink is not followed (its target neither truncated nor
+	 * appended to), a FIFO not waited on, a regular file opened */
+	assert_int_equal(state_file_open(link, O_RDWR | O_APPEND | O_CREAT | O_TRUNC, 0600), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(state_file_open(fifo, O_RDWR | O_CREAT, 0600), -1);
+	assert_int_equal(errno, EOPNOTSUPP);
+	int fd = state_file_open(file, O_RDWR | O_APPEND | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	struct stat st;
+	assert_int_equal(stat(target, &st), 0);
+	assert_int_equal(st.st_size, 5);
+	/* a dangling symlink creates nothing at its target */
+	char *dangling = easprintf("%s/dangling", dir), *nowhere = easprintf("%s/nowhere", dir);
+	assert_int_equal(symlink(nowhere, dangling), 0);
+	assert_int_equal(state_file_open(dangling, O_RDWR | O_CREAT, 0600), -1);
+	assert_int_equal(lstat(nowhere, &st), -1);
+	free(dangling);
+	free(nowhere);
+	free(target);
+	free(link);
+	free(fifo);
+	free(file);
+	remove_tree(dir);
 }
 
 static void test_read_file_kinds(void **state)
@@ -555,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_redact),         cmocka_unit_test(test_report_worst),
 		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
+		cmocka_unit_test(test_state_dir_unsafe), cmocka_unit_test(test_state_file_open),
 		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start),
 		cmocka_unit_test(test_finish_stdout_epipe),
 	};

@@ -541,7 +541,7 @@ int book_open(struct book *b, const char *dir, bool persist, const struct settin
 		return -1;
 	if (persist) {
 		char *path = easprintf("%s/inbox.jsonl", dir);
-		b->inbox_fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		b->inbox_fd = state_file_open(path, O_RDWR | O_APPEND | O_CREAT, 0600);
 		if (b->inbox_fd < 0) {
 			error_msg("unable to open %s: %s", path, strerror(errno));
 			free(path);

@@ -466,7 +466,7 @@ static int exit_status(const struct app *a)
 static int take_instance_lock(const char *dir, bool wait)
 {
 	char *path = easprintf("%s/lock", dir);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = state_file_open(path, O_RDWR | O_CREAT, 0600);
 	if (fd < 0)
 		die_errno(EXIT_UNKNOWN, "unable to open %s", path);
 	if (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
