@@ -250,34 +250,18 @@ static void derive(struct deployment *d)
 	}
 }
 
-/* Opens a journal file: never through a symbolic link (O_NOFOLLOW: ELOOP),
- * never anything but a regular file (a FIFO would block, a device is not
- * ours: EMEDIUMTYPE). Returns the descriptor or -1 with errno set. */
+/* Opens a journal file: never through a symbolic link (ELOOP), never
+ * anything but a regular file (EOPNOTSUPP): state_file_open(). */
 static int journal_file_open(const char *path, int flags)
 {
-	int fd = open(path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	struct stat st;
-	int saved = 0;
-	if (fstat(fd, &st) < 0)
-		saved = errno;
-	else if (!S_ISREG(st.st_mode))
-		saved = EMEDIUMTYPE;
-	else if (fcntl(fd, F_SETFL, flags & O_APPEND) < 0)
-		saved = errno;
-	if (!saved)
-		return fd;
-	close(fd);
-	errno = saved;
-	return -1;
+	return state_file_open(path, flags, 0600);
 }
 
 const char *journal_strerror(int err)
 {
 	if (err == ELOOP)
 		return "a symbolic link (refused)";
-	if (err == EMEDIUMTYPE)
+	if (err == EOPNOTSUPP)
 		return "not a regular file (refused)";
 	return strerror(err);
 }

@@ -1,6 +1,7 @@
 /* test_common.c — unit tests for libcommon's small parts: units, time,
  * redaction, reports, JSON Lines, atomic files, subprocesses, the process
- * hygiene of tool_start(), the state directory and files in it. */
+ * hygiene of tool_start(), what read_file() reads, the state directory and
+ * files in it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
