@@ -11,7 +11,7 @@ libyaml-dev libcurl4-openssl-dev libpq-dev libcjson-dev libcmocka-dev
 bats bats-assert bats-support jq curl openssl ca-certificates
 postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager
 hyperfine wrk valgrind gettext-base yq time procps iproute2 bc
-monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter
+monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter mandoc
 clang-14 libclang-rt-14-dev
 "
 

@@ -85,6 +85,44 @@ api_config() {
 	[ -z "$stderr" ]
 }
 
+@test "--help lists every option the parser takes, and so does the man page" {
+	local man=$REPO_ROOT/man/man1/svc-probe.1 src=$REPO_ROOT/tools/svc-probe/main.c
+	# the parser: its option table and the shared options
+	parser=$({
+		sed -n '/^static const struct option long_opts/,/^};/p' "$src"
+		sed -n '/define STD_LONG_OPTS/,/state-dir/p' "$REPO_ROOT/include/shipshape/opts.h"
+	} | grep -oE '\{"[a-z0-9-]+"' | sed 's/{"/--/; s/"//' | sort -u)
+	# the option lines of --help (after the synopsis)
+	help=$(svc-probe --help | sed '1,/^$/d' | grep -E '^  +-' | grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)
+	assert_equal "$help" "$parser"
+	# the OPTIONS section of the man page: the .TP/.TQ headings
+	man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH PROBE KEYS/p' "$man" | awk 'p {print; p = 0} /^\.T[PQ]/ {p = 1}' |
+		sed 's/\\-/-/g' | grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)
+	assert_equal "$man_opts" "$parser"
+	# short options: -X -H -d -4 -6 beside their long names, in both
+	rendered=$(MANWIDTH=200 man -l "$man" 2>/dev/null)
+	for o in "-X, --request" "-H, --header" "-d, --data" "-4, --ipv4" "-6, --ipv6"; do
+		svc-probe --help | grep -qF -- "$o" || fail "--help: $o"
+		grep -qF -- "$o" <<<"$rendered" || fail "man: $o"
+	done
+	# the synopsis of --help and the man page's name the same options
+	help_syn=$(svc-probe --help | sed -n '1,/^$/p' | grep -oE -- '(^|[ [|])--?[a-zA-Z0-9][a-z-]*' | tr -d ' [|' | sort -u)
+	man_syn=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$man" | sed 's/\\-/-/g' |
+		grep -oE -- '(^|[ "|])--?[a-zA-Z0-9][a-z-]*' | tr -d ' "|' | sort -u)
+	assert_equal "$help_syn" "$man_syn"
+}
+
+@test "svc-probe(1) formats without mandoc or troff complaints beyond line length" {
+	run --separate-stderr mandoc -Tlint "$REPO_ROOT/man/man1/svc-probe.1"
+	[ -z "$(printf '%s\n' "$output" "$stderr" | grep -v 'input text line longer than 80 bytes' | grep .)" ] ||
+		fail "$output $stderr"
+	run --separate-stderr env MANWIDTH=80 man --warnings -l "$REPO_ROOT/man/man1/svc-probe.1"
+	assert_success
+	[ -z "$stderr" ] || fail "troff: $stderr"
+	# a sentence never runs into a closing parenthesis: "').An"
+	! grep -qE "[)'][.][A-Z]" <<<"$output" || fail "$(grep -E "[)'][.][A-Z]" <<<"$output")"
+}
+
 @test "malformed URLs and contradictory thresholds are usage errors, passwords not repeated" {
 	run --separate-stderr svc-probe http://
 	assert_equal "$status" 64
