@@ -12,6 +12,7 @@ bats bats-assert bats-support jq curl openssl ca-certificates
 postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager
 hyperfine wrk valgrind gettext-base yq time procps iproute2 bc
 monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter mandoc
+nagios4-core
 clang-14 libclang-rt-14-dev
 "
 

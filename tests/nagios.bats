@@ -140,3 +140,144 @@ assert_plugin_output() {
 	[[ $output == "cfg-resolve "* ]]
 	[ "${#lines[@]}" -eq 1 ]
 }
+
+# run_under_nagios4 NAME=COMMAND...: nagios4 (Debian's nagios4-core) runs
+# each COMMAND as the check of service NAME, once; prints each service's
+# "NAME<TAB>current_state<TAB>plugin_output<TAB>performance_data" from
+# status.dat. Bounded to 30 s; the daemon is stopped either way.
+run_under_nagios4() {
+	local d user spec pid i checked n=$#
+	d=$(mktemp -d /tmp/shipshape-nagios4.XXXXXX)
+	chmod 0777 "$d"
+	mkdir -m 0777 "$d/checkresults"
+	user=$(id -un)
+	[ "$(id -u)" -ne 0 ] || user=nagios
+	cat >"$d/objects.cfg" <<-CFG
+		define timeperiod {
+			timeperiod_name always
+			alias always
+			sunday 00:00-24:00
+			monday 00:00-24:00
+			tuesday 00:00-24:00
+			wednesday 00:00-24:00
+			thursday 00:00-24:00
+			friday 00:00-24:00
+			saturday 00:00-24:00
+		}
+		define command {
+			command_name none
+			command_line /bin/true
+		}
+		define command {
+			command_name run
+			command_line \$ARG1\$
+		}
+		define contact {
+			contact_name nobody
+			host_notifications_enabled 0
+			service_notifications_enabled 0
+			host_notification_period always
+			service_notification_period always
+			host_notification_options n
+			service_notification_options n
+			host_notification_commands none
+			service_notification_commands none
+		}
+		define host {
+			host_name loopback
+			address 127.0.0.1
+			max_check_attempts 1
+			check_period always
+			contacts nobody
+			notification_period always
+			active_checks_enabled 0
+		}
+	CFG
+	for spec in "$@"; do
+		cat >>"$d/objects.cfg" <<-CFG
+			define service {
+				host_name loopback
+				service_description ${spec%%=*}
+				check_command run!${spec#*=}
+				max_check_attempts 1
+				check_interval 60
+				retry_interval 60
+				check_period always
+				contacts nobody
+				notification_period always
+				notifications_enabled 0
+			}
+		CFG
+	done
+	cat >"$d/nagios.cfg" <<-CFG
+		log_file=$d/nagios.log
+		cfg_file=$d/objects.cfg
+		status_file=$d/status.dat
+		status_update_interval=1
+		lock_file=$d/nagios.lock
+		temp_file=$d/nagios.tmp
+		temp_path=$d
+		check_result_path=$d/checkresults
+		check_result_reaper_frequency=1
+		nagios_user=$user
+		nagios_group=$(id -gn "$user")
+		check_external_commands=0
+		use_retained_scheduling_info=0
+		retain_state_information=0
+		service_inter_check_delay_method=n
+		max_service_check_spread=1
+		enable_notifications=0
+		illegal_macro_output_chars=\`~\$&"<>
+	CFG
+	chmod -R a+rwX "$d"
+	/usr/sbin/nagios4 "$d/nagios.cfg" >"$d/run.out" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		checked=$(grep -c 'has_been_checked=1' "$d/status.dat" 2>/dev/null)
+		[ "${checked:-0}" -ge "$n" ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	# nagios removes status.dat as it stops; it is replaced whole, by rename
+	cp "$d/status.dat" "$d/status.seen" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	awk -F= '/^servicestatus/ {s = 1} s && /^\tservice_description=/ {name = $2}
+		s && /^\tcurrent_state=/ {st = $2} s && /^\tplugin_output=/ {sub(/^\tplugin_output=/, ""); out = $0}
+		s && /^\tperformance_data=/ {sub(/^\tperformance_data=/, ""); perf = $0}
+		s && /^\t}/ {print name "\t" st "\t" out "\t" perf; s = 0}' "$d/status.seen" 2>/dev/null
+	[ -n "${KEEP_NAGIOS4:-}" ] && echo "$d" >&2 || rm -rf "$d"
+}
+
+@test "nagios4 itself runs the plugins: states 3, 2 and 0, the text and the perfdata where they belong" {
+	local b=$SHIPSHAPE_BUILD
+	run --separate-stderr run_under_nagios4 \
+		"bogus=$b/svc-probe --bogus --format nagios $FAULT_URL/status/200" \
+		"badconfig=$b/cfg-resolve --check --format nagios /nonexistent/config.yaml" \
+		"regex=$b/svc-probe --format nagios --name api --regex 'foo|bar' $FAULT_URL/status/200" \
+		"ok=$b/svc-probe --format nagios --name api $FAULT_URL/status/200"
+	assert_success
+	echo "$output"
+	assert_equal "${#lines[@]}" 4
+	local name st out perf
+	while IFS=$'\t' read -r name st out perf; do
+		case $name in
+		bogus)
+			assert_equal "$st" 3
+			assert_equal "$out" "svc-probe UNKNOWN - unknown or ambiguous option --bogus (see svc-probe --help)"
+			assert_equal "$perf" "" ;;
+		badconfig)
+			assert_equal "$st" 3
+			[[ $out == "cfg-resolve UNKNOWN - "*"/nonexistent/config.yaml"* ]] ;;
+		regex)
+			assert_equal "$st" 2
+			[[ $out == "svc-probe CRITICAL - "*"/foo¦bar/ does not match" ]]
+			[[ $perf == "api_time="*"s;; api_size="*"B;;" ]] ;;
+		ok)
+			assert_equal "$st" 0
+			[[ $out == "svc-probe OK - "* ]]
+			[[ $perf == "api_time="* ]] ;;
+		*) fail "unexpected service $name" ;;
+		esac
+	done <<<"$output"
+}
