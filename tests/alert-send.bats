@@ -25,11 +25,37 @@ teardown_file() {
 
 teardown() {
 	[ -z "${SMTPS_PID:-}" ] || svc_stop_pid "$SMTPS_PID"
+	[ -z "${LATE_PID:-}" ] || svc_stop_pid "$LATE_PID"
 	# a long-running alert-send a test started
 	if [ -n "${SENDER_PID:-}" ]; then
 		kill -KILL "$SENDER_PID" 2>/dev/null || true
 		wait "$SENDER_PID" 2>/dev/null || true
 	fi
+	if [ -n "${STATE_MOUNTED:-}" ]; then
+		umount "$SHIPSHAPE_STATE_DIR"
+	fi
+}
+
+# full_state: a 64 KiB tmpfs mounted on the state directory (as root), then
+# filled up: every write in it fails with ENOSPC.
+full_state() {
+	mkdir -p "$SHIPSHAPE_STATE_DIR"
+	mount -t tmpfs -o size=64k,mode=0700 tmpfs "$SHIPSHAPE_STATE_DIR"
+	STATE_MOUNTED=1
+	mkdir -p "$SHIPSHAPE_STATE_DIR/alert-send"
+	dd if=/dev/zero of="$SHIPSHAPE_STATE_DIR/filler" bs=4k 2>/dev/null || true
+	! printf x >"$SHIPSHAPE_STATE_DIR/probe" 2>/dev/null || [ ! -s "$SHIPSHAPE_STATE_DIR/probe" ]
+	rm -f "$SHIPSHAPE_STATE_DIR/probe"
+}
+
+# start_late_webhook PORT: a second faultsrv recording on PORT (a channel
+# that was down coming back); its records in late/. It must not hold the
+# sender's input open.
+start_late_webhook() {
+	"$(svc_faultsrv_bin)" --port "$1" --record-dir "$BATS_TEST_TMPDIR/late" \
+		</dev/null >>"$BATS_TEST_TMPDIR/late.log" 2>&1 3>&- {SENDER_IN}>&- &
+	LATE_PID=$!
+	wait_for_port "$1"
 }
 
 # start_sender [ARGS]: a long-running `alert-send -c cfg.yaml ARGS` reading
@@ -721,4 +747,110 @@ runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json
 		"rotated ***; was in postgres://app:***@127.0.0.1/db"
 	run grep -rlE "jwt-secret-value-4242|hunter2-pw-77" "$SHIPSHAPE_STATE_DIR"
 	assert_failure
+}
+
+@test "webhook groupKey: the same for a group's firing and its resolve, another for another group" {
+	config 'group_by: [alertname, target]'
+	sed -i '/slack:/d' cfg.yaml
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing a; alert firing b)
+	assert_success
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved a)
+	assert_success
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved b)
+	assert_success
+	# one message per group each time: a and b apart
+	assert_equal "$(requests hook-$N | jq -r '[.status, .alerts[0].labels.target, (.alerts | length)] | join(" ")' | sort | tr '\n' '|')" \
+		"firing a 1|firing b 1|resolved a 1|resolved b 1|"
+	local ka kb
+	ka=$(requests hook-$N | jq -r 'select(.alerts[0].labels.target == "a") | .groupKey' | sort -u)
+	kb=$(requests hook-$N | jq -r 'select(.alerts[0].labels.target == "b") | .groupKey' | sort -u)
+	# Alertmanager's form: the route's key, then the group's labels
+	assert_equal "$ka" '{}:{alertname="HealthCheckFailed", target="a"}'
+	assert_equal "$kb" '{}:{alertname="HealthCheckFailed", target="b"}'
+	assert_equal "$(requests hook-$N | jq -c 'select(.alerts[0].labels.target == "a") | .groupLabels' | sort -u)" \
+		'{"alertname":"HealthCheckFailed","target":"a"}'
+}
+
+@test "webhook groupKey: without group_by one group, firing until its last alert resolves" {
+	config
+	sed -i '/slack:/d' cfg.yaml
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing a)
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing b)
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved a)
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved b)
+	assert_success
+	assert_equal "$(requests hook-$N | jq -r '.groupKey' | sort -u)" '{}:{}'
+	# b still fires when a resolves: the group is still firing
+	assert_equal "$(requests hook-$N | jq -r '.status + " " + .alerts[0].status + " " + .alerts[0].labels.target' | tr '\n' '|')" \
+		"firing firing a|firing firing b|firing resolved a|resolved resolved b|"
+}
+
+@test "full state directory, channel down: the notification is held in memory and delivered once both recover" {
+	local port
+	port=$(free_port)
+	config "webhook: {url: \"http://127.0.0.1:$port/record/late\"}
+retry: {attempts: 2, initial_backoff: 50ms, max_backoff: 300ms}"
+	sed -i '/slack:/d' cfg.yaml
+	full_state
+	start_sender
+	alert firing held >&"$SENDER_IN"
+	# attempts fail (nothing listens), the spool refuses it: held in memory
+	wait_until 20 grep -q '"status":"held"' out.jsonl
+	grep -q "unable to spool a webhook notification in $SHIPSHAPE_STATE_DIR/alert-send/spool: No space left on device" err.txt
+	grep -q "unable to save $SHIPSHAPE_STATE_DIR/alert-send/state.json: No space left on device" err.txt
+	# space returns, the channel comes back: delivered without new input
+	rm "$SHIPSHAPE_STATE_DIR/filler"
+	start_late_webhook "$port"
+	wait_until 30 grep -q '"status":"delivered"' out.jsonl
+	stop_sender
+	# the run could not write its state for a while: not success
+	assert_equal "$SENDER_STATUS" 3
+	assert_equal "$(jq -r 'select(.status == 200) | .json.alerts[0].labels.target' "$BATS_TEST_TMPDIR/late/late.jsonl")" "held"
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/spool" | wc -l)" 0
+	# the book was saved once space returned: the resolve reaches the channel told
+	run --separate-stderr alert-send -c cfg.yaml < <(alert resolved held)
+	assert_success
+	assert_equal "$(json_get '.status + " " + .reason')" "delivered resolved"
+}
+
+@test "full state directory, channel up: delivered, but the run exits 3 naming what it could not write" {
+	config
+	sed -i '/slack:/d' cfg.yaml
+	full_state
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing unsaved)
+	assert_equal "$status" 3
+	assert_equal "$(json_get '.status')" "delivered"
+	[[ $stderr == *"unable to spool a webhook notification in $SHIPSHAPE_STATE_DIR/alert-send/spool: No space left on device"* ]]
+	[[ $stderr == *"unable to save $SHIPSHAPE_STATE_DIR/alert-send/state.json: No space left on device"* ]]
+	[[ $stderr == *"the alert book $SHIPSHAPE_STATE_DIR/alert-send/state.json is not saved"* ]]
+}
+
+@test "full state directory, channel down, input ends: the notification that cannot be kept is said lost, exit 3" {
+	local port
+	port=$(free_port)
+	config "webhook: {url: \"http://127.0.0.1:$port/record/late\"}"
+	sed -i '/slack:/d' cfg.yaml
+	full_state
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing lost)
+	assert_equal "$status" 3
+	assert_equal "$(json_get '.status' | tail -n 1)" "held"
+	[[ $stderr == *"unable to keep 1 notification: it was neither delivered nor spooled in $SHIPSHAPE_STATE_DIR/alert-send/spool, it is lost"* ]]
+}
+
+@test "--only-input notifies of this input's alerts only; what else the book owes waits for the next run" {
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 1s, channels: [slack, webhook]}]}'
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing old)
+	assert_success
+	sleep 1.1 # the old alert's level 2 falls due
+	run --separate-stderr alert-send -c cfg.yaml --only-input < <(alert firing new)
+	assert_success
+	assert_equal "$(json_get '.channel + " " + .reason + " " + .title')" "slack new [FIRING:1] HealthCheckFailed new (production)"
+	# a run without it sends the escalation still owed (the new alert's own
+	# level 2 may fall due by then too on a loaded machine)
+	run --separate-stderr alert-send -c cfg.yaml flush
+	assert_success
+	assert_equal "$(json_get 'select(.title | contains(" old ")) | .channel + " " + .reason + " " + .title' | sort | tr '\n' '|')" \
+		"slack escalated [FIRING:1] HealthCheckFailed old (production)|webhook escalated [FIRING:1] HealthCheckFailed old (production)|"
+	run --separate-stderr alert-send -c cfg.yaml --only-input flush
+	assert_equal "$status" 64
 }

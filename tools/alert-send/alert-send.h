@@ -75,6 +75,8 @@ struct settings {
 	size_t n_runbooks;
 	size_t runbook_max_output;
 	size_t max_alerts_per_message;
+	char **group_by;                 /* label names, sorted; NULL-terminated (empty: one group) */
+	size_t n_group_by;
 };
 
 /* Reads the "alerts" section (and environment, service.name). Problems are
@@ -83,6 +85,10 @@ unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms)
 void settings_free(struct settings *s);
 unsigned settings_configured(const struct settings *s); /* bit per configured channel */
 const struct runbook *settings_runbook(const struct settings *s, const char *alertname);
+/* The group labels of an alert (those of group_by it has): a new object. */
+cJSON *settings_group_labels(const struct settings *s, const cJSON *labels);
+/* Alertmanager's group key of those labels: {}:{name="value", ...}. A new string. */
+char *group_key_of(const cJSON *group_labels);
 
 /* ---- the book of alerts ---- */
 
@@ -108,6 +114,8 @@ struct alert {
 	int level;             /* escalation level reached, 0: not yet notified */
 	bool acked;
 	bool runbook_due;
+	bool taken;            /* taken from this run's input (not saved) */
+	char *group_key;       /* of settings' group_by, made when first planned */
 	struct chan_state ch[CH_COUNT];
 };
 
@@ -123,6 +131,9 @@ struct book {
 	int64_t saved_at;      /* monotonic ms */
 	int64_t acks_mtime_ns;
 	bool persist;          /* false: in memory only (--dry-run, --test) */
+	bool save_failing;     /* the last save of state.json failed */
+	bool only_taken;       /* --only-input: plan only the alerts this run took */
+	unsigned write_errors; /* saves and inbox writes that failed this run */
 };
 
 /* Opens the book in dir (state.json + inbox.jsonl replayed through ingest).
@@ -136,8 +147,10 @@ struct alert *book_find(const struct book *b, const char *fingerprint);
 /* Appends already-validated input lines to the inbox (crash journal). */
 void book_journal(struct book *b, const char *lines, size_t len);
 /* Saves state.json atomically and empties the inbox when dirty and at least
- * min_interval_ms passed since the last save. */
-void book_save(struct book *b, int64_t min_interval_ms);
+ * min_interval_ms passed since the last save. A failure is said once per
+ * streak of failures and counted in write_errors; the book stays dirty, so
+ * the next call tries again. Returns 0, -1 when the save failed. */
+int book_save(struct book *b, int64_t min_interval_ms);
 /* Re-reads the acks directory when it changed. */
 void book_load_acks(struct book *b);
 
@@ -149,12 +162,15 @@ struct owed {
 };
 
 /* Brings escalation levels up to date and collects, per channel, the alerts
- * owed a notification whose group is due (all of them when final). Returns
+ * owed a notification whose group is due (all of them when final; with
+ * only_taken, of the alerts taken this run only). Returns
  * the epoch ms of the next time something falls due (INT64_MAX: never). */
 int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final,
 		  struct owed owed[CH_COUNT]);
 /* Records that channel c was told about a (once its notification is spooled). */
 void book_mark_sent(struct book *b, struct alert *a, enum channel_id c, int64_t now);
+/* How many alerts of the group are firing as channel c was told. */
+size_t book_group_firing(struct book *b, const struct settings *s, const char *group_key, enum channel_id c);
 /* Forgets resolved alerts nobody needs to hear about any more. */
 void book_collect(struct book *b);
 void owed_free(struct owed *o);
@@ -163,9 +179,12 @@ void owed_free(struct owed *o);
 
 /* A notification: what the spool holds and every attempt is built from.
  * {"kind":"notification","id","channel","created","reason","environment",
- *  "message_id" (email),"alerts":[alert documents + "notify":{"reason","level"}]} */
+ *  "message_id" (email),"group":{"key","labels","firing"},
+ *  "alerts":[alert documents + "notify":{"reason","level"}]}
+ * The alerts are of one group; firing counts the group's alerts still firing
+ * after this notification (the webhook's status). */
 cJSON *notification_new(const struct settings *s, enum channel_id c, struct alert *const *alerts,
-			const enum notify_reason *reasons, size_t n, int64_t now);
+			const enum notify_reason *reasons, size_t n, size_t group_firing, int64_t now);
 /* A test notification for --test. */
 cJSON *notification_test(const struct settings *s, enum channel_id c, int64_t now);
 
@@ -195,7 +214,8 @@ void deliverer_load_spool(struct deliverer *d);
  * again every retry.max_backoff (off at the end of input: exit instead). */
 void deliverer_retry_spool(struct deliverer *d, bool on);
 /* Spools a notification (fsync'd) and queues it. Returns 0, -1 when it could
- * not be spooled (then it is attempted anyway, from memory). */
+ * not be spooled (then it is attempted anyway, from memory; given up on, it
+ * is held in memory and the spool and the channel are tried again). */
 int deliverer_submit(struct deliverer *d, cJSON *notification);
 /* Nothing queued or in flight. */
 bool deliverer_idle(const struct deliverer *d);
@@ -205,11 +225,16 @@ bool deliverer_idle(const struct deliverer *d);
 int deliverer_step(struct deliverer *d, struct pollfd *extra, unsigned n_extra, int timeout_ms);
 /* Milliseconds until the deliverer needs a step (INT32_MAX when idle). */
 int deliverer_next_ms(const struct deliverer *d);
-/* Gives up on everything in flight or waiting: their items stay spooled. */
+/* Gives up on everything in flight or waiting: their items stay spooled
+ * (those only in memory are held, for deliverer_keep). */
 void deliverer_abandon(struct deliverer *d);
-/* Counts for the exit status. */
+/* At exit: the notifications held in memory are tried in the spool once
+ * more; those it still refuses are said lost on stderr. Returns how many. */
+unsigned deliverer_keep(struct deliverer *d);
+/* Counts for the exit status. unspooled: notifications the spool refused
+ * when made; lost: neither delivered nor spooled at exit. */
 struct deliver_counts {
-	unsigned delivered, spooled, failed, claimed_elsewhere;
+	unsigned delivered, spooled, failed, claimed_elsewhere, unspooled, lost;
 };
 struct deliver_counts deliverer_counts(const struct deliverer *d);
 

@@ -75,6 +75,7 @@ static void alert_free(struct alert *a)
 	cJSON_Delete(a->labels);
 	cJSON_Delete(a->annotations);
 	free(a->generator_url);
+	free(a->group_key);
 	free(a);
 }
 
@@ -143,6 +144,7 @@ struct alert *book_ingest(struct book *b, const struct alert_view *v, int64_t no
 		a->generator_url = estrdup(v->generator_url);
 	}
 	a->updated_at = now;
+	a->taken = true;
 	b->dirty = true;
 	return a;
 }
@@ -236,6 +238,79 @@ static size_t rate_allow(struct channel *ch, int64_t now, int64_t *next)
 	return 0;
 }
 
+static const char *alert_group_key(const struct settings *s, struct alert *a)
+{
+	if (!a->group_key) {
+		cJSON *g = settings_group_labels(s, a->labels);
+		a->group_key = group_key_of(g);
+		cJSON_Delete(g);
+	}
+	return a->group_key;
+}
+
+struct owed_entry {
+	struct alert *alert;
+	enum notify_reason reason;
+	size_t order;
+};
+
+static int owed_entry_compare(const void *x, const void *y)
+{
+	const struct owed_entry *a = x, *b = y;
+	int c = strcmp(a->alert->group_key, b->alert->group_key);
+	return c ? c : a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Orders what a channel is owed by group (each group in the order it was
+ * owed), since a message carries one group. */
+static void owed_sort_by_group(struct owed *o, const struct settings *s)
+{
+	if (s->n_group_by == 0) {
+		for (size_t i = 0; i < o->n; i++)
+			alert_group_key(s, o->alerts[i]);
+		return; /* one group */
+	}
+	struct owed_entry *e = emalloc(o->n * sizeof *e);
+	for (size_t i = 0; i < o->n; i++) {
+		alert_group_key(s, o->alerts[i]);
+		e[i] = (struct owed_entry){o->alerts[i], o->reasons[i], i};
+	}
+	qsort(e, o->n, sizeof *e, owed_entry_compare);
+	for (size_t i = 0; i < o->n; i++) {
+		o->alerts[i] = e[i].alert;
+		o->reasons[i] = e[i].reason;
+	}
+	free(e);
+}
+
+/* The messages o makes (one group each, at most per alerts); with limit
+ * messages allowed, *fits is how many alerts the first limit of them hold. */
+static size_t owed_messages(const struct owed *o, size_t per, size_t limit, size_t *fits)
+{
+	size_t messages = 0;
+	*fits = 0;
+	for (size_t i = 0; i < o->n;) {
+		size_t j = i;
+		while (j < o->n && j - i < per && strcmp(o->alerts[j]->group_key, o->alerts[i]->group_key) == 0)
+			j++;
+		if (messages++ < limit)
+			*fits = j;
+		i = j;
+	}
+	return messages;
+}
+
+size_t book_group_firing(struct book *b, const struct settings *s, const char *group_key, enum channel_id c)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < b->n_buckets; i++)
+		for (struct alert *a = b->buckets[i]; a; a = a->next)
+			if (a->status == ALERT_FIRING && a->ch[c].sent == SENT_FIRING &&
+			    strcmp(alert_group_key(s, a), group_key) == 0)
+				n++;
+	return n;
+}
+
 int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, struct owed owed[CH_COUNT])
 {
 	int64_t next = INT64_MAX;
@@ -247,6 +322,8 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 	}
 	for (size_t i = 0; i < b->n_buckets; i++) {
 		for (struct alert *a = b->buckets[i]; a; a = a->next) {
+			if (b->only_taken && !a->taken)
+				continue; /* what it is owed waits for a run that plans everything */
 			unsigned active = a->status == ALERT_FIRING ? escalate(b, s, a, now, &next) : 0;
 			for (int c = 0; c < CH_COUNT; c++) {
 				if (!(configured & (1u << c)))
@@ -272,6 +349,7 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 	for (int c = 0; c < CH_COUNT; c++) {
 		if (!owed[c].n)
 			continue;
+		owed_sort_by_group(&owed[c], s);
 		if (!final && group_due[c] > now) {
 			next = min64(next, group_due[c]);
 			owed[c].n = 0;
@@ -280,12 +358,12 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 		if (final)
 			continue; /* at the end the rest goes out batched, whatever the rate */
 		size_t allowed = rate_allow(&s->ch[c], now, &next);
-		size_t per = s->max_alerts_per_message;
-		size_t messages = (owed[c].n + per - 1) / per;
+		size_t fits;
+		size_t messages = owed_messages(&owed[c], s->max_alerts_per_message, allowed, &fits);
 		if (messages > allowed) {
 			/* The excess waits for the next token, batched with whatever
 			 * else arrives meanwhile: nothing is dropped. */
-			owed[c].n = allowed * per;
+			owed[c].n = fits;
 			if (allowed == 0)
 				continue;
 			int64_t wait = (int64_t)((double)s->ch[c].rate_per_ms / s->ch[c].rate_count) + 1;
@@ -481,11 +559,12 @@ out:
 	return rc;
 }
 
-void book_save(struct book *b, int64_t min_interval_ms)
+int book_save(struct book *b, int64_t min_interval_ms)
 {
 	int64_t now = now_monotonic_ms();
+	int rc = 0;
 	if (!b->persist || !b->dirty || (min_interval_ms > 0 && now - b->saved_at < min_interval_ms))
-		return;
+		return 0;
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddNumberToObject(doc, "version", 1);
 	cJSON *alerts = cJSON_AddArrayToObject(doc, "alerts");
@@ -496,8 +575,16 @@ void book_save(struct book *b, int64_t min_interval_ms)
 	cJSON_Delete(doc);
 	char *path = easprintf("%s/state.json", b->dir);
 	if (atomic_write_file(path, text, strlen(text), 0600) < 0) {
-		error_msg("unable to save %s: %s", path, strerror(errno));
+		if (!b->save_failing)
+			error_msg("unable to save %s: %s (tried again while alert-send runs)", path, strerror(errno));
+		b->save_failing = true;
+		b->write_errors++;
+		b->saved_at = now; /* the next try after the interval */
+		rc = -1;
 	} else {
+		if (b->save_failing)
+			warnx_("%s is saved again", path);
+		b->save_failing = false;
 		/* The state now holds everything the inbox journaled. */
 		if (b->inbox_fd >= 0 && ftruncate(b->inbox_fd, 0) < 0)
 			error_msg("unable to empty the inbox: %s", strerror(errno));
@@ -506,6 +593,7 @@ void book_save(struct book *b, int64_t min_interval_ms)
 	}
 	free(path);
 	free(text);
+	return rc;
 }
 
 void book_journal(struct book *b, const char *lines, size_t len)
@@ -517,7 +605,8 @@ void book_journal(struct book *b, const char *lines, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			error_msg("unable to journal input in the inbox: %s", strerror(errno));
+			error_msg("unable to journal input in %s/inbox.jsonl: %s", b->dir, strerror(errno));
+			b->write_errors++;
 			return;
 		}
 		off += (size_t)n;

@@ -47,6 +47,8 @@ struct deliverer {
 	struct deliver_opts o;
 	CURLM *multi;
 	struct job *head[CH_COUNT], *tail[CH_COUNT];
+	struct job *held[CH_COUNT];   /* given up on and not spooled: in memory only */
+	bool spool_failing;           /* the last spool write failed (said once per streak) */
 	int64_t down_until[CH_COUNT]; /* monotonic: after a give-up, new items go to the spool at once */
 	bool was_down[CH_COUNT];
 	bool retry_spool;      /* long-running: retry a down channel's spool each max_backoff */
@@ -84,13 +86,19 @@ static void enqueue(struct deliverer *d, struct job *j)
 	d->tail[j->ch] = j;
 }
 
-static void pop(struct deliverer *d, enum channel_id ch)
+static struct job *unqueue(struct deliverer *d, enum channel_id ch)
 {
 	struct job *j = d->head[ch];
 	d->head[ch] = j->next;
 	if (!d->head[ch])
 		d->tail[ch] = NULL;
-	job_free(j);
+	j->next = NULL;
+	return j;
+}
+
+static void pop(struct deliverer *d, enum channel_id ch)
+{
+	job_free(unqueue(d, ch));
 }
 
 static bool queued(const struct deliverer *d, enum channel_id ch, const char *path)
@@ -277,6 +285,58 @@ void deliverer_retry_spool(struct deliverer *d, bool on)
 	d->retry_spool = on;
 }
 
+/* Writes an in-memory job's notification to the spool. Returns whether it
+ * is there now; a failure is said once per streak of failures. */
+static bool make_durable(struct deliverer *d, struct job *j)
+{
+	if (j->path || !d->o.spool_dir)
+		return j->path != NULL;
+	j->path = spool_put(d->o.spool_dir, channel_names[j->ch], j->doc);
+	if (j->path) {
+		if (d->spool_failing)
+			warnx_("the spool %s takes notifications again", d->o.spool_dir);
+		d->spool_failing = false;
+		return true;
+	}
+	if (!d->spool_failing)
+		error_msg("unable to spool a %s notification in %s: %s (kept in memory: the spool is "
+			  "tried again)", channel_names[j->ch], d->o.spool_dir, strerror(errno));
+	d->spool_failing = true;
+	return false;
+}
+
+/* A job given up on that could not be spooled: it stays in memory, and the
+ * spool and the channel are tried again (deliverer_step, deliverer_keep). */
+static void hold(struct deliverer *d, struct job *j)
+{
+	j->attempts = 0;
+	j->resting = false;
+	j->not_before = 0;
+	j->next = d->held[j->ch];
+	d->held[j->ch] = j;
+}
+
+/* Held jobs of ch: those the spool now takes become spool items (to be
+ * loaded from there); the rest are queued again from memory, resting.
+ * Returns how many were queued. */
+static size_t unhold(struct deliverer *d, enum channel_id ch)
+{
+	size_t queued_now = 0;
+	struct job *j = d->held[ch], *next;
+	d->held[ch] = NULL;
+	for (; j; j = next) {
+		next = j->next;
+		if (make_durable(d, j)) {
+			job_free(j); /* the spool has it: loaded from there */
+			continue;
+		}
+		j->resting = true;
+		enqueue(d, j);
+		queued_now++;
+	}
+	return queued_now;
+}
+
 int deliverer_submit(struct deliverer *d, cJSON *doc)
 {
 	int ch = channel_parse(json_path_string(doc, "channel", ""));
@@ -300,8 +360,10 @@ int deliverer_submit(struct deliverer *d, cJSON *doc)
 	if (d->o.spool_dir) {
 		path = spool_put(d->o.spool_dir, channel_names[ch], doc);
 		if (!path) {
-			error_msg("unable to spool a %s notification in %s: %s (attempting it anyway)",
-				  channel_names[ch], d->o.spool_dir, strerror(errno));
+			error_msg("unable to spool a %s notification in %s: %s (kept in memory and attempted; "
+				  "the spool is tried again)", channel_names[ch], d->o.spool_dir, strerror(errno));
+			d->spool_failing = true;
+			d->counts.unspooled++;
 			rc = -1;
 		}
 	}
@@ -492,12 +554,21 @@ static void channel_down(struct deliverer *d, enum channel_id ch)
 	d->was_down[ch] = true;
 	while (d->head[ch] && !d->head[ch]->running) {
 		struct job *j = d->head[ch];
+		if (j->resting && j->attempts == 0 && !j->path) {
+			hold(d, unqueue(d, ch)); /* not tried this time: held, as it was */
+			continue;
+		}
 		if (j->resting && j->attempts == 0) {
 			pop(d, ch); /* not tried this time: it stays as it was */
 			continue;
 		}
 		if (!j->doc && j->path)
 			j->doc = spool_read_path_doc(j->path);
+		if (!j->path && d->o.spool_dir && !make_durable(d, j)) {
+			record_print(record_new(d, j, "held"), d->o.format);
+			hold(d, unqueue(d, ch));
+			continue;
+		}
 		record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
 		if (j->path)
 			count_spooled(d, j->path);
@@ -542,6 +613,7 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 			/* Back up: what waited in the spool goes now, oldest first. */
 			d->was_down[ch] = false;
 			d->down_until[ch] = 0;
+			unhold(d, ch);
 			load_spool_channel(d, ch, false);
 		}
 		return;
@@ -559,7 +631,9 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 			wait = retry_after * 1000;
 	}
 	bool again = transient && j->attempts < d->o.s->retry_attempts;
-	const char *status = again ? "retrying" : j->path ? "spooled" : "failed";
+	/* given up on: one that could not be spooled is tried there again now */
+	bool held = !again && !make_durable(d, j) && d->o.spool_dir;
+	const char *status = again ? "retrying" : held ? "held" : j->path ? "spooled" : "failed";
 	cJSON *r = record_new(d, j, status);
 	if (code)
 		cJSON_AddNumberToObject(r, "code", (double)code);
@@ -582,11 +656,16 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 		return;
 	}
 	record_print(r, d->o.format);
+	enum channel_id ch = j->ch;
+	if (held) {
+		hold(d, unqueue(d, ch));
+		channel_down(d, ch);
+		return;
+	}
 	if (j->path)
 		count_spooled(d, j->path);
 	else
 		d->counts.failed++;
-	enum channel_id ch = j->ch;
 	pop(d, ch);
 	channel_down(d, ch);
 }
@@ -600,7 +679,8 @@ static void start_due(struct deliverer *d)
 		 * queued, the spool is tried again, oldest first. */
 		if (d->retry_spool && d->was_down[c] && !d->head[c] && now >= d->down_until[c]) {
 			d->down_until[c] = now + d->o.s->retry_max_ms;
-			if (!load_spool_channel(d, c, true))
+			size_t from_memory = unhold(d, (enum channel_id)c);
+			if (!load_spool_channel(d, c, true) && !from_memory)
 				d->was_down[c] = false; /* emptied meanwhile (a flush) */
 		}
 		/* start() pops jobs it cannot attempt: go on with the next one */
@@ -685,6 +765,10 @@ void deliverer_abandon(struct deliverer *d)
 			}
 			if (!j->doc && j->path)
 				j->doc = spool_read_path_doc(j->path);
+			if (!j->path && d->o.spool_dir) {
+				hold(d, unqueue(d, (enum channel_id)c)); /* deliverer_keep() decides */
+				continue;
+			}
 			if (!(j->resting && j->attempts == 0)) {
 				record_print(record_new(d, j, j->path ? "spooled" : "failed"), d->o.format);
 				if (j->path)
@@ -695,6 +779,31 @@ void deliverer_abandon(struct deliverer *d)
 			pop(d, (enum channel_id)c);
 		}
 	}
+}
+
+unsigned deliverer_keep(struct deliverer *d)
+{
+	unsigned lost = 0;
+	for (int c = 0; c < CH_COUNT; c++) {
+		struct job *j;
+		while ((j = d->held[c])) {
+			d->held[c] = j->next;
+			if (make_durable(d, j)) {
+				record_print(record_new(d, j, "spooled"), d->o.format);
+				count_spooled(d, j->path);
+			} else {
+				lost++;
+			}
+			job_free(j);
+		}
+	}
+	if (lost) {
+		error_msg("unable to keep %u notification%s: %s delivered nor spooled in %s, %s lost",
+			  lost, lost == 1 ? "" : "s", lost == 1 ? "it was neither" : "they were neither",
+			  d->o.spool_dir, lost == 1 ? "it is" : "they are");
+		d->counts.lost += lost;
+	}
+	return lost;
 }
 
 struct deliver_counts deliverer_counts(const struct deliverer *d)
@@ -727,6 +836,10 @@ void deliverer_free(struct deliverer *d)
 				j->easy = NULL;
 			}
 			pop(d, (enum channel_id)c);
+		}
+		for (struct job *j = d->held[c], *next; j; j = next) {
+			next = j->next;
+			job_free(j);
 		}
 	}
 	curl_multi_cleanup(d->multi);

@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST };
+enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT };
 
 #define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
 #define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
@@ -28,7 +28,7 @@ enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST };
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--dry-run] [--format json|text] [-q] [-v]\n"
+		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--dry-run] [--only-input] [--format json|text] [-q] [-v]\n"
 		"       alert-send --test -c FILE [-t DUR] [--format json|text]\n"
 		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--format json|text]\n"
 		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
@@ -43,6 +43,8 @@ static void usage(FILE *f)
 		"  -t, --timeout DUR     one delivery attempt (default: alerts.timeout, 10s)\n"
 		"      --dry-run         print what would be sent; send and store nothing\n"
 		"      --test            send a test notification through every channel\n"
+		"      --only-input      notify of the alerts this input brings only, not what\n"
+		"                        else the book owes (repeats, escalations)\n"
 		"  -m, --message TEXT    with ack: why, for the record\n"
 		"      --format FMT      json (default when piped) or text\n"
 		"  -q, --quiet           no warnings\n"
@@ -52,12 +54,13 @@ static void usage(FILE *f)
 		"\n"
 		"flush delivers what waits in the spool; ack stops an alert's escalation.\n"
 		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered or\n"
-		"invalid channel config, 64 usage, 65 invalid input, 75 state in use.\n");
+		"invalid channel config, 3 the state (spool, book) could not be written,\n"
+		"64 usage, 65 invalid input, 75 state in use.\n");
 }
 
 struct args {
 	struct std_opts std;
-	bool dry_run, test;
+	bool dry_run, test, only_input;
 	const char *command; /* NULL (run), "flush", "ack" */
 	const char *fingerprint;
 	const char *message;
@@ -367,13 +370,22 @@ static bool notify_due(struct app *a, bool final)
 	a->next_due = book_plan(&a->book, &a->s, now, final, a->owed);
 	for (int c = 0; c < CH_COUNT; c++) {
 		struct owed *o = &a->owed[c];
-		for (size_t i = 0; i < o->n; i += a->s.max_alerts_per_message) {
-			size_t n = o->n - i < a->s.max_alerts_per_message ? o->n - i : a->s.max_alerts_per_message;
-			cJSON *doc = notification_new(&a->s, (enum channel_id)c, o->alerts + i, o->reasons + i, n, now);
-			deliverer_submit(a->d, doc);
-			submitted = true;
-			for (size_t k = i; k < i + n; k++)
+		/* book_plan ordered them by group: one group, then messages of at
+		 * most max_alerts_per_message of it */
+		for (size_t g = 0, end; g < o->n; g = end) {
+			const char *key = o->alerts[g]->group_key;
+			for (end = g + 1; end < o->n && strcmp(o->alerts[end]->group_key, key) == 0; end++)
+				;
+			for (size_t k = g; k < end; k++)
 				book_mark_sent(&a->book, o->alerts[k], (enum channel_id)c, now);
+			size_t firing = book_group_firing(&a->book, &a->s, key, (enum channel_id)c);
+			for (size_t i = g; i < end; i += a->s.max_alerts_per_message) {
+				size_t n = end - i < a->s.max_alerts_per_message ? end - i : a->s.max_alerts_per_message;
+				cJSON *doc = notification_new(&a->s, (enum channel_id)c, o->alerts + i, o->reasons + i,
+							      n, firing, now);
+				deliverer_submit(a->d, doc);
+				submitted = true;
+			}
 		}
 		o->n = 0;
 	}
@@ -458,6 +470,11 @@ static int exit_status(const struct app *a)
 		st = c.delivered > 0 ? EXIT_WARNING : EXIT_CRITICAL;
 	if (st == EXIT_OK && a->bad_lines)
 		st = EXIT_DATAERR;
+	/* State that could not be written is never success, whatever was
+	 * delivered: a notification not spooled, a book not saved (its later
+	 * resolve would reach nobody). Each was said on stderr when it happened. */
+	if (c.unspooled || c.lost || a->book.write_errors)
+		st = EXIT_UNKNOWN;
 	return st;
 }
 
@@ -504,6 +521,7 @@ static int cmd_run(struct app *a, bool flush)
 		die(EXIT_UNKNOWN, "unable to open the alert book in %s", a->dir);
 	if (!with_book)
 		verbose("%s is in use by another alert-send: flushing the spool only", a->dir);
+	a->book.only_taken = a->args->only_input;
 	a->d = deliverer_new(&(struct deliver_opts){
 		.s = &a->s, .spool_dir = a->args->dry_run ? NULL : spool, .format = a->format,
 		.dry_run = a->args->dry_run});
@@ -514,6 +532,10 @@ static int cmd_run(struct app *a, bool flush)
 		replay_inbox(a);
 	install_signals();
 	loop(a, !flush);
+	deliverer_keep(a->d);
+	if (a->book.save_failing)
+		error_msg("the alert book %s/state.json is not saved: the alerts taken and told this run are "
+			  "not recorded (a later resolve may notify nobody)", a->dir);
 	int st = exit_status(a);
 	if (a->ignored_events)
 		verbose("%u event%s without alerts taken", a->ignored_events, a->ignored_events == 1 ? "" : "s");
@@ -602,6 +624,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		STD_LONG_OPTS,
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"test", no_argument, NULL, OPT_TEST},
+		{"only-input", no_argument, NULL, OPT_ONLY_INPUT},
 		{"message", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
@@ -612,6 +635,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_TEST: a->test = true; break;
+		case OPT_ONLY_INPUT: a->only_input = true; break;
 		case 'm': a->message = optarg; break;
 		default: option_error('?', argv);
 		}
@@ -632,6 +656,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "-m goes with ack");
 	if (a->test && a->command)
 		die(EXIT_USAGE, "--test does not go with %s", a->command);
+	if (a->only_input && (a->test || a->command))
+		die(EXIT_USAGE, "--only-input goes with a run that reads alerts, not with %s",
+		    a->test ? "--test" : a->command);
 	bool ack = a->command && strcmp(a->command, "ack") == 0;
 	if (!ack && !a->std.config_path)
 		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");

@@ -48,9 +48,18 @@ static cJSON *notification_base(const struct settings *s, enum channel_id c, int
 }
 
 cJSON *notification_new(const struct settings *s, enum channel_id c, struct alert *const *alerts,
-			const enum notify_reason *reasons, size_t n, int64_t now)
+			const enum notify_reason *reasons, size_t n, size_t group_firing, int64_t now)
 {
 	cJSON *doc = notification_base(s, c, now);
+	if (n) {
+		cJSON *group = cJSON_AddObjectToObject(doc, "group");
+		cJSON *labels = settings_group_labels(s, alerts[0]->labels);
+		char *key = group_key_of(labels);
+		cJSON_AddStringToObject(group, "key", key);
+		free(key);
+		cJSON_AddItemToObject(group, "labels", labels);
+		cJSON_AddNumberToObject(group, "firing", (double)group_firing);
+	}
 	cJSON *list = cJSON_AddArrayToObject(doc, "alerts");
 	for (size_t i = 0; i < n; i++) {
 		const struct alert *a = alerts[i];
@@ -468,13 +477,21 @@ static char *render_webhook(const cJSON *n)
 	view_of(n, &v);
 	cJSON *p = cJSON_CreateObject();
 	cJSON_AddStringToObject(p, "version", "4");
-	char *key = easprintf("{}:{notification=\"%s\"}", json_path_string(n, "id", ""));
-	cJSON_AddStringToObject(p, "groupKey", key);
-	free(key);
+	/* The group's key and labels (alerts.group_by), the same for a group's
+	 * firing and resolved messages, so a consumer that tracks incidents by
+	 * groupKey closes them. Status: firing while any alert of the group
+	 * still fires (Alertmanager's messages carry the whole group; ours carry
+	 * what is news, so the group's count says it). A notification spooled
+	 * before groups existed: the one group. */
+	const cJSON *group = cJSON_GetObjectItemCaseSensitive(n, "group");
+	cJSON_AddStringToObject(p, "groupKey", json_path_string(group, "key", "{}:{}"));
 	cJSON_AddNumberToObject(p, "truncatedAlerts", 0);
-	cJSON_AddStringToObject(p, "status", v.firing ? "firing" : "resolved");
+	bool firing = v.firing || json_path_number(group, "firing", 0) > 0;
+	cJSON_AddStringToObject(p, "status", firing ? "firing" : "resolved");
 	cJSON_AddStringToObject(p, "receiver", "shipshape");
-	cJSON_AddItemToObject(p, "groupLabels", cJSON_CreateObject());
+	const cJSON *glabels = cJSON_GetObjectItemCaseSensitive(group, "labels");
+	cJSON_AddItemToObject(p, "groupLabels", cJSON_IsObject(glabels) ? cJSON_Duplicate(glabels, true)
+									: cJSON_CreateObject());
 	cJSON_AddItemToObject(p, "commonLabels", common_of(v.alerts, "labels"));
 	cJSON_AddItemToObject(p, "commonAnnotations", common_of(v.alerts, "annotations"));
 	cJSON_AddStringToObject(p, "externalURL", "");

@@ -301,6 +301,79 @@ static void load_runbooks(struct loader *l, struct settings *s)
 	}
 }
 
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* group_by: Alertmanager's route key; none puts every alert in one group. */
+static void load_group_by(struct loader *l, struct settings *s)
+{
+	const cJSON *list = json_path(l->alerts, "group_by");
+	s->group_by = ecalloc(1, sizeof *s->group_by);
+	if (!list || cJSON_IsNull(list))
+		return;
+	if (!cJSON_IsArray(list)) {
+		bad(l, "group_by", "expected a list of label names");
+		return;
+	}
+	const cJSON *n;
+	int i = 0;
+	cJSON_ArrayForEach(n, list) {
+		if (!cJSON_IsString(n) || !label_name_valid(n->valuestring)) {
+			bad(l, "group_by", "item %d: expected a label name ([A-Za-z_][A-Za-z0-9_]*)", i);
+		} else {
+			bool dup = false;
+			for (size_t k = 0; k < s->n_group_by; k++)
+				dup = dup || strcmp(s->group_by[k], n->valuestring) == 0;
+			if (!dup) {
+				s->group_by = erealloc(s->group_by, (s->n_group_by + 2) * sizeof *s->group_by);
+				s->group_by[s->n_group_by++] = estrdup(n->valuestring);
+				s->group_by[s->n_group_by] = NULL;
+			}
+		}
+		i++;
+	}
+	qsort(s->group_by, s->n_group_by, sizeof *s->group_by, compare_strings);
+}
+
+cJSON *settings_group_labels(const struct settings *s, const cJSON *labels)
+{
+	cJSON *g = cJSON_CreateObject();
+	for (size_t i = 0; i < s->n_group_by; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(labels, s->group_by[i]);
+		if (cJSON_IsString(v))
+			cJSON_AddStringToObject(g, s->group_by[i], v->valuestring);
+	}
+	return g;
+}
+
+char *group_key_of(const cJSON *group_labels)
+{
+	/* Alertmanager's: the route's key ({} for the root route), then the
+	 * group's label set as Go prints it, sorted by name (the labels come
+	 * sorted from settings_group_labels). */
+	struct buf k = {0};
+	buf_puts(&k, "{}:{");
+	const cJSON *l;
+	bool first = true;
+	cJSON_ArrayForEach(l, group_labels) {
+		buf_printf(&k, "%s%s=\"", first ? "" : ", ", l->string);
+		for (const char *p = l->valuestring; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_printf(&k, "\\%c", *p);
+			else if (*p == '\n')
+				buf_puts(&k, "\\n");
+			else
+				buf_putc(&k, *p);
+		}
+		buf_putc(&k, '"');
+		first = false;
+	}
+	buf_putc(&k, '}');
+	return buf_take(&k);
+}
+
 unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms)
 {
 	memset(s, 0, sizeof *s);
@@ -347,6 +420,7 @@ unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms)
 	s->runbook_max_output = (size_t)int_at(&l, "runbook_max_output", 65536, 256, 16 << 20);
 	load_levels(&l, s);
 	load_runbooks(&l, s);
+	load_group_by(&l, s);
 	return l.errors;
 }
 
@@ -373,6 +447,9 @@ void settings_free(struct settings *s)
 		free(r->argv);
 	}
 	free(s->runbooks);
+	for (size_t i = 0; i < s->n_group_by; i++)
+		free(s->group_by[i]);
+	free(s->group_by);
 	free(s->environment);
 	free(s->service);
 	memset(s, 0, sizeof *s);
