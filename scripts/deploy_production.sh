@@ -7,7 +7,8 @@
 # Each stage runs its checks, feeds their reports to `deploy-stage gate`,
 # and stops the deploy when the gate fails. A failure after the release was
 # applied rolls back automatically (unless --no-rollback); every failure
-# sends an alert through alert-send. The resolved config lives in a 0600
+# sends an alert through alert-send (DeployFailed, one per deploy), which the
+# next good deploy resolves. The resolved config lives in a 0600
 # temporary file removed on exit; secrets never reach argv.
 #
 # Exit: 0 deployed; 2 a gate or the deploy failed (rolled back when it had
@@ -350,17 +351,44 @@ alert() {
 		return 0
 	fi
 	# one alert per deploy (the deploy number is a label), so a second failure
-	# within the repeat interval is not taken for the first
+	# within the repeat interval is not taken for the first; --only-input: this
+	# run tells of this failure only, never again of earlier ones (their
+	# repeats and escalations are for a long-running alert-send or a flush)
 	out=$(jq -cn --arg s "$service" --arg r "$release" --arg m "$text" --arg e "$environment" \
 		--arg d "${deploy_id:-0}" --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
 		'{kind:"alert",status:"firing",startsAt:$t,
 		  labels:{alertname:"DeployFailed",severity:"critical",service:$s,environment:$e,release:$r,deploy:$d},
 		  annotations:{summary:$m}}' |
-		alert-send -c "$cfg" 2>>"$log") || rc=$?
+		alert-send -c "$cfg" --only-input 2>>"$log") || rc=$?
 	if ((rc == 0)); then
 		note alert sent "$(jq -rs 'map(.channel // empty) | unique | join(", ") | if . == "" then "delivered" else "via " + . end' <<<"$out" 2>/dev/null || echo delivered)"
 	else
 		note alert FAILED "alert-send exited $rc: $(tail -n 1 "$log")"
+	fi
+}
+
+# resolve_failures: after a good deploy, the DeployFailed alerts of the
+# deploys that failed since the previous good one are resolved (alert-send
+# tells only the channels that were told they fired; one it never heard of
+# is no news).
+resolve_failures() {
+	local lines out rc=0
+	have alert-send || return 0
+	lines=$(deploy-stage -c "$cfg" history --format json 2>>"$log" |
+		jq -c -s --arg s "$service" --arg e "$environment" --arg cur "$deploy_id" \
+			--arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
+			[.[] | select(.action == "deploy" and (.deploy | tostring) != $cur)]
+			| (map(.result == "ok") | indices(true) | last) as $k
+			| .[(if $k == null then 0 else $k + 1 end):][] | select(.result != "ok")
+			| {kind:"alert",status:"resolved",endsAt:$t,
+			   labels:{alertname:"DeployFailed",severity:"critical",service:$s,environment:$e,
+			           release:(.release // "?"),deploy:(.deploy | tostring)}}' 2>>"$log") || true
+	[[ -n "$lines" ]] || return 0
+	out=$(alert-send -c "$cfg" --only-input <<<"$lines" 2>>"$log") || rc=$?
+	if ((rc == 0)); then
+		[[ -z "$out" ]] || note alert resolved "the earlier failures of $service: $(jq -rs 'map(.channel // empty) | unique | join(", ") | "via " + .' <<<"$out" 2>/dev/null || echo sent)"
+	else
+		note alert FAILED "resolving the earlier failures: alert-send exited $rc: $(tail -n 1 "$log")"
 	fi
 }
 
@@ -563,4 +591,5 @@ deploy-stage -c "$cfg" finish --result ok -m "all stages passed" >/dev/null 2>>"
 	die "the deploy passed every stage but could not be recorded as finished" 3
 open_deploy=""
 note finish ok "$release is live and recorded as good"
+resolve_failures
 print_summary "OK"

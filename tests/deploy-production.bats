@@ -377,3 +377,42 @@ assert_no_secret_shown() {
 	[ "$(current)" = v1 ]
 	assert_equal "$(history | jq -sr 'last | "\(.release) \(.result)"')" "v1 ok"
 }
+
+@test "a second, different failure notifies only itself; the next good deploy resolves both, under one groupKey" {
+	cat >alerts.yaml <<-Y
+	alerts:
+	  webhook: {url: "$FAULT_URL/record/deployhook"}
+	  group_by: [alertname, service, environment]
+	  group_wait: 0s
+	  escalation:
+	    levels:
+	      - {level: 1, after: 0s, channels: [slack, webhook]}
+	      - {level: 2, after: 1s, channels: [slack, webhook]}
+	Y
+	hook() { jq -c '.json' "$FAULT_RECORD_DIR/deployhook.jsonl" 2>/dev/null || true; }
+	# v2 is healthy; the good deploy's readiness wants a known-good release to return to
+	history | jq -se 'any(.result == "ok")' >/dev/null || deploy -r v1 --yes >/dev/null
+	good=v2
+	port=$(free_port)
+	write_env "postgresql://app:wrong@127.0.0.1:$port/appdb"
+	run --separate-stderr deploy -r v2 --yes -c alerts.yaml
+	assert_equal "$status" 2
+	first=$(history | jq -sr 'last.deploy')
+	sleep 1.1 # the first failure's level 2 falls due
+	run --separate-stderr deploy -r v3 --yes -c alerts.yaml
+	assert_equal "$status" 2
+	second=$(history | jq -sr 'last.deploy')
+	[ "$first" != "$second" ]
+	# each failure's message carries that failure only, never the earlier ones
+	assert_equal "$(hook | jq -r '.status + " " + (.alerts | map(.labels.deploy) | join(","))' | tr '\n' '|')" \
+		"firing $first|firing $second|"
+	assert_equal "$(alerts | tail -n 1 | jq '.json.attachments | length')" 1
+	# a good deploy resolves both, in the same group as their firing
+	write_env "$PGTEST_URL"
+	run --separate-stderr deploy -r "$good" --yes -c alerts.yaml
+	assert_success
+	assert_line --regexp '^  alert +resolved '
+	assert_equal "$(hook | tail -n 1 | jq -r '.status + " " + (.alerts | map(.status + ":" + .labels.deploy) | sort | join(","))')" \
+		"resolved $(printf 'resolved:%s\n' "$first" "$second" | sort | paste -sd,)"
+	assert_equal "$(hook | jq -r .groupKey | sort -u)" '{}:{alertname="DeployFailed", environment="development", service="accessa-api-demo"}'
+}
