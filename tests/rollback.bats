@@ -114,7 +114,9 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$(json_get .health.attempts)" 2
 	[ "$(readlink current)" = "$PWD/releases/v2" ]
 	# the open deploy closed as failed, the rollback a deployment of its own
-	assert_equal "$(journal 3 | jq -rs 'last | .result + ": " + .reason')" "failed: rolled back to v2 by deploy 4"
+	assert_equal "$(journal 3 | jq -rs 'last | "\(.result) \(.rollback_to) \(.rollback_deploy)"')" "failed v2 4"
+	run --separate-stderr ds history
+	assert_equal "$(printf '%s\n' "$output" | jq -rs '.[2].finish_message')" "rolled back to v2 by deploy 4"
 	assert_equal "$(journal 4 | jq -rs 'map(.type) | join(",")')" "begin,apply,apply,health,finish"
 	run --separate-stderr ds status
 	assert_equal "$(json_get .state)" idle
@@ -139,6 +141,21 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	[[ "$(json_get .message)" == *"not healthy within 600ms"*"503"* ]]
 	[[ $stderr == *"rollback to v1 failed"* ]]
 	assert_equal "$(journal 3 | jq -rs 'last | .result')" failed
+}
+
+@test "history says rolled back only when the rollback succeeded" {
+	deploy v1 ok
+	ds begin --release v2 >/dev/null
+	ds apply >/dev/null
+	symlink_config /status/503
+	run --separate-stderr rollback -c config.json --health-timeout 300ms --interval 100ms
+	assert_equal "$status" 2
+	run --separate-stderr ds history
+	assert_equal "$(printf '%s\n' "$output" | jq -rs '.[1] | "\(.result): \(.finish_message)"')" \
+		"failed: rollback to v1 failed (deploy 3)"
+	run --separate-stderr ds history --format text
+	assert_line --index 2 --regexp '^2 +.* deploy +v2 +v1 +failed .*rollback to v1 failed \(deploy 3\)$'
+	refute_output --partial "rolled back to"
 }
 
 @test "health verification needs a URL unless --no-verify" {

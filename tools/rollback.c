@@ -404,9 +404,13 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		cJSON *fin = cJSON_CreateObject();
 		cJSON_AddStringToObject(fin, "type", "finish");
 		cJSON_AddStringToObject(fin, "result", "failed");
-		char *reason = easprintf("rolled back to %s by deploy %ld", pl.target, id);
+		/* how the rollback ended is its own deploy's finish: readers say
+		 * "rolled back" only once that one finished ok */
+		char *reason = easprintf("rollback to %s (deploy %ld)", pl.target, id);
 		cJSON_AddStringToObject(fin, "reason", reason);
 		free(reason);
+		cJSON_AddStringToObject(fin, "rollback_to", pl.target);
+		cJSON_AddNumberToObject(fin, "rollback_deploy", (double)id);
 		journal_append_or_die(j, pl.open->id, fin);
 		cJSON_Delete(fin);
 	}

@@ -41,8 +41,8 @@ enum ownership deployment_ownership(const struct lock_info *li, long id);
 /* Prints a document as one JSON line (json) or with text (text). */
 void emit(const struct run *r, const cJSON *doc, const char *text);
 
-/* A deployment summarised for status and history (new object). */
-cJSON *deployment_summary(const struct deployment *d, const struct lock_info *li);
+/* A deployment of view summarised for status and history (new object). */
+cJSON *deployment_summary(const struct journal_view *view, const struct deployment *d, const struct lock_info *li);
 /* Warns once about tolerated journal damage. */
 void warn_damage(const struct journal_view *view);
 

@@ -27,7 +27,34 @@ static const char *deployment_state(const struct deployment *d, const struct loc
 	return li && deployment_ownership(li, d->id) != OWN_NONE ? "in_progress" : "interrupted";
 }
 
-cJSON *deployment_summary(const struct deployment *d, const struct lock_info *li)
+/* How a deploy closed by a rollback ended, from the rollback's own
+ * deployment (a new string), or NULL when d was not closed by one. */
+static char *rollback_outcome(const struct journal_view *view, const struct deployment *d,
+			      const struct lock_info *li)
+{
+	const char *to = json_path_string(d->finish, "rollback_to", NULL);
+	long by = (long)json_path_number(d->finish, "rollback_deploy", 0);
+	char old[JOURNAL_RELEASE_MAX + 1];
+	if (!to && sscanf(json_path_string(d->finish, "reason", ""), "rolled back to %200s by deploy %ld", old,
+			  &by) == 2)
+		to = old; /* written before the rollback's outcome was kept apart */
+	if (!to || by <= 0)
+		return NULL;
+	const struct deployment *rb = NULL;
+	for (size_t i = 0; i < view->n; i++)
+		if (view->v[i].id == by)
+			rb = &view->v[i];
+	const char *state = rb ? deployment_state(rb, li) : NULL;
+	if (state && strcmp(state, "ok") == 0)
+		return easprintf("rolled back to %s by deploy %ld", to, by);
+	if (state && strcmp(state, "in_progress") == 0)
+		return easprintf("rollback to %s in progress (deploy %ld)", to, by);
+	if (state && strcmp(state, "interrupted") == 0)
+		return easprintf("rollback to %s interrupted (deploy %ld)", to, by);
+	return easprintf("rollback to %s failed (deploy %ld)", to, by);
+}
+
+cJSON *deployment_summary(const struct journal_view *view, const struct deployment *d, const struct lock_info *li)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "kind", "journal");
@@ -52,9 +79,11 @@ cJSON *deployment_summary(const struct deployment *d, const struct lock_info *li
 	}
 	if (d->finish) {
 		cJSON_AddStringToObject(o, "finished_at", json_path_string(d->finish, "time", ""));
+		char *rolled = rollback_outcome(view, d, li);
 		const char *m = json_path_string(d->finish, "message", json_path_string(d->finish, "reason", NULL));
-		if (m)
-			cJSON_AddStringToObject(o, "finish_message", m);
+		if (rolled || m)
+			cJSON_AddStringToObject(o, "finish_message", rolled ? rolled : m);
+		free(rolled);
 	}
 	cJSON *stages = cJSON_AddArrayToObject(o, "stages");
 	const cJSON *r;
@@ -192,7 +221,7 @@ int cmd_history(struct run *r)
 	size_t first = view.n > (size_t)r->a->limit ? view.n - (size_t)r->a->limit : 0;
 	cJSON *rows = cJSON_CreateArray();
 	for (size_t i = first; i < view.n; i++) {
-		cJSON *s = deployment_summary(&view.v[i], &li);
+		cJSON *s = deployment_summary(&view, &view.v[i], &li);
 		cJSON_AddStringToObject(s, "service", r->j.service);
 		if (r->fmt == FORMAT_TEXT)
 			cJSON_AddItemToArray(rows, s);
@@ -227,7 +256,7 @@ int cmd_status(struct run *r)
 	cJSON_AddStringToObject(doc, "type", "status");
 	cJSON_AddStringToObject(doc, "service", r->j.service);
 	cJSON_AddStringToObject(doc, "state", state);
-	cJSON_AddItemToObject(doc, "deploy", open ? deployment_summary(open, &li) : cJSON_CreateNull());
+	cJSON_AddItemToObject(doc, "deploy", open ? deployment_summary(&view, open, &li) : cJSON_CreateNull());
 	cJSON_AddItemToObject(doc, "lock", lock_info_json(&li));
 	if (current)
 		cJSON_AddStringToObject(doc, "current_release", current);
