@@ -543,19 +543,46 @@ void driver_check_rollback(const struct driver_ctx *ctx, struct report *r)
 		free(argv);
 		return;
 	}
+	char *msg = NULL;
+	enum status st = driver_check_target(ctx, &msg);
+	report_add_check(r, "rollback.artifact", st, 0, NULL, "%s", msg);
+	free(msg);
+}
+
+enum status driver_check_target(const struct driver_ctx *ctx, char **message)
+{
+	char *problem = driver_config_problem(ctx->config);
+	if (problem) {
+		*message = problem;
+		return STATUS_CRITICAL;
+	}
+	if (!ctx->release || !journal_release_name_valid(ctx->release)) {
+		*message = estrdup("no valid release to roll back to");
+		return STATUS_CRITICAL;
+	}
+	const char *name = driver_name(ctx->config);
+	if (strcmp(name, "render") == 0)
+		return driver_render_target(ctx, message);
+	if (strcmp(name, "command") == 0) {
+		*message = easprintf("not checked: the command driver cannot see whether release %s exists",
+				     ctx->release);
+		return STATUS_UNKNOWN;
+	}
 	struct symlink_paths p;
 	char *why = NULL;
 	if (symlink_paths(ctx, &p, &why) < 0) {
-		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL, "%s", why);
-		free(why);
-		return;
+		*message = why;
+		return STATUS_CRITICAL;
 	}
 	struct stat st;
-	if (journal_release_name_valid(ctx->release) && stat(p.target, &st) == 0 && S_ISDIR(st.st_mode))
-		report_add_check(r, "rollback.artifact", STATUS_OK, 0, NULL, "release directory %s exists",
-				 p.target);
-	else
-		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL,
-				 "release directory %s does not exist", p.target);
+	enum status rc;
+	if (stat(p.target, &st) == 0 && S_ISDIR(st.st_mode)) {
+		*message = easprintf("release directory %s exists", p.target);
+		rc = STATUS_OK;
+	} else {
+		*message = easprintf("release directory %s does not exist", p.target);
+		rc = STATUS_CRITICAL;
+	}
 	symlink_paths_free(&p);
+	return rc;
 }

@@ -328,13 +328,23 @@ void driver_render_check(const struct driver_ctx *ctx, struct report *r)
 	else
 		report_add_check(r, "rollback.credentials", STATUS_CRITICAL, 0, NULL,
 				 "a Render rollback needs deploy.render.service_id and api_key");
+	char *msg = NULL;
+	enum status st = driver_render_target(ctx, &msg);
+	report_add_check(r, "rollback.artifact", st, 0, NULL, "%s", msg);
+	free(msg);
+}
+
+enum status driver_render_target(const struct driver_ctx *ctx, char **message)
+{
 	const char *target = json_path_string(ctx->target_apply, "data.render_deploy_id", NULL);
-	if (!ctx->release)
-		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL, "no release to roll back to");
-	else if (target)
-		report_add_check(r, "rollback.artifact", STATUS_OK, 0, NULL, "release %s is Render deploy %s",
-				 ctx->release, target);
-	else
-		report_add_check(r, "rollback.artifact", STATUS_CRITICAL, 0, NULL,
-				 "no Render deploy id is recorded for release %s", ctx->release);
+	if (!ctx->release) {
+		*message = estrdup("no release to roll back to");
+		return STATUS_CRITICAL;
+	}
+	if (!target) {
+		*message = easprintf("no Render deploy id is recorded for release %s", ctx->release);
+		return STATUS_CRITICAL;
+	}
+	*message = easprintf("release %s is Render deploy %s", ctx->release, target);
+	return STATUS_OK;
 }

@@ -186,6 +186,48 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	[ "$(readlink current)" = "$PWD/releases/v1" ]
 }
 
+@test "--dry-run checks through the driver that the target exists, and says what it could not check" {
+	deploy v1 ok
+	deploy v2 ok
+	# symlink: the release directory
+	run --separate-stderr rollback -c config.json --to r9 --dry-run
+	assert_equal "$status" 2
+	assert_equal "$(json_get .target_check.status)" critical
+	assert_equal "$(printf '%s\n' "$stderr" | tail -n 1)" "rollback: release directory $PWD/releases/r9 does not exist"
+	run --separate-stderr rollback -c config.json --dry-run --format text
+	assert_success
+	assert_output --partial "release directory $PWD/releases/v1 exists"
+	[ "$(readlink current)" = "$PWD/releases/v2" ]
+	# command: what it cannot see, it says
+	jq '.deploy = {driver:"command",command:{deploy:["true"]}}' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json --to v1 --dry-run
+	assert_success
+	assert_equal "$(json_get .target_check.status)" unknown
+	[[ "$(json_get .target_check.message)" == "not checked: the command driver cannot see whether release v1 exists" ]]
+	[[ $stderr == *"not checked: the command driver cannot see whether release v1 exists"* ]]
+	# render: the recorded deploy id the rollback needs
+	jq --arg url "$RENDER_URL" --arg key "$RENDER_KEY" \
+		'.deploy = {driver:"render",render:{api_url:$url,service_id:"srv-ok-dry",api_key:$key}}' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json --to v1 --dry-run
+	assert_equal "$status" 2
+	assert_equal "$(json_get .target_check.status)" critical
+	[[ $stderr == *"no Render deploy id is recorded for release v1"* ]]
+}
+
+@test "--check probes the health URL before it says verified" {
+	deploy v1 ok
+	deploy v2 ok
+	run --separate-stderr rollback -c config.json --check
+	assert_success
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" == "health verified at $FAULT_URL/status/200: "*"200"* ]]
+	symlink_config /status/503
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.health") | .status')" critical
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" == *"503"* ]]
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" != *verified* ]]
+}
+
 @test "--check: a report of the rollback capability" {
 	deploy v1 ok
 	deploy v2 ok

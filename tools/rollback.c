@@ -172,6 +172,46 @@ static void sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
+/* The health probe of url: each bounded by monitoring.health_check.timeout. */
+static void health_probe(const cJSON *config, const char *url, struct http_probe *p)
+{
+	int64_t probe_timeout = json_path_duration_ms(config, "monitoring.health_check.timeout", 5000);
+	if (probe_timeout <= 0)
+		probe_timeout = 5000;
+	http_probe_init(p);
+	p->name = estrdup("health");
+	p->url = estrdup(url);
+	p->timeout_ms = probe_timeout;
+	p->connect_timeout_ms = probe_timeout < 5000 ? probe_timeout : 5000;
+	p->fresh_connect = true;
+}
+
+static struct http_engine *health_engine(const struct args *a)
+{
+	return http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = on_probe,
+							  .verbose = a->std.verbose > 1});
+}
+
+/* One probe of url now, for --check: its status, and what it answered
+ * in *said (a new string). */
+static enum status probe_health_once(const struct args *a, const cJSON *config, const char *url, char **said)
+{
+	struct http_probe p;
+	health_probe(config, url, &p);
+	struct http_engine *e = health_engine(a);
+	struct health_state hs = {0};
+	http_engine_add(e, &p, &hs);
+	http_engine_run_until(e, -1);
+	enum status st = hs.last ? hs.last->status : STATUS_UNKNOWN;
+	char *raw = hs.last ? http_result_describe(hs.last) : estrdup("no result");
+	*said = redact_string(raw);
+	free(raw);
+	http_result_free(hs.last);
+	http_engine_free(e);
+	http_probe_free(&p);
+	return st;
+}
+
 /* Probes url until `needed` consecutive healthy answers or the deadline.
  * Returns a health record (new) with status ok or failed. */
 static cJSON *verify_health(const struct args *a, const cJSON *config, const char *url)
@@ -179,19 +219,9 @@ static cJSON *verify_health(const struct args *a, const cJSON *config, const cha
 	int needed = (int)json_path_number(config, "monitoring.health_check.success_threshold", 1);
 	if (needed < 1)
 		needed = 1;
-	int64_t probe_timeout = json_path_duration_ms(config, "monitoring.health_check.timeout", 5000);
-	if (probe_timeout <= 0)
-		probe_timeout = 5000;
 	struct http_probe p;
-	http_probe_init(&p);
-	p.name = estrdup("health");
-	p.url = estrdup(url);
-	p.timeout_ms = probe_timeout;
-	p.connect_timeout_ms = probe_timeout < 5000 ? probe_timeout : 5000;
-	p.fresh_connect = true;
-
-	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = on_probe,
-									   .verbose = a->std.verbose > 1});
+	health_probe(config, url, &p);
+	struct http_engine *e = health_engine(a);
 	struct health_state hs = {0};
 	int64_t start = now_monotonic_ms(), deadline = start + a->health_timeout_ms;
 	int attempts = 0, streak = 0;
@@ -318,8 +348,17 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 	}
 	char *url = health_url(a, config);
 	if (url) {
-		char *shown = redact_url(url);
-		report_add_check(r, "rollback.health", STATUS_OK, 0, NULL, "health verified at %s", shown);
+		/* verified means probed: one probe now, as the rollback's would */
+		char *shown = redact_url(url), *said = NULL;
+		int64_t t1 = now_monotonic_ms();
+		enum status hst = probe_health_once(a, config, url, &said);
+		if (hst == STATUS_OK)
+			report_add_check(r, "rollback.health", STATUS_OK, now_monotonic_ms() - t1, NULL,
+					 "health verified at %s: %s", shown, said);
+		else
+			report_add_check(r, "rollback.health", STATUS_CRITICAL, now_monotonic_ms() - t1, NULL,
+					 "health probe of %s failed: %s", shown, said);
+		free(said);
 		free(shown);
 	} else if (a->no_verify) {
 		report_add_check(r, "rollback.health", STATUS_WARNING, 0, NULL, "health is not verified (--no-verify)");
@@ -377,6 +416,9 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 				 .keep_release = good ? good->release : NULL, .timeout_ms = a->std.timeout_ms};
 
 	if (a->dry_run) {
+		/* say only what was checked: the target, through the driver */
+		char *checked = NULL;
+		enum status tst = driver_check_target(&ctx, &checked);
 		char *what = driver_describe(&ctx, true);
 		cJSON *doc = cJSON_CreateObject();
 		cJSON_AddStringToObject(doc, "kind", "journal");
@@ -388,12 +430,22 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		if (pl.open)
 			cJSON_AddNumberToObject(doc, "closes_deploy", (double)pl.open->id);
 		cJSON_AddStringToObject(doc, "message", what);
+		cJSON *tc = cJSON_AddObjectToObject(doc, "target_check");
+		cJSON_AddStringToObject(tc, "status", status_name(tst));
+		cJSON_AddStringToObject(tc, "message", checked);
 		char *shown = url ? redact_url(url) : NULL;
-		char *text = easprintf("would %s%s%s", what, shown ? ", then verify health at " : "", shown ? shown : "");
+		char *text = easprintf("would %s%s%s; %s", what, shown ? ", then verify health at " : "",
+				       shown ? shown : "", checked);
 		emit(a, doc, text);
+		if (tst == STATUS_CRITICAL)
+			error_msg("%s", checked);
+		else if (tst != STATUS_OK)
+			warnx_("%s", checked);
+		st = tst == STATUS_CRITICAL ? EXIT_CRITICAL : EXIT_OK;
 		free(text);
 		free(shown);
 		free(what);
+		free(checked);
 		free(url);
 		cJSON_Delete(doc);
 		goto out;

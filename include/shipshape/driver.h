@@ -55,9 +55,16 @@ int driver_rollback(const struct driver_ctx *ctx, struct driver_outcome *out);
  * rollback.artifact (the release directory or the Render deploy id). */
 void driver_check_rollback(const struct driver_ctx *ctx, struct report *r);
 void driver_outcome_free(struct driver_outcome *out);
+/* Whether ctx->release exists where the driver would bring it back from:
+ * STATUS_OK (it does), STATUS_CRITICAL (it does not, or the driver is
+ * unusable), STATUS_UNKNOWN (this driver cannot see: the message says
+ * what was not checked). *message is a new string. symlink: the release
+ * directory; render: a Render deploy id recorded for it; command: unknown. */
+enum status driver_check_target(const struct driver_ctx *ctx, char **message);
 
 /* Internal to the drivers, one per driver file. */
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);
 void driver_render_check(const struct driver_ctx *ctx, struct report *r);
+enum status driver_render_target(const struct driver_ctx *ctx, char **message);
 
 #endif
