@@ -839,7 +839,9 @@ retry: {attempts: 2, initial_backoff: 50ms, max_backoff: 300ms}"
 }
 
 @test "--only-input notifies of this input's alerts only; what else the book owes waits for the next run" {
-	config 'escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 1s, channels: [slack, webhook]}]}'
+	# grouped by target: each alert its own message, its title naming it
+	config 'group_by: [target]
+escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after: 1s, channels: [slack, webhook]}]}'
 	run --separate-stderr alert-send -c cfg.yaml < <(alert firing old)
 	assert_success
 	sleep 1.1 # the old alert's level 2 falls due
