@@ -889,3 +889,9 @@ run_canary() {
 	assert_equal "$(json_get '.checks[] | select(.name == "policy.cache") | .status + ": " + .message')" \
 		"ok: the cache uses TLS and a positive TTL"
 }
+
+@test "the man page is clean under mandoc -Tlint (warnings and style, long lines aside)" {
+	run --separate-stderr mandoc -Tlint -Wstyle "$REPO_ROOT/man/man1/cfg-resolve.1"
+	printf '%s\n' "$output" "$stderr" | grep -v 'input text line longer than 80 bytes' | grep . && return 1
+	true
+}
