@@ -808,6 +808,11 @@ run_canary() {
 	# a secret named so by its key and no schema type error is the same
 	printf 'port: "${P}"\napi_key: "${P}"\n' > t.yaml
 	P=$CANARY run_canary -s s.yaml t.yaml
+	# nor does a --check report that names the value
+	printf 'environment: "${OPENAI_API_KEY}"\n' > t.yaml
+	run --separate-stderr cfg-resolve --check t.yaml
+	assert_equal "$(json_get '.checks[] | select(.name == "policy.environment") | .message')" 'unknown environment "***" (development, staging or production): production rules applied'
+	assert_secret_absent "$CANARY" "$output" "$stderr"
 }
 
 @test "a required variable's message never expands a secret" {

@@ -600,7 +600,8 @@ int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf
 {
 	cJSON *doc = cfg_to_json(root);
 	struct report *r = report_new("cfg-resolve");
-	const char *env = json_path_string(doc, "environment", "");
+	/* the environment may come from a variable: shown as every message is */
+	char *env = redact_string(json_path_string(doc, "environment", ""));
 	struct policy p = {.doc = doc, .root = root,
 			   .production = is_production(json_path_string(doc, "environment", NULL))};
 
@@ -625,6 +626,7 @@ int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf
 	buf_append(out, text, len);
 	free(text);
 	buf_free(&p.msg);
+	free(env);
 	report_free(r);
 	cJSON_Delete(doc);
 	return (int)st;
