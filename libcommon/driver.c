@@ -586,3 +586,44 @@ enum status driver_check_target(const struct driver_ctx *ctx, char **message)
 	symlink_paths_free(&p);
 	return rc;
 }
+
+enum status driver_live_release(const cJSON *config, char **live, char **message)
+{
+	*live = NULL;
+	const char *name = driver_name(config);
+	if (!name || strcmp(name, "symlink") != 0) {
+		*message = easprintf("not checked against the live target: the %s driver cannot tell what is live",
+				     name ? name : "(none)");
+		return STATUS_UNKNOWN;
+	}
+	struct driver_ctx ctx = {.config = config, .release = "."};
+	struct symlink_paths p;
+	char *why = NULL;
+	if (symlink_paths(&ctx, &p, &why) < 0) {
+		*message = easprintf("not checked against the live target: %s", why);
+		free(why);
+		return STATUS_UNKNOWN;
+	}
+	char target[PATH_MAX];
+	ssize_t n = readlink(p.current, target, sizeof target - 1);
+	enum status st = STATUS_UNKNOWN;
+	if (n < 0) {
+		*message = easprintf("not checked against the live target: %s: %s", p.current, strerror(errno));
+	} else {
+		target[n] = '\0';
+		size_t dl = strlen(p.releases_dir);
+		const char *rel = strncmp(target, p.releases_dir, dl) == 0 && target[dl] == '/' ? target + dl + 1 : NULL;
+		if (rel && journal_release_name_valid(rel)) {
+			*live = estrdup(rel);
+			st = STATUS_OK;
+			*message = easprintf("%s points at %s", p.current, rel);
+		} else {
+			*live = estrdup(target);
+			st = STATUS_OK;
+			*message = easprintf("%s points at %s, not a release under %s", p.current, target,
+					     p.releases_dir);
+		}
+	}
+	symlink_paths_free(&p);
+	return st;
+}

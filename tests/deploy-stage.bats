@@ -518,6 +518,30 @@ for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines(): json.loads
 	done
 }
 
+@test "status says where its release comes from; the symlink driver's live link is read" {
+	deploy_ok v1
+	run --separate-stderr ds status --format text
+	assert_success
+	assert_output --partial "current release: v1 (from the journal; not checked against the live target"
+	mkdir -p releases/v1 releases/v2
+	jq --arg dir "$PWD/releases" '.deploy = {driver:"symlink",symlink:{releases_dir:$dir}}' config.json >c && mv c config.json
+	deploy_ok v2
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .current_release_source)" journal
+	assert_equal "$(json_get .live.release)" v2
+	assert_equal "$(json_get .live.matches)" true
+	ln -sfn "$PWD/releases/v1" current
+	run --separate-stderr ds status
+	assert_equal "$status" 1
+	assert_equal "$(json_get .current_release)" v2
+	assert_equal "$(json_get .live.release)" v1
+	assert_equal "$(json_get .live.matches)" false
+	run --separate-stderr rollback -c config.json --check --url "$FAULT_URL/status/200"
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" critical
+}
+
 @test "a state directory that cannot be made: exit 3, one line naming it" {
 	touch afile
 	for cmd in status history "lock status" "begin --release v1"; do

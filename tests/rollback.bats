@@ -235,7 +235,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_success
 	assert_equal "$(json_get .kind)" report
 	assert_equal "$(json_get '[.checks[].name] | join(",")')" \
-		"rollback.target,rollback.driver,rollback.credentials,rollback.artifact,rollback.health"
+		"rollback.target,rollback.driver,rollback.credentials,rollback.artifact,rollback.live,rollback.health"
 	rm -r releases/v1
 	run --separate-stderr rollback -c config.json --check
 	assert_equal "$status" 2

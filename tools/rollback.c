@@ -346,6 +346,18 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 				 problem ? problem : "the deploy driver is configured");
 		free(problem);
 	}
+	/* the journal's current release against what is live, where the
+	 * driver can see it: a rollback planned from a wrong journal is wrong */
+	char *live = NULL, *seen = NULL;
+	if (driver_live_release(config, &live, &seen) == STATUS_OK) {
+		if (pl.current && strcmp(pl.current, live) == 0)
+			report_add_check(r, "rollback.live", STATUS_OK, 0, NULL, "%s, as the journal says", seen);
+		else
+			report_add_check(r, "rollback.live", STATUS_CRITICAL, 0, NULL, "%s, but the journal says %s",
+					 seen, pl.current ? pl.current : "nothing is in service");
+	}
+	free(live);
+	free(seen);
 	char *url = health_url(a, config);
 	if (url) {
 		/* verified means probed: one probe now, as the rollback's would */

@@ -61,6 +61,11 @@ void driver_outcome_free(struct driver_outcome *out);
  * what was not checked). *message is a new string. symlink: the release
  * directory; render: a Render deploy id recorded for it; command: unknown. */
 enum status driver_check_target(const struct driver_ctx *ctx, char **message);
+/* The release the driver sees live, where it can tell: STATUS_OK with
+ * *live (a new string) when it could read it (symlink: the current link's
+ * target under releases_dir), else STATUS_UNKNOWN with *live NULL.
+ * *message (a new string) says what was read or what could not be. */
+enum status driver_live_release(const cJSON *config, char **live, char **message);
 
 /* Internal to the drivers, one per driver file. */
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);

@@ -1,5 +1,6 @@
 /* history.c — deploy-stage status and history: the journal read back. */
 #include "deploy-stage.h"
+#include "shipshape/driver.h"
 #include "shipshape/json.h"
 
 #include <stdio.h>
@@ -267,6 +268,23 @@ int cmd_status(struct run *r)
 	else
 		cJSON_AddNullToObject(doc, "last_good_release");
 	cJSON_AddNumberToObject(doc, "deployments", (double)view.n);
+	/* the release in service is the journal's word; where the driver can
+	 * see what is live (the symlink), it is compared */
+	cJSON_AddStringToObject(doc, "current_release_source", "journal");
+	char *live = NULL, *seen = NULL;
+	enum status lst = r->config ? driver_live_release(r->config, &live, &seen) : STATUS_UNKNOWN;
+	if (!r->config)
+		seen = estrdup("not checked against the live target (no config: give -c)");
+	bool mismatch = lst == STATUS_OK && (!current || strcmp(current, live) != 0);
+	cJSON *lv = cJSON_AddObjectToObject(doc, "live");
+	cJSON_AddBoolToObject(lv, "checked", lst == STATUS_OK);
+	if (live)
+		cJSON_AddStringToObject(lv, "release", live);
+	else
+		cJSON_AddNullToObject(lv, "release");
+	if (lst == STATUS_OK)
+		cJSON_AddBoolToObject(lv, "matches", !mismatch);
+	cJSON_AddStringToObject(lv, "message", seen);
 
 	struct buf t = {0};
 	buf_printf(&t, "service %s: %s", r->j.service, state);
@@ -284,13 +302,20 @@ int cmd_status(struct run *r)
 	} else {
 		buf_puts(&t, "\nlock: free");
 	}
-	buf_printf(&t, "\ncurrent release: %s; last good: %s", current ? current : "none",
+	buf_printf(&t, "\ncurrent release: %s (from the journal; %s); last good: %s", current ? current : "none",
+		   lst != STATUS_OK ? seen : mismatch ? "but the live target differs" : "the live target agrees",
 		   good && good->release ? good->release : "none");
+	if (mismatch)
+		buf_printf(&t, "\nlive: %s, not %s (changed outside deploy-stage?)", seen, current ? current : "none");
 	if (open && strcmp(state, "interrupted") == 0)
 		buf_puts(&t, "\nresolve with: deploy-stage finish --result failed, or rollback");
 	emit(r, doc, t.data);
 	buf_free(&t);
-	int st = strcmp(state, "interrupted") == 0 ? EXIT_WARNING : EXIT_OK;
+	if (mismatch)
+		warnx_("the journal's release %s is not what is live: %s", current ? current : "(none)", seen);
+	int st = strcmp(state, "interrupted") == 0 || mismatch ? EXIT_WARNING : EXIT_OK;
+	free(live);
+	free(seen);
 	cJSON_Delete(doc);
 	journal_view_free(&view);
 	lock_info_free(&li);
