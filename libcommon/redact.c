@@ -93,54 +93,6 @@ void redact_clear(void)
 	n_secrets = cap_secrets = set_cap = bucket_cap = 0;
 }
 
-/* A secret of a few letters only ("wrong", "postgres") is also an ordinary
- * word. Where it stands as a word of a sentence ("authentication failed:
- * wrong password"), or inside a longer word, masking it would garble the
- * sentence and tell the reader which word the secret is: it is masked only
- * as a value — joined to punctuation such as ':' '@' '/' '=' or quotes, or
- * after a key named like a secret ("password: wrong"). */
-#define WORD_SECRET_MAX 8
-
-static bool word_like(const char *secret, size_t n)
-{
-	if (n > WORD_SECRET_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalpha((unsigned char)secret[i]))
-			return false;
-	return true;
-}
-
-static bool is_word_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '_';
-}
-
-/* Whether the word-like secret at [p, p + n) of s is a value, to be masked. */
-static bool word_secret_is_value(const char *s, size_t len, size_t p, size_t n)
-{
-	char before = p ? s[p - 1] : ' ', after = p + n < len ? s[p + n] : ' ';
-	if (is_word_char(before) || is_word_char(after))
-		return false; /* part of another word */
-	bool prose = (isspace((unsigned char)before) || before == '(') &&
-		     (isspace((unsigned char)after) || strchr(".,;:!?)", after));
-	if (!prose)
-		return true;
-	/* the word before, past "=" or ": ": a key named like a secret? */
-	size_t q = p;
-	while (q > 0 && (isspace((unsigned char)s[q - 1]) || s[q - 1] == ':' || s[q - 1] == '='))
-		q--;
-	size_t end = q;
-	while (q > 0 && (is_word_char(s[q - 1]) || s[q - 1] == '-'))
-		q--;
-	char key[64];
-	if (end == q || end - q >= sizeof key)
-		return false;
-	memcpy(key, s + q, end - q);
-	key[end - q] = '\0';
-	return redact_key_looks_secret(key);
-}
-
 /* Replaces every occurrence of every registered secret with "***". Where
  * occurrences overlap (a secret inside a longer one, or two that share
  * bytes) their union is masked as one, so no part of either shows. */
@@ -153,59 +105,23 @@ static void mask_registered(struct buf *out, const char *s)
 	}
 	if (!bucket_cap)
 		build_buckets();
-	unsigned char *hide = ecalloc(len, 1); /* 1: a byte of a secret */
-	size_t cover_end = 0;                  /* hidden up to here: each byte marked once */
-	size_t *words = NULL, n_words = 0, cap_words = 0; /* word-like occurrences left, as p, n */
-	for (size_t p = 0; p + SECRET_MIN <= len; p++) {
-		size_t k = bytes_hash(s + p, SECRET_MIN) & (bucket_cap - 1);
-		for (size_t i = bucket_head[k]; i; i = bucket_next[i - 1]) {
-			const char *x = secrets[i - 1];
-			size_t n = strlen(x);
-			if (n > len - p || memcmp(s + p, x, n) != 0)
-				continue;
-			if (word_like(x, n) && !word_secret_is_value(s, len, p, n)) {
-				if (n_words + 2 > cap_words) {
-					cap_words = cap_words ? cap_words * 2 : 16;
-					words = erealloc(words, cap_words * sizeof *words);
-				}
-				words[n_words++] = p;
-				words[n_words++] = n;
-				continue;
-			}
-			for (size_t q = p > cover_end ? p : cover_end; q < p + n; q++)
-				hide[q] = 1;
-			if (p + n > cover_end)
-				cover_end = p + n;
-		}
-	}
-	/* A word-like secret touching a hidden one is part of a secret, not of
-	 * a sentence: hidden too, so that no part of either shows. Passes go
-	 * forward and backward in turn, so a chain spreads either way in one. */
-	for (bool grew = true, forward = true; grew; forward = !forward) {
-		grew = false;
-		for (size_t j = 0; j < n_words; j += 2) {
-			size_t w = forward ? j : n_words - 2 - j;
-			size_t p = words[w], n = words[w + 1];
-			bool touches = (p > 0 && hide[p - 1]) || (p + n < len && hide[p + n]);
-			for (size_t q = p; q < p + n && !touches; q++)
-				touches = hide[q];
-			bool all = true;
-			for (size_t q = p; q < p + n; q++)
-				all = all && hide[q];
-			if (touches && !all) {
-				memset(hide + p, 1, n);
-				grew = true;
-			}
-		}
-	}
+	size_t cover_end = 0; /* the masked run reaches up to here */
 	for (size_t p = 0; p < len; p++) {
-		if (!hide[p])
+		if (p + SECRET_MIN <= len) {
+			size_t k = bytes_hash(s + p, SECRET_MIN) & (bucket_cap - 1);
+			for (size_t i = bucket_head[k]; i; i = bucket_next[i - 1]) {
+				const char *x = secrets[i - 1];
+				size_t n = strlen(x);
+				if (n <= len - p && memcmp(s + p, x, n) == 0 && p + n > cover_end) {
+					if (p >= cover_end)
+						buf_puts(out, REDACTED);
+					cover_end = p + n;
+				}
+			}
+		}
+		if (p >= cover_end)
 			buf_putc(out, s[p]);
-		else if (p == 0 || !hide[p - 1])
-			buf_puts(out, REDACTED);
 	}
-	free(words);
-	free(hide);
 }
 
 bool redact_contains_secret(const char *s)

@@ -12,12 +12,7 @@
 #define REDACTED "***"
 
 /* Remembers a secret value (copied). Values shorter than 4 bytes are not
- * registered: masking them would garble ordinary text. A secret of at most
- * 8 letters and nothing else ("wrong", "postgres") is an ordinary word too:
- * it is masked as a value (joined to ':' '@' '/' '=' or quotes, or after a
- * key named like a secret: "password: wrong"), not as a word of a sentence
- * or inside a longer word ("authentication failed: wrong password" stays
- * whole, where "*** password" would mislead and tell which word it is). */
+ * registered: masking them would garble ordinary text. */
 void redact_register(const char *secret);
 void redact_clear(void);
 /* Registers the password of every URL with one in s ("scheme://user:PW@"),
