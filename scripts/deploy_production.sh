@@ -34,7 +34,8 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
       --state-dir DIR    the journal, locks and alert state
       --baseline REPORT  a saved svc-probe report to compare against (pre-deploy)
       --security LIST    svc-probe security checks after the deploy (default all;
-                         "none" to skip)
+                         "none" to skip); rate-limit only where the config sets
+                         deploy.security.rate_limit_burst: true (see below)
       --requests N       requests of the post-deploy performance probe (default 50;
                          0 to skip)
       --health-timeout D how long the rollback waits for health (default 60s)
@@ -59,6 +60,14 @@ Stages (each one's reports go to `deploy-stage gate STAGE`; warnings pass):
   application     deploy-stage apply (the deploy.driver)
   post-deploy     health, deploy.e2e, performance (--requests), --security
   readiness       rollback --check; health-watch until up; db-check rls
+
+The security checks follow the environment, as cfg-resolve --check does:
+production is every environment but development and staging. Outside
+production an API served over plain http makes security.tls a warning, not a
+failure. The rate-limit check sends a burst past the configured limit (100/min
+with a burst of 200: 330 requests) at the live API, so it runs only where the
+environment's config sets deploy.security.rate_limit_burst: true (default
+false); otherwise security.rate_limit is a warning saying it was not checked.
 EOF
 }
 
@@ -300,6 +309,23 @@ check_health_watch() {
 	esac
 }
 
+# security_by_environment: a filter (stdin to stdout) over svc-probe's
+# reports: outside production, the API not being served over https
+# (security.tls) is a warning, as cfg-resolve --check has it (policy.urls);
+# the report's status and summary then follow its checks.
+security_by_environment() {
+	jq -c --argjson production "$production" --arg env "$environment" '
+		if .tool == "svc-probe" and ($production | not) and
+			any(.checks[]?; .name == "security.tls" and .status == "critical") then
+			.checks |= map(if .name == "security.tls" and .status == "critical" then
+					.status = "warning" |
+					.message += " (a warning in \($env); critical in production)"
+				else . end) |
+			.status = ([.checks[].status] | max_by({ok: 0, warning: 1, unknown: 2, critical: 3}[.])) |
+			.summary = "\(.checks | length) check(s), \(.status) (plain http is a warning in \($env))"
+		else . end'
+}
+
 # check_live_security REPORTS: the security configuration of the running
 # service: the headers and tls checks of --security (all: both) against the
 # live release. Only the security checks count: a live release in trouble
@@ -324,7 +350,7 @@ check_live_security() {
 			.status = ([.checks[].status] | if length == 0 then "unknown" else
 				max_by({ok: 0, warning: 1, unknown: 2, critical: 3}[.]) end) |
 			.summary = "the security configuration of \(.checks | length) check(s) on the live release: \(.status)"
-		else . end' "$tmp" >>"$1"
+		else . end' "$tmp" | security_by_environment >>"$1"
 }
 
 # gate STAGE REPORTS: the gate's decision; prints the failing checks.
@@ -437,6 +463,14 @@ cfg-resolve -q "${resolve_args[@]}" -o "$cfg" "${configs[@]}" || rc=$?
 ((rc == 0)) || die "the config does not resolve (cfg-resolve exited $rc)" 65
 service=$(jq -r '.service.name // "default"' "$cfg")
 environment=$(jq -r '.environment // "?"' "$cfg")
+# Production is every environment but development and staging, a missing or
+# unknown one included: cfg-resolve --check's rule (tools/cfg-resolve/policy.c).
+production=true
+case $environment in development | staging) production=false ;; esac
+# svc-probe's rate-limit check sends a burst past the configured limit (for
+# 100/min and a burst of 200: 330 requests) at the live API: only where the
+# environment's config asks for it.
+rate_limit_burst=$(jq -r '.deploy.security.rate_limit_burst // false' "$cfg")
 driver=$(jq -r '.deploy.driver // "none"' "$cfg")
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
 ((out_ok)) || die "unable to write to stdout: nothing was started" 3
@@ -569,7 +603,18 @@ if ((requests > 0)); then
 	check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
 fi
 if [[ "$security" != none ]]; then
-	check "$r" svc-probe-security svc-probe -c "$cfg" --security "$security" --format json
+	list=$security
+	[[ "$list" == all ]] && list=cors,trusted-host,rate-limit,headers,tls,auth
+	if [[ "$rate_limit_burst" != true ]] && grep -qx rate-limit <<<"${list//,/$'\n'}"; then
+		list=$(tr ',' '\n' <<<"$list" | grep -vx rate-limit | paste -sd, - || true)
+		report "$r" svc-probe-security warning security.rate_limit \
+			"the rate limit is not checked: its burst of requests at the API is off in $environment (deploy.security.rate_limit_burst)"
+	fi
+	if [[ -n "$list" ]]; then
+		: >"$work/security.jsonl"
+		check "$work/security.jsonl" svc-probe-security svc-probe -c "$cfg" --security "$list" --format json
+		security_by_environment <"$work/security.jsonl" >>"$r"
+	fi
 fi
 judge post-deploy "$r" || fail post-deploy "the post-deploy gate failed" "$applied"
 

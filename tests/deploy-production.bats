@@ -416,3 +416,60 @@ assert_no_secret_shown() {
 		"resolved $(printf 'resolved:%s\n' "$first" "$second" | sort | paste -sd,)"
 	assert_equal "$(hook | jq -r .groupKey | sort -u)" '{}:{alertname="DeployFailed", environment="development", service="accessa-api-demo"}'
 }
+
+# health_gets: the GET /health requests nginx has logged so far.
+health_gets() {
+	grep -c '"GET /health HTTP' "$NGINX_DIR/logs/access.log" || true
+}
+# stage_checks STAGE: "name status" of every check the STAGE gate of the
+# latest deploy recorded, sorted.
+stage_checks() {
+	local j
+	j=$(ls "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/"*.jsonl | tail -n 1)
+	jq -r --arg s "$1" 'select(.type == "report" and .stage == $s) | .report.checks[] | "\(.name) \(.status)"' "$j" | sort
+}
+
+@test "staging over plain http: the TLS check is a warning, as cfg-resolve --check says, not a failed infrastructure gate" {
+	to=v1
+	[ "$(current)" != v1 ] || to=v2
+	printf 'environment: staging\n' >staging.yaml
+	run --separate-stderr deploy -c staging.yaml -r "$to" --yes --security headers,tls
+	assert_success
+	assert_line --regexp '^  infrastructure +passed '
+	[ "$(current)" = "$to" ]
+	run stage_checks pre-deploy
+	assert_line "policy.urls warning"
+	run stage_checks infrastructure
+	assert_line "security.tls warning"
+	run stage_checks post-deploy
+	assert_line "security.tls warning"
+	refute_line --regexp ' critical$'
+}
+
+@test "the rate-limit burst is sent only where the config enables it (deploy.security.rate_limit_burst)" {
+	from=$(current) to=v1
+	[ "$from" != v1 ] || to=v2
+	printf 'environment: staging\n' >staging.yaml
+	before=$(health_gets)
+	run --separate-stderr deploy -c staging.yaml -r "$to" --yes --security headers,rate-limit
+	assert_success
+	[ "$(current)" = "$to" ]
+	# the deploy's own health probes, no burst (100/min + 200 burst: 330 requests)
+	sent=$(($(health_gets) - before))
+	echo "GET /health: $sent" >&2
+	((sent < 100))
+	run stage_checks post-deploy
+	assert_line "security.rate_limit warning"
+	refute_line --regexp ' critical$'
+	# enabled: the burst goes out; the demo's nginx has no limit_req, so it fails
+	printf 'deploy:\n  security:\n    rate_limit_burst: true\n' >burst.yaml
+	before=$(health_gets)
+	run --separate-stderr deploy -c staging.yaml -c burst.yaml -r "$from" --yes --security rate-limit
+	assert_equal "$status" 2
+	sent=$(($(health_gets) - before))
+	echo "GET /health: $sent" >&2
+	((sent >= 330))
+	assert_line --regexp 'critical: security\.rate_limit: no 429 in a burst of 330 requests'
+	assert_line --regexp "^  rollback +ok +back to $to"
+	[ "$(current)" = "$to" ]
+}
