@@ -71,9 +71,9 @@ static void usage(FILE *f)
 		"  -h, --help              this help\n"
 		"  -V, --version           the version\n"
 		"\n"
-		"Exit: 0 rolled back and healthy (--check: possible), 2 failed or unhealthy\n"
-		"or no known-good release, 3 internal error, 64 usage, 65 invalid config,\n"
-		"75 another deploy holds the lock.\n");
+		"Exit: 0 rolled back and healthy (--check: possible), 1 --check: possible,\n"
+		"with a warning, 2 failed or unhealthy or no known-good release, 3 internal\n"
+		"error, 64 usage, 65 invalid config, 75 another deploy holds the lock.\n");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
