@@ -47,7 +47,8 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
   -v, --verbose          show the tools' diagnostics as they run
   -h, --help             this help
 
-Stages (each one's reports go to `deploy-stage gate STAGE`; warnings pass):
+Stages (each one's reports go to `deploy-stage gate STAGE`: a critical or
+unknown report fails it; warnings alone do not):
   pre-deploy      cfg-resolve --check; db-check connectivity; svc-probe of the
                   API and services (and --baseline)
   infrastructure  db-check schema, tables, RLS, extensions, migrations;
@@ -354,14 +355,37 @@ check_live_security() {
 }
 
 # gate STAGE REPORTS: the gate's decision; prints the failing checks.
+# gate_summary STAGE: the gate's report (stdin) in a line: which reports
+# failed it, and apart from that how many only warned (which never fails a
+# gate): "2 of 4 reports failed (svc-probe critical, e2e critical); 1 with
+# warnings, which alone do not fail a gate".
+gate_summary() {
+	jq -r --arg stage "$1" '
+		[.checks[] | select(.name != "input")] as $reports |
+		[$reports[] | select(.status == "critical" or .status == "unknown")] as $failed |
+		([$reports[] | select(.status == "warning")] | length) as $warned |
+		($reports | length) as $n |
+		"\($n) report\(if $n == 1 then "" else "s" end)" as $count |
+		(if ($failed | length) > 0 then
+			"\($failed | length) of \($count) failed (\($failed |
+				map((.name | ltrimstr($stage + ".")) + " " + .status) | join(", ")))"
+		elif $warned == 0 and $n > 0 then "\($count), all ok"
+		else $count end) +
+		([.checks[] | select(.name == "input") | "; " + .message] | join("")) +
+		(if $warned > 0 then "; \($warned) with warnings, which alone do not fail a gate" else "" end)'
+}
+
 gate() {
-	local stage="$1" file="$2" out rc=0
+	local stage="$1" file="$2" out rc=0 off line
+	off=$(wc -c <"$log")
 	out=$(deploy-stage -c "$cfg" gate "$stage" <"$file" 2>>"$log") || rc=$?
+	line=$(gate_summary "$stage" <<<"$out" 2>/dev/null) || line=""
+	[[ -n "$line" ]] || line="deploy-stage gate exited $rc: $(new_stderr "$off")"
 	if ((rc == 0)); then
-		note "$stage" passed "$(jq -r '.summary' <<<"$out" 2>/dev/null || echo ok)"
+		note "$stage" passed "$line"
 		return 0
 	fi
-	note "$stage" FAILED "$(jq -r '.summary // empty' <<<"$out" 2>/dev/null || true)"
+	note "$stage" FAILED "$line"
 	# the failing reports' failing checks, one line each
 	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") |
 		"                            \(.status): \(.name): \(.message)"' "$file" 2>/dev/null | sort -u | head -n 20 || true

@@ -154,6 +154,9 @@ assert_no_secret_shown() {
 	for stage in begin pre-deploy infrastructure application post-deploy readiness finish; do
 		assert_line --regexp "^  $stage +(ok|passed) "
 	done
+	assert_line --regexp '^  infrastructure +passed +5 reports; [1-5] with warnings, which alone do not fail a gate$'
+	# plain ASCII, whatever the locale (no dash a C locale cannot show)
+	! printf '%s' "$output" | LC_ALL=C grep -q '[^[:print:][:space:]]'
 	assert_output --partial "shipshape deploy of v1 to accessa-api-demo: OK"
 	[ "$(current)" = v1 ]
 	# post-deploy ran the end-to-end pipeline: upload, then polled until processed
@@ -239,6 +242,9 @@ assert_no_secret_shown() {
 	assert_equal "$status" 2
 	assert_line --regexp '^  application +ok '
 	assert_line --regexp '^  post-deploy +FAILED '
+	# the stage's line says which reports failed
+	assert_line --regexp '^  post-deploy +FAILED +[1-4] of 4 reports failed \((.*, )?svc-probe critical(, .*)?\)$'
+	refute_output --partial "warnings pass"
 	assert_line --regexp '^  rollback +ok +back to v2'
 	assert_line --regexp '^  alert +sent '
 	[ "$(current)" = v2 ]
@@ -290,6 +296,9 @@ assert_no_secret_shown() {
 	assert_equal "$status" 2
 	assert_line --regexp '^  application +ok '
 	assert_line --regexp '^  post-deploy +FAILED '
+	# what failed it, and apart from that that its warnings did not
+	assert_line --regexp '^  post-deploy +FAILED +1 of 4 reports failed \(deploy-stage critical\); 1 with warnings, which alone do not fail a gate$'
+	refute_output --partial "warnings pass"
 	assert_line --regexp 'critical: e2e\.processed: .*\.status == "failed" holds'
 	refute_line --regexp 'critical: http\.api'
 	assert_line --regexp '^  rollback +ok +back to v2'

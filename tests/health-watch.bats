@@ -196,6 +196,8 @@ probes_agree() {
 	assert_equal "$status" 2
 	refute_line --regexp '^\{'
 	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: deadline passed; not up yet: b$'
+	# plain ASCII, whatever the locale
+	! printf '%s' "$output" | LC_ALL=C grep -q '[^[:print:][:space:]]'
 	# standard output a terminal: text without --format
 	run bash -c "timeout 20 script -qec 'health-watch --target a=$FAULT_URL/status/200 --interval 20ms --success-threshold 1 --until up --deadline 20s' /dev/null | tr -d '\r'; exit \${PIPESTATUS[0]}"
 	assert_success
