@@ -86,7 +86,7 @@ teardown() {
 
 @test "one lost probe neither pages nor flaps; three failures go down and fire, two successes resolve" {
 	run --separate-stderr health-watch --target "api=$FAULT_URL/seq/$N?codes=200,200,500,200,500,500,500,500,200,200" \
-		--interval 20ms --count 10 --emit all
+		--interval 100ms --count 10 --emit all
 	assert_success
 	assert_equal "$(json_get 'select(.type=="state") | .from + ">" + .to' | tr '\n' ' ')" "unknown>up up>down down>up "
 	assert_equal "$(json_get 'select(.kind=="alert") | .status' | tr '\n' ' ')" "firing resolved "
@@ -110,7 +110,7 @@ teardown() {
 	environment: staging
 	monitoring:
 	  health_check:
-	    interval: 20ms
+	    interval: 100ms
 	    timeout: 2s
 	    failure_threshold: 2
 	    success_threshold: 1
@@ -219,7 +219,7 @@ probes_agree() {
 
 @test "--metrics-file: Prometheus text with blackbox_exporter's names, written whole" {
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/500" \
-		--interval 20ms --count 3 --metrics-file "$BATS_TEST_TMPDIR/m.prom"
+		--interval 100ms --count 3 --metrics-file "$BATS_TEST_TMPDIR/m.prom"
 	assert_equal "$status" 2
 	grep -qx 'probe_success{target="a",instance="'"$FAULT_URL"'/status/200"} 1' m.prom
 	grep -qx 'probe_success{target="b",instance="'"$FAULT_URL"'/status/500"} 0' m.prom
@@ -247,7 +247,7 @@ probes_agree() {
 	cat >c.yaml <<-EOF
 	monitoring:
 	  health_check:
-	    interval: 20ms
+	    interval: 100ms
 	    success_threshold: 1
 	    endpoints:
 	      - {name: tls, url: "https://localhost:$NGINX_TLS_PORT/health", ca_file: "$TEST_CERTS_DIR/ca.crt"}
@@ -292,7 +292,7 @@ probes_agree() {
 
 @test "secrets in a target URL never reach the output" {
 	run --separate-stderr health-watch --target "a=http://user:hunter2secret@127.0.0.1:$FAULT_PORT/status/500" \
-		--interval 20ms --count 3 --emit all
+		--interval 100ms --count 3 --emit all
 	assert_equal "$status" 2
 	assert_secret_absent hunter2secret "$output" "$stderr"
 	[[ $(json_get 'select(.kind=="alert") | .annotations.url') == *"user:***@"* ]]
