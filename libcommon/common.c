@@ -41,6 +41,17 @@ void tool_start(const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+const char *text_dash(void)
+{
+	const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+	const char *locale = "";
+	for (size_t i = 0; i < ARRAY_LEN(names) && !*locale; i++) {
+		const char *v = getenv(names[i]);
+		locale = v ? v : "";
+	}
+	return strcasestr(locale, "utf-8") || strcasestr(locale, "utf8") ? "\u2014" : "-";
+}
+
 /* Every message goes through redaction: a secret that slipped into a
  * message (a URL with a password in an error) is masked here, once. */
 static void vmessage(const char *prefix, const char *fmt, va_list ap, const char *suffix)

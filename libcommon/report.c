@@ -304,7 +304,7 @@ static void print_text(struct report *r, FILE *out)
 			json_path_number(c, "duration_ms", 0), json_path_string(c, "message", ""));
 	}
 	char *summary = r->summary ? estrdup(r->summary) : summary_generate(r);
-	fprintf(out, "%s: %s — %s\n", r->tool, status_name(r->status), summary);
+	fprintf(out, "%s: %s %s %s\n", r->tool, status_name(r->status), text_dash(), summary);
 	free(summary);
 }
 

@@ -9,7 +9,7 @@ PACKAGES="
 build-essential pkg-config
 libyaml-dev libcurl4-openssl-dev libpq-dev libcjson-dev libcmocka-dev
 bats bats-assert bats-support jq curl openssl ca-certificates
-postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager
+postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager prometheus
 hyperfine wrk valgrind gettext-base yq time procps iproute2 bc
 monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter mandoc
 nagios4-core

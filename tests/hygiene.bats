@@ -263,3 +263,13 @@ state_dir_used() {
 	[ ! -e made-by-guard ]
 	[ ! -e "$SHIPSHAPE_STATE_DIR/deploy/api/lock" ]
 }
+
+@test "text output is plain ASCII under LC_ALL=C, and the em dash under a UTF-8 locale" {
+	echo 'environment: development' >dev.yaml
+	run --separate-stderr env LC_ALL=C cfg-resolve --check --format text dev.yaml
+	[[ $output == *"cfg-resolve: "*" - "*"checks"* ]]
+	run bash -c 'LC_ALL=C cfg-resolve --check --format text dev.yaml 2>/dev/null | LC_ALL=C grep -c "[^ -~]"'
+	assert_equal "$output" 0
+	run --separate-stderr env LC_ALL= LANG=C.UTF-8 cfg-resolve --check --format text dev.yaml
+	[[ $output == *"cfg-resolve: "*" — "*"checks"* ]]
+}

@@ -93,4 +93,9 @@ const char *read_file_error(int err);
  * run whose output was cut short. Call last, before returning status. */
 int finish_stdout(int status);
 
+/* The dash that separates parts of a line of text output: an em dash where
+ * the locale (LC_ALL, else LC_CTYPE, else LANG) names UTF-8, "-" elsewhere,
+ * so a C or POSIX locale never shows the dash's bytes as garbage. */
+const char *text_dash(void);
+
 #endif

@@ -542,6 +542,31 @@ static void test_read_file_kinds(void **state)
 
 /* In a child: fds 0-2 closed, then tool_start(); reports in its exit
  * status whether each became /dev/null and SIGPIPE is ignored. */
+/* The text dash follows the locale: LC_ALL, else LC_CTYPE, else LANG. */
+static void test_text_dash(void **state)
+{
+	(void)state;
+	static const struct { const char *all, *ctype, *lang, *want; } cases[] = {
+		{NULL, NULL, NULL, "-"},
+		{"C", NULL, "en_US.UTF-8", "-"},
+		{"", NULL, "C.UTF-8", "\u2014"},
+		{NULL, "de_DE.utf8", "C", "\u2014"},
+		{NULL, "POSIX", "en_US.UTF-8", "-"},
+		{NULL, NULL, "en_US.ISO-8859-1", "-"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
+		const char *values[] = {cases[i].all, cases[i].ctype, cases[i].lang};
+		for (size_t n = 0; n < ARRAY_LEN(names); n++) {
+			if (values[n])
+				setenv(names[n], values[n], 1);
+			else
+				unsetenv(names[n]);
+		}
+		assert_string_equal(text_dash(), cases[i].want);
+	}
+}
+
 static void test_tool_start(void **state)
 {
 	(void)state;
@@ -616,7 +641,7 @@ int main(void)
 		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
 		cmocka_unit_test(test_state_dir_unsafe), cmocka_unit_test(test_state_file_open),
-		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start),
+		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start), cmocka_unit_test(test_text_dash),
 		cmocka_unit_test(test_finish_stdout_epipe),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

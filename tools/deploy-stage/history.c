@@ -290,7 +290,7 @@ int cmd_status(struct run *r)
 	buf_printf(&t, "service %s: %s", r->j.service, state);
 	if (open) {
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "deploy");
-		buf_printf(&t, " — deploy %ld %s (replacing %s), started %s by %s, last stage %s", open->id,
+		buf_printf(&t, " %s deploy %ld %s (replacing %s), started %s by %s, last stage %s", text_dash(), open->id,
 			   open->release ? open->release : "?", open->previous ? open->previous : "nothing",
 			   json_path_string(s, "started_at", "?"), json_path_string(s, "user", "?"),
 			   json_path_string(s, "last_stage", "none"));
