@@ -14,11 +14,9 @@ man_codes() {
 		grep -oE '^\.B [0-9]+' | awk '{ print $2 }' | sort -nu | paste -sd' ' -
 }
 
-# (svc-probe's --help has no Exit paragraph yet, alert-send's leaves out 3:
-# not in this table until they do.)
 @test "each tool's --help names the exit statuses of its man page" {
 	local t bad=()
-	for t in cfg-resolve db-check deploy-stage health-watch rollback; do
+	for t in alert-send cfg-resolve db-check deploy-stage health-watch rollback svc-probe; do
 		[ -n "$(man_codes "$t")" ] || bad+=("$t: no EXIT STATUS in $t.1")
 		[ "$(help_codes "$t")" = "$(man_codes "$t")" ] ||
 			bad+=("$t: --help says exit $(help_codes "$t"), $t.1 says $(man_codes "$t")")
