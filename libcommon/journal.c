@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,13 @@ static void take_line(struct deployment *d, const char *text, size_t n, bool ove
 			d->truncated = true;
 		else if (n)
 			d->bad_lines++;
+		return;
+	}
+	/* a file over the limit (an older version's): its reports are what
+	 * made it so, and what a deploy's end does not need */
+	if (*kept + n > JOURNAL_FILE_MAX && strcmp(json_path_string(doc, "type", ""), "report") == 0) {
+		cJSON_Delete(doc);
+		d->skipped++;
 		return;
 	}
 	*kept += n;
@@ -592,7 +600,11 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 		cJSON *r;
 		cJSON_ArrayForEach(r, records) given[i++] = r;
 	}
+	bool reports = false;
 	for (i = 0; i < n; i++) {
+		const char *type = json_path_string(given[i], "type", "note");
+		if (strcmp(type, "report") == 0 || strcmp(type, "gate") == 0)
+			reports = true;
 		/* kind, service, deploy and time first, for people reading the file */
 		cJSON *line = cJSON_CreateObject();
 		cJSON_AddStringToObject(line, "kind", "journal");
@@ -629,6 +641,12 @@ int journal_append(const struct journal *j, long id, cJSON *records)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		goto out;
+	/* reports stay within their budget; the room above it is kept for
+	 * the records that end the deploy */
+	if (reports && (uint64_t)st.st_size + b.len > JOURNAL_REPORT_BUDGET) {
+		errno = EFBIG;
+		goto out;
+	}
 	size_t done = 0;
 	while (done < b.len) {
 		ssize_t w = write(fd, b.data + done, b.len - done);

@@ -858,3 +858,78 @@ e2e_config() {
 		assert_failure
 	done
 }
+
+# big_reports N KIB: N valid reports of about KIB KiB each (a check's data).
+big_reports() {
+	local blob i
+	blob=$(head -c "$(($2 << 10))" /dev/zero | tr '\0' a)
+	for ((i = 0; i < $1; i++)); do
+		printf '{"kind":"report","tool":"big","status":"ok","summary":"big ok","checks":[{"name":"big.x","status":"ok","message":"m%d","data":{"blob":"%s"}}]}\n' "$i" "$blob"
+	done
+}
+
+@test "gates of large reports keep the journal within what its reader takes; finish and rollback still work" {
+	deploy_ok v1
+	ds begin --release v2 >/dev/null
+	ds apply >/dev/null
+	# 78 MiB of valid reports: 8 of 3 MiB, then twice 30 of 900 KiB
+	run --separate-stderr bash -c "$(declare -f big_reports); big_reports 8 3072 | deploy-stage -c config.json gate pre-deploy"
+	assert_success
+	for stage in infrastructure application; do
+		run --separate-stderr bash -c "$(declare -f big_reports); big_reports 30 900 | deploy-stage -c config.json gate $stage"
+		assert_success
+	done
+	f=$SHIPSHAPE_STATE_DIR/deploy/api/000002.jsonl
+	size=$(wc -c <"$f")
+	[ "$size" -le $((48 << 20)) ]
+	# reports up to 1 MiB are kept whole while the journal has room; past
+	# its 48 MiB for reports, a gate's reports keep their status and summary
+	run jq -s -c '[.[] | select(.type=="report") | [.stage, .report.truncated // false, (.report.checks | length), .report.checks_dropped // 0]] | group_by(.) | map([.[0], length])' "$f"
+	assert_output '[[["application",true,0,1],30],[["infrastructure",false,1,0],30],[["pre-deploy",true,1,0],8]]'
+	# a report too large is kept bounded: its checks' names, status and messages, marked
+	run jq -s -c '[.[] | select(.type=="report")][0].report | [.truncated, .bytes > 3000000, .checks[0].name, .checks[0].status, .checks[0].message, (.checks[0] | has("data"))]' "$f"
+	assert_success
+	assert_output '[true,true,"big.x","ok","m0",false]'
+	run jq -s -c '[.[] | select(.type=="gate") | .passed]' "$f"
+	assert_output '[true,true,true]'
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" in_progress
+	run --separate-stderr ds history
+	assert_success
+	run --separate-stderr rollback -c config.json --no-verify
+	assert_success
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .current_release)" v1
+	run jq -s -c '[.[] | select(.type=="finish")] | length' "$f"
+	assert_output 1
+}
+
+@test "a journal file over 64 MiB (an older version's) never blocks finish --force or rollback" {
+	deploy_ok v1
+	ds begin --release v2 >/dev/null
+	f=$SHIPSHAPE_STATE_DIR/deploy/api/000002.jsonl
+	# 24 report records of 3 MiB each, as an older version wrote them
+	blob=$(head -c $((3 << 20)) /dev/zero | tr '\0' a)
+	for i in $(seq 24); do
+		printf '{"kind":"journal","type":"report","service":"api","deploy":2,"time":"2026-12-01T00:00:00Z","stage":"pre-deploy","report":{"kind":"report","tool":"big","status":"ok","summary":"s","checks":[{"name":"c","status":"ok","message":"m","data":{"blob":"%s"}}]}}\n' "$blob"
+	done >>"$f"
+	[ "$(wc -c <"$f")" -gt $((64 << 20)) ]
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" in_progress
+	run --separate-stderr ds finish --result ok
+	assert_equal "$status" 2
+	run --separate-stderr ds finish --result ok --force
+	assert_success
+	run --separate-stderr ds history
+	assert_success
+	[[ $stderr == *"000002.jsonl: "*"skipped"* ]]
+	run --separate-stderr rollback -c config.json --no-verify
+	assert_success
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .state)" idle
+	assert_equal "$(json_get .deployments)" 3
+}

@@ -19,6 +19,14 @@
 
 #define JOURNAL_FILE_MAX (64u << 20) /* a deployment's records, at most */
 #define JOURNAL_LINE_MAX (8u << 20)  /* one record; a longer line is unreadable */
+/* A batch holding report or gate records is refused (EFBIG) when it would
+ * take the file past JOURNAL_REPORT_BUDGET: the 16 MiB kept back below
+ * JOURNAL_FILE_MAX is for the records that close a deploy (apply, health,
+ * finish, rollback), which are never refused for size. */
+#define JOURNAL_REPORT_BUDGET (48u << 20)
+/* A report stored whole in a record, at most (its compact JSON); a larger
+ * one is stored bounded (see deploy-stage(1)). */
+#define JOURNAL_REPORT_MAX (1u << 20)
 
 /* The deploy stages, in order (see deploy-stage(1)). */
 extern const char *const journal_stages[];
@@ -64,6 +72,7 @@ struct deployment {
 	size_t bytes;        /* the file's size when read */
 	bool truncated;      /* the last line was cut short */
 	unsigned bad_lines;  /* unreadable lines before the last */
+	unsigned skipped;    /* report records past JOURNAL_FILE_MAX, not held */
 	/* borrowed from records: */
 	const cJSON *begin;  /* the begin record, or NULL */
 	const cJSON *finish; /* the finish record, or NULL while open */
@@ -81,7 +90,10 @@ struct journal_view {
 };
 
 /* Loads every deployment, oldest first. Problems that the reader tolerates
- * (a truncated last line) are left in the deployments' flags. Returns 0 or
+ * (a truncated last line) are left in the deployments' flags. A file over
+ * JOURNAL_FILE_MAX (an older version's) is read whole, but the report
+ * records past that size are not held (counted in skipped): every other
+ * record is, so such a deploy can still be finished or rolled back. Returns 0 or
  * -1 with errno set. */
 int journal_load(const struct journal *j, struct journal_view *view);
 /* journal_load(), or exit 3 with one line naming the file that could not
@@ -124,7 +136,10 @@ char *journal_config_digest(const cJSON *config);
  * records untouched): nothing may be reported as done then. A write or
  * fsync that fails is taken back out: the file is truncated to its length
  * before and fsync'd again (a file the append created is removed), so no
- * reader finds what was reported as not written. */
+ * reader finds what was reported as not written. A batch with a report or
+ * gate record that would take the file past JOURNAL_REPORT_BUDGET is
+ * refused (EFBIG), nothing written; other records are never refused for
+ * size. */
 int journal_append(const struct journal *j, long id, cJSON *records);
 /* journal_append(), or exit 3 with one line naming the file and why. */
 void journal_append_or_die(const struct journal *j, long id, cJSON *records);

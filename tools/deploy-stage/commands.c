@@ -339,6 +339,96 @@ static void gate_read(struct gate_input *in)
 	jsonl_reader_free(&rd);
 }
 
+/* s cut to at most max bytes, on a UTF-8 character boundary (a new
+ * string). */
+static char *text_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n <= max)
+		return estrdup(s);
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	char *c = emalloc(max + 1);
+	memcpy(c, s, max);
+	c[max] = '\0';
+	return c;
+}
+
+static void add_cut(cJSON *o, const char *key, const cJSON *from, size_t max)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, key);
+	if (cJSON_IsString(v)) {
+		char *c = text_cut(v->valuestring, max);
+		cJSON_AddStringToObject(o, key, c);
+		free(c);
+	} else if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
+		cJSON_AddItemToObject(o, key, cJSON_Duplicate(v, 0));
+	}
+}
+
+#define BOUNDED_TEXT_MAX 1024
+
+/* The report as the journal stores it (a new document): whole when its
+ * compact JSON is at most JOURNAL_REPORT_MAX bytes (or brief), else bounded:
+ * kind, tool, status, summary, duration_ms and each check's name, status and
+ * message (strings cut to 1 KiB), checks beyond the budget dropped and
+ * counted, with "truncated": true and the report's size in "bytes". */
+static cJSON *report_for_journal(const cJSON *doc, bool brief)
+{
+	char *text = cJSON_PrintUnformatted(doc);
+	if (!text)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	size_t bytes = strlen(text);
+	free(text);
+	if (bytes <= JOURNAL_REPORT_MAX && !brief)
+		return cJSON_Duplicate(doc, 1);
+	cJSON *o = cJSON_CreateObject();
+	static const char *const keys[] = {"kind", "tool", "status", "summary", "duration_ms", NULL};
+	for (size_t i = 0; keys[i]; i++)
+		add_cut(o, keys[i], doc, BOUNDED_TEXT_MAX);
+	cJSON *checks = cJSON_AddArrayToObject(o, "checks");
+	size_t used = 0, dropped = 0;
+	const cJSON *c;
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks"))
+	{
+		if (brief || used + 3 * BOUNDED_TEXT_MAX + 64 > JOURNAL_REPORT_MAX / 2) {
+			dropped++;
+			continue;
+		}
+		cJSON *k = cJSON_CreateObject();
+		add_cut(k, "name", c, BOUNDED_TEXT_MAX);
+		add_cut(k, "status", c, BOUNDED_TEXT_MAX);
+		add_cut(k, "message", c, BOUNDED_TEXT_MAX);
+		char *t = cJSON_PrintUnformatted(k);
+		used += t ? strlen(t) : 0;
+		free(t);
+		cJSON_AddItemToArray(checks, k);
+	}
+	if (dropped)
+		cJSON_AddNumberToObject(o, "checks_dropped", (double)dropped);
+	cJSON_AddBoolToObject(o, "truncated", true);
+	cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+	return o;
+}
+
+/* The gate's journal records: a report record for each report, then the
+ * gate record. */
+static cJSON *gate_records(const struct gate_input *in, const char *stage, cJSON *gate, bool brief)
+{
+	cJSON *records = cJSON_CreateArray();
+	const cJSON *doc;
+	cJSON_ArrayForEach(doc, in->reports)
+	{
+		cJSON *rec = cJSON_CreateObject();
+		cJSON_AddStringToObject(rec, "type", "report");
+		cJSON_AddStringToObject(rec, "stage", stage);
+		cJSON_AddItemToObject(rec, "report", report_for_journal(doc, brief));
+		cJSON_AddItemToArray(records, rec);
+	}
+	cJSON_AddItemToArray(records, cJSON_Duplicate(gate, 1));
+	return records;
+}
+
 int cmd_gate(struct run *r)
 {
 	const char *stage = r->a->operand;
@@ -412,15 +502,6 @@ int cmd_gate(struct run *r)
 	int st = own_open_deployment(&h, &open, false);
 	if (st != EXIT_OK)
 		goto out;
-	cJSON *records = cJSON_CreateArray();
-	cJSON_ArrayForEach(doc, in.reports)
-	{
-		cJSON *rec = cJSON_CreateObject();
-		cJSON_AddStringToObject(rec, "type", "report");
-		cJSON_AddStringToObject(rec, "stage", stage);
-		cJSON_AddItemToObject(rec, "report", cJSON_Duplicate(doc, 1));
-		cJSON_AddItemToArray(records, rec);
-	}
 	cJSON *gate = cJSON_CreateObject();
 	cJSON_AddStringToObject(gate, "type", "gate");
 	cJSON_AddStringToObject(gate, "stage", stage);
@@ -430,9 +511,25 @@ int cmd_gate(struct run *r)
 	cJSON_AddNumberToObject(gate, "reports", nreports);
 	if (cJSON_GetArraySize(in.problems))
 		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in.problems, 1));
-	cJSON_AddItemToArray(records, gate);
 	long id = open->id;
-	journal_append_or_die(&r->j, id, records);
+	cJSON *records = gate_records(&in, stage, gate, false);
+	int rc = journal_append(&r->j, id, records);
+	if (rc < 0 && errno == EFBIG) {
+		/* past the reports' budget: each report by its status and
+		 * summary only */
+		cJSON_Delete(records);
+		records = gate_records(&in, stage, gate, true);
+		rc = journal_append(&r->j, id, records);
+		if (rc < 0 && errno == EFBIG)
+			die(EXIT_UNKNOWN,
+			    "unable to write the journal %s/%06ld.jsonl: this gate's reports would take it past %u MiB "
+			    "(the deploy can still be finished or rolled back)",
+			    r->j.dir, id, JOURNAL_REPORT_BUDGET >> 20);
+	}
+	if (rc < 0)
+		die(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, id,
+		    journal_strerror(errno));
+	cJSON_Delete(gate);
 	cJSON_Delete(records);
 	drop(&h);
 

@@ -18,6 +18,9 @@ void warn_damage(const struct journal_view *view)
 			warnx_("%s: the last record was cut short (a crash while writing); ignored", d->path);
 		if (d->bad_lines)
 			warnx_("%s: %u unreadable line%s skipped", d->path, d->bad_lines, d->bad_lines == 1 ? "" : "s");
+		if (d->skipped)
+			warnx_("%s: over %u MiB: %u report record%s skipped", d->path, JOURNAL_FILE_MAX >> 20, d->skipped,
+			       d->skipped == 1 ? "" : "s");
 	}
 }
 
