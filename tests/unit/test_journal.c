@@ -277,6 +277,57 @@ static int cleanup(void **st)
 	return rc == 0 ? 0 : -1;
 }
 
+/* Report and gate records stop at JOURNAL_REPORT_BUDGET (EFBIG, nothing
+ * written); a finish record is never refused for size. */
+static void test_report_budget(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "budget"), 0);
+	record(&j, 1, "{\"type\":\"begin\",\"release\":\"v1\"}");
+	size_t len = 1u << 20;
+	char *blob = emalloc(len + 1);
+	memset(blob, 'a', len);
+	blob[len] = '\0';
+	char *path = easprintf("%s/000001.jsonl", j.dir);
+	int refused = 0;
+	for (int i = 0; i < 60 && !refused; i++) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "type", i % 2 ? "gate" : "report");
+		cJSON_AddStringToObject(r, "blob", blob);
+		off_t before = file_size(path);
+		if (journal_append(&j, 1, r) < 0) {
+			assert_int_equal(errno, EFBIG);
+			assert_int_equal(file_size(path), before);
+			refused = 1;
+		}
+		cJSON_Delete(r);
+	}
+	assert_true(refused);
+	assert_true(file_size(path) <= (off_t)JOURNAL_REPORT_BUDGET);
+	/* the records that end a deploy still go in, past the budget */
+	for (int i = 0; i < 3; i++) {
+		cJSON *r = cJSON_CreateObject();
+		cJSON_AddStringToObject(r, "type", "apply");
+		cJSON_AddStringToObject(r, "phase", "end");
+		cJSON_AddStringToObject(r, "status", "ok");
+		cJSON_AddStringToObject(r, "output", blob);
+		assert_int_equal(journal_append(&j, 1, r), 0);
+		cJSON_Delete(r);
+	}
+	assert_true(file_size(path) > (off_t)JOURNAL_REPORT_BUDGET);
+	record(&j, 1, "{\"type\":\"finish\",\"result\":\"ok\"}");
+	struct journal_view v;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(v.v[0].result, "ok");
+	assert_int_equal(v.v[0].skipped, 0);
+	journal_view_free(&v);
+	free(path);
+	free(blob);
+	journal_close(&j);
+}
+
 int main(void)
 {
 	prog_set("test_journal");
@@ -290,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_record_is_the_line),
 		cmocka_unit_test(test_fsync_failure_removes_the_record),
 		cmocka_unit_test(test_release_names_and_text),
+		cmocka_unit_test(test_report_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }
