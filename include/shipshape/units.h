@@ -16,8 +16,8 @@ int duration_from_seconds(double seconds, int64_t *ms);
 /* Formats milliseconds compactly ("1h30m", "500ms") into buf. */
 const char *duration_format(int64_t ms, char *buf, size_t size);
 
-/* Parses "512", "10k", "10KB", "10KiB", "4M", "1G" (k = 1000, Ki = 1024;
- * "K"/"KB" alone are taken as 1024 as operators usually mean). The number is
+/* Parses "512", "10k", "10KB", "10KiB", "4M", "1G": every unit is binary
+ * (k, K, KB and KiB are all 1024, as shipshape.yaml(5) says). The number is
  * decimal digits with an optional fraction, as for durations; -1 for
  * anything else or a size beyond int64. */
 int size_parse(const char *s, int64_t *bytes);
