@@ -521,16 +521,19 @@ int cmd_gate(struct run *r)
 		records = gate_records(&in, stage, gate, true);
 		rc = journal_append(&r->j, id, records);
 		if (rc < 0 && errno == EFBIG)
-			die(EXIT_UNKNOWN,
-			    "unable to write the journal %s/%06ld.jsonl: this gate's reports would take it past %u MiB "
-			    "(the deploy can still be finished or rolled back)",
-			    r->j.dir, id, JOURNAL_REPORT_BUDGET >> 20);
+			error_msg("unable to write the journal %s/%06ld.jsonl: this gate's reports would take it past "
+				  "%u MiB (the deploy can still be finished or rolled back)",
+				  r->j.dir, id, JOURNAL_REPORT_BUDGET >> 20);
 	}
-	if (rc < 0)
-		die(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, id,
-		    journal_strerror(errno));
+	if (rc < 0 && errno != EFBIG)
+		error_msg("unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, id, journal_strerror(errno));
 	cJSON_Delete(gate);
 	cJSON_Delete(records);
+	if (rc < 0) {
+		/* returned, not died: the records are freed, nothing is held */
+		st = EXIT_UNKNOWN;
+		goto out;
+	}
 	drop(&h);
 
 	/* the gate report carries the decision beside the checks */
