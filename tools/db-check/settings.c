@@ -165,6 +165,27 @@ static const cJSON *get_list(const cJSON *parent, const char *key, const char *f
 	return cJSON_IsArray(j) ? j : NULL;
 }
 
+
+/* One of a fixed set of names, the first the default when j is absent; any
+ * other string is invalid, named with the choices. */
+struct choice {
+	const char *name;
+	int value;
+};
+static int get_choice(const cJSON *j, const char *field, const struct choice *choices, const char *choices_text)
+{
+	char *name = get_string(j, field, choices[0].name);
+	for (const struct choice *c = choices; c->name; c++) {
+		if (strcmp(name, c->name) == 0) {
+			free(name);
+			return c->value;
+		}
+	}
+	char copy[64];
+	snprintf(copy, sizeof copy, "%s", name);
+	free(name);
+	invalid(field, "\"%s\" is not %s", copy, choices_text);
+}
 static void get_range(const cJSON *j, const char *field, struct range *r, bool *has)
 {
 	*has = false;
@@ -388,21 +409,11 @@ static void load_database(struct settings *s, const cJSON *doc)
 						  "database.migrations.applied_column", "applied_at");
 	if (!*s->migrations_table || !*s->migrations_column || !*s->migrations_applied_column)
 		invalid("database.migrations", "table and columns must not be empty");
-	char *order = get_string(cJSON_GetObjectItemCaseSensitive(mig, "order"), "database.migrations.order",
-				 "numeric");
-	if (strcmp(order, "numeric") == 0)
-		s->migrations_order = ORDER_NUMERIC;
-	else if (strcmp(order, "lexical") == 0)
-		s->migrations_order = ORDER_LEXICAL;
-	else if (strcmp(order, "applied") == 0)
-		s->migrations_order = ORDER_APPLIED;
-	else {
-		char copy[64];
-		snprintf(copy, sizeof copy, "%s", order);
-		free(order);
-		invalid("database.migrations.order", "\"%s\" is not numeric, lexical or applied", copy);
-	}
-	free(order);
+	static const struct choice orders[] = {
+		{"numeric", ORDER_NUMERIC}, {"lexical", ORDER_LEXICAL}, {"applied", ORDER_APPLIED}, {NULL, 0}};
+	s->migrations_order = (enum migrations_order)get_choice(cJSON_GetObjectItemCaseSensitive(mig, "order"),
+								"database.migrations.order", orders,
+								"numeric, lexical or applied");
 
 	s->require_ssl = get_bool(cJSON_GetObjectItemCaseSensitive(db, "require_ssl"), "database.require_ssl", true);
 	s->min_server_version = get_string(cJSON_GetObjectItemCaseSensitive(db, "min_server_version"),
@@ -413,21 +424,11 @@ static void load_database(struct settings *s, const cJSON *doc)
 			invalid("database.min_server_version", "\"%s\" is not a version such as 15 or 15.4",
 				s->min_server_version);
 	}
-	char *role = get_string(cJSON_GetObjectItemCaseSensitive(db, "expected_role"), "database.expected_role",
-				"primary");
-	if (strcmp(role, "primary") == 0)
-		s->expected_role = ROLE_PRIMARY;
-	else if (strcmp(role, "replica") == 0 || strcmp(role, "standby") == 0)
-		s->expected_role = ROLE_REPLICA;
-	else if (strcmp(role, "any") == 0)
-		s->expected_role = ROLE_ANY;
-	else {
-		char copy[64];
-		snprintf(copy, sizeof copy, "%s", role);
-		free(role);
-		invalid("database.expected_role", "\"%s\" is not primary, replica or any", copy);
-	}
-	free(role);
+	static const struct choice roles[] = {
+		{"primary", ROLE_PRIMARY}, {"replica", ROLE_REPLICA}, {"standby", ROLE_REPLICA}, {"any", ROLE_ANY},
+		{NULL, 0}};
+	s->expected_role = (enum role)get_choice(cJSON_GetObjectItemCaseSensitive(db, "expected_role"),
+						 "database.expected_role", roles, "primary, replica or any");
 
 	s->connect_warning_ms = get_duration(db, "connect_warning", "database.connect_warning", s->connect_warning_ms);
 	s->connect_critical_ms = get_duration(db, "connect_critical", "database.connect_critical", s->connect_critical_ms);
