@@ -35,7 +35,10 @@ else
 BUILD   ?= build
 endif
 
-LIB_SRC   := $(wildcard libcommon/*.c)
+# libcommon by subsystem; each folder may call into the ones before it only:
+# base <- config <- http <- deploy, base <- alert.
+LIB_DIRS  := base config http deploy alert
+LIB_SRC   := $(foreach d,$(LIB_DIRS),$(wildcard libcommon/$(d)/*.c))
 LIB_OBJ   := $(LIB_SRC:libcommon/%.c=$(BUILD)/obj/libcommon/%.o)
 HEADERS   := $(wildcard include/shipshape/*.h)
 TOOL_SRC  := $(wildcard tools/*.c)
