@@ -252,6 +252,76 @@ deploy_ok() {
 	assert_equal "$(journal 1 | jq -s 'map(select(.type=="report")) | length')" 6
 }
 
+# gate_pair INPUT_FILE ARGS...: the same input through gate --dry-run and a
+# real gate; each exit status and report (without its timings and where it
+# was recorded) in dry.* and real.*; the journal and the lock must not move
+# under the dry run.
+gate_pair() {
+	local in="$1" rc
+	shift
+	local dir="$SHIPSHAPE_STATE_DIR/deploy/api"
+	sha256sum "$dir"/*.jsonl "$dir/lock" >before.sum
+	rc=0
+	deploy-stage -c config.json gate "$@" --dry-run <"$in" >dry.json 2>/dev/null || rc=$?
+	echo "$rc" >dry.rc
+	sha256sum "$dir"/*.jsonl "$dir/lock" >after.sum
+	cmp before.sum after.sum
+	rc=0
+	deploy-stage -c config.json gate "$@" <"$in" >real.json 2>/dev/null || rc=$?
+	echo "$rc" >real.rc
+	local strip='del(.started_at, .duration_ms, .checks[].duration_ms, .gate.deploy, .gate.dry_run)'
+	jq -S "$strip" dry.json >dry.cmp
+	jq -S "$strip" real.json >real.cmp
+}
+
+@test "gate --dry-run: the same verdict and report as the gate; nothing locked or written" {
+	ds begin --release v1 >/dev/null
+	{ report db-check ok; report svc-probe warning; } >pass.jsonl
+	{ report db-check ok; report svc-probe critical; report svc-probe ok; } >fail.jsonl
+	{ report db-check unknown; echo '{"kind":"event","x":1}'; } >unknown.jsonl
+	printf '{"kind":"report",\n' >broken.jsonl
+	: >empty.jsonl
+	for c in "pass.jsonl pre-deploy:0" "pass.jsonl infrastructure --strict:2" "fail.jsonl application:2" \
+		"unknown.jsonl post-deploy:2" "broken.jsonl readiness:2" "empty.jsonl pre-deploy:2"; do
+		args=${c%:*}
+		# shellcheck disable=SC2086
+		gate_pair ${args%% *} ${args#* }
+		assert_equal "$(<dry.rc):$(<real.rc)" "${c##*:}:${c##*:}"
+		diff dry.cmp real.cmp
+		assert_equal "$(jq -c .gate dry.json)" "{\"stage\":\"$(jq -r .gate.stage real.json)\",\"passed\":$(jq .gate.passed real.json),\"dry_run\":true}"
+		assert_equal "$(jq .gate.deploy real.json)" 1
+	done
+	# the failing reports are named the same way in both
+	gate_pair fail.jsonl application
+	assert_equal "$(jq -c '[.checks[] | select(.status=="critical") | .name]' dry.json)" '["application.svc-probe"]'
+	assert_equal "$(jq -c '[.checks[].name]' dry.json)" '["application.db-check","application.svc-probe","application.svc-probe#2"]'
+	# only the real gates were recorded
+	assert_equal "$(journal 1 | jq -s 'map(select(.type=="gate")) | length')" 7
+}
+
+@test "gate --dry-run needs no deploy and makes no state: no journal, no lock, no state directory" {
+	export SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/nothing-here"
+	run --separate-stderr bash -c "{ $(declare -f report); report db-check ok; report svc-probe warning; } | deploy-stage -c config.json gate pre-deploy --dry-run"
+	assert_success
+	assert_equal "$(json_get .gate.passed)" true
+	assert_equal "$(json_get .gate.dry_run)" true
+	assert_equal "$(json_get .status)" warning
+	[ ! -e "$SHIPSHAPE_STATE_DIR" ]
+	run --separate-stderr bash -c "$(declare -f report); report db-check critical | deploy-stage gate pre-deploy --dry-run --format text"
+	assert_equal "$status" 2
+	assert_output --partial "pre-deploy gate failed: 1 report"
+	[ ! -e "$SHIPSHAPE_STATE_DIR" ]
+	# without --dry-run the same gate asks for a deploy
+	run --separate-stderr bash -c "$(declare -f report); report db-check ok | deploy-stage -c config.json gate pre-deploy"
+	assert_equal "$status" 2
+	[[ $stderr == *"no deploy in progress"* ]]
+	# a bad stage is still a usage error, a terminal still refused
+	run --separate-stderr bash -c 'deploy-stage gate nostage --dry-run </dev/null'
+	assert_equal "$status" 64
+	run timeout 10 script -qec "deploy-stage gate pre-deploy --dry-run" /dev/null
+	assert_equal "$status" 64
+}
+
 @test "gate: unreadable input, other kinds and no input fail the gate" {
 	ds begin --release v1 >/dev/null
 	run --separate-stderr bash -c 'printf "{\"kind\":\"report\",\n" | deploy-stage -c config.json gate pre-deploy'

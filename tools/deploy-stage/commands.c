@@ -429,22 +429,17 @@ static cJSON *gate_records(const struct gate_input *in, const char *stage, cJSON
 	return records;
 }
 
-int cmd_gate(struct run *r)
+/* One check in the gate report per input report, named STAGE.TOOL (#2, #3
+ * for the same tool again): its status and summary, its failing checks in
+ * data.failing. Returns whether the reports let the gate pass. */
+static bool gate_judge_reports(const struct run *r, const struct gate_input *in, struct report *rep,
+			       unsigned *warnings)
 {
 	const char *stage = r->a->operand;
-	if (isatty(STDIN_FILENO))
-		die(EXIT_USAGE, "gate reads reports (JSON Lines) on stdin: pipe them in, e.g. "
-				"db-check -c FILE | deploy-stage -c FILE gate %s", stage);
-	struct gate_input in;
-	/* stdin first, outside the guard: the checks feeding it may take long */
-	gate_read(&in);
-
-	struct report *rep = report_new("deploy-stage");
 	bool passed = true;
-	unsigned warnings = 0;
 	cJSON *seen = cJSON_CreateObject();
 	const cJSON *doc;
-	cJSON_ArrayForEach(doc, in.reports)
+	cJSON_ArrayForEach(doc, in->reports)
 	{
 		enum status st;
 		report_doc_status(doc, &st);
@@ -464,96 +459,128 @@ int cmd_gate(struct run *r)
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks"))
 		{
-			const char *cs = json_path_string(c, "status", "unknown");
-			if (strcmp(cs, "ok") != 0)
+			if (strcmp(json_path_string(c, "status", "unknown"), "ok") != 0)
 				cJSON_AddItemToArray(failing, cJSON_CreateString(json_path_string(c, "name", "?")));
 		}
 		report_add_check(rep, name, st, (int64_t)json_path_number(doc, "duration_ms", 0), data, "%s",
 				 json_path_string(doc, "summary", status_name(st)));
 		free(name);
-		if (st == STATUS_CRITICAL || st == STATUS_UNKNOWN)
+		if (st == STATUS_CRITICAL || st == STATUS_UNKNOWN || (st == STATUS_WARNING && r->a->strict))
 			passed = false;
-		if (st == STATUS_WARNING) {
-			warnings++;
-			if (r->a->strict)
-				passed = false;
-		}
+		if (st == STATUS_WARNING)
+			(*warnings)++;
 	}
 	cJSON_Delete(seen);
+	return passed;
+}
+
+/* The gate's decision: the report of its checks (with its summary) and
+ * whether it passed. A real gate and --dry-run decide through this alone. */
+static bool gate_judge(const struct run *r, const struct gate_input *in, struct report *rep)
+{
+	unsigned warnings = 0;
+	bool passed = gate_judge_reports(r, in, rep, &warnings);
 	const cJSON *p;
-	cJSON_ArrayForEach(p, in.problems)
+	cJSON_ArrayForEach(p, in->problems)
 	{
 		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "%s", p->valuestring);
 		passed = false;
 	}
-	int nreports = cJSON_GetArraySize(in.reports);
-	if (nreports == 0 && cJSON_GetArraySize(in.problems) == 0) {
+	int nreports = cJSON_GetArraySize(in->reports);
+	if (nreports == 0 && cJSON_GetArraySize(in->problems) == 0) {
 		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "no reports on stdin");
 		passed = false;
 	}
-	report_set_summary(rep, "%s gate %s: %d report%s%s%s", stage, passed ? "passed" : "failed", nreports,
+	report_set_summary(rep, "%s gate %s: %d report%s%s%s", r->a->operand, passed ? "passed" : "failed", nreports,
 			   nreports == 1 ? "" : "s",
 			   warnings ? (r->a->strict ? ", warnings fail (--strict)" : ", warnings pass") : "",
-			   cJSON_GetArraySize(in.problems) ? ", unreadable input" : "");
+			   cJSON_GetArraySize(in->problems) ? ", unreadable input" : "");
+	return passed;
+}
 
+/* Appends the gate's records (each report, then the gate) to the open
+ * deployment, whose id goes in *id. Returns EXIT_OK or an exit status after
+ * a message; nothing is held on return. */
+static int gate_record(struct run *r, const struct gate_input *in, bool passed, enum status status, long *id)
+{
+	const char *stage = r->a->operand;
 	struct held h;
 	take(r, &h);
 	const struct deployment *open;
 	int st = own_open_deployment(&h, &open, false);
-	if (st != EXIT_OK)
-		goto out;
+	if (st != EXIT_OK) {
+		drop(&h);
+		return st;
+	}
+	*id = open->id;
 	cJSON *gate = cJSON_CreateObject();
 	cJSON_AddStringToObject(gate, "type", "gate");
 	cJSON_AddStringToObject(gate, "stage", stage);
 	cJSON_AddBoolToObject(gate, "passed", passed);
-	cJSON_AddStringToObject(gate, "status", status_name(report_status(rep)));
+	cJSON_AddStringToObject(gate, "status", status_name(status));
 	cJSON_AddBoolToObject(gate, "strict", r->a->strict);
-	cJSON_AddNumberToObject(gate, "reports", nreports);
-	if (cJSON_GetArraySize(in.problems))
-		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in.problems, 1));
-	long id = open->id;
-	cJSON *records = gate_records(&in, stage, gate, false);
-	int rc = journal_append(&r->j, id, records);
+	cJSON_AddNumberToObject(gate, "reports", cJSON_GetArraySize(in->reports));
+	if (cJSON_GetArraySize(in->problems))
+		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in->problems, 1));
+	cJSON *records = gate_records(in, stage, gate, false);
+	int rc = journal_append(&r->j, *id, records);
 	if (rc < 0 && errno == EFBIG) {
 		/* past the reports' budget: each report by its status and
 		 * summary only */
 		cJSON_Delete(records);
-		records = gate_records(&in, stage, gate, true);
-		rc = journal_append(&r->j, id, records);
+		records = gate_records(in, stage, gate, true);
+		rc = journal_append(&r->j, *id, records);
 		if (rc < 0 && errno == EFBIG)
 			error_msg("unable to write the journal %s/%06ld.jsonl: this gate's reports would take it past "
 				  "%u MiB (the deploy can still be finished or rolled back)",
-				  r->j.dir, id, JOURNAL_REPORT_BUDGET >> 20);
+				  r->j.dir, *id, JOURNAL_REPORT_BUDGET >> 20);
 	}
 	if (rc < 0 && errno != EFBIG)
-		error_msg("unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, id, journal_strerror(errno));
+		error_msg("unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, *id, journal_strerror(errno));
 	cJSON_Delete(gate);
 	cJSON_Delete(records);
-	if (rc < 0) {
-		/* returned, not died: the records are freed, nothing is held */
-		st = EXIT_UNKNOWN;
-		goto out;
-	}
 	drop(&h);
+	/* returned, not died: the records are freed, nothing is held */
+	return rc < 0 ? EXIT_UNKNOWN : EXIT_OK;
+}
 
-	/* the gate report carries the decision beside the checks */
+/* The gate report: the checks, and the decision beside them in "gate"
+ * (with the deploy it was recorded in, or "dry_run": true). */
+static void gate_print(const struct run *r, struct report *rep, bool passed, long id)
+{
+	if (r->fmt == FORMAT_TEXT) {
+		report_print(rep, FORMAT_TEXT, stdout);
+		return;
+	}
 	cJSON *out = report_to_json(rep);
 	cJSON *g = cJSON_AddObjectToObject(out, "gate");
-	cJSON_AddStringToObject(g, "stage", stage);
+	cJSON_AddStringToObject(g, "stage", r->a->operand);
 	cJSON_AddBoolToObject(g, "passed", passed);
-	cJSON_AddNumberToObject(g, "deploy", (double)id);
-	if (r->fmt == FORMAT_TEXT)
-		report_print(rep, FORMAT_TEXT, stdout);
+	if (r->a->dry_run)
+		cJSON_AddBoolToObject(g, "dry_run", true);
 	else
-		json_print_line(stdout, out);
+		cJSON_AddNumberToObject(g, "deploy", (double)id);
+	json_print_line(stdout, out);
 	cJSON_Delete(out);
-	st = passed ? EXIT_OK : EXIT_CRITICAL;
-	report_free(rep);
-	cJSON_Delete(in.reports);
-	cJSON_Delete(in.problems);
-	return st;
-out:
-	drop(&h);
+}
+
+int cmd_gate(struct run *r)
+{
+	if (isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "gate reads reports (JSON Lines) on stdin: pipe them in, e.g. "
+				"db-check -c FILE | deploy-stage -c FILE gate %s", r->a->operand);
+	struct gate_input in;
+	/* stdin first, outside the guard: the checks feeding it may take long */
+	gate_read(&in);
+	struct report *rep = report_new("deploy-stage");
+	bool passed = gate_judge(r, &in, rep);
+	long id = 0;
+	/* --dry-run: the same decision, and nothing locked or written */
+	int st = r->a->dry_run ? EXIT_OK : gate_record(r, &in, passed, report_status(rep), &id);
+	if (st == EXIT_OK) {
+		gate_print(r, rep, passed, id);
+		st = passed ? EXIT_OK : EXIT_CRITICAL;
+	}
 	report_free(rep);
 	cJSON_Delete(in.reports);
 	cJSON_Delete(in.problems);

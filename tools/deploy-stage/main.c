@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"usage: deploy-stage [-c FILE] [--service NAME] [--state-dir DIR] [--format json|text] COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
-		"       deploy-stage gate STAGE [--strict]        (reports as JSON Lines on stdin)\n"
+		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
 		"       deploy-stage apply [--dry-run] [-t DUR]\n"
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
 		"       deploy-stage status\n"
@@ -51,7 +51,8 @@ static void usage(FILE *f)
 		"                        interrupted or never applied one; release another\n"
 		"                        holder's lock\n"
 		"      --strict          warnings fail the gate\n"
-		"      --dry-run         apply: say what the driver would do; e2e: list the steps\n"
+		"      --dry-run         apply: say what the driver would do; gate: decide and\n"
+		"                        print the report, record nothing; e2e: list the steps\n"
 		"      --url BASE        e2e: the base of relative step URLs (default\n"
 		"                        deploy.e2e.base_url, else api.base_url)\n"
 		"      --limit N         history: the last N deployments (default 256)\n"
@@ -194,9 +195,11 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
-	if (strcmp(a.command, "e2e") == 0) {
-		/* a check: it reads no journal and takes no lock */
-		int st = cmd_e2e(&r);
+	bool stateless = strcmp(a.command, "e2e") == 0 || (strcmp(a.command, "gate") == 0 && a.dry_run);
+	if (stateless) {
+		/* a check, or a gate's decision only: no journal, no lock, no
+		 * state directory made */
+		int st = strcmp(a.command, "e2e") == 0 ? cmd_e2e(&r) : cmd_gate(&r);
 		cJSON_Delete(r.config);
 		free((char *)a.message);
 		return finish_stdout(st);
