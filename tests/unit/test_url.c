@@ -1,0 +1,154 @@
+/* test_url.c — unit tests for the URL API (url.h) as case tables. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "shipshape/common.h"
+#include "shipshape/url.h"
+
+#define NONE ((const char *)0)
+
+static void expect_str(const char *what, const char *in, char *got, const char *want)
+{
+	if (!want && got)
+		fail_msg("%s(\"%s\"): expected NULL, got \"%s\"", what, in, got);
+	if (want && !got)
+		fail_msg("%s(\"%s\"): expected \"%s\", got NULL", what, in, want);
+	if (want && strcmp(got, want) != 0)
+		fail_msg("%s(\"%s\"): expected \"%s\", got \"%s\"", what, in, want, got);
+	free(got);
+}
+
+/* Each URL taken apart: origin, host[:port], hostname, port, user. */
+static const struct {
+	const char *url, *origin, *hostport, *hostname;
+	int port;
+	const char *user;
+} parts[] = {
+	{"https://example.com", "https://example.com", "example.com", "example.com", 443, ""},
+	{"https://Example.COM/a/b?x=1#f", "https://example.com", "Example.COM", "example.com", 443, ""},
+	{"http://127.0.0.1:8080/health", "http://127.0.0.1:8080", "127.0.0.1:8080", "127.0.0.1", 8080, ""},
+	{"https://h:443/", "https://h", "h:443", "h", 443, ""},
+	{"http://[::1]:9000/x", "http://[::1]:9000", "[::1]:9000", "::1", 9000, ""},
+	{"https://[2001:db8::1]/", "https://[2001:db8::1]", "[2001:db8::1]", "2001:db8::1", 443, ""},
+	{"postgresql://app:secret@db.internal:5432/app?sslmode=require", "postgresql://db.internal:5432",
+	 "db.internal:5432", "db.internal", 5432, "app"},
+	{"postgresql://app:p@ss@localhost/app", "postgresql://localhost", "localhost", "localhost", -1, "app"},
+	{"smtps://alerts:p@ss/w0rd@smtp.example:465", "smtps://smtp.example", "smtp.example:465",
+	 "smtp.example", 465, "alerts"},
+	{"redis://:tok#en@cache:6379/0", "redis://cache:6379", "cache:6379", "cache", 6379, ""},
+	{"https://us%40er:pw@h/", "https://h", "h", "h", 443, "us@er"},
+	{"https://user@h/p@x", "https://h", "h", "h", 443, "user"},
+	{"https://user:pw@h/p@x", "https://x", "x", "x", 443, "user"},
+	{"https://h/?q=a@b", "https://h", "h", "h", 443, ""},
+};
+
+static void test_url_parts(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(parts); i++) {
+		const char *u = parts[i].url;
+		if (!url_valid(u, NULL, 0))
+			fail_msg("rejected \"%s\"", u);
+		expect_str("url_origin", u, url_origin(u), parts[i].origin);
+		expect_str("url_hostport", u, url_hostport(u), parts[i].hostport);
+		expect_str("url_hostname", u, url_hostname(u), parts[i].hostname);
+		expect_str("url_username", u, url_username(u), parts[i].user);
+		if (url_port(u) != parts[i].port)
+			fail_msg("url_port(\"%s\"): expected %d, got %d", u, parts[i].port, url_port(u));
+	}
+}
+
+/* Not URLs: every function says so, and url_valid gives curl's reason. */
+static void test_url_bad(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"", "example.com", "/health", "http://", "http://[::1", "http://h:99999/", "http://h:x/",
+		"https://*.example.com", "https://h/a b", "://h", "http://exa mple.com/",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+		char err[128] = "";
+		if (url_valid(bad[i], err, sizeof err))
+			fail_msg("accepted \"%s\"", bad[i]);
+		if (!*err)
+			fail_msg("no reason for \"%s\"", bad[i]);
+		expect_str("url_origin", bad[i], url_origin(bad[i]), NONE);
+		expect_str("url_hostname", bad[i], url_hostname(bad[i]), NONE);
+		expect_str("url_hostport", bad[i], url_hostport(bad[i]), NONE);
+		expect_str("url_username", bad[i], url_username(bad[i]), NONE);
+		expect_str("url_redacted", bad[i], url_redacted(bad[i]), NONE);
+		expect_str("url_join_path", bad[i], url_join_path(bad[i], "/x"), NONE);
+		assert_int_equal(url_port(bad[i]), -1);
+	}
+	assert_false(url_valid(NULL, NULL, 0));
+	assert_null(url_origin(NULL));
+}
+
+static const struct {
+	const char *base, *ref, *joined;
+} joins[] = {
+	{"https://h", "/health", "https://h/health"},
+	{"https://h/", "/health", "https://h/health"},
+	{"https://h/api", "/health", "https://h/api/health"},
+	{"https://h/api/", "health", "https://h/api/health"},
+	{"https://h/api//", "//health/", "https://h/api/health/"},
+	{"https://h/api?k=1#x", "/v1/items?page=2#top", "https://h/api/v1/items?page=2#top"},
+	{"https://h/api", "?q=1", "https://h/api/?q=1"},
+	{"http://[::1]:8080/base/", "/x", "http://[::1]:8080/base/x"},
+	{"https://u:pw@h:8443/a", "b/c", "https://u:pw@h:8443/a/b/c"},
+	{"https://h/api", "http://other:81/z", "http://other:81/z"},
+	{"https://h/api/", "", "https://h/api"},
+	{"https://h/api/", NULL, "https://h/api"},
+	{"https://h", "", "https://h"},
+	{"https://h/", "/", "https://h"},
+	{"https://h/api", "a b", "https://h/api/a%20b"},
+	{"https://h/api", "http://h:99999/", NONE},
+	{"https://h/api", "http://[::1/", NONE},
+};
+
+static void test_url_join(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(joins); i++)
+		expect_str("url_join_path", joins[i].base, url_join_path(joins[i].base, joins[i].ref),
+			   joins[i].joined);
+}
+
+static const struct {
+	const char *url, *shown;
+} redactions[] = {
+	{"https://h/x", "https://h/x"},
+	{"https://user:hunter22@h/x", "https://user:***@h/x"},
+	{"postgresql://app:p@ss@db:5432/x", "postgresql://app:***@db:5432/x"},
+	{"smtps://alerts:p@ss/w0rd@smtp.example:465", "smtps://alerts:***@smtp.example:465/"},
+	{"redis://:tok#en@[::1]:6379/0", "redis://:***@[::1]:6379/0"},
+	{"https://user@h/", "https://user@h/"},
+};
+
+static void test_url_redacted(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < ARRAY_LEN(redactions); i++) {
+		char *shown = url_redacted(redactions[i].url);
+		if (shown && (strstr(shown, "hunter22") || strstr(shown, "ss/w0rd") || strstr(shown, "tok")))
+			fail_msg("url_redacted(\"%s\") shows the password: %s", redactions[i].url, shown);
+		expect_str("url_redacted", redactions[i].url, shown, redactions[i].shown);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_url_parts),
+		cmocka_unit_test(test_url_bad),
+		cmocka_unit_test(test_url_join),
+		cmocka_unit_test(test_url_redacted),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
