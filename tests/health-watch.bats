@@ -185,6 +185,47 @@ probes_agree() {
 	probes_agree a b
 }
 
+# report: the closing report, the last line of the output.
+report() { printf '%s\n' "$output" | tail -n 1; }
+
+@test "--count and --until end with one report: a check per target, its status the exit status" {
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
+		--interval 50ms --failure-threshold 1 --success-threshold 1 --count 2
+	assert_equal "$status" 2
+	assert_equal "$(printf '%s\n' "$output" | jq -s 'map(select(.kind == "report")) | length')" 1
+	assert_equal "$(report | jq -r '[.kind, .tool, .status] | @tsv')" "$(printf 'report\thealth-watch\tcritical')"
+	assert_equal "$(report | jq -r '.checks[] | "\(.name) \(.status) \(.data.state)"' | tr '\n' ,)" \
+		"health.a ok up,health.b critical down,"
+	assert_equal "$(report | jq -r .summary)" "after 2 rounds: 1 up, 1 down, 0 unknown (not up: b)"
+	[[ $(report | jq -r '.checks[1].message') == *"HTTP 503"* ]]
+	# no verdict yet (one failure of three): unknown, exit 3
+	run --separate-stderr health-watch --target "b=$FAULT_URL/status/503" --interval 50ms --count 1
+	assert_equal "$status" 3
+	assert_equal "$(report | jq -r '.status + " " + .checks[0].status')" "unknown unknown"
+	# --until: reached is ok; the deadline passed is critical, naming who is not there
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
+		--until up --deadline 20s
+	assert_success
+	assert_equal "$(report | jq -r '.status + ": " + .summary')" "ok: until up: reached, every target up"
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
+		--interval 20ms --success-threshold 1 --until up --deadline 300ms
+	assert_equal "$status" 2
+	assert_equal "$(report | jq -r '.status + ": " + .summary')" "critical: until up: deadline passed; not up yet: b"
+	# text: the report's table and closing line
+	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
+		--until up --deadline 20s --format text
+	assert_success
+	assert_line --regexp '^OK +health\.a '
+	assert_line --regexp '^health-watch: ok (-|—) until up: reached, every target up$'
+	# a watch stopped by a signal made no verdict: no report
+	health-watch --target "a=$FAULT_URL/status/200" --interval 50ms --count 100000 >out.jsonl &
+	pid=$!
+	wait_until 10 grep -q '"to":"up"' out.jsonl
+	kill -TERM "$pid"
+	wait "$pid"
+	run ! grep -q '"kind":"report"' out.jsonl
+}
+
 @test "--format text and a terminal: the closing --until event is a line of text" {
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
 		--until up --deadline 20s --format text

@@ -55,8 +55,9 @@ static void usage(FILE *f)
 		"      --severity S           the alerts' severity label (default critical)\n"
 		"      --emit changes|all     all: also one event per probe\n"
 		"      --heartbeat DUR        a liveness event every DUR\n"
-		"      --count N              stop after N rounds\n"
-		"      --until up|down        stop when every target is in that state (exit 0)\n"
+		"      --count N              stop after N rounds, then a report\n"
+		"      --until up|down        stop when every target is in that state (exit 0),\n"
+		"                             then a report\n"
 		"      --deadline DUR         ... or at DUR (exit 2)\n"
 		"      --metrics-file PATH    Prometheus text exposition, rewritten each round\n"
 		"                             and at the end, however the watch ends\n"
@@ -716,6 +717,79 @@ static int watch_run(struct watch *w)
 	}
 }
 
+/* ---- the closing report of --count and --until ---- */
+
+/* One check per target, "health.NAME": ok when it ended where the run
+ * wanted it (--until's state; up after --count), else critical (down, or
+ * not there by the deadline) or unknown (no verdict after --count). The
+ * report's status is the exit status; a caller keeps it, not the stream. */
+static void target_check(struct report *rep, const struct watch *w, const struct target *t)
+{
+	const struct args *a = w->args;
+	enum state want = a->until >= 0 ? (enum state)a->until : ST_UP;
+	enum status st = t->state == want ? STATUS_OK
+			 : a->until < 0 && t->state == ST_UNKNOWN ? STATUS_UNKNOWN : STATUS_CRITICAL;
+	cJSON *data = cJSON_CreateObject();
+	cJSON_AddStringToObject(data, "state", state_names[t->state]);
+	cJSON_AddStringToObject(data, "url", t->shown_url);
+	cJSON_AddNumberToObject(data, "probes", (double)t->probes);
+	cJSON_AddNumberToObject(data, "failures", (double)t->failures);
+	char *name = easprintf("health.%s", t->probe.name);
+	const char *why = t->state == ST_DOWN && t->last_error ? t->last_error : NULL;
+	report_add_check(rep, name, st, (int64_t)(t->last_seconds * 1000), data, "%s %s%s%s (%lu probe%s, %lu failed)",
+			 t->probe.name, state_names[t->state], why ? ": " : "", why ? why : "", t->probes,
+			 t->probes == 1 ? "" : "s", t->failures);
+	free(name);
+}
+
+/* "until up: reached, every target up", "until up: deadline passed; not
+ * up yet: b", "after 2 rounds: 1 up, 1 down (api)" */
+static void final_summary(struct report *rep, const struct watch *w)
+{
+	const struct args *a = w->args;
+	struct buf b = {0};
+	size_t counts[3] = {0};
+	for (size_t i = 0; i < w->n; i++)
+		counts[w->t[i].state]++;
+	if (a->until >= 0 && counts[a->until] == w->n) {
+		buf_printf(&b, "until %s: reached, every target %s", state_names[a->until], state_names[a->until]);
+	} else if (a->until >= 0) {
+		buf_printf(&b, "until %s: deadline passed; not %s yet:", state_names[a->until], state_names[a->until]);
+		const char *sep = " ";
+		for (size_t i = 0; i < w->n; i++) {
+			if (w->t[i].state != (enum state)a->until) {
+				buf_printf(&b, "%s%s", sep, w->t[i].probe.name);
+				sep = ", ";
+			}
+		}
+	} else {
+		buf_printf(&b, "after %ld round%s: %zu up, %zu down, %zu unknown", w->round, w->round == 1 ? "" : "s",
+			   counts[ST_UP], counts[ST_DOWN], counts[ST_UNKNOWN]);
+		const char *sep = " (not up: ";
+		for (size_t i = 0; i < w->n; i++) {
+			if (w->t[i].state != ST_UP) {
+				buf_printf(&b, "%s%s", sep, w->t[i].probe.name);
+				sep = ", ";
+			}
+		}
+		if (*sep == ',')
+			buf_putc(&b, ')');
+	}
+	report_set_summary(rep, "%s", b.data);
+	buf_free(&b);
+}
+
+/* After a run that --count or --until ended (not a signal, not a failed
+ * write): the report, after the events, in the output's format. */
+static void final_report(struct watch *w, struct report *rep)
+{
+	for (size_t i = 0; i < w->n; i++)
+		target_check(rep, w, &w->t[i]);
+	final_summary(rep, w);
+	if (report_print(rep, w->format, stdout) < 0 || fflush(stdout) != 0)
+		w->output_errno = errno ? errno : EIO;
+}
+
 static void install_signals(void)
 {
 	signal_fd = signals_open(true);
@@ -830,7 +904,12 @@ int main(int argc, char **argv)
 
 	install_signals();
 	engine_start(&w);
+	bool reports = args.count || args.until >= 0;
+	struct report *rep = reports ? report_new(prog) : NULL;
 	int status = watch_run(&w);
+	if (rep && !w.stop)
+		final_report(&w, rep);
+	report_free(rep);
 	/* every way out (--count, --until, --deadline, a signal, a failed
 	 * write): the file says what the last probes found */
 	write_metrics(&w);
