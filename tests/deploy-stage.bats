@@ -1003,3 +1003,59 @@ big_reports() {
 	assert_equal "$(json_get .state)" idle
 	assert_equal "$(json_get .deployments)" 3
 }
+
+@test "stages: the stages a gate takes, in order, with what each runs; no state made" {
+	run --separate-stderr deploy-stage --state-dir "$BATS_TEST_TMPDIR/none" stages
+	assert_success
+	assert_equal "$(json_get '"\(.order) \(.name)"' | tr '\n' ,)" \
+		"1 pre-deploy,2 infrastructure,3 application,4 post-deploy,5 readiness,"
+	[[ $(json_get 'select(.name == "readiness") | .runs') == *"rollback --check"* ]]
+	# every stage it lists is one the gate takes
+	for stage in $(json_get .name); do
+		run --separate-stderr deploy-stage gate "$stage" --dry-run <<<"$(deploy-stage report t t.c ok fine)"
+		assert_success
+	done
+	[ ! -e "$BATS_TEST_TMPDIR/none" ]
+	run --separate-stderr deploy-stage stages --format text
+	assert_line --regexp '^  application +deploy-stage apply'
+	run --separate-stderr deploy-stage stages extra
+	assert_equal "$status" 64
+}
+
+@test "report: one check from its words; reports on stdin merged, worst status, CHECK=STATUS caps a check" {
+	run --separate-stderr deploy-stage report e2e e2e.configured warning "no deploy.e2e in the config"
+	assert_equal "$status" 1
+	assert_equal "$(json_get '[.kind, .tool, .status, .summary, .checks[0].name, .checks[0].message] | @tsv')" \
+		"$(printf 'report\te2e\twarning\tno deploy.e2e in the config\te2e.configured\tno deploy.e2e in the config')"
+	# merged: every check, the worst status (unknown is worse than a warning)
+	deploy-stage report a a.x warning w >two.jsonl || true
+	deploy-stage report b b.y unknown u >>two.jsonl || true
+	run --separate-stderr deploy-stage report both - <two.jsonl
+	assert_equal "$status" 3
+	assert_equal "$(json_get '.tool + " " + .status + " " + ([.checks[].name] | join(","))')" "both unknown a.x,b.y"
+	# a cap: a failing check counted no worse than the given status, saying so
+	deploy-stage report s security.tls critical "plain http" >sec.jsonl || true
+	deploy-stage report s security.hsts ok set >>sec.jsonl
+	run --separate-stderr deploy-stage report svc-probe - 'security.t*=warning' <sec.jsonl
+	assert_equal "$status" 1
+	assert_equal "$(json_get '.checks[0].status + ": " + .checks[0].message')" \
+		"warning: plain http (counted as warning here: critical)"
+	assert_equal "$(json_get '.checks[1].status')" ok
+	# the config's secrets are masked in messages
+	run --separate-stderr deploy-stage -c config.json report t t.c critical "token jwt-secret-value-4242 refused"
+	assert_equal "$status" 2
+	assert_secret_absent jwt-secret-value-4242 "$output"
+	# bad input
+	run --separate-stderr deploy-stage report t t.c fine msg
+	assert_equal "$status" 64
+	[[ $stderr == *'invalid status "fine"'* ]]
+	run --separate-stderr deploy-stage report t t.c ok
+	assert_equal "$status" 64
+	run --separate-stderr deploy-stage report t - 'nostatus' <sec.jsonl
+	assert_equal "$status" 64
+	run --separate-stderr deploy-stage report t - <<<'{"kind":"event","type":"state"}'
+	assert_equal "$status" 65
+	run --separate-stderr deploy-stage report t - </dev/null
+	assert_equal "$status" 65
+	[[ $stderr == *"no reports on stdin"* ]]
+}

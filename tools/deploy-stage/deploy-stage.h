@@ -19,6 +19,8 @@ struct args {
 	const char *release;
 	const char *result;
 	const char *url;      /* e2e: base of relative step URLs */
+	char **operands;      /* report: its words after the command */
+	int n_operands;
 	int64_t wait_ms;
 	long limit;
 	bool force, strict, dry_run;
@@ -55,5 +57,10 @@ int cmd_status(struct run *r);
 int cmd_history(struct run *r);
 /* The end-to-end pipeline check (deploy.e2e): a report; exits with its status. */
 int cmd_e2e(struct run *r);
+/* The stages in order and what each runs (stages.c). */
+int cmd_stages(struct run *r);
+/* A report of one check, or the reports on stdin merged into one; exits
+ * with its status (stages.c). */
+int cmd_report(struct run *r);
 
 #endif

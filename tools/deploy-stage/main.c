@@ -36,6 +36,9 @@ static void usage(FILE *f)
 		"       deploy-stage status\n"
 		"       deploy-stage history [--limit N]\n"
 		"       deploy-stage e2e [--url BASE] [--dry-run] [-t DUR]\n"
+		"       deploy-stage stages                      (the stages, in order, and what each runs)\n"
+		"       deploy-stage report TOOL CHECK STATUS MESSAGE   (a report of one check)\n"
+		"       deploy-stage report TOOL - [CHECK=STATUS]...    (the reports on stdin as one)\n"
 		"\n"
 		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
 		"\n"
@@ -68,6 +71,18 @@ static void usage(FILE *f)
 		"Exit: 0 done/gate passed, 1 status: interrupted (e2e: a warning), 2 failed\n"
 		"(gate, driver, e2e step, refused), 3 internal error (journal write), 64 usage,\n"
 		"65 invalid input, 75 lock held.\n");
+}
+
+#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, e2e, stages or report"
+
+static bool command_known(const char *command)
+{
+	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",  "finish",
+					       "status", "history", "e2e", "stages", "report"};
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
+		if (strcmp(command, commands[i]) == 0)
+			return true;
+	return false;
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
@@ -120,17 +135,16 @@ static void parse_args(int argc, char **argv, struct args *a)
 		}
 	}
 	if (optind >= argc)
-		die(EXIT_USAGE, "no command given (lock, begin, gate, apply, finish, status, history or e2e; "
-				"see deploy-stage --help)");
+		die(EXIT_USAGE, "no command given (%s; see deploy-stage --help)", COMMAND_NAMES);
 	a->command = argv[optind++];
-	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",
-					       "finish", "status", "history", "e2e"};
-	bool known = false;
-	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
-		known |= strcmp(a->command, commands[i]) == 0;
-	if (!known)
-		die(EXIT_USAGE, "unknown command \"%s\" (expected lock, begin, gate, apply, finish, status, history or e2e)",
-		    a->command);
+	if (!command_known(a->command))
+		die(EXIT_USAGE, "unknown command \"%s\" (expected %s)", a->command, COMMAND_NAMES);
+	if (strcmp(a->command, "report") == 0) {
+		/* its operands are its own (stages.c) */
+		a->operands = argv + optind;
+		a->n_operands = argc - optind;
+		return;
+	}
 	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0;
 	if (takes_operand) {
 		if (optind >= argc)
@@ -195,6 +209,13 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
+	if (strcmp(a.command, "stages") == 0 || strcmp(a.command, "report") == 0) {
+		/* tables and reports: no journal, no lock */
+		int st = strcmp(a.command, "stages") == 0 ? cmd_stages(&r) : cmd_report(&r);
+		cJSON_Delete(r.config);
+		free((char *)a.message);
+		return finish_stdout(st);
+	}
 	bool stateless = strcmp(a.command, "e2e") == 0 || (strcmp(a.command, "gate") == 0 && a.dry_run);
 	if (stateless) {
 		/* a check, or a gate's decision only: no journal, no lock, no
