@@ -67,6 +67,8 @@ int std_getopt(int argc, char *const argv[], const char *extra, const struct opt
  * exits 3, since Nagios takes 64, 65 and 75 as "out of bounds"; stderr keeps
  * its usual line. */
 bool nagios_mode(void);
+/* Sets the mode: std_getopt()'s first call, from the command line. */
+void nagios_mode_set(bool on);
 /* The exit status for an error that ends the run with status. In nagios
  * mode: prints the status line "prog STATE - message" on stdout (STATE is
  * WARNING or CRITICAL for status 1 or 2, else UNKNOWN) and returns STATE's
@@ -74,7 +76,7 @@ bool nagios_mode(void);
  * die() exits through it; a tool that reported an error itself and returns
  * an exit status calls it with a one-line message. */
 int error_status(int status, const char *message);
-/* FORMAT_AUTO resolved: text on a terminal, json otherwise. */
+/* FORMAT_AUTO resolved: text on a terminal, json otherwise (report.c). */
 enum output_format format_resolve(enum output_format f);
 const char *format_name(enum output_format f);
 

@@ -1,8 +1,7 @@
-/* common.c — diagnostics with the "prog: " prefix, allocation that exits on
- * failure, growable buffers, whole-file reads, checked stdout. */
+/* common.c — the bottom of libcommon: the program's name, allocation that
+ * exits on failure, growable buffers, whole-file reads, checked stdout. It
+ * calls no other file of libcommon (messages and die() are message.c's). */
 #include "shipshape/common.h"
-#include "shipshape/opts.h"
-#include "shipshape/redact.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -50,75 +49,6 @@ const char *text_dash(void)
 		locale = v ? v : "";
 	}
 	return strcasestr(locale, "utf-8") || strcasestr(locale, "utf8") ? "\u2014" : "-";
-}
-
-/* Every message goes through redaction: a secret that slipped into a
- * message (a URL with a password in an error) is masked here, once. */
-static void vmessage(const char *prefix, const char *fmt, va_list ap, const char *suffix)
-{
-	char *clean = redact_vformat(fmt, ap);
-	fprintf(stderr, "%s: %s%s%s%s\n", prog, prefix, clean, suffix ? ": " : "", suffix ? suffix : "");
-	free(clean);
-}
-
-void warnx_(const char *fmt, ...)
-{
-	if (log_level < 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vmessage("warning: ", fmt, ap, NULL);
-	va_end(ap);
-}
-
-void verbose(const char *fmt, ...)
-{
-	if (log_level < 1)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vmessage("", fmt, ap, NULL);
-	va_end(ap);
-}
-
-void error_msg(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vmessage("", fmt, ap, NULL);
-	va_end(ap);
-}
-
-/* die() and die_errno(): the line on stderr, then the exit status the run's
- * mode gives the error (error_status(): in nagios mode the line is also the
- * status line on stdout). clean is freed: nothing allocated is held at exit. */
-static void die_with(int status, char *clean, const char *suffix) __attribute__((noreturn));
-static void die_with(int status, char *clean, const char *suffix)
-{
-	static char line[1024];
-	fprintf(stderr, "%s: %s%s%s\n", prog, clean, suffix ? ": " : "", suffix ? suffix : "");
-	snprintf(line, sizeof line, "%s%s%s", clean, suffix ? ": " : "", suffix ? suffix : "");
-	free(clean);
-	exit(error_status(status, line));
-}
-
-void die(int status, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *clean = redact_vformat(fmt, ap);
-	va_end(ap);
-	die_with(status, clean, NULL);
-}
-
-void die_errno(int status, const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-	va_start(ap, fmt);
-	char *clean = redact_vformat(fmt, ap);
-	va_end(ap);
-	die_with(status, clean, strerror(saved));
 }
 
 static void out_of_memory(void)

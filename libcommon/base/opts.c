@@ -80,10 +80,3 @@ int std_opt(struct std_opts *o, int c, const char *arg, void (*usage)(FILE *), c
 		return 0;
 	}
 }
-
-enum output_format format_resolve(enum output_format f)
-{
-	if (f != FORMAT_AUTO)
-		return f;
-	return isatty(STDOUT_FILENO) ? FORMAT_TEXT : FORMAT_JSON;
-}

@@ -1,21 +1,13 @@
-/* opts_error.c — option parsing whose errors are one line on stderr, and
- * the plugin contract for errors in nagios mode: std_getopt(),
- * option_error(), nagios_mode(), error_status() (see opts.h). */
+/* opts_error.c — option parsing whose errors are one line on stderr:
+ * std_getopt(), option_error() (see opts.h); the nagios mode they set is
+ * message.c's. */
 #include "shipshape/common.h"
 #include "shipshape/opts.h"
-#include "shipshape/report.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static bool in_nagios_mode;
-
-bool nagios_mode(void)
-{
-	return in_nagios_mode;
-}
 
 /* Runs getopt_long() over a copy of the whole command line, before the real
  * parse, so that an error met before --format (a bad option in front of it)
@@ -33,24 +25,11 @@ static void nagios_mode_scan(int argc, char *const argv[], const char *optstring
 	while ((c = getopt_long(argc, copy, optstring, longopts, NULL)) != -1)
 		if (c == OPT_FORMAT)
 			format = optarg;
-	in_nagios_mode = format && strcmp(format, "nagios") == 0;
+	nagios_mode_set(format && strcmp(format, "nagios") == 0);
 	free(copy);
 	optind = 0; /* the real parse starts afresh too */
 	optarg = NULL;
 	optopt = 0;
-}
-
-int error_status(int status, const char *message)
-{
-	if (!in_nagios_mode)
-		return status;
-	/* 64, 65 and 75 are "out of bounds" to Nagios: an error is UNKNOWN,
-	 * unless it is a warning or a failure already */
-	enum status st = status == EXIT_WARNING || status == EXIT_CRITICAL ? (enum status)status : STATUS_UNKNOWN;
-	nagios_print_status(stdout, prog, st, message ? message : "");
-	putc('\n', stdout);
-	fflush(stdout);
-	return (int)st;
 }
 
 int std_getopt(int argc, char *const argv[], const char *extra, const struct option *longopts)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct report {
 	char *tool;
@@ -336,4 +337,11 @@ int report_doc_status(const cJSON *doc, enum status *st)
 	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(doc, "checks")))
 		return -1;
 	return status_parse(json_path_string(doc, "status", NULL), st);
+}
+
+enum output_format format_resolve(enum output_format f)
+{
+	if (f != FORMAT_AUTO)
+		return f;
+	return isatty(STDOUT_FILENO) ? FORMAT_TEXT : FORMAT_JSON;
 }
