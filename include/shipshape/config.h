@@ -112,6 +112,8 @@ struct env_store {
 
 void env_store_init(struct env_store *e);
 void env_store_free(struct env_store *e);
+/* True when an env file set name (the real environment is not looked at). */
+bool env_store_has(const struct env_store *e, const char *name);
 /* Sets name=value from an env file (a later file overrides an earlier one). */
 void env_store_set(struct env_store *e, const char *name, const char *value, struct cfg_loc loc);
 /* The value of name: the real environment wins over env files. *origin (may be
