@@ -47,6 +47,8 @@ static void diag_emit(struct diag *d, bool is_error, const char *file, int line,
 	buf_printf(&full, "%s%s", is_error ? "" : "warning: ", msg);
 	one_line(&full);
 	snprintf(d->last, sizeof d->last, "%s", full.data);
+	if (is_error && d->errors == 0)
+		snprintf(d->first, sizeof d->first, "%s", full.data);
 	if (is_error)
 		d->errors++;
 	else
