@@ -46,8 +46,8 @@ static const struct {
 } type_names[] = {
 	{"any", "anything", SCHEMA_ANY},     {"string", "a string", SCHEMA_STRING},
 	{"int", "an int", SCHEMA_INT},       {"number", "a number", SCHEMA_NUMBER},
-	{"bool", "a bool", SCHEMA_BOOL},     {"duration", "a duration (e.g. 30s, 15m)", SCHEMA_DURATION},
-	{"size", "a size (e.g. 512k, 4M)", SCHEMA_SIZE}, {"url", "a URL", SCHEMA_URL},
+	{"bool", "a bool", SCHEMA_BOOL},     {"duration", "a duration", SCHEMA_DURATION},
+	{"size", "a size", SCHEMA_SIZE}, {"url", "a URL", SCHEMA_URL},
 	{"enum", "one of the listed values", SCHEMA_ENUM},
 	{"list", "a list", SCHEMA_LIST},     {"map", "a map", SCHEMA_MAP},
 };
@@ -228,6 +228,7 @@ struct apply_ctx {
 	struct diag *d;
 	bool strict;
 	bool register_secrets; /* false while checking a schema's own defaults */
+	const char *const *sections; /* top-level keys whose "required" holds; NULL: all */
 };
 
 static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
@@ -603,6 +604,20 @@ static struct cfg_node *default_node(const struct spec *s, const char *key)
 	return n;
 }
 
+/* Whether a missing required key is an error: always below the top
+ * level; at the top level, only for the sections the tool reads. */
+static bool required_here(const struct apply_ctx *c, const struct spec *ks, const char *path)
+{
+	if (!ks->required)
+		return false;
+	if (*path || !c->sections || !ks->name)
+		return true;
+	for (const char *const *p = c->sections; *p; p++)
+		if (strcmp(*p, ks->name) == 0)
+			return true;
+	return false;
+}
+
 static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node *map,
 		      const char *path)
 {
@@ -621,7 +636,7 @@ static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node
 			continue;
 		}
 		if (is_unset(m)) {
-			if (ms->required) {
+			if (required_here(c, ms, path)) {
 				diag_error(c->d, m->loc.file, m->loc.line, m->loc.col,
 					   "%s: required, but %s", mpath,
 					   m->type == CFG_NULL ? "null" : "empty");
@@ -650,7 +665,7 @@ static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node
 		if (cfg_get(map, ks->name))
 			continue;
 		char *kpath = path_join(path, ks->name);
-		if (ks->required) {
+		if (required_here(c, ks, path)) {
 			diag_error(c->d, map->loc.file, map->loc.line, map->loc.col,
 				   "%s: required, but missing", kpath);
 		} else if (ks->def) {
@@ -760,10 +775,16 @@ static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_no
 
 unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d)
 {
+	return schema_apply_sections(s, root, NULL, strict, d);
+}
+
+unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
+			       const char *const *sections, bool strict, struct diag *d)
+{
 	if (!s || !root)
 		return 0;
 	unsigned before = d->errors;
-	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true};
+	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true, .sections = sections};
 	check_value(&c, s->root, root, "");
 	return d->errors - before;
 }
