@@ -1,9 +1,35 @@
 /* config.h — the config loader: YAML files with locations, deep merge,
  * Compose-style templates, .env files, a schema, and the config document.
  *
- * Pipeline (config_load): yaml_load_file() each file -> cfg_merge() later
- * over earlier -> expand templates in string values -> schema_apply()
- * (types, defaults, required, ranges) -> cfg_to_json(). */
+ * A tool reads its config in one way (shipshape.yaml(5), "LOADING"):
+ *
+ *	static const char *const sections[] = {"database", NULL};
+ *	struct config_request r = {.path = a.config_path, .schema_path = a.schema,
+ *				   .sections = sections, .strict = a.strict};
+ *	struct config cfg;
+ *	int status = config_open(&r, &cfg);  // never exits; problems on stderr
+ *	if (status) { config_close(&cfg); return config_exit_status(&cfg, status); }
+ *	int64_t interval_ms;
+ *	config_duration_ms(&cfg, "monitoring.health_check.interval", 30000, &interval_ms);
+ *	...
+ *	if (config_failed(&cfg)) -> exit config_exit_status(&cfg, EXIT_DATAERR)
+ *	config_close(&cfg);
+ *
+ * config_open() takes -c FILE (YAML, or a JSON config document when its
+ * first character is '{') or a JSON document on stdin, applies the schema
+ * (--schema FILE, else config/schema.yaml beside the tool:
+ * config_schema_find()) with "required" enforced only for the top-level
+ * sections the tool names, and reports every problem, each as
+ * "prog: FILE:LINE:COL: key.path: expected a duration, got "3O s"" (JSON:
+ * "prog: FILE: key.path: ..."). The config_* readers then give typed
+ * values: the default only when the key is absent or null; a present
+ * value of the wrong type is an error in the same shape, never a default.
+ * The struct config owns its tree and its document (config_close()).
+ *
+ * Pipeline (config_load, which config_open and cfg-resolve use):
+ * yaml_load_file() each file -> cfg_merge() later over earlier -> expand
+ * templates in string values -> schema_apply() (types, defaults, required,
+ * ranges) -> cfg_to_json(). */
 #ifndef SHIPSHAPE_CONFIG_H
 #define SHIPSHAPE_CONFIG_H
 
@@ -16,7 +42,8 @@
 
 struct diag {
 	unsigned errors, warnings;
-	bool silent;        /* collect without printing (unit tests) */
+	bool silent;        /* collect without printing (unit tests, a reload) */
+	char first[512];    /* the first error, as printed */
 	char last[512];     /* the last message, as printed */
 };
 
@@ -175,6 +202,11 @@ void schema_mark_secrets(const struct schema *s, struct cfg_node *root);
  * Every problem is reported to d with its key path and location; unknown
  * keys warn (errors when strict). Returns the number of errors. */
 unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d);
+/* The same, with "required" at the top level enforced only for the keys
+ * in sections (NULL-terminated; NULL: every key, as schema_apply). A
+ * section that is present is checked whole, its own required keys too. */
+unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
+			       const char *const *sections, bool strict, struct diag *d);
 
 /* ---- the whole pipeline ---- */
 
@@ -184,6 +216,7 @@ struct config_opts {
 	const char *const *env_files;
 	size_t n_env_files;
 	const char *schema_path; /* may be NULL */
+	const char *const *sections; /* see schema_apply_sections(); NULL: all */
 	bool strict;
 };
 
@@ -197,11 +230,81 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d);
  * string. config_load() and config_document_load() do it. */
 void config_register_secrets(const struct cfg_node *root, bool under_secret);
 
-/* For every tool that takes a config: path (-c) names a YAML file (loaded
- * with config_load, no schema) or a JSON config document; NULL reads a config
- * document (JSON) from stdin. A report/event/other kind is an error. Exits
- * EXIT_DATAERR with a clear message on any problem. Registers the values of
- * secret-looking keys and the passwords of URLs with redact_register(). */
+/* The old loader, while tools move to config_open(): a YAML file without
+ * the schema or a JSON document, dying on any problem. Going away. */
 cJSON *config_document_load(const char *path);
+
+/* ---- the config a tool reads (config_open) and its typed values ---- */
+
+struct config {
+	struct cfg_node *tree;  /* the validated values, with where each was written */
+	cJSON *doc;             /* the same as a config document (for code that takes cJSON) */
+	const char *file;       /* how messages name the source: the -c path or "stdin" */
+	struct diag diag;       /* every problem found loading and reading it */
+};
+
+struct config_request {
+	const char *path;            /* -c FILE; NULL or "-": a JSON config document on stdin */
+	const char *schema_path;     /* --schema FILE; NULL: config_schema_find() */
+	const char *const *sections; /* top-level sections the tool reads (NULL-terminated) */
+	bool strict;                 /* unknown keys are errors, not warnings */
+	bool silent;                 /* count problems without printing them (a reload) */
+};
+
+/* Where the schema is when no --schema names it: the first that exists of
+ * <exe dir>/../config/schema.yaml, <exe dir>/../../config/schema.yaml (the
+ * build tree: build/TOOL, build/san/TOOL) and
+ * <exe dir>/../share/shipshape/config/schema.yaml (installed), <exe dir>
+ * being the directory of /proc/self/exe. A new string, or NULL. */
+char *config_schema_find(void);
+
+/* Loads the config of a tool. A file whose first non-blank character is
+ * '{' is a JSON config document, any other file YAML (templates expanded);
+ * stdin is always JSON. Both go through the schema (schema_apply_sections
+ * with r->sections: only the sections the tool reads must be there), and
+ * every problem is reported to c->diag as
+ *   FILE:LINE:COL: key.path: expected a duration, got "3O s"
+ * (a JSON document has no locations: "FILE: key.path: ..."); unknown keys
+ * warn, or are errors with r->strict. A report, event or other protocol
+ * document is an error. Secret values are registered for redaction.
+ * Never exits. Returns 0 with c filled in, else the exit status for main():
+ * EXIT_DATAERR (invalid config or schema, unreadable file), EXIT_USAGE (no
+ * -c and stdin is a terminal), EXIT_UNKNOWN (no schema found); c is then
+ * empty but for c->diag. config_close() in every case. */
+int config_open(const struct config_request *r, struct config *c);
+void config_close(struct config *c);
+/* For main() after config_open() or the readers failed: in nagios mode,
+ * prints the status line (the one error, or "FILE: invalid config (N
+ * errors)") and returns 3; otherwise returns status. */
+int config_exit_status(const struct config *c, int status);
+/* Whether any problem was an error: check after reading values. */
+bool config_failed(const struct config *c);
+
+/* The typed readers. path is a dotted path from the top ("database.url",
+ * "alerts.escalation.levels[1].after"). A key that is absent or null gives
+ * def; a present value gives its own value; a present value of the wrong
+ * type is reported to c->diag in the loader's shape, *out is left as it
+ * was, and the reader returns false (after the schema this only happens
+ * under keys the schema leaves open: allow_unknown maps). Strings are
+ * borrowed from the tree. Durations are read in milliseconds (a number is
+ * seconds, as in a config document; a string in duration syntax), sizes in
+ * bytes. config_enum's names is NULL-terminated; *out is the index. */
+bool config_string(struct config *c, const char *path, const char *def, const char **out);
+bool config_int(struct config *c, const char *path, int64_t def, int64_t *out);
+bool config_number(struct config *c, const char *path, double def, double *out);
+bool config_bool(struct config *c, const char *path, bool def, bool *out);
+bool config_duration_ms(struct config *c, const char *path, int64_t def, int64_t *out);
+bool config_size(struct config *c, const char *path, int64_t def, int64_t *out);
+bool config_enum(struct config *c, const char *path, const char *const *names, int def, int *out);
+/* The node at path, NULL when absent or null. */
+const struct cfg_node *config_at(const struct config *c, const char *path);
+/* The number of items of the list at path: 0 when absent; a present value
+ * that is not a list is reported, and gives 0. */
+size_t config_list_len(struct config *c, const char *path);
+/* A problem with the value at path that only the tool can see (a range
+ * that does not parse, a name used twice), reported at the value's place
+ * in the same shape: "FILE:LINE:COL: path: message". */
+void config_error(struct config *c, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 #endif

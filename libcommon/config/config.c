@@ -139,7 +139,8 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		/* before the schema's checks: their messages name values */
 		config_register_secrets(root, false);
 	}
-	if (s && d->errors == errors_before && schema_apply(s, root, o->strict, d) == 0)
+	if (s && d->errors == errors_before &&
+	    schema_apply_sections(s, root, o->sections, o->strict, d) == 0)
 		verbose("applied schema %s", o->schema_path);
 	if (root && d->errors == errors_before)
 		config_register_secrets(root, false); /* schema defaults and coerced values */
@@ -231,4 +232,162 @@ cJSON *config_document_load(const char *path)
 	}
 	register_secrets(doc);
 	return doc;
+}
+
+/* ---- config_open: the one loader of every tool's config ---- */
+
+char *config_schema_find(void)
+{
+	static const char *const beside[] = {
+		"../config/schema.yaml",                /* build/TOOL */
+		"../../config/schema.yaml",             /* build/san/TOOL */
+		"../share/shipshape/config/schema.yaml", /* PREFIX/bin/TOOL */
+	};
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = '\0';
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	for (size_t i = 0; i < ARRAY_LEN(beside); i++) {
+		char *path = easprintf("%s/%s", exe, beside[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
+static const char *skip_blank(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* A JSON document has no locations: every node is placed in its file, at
+ * no line, so that messages read "FILE: key.path: ...". */
+static void place_in_file(struct cfg_node *n, const char *file)
+{
+	for (; n; n = n->next) {
+		n->loc.file = file;
+		place_in_file(n->child, file);
+	}
+}
+
+/* The text of the config: -c FILE, or the document on stdin. */
+static int read_source(const struct config_request *r, struct config *c, char **text, size_t *len)
+{
+	bool from_stdin = !r->path || strcmp(r->path, "-") == 0;
+	c->file = cfg_intern(from_stdin ? "stdin" : r->path);
+	if (from_stdin && isatty(STDIN_FILENO)) {
+		diag_error(&c->diag, NULL, 0, 0, "no config: give -c FILE or pipe a config document on stdin");
+		return EXIT_USAGE;
+	}
+	if (read_file(from_stdin ? "/dev/stdin" : r->path, CONFIG_DOCUMENT_MAX, text, len) < 0) {
+		diag_error(&c->diag, NULL, 0, 0, "unable to read %s: %s",
+			   from_stdin ? "the config document on stdin" : r->path, read_file_error(errno));
+		return EXIT_DATAERR;
+	}
+	if (from_stdin && !*skip_blank(*text)) {
+		diag_error(&c->diag, c->file, 0, 0, "empty input, expected a config document");
+		return EXIT_DATAERR;
+	}
+	return 0;
+}
+
+/* A JSON config document, through the same schema as a YAML file. */
+static struct cfg_node *load_json(const struct config_request *r, struct config *c,
+				  const char *schema_path, const char *text, size_t len)
+{
+	char err[128];
+	cJSON *doc = json_parse_text(text, len, err, sizeof err);
+	if (!doc) {
+		diag_error(&c->diag, NULL, 0, 0, "%s:%s", c->file, err);
+		return NULL;
+	}
+	const char *named = protocol_kind_named(json_kind(doc));
+	if (!cJSON_IsObject(doc))
+		diag_error(&c->diag, c->file, 0, 0, "expected a config document (a JSON object)");
+	else if (named)
+		diag_error(&c->diag, c->file, 0, 0, "expected a config document, got %s", named);
+	struct cfg_node *root = c->diag.errors ? NULL : cfg_from_json(doc, NULL);
+	cJSON_Delete(doc);
+	if (!root)
+		return NULL;
+	place_in_file(root, c->file);
+	struct schema *s = schema_load(schema_path, &c->diag);
+	if (s) {
+		schema_mark_secrets(s, root);
+		config_register_secrets(root, false); /* before any message names a value */
+		schema_apply_sections(s, root, r->sections, r->strict, &c->diag);
+		schema_free(s);
+	}
+	return root;
+}
+
+int config_open(const struct config_request *r, struct config *c)
+{
+	*c = (struct config){.diag = {.silent = r->silent}};
+	char *text = NULL, *found = NULL;
+	size_t len = 0;
+	int status = read_source(r, c, &text, &len);
+	const char *schema_path = r->schema_path;
+	if (status == 0 && !schema_path) {
+		schema_path = found = config_schema_find();
+		if (!found) {
+			diag_error(&c->diag, NULL, 0, 0,
+				   "unable to find the config schema beside %s (see shipshape.yaml(5)); "
+				   "name it with --schema FILE", prog);
+			status = EXIT_UNKNOWN;
+		}
+	}
+	if (status == 0 && *skip_blank(text) == '{') {
+		c->tree = load_json(r, c, schema_path, text, len);
+	} else if (status == 0) {
+		const char *files[] = {r->path};
+		struct config_opts o = {.files = files, .nfiles = 1, .schema_path = schema_path,
+					.sections = r->sections, .strict = r->strict};
+		c->tree = config_load(&o, &c->diag);
+	}
+	free(text);
+	free(found);
+	if (status == 0 && (!c->tree || c->diag.errors))
+		status = EXIT_DATAERR;
+	if (status != 0) {
+		cfg_node_free(c->tree);
+		c->tree = NULL;
+		return status;
+	}
+	config_register_secrets(c->tree, false); /* schema defaults and coerced values */
+	c->doc = cfg_to_json(c->tree);
+	return 0;
+}
+
+void config_close(struct config *c)
+{
+	cfg_node_free(c->tree);
+	cJSON_Delete(c->doc);
+	c->tree = NULL;
+	c->doc = NULL;
+}
+
+bool config_failed(const struct config *c)
+{
+	return c->diag.errors > 0;
+}
+
+int config_exit_status(const struct config *c, int status)
+{
+	if (!nagios_mode())
+		return status;
+	if (c->diag.errors <= 1)
+		return error_status(status, c->diag.errors ? c->diag.first : "invalid config");
+	char msg[600];
+	snprintf(msg, sizeof msg, "%s: invalid config (%u errors)", c->file ? c->file : "config",
+		 c->diag.errors);
+	return error_status(status, msg);
 }
