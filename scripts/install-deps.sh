@@ -11,6 +11,7 @@
 #   scripts/install-deps.sh --check [GROUP...]  installs nothing: exit 0 when
 #                                               all are present, else 1 and one
 #                                               line naming what is missing
+#   scripts/install-deps.sh --list [GROUP...]   prints the groups' packages
 # No GROUP means all of them (`make deps`). Installing does nothing (quickly)
 # when everything is present, and needs root (or sudo) only when something is
 # missing. --check never needs root, never calls apt and never uses the
@@ -27,11 +28,13 @@ monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporte
 pkgs_fuzz="clang-14 libclang-rt-14-dev"
 pkgs_package="dpkg-dev debhelper lintian man-db"
 
-check=0
-if [ "${1:-}" = "--check" ]; then
-	check=1
+mode=install
+case ${1:-} in
+--check | --list)
+	mode=${1#--}
 	shift
-fi
+	;;
+esac
 [ $# -gt 0 ] || set -- build test demo bench fuzz package
 groups="$*"
 
@@ -51,6 +54,11 @@ for g in "$@"; do
 	esac
 done
 
+if [ "$mode" = list ]; then
+	printf '%s\n' $packages | sort -u
+	exit 0
+fi
+
 missing=""
 for p in $packages; do
 	case " $missing " in *" $p "*) continue ;; esac
@@ -60,7 +68,7 @@ for p in $packages; do
 done
 [ -z "$missing" ] && exit 0
 
-if [ "$check" -eq 1 ]; then
+if [ "$mode" = check ]; then
 	echo "missing Debian packages ($groups):$missing; install them with: make deps (as root or with sudo)" >&2
 	exit 1
 fi

@@ -84,3 +84,16 @@ EOF
 	[ ! -e "$BATS_TEST_TMPDIR/b" ]
 	[ ! -e calls ]
 }
+
+@test "debian/control's Build-Depends are the build and test packages (build-essential implied), tests marked <!nocheck>" {
+	control=$REPO_ROOT/debian/control
+	bd=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' "$control" | sed '$d' | sed 's/^Build-Depends://' | tr ',' '\n' |
+		sed 's/^ *//; s/ *$//' | grep -v '^$')
+	diff <(printf '%s\n' "$bd" | grep -v '^debhelper-compat' | sed 's/ .*//' | sort) \
+		<("$REPO_ROOT/scripts/install-deps.sh" --list build test | grep -vx build-essential)
+	# a build needs no test package: each test-only one is <!nocheck>
+	for p in $("$REPO_ROOT/scripts/install-deps.sh" --list test); do
+		"$REPO_ROOT/scripts/install-deps.sh" --list build | grep -qx "$p" && continue
+		printf '%s\n' "$bd" | grep -qx "$p <!nocheck>" || { echo "$p is not <!nocheck>" >&2; false; }
+	done
+}

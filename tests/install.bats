@@ -147,3 +147,23 @@ expected_files() {
 	[[ "$stderr" == *"$D"* ]]
 	[ "$(cat "$D")" = file ]
 }
+
+@test "a command-line CFLAGS, CPPFLAGS and LDFLAGS add to the project's flags instead of replacing them" {
+	b=$BATS_TEST_TMPDIR/b
+	run make -n --no-print-directory -C "$REPO_ROOT" BUILD="$b" CFLAGS="-O0 -fno-common" \
+		CPPFLAGS="-DSS_TEST_CPP=1" LDFLAGS="-Wl,-z,now" "$b/cfg-resolve"
+	assert_success
+	compile=$(printf '%s\n' "$output" | grep -m1 -- ' -c -o .*common\.o ')
+	for f in -Iinclude -D_GNU_SOURCE -std=c11 -Wall -DSHIPSHAPE_VERSION -O0 -fno-common -DSS_TEST_CPP=1; do
+		[[ "$compile" == *" $f"* ]] || { echo "compile line lacks $f: $compile" >&2; false; }
+	done
+	link=$(printf '%s\n' "$output" | grep -m1 -- "-o $b/cfg-resolve ")
+	for f in -Wl,--as-needed -Wl,-z,now -lyaml -lm; do
+		[[ "$link" == *" $f"* ]] || { echo "link line lacks $f: $link" >&2; false; }
+	done
+	# and it compiles: one object for real
+	run make -s --no-print-directory -C "$REPO_ROOT" BUILD="$b" CFLAGS="-O1" CPPFLAGS="-D_FORTIFY_SOURCE=2" \
+		"$b/obj/libcommon/base/common.o"
+	assert_success
+	[ -s "$b/obj/libcommon/base/common.o" ]
+}
