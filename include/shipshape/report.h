@@ -9,6 +9,7 @@
 #ifndef SHIPSHAPE_REPORT_H
 #define SHIPSHAPE_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <cjson/cJSON.h>
@@ -35,6 +36,9 @@ void check_add_perf(cJSON *check, const char *label, double value, const char *u
 /* Overrides the generated summary ("5 checks: 4 ok, 1 critical: db.rls"). */
 void report_set_summary(struct report *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Removes every check whose name keep() refuses; the status is then the
+ * worst of the checks left. */
+void report_keep_checks(struct report *r, bool (*keep)(const char *name, void *user), void *user);
 enum status report_status(const struct report *r);
 size_t report_check_count(const struct report *r);
 /* The report as a document (a deep copy; the caller owns it). */

@@ -122,6 +122,24 @@ void report_set_summary(struct report *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+void report_keep_checks(struct report *r, bool (*keep)(const char *name, void *user), void *user)
+{
+	r->status = STATUS_OK;
+	for (cJSON *c = r->checks->child, *next; c; c = next) {
+		next = c->next;
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "name"));
+		const char *st_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
+		enum status st = STATUS_UNKNOWN;
+		if (!keep(name ? name : "", user)) {
+			cJSON_Delete(cJSON_DetachItemViaPointer(r->checks, c));
+			continue;
+		}
+		if (st_name)
+			status_parse(st_name, &st);
+		r->status = status_worst(r->status, st);
+	}
+}
+
 enum status report_status(const struct report *r)
 {
 	return r->status;
