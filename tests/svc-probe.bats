@@ -526,6 +526,89 @@ api_config() {
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "http.api.status"
 }
 
+@test "--check runs and reports only the checks named, and what they need" {
+	cat >cfg.json <<-EOF
+		{"api": {"base_url": "$N", "health_path": "/health"},
+		 "services": {"other": {"url": "$FAULT_URL", "health_path": "/record/check-other"}},
+		 "probes": [{"name": "x", "url": "$N/missing"}]}
+	EOF
+	probe -c cfg.json --check http.api
+	assert_success
+	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "http.api.status"
+	# the targets no check needs are not probed at all
+	assert_equal "$(curl -s "$FAULT_URL/_ctl/count/check-other")" 0
+	probe -c cfg.json --check http.x.status --check http.api
+	assert_equal "$status" 2
+	assert_equal "$(json_get '[.checks[].name] | sort | join(" ")')" "http.api.status http.x.status"
+	# security checks alone: the API probe's own checks are left out
+	api_config >api.json
+	probe -c api.json --security headers,auth --check security
+	assert_success
+	assert_equal "$(json_get '[.checks[] | select(.name | startswith("security.") | not)] | length')" 0
+	assert_equal "$(check security.auth .status)" ok
+	assert_equal "$(check security.headers.hsts .status)" ok
+	probe -c api.json --security all --check security.headers.hsts
+	assert_success
+	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "security.headers.hsts"
+	# the status is that of the checks reported
+	probe --check security.headers --security headers "$N/bare"
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.status')" critical
+	assert_equal "$(json_get '[.checks[] | select(.name | startswith("security.headers") | not)] | length')" 0
+}
+
+@test "--check: a name nothing of the run reports, or a malformed one, is a usage error" {
+	printf '{"api": {"base_url": "%s", "health_path": "/health"}}' "$N" >cfg.json
+	run --separate-stderr svc-probe -c cfg.json --check http.nope
+	assert_equal "$status" 64
+	[[ "$stderr" == *'--check: no target or security check of this run reports "http.nope"'* ]]
+	run --separate-stderr svc-probe -c cfg.json --check security
+	assert_equal "$status" 64
+	run --separate-stderr svc-probe -c cfg.json --security cors --check security.headers
+	assert_equal "$status" 64
+	run --separate-stderr svc-probe -c cfg.json --check .http
+	assert_equal "$status" 64
+	run --separate-stderr svc-probe -c cfg.json --check ''
+	assert_equal "$status" 64
+	assert_equal "${#stderr_lines[@]}" 1
+}
+
+@test "--path probes a configured service at another path, with its keys; --name names it" {
+	cat >cfg.json <<-EOF
+		{"api": {"base_url": "$N", "health_path": "/health"},
+		 "services": {"supa": {"url": "$FAULT_URL/", "anon_key": "anon-path-key-abcdef", "health_path": "/record/path-health"}},
+		 "probes": [{"name": "x", "url": "$N/missing"}]}
+	EOF
+	probe -c cfg.json --only supa --path /record/path-storage --name supa-storage
+	assert_success
+	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "http.supa-storage.status"
+	run jq -r '.headers.apikey' "$FAULT_RECORD_DIR/path-storage.jsonl"
+	assert_output "anon-path-key-abcdef"
+	assert_equal "$(curl -s "$FAULT_URL/_ctl/count/path-health")" 0
+	probe -c cfg.json --only api --path /ok
+	assert_success
+	assert_equal "$(check http.api.status .data.url)" "$N/ok"
+	assert_equal "$(check http.api.status .data.code)" 200
+}
+
+@test "--path and --name outside what they name are usage errors" {
+	printf '{"api": {"base_url": "%s"}, "services": {"s": {"url": "%s"}}, "probes": [{"name": "x", "url": "%s/ok"}]}' \
+		"$N" "$N" "$N" >cfg.json
+	local args
+	while read -r args; do
+		# shellcheck disable=SC2086
+		run --separate-stderr svc-probe -c cfg.json $args
+		assert_equal "$status" 64
+		assert_equal "${#stderr_lines[@]}" 1
+	done <<-EOF
+		--path storage
+		--path /x --only x
+		--path /x $N/ok
+		--only api,s --name one
+		--name one
+	EOF
+}
+
 @test "malformed JSON on stdin names the line; wrong types name the key" {
 	run --separate-stderr bash -c "printf '{\n  \"api\": {\n    \"base_url\": \"x\",\n    oops\n  }\n}\n' | svc-probe"
 	assert_equal "$status" 65

@@ -22,7 +22,7 @@ enum {
 	OPT_REDIRECTS, OPT_CONNECT_TIMEOUT, OPT_LAT_WARN, OPT_LAT_CRIT, OPT_INSECURE, OPT_CACERT,
 	OPT_TLS_MIN, OPT_SNI, OPT_CERT_WARN, OPT_CERT_CRIT, OPT_RESOLVE, OPT_NAME, OPT_TCP, OPT_TLS,
 	OPT_SEND, OPT_EXPECT, OPT_SECURITY, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PERF_WARN,
-	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY,
+	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY, OPT_CHECK, OPT_PATH,
 };
 
 static const struct option long_opts[] = {
@@ -69,6 +69,8 @@ static const struct option long_opts[] = {
 	{"regression-warning", required_argument, NULL, OPT_REG_WARN},
 	{"regression-critical", required_argument, NULL, OPT_REG_CRIT},
 	{"only", required_argument, NULL, OPT_ONLY},
+	{"check", required_argument, NULL, OPT_CHECK},
+	{"path", required_argument, NULL, OPT_PATH},
 	{NULL, 0, NULL, 0},
 };
 
@@ -77,6 +79,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: svc-probe [-hVqv] [-c FILE] [-t DURATION] [--format json|text|nagios]\n"
 		"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
+		"                 [--check NAME]... [--path PATH]\n"
 		"                 [-X METHOD] [-H 'NAME: VALUE']... [-d BODY] [--status LIST]\n"
 		"                 [--contains TEXT]... [--regex RE] [--not-regex RE] [--json EXPR]...\n"
 		"                 [--header-match 'NAME: RE']... [--header-absent 'NAME[: RE]']...\n"
@@ -107,7 +110,11 @@ static void usage(FILE *out)
 		"      --retries N           retry a critical or unknown probe up to N times\n"
 		"      --retry-backoff DUR   the first wait before a retry, doubled after (200ms)\n"
 		"      --only NAME,...       probe only the targets so named\n"
-		"      --name NAME           the one URL's name (default host:port/path)\n"
+		"      --check NAME          report only the checks named NAME or NAME.* and run\n"
+		"                            only what they need (repeatable)\n"
+		"      --path PATH           probe the config's API and services at PATH instead\n"
+		"                            of their health path\n"
+		"      --name NAME           the one target's name (default host:port/path)\n"
 		"HTTP, for the URLs given:\n"
 		"  -X, --request METHOD      the method (default GET; POST with a body)\n"
 		"  -H, --header 'NAME: VALUE'  a request header (repeatable)\n"
@@ -170,6 +177,9 @@ struct settings {
 	const char *baseline;
 	double reg_warn, reg_crit;
 	char *only;
+	char **checks;                /* --check */
+	size_t n_checks;
+	const char *path;             /* --path */
 };
 
 struct target {
@@ -178,6 +188,7 @@ struct target {
 	struct tcp_probe tcp;
 	struct perf_spec perf;
 	bool has_perf;
+	bool custom;                  /* from probes[]: a URL of its own */
 	struct http_result *result;
 	struct tcp_result tcp_result;
 };
@@ -368,6 +379,20 @@ static void parse_args(struct settings *s, int argc, char **argv)
 			s->only = optarg;
 			probe_flag = false;
 			break;
+		case OPT_CHECK:
+			if (!*optarg || *optarg == '.' || optarg[strlen(optarg) - 1] == '.')
+				die(EXIT_USAGE, "invalid --check \"%s\" (expected a check name such as security or http.api.status)",
+				    optarg);
+			s->checks = erealloc(s->checks, (s->n_checks + 1) * sizeof(char *));
+			s->checks[s->n_checks++] = optarg;
+			probe_flag = false;
+			break;
+		case OPT_PATH:
+			if (optarg[0] != '/' || strpbrk(optarg, " \t\r\n"))
+				die(EXIT_USAGE, "invalid --path \"%s\" (expected a path such as /storage/v1/bucket)", optarg);
+			s->path = optarg;
+			probe_flag = false;
+			break;
 		default: option_error('?', argv);
 		}
 		if (probe_flag)
@@ -385,6 +410,8 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		s->perf.concurrency = 8;
 	if (s->name && s->n_urls > 1)
 		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
+	if (s->path && (s->n_urls || s->n_tcp))
+		die(EXIT_USAGE, "--path probes the config's API and services; a URL argument carries its own path");
 	const struct http_probe *f = &s->flags;
 	if (f->cert_warn_days && f->cert_crit_days && f->cert_warn_days < f->cert_crit_days)
 		die(EXIT_USAGE, "--cert-warning %d is fewer days than --cert-critical %d", f->cert_warn_days,
@@ -708,6 +735,8 @@ static void add_service(struct targets *ts, const struct settings *s, const char
 	if (!url)
 		bad_key(where, "url", "missing");
 	const char *path = cfg_string(svc, where, "health_path", "");
+	if (s->path)
+		path = s->path;
 	int64_t timeout = json_path_duration_ms(svc, "timeout", 0);
 	if (timeout < 0)
 		bad_key(where, "timeout", "expected a duration such as 500ms or 10s");
@@ -742,6 +771,7 @@ static void add_custom(struct targets *ts, const struct settings *s, const cJSON
 	if (name)
 		snprintf(where, sizeof where, "probes[%d] (%.40s)", idx, name);
 	struct target *t = target_new(ts);
+	t->custom = true;
 	if (strcmp(type, "tcp") == 0) {
 		t->is_tcp = true;
 		http_probe_free(&t->http);
@@ -789,7 +819,7 @@ static void targets_from_config(struct targets *ts, const struct settings *s, co
 		struct target *t = target_new(ts);
 		config_defaults(&t->http, s, 0);
 		t->http.name = estrdup("api");
-		t->http.url = url_join(base, health);
+		t->http.url = url_join(base, s->path ? s->path : health);
 	}
 	const cJSON *svcs = cfg_map(doc, NULL, "services"), *it;
 	cJSON_ArrayForEach(it, svcs)
@@ -895,6 +925,106 @@ static bool selected(const struct settings *s, const char *name)
 		p += len + (p[len] == ',');
 	}
 	return false;
+}
+
+/* name is group or a check under it: "security" holds "security.cors.allowed". */
+static bool name_under(const char *name, const char *group)
+{
+	size_t n = strlen(group);
+	return strncmp(name, group, n) == 0 && (name[n] == '\0' || name[n] == '.');
+}
+
+static bool check_wanted(const char *name, void *user)
+{
+	const struct settings *s = user;
+	for (size_t i = 0; i < s->n_checks; i++)
+		if (name_under(name, s->checks[i]))
+			return true;
+	return false;
+}
+
+/* A --check NAME needs the checks of group: NAME is the group, above it or
+ * under it. */
+static bool check_needs(const char *check, const char *group)
+{
+	return name_under(group, check) || name_under(check, group);
+}
+
+static bool target_needed(const char *check, const struct target *t)
+{
+	char *http = easprintf("http.%s", t->http.name), *perf = easprintf("perf.%s", t->http.name);
+	char *tcp = easprintf("tcp.%s", t->tcp.name ? t->tcp.name : "");
+	bool yes = t->is_tcp ? check_needs(check, tcp) : check_needs(check, http) || check_needs(check, perf);
+	free(http);
+	free(perf);
+	free(tcp);
+	return yes;
+}
+
+static const struct {
+	unsigned bit;
+	const char *group;
+} security_groups[] = {
+	{SEC_CORS, "security.cors"}, {SEC_TRUSTED_HOST, "security.trusted_host"},
+	{SEC_RATE_LIMIT, "security.rate_limit"}, {SEC_HEADERS, "security.headers"},
+	{SEC_TLS, "security.tls"}, {SEC_AUTH, "security.auth"},
+};
+
+/* --check: only the targets and security checks a named check needs run; a
+ * name that nothing of this run can report is a typo. */
+static void filter_by_checks(struct settings *s, struct targets *ts)
+{
+	if (!s->n_checks)
+		return;
+	unsigned security = 0;
+	for (size_t k = 0; k < s->n_checks; k++) {
+		const char *c = s->checks[k];
+		bool found = false;
+		for (size_t i = 0; i < ARRAY_LEN(security_groups); i++) {
+			if ((s->security & security_groups[i].bit) && check_needs(c, security_groups[i].group)) {
+				security |= security_groups[i].bit;
+				found = true;
+			}
+		}
+		for (size_t i = 0; i < ts->n && !found; i++)
+			found = target_needed(c, &ts->v[i]);
+		if (!found)
+			die(EXIT_USAGE, "--check: no target or security check of this run reports \"%s\"", c);
+	}
+	s->security = security;
+	size_t kept = 0;
+	for (size_t i = 0; i < ts->n; i++) {
+		struct target *t = &ts->v[i];
+		bool needed = false;
+		for (size_t k = 0; k < s->n_checks && !needed; k++)
+			needed = target_needed(s->checks[k], t);
+		if (needed)
+			ts->v[kept++] = *t;
+		else if (t->is_tcp)
+			tcp_probe_free(&t->tcp);
+		else
+			http_probe_free(&t->http);
+	}
+	ts->n = kept;
+}
+
+/* --name without a URL: the one config target selected; --path: the API
+ * and services only, whose URL is a base URL. */
+static void check_config_targets(const struct settings *s, struct targets *ts)
+{
+	for (size_t i = 0; s->path && i < ts->n; i++) {
+		struct target *t = &ts->v[i];
+		if (t->custom)
+			die(EXIT_USAGE, "--path: probes[] target \"%s\" has a URL of its own (use --only)",
+			    t->is_tcp ? t->tcp.name : t->http.name);
+	}
+	if (!s->name || s->n_urls)
+		return;
+	if (ts->n != 1)
+		die(EXIT_USAGE, "--name names one target; %zu were selected (use --only)", ts->n);
+	char **name = ts->v[0].is_tcp ? &ts->v[0].tcp.name : &ts->v[0].http.name;
+	free(*name);
+	*name = estrdup(s->name);
 }
 
 static void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct tcp_result *r)
@@ -1003,6 +1133,8 @@ int main(int argc, char **argv)
 		}
 		ts.n = kept;
 	}
+	if (doc && !adhoc)
+		check_config_targets(&s, &ts);
 	if (!ts.n && !s.security)
 		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
 
@@ -1032,6 +1164,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	filter_by_checks(&s, &ts);
 	struct report *rep = report_new("svc-probe");
 	int verbose = s.std.verbose;
 
@@ -1119,6 +1252,8 @@ int main(int argc, char **argv)
 		cJSON_Delete(base);
 	}
 
+	if (s.n_checks)
+		report_keep_checks(rep, check_wanted, &s);
 	enum output_format fmt = format_resolve(s.std.format);
 	int status = (int)report_status(rep);
 	if (!s.std.quiet || fmt != FORMAT_TEXT)
@@ -1139,6 +1274,7 @@ int main(int argc, char **argv)
 	free(tr);
 	free(s.urls);
 	free(s.auth_paths);
+	free(s.checks);
 	http_probe_free(&s.flags);
 	cJSON_Delete(doc);
 	return finish_stdout(status);
