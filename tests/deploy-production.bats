@@ -482,3 +482,30 @@ stage_checks() {
 	assert_line --regexp "^  rollback +ok +back to $to"
 	[ "$(current)" = "$to" ]
 }
+
+# help_options / man_options: the options --help and shipshape-deploy(1)'s
+# OPTIONS list, one a line, sorted.
+help_options() {
+	"$REPO_ROOT/scripts/deploy_production.sh" --help | grep -E '^ {2,6}-' | cut -c1-25 |
+		grep -oE -- '--?[a-zA-Z][a-zA-Z-]*' | sort -u
+}
+man_options() {
+	sed -n '/^\.SH OPTIONS/,/^\.SH [^O]/p' "$REPO_ROOT/man/man1/shipshape-deploy.1" |
+		awk 'prev == ".TP" { print } { prev = $0 }' | sed 's/\\-/-/g' | grep -oE -- '--?[a-zA-Z][a-zA-Z-]*' | sort -u
+}
+
+@test "--help and shipshape-deploy(1) list the same options, both ways" {
+	run help_options
+	assert_success
+	help=$output
+	run man_options
+	assert_success
+	# both lists are real: the options every deploy uses are in them
+	for opt in -c --config -r --release --dry-run --yes --health-timeout --help; do
+		grep -qx -- "$opt" <<<"$help" || { echo "--help lacks $opt" >&2; return 1; }
+	done
+	diff <(printf '%s\n' "$help") <(printf '%s\n' "$output")
+	# and the man page is valid roff
+	run mandoc -Tlint -W warning "$REPO_ROOT/man/man1/shipshape-deploy.1"
+	assert_success
+}
