@@ -41,9 +41,10 @@ teardown() {
 	assert_equal "$stderr" "health-watch: invalid --target api: invalid port (expected 1 to 65535)"
 	run --separate-stderr health-watch --target a=http://x --until sideways
 	assert_equal "$status" 64
+	# -t bounds the whole run and replaced --deadline
 	run --separate-stderr health-watch --target a=http://x --deadline 5s
 	assert_equal "$status" 64
-	assert_equal "$stderr" "health-watch: --deadline goes with --until"
+	assert_equal "$stderr" "health-watch: unknown or ambiguous option --deadline (see health-watch --help)"
 	run --separate-stderr health-watch --target a=http://x --interval 1ms
 	assert_equal "$status" 64
 	run --separate-stderr health-watch --target a=http://x extra
@@ -128,13 +129,13 @@ teardown() {
 	assert_equal "$(json_get 'select(.type=="state" and .target=="ok") | .to')" "up"
 }
 
-@test "--until up exits 0 once every target is up; --deadline exits 2 naming the laggards" {
+@test "--until up exits 0 once every target is up; -t passing first exits 2 naming the laggards" {
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/204" \
-		--interval 20ms --until up --deadline 20s
+		--interval 20ms --until up -t 20s
 	assert_success
 	assert_equal "$(json_get 'select(.type=="until") | [.state, .reached, (.not_yet|length)] | @tsv')" "$(printf 'up\ttrue\t0')"
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
-		--interval 50ms --until up --deadline 500ms
+		--interval 50ms --until up -t 500ms
 	assert_equal "$status" 2
 	assert_equal "$(json_get 'select(.type=="until") | [.reached, .not_yet[0]] | @tsv')" "$(printf 'false\tb')"
 }
@@ -158,18 +159,18 @@ probes_agree() {
 	fi
 }
 
-@test "--until, --deadline and a signal: the metrics file is written after the last probe" {
+@test "--until, -t and a signal: the metrics file is written after the last probe" {
 	# b answers slower than a: it comes up in a round whose start came before
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/200?delay_ms=30" \
-		--interval 20ms --success-threshold 1 --until up --deadline 20s --emit all --metrics-file m.prom
+		--interval 20ms --success-threshold 1 --until up -t 20s --emit all --metrics-file m.prom
 	assert_success
 	assert_equal "$(json_get 'select(.type=="state") | .target + ">" + .to' | sort | tr '\n' ' ')" "a>up b>up "
 	probes_agree a b
 	grep -qx 'health_watch_up{target="b",instance="'"$FAULT_URL"'/status/200?delay_ms=30"} 1' m.prom
-	# --deadline passed: b's probe (half an interval in) ends after the
+	# -t passed: b's probe (half an interval in) ends after the
 	# round's start, a's second probe after b's
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
-		--interval 1s --until up --deadline 1200ms --emit all --metrics-file m.prom
+		--interval 1s --until up -t 1200ms --emit all --metrics-file m.prom
 	assert_equal "$status" 2
 	probes_agree a b
 	# SIGTERM, right after b's first probe
@@ -204,16 +205,16 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 	assert_equal "$(report | jq -r '.status + " " + .checks[0].status')" "unknown unknown"
 	# --until: reached is ok; the deadline passed is critical, naming who is not there
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
-		--until up --deadline 20s
+		--until up -t 20s
 	assert_success
 	assert_equal "$(report | jq -r '.status + ": " + .summary')" "ok: until up: reached, every target up"
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
-		--interval 20ms --success-threshold 1 --until up --deadline 300ms
+		--interval 20ms --success-threshold 1 --until up -t 300ms
 	assert_equal "$status" 2
 	assert_equal "$(report | jq -r '.status + ": " + .summary')" "critical: until up: deadline passed; not up yet: b"
 	# text: the report's table and closing line
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
-		--until up --deadline 20s --format text
+		--until up -t 20s --format text
 	assert_success
 	assert_line --regexp '^OK +health\.a '
 	assert_line --regexp '^health-watch: ok (-|—) until up: reached, every target up$'
@@ -228,19 +229,19 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 
 @test "--format text and a terminal: the closing --until event is a line of text" {
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --interval 20ms --success-threshold 1 \
-		--until up --deadline 20s --format text
+		--until up -t 20s --format text
 	assert_success
 	refute_line --regexp '^\{'
 	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: reached, every target up$'
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
-		--interval 20ms --until up --deadline 300ms --format text
+		--interval 20ms --until up -t 300ms --format text
 	assert_equal "$status" 2
 	refute_line --regexp '^\{'
 	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  until up: deadline passed; not up yet: b$'
 	# plain ASCII, whatever the locale
 	! printf '%s' "$output" | LC_ALL=C grep -q '[^[:print:][:space:]]'
 	# standard output a terminal: text without --format
-	run bash -c "timeout 20 script -qec 'health-watch --target a=$FAULT_URL/status/200 --interval 20ms --success-threshold 1 --until up --deadline 20s' /dev/null | tr -d '\r'; exit \${PIPESTATUS[0]}"
+	run bash -c "timeout 20 script -qec 'health-watch --target a=$FAULT_URL/status/200 --interval 20ms --success-threshold 1 --until up -t 20s' /dev/null | tr -d '\r'; exit \${PIPESTATUS[0]}"
 	assert_success
 	refute_line --regexp '^\{'
 	assert_line --regexp '^[0-9-]+T[0-9:.]+Z  a +unknown -> up$'
@@ -249,7 +250,7 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 
 @test "a hung target delays nobody else; its probes never pile up" {
 	run --separate-stderr health-watch --target "hung=$FAULT_URL/hang" --target "fine=$FAULT_URL/status/200" \
-		--interval 50ms --timeout 1s --count 6 --emit all --metrics-file m.prom
+		--interval 50ms --probe-timeout 1s --count 6 --emit all --metrics-file m.prom
 	# one failure only: hung is neither up nor down yet
 	assert_equal "$status" 3
 	assert_equal "$(json_get 'select(.type=="probe" and .target=="fine") | .ok' | sort | uniq -c | tr -s ' ')" " 6 true"

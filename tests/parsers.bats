@@ -11,7 +11,9 @@ setup() {
 
 @test "every tool: -t is decimal digits and a unit; hex, exponents, inf, nan are usage errors" {
 	local tool value
-	for tool in "${TOOLS[@]}"; do
+	# cfg-resolve never waits and takes no -t
+	for tool in "${TOOLS[@]/cfg-resolve}"; do
+		[ -n "$tool" ] || continue
 		# -V after -t: a timeout taken would print the version and exit 0
 		for value in 0x10 1e3 1e3s 1E3 inf nan 0x1p4 +5s .s 1.s 9223372036854776s; do
 			run --separate-stderr "$tool" -t "$value" -V </dev/null

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@
 
 enum {
 	OPT_TARGET = OPT_TOOL_BASE, OPT_FAILURES, OPT_SUCCESSES, OPT_EMIT, OPT_HEARTBEAT, OPT_COUNT,
-	OPT_UNTIL, OPT_DEADLINE, OPT_METRICS, OPT_SEVERITY,
+	OPT_UNTIL, OPT_PROBE_TIMEOUT, OPT_METRICS, OPT_SEVERITY,
 };
 
 #define ALERT_NAME "HealthCheckFailed"
@@ -35,11 +36,12 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: health-watch [-c FILE] [--target NAME=URL]... [-i DUR] [-t DUR]\n"
+		"usage: health-watch [-c FILE] [--target NAME=URL]... [-i DUR] [--probe-timeout DUR]\n"
 		"                    [--failure-threshold N] [--success-threshold N] [--severity S]\n"
 		"                    [--emit changes|all] [--heartbeat DUR] [--count N]\n"
-		"                    [--until up|down [--deadline DUR]] [--metrics-file PATH]\n"
+		"                    [--until up|down] [-t DUR] [--metrics-file PATH]\n"
 		"                    [--format json|text] [-q] [-v]\n"
+		"       health-watch -h | -V\n"
 		"\n"
 		"Polls the health endpoints (monitoring.health_check in the config, or the\n"
 		"--target ones) and prints state changes and alerts as JSON Lines until\n"
@@ -49,7 +51,7 @@ static void usage(FILE *f)
 		"                             without -c and --target: a document on stdin)\n"
 		"      --target NAME=URL      watch URL as NAME instead of the config's endpoints\n"
 		"  -i, --interval DUR         time between probes of a target (default 30s)\n"
-		"  -t, --timeout DUR          one probe (default 10s)\n"
+		"      --probe-timeout DUR    one probe (default: the config's timeout, 10s)\n"
 		"      --failure-threshold N  consecutive failures before down (default 3)\n"
 		"      --success-threshold N  consecutive successes before up (default 2)\n"
 		"      --severity S           the alerts' severity label (default critical)\n"
@@ -58,7 +60,9 @@ static void usage(FILE *f)
 		"      --count N              stop after N rounds, then a report\n"
 		"      --until up|down        stop when every target is in that state (exit 0),\n"
 		"                             then a report\n"
-		"      --deadline DUR         ... or at DUR (exit 2)\n"
+		"  -t, --timeout DUR          bound the whole run: stop at DUR, dropping the probes\n"
+		"                             in flight (--until: exit 2; --count: as after it,\n"
+		"                             by the states then; else 0)\n"
 		"      --metrics-file PATH    Prometheus text exposition, rewritten each round\n"
 		"                             and at the end, however the watch ends\n"
 		"      --format FMT           json (default when piped) or text\n"
@@ -67,9 +71,10 @@ static void usage(FILE *f)
 		"  -h, --help                 this help\n"
 		"  -V, --version              the version\n"
 		"\n"
-		"Exit: 0 stopped by a signal, --until reached, or every target up after\n"
-		"--count; 2 --deadline passed or a target down after --count; 3 a target\n"
-		"still unknown after --count; 64 usage; 65 invalid config.\n");
+		"Exit: 0 stopped by a signal or -t, --until reached, or every target up after\n"
+		"--count (or at -t before it); 2 -t passed before --until, or a target down\n"
+		"after --count; 3 a target still unknown after --count; 64 usage; 65 invalid\n"
+		"config.\n");
 }
 
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
@@ -105,7 +110,7 @@ struct args {
 	int64_t heartbeat_ms;
 	long count;
 	int until;               /* -1: none, else ST_UP or ST_DOWN */
-	int64_t deadline_ms;
+	int64_t probe_timeout_ms; /* --probe-timeout; 0: the config's */
 	const char *metrics_file;
 };
 
@@ -474,7 +479,7 @@ static int settings_apply(struct watch *w, const cJSON *doc, char *err, size_t e
 	snprintf(p, sizeof p, "%s.interval", hc);
 	int64_t interval = a->interval_ms ? a->interval_ms : json_path_duration_ms(doc, p, 30000);
 	snprintf(p, sizeof p, "%s.timeout", hc);
-	int64_t timeout = a->std.timeout_ms ? a->std.timeout_ms : json_path_duration_ms(doc, p, 10000);
+	int64_t timeout = a->probe_timeout_ms ? a->probe_timeout_ms : json_path_duration_ms(doc, p, 10000);
 	if (interval < MIN_INTERVAL_MS || timeout <= 0) {
 		snprintf(err, errsize, "%s.%s: expected a duration (of at least 10ms)", hc,
 			 interval < MIN_INTERVAL_MS ? "interval" : "timeout");
@@ -661,11 +666,25 @@ static void until_event(struct watch *w, bool reached, int64_t now)
 	emit(w, e);
 }
 
+/* After --count: 2 when a target is down, else 3 when one is still unknown,
+ * else 0. */
+static int states_status(const struct watch *w)
+{
+	int st = EXIT_OK;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].state == ST_DOWN)
+			st = EXIT_CRITICAL;
+		else if (w->t[i].state == ST_UNKNOWN && st == EXIT_OK)
+			st = EXIT_UNKNOWN;
+	return st;
+}
+
 static int watch_run(struct watch *w)
 {
 	const struct args *a = w->args;
 	int64_t start = now_monotonic_ms();
-	int64_t deadline = a->deadline_ms ? start + a->deadline_ms : INT64_MAX;
+	/* -t: the whole run; what is in flight then is dropped */
+	int64_t deadline = a->std.timeout_ms ? start + a->std.timeout_ms : INT64_MAX;
 	w->base = start;
 	w->next_heartbeat = a->heartbeat_ms ? start + a->heartbeat_ms : INT64_MAX;
 	for (;;) {
@@ -686,21 +705,15 @@ static int watch_run(struct watch *w)
 			until_event(w, true, now_epoch_ms());
 			return EXIT_OK;
 		}
-		if (now >= deadline) {
+		if (now >= deadline && a->until >= 0) {
 			until_event(w, false, now_epoch_ms());
 			return EXIT_CRITICAL;
 		}
-		if (w->stop)
+		if (w->stop || (now >= deadline && !a->count))
 			return EXIT_OK;
-		if (a->count && w->round >= a->count && !http_engine_pending(w->engine)) {
-			int st = EXIT_OK;
-			for (size_t i = 0; i < w->n; i++)
-				if (w->t[i].state == ST_DOWN)
-					st = EXIT_CRITICAL;
-				else if (w->t[i].state == ST_UNKNOWN && st == EXIT_OK)
-					st = EXIT_UNKNOWN;
-			return st;
-		}
+		/* --count's end, or -t before it: the states then say it */
+		if (a->count && ((w->round >= a->count && !http_engine_pending(w->engine)) || now >= deadline))
+			return states_status(w);
 		if (w->next_heartbeat < next)
 			next = w->next_heartbeat;
 		if (deadline < next)
@@ -797,28 +810,11 @@ static void install_signals(void)
 
 /* ---- options ---- */
 
-static long parse_count(const char *opt, const char *s, long min)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > 1000000)
-		die(EXIT_USAGE, "invalid %s \"%s\" (expected a whole number >= %ld)", opt, s, min);
-	return v;
-}
-
-static int64_t parse_duration(const char *opt, const char *s)
-{
-	int64_t ms;
-	if (duration_parse(s, &ms) < 0 || ms <= 0)
-		die(EXIT_USAGE, "invalid %s \"%s\" (expected a duration such as 30s or 500ms)", opt, s);
-	return ms;
-}
-
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		STD_LONG_OPTS,
+		STD_TIMEOUT_OPT,
 		{"target", required_argument, NULL, OPT_TARGET},
 		{"interval", required_argument, NULL, 'i'},
 		{"failure-threshold", required_argument, NULL, OPT_FAILURES},
@@ -828,17 +824,19 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 		{"count", required_argument, NULL, OPT_COUNT},
 		{"until", required_argument, NULL, OPT_UNTIL},
-		{"deadline", required_argument, NULL, OPT_DEADLINE},
+		{"probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT},
 		{"metrics-file", required_argument, NULL, OPT_METRICS},
 		{NULL, 0, NULL, 0},
 	};
 	a->until = -1;
 	a->targets = ecalloc((size_t)argc, sizeof *a->targets);
+	long n;
 	int c;
-	while ((c = std_getopt(argc, argv, "i:", longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text"))
-			continue;
+	a->std.usage = usage;
+	a->std.formats = "json,text";
+	while ((c = std_getopt(&a->std, argc, argv, "i:t:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_TARGET: {
 			const char *eq = strchr(optarg, '=');
 			char why[256];
@@ -852,20 +850,26 @@ static void parse_args(int argc, char **argv, struct args *a)
 			break;
 		}
 		case 'i':
-			a->interval_ms = parse_duration("--interval", optarg);
+			opt_exit(opt_duration("--interval", optarg, 1, &a->interval_ms));
 			if (a->interval_ms < MIN_INTERVAL_MS)
 				die(EXIT_USAGE, "--interval must be at least 10ms");
 			break;
-		case OPT_FAILURES: a->failure_threshold = (int)parse_count("--failure-threshold", optarg, 1); break;
-		case OPT_SUCCESSES: a->success_threshold = (int)parse_count("--success-threshold", optarg, 1); break;
+		case OPT_FAILURES:
+			opt_exit(opt_count("--failure-threshold", optarg, 1, 1000000, &n));
+			a->failure_threshold = (int)n;
+			break;
+		case OPT_SUCCESSES:
+			opt_exit(opt_count("--success-threshold", optarg, 1, 1000000, &n));
+			a->success_threshold = (int)n;
+			break;
 		case OPT_SEVERITY: a->severity = optarg; break;
 		case OPT_EMIT:
 			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "changes") != 0)
 				die(EXIT_USAGE, "invalid --emit \"%s\" (expected changes or all)", optarg);
 			a->emit_all = strcmp(optarg, "all") == 0;
 			break;
-		case OPT_HEARTBEAT: a->heartbeat_ms = parse_duration("--heartbeat", optarg); break;
-		case OPT_COUNT: a->count = parse_count("--count", optarg, 1); break;
+		case OPT_HEARTBEAT: opt_exit(opt_duration("--heartbeat", optarg, 1, &a->heartbeat_ms)); break;
+		case OPT_COUNT: opt_exit(opt_count("--count", optarg, 1, LONG_MAX, &a->count)); break;
 		case OPT_UNTIL:
 			if (strcmp(optarg, "up") == 0)
 				a->until = ST_UP;
@@ -874,15 +878,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 			else
 				die(EXIT_USAGE, "invalid --until \"%s\" (expected up or down)", optarg);
 			break;
-		case OPT_DEADLINE: a->deadline_ms = parse_duration("--deadline", optarg); break;
+		case OPT_PROBE_TIMEOUT: opt_exit(opt_duration("--probe-timeout", optarg, 1, &a->probe_timeout_ms)); break;
 		case OPT_METRICS: a->metrics_file = optarg; break;
-		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
-	if (a->deadline_ms && a->until < 0)
-		die(EXIT_USAGE, "--deadline goes with --until");
 }
 
 int main(int argc, char **argv)
@@ -910,7 +911,7 @@ int main(int argc, char **argv)
 	if (rep && !w.stop)
 		final_report(&w, rep);
 	report_free(rep);
-	/* every way out (--count, --until, --deadline, a signal, a failed
+	/* every way out (--count, --until, -t, a signal, a failed
 	 * write): the file says what the last probes found */
 	write_metrics(&w);
 	http_engine_free(w.engine);

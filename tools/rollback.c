@@ -38,6 +38,7 @@ struct args {
 	struct std_opts std;
 	const char *service, *to, *url, *message;
 	int64_t health_timeout_ms, interval_ms;
+	int64_t deadline_ms; /* monotonic: -t bounds the whole command; 0: no bound */
 	bool dry_run, check, no_verify;
 };
 
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 		"usage: rollback [-c FILE] [--service NAME] [--to RELEASE] [--dry-run | --check]\n"
 		"                [--url URL] [--health-timeout DUR] [--interval DUR] [--no-verify]\n"
 		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--format json|text|nagios] [-q] [-v]\n"
+		"       rollback -h | -V\n"
 		"\n"
 		"Rolls the service back to the last release that finished ok before the\n"
 		"current one (or --to RELEASE) through the configured deploy driver, records\n"
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 		"      --interval DUR      between health probes (default 1s)\n"
 		"      --no-verify         skip the health verification\n"
 		"  -m, --message TEXT      why, recorded in the journal\n"
-		"  -t, --timeout DUR       the driver's timeout (default deploy.timeout)\n"
+		"  -t, --timeout DUR       bound the whole command, driver and health wait\n"
+		"                          included (the driver: default deploy.timeout)\n"
 		"      --state-dir DIR     where the journal and the lock live\n"
 		"      --format FMT        json (default when piped), text, nagios (--check)\n"
 		"  -q, --quiet             no warnings\n"
@@ -80,6 +83,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		STD_LONG_OPTS,
+		STD_TIMEOUT_OPT,
+		STD_STATE_DIR_OPT,
 		{"service", required_argument, NULL, OPT_SERVICE},
 		{"to", required_argument, NULL, OPT_TO},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
@@ -93,27 +98,21 @@ static void parse_args(int argc, char **argv, struct args *a)
 	};
 	a->health_timeout_ms = HEALTH_TIMEOUT_DEFAULT_MS;
 	a->interval_ms = HEALTH_INTERVAL_DEFAULT_MS;
+	a->std.usage = usage;
+	a->std.formats = "json,text,nagios";
 	int c;
-	while ((c = std_getopt(argc, argv, "m:", longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
-			continue;
+	while ((c = std_getopt(&a->std, argc, argv, "t:m:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_SERVICE: a->service = optarg; break;
 		case OPT_TO: a->to = optarg; break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_CHECK: a->check = true; break;
 		case OPT_URL: a->url = optarg; break;
-		case OPT_HEALTH_TIMEOUT:
-			if (duration_parse(optarg, &a->health_timeout_ms) < 0 || a->health_timeout_ms <= 0)
-				die(EXIT_USAGE, "invalid --health-timeout \"%s\" (expected a duration such as 60s)", optarg);
-			break;
-		case OPT_INTERVAL:
-			if (duration_parse(optarg, &a->interval_ms) < 0 || a->interval_ms <= 0)
-				die(EXIT_USAGE, "invalid --interval \"%s\" (expected a duration such as 1s)", optarg);
-			break;
+		case OPT_HEALTH_TIMEOUT: opt_exit(opt_duration("--health-timeout", optarg, 1, &a->health_timeout_ms)); break;
+		case OPT_INTERVAL: opt_exit(opt_duration("--interval", optarg, 1, &a->interval_ms)); break;
 		case OPT_NO_VERIFY: a->no_verify = true; break;
 		case 'm': a->message = optarg; break;
-		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc)
@@ -128,6 +127,16 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "--dry-run and --check exclude each other");
 	if (a->std.format == FORMAT_NAGIOS && !a->check)
 		die(EXIT_USAGE, "--format nagios goes with --check");
+}
+
+/* What is left of -t for the driver: 0 without -t (deploy.timeout), else
+ * at least 1 ms. */
+static int64_t time_left_ms(const struct args *a)
+{
+	if (!a->deadline_ms)
+		return 0;
+	int64_t left = a->deadline_ms - now_monotonic_ms();
+	return left > 0 ? left : 1;
 }
 
 /* The health URL: --url, api.base_url + api.health_path, else the first
@@ -224,13 +233,15 @@ static cJSON *verify_health(const struct args *a, const cJSON *config, const cha
 	struct http_engine *e = health_engine(a);
 	struct health_state hs = {0};
 	int64_t start = now_monotonic_ms(), deadline = start + a->health_timeout_ms;
+	if (a->deadline_ms && a->deadline_ms < deadline)
+		deadline = a->deadline_ms; /* -t: the whole command */
 	int attempts = 0, streak = 0;
 	bool healthy = false;
 	char *last = NULL;
 	while (now_monotonic_ms() < deadline) {
 		attempts++;
 		http_engine_add(e, &p, &hs);
-		http_engine_run_until(e, -1);
+		http_engine_run_until(e, deadline);
 		free(last);
 		last = hs.last ? http_result_describe(hs.last) : estrdup("no result");
 		if (hs.last && hs.last->status == STATUS_OK) {
@@ -425,7 +436,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	const struct deployment *good = journal_last_good(&view, NULL);
 	struct driver_ctx ctx = {.config = config, .service = j->service, .release = pl.target,
 				 .previous = pl.current, .target_apply = pl.target_apply,
-				 .keep_release = good ? good->release : NULL, .timeout_ms = a->std.timeout_ms};
+				 .keep_release = good ? good->release : NULL, .timeout_ms = time_left_ms(a)};
 
 	if (a->dry_run) {
 		/* say only what was checked: the target, through the driver */
@@ -609,6 +620,7 @@ int main(int argc, char **argv)
 	struct args a = {0};
 	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
+	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
 	cJSON *config = config_document_load(a.std.config_path);
 	const char *service = a.service ? a.service : json_path_string(config, "service.name", NULL);
 	if (!service)

@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT };
+enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT };
 
 #define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
 #define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
@@ -28,10 +28,12 @@ enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT };
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--dry-run] [--only-input] [--format json|text] [-q] [-v]\n"
-		"       alert-send --test -c FILE [-t DUR] [--format json|text]\n"
-		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--format json|text]\n"
+		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--dry-run]\n"
+		"                  [--only-input] [--format json|text] [-q] [-v]\n"
+		"       alert-send --test -c FILE [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
+		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
 		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
+		"       alert-send -h | -V\n"
 		"\n"
 		"Reads alerts as JSON Lines on stdin (health-watch alerts, suite reports,\n"
 		"Alertmanager webhook payloads) and notifies the channels configured in the\n"
@@ -40,7 +42,9 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE     the config (YAML or a JSON config document)\n"
 		"      --state-dir DIR   state: the alert book, the spool, acks\n"
-		"  -t, --timeout DUR     one delivery attempt (default: alerts.timeout, 10s)\n"
+		"  -t, --timeout DUR     bound the whole run: at DUR what is not delivered is\n"
+		"                        spooled (--test: failed) and alert-send stops\n"
+		"      --attempt-timeout DUR  one delivery attempt (default: alerts.timeout, 10s)\n"
 		"      --dry-run         print what would be sent; send and store nothing\n"
 		"      --test            send a test notification through every channel\n"
 		"      --only-input      notify of the alerts this input brings only, not what\n"
@@ -61,6 +65,7 @@ static void usage(FILE *f)
 struct args {
 	struct std_opts std;
 	bool dry_run, test, only_input;
+	int64_t attempt_timeout_ms; /* 0: alerts.timeout */
 	const char *command; /* NULL (run), "flush", "ack" */
 	const char *fingerprint;
 	const char *message;
@@ -79,6 +84,7 @@ struct app {
 	int64_t next_due;         /* epoch ms */
 	bool eof, terminating;
 	int64_t deadline;         /* monotonic, once terminating */
+	int64_t run_deadline;     /* monotonic: -t; INT64_MAX without */
 	unsigned long lineno;
 	unsigned bad_lines, ignored_events;
 	bool replaying;
@@ -433,7 +439,10 @@ static void loop(struct app *a, bool read_input)
 		runbooks_start(a->runbooks);
 		if (final && deliverer_idle(a->d) && runbooks_idle(a->runbooks))
 			break;
-		if (a->terminating && now_monotonic_ms() >= a->deadline) {
+		int64_t now = now_monotonic_ms();
+		if ((a->terminating && now >= a->deadline) || now >= a->run_deadline) {
+			if (now >= a->run_deadline)
+				verbose("-t passed: what is not delivered is spooled");
 			deliverer_abandon(a->d);
 			runbooks_abandon(a->runbooks);
 			break;
@@ -443,6 +452,8 @@ static void loop(struct app *a, bool read_input)
 			wait = 1000; /* acks are looked for once a second */
 		if (a->book.dirty && wait > SAVE_INTERVAL_MS)
 			wait = SAVE_INTERVAL_MS;
+		if (wait > a->run_deadline - now)
+			wait = a->run_deadline - now;
 		struct pollfd fds[2 + RUNBOOKS_AT_ONCE] = {{.fd = signal_fd, .events = POLLIN}};
 		unsigned n = 1;
 		if (!a->eof)
@@ -559,9 +570,11 @@ static int cmd_test(struct app *a)
 	for (int c = 0; c < CH_COUNT; c++)
 		if (configured & (1u << c))
 			deliverer_submit(a->d, notification_test(&a->s, (enum channel_id)c, now_epoch_ms()));
-	while (!deliverer_idle(a->d))
-		if (deliverer_step(a->d, NULL, 0, 1000) < 0)
+	int64_t left;
+	while (!deliverer_idle(a->d) && (left = a->run_deadline - now_monotonic_ms()) > 0)
+		if (deliverer_step(a->d, NULL, 0, left < 1000 ? (int)left : 1000) < 0)
 			die(EXIT_UNKNOWN, "delivery loop failed");
+	deliverer_abandon(a->d); /* -t passed: what is still out failed */
 	struct deliver_counts n = deliverer_counts(a->d);
 	deliverer_free(a->d);
 	return n.failed ? EXIT_CRITICAL : EXIT_OK;
@@ -622,6 +635,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		STD_LONG_OPTS,
+		STD_TIMEOUT_OPT,
+		STD_STATE_DIR_OPT,
+		{"attempt-timeout", required_argument, NULL, OPT_ATTEMPT_TIMEOUT},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"test", no_argument, NULL, OPT_TEST},
 		{"only-input", no_argument, NULL, OPT_ONLY_INPUT},
@@ -629,15 +645,16 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = std_getopt(argc, argv, "m:", longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text"))
-			continue;
+	a->std.usage = usage;
+	a->std.formats = "json,text";
+	while ((c = std_getopt(&a->std, argc, argv, "t:m:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
+		case OPT_ATTEMPT_TIMEOUT: opt_exit(opt_duration("--attempt-timeout", optarg, 1, &a->attempt_timeout_ms)); break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_TEST: a->test = true; break;
 		case OPT_ONLY_INPUT: a->only_input = true; break;
 		case 'm': a->message = optarg; break;
-		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc) {
@@ -674,6 +691,7 @@ int main(int argc, char **argv)
 	tool_start(argv[0]);
 	parse_args(argc, argv, &args);
 	a.format = format_resolve(args.std.format);
+	a.run_deadline = args.std.timeout_ms ? now_monotonic_ms() + args.std.timeout_ms : INT64_MAX;
 
 	bool ack = args.command && strcmp(args.command, "ack") == 0;
 	int status;
@@ -682,7 +700,7 @@ int main(int argc, char **argv)
 	if (ack) {
 		status = cmd_ack(&a);
 	} else {
-		unsigned errors = settings_load(&a.s, a.doc, args.std.timeout_ms);
+		unsigned errors = settings_load(&a.s, a.doc, args.attempt_timeout_ms);
 		if (errors)
 			die(EXIT_CRITICAL, "%s: %u problem%s in the alerts section", args.std.config_path, errors,
 			    errors == 1 ? "" : "s");

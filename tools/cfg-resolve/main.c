@@ -16,8 +16,9 @@ enum { OPT_STRICT = OPT_TOOL_BASE, OPT_CHECK, OPT_GET, OPT_EXPLAIN, OPT_REVEAL }
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cfg-resolve [-e ENVFILE]... [-s SCHEMA] [--strict] [--check | --get PATH | --explain]\n"
+		"usage: cfg-resolve [-c FILE]... [-e ENVFILE]... [-s SCHEMA] [--strict] [--check | --get PATH | --explain]\n"
 		"                   [--format json|text|env|nagios] [-o FILE] [--reveal] [-q] [-v] FILE...\n"
+		"       cfg-resolve -h | -V\n"
 		"\n"
 		"Loads the YAML FILEs (later ones merge over earlier ones), expands ${VAR}\n"
 		"templates with Docker Compose's rules, applies the schema and prints the\n"
@@ -37,8 +38,6 @@ static void usage(FILE *f)
 		"      --reveal          show secrets on a terminal and in text output\n"
 		"  -q, --quiet           no warnings\n"
 		"  -v, --verbose         more detail on stderr (files, variables, schema)\n"
-		"  -t, --timeout DUR     accepted for uniformity; cfg-resolve never waits\n"
-		"      --state-dir DIR   accepted for uniformity; cfg-resolve keeps no state\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         the version\n"
 		"\n"
@@ -71,13 +70,13 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 	*files = ecalloc((size_t)argc + 1, sizeof **files);
 	*envs = ecalloc((size_t)argc + 1, sizeof **envs);
 	int c;
-	while ((c = std_getopt(argc, argv, "e:s:o:", longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text,env,nagios")) {
-			if (c == 'c')
-				(*files)[nfiles++] = optarg;
-			continue;
-		}
+	a->std.usage = usage;
+	a->std.formats = "json,text,env,nagios";
+	/* "c:" here too: each -c is one more file, not the last one only */
+	while ((c = std_getopt(&a->std, argc, argv, "c:e:s:o:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
+		case 'c': (*files)[nfiles++] = optarg; break;
 		case 'e': (*envs)[nenvs++] = optarg; break;
 		case 's': a->load.schema_path = optarg; break;
 		case 'o': a->output = optarg; break;
@@ -86,7 +85,6 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 		case OPT_GET: set_action(a, ACTION_GET); a->get_path = optarg; break;
 		case OPT_EXPLAIN: set_action(a, ACTION_EXPLAIN); break;
 		case OPT_REVEAL: a->reveal = true; break;
-		default: option_error('?', argv);
 		}
 	}
 	for (int i = optind; i < argc; i++)

@@ -17,6 +17,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: db-check [-c FILE | --no-config] [--url-env NAME] [--only CHECKS] [--skip CHECKS]\n"
 		"                [-t DURATION] [--format json|text|nagios] [-q] [-v]\n"
+		"       db-check -h | -V\n"
 		"\n"
 		"Checks that a PostgreSQL database is ready for a release, in one read-only\n"
 		"transaction, and prints a report. The config document comes from -c FILE\n"
@@ -52,6 +53,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		STD_LONG_OPTS,
+		STD_TIMEOUT_OPT,
 		{"url-env", required_argument, NULL, OPT_URL_ENV},
 		{"no-config", no_argument, NULL, OPT_NO_CONFIG},
 		{"only", required_argument, NULL, OPT_ONLY},
@@ -59,10 +61,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = std_getopt(argc, argv, NULL, longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text,nagios"))
-			continue;
+	a->std.usage = usage;
+	a->std.formats = "json,text,nagios";
+	while ((c = std_getopt(&a->std, argc, argv, "t:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_URL_ENV:
 			if (!*optarg)
 				die(EXIT_USAGE, "--url-env needs the name of an environment variable");
@@ -71,7 +74,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_NO_CONFIG: a->no_config = true; break;
 		case OPT_ONLY: a->only |= check_list_parse(optarg, "--only"); break;
 		case OPT_SKIP: a->skip |= check_list_parse(optarg, "--skip"); break;
-		default: option_error('?', argv);
 		}
 	}
 	if (optind < argc)

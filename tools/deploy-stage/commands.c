@@ -82,7 +82,7 @@ static cJSON *lock_doc(const struct lock_info *li)
 
 static int lock_acquire(struct run *r)
 {
-	int64_t deadline = now_monotonic_ms() + r->a->wait_ms;
+	int64_t deadline = lock_wait_deadline(r->a);
 	for (;;) {
 		struct held h;
 		take(r, &h);
@@ -188,7 +188,7 @@ int cmd_begin(struct run *r)
 		char *shown = journal_text_quote(a->release);
 		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", shown);
 	}
-	int64_t deadline = now_monotonic_ms() + a->wait_ms;
+	int64_t deadline = lock_wait_deadline(a);
 	struct held h;
 	for (;;) {
 		take(r, &h);
@@ -605,7 +605,7 @@ int cmd_apply(struct run *r)
 	const struct deployment *good = journal_last_good(&h.view, NULL);
 	char *keep = good && good->release ? estrdup(good->release) : NULL;
 	struct driver_ctx ctx = {.config = r->config, .service = r->j.service, .release = release,
-				 .previous = previous, .keep_release = keep, .timeout_ms = r->a->std.timeout_ms};
+				 .previous = previous, .keep_release = keep, .timeout_ms = time_left_ms(r->a)};
 	const char *driver = driver_name(r->config);
 
 	if (r->a->dry_run) {

@@ -22,6 +22,7 @@ struct args {
 	char **operands;      /* report: its words after the command */
 	int n_operands;
 	int64_t wait_ms;
+	int64_t deadline_ms;  /* monotonic: -t bounds the whole command; 0: no bound */
 	long limit;
 	bool force, strict, dry_run;
 	bool wait_given;
@@ -39,6 +40,12 @@ struct run {
  * or to no one (interrupted). */
 enum ownership { OWN_OURS, OWN_OTHER, OWN_NONE };
 enum ownership deployment_ownership(const struct lock_info *li, long id);
+
+/* What is left of -t for a step that waits (a driver, e2e): 0 without -t
+ * (the step's own default), else at least 1 ms. */
+int64_t time_left_ms(const struct args *a);
+/* When a lock wait of --wait ends, on the monotonic clock: -t cuts it short. */
+int64_t lock_wait_deadline(const struct args *a);
 
 /* Prints a document as one JSON line (json) or with text (text). */
 void emit(const struct run *r, const cJSON *doc, const char *text);

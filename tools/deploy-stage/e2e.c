@@ -551,7 +551,7 @@ int cmd_e2e(struct run *r)
 {
 	struct e2e e;
 	char err[512];
-	if (e2e_load(&e, r->config, r->a->url, r->a->std.timeout_ms, err, sizeof err) < 0) {
+	if (e2e_load(&e, r->config, r->a->url, time_left_ms(r->a), err, sizeof err) < 0) {
 		e2e_free(&e);
 		die(EXIT_DATAERR, "%s", err);
 	}

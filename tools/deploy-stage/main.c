@@ -7,6 +7,7 @@
 #include "shipshape/units.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +28,20 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: deploy-stage [-c FILE] [--service NAME] [--state-dir DIR] [--format json|text] COMMAND ...\n"
+		"usage: deploy-stage [-c FILE] [--service NAME] [--state-dir DIR] [-t DUR] [--format json|text]\n"
+		"                    [-q] [-v] COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
-		"       deploy-stage apply [--dry-run] [-t DUR]\n"
+		"       deploy-stage apply [--dry-run]\n"
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
 		"       deploy-stage status\n"
 		"       deploy-stage history [--limit N]\n"
-		"       deploy-stage e2e [--url BASE] [--dry-run] [-t DUR]\n"
+		"       deploy-stage e2e [--url BASE] [--dry-run]\n"
 		"       deploy-stage stages                      (the stages, in order, and what each runs)\n"
 		"       deploy-stage report TOOL CHECK STATUS MESSAGE   (a report of one check)\n"
 		"       deploy-stage report TOOL - [CHECK=STATUS]...    (the reports on stdin as one)\n"
+		"       deploy-stage -h | -V\n"
 		"\n"
 		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
 		"\n"
@@ -59,8 +62,9 @@ static void usage(FILE *f)
 		"      --url BASE        e2e: the base of relative step URLs (default\n"
 		"                        deploy.e2e.base_url, else api.base_url)\n"
 		"      --limit N         history: the last N deployments (default 256)\n"
-		"  -t, --timeout DUR     apply: the driver's timeout (default deploy.timeout);\n"
-		"                        e2e: the whole sequence's (default deploy.e2e.timeout)\n"
+		"  -t, --timeout DUR     bound the whole command, lock wait and driver included\n"
+		"                        (apply's driver: default deploy.timeout; e2e: default\n"
+		"                        deploy.e2e.timeout)\n"
 		"      --state-dir DIR   where the journal and the lock live\n"
 		"      --format FMT      json (default when piped) or text\n"
 		"  -q, --quiet           no warnings\n"
@@ -85,10 +89,26 @@ static bool command_known(const char *command)
 	return false;
 }
 
+int64_t time_left_ms(const struct args *a)
+{
+	if (!a->deadline_ms)
+		return 0;
+	int64_t left = a->deadline_ms - now_monotonic_ms();
+	return left > 0 ? left : 1;
+}
+
+int64_t lock_wait_deadline(const struct args *a)
+{
+	int64_t end = now_monotonic_ms() + a->wait_ms;
+	return a->deadline_ms && a->deadline_ms < end ? a->deadline_ms : end;
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
 		STD_LONG_OPTS,
+		STD_TIMEOUT_OPT,
+		STD_STATE_DIR_OPT,
 		{"service", required_argument, NULL, OPT_SERVICE},
 		{"release", required_argument, NULL, 'r'},
 		{"message", required_argument, NULL, 'm'},
@@ -102,11 +122,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{NULL, 0, NULL, 0},
 	};
 	a->limit = 256;
+	a->std.usage = usage;
+	a->std.formats = "json,text";
 	int c;
-	while ((c = std_getopt(argc, argv, "r:m:", longopts)) != -1) {
-		if (std_opt(&a->std, c, optarg, usage, "json,text"))
-			continue;
+	while ((c = std_getopt(&a->std, argc, argv, "t:r:m:", longopts)) != -1) {
 		switch (c) {
+		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_SERVICE: a->service = optarg; break;
 		case 'r': a->release = optarg; break;
 		case 'm': a->message = journal_text_clean(optarg, true); break; /* lives until exit */
@@ -116,22 +137,14 @@ static void parse_args(int argc, char **argv, struct args *a)
 			a->result = optarg;
 			break;
 		case OPT_WAIT:
-			if (duration_parse(optarg, &a->wait_ms) < 0 || a->wait_ms < 0)
-				die(EXIT_USAGE, "invalid --wait \"%s\" (expected a duration such as 30s)", optarg);
+			opt_exit(opt_duration("--wait", optarg, 0, &a->wait_ms));
 			a->wait_given = true;
 			break;
 		case OPT_FORCE: a->force = true; break;
 		case OPT_STRICT: a->strict = true; break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_URL: a->url = optarg; break;
-		case OPT_LIMIT: {
-			char *end;
-			a->limit = strtol(optarg, &end, 10);
-			if (*end || a->limit <= 0)
-				die(EXIT_USAGE, "invalid --limit \"%s\" (expected a positive number)", optarg);
-			break;
-		}
-		default: option_error('?', argv);
+		case OPT_LIMIT: opt_exit(opt_count("--limit", optarg, 1, LONG_MAX, &a->limit)); break;
 		}
 	}
 	if (optind >= argc)
@@ -198,6 +211,7 @@ int main(int argc, char **argv)
 	struct args a = {0};
 	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
+	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
 
 	struct run r = {.a = &a, .fmt = format_resolve(a.std.format)};
 	if (a.std.config_path || needs_config(a.command))
