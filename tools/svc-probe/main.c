@@ -27,6 +27,8 @@ enum {
 
 static const struct option long_opts[] = {
 	STD_LONG_OPTS,
+	STD_TIMEOUT_OPT,
+	STD_STATE_DIR_OPT,
 	{"parallel", required_argument, NULL, OPT_PARALLEL},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	{"retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF},
@@ -209,18 +211,15 @@ static struct target *target_new(struct targets *ts)
 
 static long parse_long(const char *arg, const char *what, long lo, long hi)
 {
-	char *end;
-	long v = strtol(arg, &end, 10);
-	if (!*arg || *end || v < lo || v > hi)
-		die(EXIT_USAGE, "invalid %s \"%s\" (expected %ld to %ld)", what, arg, lo, hi);
+	long v;
+	opt_exit(opt_count(what, arg, lo, hi, &v));
 	return v;
 }
 
 static int64_t parse_duration(const char *arg, const char *what)
 {
 	int64_t ms;
-	if (duration_parse(arg, &ms) < 0 || ms < 0)
-		die(EXIT_USAGE, "invalid %s \"%s\" (expected a duration such as 500ms or 10s)", what, arg);
+	opt_exit(opt_duration(what, arg, 0, &ms));
 	return ms;
 }
 
@@ -246,9 +245,11 @@ static void parse_args(struct settings *s, int argc, char **argv)
 	s->reg_crit = 50;
 	perf_limits_init(&s->perf.warn);
 	perf_limits_init(&s->perf.crit);
-	while ((c = std_getopt(argc, argv, "X:H:d:46", long_opts)) != -1) {
-		if (std_opt(&s->std, c, optarg, usage, "json,text,nagios"))
-			continue;
+	s->std.usage = usage;
+	s->std.formats = "json,text,nagios";
+	while ((c = std_getopt(&s->std, argc, argv, "t:X:H:d:46", long_opts)) != -1) {
+		if (c == OPT_EXIT)
+			exit(s->std.exit_status);
 		struct http_probe *f = &s->flags;
 		bool probe_flag = true;
 		switch (c) {
@@ -286,8 +287,7 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		case OPT_HEADER_MATCH: check_flag(http_probe_add_header_assert(f, optarg, false, err, sizeof err), "--header-match", err); break;
 		case OPT_HEADER_ABSENT: check_flag(http_probe_add_header_assert(f, optarg, true, err, sizeof err), "--header-absent", err); break;
 		case OPT_MAX_BODY:
-			if (size_parse(optarg, &f->max_body) < 0 || f->max_body < 1)
-				die(EXIT_USAGE, "invalid --max-body \"%s\" (expected a size such as 64KiB)", optarg);
+			opt_exit(opt_size("--max-body", optarg, 1, &f->max_body));
 			break;
 		case OPT_REDIRECTS:
 			if (strcmp(optarg, "fail") == 0) {
@@ -393,7 +393,6 @@ static void parse_args(struct settings *s, int argc, char **argv)
 			s->path = optarg;
 			probe_flag = false;
 			break;
-		default: option_error('?', argv);
 		}
 		if (probe_flag)
 			s->flags_set = true;
