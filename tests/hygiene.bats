@@ -46,7 +46,7 @@ PRINTING="
 /dev/null   svc-probe -c cfg.json -t 2s
 /dev/null   deploy-stage -c cfg.json status
 /dev/null   rollback -q -c cfg.json --check
-/dev/null   health-watch -c cfg.json -i 100ms -t 1s --emit all
+/dev/null   health-watch -c cfg.json -i 100ms --probe-timeout 1s --emit all
 alert.jsonl alert-send --dry-run -c alerts.yaml
 "
 
@@ -84,7 +84,7 @@ ENDING="
 /dev/null svc-probe -c cfg.json -t 2s
 /dev/null deploy-stage -c cfg.json status
 /dev/null rollback -q -c cfg.json --check
-/dev/null health-watch -c cfg.json --count 1 -i 100ms -t 1s
+/dev/null health-watch -c cfg.json --count 1 -i 100ms --probe-timeout 1s
 /dev/null alert-send --dry-run -c alerts.yaml
 /dev/null alert-send -c alerts.yaml
 "
@@ -158,7 +158,7 @@ PIPE_CONFIG="
 /dev/null   svc-probe -c CONFIG -t 2s
 /dev/null   deploy-stage -c CONFIG status
 /dev/null   rollback -q -c CONFIG --check
-/dev/null   health-watch -c CONFIG --count 1 -i 100ms -t 1s
+/dev/null   health-watch -c CONFIG --count 1 -i 100ms --probe-timeout 1s
 alert.jsonl alert-send --dry-run -c CONFIG
 "
 
