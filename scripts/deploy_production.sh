@@ -407,7 +407,7 @@ gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
 
 stage readiness # monitoring works, rollback is possible, compliance
 check "$r" rollback rollback -c "$cfg" --check --format json
-! have health-watch || check "$r" health-watch health-watch -c "$cfg" --until up --deadline 20s -i 1s --success-threshold 1 --format json
+! have health-watch || check "$r" health-watch health-watch -c "$cfg" --until up -t 20s -i 1s --success-threshold 1 --format json
 check "$r" db-check db-check -c "$cfg" --only rls --format json
 gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
 
