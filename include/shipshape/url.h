@@ -45,6 +45,9 @@ char *url_hostname(const char *url);
 /* The port: the one written, else the scheme's default (443 for https);
  * -1 when url is not a URL or its scheme has no known default. */
 int url_port(const char *url);
+/* True when url is exactly an origin, "scheme://host[:port]" (any case): no
+ * user information, path (not even "/"), query or fragment. */
+bool url_is_origin(const char *url);
 /* The user name, percent-decoded; "" when the URL names none. */
 char *url_username(const char *url);
 /* The URL as libcurl prints it, its password (when it has one) replaced by

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define URL_FLAGS (CURLU_NON_SUPPORT_SCHEME)
 
@@ -199,6 +200,24 @@ int url_port(const char *url)
 	int n = port ? atoi(port) : -1;
 	free(port);
 	return n > 0 ? n : -1;
+}
+
+bool url_is_origin(const char *url)
+{
+	CURLU *u = url_open(url, NULL);
+	if (!u)
+		return false;
+	char *scheme = part(u, CURLUPART_SCHEME, 0), *host = part(u, CURLUPART_HOST, 0);
+	char *port = part(u, CURLUPART_PORT, 0);
+	char *origin = easprintf("%s://%s%s%s", scheme ? scheme : "", host ? host : "", port ? ":" : "",
+				 port ? port : "");
+	bool same = strcasecmp(origin, url) == 0;
+	free(origin);
+	free(scheme);
+	free(host);
+	free(port);
+	curl_url_cleanup(u);
+	return same;
 }
 
 char *url_username(const char *url)

@@ -90,6 +90,23 @@ static void test_url_bad(void **state)
 	assert_null(url_origin(NULL));
 }
 
+static void test_url_is_origin(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url;
+		bool origin;
+	} cases[] = {
+		{"https://a.example", true},    {"HTTPS://A.example", true},   {"https://a.example:8443", true},
+		{"http://[::1]:80", true},      {"https://a.example/", false}, {"https://u:p@a.example", false},
+		{"https://a.example/x", false}, {"https://a.example?q", false}, {"https://a.example#f", false},
+		{"not a url", false},           {"https://*.a.example", false},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++)
+		if (url_is_origin(cases[i].url) != cases[i].origin)
+			fail_msg("url_is_origin(\"%s\"): expected %d", cases[i].url, cases[i].origin);
+}
+
 static const struct {
 	const char *base, *ref, *joined;
 } joins[] = {
@@ -148,6 +165,7 @@ int main(void)
 		cmocka_unit_test(test_url_parts),
 		cmocka_unit_test(test_url_bad),
 		cmocka_unit_test(test_url_join),
+		cmocka_unit_test(test_url_is_origin),
 		cmocka_unit_test(test_url_redacted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
