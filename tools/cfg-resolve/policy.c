@@ -5,10 +5,12 @@
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
+#include "shipshape/url.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -73,41 +75,20 @@ static int flag(const struct policy *p, const char *path, int def)
 	return def;
 }
 
-/* The host of a URL, without user information or port, lower-cased, in
- * host (empty when there is none). */
-static void url_hostname(const char *url, char *host, size_t size)
+/* The host of a URL, lower-cased, without brackets, in host; the user
+ * name in user: both empty when url is not a URL. */
+static void url_hostname_in(const char *url, char *host, size_t size)
 {
-	char *h = url_host(url ? url : "");
-	const char *start = strrchr(h, '@') ? strrchr(h, '@') + 1 : h, *end; /* a raw '@' in a password */
-	if (*start == '[') {
-		start++;
-		end = strchr(start, ']');
-	} else {
-		end = strchr(start, ':');
-	}
-	size_t n = end ? (size_t)(end - start) : strlen(start);
-	if (n >= size)
-		n = size - 1;
-	for (size_t i = 0; i < n; i++)
-		host[i] = (char)tolower((unsigned char)start[i]);
-	host[n] = '\0';
+	char *h = url_hostname(url);
+	snprintf(host, size, "%s", h ? h : "");
 	free(h);
 }
 
-/* The user name of a URL ("" when there is none). */
-static void url_user(const char *url, char *user, size_t size)
+static void url_user_in(const char *url, char *user, size_t size)
 {
-	const char *sep = strstr(url, "://");
-	const char *auth = sep ? sep + 3 : url;
-	const char *end = auth + strcspn(auth, "/?#"), *at = NULL;
-	for (const char *q = auth; q < end; q++)
-		if (*q == '@')
-			at = q;
-	size_t n = at ? strcspn(auth, ":@") : 0;
-	if (n >= size)
-		n = size - 1;
-	memcpy(user, auth, n);
-	user[n] = '\0';
+	char *u = url_username(url);
+	snprintf(user, size, "%s", u ? u : "");
+	free(u);
 }
 
 /* This machine: a production service pointed here reaches nothing real. */
@@ -124,7 +105,7 @@ static void production_url(struct policy *p, const char *path, const char *url)
 	char host[256];
 	if (!url || !*url)
 		return;
-	url_hostname(url, host, sizeof host);
+	url_hostname_in(url, host, sizeof host);
 	if (!is_https(url))
 		finding(p, prod_critical(p), "%s is not https", path);
 	else if (p->production && is_loopback(host))
@@ -199,16 +180,15 @@ static void check_cors(struct policy *p)
 	cJSON_ArrayForEach(o, origins)
 	{
 		const char *v = cJSON_IsString(o) ? o->valuestring : "";
-		const char *sep = strstr(v, "://");
 		char host[256];
-		url_hostname(v, host, sizeof host);
+		url_hostname_in(v, host, sizeof host);
 		if (strcmp(v, "*") == 0 || strstr(v, "://*") == v + strcspn(v, ":"))
 			finding(p, STATUS_CRITICAL, "CORS origin \"%s\" allows any site", v);
 		else if (strcasecmp(v, "null") == 0)
 			finding(p, STATUS_CRITICAL, "CORS origin \"null\" allows sandboxed pages and local files");
 		else if (!is_https(v))
 			finding(p, prod_critical(p), "CORS origin \"%s\" is not https", v);
-		else if (sep && strpbrk(sep + 3, "/?#"))
+		else if (!url_is_origin(v))
 			finding(p, STATUS_WARNING,
 				"CORS origin \"%s\" has a path: an origin is scheme://host[:port] and never matches it", v);
 		else if (p->production && is_loopback(host))
@@ -237,7 +217,7 @@ static void check_trusted_hosts(struct policy *p)
 	 * own health checks first) is refused. */
 	const char *base = json_path_string(p->doc, "api.base_url", NULL);
 	char name[256];
-	url_hostname(base, name, sizeof name);
+	url_hostname_in(base, name, sizeof name);
 	if (!*name || is_loopback(name))
 		return;
 	bool covered = false;
@@ -274,13 +254,13 @@ static void check_database(struct policy *p)
 		finding(p, STATUS_CRITICAL, "database.require_ssl is off in production");
 
 	char host[256];
-	url_hostname(url, host, sizeof host);
+	url_hostname_in(url, host, sizeof host);
 	if (p->production && is_loopback(host))
 		finding(p, STATUS_CRITICAL, "database.url points at this machine (%s) in production", host);
 	/* A superuser bypasses row-level security: the RLS the config asks
 	 * for would protect nothing. */
 	char user[64];
-	url_user(url, user, sizeof user);
+	url_user_in(url, user, sizeof user);
 	bool rls = flag(p, "security.rls_enabled", 0) == 1 || flag(p, "database.rls.required", 0) == 1;
 	if (rls && strcmp(user, "postgres") == 0 && p->production)
 		finding(p, STATUS_WARNING,
@@ -371,7 +351,7 @@ static void check_cache(struct policy *p)
 	/* No cache is a setup of its own, not a fault: ok, but never "uses TLS". */
 	if (!redis || !*redis)
 		finding(p, STATUS_OK, "no cache configured (cache.redis_url is not set)");
-	url_hostname(redis, host, sizeof host);
+	url_hostname_in(redis, host, sizeof host);
 	if (redis && *redis && strncasecmp(redis, "rediss://", 9) != 0 && p->production)
 		finding(p, STATUS_WARNING, "cache.redis_url is not TLS (rediss://)");
 	if (redis && *redis && p->production && is_loopback(host))
