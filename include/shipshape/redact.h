@@ -31,7 +31,8 @@ char *redact_url(const char *url);
 /* A key name that by convention holds a secret: *password*, *secret*,
  * *token*, *_key, api_key, webhook_url, ... */
 bool redact_key_looks_secret(const char *key);
-/* The host part of a URL, for naming a destination without its secrets. */
+/* The "host[:port]" of a URL (url_hostport() of url.h), for naming a
+ * destination without its secrets; "" when url is not a URL. */
 char *url_host(const char *url);
 
 #endif

@@ -1,6 +1,7 @@
 /* redact.c — masking secrets: registered values, URL passwords, secret-named
  * query parameters. */
 #include "shipshape/redact.h"
+#include "shipshape/url.h"
 #include "shipshape/common.h"
 
 #include <ctype.h>
@@ -296,13 +297,6 @@ char *redact_url(const char *url)
 
 char *url_host(const char *url)
 {
-	const char *p = url ? strstr(url, "://") : NULL;
-	p = p ? p + 3 : (url ? url : "");
-	size_t span = strcspn(p, "/?#");
-	const char *at = memchr(p, '@', span);
-	if (at) {
-		span -= (size_t)(at + 1 - p);
-		p = at + 1;
-	}
-	return estrndup(p, span);
+	char *host = url_hostport(url);
+	return host ? host : estrdup("");
 }
