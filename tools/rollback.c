@@ -13,6 +13,7 @@
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
 #include "shipshape/units.h"
+#include "shipshape/url.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -147,12 +148,10 @@ static char *health_url(const struct args *a, const cJSON *config)
 		return estrdup(a->url);
 	const char *base = json_path_string(config, "api.base_url", NULL);
 	if (base && *base) {
-		const char *path = json_path_string(config, "api.health_path", "/health");
-		size_t n = strlen(base);
-		bool slash = n && base[n - 1] == '/';
-		if (!*path)
-			return estrdup(base);
-		return easprintf("%.*s%s%s", (int)(slash ? n - 1 : n), base, *path == '/' ? "" : "/", path);
+		char *url = url_join_path(base, json_path_string(config, "api.health_path", "/health"));
+		if (!url)
+			warnx_("api.base_url with api.health_path is not a URL");
+		return url;
 	}
 	const char *ep = json_path_string(config, "monitoring.health_check.endpoints[0].url", NULL);
 	return ep && *ep ? estrdup(ep) : NULL;
