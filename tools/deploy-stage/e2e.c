@@ -11,6 +11,7 @@
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
 #include "shipshape/units.h"
+#include "shipshape/url.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ struct step {
 struct e2e {
 	struct step *steps;
 	size_t n;
-	char *base_url;     /* for urls starting with "/" (no trailing slash), or NULL */
+	char *base_url;     /* for urls starting with "/", or NULL */
 	int64_t timeout_ms; /* the whole sequence */
 };
 
@@ -155,7 +156,12 @@ static cJSON *step_object(const struct e2e *e, const struct step *s, const cJSON
 			cJSON_Delete(o);
 			return NULL;
 		}
-		char *full = easprintf("%s%s", e->base_url, url);
+		char *full = url_join_path(e->base_url, url);
+		if (!full) {
+			snprintf(err, errsize, "url: \"%.60s\" joined to the base URL is not a URL", url);
+			cJSON_Delete(o);
+			return NULL;
+		}
 		cJSON_ReplaceItemInObjectCaseSensitive(o, "url", cJSON_CreateString(full));
 		free(full);
 	}
@@ -184,12 +190,8 @@ static int e2e_load(struct e2e *e, const cJSON *config, const char *base_overrid
 	const char *base = base_override ? base_override : json_path_string(cfg, "base_url", NULL);
 	if (!base || !*base)
 		base = json_path_string(config, "api.base_url", NULL);
-	if (base && *base) {
-		size_t n = strlen(base);
-		while (n && base[n - 1] == '/')
-			n--;
-		e->base_url = estrndup(base, n);
-	}
+	if (base && *base)
+		e->base_url = estrdup(base);
 	e->timeout_ms = timeout_ms > 0 ? timeout_ms : json_path_duration_ms(cfg, "timeout", E2E_TIMEOUT_DEFAULT_MS);
 	if (e->timeout_ms <= 0) {
 		snprintf(err, errsize, "deploy.e2e.timeout: expected a duration such as 2m");
@@ -524,7 +526,8 @@ static void print_plan(const struct run *r, const struct e2e *e)
 	for (size_t i = 0; i < e->n; i++) {
 		const struct step *s = &e->steps[i];
 		const char *url = json_path_string(s->spec, "url", "");
-		char *full = *url == '/' && e->base_url ? easprintf("%s%s", e->base_url, url) : estrdup(url);
+		char *full = *url == '/' && e->base_url ? url_join_path(e->base_url, url) : NULL;
+		full = full ? full : estrdup(url);
 		char *shown = redact_url(full);
 		free(full);
 		const char *method = json_path_string(s->spec, "method", "GET");
