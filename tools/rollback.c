@@ -172,14 +172,6 @@ static void on_probe(struct http_engine *e, const struct http_probe *p, struct h
 	hs->last = r;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 /* The health probe of url: each bounded by monitoring.health_check.timeout. */
 static void health_probe(const cJSON *config, const char *url, struct http_probe *p)
 {

@@ -24,6 +24,9 @@ int size_parse(const char *s, int64_t *bytes);
 
 /* Milliseconds on the monotonic clock, for measuring durations. */
 int64_t now_monotonic_ms(void);
+/* Sleeps ms milliseconds (nothing for ms <= 0), the whole time: a signal
+ * that interrupts it does not cut it short. The one sleep of the suite. */
+void sleep_ms(int64_t ms);
 /* Milliseconds since the epoch on the real clock. */
 int64_t now_epoch_ms(void);
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds:

@@ -177,6 +177,16 @@ int64_t now_monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+void sleep_ms(int64_t ms)
+{
+	if (ms <= 0)
+		return;
+	struct timespec left = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+	/* a signal's handler ran: sleep what is left */
+	while (nanosleep(&left, &left) < 0 && errno == EINTR)
+		;
+}
+
 int64_t now_epoch_ms(void)
 {
 	struct timespec ts;

@@ -93,14 +93,6 @@ static char *describe_failure(const struct http_result *r)
 	return red;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int64_t remaining(const struct render *rd)
 {
 	return rd->deadline - now_monotonic_ms();

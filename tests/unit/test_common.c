@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -434,6 +435,34 @@ static void test_subproc(void **state)
 	subproc_result_free(&res);
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* sleep_ms() sleeps the whole time even when a signal's handler runs in
+ * the middle (nanosleep alone returns early with EINTR). */
+static void test_sleep_ms(void **state)
+{
+	(void)state;
+	int64_t start = now_monotonic_ms();
+	sleep_ms(0);
+	sleep_ms(-5);
+	assert_true(now_monotonic_ms() - start < 50);
+
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, &old);
+	struct itimerval every = {{0, 20000}, {0, 20000}}, off = {0};
+	setitimer(ITIMER_REAL, &every, NULL);
+	start = now_monotonic_ms();
+	sleep_ms(150);
+	int64_t slept = now_monotonic_ms() - start;
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &old, NULL);
+	assert_true(slept >= 150);
+}
+
 static void test_state_dir_unsafe(void **state)
 {
 	(void)state;
@@ -640,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_redact),         cmocka_unit_test(test_report_worst),
 		cmocka_unit_test(test_jsonl_reader),   cmocka_unit_test(test_json_path),
 		cmocka_unit_test(test_atomic_write),   cmocka_unit_test(test_subproc),
+		cmocka_unit_test(test_sleep_ms),
 		cmocka_unit_test(test_state_dir_unsafe), cmocka_unit_test(test_state_file_open),
 		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start), cmocka_unit_test(test_text_dash),
 		cmocka_unit_test(test_finish_stdout_epipe),

@@ -41,12 +41,6 @@ static void drop(struct held *h)
 	h->guard = -1;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static int held_by_other(const struct lock_info *li)
 {
 	char *who = lock_holder_describe(li);

@@ -319,14 +319,6 @@ static void on_done(struct http_engine *eng, const struct http_probe *p, struct 
 	*(struct http_result **)tag = r;
 }
 
-static void sleep_ms(int64_t ms)
-{
-	if (ms <= 0)
-		return;
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
-
 static struct http_result *run_once(struct http_engine *eng, const struct http_probe *p)
 {
 	struct http_result *r = NULL;
