@@ -73,8 +73,7 @@ int lock_guard_take(const char *dir)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+		sleep_ms(10);
 	}
 	return fd;
 }
