@@ -46,130 +46,166 @@ static void capture(struct subproc_result *res, struct buf *b, size_t max, const
 	res->output_dropped += n - keep;
 }
 
+/* One run: the child, its pipes and where the waiting for it stands. */
+struct run {
+	pid_t pid;
+	int out_fd;      /* the read end of the child's stdout and stderr; -1 once closed */
+	int in_fd;       /* the write end of its stdin while there is more to write, else -1 */
+	size_t written;  /* bytes of stdin_data written */
+	struct buf out;
+	int64_t start, kill_at, hard_kill_at;
+	int status;
+	bool reaped;
+};
+
+static void close_fds(const int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Pipes and fork(): 0 with the child started, or -1 with errno set. */
+static int spawn(const struct subproc_opts *o, struct run *r)
+{
+	int out_pipe[2], in_pipe[2] = {-1, -1};
+	if (pipe2(out_pipe, O_CLOEXEC) < 0)
+		return -1;
+	int child_in;
+	if (o->stdin_data) {
+		if (pipe2(in_pipe, O_CLOEXEC) < 0) {
+			close_fds(out_pipe, 2);
+			return -1;
+		}
+		child_in = in_pipe[0];
+	} else {
+		child_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	r->start = now_monotonic_ms();
+	r->pid = fork();
+	if (r->pid < 0) {
+		int saved = errno;
+		close_fds(out_pipe, 2);
+		close_fds((int[]){child_in, in_pipe[1]}, 2);
+		errno = saved;
+		return -1;
+	}
+	if (r->pid == 0)
+		child_exec(o, child_in, out_pipe[1]);
+	setpgid(r->pid, r->pid);
+	close_fds((int[]){out_pipe[1], child_in}, 2);
+	r->out_fd = out_pipe[0];
+	r->in_fd = in_pipe[1];
+	if (r->in_fd >= 0)
+		fcntl(r->in_fd, F_SETFL, O_NONBLOCK);
+	if (r->in_fd >= 0 && o->stdin_len == 0) {
+		close(r->in_fd);
+		r->in_fd = -1;
+	}
+	return 0;
+}
+
+/* The timeout: SIGTERM to the process group, SIGKILL KILL_GRACE_MS later. */
+static void enforce_timeout(struct run *r, struct subproc_result *res)
+{
+	int64_t now = now_monotonic_ms();
+	if (r->kill_at >= 0 && now >= r->kill_at && !res->timed_out) {
+		res->timed_out = true;
+		kill(-r->pid, SIGTERM);
+		r->hard_kill_at = now + KILL_GRACE_MS;
+	}
+	if (r->hard_kill_at >= 0 && now >= r->hard_kill_at) {
+		kill(-r->pid, SIGKILL);
+		r->hard_kill_at = -1;
+	}
+}
+
+static void read_output(struct run *r, struct subproc_result *res, size_t max)
+{
+	char chunk[8192];
+	ssize_t n = read(r->out_fd, chunk, sizeof chunk);
+	if (n > 0) {
+		capture(res, &r->out, max, chunk, (size_t)n);
+	} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+		close(r->out_fd);
+		r->out_fd = -1;
+	}
+}
+
+static void write_input(struct run *r, const struct subproc_opts *o)
+{
+	ssize_t w = write(r->in_fd, o->stdin_data + r->written, o->stdin_len - r->written);
+	if (w > 0)
+		r->written += (size_t)w;
+	if ((w < 0 && errno != EAGAIN && errno != EINTR) || r->written == o->stdin_len) {
+		close(r->in_fd);
+		r->in_fd = -1;
+	}
+}
+
+/* One wait for output, room on stdin or the child's end: false when poll()
+ * failed. */
+static bool io_round(struct run *r, const struct subproc_opts *o, struct subproc_result *res, size_t max)
+{
+	struct pollfd fds[2];
+	nfds_t nfds = 0;
+	if (r->out_fd >= 0)
+		fds[nfds++] = (struct pollfd){.fd = r->out_fd, .events = POLLIN};
+	if (r->in_fd >= 0)
+		fds[nfds++] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
+	/* after the child's end a grandchild may still hold the pipe: drain briefly */
+	int wait_ms = r->reaped ? 200 : 50;
+	int n = nfds ? poll(fds, nfds, wait_ms) : (sleep_ms(20), 0);
+	if (n < 0 && errno != EINTR)
+		return false;
+	for (nfds_t i = 0; n > 0 && i < nfds; i++) {
+		if (!fds[i].revents)
+			continue;
+		if (fds[i].fd == r->out_fd)
+			read_output(r, res, max);
+		else if (fds[i].fd == r->in_fd)
+			write_input(r, o);
+	}
+	if (r->reaped && r->out_fd >= 0 && n == 0) {
+		close(r->out_fd); /* the child is gone and nothing more came */
+		r->out_fd = -1;
+	}
+	return true;
+}
+
 int subproc_run(const struct subproc_opts *o, struct subproc_result *res)
 {
 	memset(res, 0, sizeof *res);
 	res->exit_code = -1;
-	int out_pipe[2], in_pipe[2] = {-1, -1};
 	if (!o->argv || !o->argv[0]) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (pipe2(out_pipe, O_CLOEXEC) < 0)
+	struct run r = {.out_fd = -1, .in_fd = -1, .hard_kill_at = -1};
+	if (spawn(o, &r) < 0)
 		return -1;
-	int in_fd;
-	if (o->stdin_data) {
-		if (pipe2(in_pipe, O_CLOEXEC) < 0) {
-			close(out_pipe[0]);
-			close(out_pipe[1]);
-			return -1;
-		}
-		in_fd = in_pipe[0];
-	} else {
-		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
-	int64_t start = now_monotonic_ms();
-	pid_t pid = fork();
-	if (pid < 0) {
-		int saved = errno;
-		close(out_pipe[0]);
-		close(out_pipe[1]);
-		if (in_fd >= 0)
-			close(in_fd);
-		if (in_pipe[1] >= 0)
-			close(in_pipe[1]);
-		errno = saved;
-		return -1;
-	}
-	if (pid == 0)
-		child_exec(o, in_fd, out_pipe[1]);
-	setpgid(pid, pid);
-	close(out_pipe[1]);
-	if (in_fd >= 0)
-		close(in_fd);
-	int wfd = in_pipe[1];
-	size_t written = 0;
-	if (wfd >= 0)
-		fcntl(wfd, F_SETFL, O_NONBLOCK);
-	if (wfd >= 0 && o->stdin_len == 0) {
-		close(wfd);
-		wfd = -1;
-	}
-
-	struct buf b = {0};
-	buf_append(&b, "", 0);
+	buf_append(&r.out, "", 0);
 	size_t max = o->max_output ? o->max_output : 65536;
-	bool out_open = true;
-	int64_t kill_at = o->timeout_ms > 0 ? start + o->timeout_ms : -1;
-	int64_t hard_kill_at = -1;
-	int status = 0;
-	bool reaped = false;
+	r.kill_at = o->timeout_ms > 0 ? r.start + o->timeout_ms : -1;
 	void (*old_pipe)(int) = signal(SIGPIPE, SIG_IGN);
-
-	while (out_open || !reaped) {
-		int64_t now = now_monotonic_ms();
-		if (kill_at >= 0 && now >= kill_at && !res->timed_out) {
-			res->timed_out = true;
-			kill(-pid, SIGTERM);
-			hard_kill_at = now + KILL_GRACE_MS;
-		}
-		if (hard_kill_at >= 0 && now >= hard_kill_at) {
-			kill(-pid, SIGKILL);
-			hard_kill_at = -1;
-		}
-		if (!reaped) {
-			pid_t w = waitpid(pid, &status, WNOHANG);
-			if (w == pid)
-				reaped = true;
-		}
-		if (reaped && !out_open)
+	while (r.out_fd >= 0 || !r.reaped) {
+		enforce_timeout(&r, res);
+		if (!r.reaped && waitpid(r.pid, &r.status, WNOHANG) == r.pid)
+			r.reaped = true;
+		if ((r.reaped && r.out_fd < 0) || !io_round(&r, o, res, max))
 			break;
-		struct pollfd fds[2];
-		nfds_t nfds = 0;
-		if (out_open)
-			fds[nfds++] = (struct pollfd){.fd = out_pipe[0], .events = POLLIN};
-		if (wfd >= 0)
-			fds[nfds++] = (struct pollfd){.fd = wfd, .events = POLLOUT};
-		int wait_ms = 50;
-		if (reaped && out_open)
-			wait_ms = 200; /* a grandchild may still hold the pipe: drain briefly */
-		int n = nfds ? poll(fds, nfds, wait_ms) : (usleep(20000), 0);
-		if (n < 0 && errno != EINTR)
-			break;
-		for (nfds_t i = 0; n > 0 && i < nfds; i++) {
-			if (fds[i].fd == out_pipe[0] && fds[i].revents) {
-				char chunk[8192];
-				ssize_t r = read(out_pipe[0], chunk, sizeof chunk);
-				if (r > 0)
-					capture(res, &b, max, chunk, (size_t)r);
-				else if (r == 0 || (errno != EINTR && errno != EAGAIN))
-					out_open = false;
-			} else if (fds[i].fd == wfd && fds[i].revents) {
-				ssize_t w = write(wfd, o->stdin_data + written, o->stdin_len - written);
-				if (w > 0)
-					written += (size_t)w;
-				if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == o->stdin_len) {
-					close(wfd);
-					wfd = -1;
-				}
-			}
-		}
-		if (reaped && out_open && n == 0)
-			out_open = false; /* the child is gone and nothing more came */
 	}
 	signal(SIGPIPE, old_pipe);
-	if (wfd >= 0)
-		close(wfd);
-	close(out_pipe[0]);
-	if (!reaped)
-		waitpid(pid, &status, 0);
-	res->duration_ms = now_monotonic_ms() - start;
-	if (WIFEXITED(status))
-		res->exit_code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		res->term_signal = WTERMSIG(status);
-	res->output_len = b.len;
-	res->output = buf_take(&b);
+	close_fds((int[]){r.in_fd, r.out_fd}, 2);
+	if (!r.reaped)
+		waitpid(r.pid, &r.status, 0);
+	res->duration_ms = now_monotonic_ms() - r.start;
+	if (WIFEXITED(r.status))
+		res->exit_code = WEXITSTATUS(r.status);
+	else if (WIFSIGNALED(r.status))
+		res->term_signal = WTERMSIG(r.status);
+	res->output_len = r.out.len;
+	res->output = buf_take(&r.out);
 	return 0;
 }
 
