@@ -168,6 +168,123 @@ static cJSON *step_object(const struct e2e *e, const struct step *s, const cJSON
 	return o;
 }
 
+/* fail_if of a step's poll: one assertion or a list of them, into s->fail_if. */
+static int fail_if_load(struct step *s, size_t i, const cJSON *f, char *err, size_t errsize)
+{
+	char sub[256];
+	if (f && !cJSON_IsString(f) && !cJSON_IsArray(f)) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: an assertion or a list of them", i);
+		return -1;
+	}
+	if (cJSON_IsString(f) && http_probe_add_json_assert(&s->fail_if, f->valuestring, sub, sizeof sub) < 0) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i, sub);
+		return -1;
+	}
+	const cJSON *a, *list = cJSON_IsArray(f) ? f : NULL;
+	cJSON_ArrayForEach(a, list)
+	{
+		if (!cJSON_IsString(a) || http_probe_add_json_assert(&s->fail_if, a->valuestring, sub, sizeof sub) < 0) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i,
+				 cJSON_IsString(a) ? sub : "an assertion is a string");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A step's poll: interval, timeout, fail_if. */
+static int poll_load(struct step *s, size_t i, const cJSON *poll, char *err, size_t errsize)
+{
+	if (!poll)
+		return 0;
+	if (!cJSON_IsObject(poll)) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: a map of interval, timeout, fail_if", i);
+		return -1;
+	}
+	const cJSON *m;
+	cJSON_ArrayForEach(m, poll)
+	{
+		if (strcmp(m->string, "interval") && strcmp(m->string, "timeout") && strcmp(m->string, "fail_if")) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.%s: unknown key (interval, timeout, fail_if)",
+				 i, m->string);
+			return -1;
+		}
+	}
+	s->poll = true;
+	s->poll_interval_ms = json_path_duration_ms(poll, "interval", E2E_POLL_INTERVAL_DEFAULT_MS);
+	s->poll_timeout_ms = json_path_duration_ms(poll, "timeout", E2E_POLL_TIMEOUT_DEFAULT_MS);
+	if (s->poll_interval_ms <= 0 || s->poll_timeout_ms <= 0) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: interval and timeout are durations such as 1s", i);
+		return -1;
+	}
+	return fail_if_load(s, i, cJSON_GetObjectItemCaseSensitive(poll, "fail_if"), err, errsize);
+}
+
+/* The step's probe, checked as it will run (vars holds a stand-in value for
+ * each name captured by an earlier step). */
+static int probe_check(const struct e2e *e, const struct step *s, size_t i, const cJSON *vars, char *err,
+		       size_t errsize)
+{
+	char sub[256];
+	cJSON *o = step_object(e, s, vars, sub, sizeof sub);
+	if (!o) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
+		return -1;
+	}
+	struct http_probe p;
+	http_probe_init(&p);
+	int rc = http_probe_from_json(&p, o, step_keys, sub, sizeof sub);
+	cJSON_Delete(o);
+	http_probe_free(&p);
+	if (rc < 0)
+		snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
+	return rc;
+}
+
+/* A step's capture: names of letters, digits and '_', each a JSON path;
+ * each added to vars with a stand-in value for the steps after it. */
+static int capture_load(size_t i, const cJSON *cap, cJSON *vars, char *err, size_t errsize)
+{
+	if (cap && !cJSON_IsObject(cap)) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu].capture: a map of name to JSON path", i);
+		return -1;
+	}
+	const cJSON *m;
+	cJSON_ArrayForEach(m, cap)
+	{
+		if (!capture_name_valid(m->string) || !cJSON_IsString(m) || !*m->valuestring) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu].capture.%s: a name of letters, digits "
+					       "and '_' mapped to a JSON path such as .id", i, m->string);
+			return -1;
+		}
+		cJSON_DeleteItemFromObjectCaseSensitive(vars, m->string);
+		cJSON_AddStringToObject(vars, m->string, "0");
+	}
+	return 0;
+}
+
+/* Step i of deploy.e2e.steps into e->steps[i]. */
+static int step_load(struct e2e *e, size_t i, const cJSON *spec, cJSON *vars, char *err, size_t errsize)
+{
+	struct step *s = &e->steps[e->n++];
+	http_probe_init(&s->fail_if);
+	s->spec = spec;
+	s->name = json_path_string(spec, "name", NULL);
+	if (!cJSON_IsObject(spec) || !s->name || !*s->name) {
+		snprintf(err, errsize, "deploy.e2e.steps[%zu]: a step is a map with a name", i);
+		return -1;
+	}
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(e->steps[k].name, s->name) == 0) {
+			snprintf(err, errsize, "deploy.e2e.steps[%zu]: a second step named \"%s\"", i, s->name);
+			return -1;
+		}
+	if (poll_load(s, i, cJSON_GetObjectItemCaseSensitive(spec, "poll"), err, errsize) < 0 ||
+	    probe_check(e, s, i, vars, err, errsize) < 0)
+		return -1;
+	return capture_load(i, cJSON_GetObjectItemCaseSensitive(spec, "capture"), vars, err, errsize);
+}
+
 /* Reads and checks deploy.e2e; every problem names its key. Returns 0, or
  * -1 with the reason in err. */
 static int e2e_load(struct e2e *e, const cJSON *config, const char *base_override, int64_t timeout_ms,
@@ -204,108 +321,14 @@ static int e2e_load(struct e2e *e, const cJSON *config, const char *base_overrid
 		return -1;
 	}
 	e->steps = ecalloc((size_t)n, sizeof *e->steps);
-	/* names captured so far, each with a stand-in value, to check the steps as they will run */
 	cJSON *vars = cJSON_CreateObject();
-	char sub[256];
-	int rc = -1;
+	int rc = 0;
 	const cJSON *spec;
 	cJSON_ArrayForEach(spec, steps)
 	{
-		size_t i = e->n;
-		struct step *s = &e->steps[e->n++];
-		http_probe_init(&s->fail_if);
-		s->spec = spec;
-		s->name = json_path_string(spec, "name", NULL);
-		if (!cJSON_IsObject(spec) || !s->name || !*s->name) {
-			snprintf(err, errsize, "deploy.e2e.steps[%zu]: a step is a map with a name", i);
-			goto out;
-		}
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(e->steps[k].name, s->name) == 0) {
-				snprintf(err, errsize, "deploy.e2e.steps[%zu]: a second step named \"%s\"", i, s->name);
-				goto out;
-			}
-		const cJSON *poll = cJSON_GetObjectItemCaseSensitive(spec, "poll");
-		if (poll && !cJSON_IsObject(poll)) {
-			snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: a map of interval, timeout, fail_if", i);
-			goto out;
-		}
-		if (poll) {
-			s->poll = true;
-			s->poll_interval_ms = E2E_POLL_INTERVAL_DEFAULT_MS;
-			s->poll_timeout_ms = E2E_POLL_TIMEOUT_DEFAULT_MS;
-			{
-				cJSON_ArrayForEach(m, poll)
-				{
-					if (strcmp(m->string, "interval") && strcmp(m->string, "timeout") &&
-					    strcmp(m->string, "fail_if")) {
-						snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.%s: unknown key "
-								       "(interval, timeout, fail_if)", i, m->string);
-						goto out;
-					}
-				}
-				s->poll_interval_ms = json_path_duration_ms(poll, "interval", s->poll_interval_ms);
-				s->poll_timeout_ms = json_path_duration_ms(poll, "timeout", s->poll_timeout_ms);
-				if (s->poll_interval_ms <= 0 || s->poll_timeout_ms <= 0) {
-					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll: interval and timeout are "
-							       "durations such as 1s", i);
-					goto out;
-				}
-				const cJSON *f = cJSON_GetObjectItemCaseSensitive(poll, "fail_if");
-				const cJSON *a;
-				if (f && !cJSON_IsString(f) && !cJSON_IsArray(f)) {
-					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: an assertion or a list of them", i);
-					goto out;
-				}
-				if (cJSON_IsString(f) &&
-				    http_probe_add_json_assert(&s->fail_if, f->valuestring, sub, sizeof sub) < 0) {
-					snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i, sub);
-					goto out;
-				}
-				const cJSON *list = cJSON_IsArray(f) ? f : NULL;
-				cJSON_ArrayForEach(a, list)
-				{
-					if (!cJSON_IsString(a) ||
-					    http_probe_add_json_assert(&s->fail_if, a->valuestring, sub, sizeof sub) < 0) {
-						snprintf(err, errsize, "deploy.e2e.steps[%zu].poll.fail_if: %s", i,
-							 cJSON_IsString(a) ? sub : "an assertion is a string");
-						goto out;
-					}
-				}
-			}
-		}
-		cJSON *o = step_object(e, s, vars, sub, sizeof sub);
-		if (!o) {
-			snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
-			goto out;
-		}
-		struct http_probe p;
-		http_probe_init(&p);
-		int prc = http_probe_from_json(&p, o, step_keys, sub, sizeof sub);
-		cJSON_Delete(o);
-		if (prc < 0) {
-			snprintf(err, errsize, "deploy.e2e.steps[%zu] (%s): %s", i, s->name, sub);
-			goto out;
-		}
-		http_probe_free(&p);
-		const cJSON *cap = cJSON_GetObjectItemCaseSensitive(spec, "capture");
-		if (cap && !cJSON_IsObject(cap)) {
-			snprintf(err, errsize, "deploy.e2e.steps[%zu].capture: a map of name to JSON path", i);
-			goto out;
-		}
-		cJSON_ArrayForEach(m, cap)
-		{
-			if (!capture_name_valid(m->string) || !cJSON_IsString(m) || !*m->valuestring) {
-				snprintf(err, errsize, "deploy.e2e.steps[%zu].capture.%s: a name of letters, digits "
-						       "and '_' mapped to a JSON path such as .id", i, m->string);
-				goto out;
-			}
-			cJSON_DeleteItemFromObjectCaseSensitive(vars, m->string);
-			cJSON_AddStringToObject(vars, m->string, "0");
-		}
+		if ((rc = step_load(e, e->n, spec, vars, err, errsize)) < 0)
+			break;
 	}
-	rc = 0;
-out:
 	cJSON_Delete(vars);
 	return rc;
 }
@@ -410,6 +433,92 @@ static int capture(const struct step *s, const struct http_result *r, cJSON *var
 	return rc;
 }
 
+/* What polling a step came to: the last result (NULL: the sequence's
+ * deadline had passed before the first try), how many tries, and the
+ * poll.fail_if assertion that ended it, if one did. */
+struct polled {
+	struct http_result *r;
+	int attempts;
+	const char *terminal;
+};
+
+/* Runs probe p of step s until it is ok, within the step's poll timeout and
+ * the sequence's deadline. */
+static struct polled step_poll(const struct step *s, struct http_probe *p, struct http_engine *eng,
+			       int64_t start, int64_t deadline)
+{
+	struct polled got = {0};
+	int64_t probe_timeout = p->timeout_ms > 0 ? p->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
+	int64_t poll_deadline = s->poll ? start + s->poll_timeout_ms : start;
+	if (poll_deadline > deadline)
+		poll_deadline = deadline;
+	for (;;) {
+		int64_t left = deadline - now_monotonic_ms();
+		if (left <= 0)
+			break;
+		p->timeout_ms = probe_timeout < left ? probe_timeout : left;
+		http_result_free(got.r);
+		got.r = run_once(eng, p);
+		got.attempts++;
+		if ((got.terminal = fail_if_matched(s, got.r)))
+			break; /* r is judged against the step by the caller */
+		http_evaluate(p, got.r, now_epoch_ms());
+		if (got.r->status == STATUS_OK || got.r->status == STATUS_WARNING)
+			break;
+		if (!s->poll || now_monotonic_ms() + s->poll_interval_ms > poll_deadline)
+			break;
+		verbose("e2e %s: not yet (%s)", s->name,
+			got.r->n_outcomes ? got.r->outcomes[got.r->n_outcomes - 1].message : "");
+		sleep_ms(s->poll_interval_ms);
+	}
+	return got;
+}
+
+/* The step's status and message (new) from what polling came to; a step
+ * that passed captures its values into vars, shown in data. */
+static enum status step_verdict(const struct e2e *e, const struct step *s, const struct http_probe *p,
+				const struct polled *got, int64_t start, cJSON *vars, cJSON *data, char **msg)
+{
+	char t[32], err[512];
+	struct http_result *r = got->r;
+	int n = got->attempts;
+	if (!r) {
+		*msg = easprintf("not run: the end-to-end timeout (%s) had passed",
+				 duration_format(e->timeout_ms, t, sizeof t));
+		return STATUS_CRITICAL;
+	}
+	if (got->terminal) {
+		http_evaluate(p, r, now_epoch_ms());
+		*msg = easprintf("failed: %s holds after %d poll%s", got->terminal, n, n == 1 ? "" : "s");
+		return STATUS_CRITICAL;
+	}
+	if (r->status != STATUS_OK && r->status != STATUS_WARNING) {
+		char *why = result_reason(r);
+		if (s->poll && n > 1)
+			*msg = easprintf("%s (still, after %d polls in %s)", why, n,
+					 duration_format(now_monotonic_ms() - start, t, sizeof t));
+		else
+			*msg = estrdup(why);
+		free(why);
+		return r->status;
+	}
+	enum status st = r->status;
+	cJSON *shown = cJSON_CreateObject();
+	if (capture(s, r, vars, shown, err, sizeof err) < 0) {
+		st = STATUS_CRITICAL;
+		*msg = estrdup(err);
+	} else {
+		char *d = http_result_describe(r);
+		*msg = n > 1 ? easprintf("%s, after %d polls", d, n) : estrdup(d);
+		free(d);
+	}
+	if (cJSON_GetArraySize(shown))
+		cJSON_AddItemToObject(data, "captured", shown);
+	else
+		cJSON_Delete(shown);
+	return st;
+}
+
 /* Runs step s: polls while it is not yet ok, within its poll timeout and
  * the sequence's deadline. Adds its check to rep; returns its status. */
 static enum status run_step(const struct e2e *e, const struct step *s, struct http_engine *eng, cJSON *vars,
@@ -426,81 +535,21 @@ static enum status run_step(const struct e2e *e, const struct step *s, struct ht
 		report_add_check(rep, check, STATUS_UNKNOWN, 0, NULL, "%s", err);
 		cJSON_Delete(o);
 		free(check);
+		http_probe_free(&p);
 		return STATUS_UNKNOWN;
 	}
 	cJSON_Delete(o);
 	p.keep_body = true; /* for captures and poll.fail_if */
-	int64_t probe_timeout = p.timeout_ms > 0 ? p.timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
-	int64_t poll_deadline = s->poll ? start + s->poll_timeout_ms : start;
-	if (poll_deadline > deadline)
-		poll_deadline = deadline;
-
-	struct http_result *r = NULL;
-	int attempts = 0;
-	const char *terminal = NULL;
-	for (;;) {
-		int64_t left = deadline - now_monotonic_ms();
-		if (left <= 0)
-			break;
-		p.timeout_ms = probe_timeout < left ? probe_timeout : left;
-		http_result_free(r);
-		r = run_once(eng, &p);
-		attempts++;
-		if ((terminal = fail_if_matched(s, r)))
-			break; /* r is judged against the step below */
-		http_evaluate(&p, r, now_epoch_ms());
-		if (r->status == STATUS_OK || r->status == STATUS_WARNING)
-			break;
-		int64_t now = now_monotonic_ms();
-		if (!s->poll || now + s->poll_interval_ms > poll_deadline)
-			break;
-		verbose("e2e %s: not yet (%s)", s->name, r->n_outcomes ? r->outcomes[r->n_outcomes - 1].message : "");
-		sleep_ms(s->poll_interval_ms);
-	}
-
-	enum status st;
+	struct polled got = step_poll(s, &p, eng, start, deadline);
+	cJSON *data = got.r ? http_result_json(got.r, now_epoch_ms()) : cJSON_CreateObject();
+	cJSON_AddNumberToObject(data, "polls", got.attempts);
 	char *msg;
-	cJSON *data = r ? http_result_json(r, now_epoch_ms()) : cJSON_CreateObject();
-	cJSON_AddNumberToObject(data, "polls", attempts);
-	char t[32];
-	if (!r) {
-		st = STATUS_CRITICAL;
-		msg = easprintf("not run: the end-to-end timeout (%s) had passed",
-				duration_format(e->timeout_ms, t, sizeof t));
-	} else if (terminal) {
-		http_evaluate(&p, r, now_epoch_ms());
-		st = STATUS_CRITICAL;
-		msg = easprintf("failed: %s holds after %d poll%s", terminal, attempts, attempts == 1 ? "" : "s");
-	} else if (r->status == STATUS_OK || r->status == STATUS_WARNING) {
-		cJSON *shown = cJSON_CreateObject();
-		st = r->status;
-		if (capture(s, r, vars, shown, err, sizeof err) < 0) {
-			st = STATUS_CRITICAL;
-			msg = estrdup(err);
-		} else {
-			char *d = http_result_describe(r);
-			msg = attempts > 1 ? easprintf("%s, after %d polls", d, attempts) : estrdup(d);
-			free(d);
-		}
-		if (cJSON_GetArraySize(shown))
-			cJSON_AddItemToObject(data, "captured", shown);
-		else
-			cJSON_Delete(shown);
-	} else {
-		st = r->status;
-		char *why = result_reason(r);
-		if (s->poll && attempts > 1)
-			msg = easprintf("%s (still, after %d polls in %s)", why, attempts,
-					duration_format(now_monotonic_ms() - start, t, sizeof t));
-		else
-			msg = estrdup(why);
-		free(why);
-	}
+	enum status st = step_verdict(e, s, &p, &got, start, vars, data, &msg);
 	report_add_check(rep, check, st, now_monotonic_ms() - start, data, "%s %s: %s", p.method ? p.method : "GET",
-			 r && r->effective_url ? r->effective_url : "", msg);
+			 got.r && got.r->effective_url ? got.r->effective_url : "", msg);
 	free(msg);
 	free(check);
-	http_result_free(r);
+	http_result_free(got.r);
 	http_probe_free(&p);
 	return st;
 }
