@@ -36,7 +36,6 @@
  * To wait on fds of your own too (stdin, a signalfd) while transfers run, call
  * http_engine_step() with them instead: one poll over the engine's sockets
  * and yours, bounded by timeout_ms, then completions are delivered.
- * http_engine_wakeup() (thread- and signal-safe) makes a waiting step return.
  * Completion callbacks run inside run_until()/step(), never concurrently; a
  * callback may call http_engine_add() (re-arm a probe) but not free the
  * engine. */
@@ -313,7 +312,5 @@ int http_engine_run_until(struct http_engine *e, int64_t deadline_ms);
  * (at most 16; revents filled in), performs transfers, delivers completions. Returns the
  * number of callbacks made, -1 on an internal error. */
 int http_engine_step(struct http_engine *e, struct pollfd *extra, unsigned n_extra, int timeout_ms);
-/* Makes a step() waiting in another thread or a signal handler return early. */
-void http_engine_wakeup(struct http_engine *e);
 
 #endif

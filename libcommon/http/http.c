@@ -175,11 +175,6 @@ size_t http_engine_pending(const struct http_engine *e)
 	return e->running + e->queued + e->retrying;
 }
 
-void http_engine_wakeup(struct http_engine *e)
-{
-	curl_multi_wakeup(e->multi);
-}
-
 int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag)
 {
 	struct xfer *x = ecalloc(1, sizeof *x);
