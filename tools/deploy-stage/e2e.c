@@ -1,10 +1,11 @@
-/* e2e.c — deploy-stage e2e: the post-deploy stage's end-to-end pipeline
- * check. The steps of deploy.e2e.steps (svc-probe's probe keys) run in
- * order through the shared HTTP engine; a step may capture values from its
- * JSON answer for the steps after it ({{name}} in their url, headers and
- * body), and may poll until its assertions hold — upload a document, then
- * poll its status until processed. Prints a report, one check per step run;
- * the first step that fails ends the sequence. */
+/* e2e.c — deploy-stage e2e: a check with no lock, here as its steps are the deploy's.
+ * The post-deploy stage's end-to-end check: the steps of deploy.e2e.steps
+ * (svc-probe's probe keys) run in order, against the release just applied,
+ * through the shared HTTP engine; a step may capture values from its JSON
+ * answer for the steps after it ({{name}} in their url, headers and body),
+ * and may poll until its assertions hold — upload a document, then poll its
+ * status until processed. Prints a report, one check per step run; the
+ * first step that fails ends the sequence. */
 #include "deploy-stage.h"
 #include "shipshape/http.h"
 #include "shipshape/json.h"
