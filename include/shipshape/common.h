@@ -62,7 +62,10 @@ void *ecalloc(size_t n, size_t size);
 void *erealloc(void *p, size_t n);
 char *estrdup(const char *s);
 char *estrndup(const char *s, size_t n);
+/* vasprintf() into a new string; the one place libcommon and the tools
+ * format into an allocation. */
 char *easprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *evasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* A growable byte buffer, always NUL-terminated. */
 struct buf {

@@ -282,9 +282,7 @@ char *redact_string(const char *s)
 
 char *redact_vformat(const char *fmt, va_list ap)
 {
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		return estrdup(fmt);
+	char *raw = evasprintf(fmt, ap);
 	char *clean = redact_string(raw);
 	free(raw);
 	return clean;
