@@ -27,12 +27,9 @@ static void report_at(struct config *c, const struct cfg_node *n, const char *pa
 static void report_at(struct config *c, const struct cfg_node *n, const char *path,
 		      const char *fmt, va_list ap)
 {
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	char *msg = evasprintf(fmt, ap);
 	const char *file = n && n->loc.file ? n->loc.file : c->file;
-	diag_error(&c->diag, file, n ? n->loc.line : 0, n ? n->loc.col : 0, "%s: %s", path,
-		   msg ? msg : "invalid");
+	diag_error(&c->diag, file, n ? n->loc.line : 0, n ? n->loc.col : 0, "%s: %s", path, msg);
 	free(msg);
 }
 
