@@ -64,13 +64,11 @@ static const char *line_end(const struct reader *r, const char *from)
 __attribute__((format(printf, 3, 4))) static void bad_line(struct reader *r, const char *at,
 							     const char *fmt, ...)
 {
-	char *msg = NULL;
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	char *msg = evasprintf(fmt, ap);
 	va_end(ap);
-	diag_error(r->d, r->path, r->line, at ? column(r, at) : 0, "%s", msg ? msg : fmt);
+	diag_error(r->d, r->path, r->line, at ? column(r, at) : 0, "%s", msg);
 	free(msg);
 	r->failed = true;
 }
