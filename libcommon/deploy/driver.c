@@ -41,9 +41,7 @@ static void outcome_set(struct driver_outcome *out, enum status st, const char *
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *raw = NULL;
-	if (vasprintf(&raw, fmt, ap) < 0)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char *raw = evasprintf(fmt, ap);
 	va_end(ap);
 	free(out->message);
 	out->message = redact_string(raw);
