@@ -922,9 +922,7 @@ void http_result_add_outcome(struct http_result *r, const char *name, enum statu
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char *msg = evasprintf(fmt, ap);
 	va_end(ap);
 	r->outcomes = erealloc(r->outcomes, (r->n_outcomes + 1) * sizeof *r->outcomes);
 	r->outcomes[r->n_outcomes].name = estrdup(name);
