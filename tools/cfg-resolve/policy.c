@@ -32,12 +32,10 @@ static void finding(struct policy *p, enum status st, const char *fmt, ...)
 	if (p->msg.len)
 		buf_puts(&p->msg, "; ");
 	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) >= 0) {
-		buf_puts(&p->msg, s);
-		free(s);
-	}
+	char *s = evasprintf(fmt, ap);
 	va_end(ap);
+	buf_puts(&p->msg, s);
+	free(s);
 	p->status = status_worst(p->status, st);
 }
 
