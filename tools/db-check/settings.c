@@ -60,11 +60,9 @@ static void invalid(const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *why = NULL;
-	if (vasprintf(&why, fmt, ap) < 0)
-		why = NULL;
+	char *why = evasprintf(fmt, ap);
 	va_end(ap);
-	die(EXIT_DATAERR, "%s: %s: %s", source_name, field, why ? why : "invalid");
+	die(EXIT_DATAERR, "%s: %s: %s", source_name, field, why);
 }
 
 static const char *type_name(const cJSON *j)
