@@ -84,12 +84,10 @@ static cJSON *add(struct ctx *x, enum check_id id, enum status st, int64_t ms, c
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg = NULL;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	char *msg = evasprintf(fmt, ap);
 	va_end(ap);
 	char *name = check_name(check_names[id]);
-	cJSON *c = report_add_check(x->r, name, st, ms, data, "%s", msg ? msg : "");
+	cJSON *c = report_add_check(x->r, name, st, ms, data, "%s", msg);
 	free(name);
 	free(msg);
 	return c;
