@@ -93,8 +93,17 @@ const char *read_file_error(int err);
 
 /* Flushes and closes stdout; a failed write (a full disk, a reader that is
  * gone: EPIPE) is one error message and EXIT_UNKNOWN, never the status of a
- * run whose output was cut short. Call last, before returning status. */
+ * run whose output was cut short. Call last, before returning status. A
+ * failure stream_flush() reported already is not reported again. */
 int finish_stdout(int status);
+/* For a tool whose output is a stream of lines (health-watch's events,
+ * alert-send's delivery records): flushes stdout after a line. The first
+ * write that fails (EPIPE: the reader is gone; a full disk) is said once,
+ * "prog: unable to write WHAT: reason" (then " (NOTE)" when note is not
+ * NULL), and from then on returns false, as stream_failed() does: the
+ * caller writes no more lines, and finish_stdout() returns EXIT_UNKNOWN. */
+bool stream_flush(const char *what, const char *note);
+bool stream_failed(void);
 
 /* The dash that separates parts of a line of text output: an em dash where
  * the locale (LC_ALL, else LC_CTYPE, else LANG) names UTF-8, "-" elsewhere,

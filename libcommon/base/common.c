@@ -249,8 +249,32 @@ out:
 	return rc;
 }
 
+static int stream_errno; /* the first failed write of a stream */
+
+bool stream_flush(const char *what, const char *note)
+{
+	if (stream_errno)
+		return false;
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return true;
+	stream_errno = errno ? errno : EIO;
+	fprintf(stderr, "%s: unable to write %s: %s%s%s%s\n", prog, what, strerror(stream_errno), note ? " (" : "",
+		note ? note : "", note ? ")" : "");
+	return false;
+}
+
+bool stream_failed(void)
+{
+	return stream_errno != 0;
+}
+
 int finish_stdout(int status)
 {
+	if (stream_errno) {
+		fclose(stdout);
+		return EXIT_UNKNOWN;
+	}
 	/* An earlier write may have failed already (ferror) with errno long
 	 * since overwritten: only a failure seen here has a reason to name. */
 	bool earlier = ferror(stdout);
