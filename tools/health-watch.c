@@ -130,7 +130,6 @@ struct watch {
 	size_t cursor;
 	int64_t next_heartbeat;
 	bool stop, reload;
-	int output_errno;        /* the first failed write to stdout */
 	int exit_status;
 	bool round_done;
 };
@@ -161,7 +160,7 @@ static void print_until_text(const cJSON *doc, const char *time)
 
 static void emit(struct watch *w, cJSON *doc)
 {
-	if (w->output_errno) {
+	if (stream_failed()) {
 		cJSON_Delete(doc);
 		return;
 	}
@@ -194,12 +193,10 @@ static void emit(struct watch *w, cJSON *doc)
 	} else {
 		json_print_line(stdout, doc);
 	}
-	if (fflush(stdout) != 0 && !w->output_errno) {
-		/* The stream is the product: with nobody reading it (EPIPE) or
-		 * nowhere to write it, stop rather than watch in silence. */
-		w->output_errno = errno ? errno : EIO;
+	/* The stream is the product: with nobody reading it (EPIPE) or
+	 * nowhere to write it, stop rather than watch in silence. */
+	if (!stream_flush("output", NULL))
 		w->stop = true;
-	}
 	cJSON_Delete(doc);
 }
 
@@ -799,8 +796,9 @@ static void final_report(struct watch *w, struct report *rep)
 	for (size_t i = 0; i < w->n; i++)
 		target_check(rep, w, &w->t[i]);
 	final_summary(rep, w);
-	if (report_print(rep, w->format, stdout) < 0 || fflush(stdout) != 0)
-		w->output_errno = errno ? errno : EIO;
+	/* a failed write is stdout's error (ferror): stream_flush() says it */
+	report_print(rep, w->format, stdout);
+	stream_flush("output", NULL);
 }
 
 static void install_signals(void)
@@ -919,10 +917,5 @@ int main(int argc, char **argv)
 	free(w.environment);
 	free(w.service);
 	free(args.targets);
-	if (w.output_errno) {
-		error_msg("unable to write output: %s", strerror(w.output_errno));
-		fclose(stdout);
-		return EXIT_UNKNOWN;
-	}
 	return finish_stdout(status);
 }

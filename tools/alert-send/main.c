@@ -128,35 +128,18 @@ static void record_text(const cJSON *r)
 	}
 }
 
-/* Why the first write to stdout failed. Delivering is the job and goes on
- * without the records; the failure is said once, when it happens, and the
- * exit status is 3. */
-static int output_errno;
-
+/* Delivering is the job and goes on without the records when stdout fails:
+ * the failure is said once, when it happens, and the exit status is 3. */
 void record_print(cJSON *rec, enum output_format fmt)
 {
-	if (!output_errno) {
+	if (!stream_failed()) {
 		if (fmt == FORMAT_TEXT)
 			record_text(rec);
 		else
 			json_print_line(stdout, rec);
-		if (fflush(stdout) != 0) {
-			output_errno = errno ? errno : EIO;
-			error_msg("unable to write delivery records: %s (delivering goes on)",
-				  strerror(output_errno));
-		}
+		stream_flush("delivery records", "delivering goes on");
 	}
 	cJSON_Delete(rec);
-}
-
-/* finish_stdout(), except that a failure already reported is not reported
- * again. */
-static int finish_output(int status)
-{
-	if (!output_errno)
-		return finish_stdout(status);
-	fclose(stdout);
-	return EXIT_UNKNOWN;
 }
 
 /* ---- input ---- */
@@ -713,5 +696,5 @@ int main(int argc, char **argv)
 	buf_free(&a.journal);
 	free(a.dir);
 	cJSON_Delete(a.doc);
-	return finish_output(status);
+	return finish_stdout(status);
 }
