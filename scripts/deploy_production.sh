@@ -153,14 +153,11 @@ check() {
 }
 
 # check_storage REPORTS: the storage API (services.supabase.url + storage_path)
-# with the service's anon_key headers, through a 0600 copy of the config
-# whose only service is "supabase-storage".
+# with the service's anon_key headers, as check http.supabase-storage.*.
 check_storage() {
-	jq -e '.services.supabase.url != null' "$cfg" >/dev/null 2>&1 || return 0
-	(umask 077 && jq '.services = {"supabase-storage": (.services.supabase +
-		{health_path: (.services.supabase.storage_path // "/storage/v1/bucket")})} | del(.probes)' \
-		"$cfg" >"$work/storage.json")
-	check "$1" svc-probe-storage svc-probe -c "$work/storage.json" --only supabase-storage --format json
+	local path
+	path=$(jq -r '.services.supabase | select(.url != null) | .storage_path // "/storage/v1/bucket"' "$cfg" 2>/dev/null) || path=""
+	[[ -z "$path" ]] || check "$1" svc-probe-storage svc-probe -c "$cfg" --only supabase --path "$path" --name supabase-storage --format json
 }
 
 # check_alert_channels REPORTS: alert-send --dry-run validates every channel a
@@ -206,13 +203,11 @@ check_health_watch() {
 # cfg-resolve --check has it. live: only the security checks count (a live
 # release in trouble must not block the deploy that fixes it).
 check_security() {
-	local caps=() filter=.
+	local caps=() f="$work/security.jsonl"
 	[[ "$production" == true ]] || caps=(security.tls=warning)
-	[[ -z "${3:-}" ]] || filter='.checks |= map(select(.name | startswith("security.")))'
-	: >"$work/security.jsonl"
-	check "$work/security.jsonl" svc-probe-security svc-probe -c "$cfg" ${3:+--only api} --security "$2" --format json
-	jq -c "if .tool == \"svc-probe\" then $filter else . end" "$work/security.jsonl" |
-		deploy-stage -c "$cfg" report svc-probe - ${caps[@]+"${caps[@]}"} >>"$1" || true
+	: >"$f"
+	check "$f" svc-probe-security svc-probe -c "$cfg" ${3:+--only api --check security} --security "$2" --format json
+	deploy-stage -c "$cfg" report svc-probe - ${caps[@]+"${caps[@]}"} <"$f" >>"$1" || true
 }
 
 # gate STAGE REPORTS: the gate decides (a dry run's records nothing); its
