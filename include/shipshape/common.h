@@ -57,6 +57,9 @@ void die_errno(int status, const char *fmt, ...) __attribute__((format(printf, 2
 /* Prints "prog: message" unconditionally (an error that the caller handles). */
 void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* The e*() helpers' exit: "prog: unable to allocate memory", EXIT_UNKNOWN.
+ * Also for another library's allocation that failed (curl_url()). */
+void out_of_memory(void) __attribute__((noreturn));
 void *emalloc(size_t n);
 void *ecalloc(size_t n, size_t size);
 void *erealloc(void *p, size_t n);

@@ -51,7 +51,7 @@ const char *text_dash(void)
 	return strcasestr(locale, "utf-8") || strcasestr(locale, "utf8") ? "\u2014" : "-";
 }
 
-static void out_of_memory(void)
+void out_of_memory(void)
 {
 	/* No allocation here: the message is a constant. */
 	fprintf(stderr, "%s: unable to allocate memory\n", prog);
