@@ -44,7 +44,7 @@ static CURLU *url_open(const char *s, CURLUcode *rc)
 	}
 	CURLU *u = curl_url();
 	if (!u)
-		die(EXIT_UNKNOWN, "out of memory");
+		out_of_memory();
 	*rc = curl_url_set(u, CURLUPART_URL, s, URL_FLAGS);
 	/* A raw password: the strict reading fails, or holds a password while
 	 * another '@' follows (the password may be all of "p@ss/w0rd"). */
