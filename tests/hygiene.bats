@@ -273,3 +273,46 @@ state_dir_used() {
 	run --separate-stderr env LC_ALL= LANG=C.UTF-8 cfg-resolve --check --format text dev.yaml
 	[[ $output == *"cfg-resolve: "*" — "*"checks"* ]]
 }
+
+# libcommon's file-level call graph, from its object files (nm: what each
+# leaves undefined that another defines; tests/helpers/libdeps.awk).
+libcommon_nm() {
+	local objs
+	objs=$(find "$SHIPSHAPE_BUILD/obj/libcommon" -name '*.o' | sort)
+	[ -n "$objs" ] || { echo "no object files under $SHIPSHAPE_BUILD/obj/libcommon"; return 1; }
+	# shellcheck disable=SC2086
+	nm -A $objs
+}
+
+@test "libcommon: no two files call each other's functions, directly or in a longer circle" {
+	# Known exception, until it is split: the HTTP engine (http.c) and its
+	# evaluation of results (http_eval.c) still call each other.
+	local allow="http/http:http/http_eval"
+	libcommon_nm >nm.txt
+	[ "$(awk -v mode=edges -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt | wc -l)" -gt 100 ]
+	run awk -v mode=cycles -v allow="$allow" -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt
+	assert_success
+	assert_output ''
+}
+
+@test "libcommon: a folder calls only the folders before it (base <- config <- http <- deploy, base <- alert)" {
+	libcommon_nm >nm.txt
+	run awk -v mode=layers -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt
+	assert_success
+	assert_output ''
+}
+
+@test "libdeps.awk finds a circle and a call against the folder order" {
+	printf '%s\n' 'o/obj/libcommon/base/a.o:0 T fa' 'o/obj/libcommon/base/a.o:  U fb' \
+		'o/obj/libcommon/base/b.o:0 T fb' 'o/obj/libcommon/base/b.o:  U fc' \
+		'o/obj/libcommon/config/c.o:0 T fc' 'o/obj/libcommon/alert/d.o:  U fc' >fake.txt
+	run awk -v mode=cycles -f "$REPO_ROOT/tests/helpers/libdeps.awk" fake.txt
+	assert_output ''
+	printf '%s\n' 'o/obj/libcommon/config/c.o:  U fa' >>fake.txt
+	run awk -v mode=cycles -f "$REPO_ROOT/tests/helpers/libdeps.awk" fake.txt
+	assert_output 'base/a base/b config/c'
+	run awk -v mode=layers -f "$REPO_ROOT/tests/helpers/libdeps.awk" fake.txt
+	assert_line 'base/b config/c fc'
+	assert_line 'alert/d config/c fc'
+	[ "${#lines[@]}" -eq 2 ]
+}
