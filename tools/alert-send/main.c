@@ -387,6 +387,8 @@ static bool notify_due(struct app *a, bool final)
 static void install_signals(void)
 {
 	signal_fd = signals_open(false);
+	if (signal_fd < 0)
+		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
 }
 
 static void on_signals(struct app *a)
