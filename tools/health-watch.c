@@ -804,6 +804,8 @@ static void final_report(struct watch *w, struct report *rep)
 static void install_signals(void)
 {
 	signal_fd = signals_open(true);
+	if (signal_fd < 0)
+		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
 }
 
 /* ---- options ---- */
