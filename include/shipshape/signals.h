@@ -10,8 +10,8 @@
 #include <sys/types.h>
 
 /* Installs the handlers and returns the pipe's read end (non-blocking), to
- * poll for POLLIN. restart: SA_RESTART for interrupted system calls. Exits
- * EXIT_UNKNOWN when the pipe cannot be made. */
+ * poll for POLLIN. restart: SA_RESTART for interrupted system calls. Returns
+ * -1 with errno set, and installs nothing, when the pipe cannot be made. */
 int signals_open(bool restart);
 /* Reads the signal numbers waiting (each a byte) into sigs, at most max;
  * returns how many, 0 when none. */

@@ -22,7 +22,7 @@ static void on_signal(int sig)
 int signals_open(bool restart)
 {
 	if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to create a pipe");
+		return -1;
 	struct sigaction sa = {0};
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
