@@ -4,7 +4,12 @@
  * cJSON *, struct *) hands ownership to the caller, who frees it with the
  * matching *_free() or free(); a function that takes a `const` pointer only
  * borrows it. Functions named e*() (emalloc, estrdup, ...) never return on
- * failure: they print "prog: unable to ..." and exit EXIT_UNKNOWN. */
+ * failure: they print "prog: unable to ..." and exit EXIT_UNKNOWN.
+ *
+ * Exits, for all of libcommon: only the e*() allocators (out_of_memory())
+ * and die()/die_errno() end the process, and a tool's main() is what calls
+ * die(); every other function returns its error to its caller (a forked
+ * child's _exit() aside). */
 #ifndef SHIPSHAPE_COMMON_H
 #define SHIPSHAPE_COMMON_H
 
