@@ -465,8 +465,48 @@ static bool coerce_string(struct cfg_node *n)
 	return true;
 }
 
-/* Checks scheme://host[:port][/path][?query][#fragment]. Returns NULL when
- * the URL is well formed, else why not; the scheme is copied to scheme. */
+/* Checks one host[:port] of an authority (host, [v6] or name). */
+static const char *host_problem(const char *host, const char *end)
+{
+	const char *port = NULL;
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close || close == host + 1)
+			return "bad IPv6 host";
+		if (close + 1 < end) {
+			if (close[1] != ':')
+				return "bad IPv6 host";
+			port = close + 2;
+		}
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+		if ((colon ? colon : end) == host)
+			return "no host";
+		if (colon)
+			port = colon + 1;
+		for (const char *p = host; p < (colon ? colon : end); p++)
+			if (strchr("[]<>\"{}|\\^`", *p))
+				return "bad character in the host";
+	}
+	if (!port)
+		return NULL;
+	long v = 0;
+	if (port == end)
+		return "empty port";
+	for (const char *p = port; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return "port is not a number";
+		v = v * 10 + (*p - '0');
+		if (v > 65535)
+			break;
+	}
+	return v < 1 || v > 65535 ? "port out of range 1-65535" : NULL;
+}
+
+/* Checks scheme://host[:port][/path][?query][#fragment]; a list of hosts,
+ * host1:port1,host2:port2, as libpq takes them, is one host each. Returns
+ * NULL when the URL is well formed, else why not; the scheme is copied to
+ * scheme. */
 static const char *url_problem(const char *s, char *scheme, size_t scheme_size)
 {
 	scheme[0] = '\0';
@@ -489,41 +529,13 @@ static const char *url_problem(const char *s, char *scheme, size_t scheme_size)
 		if (*p == '@')
 			host = p + 1; /* past the user information */
 	const char *end = auth + alen;
-	const char *port = NULL;
-	if (*host == '[') {
-		const char *close = memchr(host, ']', (size_t)(end - host));
-		if (!close || close == host + 1)
-			return "bad IPv6 host";
-		if (close + 1 < end) {
-			if (close[1] != ':')
-				return "bad IPv6 host";
-			port = close + 2;
-		}
-	} else {
-		const char *colon = memchr(host, ':', (size_t)(end - host));
-		if ((colon ? colon : end) == host)
-			return "no host";
-		if (colon)
-			port = colon + 1;
-		for (const char *p = host; p < (colon ? colon : end); p++)
-			if (strchr("[]<>\"{}|\\^`", *p))
-				return "bad character in the host";
+	for (;;) {
+		const char *comma = memchr(host, ',', (size_t)(end - host));
+		const char *why = host_problem(host, comma ? comma : end);
+		if (why || !comma)
+			return why;
+		host = comma + 1;
 	}
-	if (port) {
-		long v = 0;
-		if (port == end)
-			return "empty port";
-		for (const char *p = port; p < end; p++) {
-			if (*p < '0' || *p > '9')
-				return "port is not a number";
-			v = v * 10 + (*p - '0');
-			if (v > 65535)
-				break;
-		}
-		if (v < 1 || v > 65535)
-			return "port out of range 1-65535";
-	}
-	return NULL;
 }
 
 static void check_url(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
