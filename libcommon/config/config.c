@@ -345,7 +345,8 @@ int config_open(const struct config_request *r, struct config *c)
 			status = EXIT_UNKNOWN;
 		}
 	}
-	if (status == 0 && *skip_blank(text) == '{') {
+	bool from_stdin = !r->path || strcmp(r->path, "-") == 0;
+	if (status == 0 && (from_stdin || *skip_blank(text) == '{')) {
 		c->tree = load_json(r, c, schema_path, text, len);
 	} else if (status == 0) {
 		const char *files[] = {r->path};
