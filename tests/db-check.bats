@@ -128,7 +128,7 @@ wait_until() {
 		  max_overflow: 5
 		  require_ssl: ${DATABASE_REQUIRE_SSL:-true}
 		  tables: [documents, audit_log]
-		  extensions: [pgcrypto]
+		  extensions: [{name: pgcrypto}]
 		  connect_warning: 20s
 		  connect_critical: 30s
 		  latency:
@@ -665,7 +665,7 @@ wait_until() {
 	assert_equal "$s6" 2
 	assert_equal "$(message_of db.migrations)" 'migrations table upload_pipeline.release_migrations has no column "nope"'
 	assert_equal "$s7" 65
-	assert_equal "$e7" 'db-check: cfg.json: database.migrations.order: "newest" is not numeric, lexical or applied'
+	assert_equal "$e7" 'db-check: cfg.json: database.migrations.order: "newest" is not one of numeric, lexical, applied'
 }
 
 @test "ad hoc: libpq's PG* variables and ~/.pgpass, no config" {
@@ -720,11 +720,11 @@ wait_until() {
 	jq -n '{environment: "production"}' >nodb.json
 	run --separate-stderr db-check -c nodb.json
 	assert_equal "$status" 65
-	assert_equal "$stderr" "db-check: nodb.json: database: no database section in the config document"
+	assert_equal "$stderr" "db-check: nodb.json: database: required, but missing"
 
 	check '.database.url = "postgresql://app:S3cretPassw0rd@[::1/appdb"'
 	assert_equal "$status" 65
-	[[ $stderr == "db-check: cfg.json: database.url: invalid connection string: "* ]]
+	[[ $stderr == "db-check: cfg.json: database.url: not a URL: bad IPv6 host" ]]
 	assert_secret_absent S3cretPassw0rd "$stderr" "$output"
 
 	check '.database.queries[0].warning = "10:5"'
@@ -733,7 +733,7 @@ wait_until() {
 
 	check '.database.pool_size = "many"'
 	assert_equal "$status" 65
-	assert_equal "$stderr" 'db-check: cfg.json: database.pool_size: expected a whole number, got "many"'
+	assert_equal "$stderr" 'db-check: cfg.json: database.pool_size: expected an int, got "many"'
 
 	check '.database.connect_warning = "soon"'
 	assert_equal "$status" 65
@@ -744,7 +744,7 @@ wait_until() {
 
 	check 'del(.database.url)'
 	assert_equal "$status" 65
-	assert_equal "$stderr" "db-check: cfg.json: database.url: missing (the database connection URL)"
+	assert_equal "$stderr" "db-check: cfg.json: database.url: required, but missing"
 
 	printf 'not json' >bad.json
 	run --separate-stderr db-check <bad.json

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "shipshape/common.h"
+#include "shipshape/config.h"
 #include "shipshape/opts.h"
 #include "shipshape/range.h"
 #include "shipshape/report.h"
@@ -56,7 +57,6 @@ struct custom_query {
 /* Everything db-check was asked to do; filled once by settings_load(), then
  * read-only. settings_free() frees every field it owns. */
 struct settings {
-	const char *source;         /* where the config came from, for messages */
 	bool have_config;
 	char *url;                  /* libpq URI or key=value string; NULL: libpq's PG* variables */
 	char *url_origin;           /* "database.url", "environment variable NAME" */
@@ -94,10 +94,11 @@ struct settings {
 /* Parses "name,name" (with or without the "db." prefix) into a bit set;
  * exits EXIT_USAGE on an unknown name. */
 unsigned check_list_parse(const char *list, const char *option);
-/* Reads the database section of doc (NULL: ad hoc, no config) into s; the URL
- * comes from url_env when given, else database.url. Exits EXIT_DATAERR with
- * "SOURCE: FIELD: why" for anything invalid. */
-void settings_load(struct settings *s, const cJSON *doc, const char *url_env);
+/* Reads the database section of the validated config c (NULL: ad hoc, no
+ * config) into s; the URL comes from url_env when given, else database.url.
+ * A problem only db-check sees (a range, a version, a query name) is
+ * reported to c (config_failed()); a --url-env problem exits EXIT_DATAERR. */
+void settings_load(struct settings *s, struct config *c, const char *url_env);
 void settings_free(struct settings *s);
 /* "15", "15.4", "9.6.3" as PQserverVersion() numbers; -1 when not a version. */
 int server_version_parse(const char *text);

@@ -10,13 +10,14 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OPT_URL_ENV = OPT_TOOL_BASE, OPT_NO_CONFIG, OPT_ONLY, OPT_SKIP };
+enum { OPT_URL_ENV = OPT_TOOL_BASE, OPT_NO_CONFIG, OPT_ONLY, OPT_SKIP, OPT_SCHEMA, OPT_STRICT };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: db-check [-c FILE | --no-config] [--url-env NAME] [--only CHECKS] [--skip CHECKS]\n"
-		"                [-t DURATION] [--format json|text|nagios] [-q] [-v]\n"
+		"usage: db-check [-c FILE | --no-config] [--schema FILE] [--strict] [--url-env NAME]\n"
+		"                [--only CHECKS] [--skip CHECKS] [-t DURATION] [--format json|text|nagios]\n"
+		"                [-q] [-v]\n"
 		"       db-check -h | -V\n"
 		"\n"
 		"Checks that a PostgreSQL database is ready for a release, in one read-only\n"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE     the config (YAML, or a JSON config document)\n"
 		"      --no-config       no config document: default checks only\n"
+		"      --schema FILE     the config schema (default: config/schema.yaml beside db-check)\n"
+		"      --strict          unknown config keys are errors, not warnings\n"
 		"      --url-env NAME    the connection URL is in environment variable NAME\n"
 		"                        (without -c: no config document is read)\n"
 		"      --only CHECKS     run only these checks (comma-separated)\n"
@@ -44,8 +47,8 @@ static void usage(FILE *f)
 
 struct args {
 	struct std_opts std;
-	const char *url_env;
-	bool no_config;
+	const char *url_env, *schema;
+	bool no_config, strict;
 	unsigned only, skip;
 };
 
@@ -58,6 +61,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"no-config", no_argument, NULL, OPT_NO_CONFIG},
 		{"only", required_argument, NULL, OPT_ONLY},
 		{"skip", required_argument, NULL, OPT_SKIP},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"strict", no_argument, NULL, OPT_STRICT},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -74,6 +79,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_NO_CONFIG: a->no_config = true; break;
 		case OPT_ONLY: a->only |= check_list_parse(optarg, "--only"); break;
 		case OPT_SKIP: a->skip |= check_list_parse(optarg, "--skip"); break;
+		case OPT_SCHEMA: a->schema = optarg; break;
+		case OPT_STRICT: a->strict = true; break;
 		}
 	}
 	if (optind < argc)
@@ -95,15 +102,25 @@ int main(int argc, char **argv)
 	s.named = a.only & ~a.skip;
 	/* an operator at a terminal, or --url-env alone: an ad hoc run */
 	bool adhoc = a.no_config || (!a.std.config_path && (a.url_env || isatty(STDIN_FILENO)));
-	cJSON *doc = adhoc ? NULL : config_document_load(a.std.config_path);
-	s.source = a.std.config_path ? a.std.config_path : "stdin";
-	settings_load(&s, doc, a.url_env);
-	cJSON_Delete(doc);
+	static const char *const sections[] = {"database", NULL};
+	struct config_request req = {.path = a.std.config_path, .schema_path = a.schema,
+				     .sections = sections, .strict = a.strict};
+	struct config cfg = {0};
+	int status = adhoc ? 0 : config_open(&req, &cfg);
+	if (status == 0)
+		settings_load(&s, adhoc ? NULL : &cfg, a.url_env);
+	if (status == 0 && config_failed(&cfg))
+		status = EXIT_DATAERR;
+	config_close(&cfg);
+	if (status != 0) {
+		settings_free(&s);
+		return finish_stdout(config_exit_status(&cfg, status));
+	}
 
 	struct report *r = report_new("db-check");
 	s.deadline_ms = now_monotonic_ms() + s.timeout_ms;
 	run_checks(&s, r);
-	int status = (int)report_status(r);
+	status = (int)report_status(r);
 	if (report_print(r, a.std.format, stdout) < 0)
 		status = EXIT_UNKNOWN;
 	report_free(r);

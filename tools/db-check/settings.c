@@ -51,152 +51,33 @@ unsigned check_list_parse(const char *list, const char *option)
 	return set;
 }
 
-/* ---- reading typed values, every problem named by source and field ---- */
+/* ---- reading typed values from the validated config ---- */
 
-static const char *source_name = "config";
-
-static void invalid(const char *field, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
-static void invalid(const char *field, const char *fmt, ...)
+/* A string copied out of the config (def when absent, may be NULL). */
+static char *get_string(struct config *c, const char *path, const char *def)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	char *why = evasprintf(fmt, ap);
-	va_end(ap);
-	die(EXIT_DATAERR, "%s: %s: %s", source_name, field, why);
+	const char *v = def;
+	config_string(c, path, def, &v);
+	return v ? estrdup(v) : NULL;
 }
 
-static const char *type_name(const cJSON *j)
+static int get_int(struct config *c, const char *path, int64_t def)
 {
-	if (cJSON_IsString(j)) return "a string";
-	if (cJSON_IsNumber(j)) return "a number";
-	if (cJSON_IsBool(j)) return "a boolean";
-	if (cJSON_IsArray(j)) return "a list";
-	if (cJSON_IsObject(j)) return "a mapping";
-	return "null";
+	int64_t v = def;
+	config_int(c, path, def, &v);
+	return v > INT_MAX ? INT_MAX : v < INT_MIN ? INT_MIN : (int)v;
 }
 
-/* A string (numbers are taken as written: min_server_version: 15). */
-static char *get_string(const cJSON *j, const char *field, const char *def)
+static void get_range(struct config *c, const char *path, struct range *r, bool *has)
 {
-	if (!j || cJSON_IsNull(j))
-		return def ? estrdup(def) : NULL;
-	if (cJSON_IsString(j))
-		return estrdup(j->valuestring);
-	if (cJSON_IsNumber(j)) {
-		char buf[64];
-		snprintf(buf, sizeof buf, "%.15g", j->valuedouble);
-		return estrdup(buf);
-	}
-	invalid(field, "expected a string, got %s", type_name(j));
-}
-
-static int64_t get_int(const cJSON *j, const char *field, int64_t def, int64_t min, int64_t max)
-{
-	double v;
-	if (!j || cJSON_IsNull(j))
-		return def;
-	if (cJSON_IsNumber(j)) {
-		v = j->valuedouble;
-	} else if (cJSON_IsString(j)) {
-		char *end;
-		errno = 0;
-		long long n = strtoll(j->valuestring, &end, 10);
-		if (end == j->valuestring || *end || errno)
-			invalid(field, "expected a whole number, got \"%s\"", j->valuestring);
-		v = (double)n;
-	} else {
-		invalid(field, "expected a whole number, got %s", type_name(j));
-	}
-	if (v != floor(v))
-		invalid(field, "expected a whole number, got %g", v);
-	if (v < (double)min || v > (double)max)
-		invalid(field, "%g is out of range (%lld to %lld)", v, (long long)min, (long long)max);
-	return (int64_t)v;
-}
-
-/* Booleans as YAML operators write them, also when a template made them strings. */
-static bool get_bool(const cJSON *j, const char *field, bool def)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-	if (!j || cJSON_IsNull(j))
-		return def;
-	if (cJSON_IsBool(j))
-		return cJSON_IsTrue(j);
-	if (cJSON_IsString(j)) {
-		for (size_t i = 0; i < ARRAY_LEN(yes); i++) {
-			if (strcasecmp(j->valuestring, yes[i]) == 0)
-				return true;
-			if (strcasecmp(j->valuestring, no[i]) == 0)
-				return false;
-		}
-		invalid(field, "expected true or false, got \"%s\"", j->valuestring);
-	}
-	invalid(field, "expected true or false, got %s", type_name(j));
-}
-
-static int64_t get_duration(const cJSON *parent, const char *key, const char *field, int64_t def)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-	int64_t ms = json_path_duration_ms(parent, key, def);
-	if (j && !cJSON_IsNull(j) && ms < 0) {
-		if (cJSON_IsString(j))
-			invalid(field, "expected a duration such as 2s or 500ms, got \"%s\"", j->valuestring);
-		invalid(field, "expected a duration such as 2s or 500ms, got %s", type_name(j));
-	}
-	return ms;
-}
-
-static const cJSON *get_map(const cJSON *parent, const char *key, const char *field)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-	if (j && !cJSON_IsNull(j) && !cJSON_IsObject(j))
-		invalid(field, "expected a mapping, got %s", type_name(j));
-	return cJSON_IsObject(j) ? j : NULL;
-}
-
-static const cJSON *get_list(const cJSON *parent, const char *key, const char *field)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(parent, key);
-	if (j && !cJSON_IsNull(j) && !cJSON_IsArray(j))
-		invalid(field, "expected a list, got %s", type_name(j));
-	return cJSON_IsArray(j) ? j : NULL;
-}
-
-
-/* One of a fixed set of names, the first the default when j is absent; any
- * other string is invalid, named with the choices. */
-struct choice {
-	const char *name;
-	int value;
-};
-static int get_choice(const cJSON *j, const char *field, const struct choice *choices, const char *choices_text)
-{
-	char *name = get_string(j, field, choices[0].name);
-	for (const struct choice *c = choices; c->name; c++) {
-		if (strcmp(name, c->name) == 0) {
-			free(name);
-			return c->value;
-		}
-	}
-	char copy[64];
-	snprintf(copy, sizeof copy, "%s", name);
-	free(name);
-	invalid(field, "\"%s\" is not %s", copy, choices_text);
-}
-static void get_range(const cJSON *j, const char *field, struct range *r, bool *has)
-{
+	const char *text = NULL;
 	*has = false;
-	if (!j || cJSON_IsNull(j))
+	if (!config_string(c, path, NULL, &text) || !text)
 		return;
-	char *text = get_string(j, field, NULL);
 	if (range_parse(text, r) < 0) {
-		char copy[128];
-		snprintf(copy, sizeof copy, "%s", text);
-		free(text);
-		invalid(field, "\"%s\" is not a range (expected 10, 10:, ~:10, 10:20 or @10:20)", copy);
+		config_error(c, path, "\"%s\" is not a range (expected 10, 10:, ~:10, 10:20 or @10:20)", text);
+		return;
 	}
-	free(text);
 	*has = true;
 }
 
@@ -259,25 +140,26 @@ int version_compare(const char *a, const char *b)
 /* ---- the URL ---- */
 
 /* Checks the connection string the way libpq will read it, and registers
- * the password it holds so no message or report can show it. */
-static void url_check(const char *url, const char *field)
+ * the password it holds so no message or report can show it. Returns
+ * false after reporting why it is not one. */
+static bool url_check(const char *url, char *why, size_t size)
 {
 	char *err = NULL;
 	PQconninfoOption *opts = PQconninfoParse(url, &err);
 	if (!opts) {
-		char msg[256];
-		snprintf(msg, sizeof msg, "%s", err ? err : "out of memory");
+		snprintf(why, size, "%s", err ? err : "out of memory");
 		PQfreemem(err);
-		msg[strcspn(msg, "\n")] = '\0';
-		invalid(field, "invalid connection string: %s", msg);
+		why[strcspn(why, "\n")] = '\0';
+		return false;
 	}
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		if (o->val && strcmp(o->keyword, "password") == 0)
 			redact_register(o->val);
 	PQconninfoFree(opts);
+	return true;
 }
 
-static void url_load(struct settings *s, const cJSON *db, const char *url_env)
+static void url_load(struct settings *s, struct config *c, const char *url_env)
 {
 	if (url_env) {
 		const char *v = getenv(url_env);
@@ -285,19 +167,19 @@ static void url_load(struct settings *s, const cJSON *db, const char *url_env)
 			die(EXIT_DATAERR, "--url-env: environment variable %s is not set", url_env);
 		s->url = estrdup(v);
 		s->url_origin = easprintf("environment variable %s", url_env);
-	} else if (s->have_config) {
-		const cJSON *j = cJSON_GetObjectItemCaseSensitive(db, "url");
-		if (!j || cJSON_IsNull(j))
-			invalid("database.url", "missing (the database connection URL)");
-		s->url = get_string(j, "database.url", NULL);
+	} else if (c) {
+		/* required by the schema: present once the config loaded */
+		s->url = get_string(c, "database.url", NULL);
 		s->url_origin = estrdup("database.url");
-		if (!*s->url)
-			invalid("database.url", "empty");
 	}
 	if (s->url) {
+		char why[256];
 		/* the whole URL is a secret too (a key=value string has no URL shape) */
 		redact_register(s->url);
-		url_check(s->url, s->url_origin);
+		if (!url_check(s->url, why, sizeof why) && c && !url_env)
+			config_error(c, "database.url", "invalid connection string: %s", why);
+		else if (!url_check(s->url, why, sizeof why))
+			die(EXIT_DATAERR, "%s: invalid connection string: %s", s->url_origin, why);
 	}
 	const char *pw = getenv("PGPASSWORD");
 	if (pw && *pw)
@@ -306,163 +188,121 @@ static void url_load(struct settings *s, const cJSON *db, const char *url_env)
 
 /* ---- the database section ---- */
 
-static void load_queries(struct settings *s, const cJSON *db)
+static void load_query(struct settings *s, struct config *c, size_t i)
 {
-	const cJSON *list = get_list(db, "queries", "database.queries");
-	size_t n = list ? (size_t)cJSON_GetArraySize(list) : 0;
-	s->queries = ecalloc(n ? n : 1, sizeof *s->queries);
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *q = cJSON_GetArrayItem(list, (int)i);
-		char field[96];
-		snprintf(field, sizeof field, "database.queries[%zu]", i);
-		if (!cJSON_IsObject(q))
-			invalid(field, "expected a mapping with name, sql, warning, critical");
-		struct custom_query *cq = &s->queries[s->nqueries++];
-		snprintf(field, sizeof field, "database.queries[%zu].name", i);
-		cq->name = get_string(cJSON_GetObjectItemCaseSensitive(q, "name"), field, NULL);
-		if (!cq->name || !*cq->name)
-			invalid(field, "missing");
-		for (const char *p = cq->name; *p; p++)
-			if (!isalnum((unsigned char)*p) && !strchr("_-.", *p))
-				invalid(field, "\"%s\": use letters, digits, '_', '-' and '.'", cq->name);
-		for (size_t k = 0; k + 1 < s->nqueries; k++)
-			if (strcmp(s->queries[k].name, cq->name) == 0)
-				invalid(field, "\"%s\" is used twice", cq->name);
-		snprintf(field, sizeof field, "database.queries[%zu].sql", i);
-		cq->sql = get_string(cJSON_GetObjectItemCaseSensitive(q, "sql"), field, NULL);
-		if (!cq->sql || !*cq->sql)
-			invalid(field, "missing");
-		snprintf(field, sizeof field, "database.queries[%zu].warning", i);
-		get_range(cJSON_GetObjectItemCaseSensitive(q, "warning"), field, &cq->limits.warning,
-			  &cq->limits.has_warning);
-		snprintf(field, sizeof field, "database.queries[%zu].critical", i);
-		get_range(cJSON_GetObjectItemCaseSensitive(q, "critical"), field, &cq->limits.critical,
-			  &cq->limits.has_critical);
+	char path[96];
+	struct custom_query *cq = &s->queries[s->nqueries++];
+	snprintf(path, sizeof path, "database.queries[%zu].name", i);
+	cq->name = get_string(c, path, "");
+	for (const char *p = cq->name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && !strchr("_-.", *p)) {
+			config_error(c, path, "\"%s\": use letters, digits, '_', '-' and '.'", cq->name);
+			break;
+		}
 	}
+	for (size_t k = 0; k + 1 < s->nqueries; k++)
+		if (strcmp(s->queries[k].name, cq->name) == 0)
+			config_error(c, path, "\"%s\" is used twice", cq->name);
+	snprintf(path, sizeof path, "database.queries[%zu].sql", i);
+	cq->sql = get_string(c, path, "");
+	snprintf(path, sizeof path, "database.queries[%zu].warning", i);
+	get_range(c, path, &cq->limits.warning, &cq->limits.has_warning);
+	snprintf(path, sizeof path, "database.queries[%zu].critical", i);
+	get_range(c, path, &cq->limits.critical, &cq->limits.has_critical);
 }
 
-static void load_extensions(struct settings *s, const cJSON *db)
+static void load_lists(struct settings *s, struct config *c)
 {
-	const cJSON *list = get_list(db, "extensions", "database.extensions");
-	size_t n = list ? (size_t)cJSON_GetArraySize(list) : 0;
+	char path[96];
+	size_t n = config_list_len(c, "database.queries");
+	s->queries = ecalloc(n ? n : 1, sizeof *s->queries);
+	for (size_t i = 0; i < n; i++)
+		load_query(s, c, i);
+
+	n = config_list_len(c, "database.extensions");
 	s->extensions = ecalloc(n ? n : 1, sizeof *s->extensions);
 	for (size_t i = 0; i < n; i++) {
-		const cJSON *e = cJSON_GetArrayItem(list, (int)i);
-		char field[96];
 		struct extension_req *x = &s->extensions[s->nextensions++];
-		snprintf(field, sizeof field, "database.extensions[%zu]", i);
-		if (cJSON_IsString(e)) { /* "- pgcrypto" is a name alone */
-			x->name = estrdup(e->valuestring);
-		} else if (cJSON_IsObject(e)) {
-			snprintf(field, sizeof field, "database.extensions[%zu].name", i);
-			x->name = get_string(cJSON_GetObjectItemCaseSensitive(e, "name"), field, NULL);
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "version");
-			if (!v)
-				v = cJSON_GetObjectItemCaseSensitive(e, "min_version");
-			snprintf(field, sizeof field, "database.extensions[%zu].version", i);
-			x->min_version = get_string(v, field, NULL);
-		} else {
-			invalid(field, "expected a name or a mapping with name and version");
-		}
-		if (!x->name || !*x->name)
-			invalid(field, "missing the extension name");
+		snprintf(path, sizeof path, "database.extensions[%zu].name", i);
+		x->name = get_string(c, path, "");
+		snprintf(path, sizeof path, "database.extensions[%zu].version", i);
+		x->min_version = get_string(c, path, NULL);
+		snprintf(path, sizeof path, "database.extensions[%zu].min_version", i);
+		if (!x->min_version)
+			x->min_version = get_string(c, path, NULL);
+	}
+
+	n = config_list_len(c, "database.tables");
+	s->tables = ecalloc(n ? n : 1, sizeof *s->tables);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof path, "database.tables[%zu]", i);
+		s->tables[s->ntables++] = get_string(c, path, "");
 	}
 }
 
-static void load_database(struct settings *s, const cJSON *doc)
+static void load_migrations(struct settings *s, struct config *c)
 {
-	const cJSON *db = get_map(doc, "database", "database");
-	if (!db)
-		invalid("database", "no database section in the config document");
-	s->schema = get_string(cJSON_GetObjectItemCaseSensitive(db, "schema"), "database.schema",
-			       "upload_pipeline");
-	if (!*s->schema)
-		invalid("database.schema", "empty");
+	static const char *const orders[] = {"numeric", "lexical", "applied", NULL};
+	int order = ORDER_NUMERIC;
+	s->migrations_table = get_string(c, "database.migrations.table", "schema_migrations");
+	s->migrations_column = get_string(c, "database.migrations.column", "version");
+	s->migrations_version = get_string(c, "database.migrations.version", NULL);
+	s->migrations_applied_column = get_string(c, "database.migrations.applied_column", "applied_at");
+	config_enum(c, "database.migrations.order", orders, ORDER_NUMERIC, &order);
+	s->migrations_order = (enum migrations_order)order;
+}
 
-	const cJSON *tables = get_list(db, "tables", "database.tables");
-	size_t n = tables ? (size_t)cJSON_GetArraySize(tables) : 0;
-	s->tables = ecalloc(n ? n : 1, sizeof *s->tables);
-	for (size_t i = 0; i < n; i++) {
-		char field[64];
-		snprintf(field, sizeof field, "database.tables[%zu]", i);
-		const cJSON *t = cJSON_GetArrayItem(tables, (int)i);
-		if (!cJSON_IsString(t) || !*t->valuestring)
-			invalid(field, "expected a table name");
-		s->tables[s->ntables++] = estrdup(t->valuestring);
-	}
-
-	const cJSON *rls = get_map(db, "rls", "database.rls");
-	s->rls_required = get_bool(cJSON_GetObjectItemCaseSensitive(rls, "required"), "database.rls.required", true);
-	s->rls_forced = get_bool(cJSON_GetObjectItemCaseSensitive(rls, "forced"), "database.rls.forced", false);
-	load_extensions(s, db);
-
-	const cJSON *mig = get_map(db, "migrations", "database.migrations");
-	s->migrations_table = get_string(cJSON_GetObjectItemCaseSensitive(mig, "table"),
-					 "database.migrations.table", "schema_migrations");
-	s->migrations_column = get_string(cJSON_GetObjectItemCaseSensitive(mig, "column"),
-					  "database.migrations.column", "version");
-	s->migrations_version = get_string(cJSON_GetObjectItemCaseSensitive(mig, "version"),
-					   "database.migrations.version", NULL);
-	s->migrations_applied_column = get_string(cJSON_GetObjectItemCaseSensitive(mig, "applied_column"),
-						  "database.migrations.applied_column", "applied_at");
-	if (!*s->migrations_table || !*s->migrations_column || !*s->migrations_applied_column)
-		invalid("database.migrations", "table and columns must not be empty");
-	static const struct choice orders[] = {
-		{"numeric", ORDER_NUMERIC}, {"lexical", ORDER_LEXICAL}, {"applied", ORDER_APPLIED}, {NULL, 0}};
-	s->migrations_order = (enum migrations_order)get_choice(cJSON_GetObjectItemCaseSensitive(mig, "order"),
-								"database.migrations.order", orders,
-								"numeric, lexical or applied");
-
-	s->require_ssl = get_bool(cJSON_GetObjectItemCaseSensitive(db, "require_ssl"), "database.require_ssl", true);
-	s->min_server_version = get_string(cJSON_GetObjectItemCaseSensitive(db, "min_server_version"),
-					   "database.min_server_version", NULL);
+static void load_server(struct settings *s, struct config *c)
+{
+	/* "standby" is a replica too, as PostgreSQL names it */
+	static const char *const roles[] = {"primary", "replica", "any", "standby", NULL};
+	static const enum role role_of[] = {ROLE_PRIMARY, ROLE_REPLICA, ROLE_ANY, ROLE_REPLICA};
+	int role = 0;
+	config_bool(c, "database.require_ssl", true, &s->require_ssl);
+	s->min_server_version = get_string(c, "database.min_server_version", NULL);
 	if (s->min_server_version) {
 		s->min_server_version_num = server_version_parse(s->min_server_version);
 		if (s->min_server_version_num < 0)
-			invalid("database.min_server_version", "\"%s\" is not a version such as 15 or 15.4",
-				s->min_server_version);
+			config_error(c, "database.min_server_version", "\"%s\" is not a version such as 15 or 15.4",
+				     s->min_server_version);
 	}
-	static const struct choice roles[] = {
-		{"primary", ROLE_PRIMARY}, {"replica", ROLE_REPLICA}, {"standby", ROLE_REPLICA}, {"any", ROLE_ANY},
-		{NULL, 0}};
-	s->expected_role = (enum role)get_choice(cJSON_GetObjectItemCaseSensitive(db, "expected_role"),
-						 "database.expected_role", roles, "primary, replica or any");
-
-	s->connect_warning_ms = get_duration(db, "connect_warning", "database.connect_warning", s->connect_warning_ms);
-	s->connect_critical_ms = get_duration(db, "connect_critical", "database.connect_critical", s->connect_critical_ms);
-	s->statement_timeout_ms = get_duration(db, "statement_timeout", "database.statement_timeout", s->statement_timeout_ms);
-	s->lock_timeout_ms = get_duration(db, "lock_timeout", "database.lock_timeout", s->lock_timeout_ms);
-	if (s->statement_timeout_ms <= 0)
-		invalid("database.statement_timeout", "must be above 0");
-	if (s->lock_timeout_ms <= 0)
-		invalid("database.lock_timeout", "must be above 0");
-
-	s->pool_size = get_int(cJSON_GetObjectItemCaseSensitive(db, "pool_size"), "database.pool_size", 20, 0, 100000);
-	s->max_overflow = get_int(cJSON_GetObjectItemCaseSensitive(db, "max_overflow"), "database.max_overflow", 30, 0, 100000);
-	const cJSON *scaling = get_map(doc, "scaling", "scaling");
-	s->max_instances = get_int(cJSON_GetObjectItemCaseSensitive(scaling, "max_instances"),
-				   "scaling.max_instances", 10, 1, 10000);
-	s->pool_configured = true;
-
-	const cJSON *lat = get_map(db, "latency", "database.latency");
-	s->latency_count = (int)get_int(cJSON_GetObjectItemCaseSensitive(lat, "count"), "database.latency.count",
-					s->latency_count, 1, 1000);
-	s->latency_warning_ms = get_duration(lat, "warning", "database.latency.warning", s->latency_warning_ms);
-	s->latency_critical_ms = get_duration(lat, "critical", "database.latency.critical", s->latency_critical_ms);
-
-	const cJSON *act = get_map(db, "activity", "database.activity");
-	s->xact_warning_ms = get_duration(act, "transaction_warning", "database.activity.transaction_warning",
-					  s->xact_warning_ms);
-	s->xact_critical_ms = get_duration(act, "transaction_critical", "database.activity.transaction_critical",
-					   s->xact_critical_ms);
-	s->lock_waiters_warning = get_int(cJSON_GetObjectItemCaseSensitive(act, "lock_waiters_warning"),
-					  "database.activity.lock_waiters_warning", s->lock_waiters_warning, 1, 1000000);
-	s->lock_waiters_critical = get_int(cJSON_GetObjectItemCaseSensitive(act, "lock_waiters_critical"),
-					   "database.activity.lock_waiters_critical", s->lock_waiters_critical, 1, 1000000);
-	load_queries(s, db);
+	config_enum(c, "database.expected_role", roles, 0, &role);
+	s->expected_role = role_of[role];
 }
 
-void settings_load(struct settings *s, const cJSON *doc, const char *url_env)
+static void load_limits(struct settings *s, struct config *c)
+{
+	config_duration_ms(c, "database.connect_warning", s->connect_warning_ms, &s->connect_warning_ms);
+	config_duration_ms(c, "database.connect_critical", s->connect_critical_ms, &s->connect_critical_ms);
+	config_duration_ms(c, "database.statement_timeout", s->statement_timeout_ms, &s->statement_timeout_ms);
+	config_duration_ms(c, "database.lock_timeout", s->lock_timeout_ms, &s->lock_timeout_ms);
+	config_int(c, "database.pool_size", 20, &s->pool_size);
+	config_int(c, "database.max_overflow", 30, &s->max_overflow);
+	config_int(c, "scaling.max_instances", 10, &s->max_instances);
+	s->pool_configured = true;
+	s->latency_count = get_int(c, "database.latency.count", s->latency_count);
+	config_duration_ms(c, "database.latency.warning", s->latency_warning_ms, &s->latency_warning_ms);
+	config_duration_ms(c, "database.latency.critical", s->latency_critical_ms, &s->latency_critical_ms);
+	config_duration_ms(c, "database.activity.transaction_warning", s->xact_warning_ms, &s->xact_warning_ms);
+	config_duration_ms(c, "database.activity.transaction_critical", s->xact_critical_ms, &s->xact_critical_ms);
+	config_int(c, "database.activity.lock_waiters_warning", s->lock_waiters_warning, &s->lock_waiters_warning);
+	config_int(c, "database.activity.lock_waiters_critical", s->lock_waiters_critical, &s->lock_waiters_critical);
+}
+
+/* The database section; its types, ranges and required keys are the
+ * schema's (config/schema.yaml), checked when the config was loaded. */
+static void load_database(struct settings *s, struct config *c)
+{
+	s->schema = get_string(c, "database.schema", "upload_pipeline");
+	config_bool(c, "database.rls.required", true, &s->rls_required);
+	config_bool(c, "database.rls.forced", false, &s->rls_forced);
+	load_lists(s, c);
+	load_migrations(s, c);
+	load_server(s, c);
+	load_limits(s, c);
+}
+
+void settings_load(struct settings *s, struct config *c, const char *url_env)
 {
 	/* defaults: the ad hoc run and every key a config leaves out */
 	s->connect_warning_ms = 2000;
@@ -477,12 +317,10 @@ void settings_load(struct settings *s, const cJSON *doc, const char *url_env)
 	s->xact_critical_ms = 600000;
 	s->lock_waiters_warning = 5;
 	s->lock_waiters_critical = 20;
-	s->have_config = doc != NULL;
-	if (s->source)
-		source_name = s->source;
-	if (doc)
-		load_database(s, doc);
-	url_load(s, doc ? cJSON_GetObjectItemCaseSensitive(doc, "database") : NULL, url_env);
+	s->have_config = c != NULL;
+	if (c)
+		load_database(s, c);
+	url_load(s, c, url_env);
 }
 
 void settings_free(struct settings *s)
