@@ -70,7 +70,7 @@ teardown() {
 	printf 'monitoring:\n  health_check:\n    endpoints:\n      - {name: api}\n' >c.yaml
 	run --separate-stderr health-watch -c c.yaml
 	assert_equal "$status" 65
-	assert_equal "$stderr" "health-watch: c.yaml: monitoring.health_check.endpoints[0]: url: missing"
+	assert_equal "$stderr" "health-watch: c.yaml:4:9: monitoring.health_check.endpoints[0].url: required, but missing"
 	printf 'monitoring:\n  health_check:\n    endpoints:\n      - {name: api, url: "http://x", statuz: 200}\n' >c.yaml
 	run --separate-stderr health-watch -c c.yaml
 	assert_equal "$status" 65
@@ -79,7 +79,7 @@ teardown() {
 	run --separate-stderr health-watch -c c.yaml
 	assert_equal "$status" 65
 	[[ $stderr == *"monitoring.health_check.failure_threshold: expected a whole number from 1 to 1000"* ]]
-	printf 'environment: x\n' >c.yaml
+	printf 'environment: production\n' >c.yaml
 	run --separate-stderr health-watch -c c.yaml
 	assert_equal "$status" 65
 	[[ $stderr == *"no targets"* ]]
@@ -327,6 +327,15 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 	printf 'monitoring: [\n' >c.yaml
 	kill -HUP "$pid"
 	wait_until 10 grep -q 'still watching with the old config' err.txt
+	# so does a well-formed file the schema refuses: one line, the file and its first problem
+	printf 'monitoring:\n  health_check:\n    interval: 3O s\n    failure_threshold: many\n' >c.yaml
+	: >err.txt
+	kill -HUP "$pid"
+	wait_until 10 grep -q 'still watching with the old config' err.txt
+	assert_equal "$(cat err.txt)" 'health-watch: SIGHUP: c.yaml:3:15: monitoring.health_check.interval: expected a duration, got "3O s"; still watching with the old config'
+	local before
+	before=$(grep -c '"target":"b","ok":true' out.jsonl)
+	wait_until 10 test "$(grep -c '"target":"b","ok":true' out.jsonl)" -gt "$before"
 	kill -TERM "$pid"
 	wait "$pid"
 	assert_equal "$(jq -r 'select(.type=="state") | .target + ":" + .to' out.jsonl | sort | tr '\n' ' ')" "a:up b:up "

@@ -21,12 +21,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 enum {
 	OPT_TARGET = OPT_TOOL_BASE, OPT_FAILURES, OPT_SUCCESSES, OPT_EMIT, OPT_HEARTBEAT, OPT_COUNT,
-	OPT_UNTIL, OPT_PROBE_TIMEOUT, OPT_METRICS, OPT_SEVERITY,
+	OPT_UNTIL, OPT_PROBE_TIMEOUT, OPT_METRICS, OPT_SEVERITY, OPT_SCHEMA, OPT_STRICT,
 };
 
 #define ALERT_NAME "HealthCheckFailed"
@@ -36,7 +35,10 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: health-watch [-c FILE] [--target NAME=URL]... [-i DUR] [--probe-timeout DUR]\n"
+		"usage: health-watch [-c FILE] [--schema FILE] [--strict] [--target NAME=URL]...
+"
+		"                    [-i DUR] [--probe-timeout DUR]
+"
 		"                    [--failure-threshold N] [--success-threshold N] [--severity S]\n"
 		"                    [--emit changes|all] [--heartbeat DUR] [--count N]\n"
 		"                    [--until up|down] [-t DUR] [--metrics-file PATH]\n"
@@ -49,6 +51,8 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE          the config (YAML or a JSON config document;\n"
 		"                             without -c and --target: a document on stdin)\n"
+		"      --schema FILE          the config schema (default: beside health-watch)\n"
+		"      --strict               unknown config keys are errors, not warnings\n"
 		"      --target NAME=URL      watch URL as NAME instead of the config's endpoints\n"
 		"  -i, --interval DUR         time between probes of a target (default 30s)\n"
 		"      --probe-timeout DUR    one probe (default: the config's timeout, 10s)\n"
@@ -112,6 +116,8 @@ struct args {
 	int until;               /* -1: none, else ST_UP or ST_DOWN */
 	int64_t probe_timeout_ms; /* --probe-timeout; 0: the config's */
 	const char *metrics_file;
+	const char *schema;      /* --schema */
+	bool strict;             /* --strict */
 };
 
 struct watch {
@@ -515,6 +521,23 @@ static void engine_start(struct watch *w)
 		.parallel = parallel, .verbose = w->args->std.verbose > 1, .on_done = on_probe, .user = w});
 }
 
+/* The config document through the schema (config_open); NULL when it is
+ * invalid, with the exit status in *status and the first problem in
+ * first. silent: the problems are not printed (a reload names one). */
+static cJSON *config_read(const struct args *a, bool silent, int *status, char *first, size_t size)
+{
+	static const char *const sections[] = {"monitoring", NULL};
+	struct config_request r = {.path = a->std.config_path, .schema_path = a->schema,
+				   .sections = sections, .strict = a->strict, .silent = silent};
+	struct config cfg;
+	*status = config_open(&r, &cfg);
+	cJSON *doc = cfg.doc;
+	cfg.doc = NULL;
+	snprintf(first, size, "%s", cfg.diag.first);
+	config_close(&cfg);
+	return doc;
+}
+
 /* SIGHUP: once nothing is in flight, the new config's targets replace the
  * old ones; a target of the same name keeps its state. */
 static void reload(struct watch *w)
@@ -528,20 +551,14 @@ static void reload(struct watch *w)
 	if (http_engine_pending(w->engine))
 		return; /* after the probes in flight */
 	w->reload = false;
-	/* config_document_load() exits on an invalid document; a reload must
-	 * not, so check the file in a child first. */
-	pid_t pid = fork();
-	if (pid == 0) {
-		cJSON *d = config_document_load(w->args->std.config_path);
-		cJSON_Delete(d);
-		_exit(0);
-	}
-	int status = 0;
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		error_msg("SIGHUP: %s is not valid; still watching with the old config", w->args->std.config_path);
+	/* checked in-process: an invalid file is one message, the old config stays */
+	int status;
+	char first[512];
+	cJSON *doc = config_read(w->args, true, &status, first, sizeof first);
+	if (!doc) {
+		error_msg("SIGHUP: %s; still watching with the old config", first);
 		return;
 	}
-	cJSON *doc = config_document_load(w->args->std.config_path);
 	struct watch trial = *w;
 	size_t n = 0;
 	struct target *ts = NULL;
@@ -826,6 +843,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"until", required_argument, NULL, OPT_UNTIL},
 		{"probe-timeout", required_argument, NULL, OPT_PROBE_TIMEOUT},
 		{"metrics-file", required_argument, NULL, OPT_METRICS},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"strict", no_argument, NULL, OPT_STRICT},
 		{NULL, 0, NULL, 0},
 	};
 	a->until = -1;
@@ -880,6 +899,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			break;
 		case OPT_PROBE_TIMEOUT: opt_exit(opt_duration("--probe-timeout", optarg, 1, &a->probe_timeout_ms)); break;
 		case OPT_METRICS: a->metrics_file = optarg; break;
+		case OPT_SCHEMA: a->schema = optarg; break;
+		case OPT_STRICT: a->strict = true; break;
 		}
 	}
 	if (optind < argc)
@@ -896,7 +917,13 @@ int main(int argc, char **argv)
 	w.format = format_resolve(args.std.format);
 
 	/* --target alone needs no config; otherwise -c FILE or a document on stdin */
-	cJSON *doc = args.std.config_path || !args.n_targets ? config_document_load(args.std.config_path) : NULL;
+	cJSON *doc = NULL;
+	if (args.std.config_path || !args.n_targets) {
+		int status;
+		doc = config_read(&args, false, &status, err, sizeof err);
+		if (!doc)
+			return status;
+	}
 	if (settings_apply(&w, doc, err, sizeof err) < 0 ||
 	    !(w.t = targets_build(&args, doc, w.timeout_ms, &w.n, err, sizeof err)))
 		die(EXIT_DATAERR, "%s: %s", args.std.config_path ? args.std.config_path : "config", err);
