@@ -277,6 +277,10 @@ void config_close(struct config *c);
  * prints the status line (the one error, or "FILE: invalid config (N
  * errors)") and returns 3; otherwise returns status. */
 int config_exit_status(const struct config *c, int status);
+/* For a tool that reads the cJSON document only: config_open(), then the
+ * document (the caller's to cJSON_Delete), or NULL with *status the exit
+ * status for main() (through config_exit_status()). */
+cJSON *config_open_document(const struct config_request *r, int *status);
 /* Whether any problem was an error: check after reading values. */
 bool config_failed(const struct config *c);
 

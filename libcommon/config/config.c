@@ -392,3 +392,15 @@ int config_exit_status(const struct config *c, int status)
 		 c->diag.errors);
 	return error_status(status, msg);
 }
+
+cJSON *config_open_document(const struct config_request *r, int *status)
+{
+	struct config c;
+	*status = config_open(r, &c);
+	if (*status != 0)
+		*status = config_exit_status(&c, *status);
+	cJSON *doc = c.doc;
+	c.doc = NULL;
+	config_close(&c);
+	return doc;
+}
