@@ -79,9 +79,12 @@ struct settings {
 	size_t n_group_by;
 };
 
-/* Reads the "alerts" section (and environment, service.name). Problems are
- * printed as "prog: config: alerts.KEY: ..." and counted; returns the count. */
-unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms);
+/* Reads the "alerts" section (and environment, service.name) of the
+ * validated config document (config_open: types and ranges are the
+ * schema's). What only alert-send sees (an unknown channel, a URL libcurl
+ * refuses) is printed as "prog: FILE: alerts.KEY: ..." and counted;
+ * returns the count. */
+unsigned settings_load(struct settings *s, const cJSON *doc, const char *file, int64_t timeout_ms);
 void settings_free(struct settings *s);
 unsigned settings_configured(const struct settings *s); /* bit per configured channel */
 const struct runbook *settings_runbook(const struct settings *s, const char *alertname);

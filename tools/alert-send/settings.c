@@ -25,6 +25,7 @@ int channel_parse(const char *name)
 
 struct loader {
 	const cJSON *alerts;
+	const char *file; /* the config, for messages */
 	unsigned errors;
 };
 
@@ -37,7 +38,7 @@ static void bad(struct loader *l, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	error_msg("config: alerts.%s: %s", path, msg);
+	error_msg("%s: alerts.%s: %s", l->file, path, msg);
 	l->errors++;
 }
 
@@ -374,12 +375,13 @@ char *group_key_of(const cJSON *group_labels)
 	return buf_take(&k);
 }
 
-unsigned settings_load(struct settings *s, const cJSON *doc, int64_t timeout_ms)
+unsigned settings_load(struct settings *s, const cJSON *doc, const char *file, int64_t timeout_ms)
 {
 	memset(s, 0, sizeof *s);
-	struct loader l = {.alerts = cJSON_GetObjectItemCaseSensitive(doc, "alerts")};
+	struct loader l = {.alerts = cJSON_GetObjectItemCaseSensitive(doc, "alerts"),
+			   .file = file ? file : "config"};
 	if (l.alerts && !cJSON_IsObject(l.alerts)) {
-		error_msg("config: alerts: expected a map");
+		error_msg("%s: alerts: expected a map", l.file);
 		return 1;
 	}
 	s->environment = dup_or_null(json_path_string(doc, "environment", NULL));
