@@ -167,24 +167,24 @@ count_requests() {
 	assert_equal "$status" 64
 }
 
-@test "an invalid channel config exits 2 naming the key" {
+@test "an invalid channel config exits 65 naming the key" {
 	config 'escalation: {levels: [{level: 1, after: 0s, channels: [pager]}]}'
 	run --separate-stderr alert-send -c cfg.yaml </dev/null
-	assert_equal "$status" 2
+	assert_equal "$status" 65
 	[[ $stderr == *"alerts.escalation.levels[0].channels: unknown channel \"pager\""* ]]
 	config 'retry: {attempts: 0}'
 	run --separate-stderr alert-send -c cfg.yaml </dev/null
-	assert_equal "$status" 2
-	[[ $stderr == *"alerts.retry.attempts: expected a whole number from 1 to 100"* ]]
+	assert_equal "$status" 65
+	[[ $stderr == *"alerts.retry.attempts: 0 is below the minimum 1"* ]]
 	config 'repeat_interval: soon'
 	run --separate-stderr alert-send -c cfg.yaml </dev/null
-	assert_equal "$status" 2
+	assert_equal "$status" 65
 	[[ $stderr == *"alerts.repeat_interval: expected a duration"* ]]
 	# a webhook URL libcurl cannot use is named by its key, never shown
 	config "slack: {webhook_url: \"https://hooks.example:99999/services/$SECRET_TOKEN\"}"
 	run --separate-stderr alert-send -c cfg.yaml </dev/null
-	assert_equal "$status" 2
-	[[ $stderr == *"alerts.slack.webhook_url: invalid port (expected 1 to 65535)"* ]]
+	assert_equal "$status" 65
+	[[ $stderr == *"alerts.slack.webhook_url: not a URL: port out of range 1-65535"* ]]
 	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
 }
 

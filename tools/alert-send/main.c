@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT };
+enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT, OPT_SCHEMA, OPT_STRICT };
 
 #define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
 #define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
@@ -28,8 +28,8 @@ enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOU
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: alert-send -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--dry-run]\n"
-		"                  [--only-input] [--format json|text] [-q] [-v]\n"
+		"usage: alert-send -c FILE [--schema FILE] [--strict] [--state-dir DIR] [-t DUR]\n"
+		"                  [--attempt-timeout DUR] [--dry-run] [--only-input] [--format json|text] [-q] [-v]\n"
 		"       alert-send --test -c FILE [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
 		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
 		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"delivery record per attempt.\n"
 		"\n"
 		"  -c, --config FILE     the config (YAML or a JSON config document)\n"
+		"      --schema FILE     the config schema (default: beside alert-send)\n"
+		"      --strict          unknown config keys are errors, not warnings\n"
 		"      --state-dir DIR   state: the alert book, the spool, acks\n"
 		"  -t, --timeout DUR     bound the whole run: at DUR what is not delivered is\n"
 		"                        spooled (--test: failed) and alert-send stops\n"
@@ -64,8 +66,9 @@ static void usage(FILE *f)
 
 struct args {
 	struct std_opts std;
-	bool dry_run, test, only_input;
+	bool dry_run, test, only_input, strict;
 	int64_t attempt_timeout_ms; /* 0: alerts.timeout */
+	const char *schema;  /* --schema */
 	const char *command; /* NULL (run), "flush", "ack" */
 	const char *fingerprint;
 	const char *message;
@@ -626,6 +629,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"test", no_argument, NULL, OPT_TEST},
 		{"only-input", no_argument, NULL, OPT_ONLY_INPUT},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
+		{"strict", no_argument, NULL, OPT_STRICT},
 		{"message", required_argument, NULL, 'm'},
 		{NULL, 0, NULL, 0},
 	};
@@ -639,6 +644,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_TEST: a->test = true; break;
 		case OPT_ONLY_INPUT: a->only_input = true; break;
+		case OPT_SCHEMA: a->schema = optarg; break;
+		case OPT_STRICT: a->strict = true; break;
 		case 'm': a->message = optarg; break;
 		}
 	}
@@ -680,17 +687,22 @@ int main(int argc, char **argv)
 
 	bool ack = args.command && strcmp(args.command, "ack") == 0;
 	int status;
-	if (args.std.config_path)
-		a.doc = config_document_load(args.std.config_path);
-	if (ack) {
+	static const char *const sections[] = {"alerts", NULL};
+	struct config cfg = {0};
+	struct config_request req = {.path = args.std.config_path, .schema_path = args.schema,
+				     .sections = sections, .strict = args.strict};
+	status = args.std.config_path ? config_open(&req, &cfg) : 0;
+	a.doc = cfg.doc;
+	cfg.doc = NULL;
+	config_close(&cfg);
+	if (status != 0)
+		; /* every problem is reported: exit 65 */
+	else if (ack)
 		status = cmd_ack(&a);
-	} else {
-		unsigned errors = settings_load(&a.s, a.doc, args.attempt_timeout_ms);
-		if (errors)
-			die(EXIT_CRITICAL, "%s: %u problem%s in the alerts section", args.std.config_path, errors,
-			    errors == 1 ? "" : "s");
+	else if (settings_load(&a.s, a.doc, args.std.config_path, args.attempt_timeout_ms) != 0)
+		status = EXIT_DATAERR; /* each problem named above */
+	else
 		status = args.test ? cmd_test(&a) : cmd_run(&a, args.command != NULL);
-	}
 	settings_free(&a.s);
 	for (int c = 0; c < CH_COUNT; c++)
 		owed_free(&a.owed[c]);
