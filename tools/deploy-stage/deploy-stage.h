@@ -15,6 +15,7 @@ struct args {
 	const char *command;  /* lock, begin, gate, apply, finish, status, history, e2e */
 	const char *operand;  /* lock: acquire|release|status; gate: STAGE */
 	const char *service;
+	const char *schema;   /* --schema */
 	const char *message;
 	const char *release;
 	const char *result;

@@ -15,6 +15,7 @@
 
 enum {
 	OPT_SERVICE = OPT_TOOL_BASE,
+	OPT_SCHEMA,
 	OPT_RELEASE,
 	OPT_RESULT,
 	OPT_WAIT,
@@ -28,8 +29,8 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: deploy-stage [-c FILE] [--service NAME] [--state-dir DIR] [-t DUR] [--format json|text]\n"
-		"                    [-q] [-v] COMMAND ...\n"
+		"usage: deploy-stage [-c FILE] [--schema FILE] [--service NAME] [--state-dir DIR] [-t DUR]\n"
+		"                    [--format json|text] [-q] [-v] COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 		"\n"
 		"  -c, --config FILE     the config (YAML or a JSON config document); begin,\n"
 		"                        apply and e2e read a config document on stdin without it\n"
+		"      --schema FILE     the config schema (default: beside deploy-stage)\n"
 		"      --service NAME    the service (default: the config's service.name, else\n"
 		"                        $SHIPSHAPE_SERVICE, else \"default\")\n"
 		"  -r, --release ID      the release to deploy (begin)\n"
@@ -110,6 +112,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		STD_TIMEOUT_OPT,
 		STD_STATE_DIR_OPT,
 		{"service", required_argument, NULL, OPT_SERVICE},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"release", required_argument, NULL, 'r'},
 		{"message", required_argument, NULL, 'm'},
 		{"result", required_argument, NULL, OPT_RESULT},
@@ -129,6 +132,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_SERVICE: a->service = optarg; break;
+		case OPT_SCHEMA: a->schema = optarg; break;
 		case 'r': a->release = optarg; break;
 		case 'm': a->message = journal_text_clean(optarg, true); break; /* lives until exit */
 		case OPT_RESULT:
@@ -214,8 +218,14 @@ int main(int argc, char **argv)
 	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
 
 	struct run r = {.a = &a, .fmt = format_resolve(a.std.format)};
-	if (a.std.config_path || needs_config(a.command))
-		r.config = config_document_load(a.std.config_path);
+	if (a.std.config_path || needs_config(a.command)) {
+		/* no section is required: a command that needs the driver says so */
+		static const char *const none[] = {NULL};
+		struct config_request req = {.path = a.std.config_path, .schema_path = a.schema, .sections = none};
+		int status;
+		if (!(r.config = config_open_document(&req, &status)))
+			return status;
+	}
 	const char *service = a.service;
 	if (!service && r.config)
 		service = json_path_string(r.config, "service.name", NULL);
