@@ -26,6 +26,7 @@
 
 enum {
 	OPT_SERVICE = OPT_TOOL_BASE,
+	OPT_SCHEMA,
 	OPT_TO,
 	OPT_DRY_RUN,
 	OPT_CHECK,
@@ -37,7 +38,7 @@ enum {
 
 struct args {
 	struct std_opts std;
-	const char *service, *to, *url, *message;
+	const char *service, *to, *url, *message, *schema;
 	int64_t health_timeout_ms, interval_ms;
 	int64_t deadline_ms; /* monotonic: -t bounds the whole command; 0: no bound */
 	bool dry_run, check, no_verify;
@@ -46,7 +47,7 @@ struct args {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rollback [-c FILE] [--service NAME] [--to RELEASE] [--dry-run | --check]\n"
+		"usage: rollback [-c FILE] [--schema FILE] [--service NAME] [--to RELEASE] [--dry-run | --check]\n"
 		"                [--url URL] [--health-timeout DUR] [--interval DUR] [--no-verify]\n"
 		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--format json|text|nagios] [-q] [-v]\n"
 		"       rollback -h | -V\n"
@@ -56,6 +57,7 @@ static void usage(FILE *f)
 		"it in the deploy journal, then probes health until healthy.\n"
 		"\n"
 		"  -c, --config FILE       the config (YAML or a JSON config document; default stdin)\n"
+		"      --schema FILE       the config schema (default: beside rollback)\n"
 		"      --service NAME      the service (default: the config's service.name)\n"
 		"      --to RELEASE        roll back to this release\n"
 		"      --dry-run           say what would happen; change nothing\n"
@@ -87,6 +89,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		STD_TIMEOUT_OPT,
 		STD_STATE_DIR_OPT,
 		{"service", required_argument, NULL, OPT_SERVICE},
+		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"to", required_argument, NULL, OPT_TO},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"check", no_argument, NULL, OPT_CHECK},
@@ -106,6 +109,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		switch (c) {
 		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_SERVICE: a->service = optarg; break;
+		case OPT_SCHEMA: a->schema = optarg; break;
 		case OPT_TO: a->to = optarg; break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_CHECK: a->check = true; break;
@@ -612,7 +616,12 @@ int main(int argc, char **argv)
 	tool_start(argv[0]);
 	parse_args(argc, argv, &a);
 	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
-	cJSON *config = config_document_load(a.std.config_path);
+	static const char *const none[] = {NULL}; /* no section required */
+	struct config_request req = {.path = a.std.config_path, .schema_path = a.schema, .sections = none};
+	int status;
+	cJSON *config = config_open_document(&req, &status);
+	if (!config)
+		return status;
 	const char *service = a.service ? a.service : json_path_string(config, "service.name", NULL);
 	if (!service)
 		service = getenv("SHIPSHAPE_SERVICE");
@@ -625,7 +634,6 @@ int main(int argc, char **argv)
 			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
 		die_errno(EXIT_UNKNOWN, "unable to create the journal directory %s/deploy/%s", state, service);
 	}
-	int status;
 	if (a.check) {
 		struct journal_view view;
 		journal_load_or_die(&j, &view);
