@@ -35,10 +35,8 @@ enum {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: health-watch [-c FILE] [--schema FILE] [--strict] [--target NAME=URL]...
-"
-		"                    [-i DUR] [--probe-timeout DUR]
-"
+		"usage: health-watch [-c FILE] [--schema FILE] [--strict] [--target NAME=URL]...\n"
+		"                    [-i DUR] [--probe-timeout DUR]\n"
 		"                    [--failure-threshold N] [--success-threshold N] [--severity S]\n"
 		"                    [--emit changes|all] [--heartbeat DUR] [--count N]\n"
 		"                    [--until up|down] [-t DUR] [--metrics-file PATH]\n"
