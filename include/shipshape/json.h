@@ -29,6 +29,9 @@ void jsonl_reader_free(struct jsonl_reader *r);
 
 /* Writes doc compactly on one line followed by '\n'. Returns 0 or -1. */
 int json_print_line(FILE *out, const cJSON *doc);
+/* doc's compact JSON (a new string, freed with free()); exits 3 when out of
+ * memory, like emalloc(). */
+char *ejson_print(const cJSON *doc);
 
 /* Parses a whole JSON text; NULL with a message in err on failure. */
 cJSON *json_parse_text(const char *text, size_t len, char *err, size_t errsize);

@@ -112,6 +112,14 @@ int json_print_line(FILE *out, const cJSON *doc)
 	return rc;
 }
 
+char *ejson_print(const cJSON *doc)
+{
+	char *text = cJSON_PrintUnformatted(doc);
+	if (!text)
+		die(EXIT_UNKNOWN, "unable to allocate memory");
+	return text;
+}
+
 cJSON *json_parse_text(const char *text, size_t len, char *err, size_t errsize)
 {
 	const char *end = NULL;
