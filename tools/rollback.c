@@ -252,22 +252,12 @@ static cJSON *verify_health(const struct args *a, const cJSON *config, const cha
 		sleep_ms(a->interval_ms < left ? a->interval_ms : left);
 	}
 	char *shown = redact_url(url);
-	cJSON *rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "type", "health");
-	cJSON_AddStringToObject(rec, "stage", "post-deploy");
-	cJSON_AddStringToObject(rec, "status", healthy ? "ok" : "failed");
-	cJSON_AddStringToObject(rec, "url", shown);
-	cJSON_AddNumberToObject(rec, "attempts", attempts);
-	cJSON_AddNumberToObject(rec, "successes_needed", needed);
-	cJSON_AddNumberToObject(rec, "duration_ms", (double)(now_monotonic_ms() - start));
 	char t[32];
 	char *msg = healthy ? easprintf("%s healthy after %d probe%s: %s", shown, attempts, attempts == 1 ? "" : "s",
 					last)
 			    : easprintf("%s not healthy within %s: %s", shown,
 					duration_format(a->health_timeout_ms, t, sizeof t), last ? last : "no probe ran");
-	char *red = redact_string(msg);
-	cJSON_AddStringToObject(rec, "message", red);
-	free(red);
+	cJSON *rec = journal_record_health(healthy, url, attempts, needed, now_monotonic_ms() - start, msg);
 	free(msg);
 	free(shown);
 	free(last);
@@ -438,19 +428,8 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		char *checked = NULL;
 		enum status tst = driver_check_target(&ctx, &checked);
 		char *what = driver_describe(&ctx, true);
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "kind", "journal");
-		cJSON_AddStringToObject(doc, "type", "rollback");
-		cJSON_AddBoolToObject(doc, "dry_run", true);
-		cJSON_AddStringToObject(doc, "service", j->service);
-		cJSON_AddStringToObject(doc, "from", pl.current ? pl.current : "");
-		cJSON_AddStringToObject(doc, "to", pl.target);
-		if (pl.open)
-			cJSON_AddNumberToObject(doc, "closes_deploy", (double)pl.open->id);
-		cJSON_AddStringToObject(doc, "message", what);
-		cJSON *tc = cJSON_AddObjectToObject(doc, "target_check");
-		cJSON_AddStringToObject(tc, "status", status_name(tst));
-		cJSON_AddStringToObject(tc, "message", checked);
+		cJSON *doc = journal_record_rollback_plan(j->service, pl.current, pl.target, pl.open ? pl.open->id : 0,
+							  what, tst, checked);
 		char *shown = url ? redact_url(url) : NULL;
 		char *text = easprintf("would %s%s%s; %s", what, shown ? ", then verify health at " : "",
 				       shown ? shown : "", checked);
@@ -471,16 +450,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 
 	long id = journal_next_id(&view);
 	if (pl.open) {
-		cJSON *fin = cJSON_CreateObject();
-		cJSON_AddStringToObject(fin, "type", "finish");
-		cJSON_AddStringToObject(fin, "result", "failed");
-		/* how the rollback ended is its own deploy's finish: readers say
-		 * "rolled back" only once that one finished ok */
-		char *reason = easprintf("rollback to %s (deploy %ld)", pl.target, id);
-		cJSON_AddStringToObject(fin, "reason", reason);
-		free(reason);
-		cJSON_AddStringToObject(fin, "rollback_to", pl.target);
-		cJSON_AddNumberToObject(fin, "rollback_deploy", (double)id);
+		cJSON *fin = journal_record_finish_by_rollback(pl.target, id);
 		journal_append_or_die(j, pl.open->id, fin);
 		cJSON_Delete(fin);
 	}
@@ -489,42 +459,17 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		warnx_("reclaiming a stale lock: its holder %s is gone", who);
 		free(who);
 	}
-	char *user = lock_user_at_host(), *digest = journal_config_digest(config);
 	char *target = estrdup(pl.target), *current = pl.current ? estrdup(pl.current) : NULL;
-	cJSON *begin = cJSON_CreateObject();
-	cJSON_AddStringToObject(begin, "type", "begin");
-	cJSON_AddStringToObject(begin, "action", "rollback");
-	cJSON_AddStringToObject(begin, "release", target);
-	if (current)
-		cJSON_AddStringToObject(begin, "previous", current);
-	else
-		cJSON_AddNullToObject(begin, "previous");
-	cJSON_AddStringToObject(begin, "user", user);
-	cJSON_AddNumberToObject(begin, "pid", (double)lock_owner_pid());
-	if (a->message) {
-		char *m = redact_string(a->message);
-		cJSON_AddStringToObject(begin, "message", m);
-		free(m);
-	}
-	if (pl.open)
-		cJSON_AddNumberToObject(begin, "rollback_of", (double)pl.open->id);
-	cJSON_AddStringToObject(begin, "config_digest", digest);
+	cJSON *begin = journal_record_begin(JOURNAL_ROLLBACK, target, current, a->message, pl.open ? pl.open->id : 0,
+					    config);
 	const char *driver = driver_name(config);
-	cJSON_AddStringToObject(begin, "driver", driver ? driver : "none");
 	journal_append_or_die(j, id, begin);
 	if (lock_write(j->dir, id, "rollback") < 0)
 		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", j->dir);
-	cJSON *start = cJSON_CreateObject();
-	cJSON_AddStringToObject(start, "type", "apply");
-	cJSON_AddStringToObject(start, "phase", "start");
-	cJSON_AddStringToObject(start, "stage", "application");
-	cJSON_AddStringToObject(start, "release", target);
-	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
+	cJSON *start = journal_record_apply_start(target, driver);
 	journal_append_or_die(j, id, start);
 	cJSON_Delete(start);
 	cJSON_Delete(begin);
-	free(user);
-	free(digest);
 	/* the target may live in the view: keep our own copies before dropping it */
 	ctx.release = target;
 	ctx.previous = current;
@@ -538,14 +483,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 
 	struct driver_outcome res;
 	int rc = driver_rollback(&ctx, &res);
-	cJSON *end = cJSON_CreateObject();
-	cJSON_AddStringToObject(end, "type", "apply");
-	cJSON_AddStringToObject(end, "phase", "end");
-	cJSON_AddStringToObject(end, "stage", "application");
-	cJSON_AddStringToObject(end, "release", target);
-	cJSON_AddStringToObject(end, "status", rc == 0 ? "ok" : "failed");
-	cJSON_AddStringToObject(end, "message", res.message ? res.message : "");
-	cJSON_AddItemToObject(end, "data", res.data);
+	cJSON *end = journal_record_apply_end(target, rc == 0, res.message, res.data);
 	res.data = NULL;
 	journal_append_or_die(j, id, end);
 	cJSON_Delete(end);
@@ -562,11 +500,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 			why = estrdup(json_path_string(health, "message", "unhealthy"));
 		}
 	}
-	cJSON *fin = cJSON_CreateObject();
-	cJSON_AddStringToObject(fin, "type", "finish");
-	cJSON_AddStringToObject(fin, "result", ok ? "ok" : "failed");
-	cJSON_AddStringToObject(fin, "release", target);
-	cJSON_AddStringToObject(fin, "message", why);
+	cJSON *fin = journal_record_finish(ok, target, why, NULL);
 	journal_append_or_die(j, id, fin);
 	cJSON_Delete(fin);
 	guard = lock_guard_take(j->dir);
@@ -574,18 +508,7 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 	if (lock_read(j->dir, &li) == 0 && li.present && li.deploy == id && lock_remove(j->dir) < 0)
 		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", j->dir);
 
-	cJSON *doc = cJSON_CreateObject();
-	cJSON_AddStringToObject(doc, "kind", "journal");
-	cJSON_AddStringToObject(doc, "type", "rollback");
-	cJSON_AddStringToObject(doc, "service", j->service);
-	cJSON_AddNumberToObject(doc, "deploy", (double)id);
-	cJSON_AddStringToObject(doc, "from", current ? current : "");
-	cJSON_AddStringToObject(doc, "to", target);
-	cJSON_AddStringToObject(doc, "status", ok ? "ok" : "failed");
-	cJSON_AddStringToObject(doc, "message", why);
-	cJSON_AddStringToObject(doc, "driver_message", res.message ? res.message : "");
-	if (health)
-		cJSON_AddItemToObject(doc, "health", health);
+	cJSON *doc = journal_record_rollback(j->service, id, current, target, ok, why, res.message, health);
 	char *text = easprintf("rollback %s: %s -> %s: %s", ok ? "ok" : "FAILED", current ? current : "(none)",
 			       target, why);
 	emit(a, doc, text);

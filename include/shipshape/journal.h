@@ -15,7 +15,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
+#include "shipshape/report.h"
 
 #define JOURNAL_FILE_MAX (64u << 20) /* a deployment's records, at most */
 #define JOURNAL_LINE_MAX (8u << 20)  /* one record; a longer line is unreadable */
@@ -143,5 +145,50 @@ char *journal_config_digest(const cJSON *config);
 int journal_append(const struct journal *j, long id, cJSON *records);
 /* journal_append(), or exit 3 with one line naming the file and why. */
 void journal_append_or_die(const struct journal *j, long id, cJSON *records);
+
+/* ---- records: built here only (record.c), their members listed in
+ * shipshape(7). Each returns a new object holding the record's own members,
+ * type first; journal_append() stamps kind, service, deploy and time. Every
+ * free text (messages) is redacted. */
+enum journal_action { JOURNAL_DEPLOY, JOURNAL_ROLLBACK };
+/* begin: action, release, previous (null for none), user (user@host), pid
+ * (lock_owner_pid()), message, rollback_of (when > 0), config_digest and
+ * driver (of config; "none"). */
+cJSON *journal_record_begin(enum journal_action action, const char *release, const char *previous,
+			    const char *message, long rollback_of, const cJSON *config);
+/* report: stage and the report, whole or bounded (see JOURNAL_REPORT_MAX;
+ * brief keeps no checks). */
+cJSON *journal_record_report(const char *stage, const cJSON *report, bool brief);
+/* gate: stage, passed, status, strict, reports (how many) and problems (an
+ * array of strings, when there are any; copied). */
+cJSON *journal_record_gate(const char *stage, bool passed, enum status status, bool strict, int reports,
+			   const cJSON *problems);
+/* apply, phase start: stage application, release, driver ("none"). */
+cJSON *journal_record_apply_start(const char *release, const char *driver);
+/* apply, phase end: stage application, release, status ok|failed, message
+ * and the driver's data (consumed; may be NULL). */
+cJSON *journal_record_apply_end(const char *release, bool ok, const char *message, cJSON *data);
+/* What apply --dry-run prints (not a journal line): kind, type apply, phase
+ * dry-run, deploy, release, driver, message. */
+cJSON *journal_record_apply_plan(long deploy, const char *release, const char *driver, const char *message);
+/* health: stage post-deploy, status ok|failed, url (redacted), attempts,
+ * successes_needed, duration_ms, message. */
+cJSON *journal_record_health(bool ok, const char *url, int attempts, int needed, int64_t duration_ms,
+			     const char *message);
+/* finish: result ok|failed, then release, message and reason where given. */
+cJSON *journal_record_finish(bool ok, const char *release, const char *message, const char *reason);
+/* finish of a deploy closed by a rollback: result failed, reason "rollback
+ * to TARGET (deploy N)", rollback_to, rollback_deploy. */
+cJSON *journal_record_finish_by_rollback(const char *target, long rollback_deploy);
+/* What rollback prints (not a journal line): kind, type rollback, service,
+ * deploy, from ("" for none), to, status ok|failed, message, driver_message
+ * and health (the health record, consumed; may be NULL). */
+cJSON *journal_record_rollback(const char *service, long deploy, const char *from, const char *to, bool ok,
+			       const char *message, const char *driver_message, cJSON *health);
+/* What rollback --dry-run prints: kind, type rollback, dry_run true,
+ * service, from, to, closes_deploy (when > 0), message and target_check
+ * {status, message}. */
+cJSON *journal_record_rollback_plan(const char *service, const char *from, const char *to, long closes_deploy,
+				    const char *message, enum status check, const char *checked);
 
 #endif

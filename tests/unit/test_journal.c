@@ -15,6 +15,8 @@
 #include "shipshape/common.h"
 #include "shipshape/journal.h"
 #include "shipshape/json.h"
+#include "shipshape/lock.h"
+#include "shipshape/redact.h"
 
 static char state[] = "/tmp/shipshape-test-journal.XXXXXX";
 
@@ -328,6 +330,192 @@ static void test_report_budget(void **st)
 	journal_close(&j);
 }
 
+/* A record's compact JSON, member for member (consumes rec). */
+static void assert_record(cJSON *rec, const char *expected)
+{
+	assert_non_null(rec);
+	char *text = ejson_print(rec);
+	assert_string_equal(text, expected);
+	free(text);
+	cJSON_Delete(rec);
+}
+
+#define SECRET "s3cret-token-77aa"
+
+static void test_record_begin(void **st)
+{
+	(void)st;
+	cJSON *config = cJSON_Parse("{\"deploy\":{\"driver\":\"symlink\"}}");
+	char *user = lock_user_at_host(), *digest = journal_config_digest(config);
+	char *want = easprintf("{\"type\":\"begin\",\"action\":\"deploy\",\"release\":\"v2\",\"previous\":\"v1\","
+			       "\"user\":\"%s\",\"pid\":%ld,\"message\":\"why ***\",\"config_digest\":\"%s\","
+			       "\"driver\":\"symlink\"}",
+			       user, (long)lock_owner_pid(), digest);
+	redact_register(SECRET);
+	assert_record(journal_record_begin(JOURNAL_DEPLOY, "v2", "v1", "why " SECRET, 0, config), want);
+	free(want);
+	/* a rollback's: no previous is null, no message, what it rolls back */
+	free(digest);
+	cJSON *empty = cJSON_CreateObject();
+	digest = journal_config_digest(empty);
+	want = easprintf("{\"type\":\"begin\",\"action\":\"rollback\",\"release\":\"v1\",\"previous\":null,"
+			 "\"user\":\"%s\",\"pid\":%ld,\"rollback_of\":7,\"config_digest\":\"%s\",\"driver\":\"none\"}",
+			 user, (long)lock_owner_pid(), digest);
+	assert_record(journal_record_begin(JOURNAL_ROLLBACK, "v1", NULL, NULL, 7, empty), want);
+	redact_clear();
+	free(want);
+	free(digest);
+	free(user);
+	cJSON_Delete(empty);
+	cJSON_Delete(config);
+}
+
+static void test_record_report(void **st)
+{
+	(void)st;
+	const char *small = "{\"kind\":\"report\",\"tool\":\"db-check\",\"status\":\"ok\",\"summary\":\"s\","
+			    "\"checks\":[{\"name\":\"db.x\",\"status\":\"ok\",\"message\":\"m\",\"data\":{\"n\":1}}]}";
+	cJSON *rep = cJSON_Parse(small);
+	char *want = easprintf("{\"type\":\"report\",\"stage\":\"pre-deploy\",\"report\":%s}", small);
+	assert_record(journal_record_report("pre-deploy", rep, false), want);
+	free(want);
+	/* brief: status and summary only, the checks counted */
+	want = easprintf("{\"type\":\"report\",\"stage\":\"readiness\",\"report\":{\"kind\":\"report\",\"tool\":"
+			 "\"db-check\",\"status\":\"ok\",\"summary\":\"s\",\"checks\":[],\"checks_dropped\":1,"
+			 "\"truncated\":true,\"bytes\":%zu}}",
+			 strlen(small));
+	assert_record(journal_record_report("readiness", rep, true), want);
+	free(want);
+	cJSON_Delete(rep);
+	/* over JOURNAL_REPORT_MAX: bounded, strings cut to 1 KiB */
+	size_t len = JOURNAL_REPORT_MAX + 10;
+	char *blob = emalloc(len + 1);
+	memset(blob, 'b', len);
+	blob[len] = '\0';
+	rep = cJSON_CreateObject();
+	cJSON_AddStringToObject(rep, "kind", "report");
+	cJSON_AddStringToObject(rep, "status", "warning");
+	cJSON_AddStringToObject(rep, "summary", blob);
+	cJSON *rec = journal_record_report("application", rep, false);
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(rec, "report");
+	assert_true(json_path_bool(r, "truncated", false));
+	assert_int_equal(strlen(json_path_string(r, "summary", "")), 1024);
+	assert_string_equal(json_path_string(r, "status", ""), "warning");
+	assert_true(json_path_number(r, "bytes", 0) > JOURNAL_REPORT_MAX);
+	cJSON_Delete(rec);
+	cJSON_Delete(rep);
+	free(blob);
+}
+
+static void test_record_gate(void **st)
+{
+	(void)st;
+	assert_record(journal_record_gate("infrastructure", true, STATUS_WARNING, false, 2, NULL),
+		      "{\"type\":\"gate\",\"stage\":\"infrastructure\",\"passed\":true,\"status\":\"warning\","
+		      "\"strict\":false,\"reports\":2}");
+	cJSON *problems = cJSON_Parse("[\"stdin:1: not a report\"]");
+	assert_record(journal_record_gate("readiness", false, STATUS_UNKNOWN, true, 0, problems),
+		      "{\"type\":\"gate\",\"stage\":\"readiness\",\"passed\":false,\"status\":\"unknown\","
+		      "\"strict\":true,\"reports\":0,\"problems\":[\"stdin:1: not a report\"]}");
+	/* copied, not taken */
+	assert_int_equal(cJSON_GetArraySize(problems), 1);
+	cJSON_Delete(problems);
+}
+
+static void test_record_apply(void **st)
+{
+	(void)st;
+	assert_record(journal_record_apply_start("v3", "render"),
+		      "{\"type\":\"apply\",\"phase\":\"start\",\"stage\":\"application\",\"release\":\"v3\","
+		      "\"driver\":\"render\"}");
+	assert_record(journal_record_apply_start("v3", NULL),
+		      "{\"type\":\"apply\",\"phase\":\"start\",\"stage\":\"application\",\"release\":\"v3\","
+		      "\"driver\":\"none\"}");
+	assert_record(journal_record_apply_end("v3", true, "live", cJSON_Parse("{\"render_deploy_id\":\"d1\"}")),
+		      "{\"type\":\"apply\",\"phase\":\"end\",\"stage\":\"application\",\"release\":\"v3\","
+		      "\"status\":\"ok\",\"message\":\"live\",\"data\":{\"render_deploy_id\":\"d1\"}}");
+	assert_record(journal_record_apply_end("v3", false, NULL, NULL),
+		      "{\"type\":\"apply\",\"phase\":\"end\",\"stage\":\"application\",\"release\":\"v3\","
+		      "\"status\":\"failed\",\"message\":\"\"}");
+	assert_record(journal_record_apply_plan(4, "v3", "command", "would run x"),
+		      "{\"kind\":\"journal\",\"type\":\"apply\",\"phase\":\"dry-run\",\"deploy\":4,\"release\":\"v3\","
+		      "\"driver\":\"command\",\"message\":\"would run x\"}");
+}
+
+static void test_record_health(void **st)
+{
+	(void)st;
+	redact_register(SECRET);
+	assert_record(journal_record_health(true, "http://u:" SECRET "@127.0.0.1:9/health", 3, 2, 1500,
+					    "healthy " SECRET),
+		      "{\"type\":\"health\",\"stage\":\"post-deploy\",\"status\":\"ok\",\"url\":"
+		      "\"http://u:***@127.0.0.1:9/health\",\"attempts\":3,\"successes_needed\":2,\"duration_ms\":1500,"
+		      "\"message\":\"healthy ***\"}");
+	redact_clear();
+}
+
+static void test_record_finish(void **st)
+{
+	(void)st;
+	redact_register(SECRET);
+	assert_record(journal_record_finish(true, "v2", "done " SECRET, NULL),
+		      "{\"type\":\"finish\",\"result\":\"ok\",\"release\":\"v2\",\"message\":\"done ***\"}");
+	redact_clear();
+	assert_record(journal_record_finish(false, NULL, NULL, "interrupted; closed by a forced begin"),
+		      "{\"type\":\"finish\",\"result\":\"failed\",\"reason\":\"interrupted; closed by a forced begin\"}");
+	assert_record(journal_record_finish_by_rollback("v1", 9),
+		      "{\"type\":\"finish\",\"result\":\"failed\",\"reason\":\"rollback to v1 (deploy 9)\","
+		      "\"rollback_to\":\"v1\",\"rollback_deploy\":9}");
+}
+
+static void test_record_rollback(void **st)
+{
+	(void)st;
+	assert_record(journal_record_rollback("api", 9, "v2", "v1", true, "healthy", "switched", NULL),
+		      "{\"kind\":\"journal\",\"type\":\"rollback\",\"service\":\"api\",\"deploy\":9,\"from\":\"v2\","
+		      "\"to\":\"v1\",\"status\":\"ok\",\"message\":\"healthy\",\"driver_message\":\"switched\"}");
+	assert_record(journal_record_rollback("api", 9, NULL, "v1", false, "x", NULL, cJSON_Parse("{\"type\":\"health\"}")),
+		      "{\"kind\":\"journal\",\"type\":\"rollback\",\"service\":\"api\",\"deploy\":9,\"from\":\"\","
+		      "\"to\":\"v1\",\"status\":\"failed\",\"message\":\"x\",\"driver_message\":\"\","
+		      "\"health\":{\"type\":\"health\"}}");
+	assert_record(journal_record_rollback_plan("api", "v2", "v1", 8, "would switch", STATUS_WARNING, "not seen"),
+		      "{\"kind\":\"journal\",\"type\":\"rollback\",\"dry_run\":true,\"service\":\"api\",\"from\":\"v2\","
+		      "\"to\":\"v1\",\"closes_deploy\":8,\"message\":\"would switch\",\"target_check\":"
+		      "{\"status\":\"warning\",\"message\":\"not seen\"}}");
+	assert_record(journal_record_rollback_plan("api", NULL, "v1", 0, "m", STATUS_OK, "ok"),
+		      "{\"kind\":\"journal\",\"type\":\"rollback\",\"dry_run\":true,\"service\":\"api\",\"from\":\"\","
+		      "\"to\":\"v1\",\"message\":\"m\",\"target_check\":{\"status\":\"ok\",\"message\":\"ok\"}}");
+}
+
+/* The records as the journal reads them back: begin and finish make the
+ * deployment, an ok apply end makes it applied. */
+static void test_records_load_back(void **st)
+{
+	(void)st;
+	struct journal j;
+	assert_int_equal(journal_open(&j, state, "records"), 0);
+	cJSON *config = cJSON_CreateObject();
+	cJSON *recs[] = {journal_record_begin(JOURNAL_DEPLOY, "v5", "v4", NULL, 0, config),
+			 journal_record_apply_start("v5", NULL), journal_record_apply_end("v5", true, "ok", NULL),
+			 journal_record_finish(true, "v5", NULL, NULL)};
+	for (size_t i = 0; i < sizeof recs / sizeof *recs; i++) {
+		assert_int_equal(journal_append(&j, 1, recs[i]), 0);
+		assert_string_equal(json_path_string(recs[i], "kind", ""), "journal");
+		cJSON_Delete(recs[i]);
+	}
+	struct journal_view v;
+	assert_int_equal(journal_load(&j, &v), 0);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(v.v[0].release, "v5");
+	assert_string_equal(v.v[0].previous, "v4");
+	assert_string_equal(v.v[0].action, "deploy");
+	assert_true(v.v[0].applied);
+	assert_string_equal(v.v[0].result, "ok");
+	journal_view_free(&v);
+	cJSON_Delete(config);
+	journal_close(&j);
+}
+
 int main(void)
 {
 	prog_set("test_journal");
@@ -342,6 +530,14 @@ int main(void)
 		cmocka_unit_test(test_fsync_failure_removes_the_record),
 		cmocka_unit_test(test_release_names_and_text),
 		cmocka_unit_test(test_report_budget),
+		cmocka_unit_test(test_record_begin),
+		cmocka_unit_test(test_record_report),
+		cmocka_unit_test(test_record_gate),
+		cmocka_unit_test(test_record_apply),
+		cmocka_unit_test(test_record_health),
+		cmocka_unit_test(test_record_finish),
+		cmocka_unit_test(test_record_rollback),
+		cmocka_unit_test(test_records_load_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

@@ -217,10 +217,7 @@ int cmd_begin(struct run *r)
 		}
 		warnx_("closing interrupted deploy %ld (%s) as failed (--force)", open->id,
 		       open->release ? open->release : "?");
-		cJSON *fin = cJSON_CreateObject();
-		cJSON_AddStringToObject(fin, "type", "finish");
-		cJSON_AddStringToObject(fin, "result", "failed");
-		cJSON_AddStringToObject(fin, "reason", "interrupted; closed by a forced begin");
+		cJSON *fin = journal_record_finish(false, NULL, NULL, "interrupted; closed by a forced begin");
 		journal_append_or_die(&r->j, open->id, fin);
 		cJSON_Delete(fin);
 	}
@@ -229,35 +226,15 @@ int cmd_begin(struct run *r)
 
 	long id = journal_next_id(&h.view);
 	const char *previous = journal_current_release(&h.view);
-	char *user = lock_user_at_host(), *digest = journal_config_digest(r->config);
-	cJSON *rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "type", "begin");
-	cJSON_AddStringToObject(rec, "action", "deploy");
-	cJSON_AddStringToObject(rec, "release", a->release);
-	if (previous)
-		cJSON_AddStringToObject(rec, "previous", previous);
-	else
-		cJSON_AddNullToObject(rec, "previous");
-	cJSON_AddStringToObject(rec, "user", user);
-	cJSON_AddNumberToObject(rec, "pid", (double)lock_owner_pid());
-	if (a->message) {
-		char *m = redact_string(a->message);
-		cJSON_AddStringToObject(rec, "message", m);
-		free(m);
-	}
-	cJSON_AddStringToObject(rec, "config_digest", digest);
-	const char *driver = driver_name(r->config);
-	cJSON_AddStringToObject(rec, "driver", driver ? driver : "none");
+	cJSON *rec = journal_record_begin(JOURNAL_DEPLOY, a->release, previous, a->message, 0, r->config);
 	/* the journal first: a crash before the lock leaves an interrupted deploy */
 	journal_append_or_die(&r->j, id, rec);
 	if (lock_write(r->j.dir, id, a->message) < 0)
 		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
 	char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
-			       previous ? previous : "", user);
+			       previous ? previous : "", json_path_string(rec, "user", "?"));
 	emit(r, rec, text);
 	free(text);
-	free(user);
-	free(digest);
 	cJSON_Delete(rec);
 	drop(&h);
 	return EXIT_OK;
@@ -333,92 +310,13 @@ static void gate_read(struct gate_input *in)
 	jsonl_reader_free(&rd);
 }
 
-/* s cut to at most max bytes, on a UTF-8 character boundary (a new
- * string). */
-static char *text_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n <= max)
-		return estrdup(s);
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	char *c = emalloc(max + 1);
-	memcpy(c, s, max);
-	c[max] = '\0';
-	return c;
-}
-
-static void add_cut(cJSON *o, const char *key, const cJSON *from, size_t max)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(from, key);
-	if (cJSON_IsString(v)) {
-		char *c = text_cut(v->valuestring, max);
-		cJSON_AddStringToObject(o, key, c);
-		free(c);
-	} else if (cJSON_IsNumber(v) || cJSON_IsBool(v)) {
-		cJSON_AddItemToObject(o, key, cJSON_Duplicate(v, 0));
-	}
-}
-
-#define BOUNDED_TEXT_MAX 1024
-
-/* The report as the journal stores it (a new document): whole when its
- * compact JSON is at most JOURNAL_REPORT_MAX bytes (or brief), else bounded:
- * kind, tool, status, summary, duration_ms and each check's name, status and
- * message (strings cut to 1 KiB), checks beyond the budget dropped and
- * counted, with "truncated": true and the report's size in "bytes". */
-static cJSON *report_for_journal(const cJSON *doc, bool brief)
-{
-	char *text = cJSON_PrintUnformatted(doc);
-	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
-	size_t bytes = strlen(text);
-	free(text);
-	if (bytes <= JOURNAL_REPORT_MAX && !brief)
-		return cJSON_Duplicate(doc, 1);
-	cJSON *o = cJSON_CreateObject();
-	static const char *const keys[] = {"kind", "tool", "status", "summary", "duration_ms", NULL};
-	for (size_t i = 0; keys[i]; i++)
-		add_cut(o, keys[i], doc, BOUNDED_TEXT_MAX);
-	cJSON *checks = cJSON_AddArrayToObject(o, "checks");
-	size_t used = 0, dropped = 0;
-	const cJSON *c;
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks"))
-	{
-		if (brief || used + 3 * BOUNDED_TEXT_MAX + 64 > JOURNAL_REPORT_MAX / 2) {
-			dropped++;
-			continue;
-		}
-		cJSON *k = cJSON_CreateObject();
-		add_cut(k, "name", c, BOUNDED_TEXT_MAX);
-		add_cut(k, "status", c, BOUNDED_TEXT_MAX);
-		add_cut(k, "message", c, BOUNDED_TEXT_MAX);
-		char *t = cJSON_PrintUnformatted(k);
-		used += t ? strlen(t) : 0;
-		free(t);
-		cJSON_AddItemToArray(checks, k);
-	}
-	if (dropped)
-		cJSON_AddNumberToObject(o, "checks_dropped", (double)dropped);
-	cJSON_AddBoolToObject(o, "truncated", true);
-	cJSON_AddNumberToObject(o, "bytes", (double)bytes);
-	return o;
-}
-
 /* The gate's journal records: a report record for each report, then the
  * gate record. */
-static cJSON *gate_records(const struct gate_input *in, const char *stage, cJSON *gate, bool brief)
+static cJSON *gate_records(const struct gate_input *in, const char *stage, const cJSON *gate, bool brief)
 {
 	cJSON *records = cJSON_CreateArray();
 	const cJSON *doc;
-	cJSON_ArrayForEach(doc, in->reports)
-	{
-		cJSON *rec = cJSON_CreateObject();
-		cJSON_AddStringToObject(rec, "type", "report");
-		cJSON_AddStringToObject(rec, "stage", stage);
-		cJSON_AddItemToObject(rec, "report", report_for_journal(doc, brief));
-		cJSON_AddItemToArray(records, rec);
-	}
+	cJSON_ArrayForEach(doc, in->reports) cJSON_AddItemToArray(records, journal_record_report(stage, doc, brief));
 	cJSON_AddItemToArray(records, cJSON_Duplicate(gate, 1));
 	return records;
 }
@@ -507,15 +405,8 @@ static int gate_record(struct run *r, const struct gate_input *in, bool passed, 
 		return st;
 	}
 	*id = open->id;
-	cJSON *gate = cJSON_CreateObject();
-	cJSON_AddStringToObject(gate, "type", "gate");
-	cJSON_AddStringToObject(gate, "stage", stage);
-	cJSON_AddBoolToObject(gate, "passed", passed);
-	cJSON_AddStringToObject(gate, "status", status_name(status));
-	cJSON_AddBoolToObject(gate, "strict", r->a->strict);
-	cJSON_AddNumberToObject(gate, "reports", cJSON_GetArraySize(in->reports));
-	if (cJSON_GetArraySize(in->problems))
-		cJSON_AddItemToObject(gate, "problems", cJSON_Duplicate(in->problems, 1));
+	cJSON *gate = journal_record_gate(stage, passed, status, r->a->strict, cJSON_GetArraySize(in->reports),
+					  in->problems);
 	cJSON *records = gate_records(in, stage, gate, false);
 	int rc = journal_append(&r->j, *id, records);
 	if (rc < 0 && errno == EFBIG) {
@@ -606,14 +497,7 @@ int cmd_apply(struct run *r)
 		drop(&h);
 		char *what = driver_describe(&ctx, false);
 		char *problem = driver_config_problem(r->config);
-		cJSON *doc = cJSON_CreateObject();
-		cJSON_AddStringToObject(doc, "kind", "journal");
-		cJSON_AddStringToObject(doc, "type", "apply");
-		cJSON_AddStringToObject(doc, "phase", "dry-run");
-		cJSON_AddNumberToObject(doc, "deploy", (double)id);
-		cJSON_AddStringToObject(doc, "release", release);
-		cJSON_AddStringToObject(doc, "driver", driver ? driver : "none");
-		cJSON_AddStringToObject(doc, "message", problem ? problem : what);
+		cJSON *doc = journal_record_apply_plan(id, release, driver, problem ? problem : what);
 		emit(r, doc, problem ? problem : what);
 		cJSON_Delete(doc);
 		st = problem ? EXIT_CRITICAL : EXIT_OK;
@@ -624,12 +508,7 @@ int cmd_apply(struct run *r)
 		goto out;
 	}
 
-	cJSON *start = cJSON_CreateObject();
-	cJSON_AddStringToObject(start, "type", "apply");
-	cJSON_AddStringToObject(start, "phase", "start");
-	cJSON_AddStringToObject(start, "stage", "application");
-	cJSON_AddStringToObject(start, "release", release);
-	cJSON_AddStringToObject(start, "driver", driver ? driver : "none");
+	cJSON *start = journal_record_apply_start(release, driver);
 	journal_append_or_die(&r->j, id, start);
 	cJSON_Delete(start);
 	drop(&h); /* the driver may run for minutes: status must stay readable */
@@ -638,14 +517,7 @@ int cmd_apply(struct run *r)
 	int rc = driver_deploy(&ctx, &res);
 
 	take(r, &h);
-	cJSON *end = cJSON_CreateObject();
-	cJSON_AddStringToObject(end, "type", "apply");
-	cJSON_AddStringToObject(end, "phase", "end");
-	cJSON_AddStringToObject(end, "stage", "application");
-	cJSON_AddStringToObject(end, "release", release);
-	cJSON_AddStringToObject(end, "status", rc == 0 ? "ok" : "failed");
-	cJSON_AddStringToObject(end, "message", res.message ? res.message : "");
-	cJSON_AddItemToObject(end, "data", res.data);
+	cJSON *end = journal_record_apply_end(release, rc == 0, res.message, res.data);
 	res.data = NULL;
 	if (journal_append(&r->j, id, end) < 0)
 		die(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it: %s",
@@ -693,17 +565,8 @@ int cmd_finish(struct run *r)
 		drop(&h);
 		return EXIT_CRITICAL;
 	}
-	cJSON *rec = cJSON_CreateObject();
-	cJSON_AddStringToObject(rec, "type", "finish");
-	cJSON_AddStringToObject(rec, "result", a->result);
-	cJSON_AddStringToObject(rec, "release", open->release ? open->release : "");
-	if (a->message) {
-		char *m = redact_string(a->message);
-		cJSON_AddStringToObject(rec, "message", m);
-		free(m);
-	}
-	if (interrupted)
-		cJSON_AddStringToObject(rec, "reason", "interrupted");
+	cJSON *rec = journal_record_finish(strcmp(a->result, "ok") == 0, open->release ? open->release : "",
+					   a->message, interrupted ? "interrupted" : NULL);
 	journal_append_or_die(&r->j, open->id, rec);
 	if (h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) && lock_remove(r->j.dir) < 0)
 		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", r->j.dir);
