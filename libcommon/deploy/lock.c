@@ -152,10 +152,8 @@ int lock_write(const char *dir, long deploy, const char *message)
 		cJSON_AddNullToObject(doc, "deploy");
 	free(host);
 	free(user);
-	char *text = cJSON_PrintUnformatted(doc);
+	char *text = ejson_print(doc);
 	cJSON_Delete(doc);
-	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
 	char *path = lock_path(dir);
 	struct buf b = {0};
 	buf_puts(&b, text);
