@@ -328,3 +328,25 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$stderr" "rollback: unable to create the journal directory st/deploy/api: Not a directory"
 	[ -z "$output" ]
 }
+
+@test "a journal write that fails: exit 3, one line naming the file, nothing printed" {
+	deploy v1 ok
+	deploy v2 ok
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	# the open deploy's file past 1 KiB, then no file may grow beyond 1 KiB
+	ds begin --release v3 -m "$big" >/dev/null
+	before=$(journal 3 | wc -c)
+	run --separate-stderr bash -c "trap '' XFSZ; ulimit -f 1; rollback -c config.json --no-verify"
+	assert_equal "$status" 3
+	[[ $stderr == *"unable to write the journal $SHIPSHAPE_STATE_DIR/deploy/api/000003.jsonl: File too large"* ]]
+	[ -z "$output" ]
+	assert_equal "$(journal 3 | wc -c)" "$before"
+	[ ! -e "$SHIPSHAPE_STATE_DIR/deploy/api/000004.jsonl" ]
+	# the journal unreadable: exit 3, named, before anything is done
+	ln -s /etc/hostname "$SHIPSHAPE_STATE_DIR/deploy/api/000009.jsonl"
+	run --separate-stderr rollback -c config.json --no-verify
+	assert_equal "$status" 3
+	[[ $stderr == *"unable to read the journal $SHIPSHAPE_STATE_DIR/deploy/api/000009.jsonl: a symbolic link (refused)"* ]]
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 3
+}

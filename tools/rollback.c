@@ -391,145 +391,206 @@ static void emit(const struct args *a, const cJSON *doc, const char *text)
 		json_print_line(stdout, doc);
 }
 
-static int do_rollback(const struct args *a, const cJSON *config, const struct journal *j)
+/* After a library call failed with *error: the message, exit 3. */
+static int failed(char *error)
 {
-	int guard = lock_guard_take(j->dir);
-	if (guard < 0)
-		die_errno(EXIT_UNKNOWN, "unable to take the journal guard in %s", j->dir);
-	struct lock_info li;
-	struct journal_view view;
-	if (lock_read(j->dir, &li) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", j->dir);
-	journal_load_or_die(j, &view);
-	struct plan pl;
-	int st = plan_rollback(a, &view, &pl);
-	if (st != EXIT_OK)
-		goto out;
-	if (li.present && !li.stale && !li.ours) {
-		char *who = lock_holder_describe(&li);
-		error_msg("lock held by %s", who);
-		free(who);
-		st = EXIT_TEMPFAIL;
-		goto out;
-	}
-	char *url = a->no_verify ? NULL : health_url(a, config);
-	if (!a->no_verify && !url) {
-		error_msg("no health URL to verify the rollback: set api.base_url, give --url, or --no-verify");
-		st = EXIT_DATAERR;
-		goto out;
-	}
-	const struct deployment *good = journal_last_good(&view, NULL);
-	struct driver_ctx ctx = {.config = config, .service = j->service, .release = pl.target,
-				 .previous = pl.current, .target_apply = pl.target_apply,
-				 .keep_release = good ? good->release : NULL, .timeout_ms = time_left_ms(a)};
+	error_msg("%s", error);
+	free(error);
+	return EXIT_UNKNOWN;
+}
 
-	if (a->dry_run) {
-		/* say only what was checked: the target, through the driver */
-		char *checked = NULL;
-		enum status tst = driver_check_target(&ctx, &checked);
-		char *what = driver_describe(&ctx, true);
-		cJSON *doc = journal_record_rollback_plan(j->service, pl.current, pl.target, pl.open ? pl.open->id : 0,
-							  what, tst, checked);
-		char *shown = url ? redact_url(url) : NULL;
-		char *text = easprintf("would %s%s%s; %s", what, shown ? ", then verify health at " : "",
-				       shown ? shown : "", checked);
-		emit(a, doc, text);
-		if (tst == STATUS_CRITICAL)
-			error_msg("%s", checked);
-		else if (tst != STATUS_OK)
-			warnx_("%s", checked);
-		st = tst == STATUS_CRITICAL ? EXIT_CRITICAL : EXIT_OK;
-		free(text);
-		free(shown);
-		free(what);
-		free(checked);
-		free(url);
-		cJSON_Delete(doc);
-		goto out;
-	}
+static int append(const struct journal *j, long id, cJSON *records)
+{
+	char *error = NULL;
+	return journal_write(j, id, records, &error) == 0 ? EXIT_OK : failed(error);
+}
 
-	long id = journal_next_id(&view);
-	if (pl.open) {
-		cJSON *fin = journal_record_finish_by_rollback(pl.target, id);
-		journal_append_or_die(j, pl.open->id, fin);
+/* --dry-run: say only what was checked, the target, through the driver. */
+static int rollback_plan_print(const struct args *a, const struct driver_ctx *ctx, const struct plan *pl,
+			       const char *url)
+{
+	char *checked = NULL;
+	enum status tst = driver_check_target(ctx, &checked);
+	char *what = driver_describe(ctx, true);
+	cJSON *doc = journal_record_rollback_plan(ctx->service, pl->current, pl->target, pl->open ? pl->open->id : 0,
+						  what, tst, checked);
+	char *shown = url ? redact_url(url) : NULL;
+	char *text = easprintf("would %s%s%s; %s", what, shown ? ", then verify health at " : "", shown ? shown : "",
+			       checked);
+	emit(a, doc, text);
+	if (tst == STATUS_CRITICAL)
+		error_msg("%s", checked);
+	else if (tst != STATUS_OK)
+		warnx_("%s", checked);
+	free(text);
+	free(shown);
+	free(what);
+	free(checked);
+	cJSON_Delete(doc);
+	return tst == STATUS_CRITICAL ? EXIT_CRITICAL : EXIT_OK;
+}
+
+/* What the rollback keeps once the view is gone: its own copies. */
+struct rollback_run {
+	long id;
+	char *target, *current, *keep;
+	cJSON *target_apply;
+	struct driver_ctx ctx;
+};
+
+static void rollback_run_free(struct rollback_run *rr)
+{
+	free(rr->target);
+	free(rr->current);
+	free(rr->keep);
+	cJSON_Delete(rr->target_apply);
+}
+
+/* Under the guard: closes an unfinished deploy, records the rollback's
+ * begin, takes the lock for it and records the apply start. */
+static int rollback_begin(const struct args *a, const cJSON *config, const struct journal *j,
+			  const struct journal_hold *h, const struct plan *pl, struct rollback_run *rr)
+{
+	rr->id = journal_next_id(&h->view);
+	int st = EXIT_OK;
+	if (pl->open) {
+		cJSON *fin = journal_record_finish_by_rollback(pl->target, rr->id);
+		st = append(j, pl->open->id, fin);
 		cJSON_Delete(fin);
+		if (st != EXIT_OK)
+			return st;
 	}
-	if (li.stale) {
-		char *who = lock_holder_describe(&li);
+	if (h->li.stale) {
+		char *who = lock_holder_describe(&h->li);
 		warnx_("reclaiming a stale lock: its holder %s is gone", who);
 		free(who);
 	}
-	char *target = estrdup(pl.target), *current = pl.current ? estrdup(pl.current) : NULL;
-	cJSON *begin = journal_record_begin(JOURNAL_ROLLBACK, target, current, a->message, pl.open ? pl.open->id : 0,
-					    config);
-	const char *driver = driver_name(config);
-	journal_append_or_die(j, id, begin);
-	if (lock_write(j->dir, id, "rollback") < 0)
-		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", j->dir);
-	cJSON *start = journal_record_apply_start(target, driver);
-	journal_append_or_die(j, id, start);
-	cJSON_Delete(start);
+	cJSON *begin = journal_record_begin(JOURNAL_ROLLBACK, rr->target, rr->current, a->message,
+					    pl->open ? pl->open->id : 0, config);
+	st = append(j, rr->id, begin);
 	cJSON_Delete(begin);
-	/* the target may live in the view: keep our own copies before dropping it */
-	ctx.release = target;
-	ctx.previous = current;
-	cJSON *target_apply = pl.target_apply ? cJSON_Duplicate(pl.target_apply, 1) : NULL;
-	ctx.target_apply = target_apply;
-	char *keep = ctx.keep_release ? estrdup(ctx.keep_release) : NULL;
-	ctx.keep_release = keep;
-	journal_view_free(&view);
+	if (st != EXIT_OK)
+		return st;
+	if (lock_write(j->dir, rr->id, "rollback") < 0) {
+		error_msg("unable to write the lock %s/lock: %s", j->dir, strerror(errno));
+		return EXIT_UNKNOWN;
+	}
+	cJSON *start = journal_record_apply_start(rr->target, driver_name(config));
+	st = append(j, rr->id, start);
+	cJSON_Delete(start);
+	return st;
+}
+
+/* The rollback's lock let go, under the guard (when it is still its own). */
+static int rollback_unlock(const struct journal *j, long id)
+{
+	int guard = lock_guard_take(j->dir);
+	struct lock_info li;
+	int st = EXIT_OK;
+	if (lock_read(j->dir, &li) == 0) {
+		if (li.present && li.deploy == id && lock_remove(j->dir) < 0) {
+			error_msg("recorded, but unable to remove the lock %s/lock: %s", j->dir, strerror(errno));
+			st = EXIT_UNKNOWN;
+		}
+		lock_info_free(&li);
+	}
 	lock_guard_release(guard);
-	guard = -1;
+	return st;
+}
 
+/* The driver, then health, each recorded; the finish; the lock let go;
+ * the rollback printed. Returns the exit status. */
+static int rollback_finish(const struct args *a, const cJSON *config, const struct journal *j,
+			   struct rollback_run *rr, const char *url)
+{
 	struct driver_outcome res;
-	int rc = driver_rollback(&ctx, &res);
-	cJSON *end = journal_record_apply_end(target, rc == 0, res.message, res.data);
+	int rc = driver_rollback(&rr->ctx, &res);
+	cJSON *end = journal_record_apply_end(rr->target, rc == 0, res.message, res.data);
 	res.data = NULL;
-	journal_append_or_die(j, id, end);
+	int st = append(j, rr->id, end);
 	cJSON_Delete(end);
-
 	cJSON *health = NULL;
 	bool ok = rc == 0;
 	char *why = estrdup(res.message ? res.message : "");
-	if (ok && url) {
+	if (st == EXIT_OK && ok && url) {
 		health = verify_health(a, config, url);
-		journal_append_or_die(j, id, health);
+		st = append(j, rr->id, health);
 		if (strcmp(json_path_string(health, "status", ""), "ok") != 0) {
 			ok = false;
 			free(why);
 			why = estrdup(json_path_string(health, "message", "unhealthy"));
 		}
 	}
-	cJSON *fin = journal_record_finish(ok, target, why, NULL);
-	journal_append_or_die(j, id, fin);
+	cJSON *fin = journal_record_finish(ok, rr->target, why, NULL);
+	if (st == EXIT_OK)
+		st = append(j, rr->id, fin);
 	cJSON_Delete(fin);
-	guard = lock_guard_take(j->dir);
-	lock_info_free(&li);
-	if (lock_read(j->dir, &li) == 0 && li.present && li.deploy == id && lock_remove(j->dir) < 0)
-		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", j->dir);
-
-	cJSON *doc = journal_record_rollback(j->service, id, current, target, ok, why, res.message, health);
-	char *text = easprintf("rollback %s: %s -> %s: %s", ok ? "ok" : "FAILED", current ? current : "(none)",
-			       target, why);
-	emit(a, doc, text);
-	if (!ok)
-		error_msg("rollback to %s failed: %s", target, why);
-	free(text);
-	cJSON_Delete(doc);
+	if (st == EXIT_OK)
+		st = rollback_unlock(j, rr->id);
+	if (st == EXIT_OK) {
+		cJSON *doc = journal_record_rollback(j->service, rr->id, rr->current, rr->target, ok, why, res.message,
+						     health);
+		health = NULL;
+		char *text = easprintf("rollback %s: %s -> %s: %s", ok ? "ok" : "FAILED",
+				       rr->current ? rr->current : "(none)", rr->target, why);
+		emit(a, doc, text);
+		if (!ok)
+			error_msg("rollback to %s failed: %s", rr->target, why);
+		free(text);
+		cJSON_Delete(doc);
+		st = ok ? EXIT_OK : EXIT_CRITICAL;
+	}
+	cJSON_Delete(health);
 	driver_outcome_free(&res);
-	cJSON_Delete(target_apply);
 	free(why);
-	free(keep);
-	free(target);
-	free(current);
-	free(url);
-	lock_info_free(&li);
-	lock_guard_release(guard);
-	return ok ? EXIT_OK : EXIT_CRITICAL;
+	return st;
+}
+
+static int do_rollback(const struct args *a, const cJSON *config, const struct journal *j)
+{
+	struct journal_hold h;
+	char *error = NULL;
+	if (journal_hold(j, &h, true, &error) < 0)
+		return failed(error);
+	struct plan pl;
+	char *url = NULL;
+	int st = plan_rollback(a, &h.view, &pl);
+	if (st != EXIT_OK)
+		goto out;
+	if (h.li.present && !h.li.stale && !h.li.ours) {
+		char *who = lock_holder_describe(&h.li);
+		error_msg("lock held by %s", who);
+		free(who);
+		st = EXIT_TEMPFAIL;
+		goto out;
+	}
+	url = a->no_verify ? NULL : health_url(a, config);
+	if (!a->no_verify && !url) {
+		error_msg("no health URL to verify the rollback: set api.base_url, give --url, or --no-verify");
+		st = EXIT_DATAERR;
+		goto out;
+	}
+	const struct deployment *good = journal_last_good(&h.view, NULL);
+	/* the target may live in the view: our own copies, before it goes */
+	struct rollback_run rr = {
+		.target = estrdup(pl.target),
+		.current = pl.current ? estrdup(pl.current) : NULL,
+		.keep = good && good->release ? estrdup(good->release) : NULL,
+		.target_apply = pl.target_apply ? cJSON_Duplicate(pl.target_apply, 1) : NULL,
+	};
+	rr.ctx = (struct driver_ctx){.config = config, .service = j->service, .release = rr.target,
+				     .previous = rr.current, .target_apply = rr.target_apply,
+				     .keep_release = rr.keep, .timeout_ms = time_left_ms(a)};
+	if (a->dry_run)
+		st = rollback_plan_print(a, &rr.ctx, &pl, url);
+	else if ((st = rollback_begin(a, config, j, &h, &pl, &rr)) == EXIT_OK) {
+		journal_unhold(&h);
+		st = rollback_finish(a, config, j, &rr, url);
+	}
+	rollback_run_free(&rr);
 out:
-	journal_view_free(&view);
-	lock_info_free(&li);
-	lock_guard_release(guard);
+	free(url);
+	journal_unhold(&h);
 	return st;
 }
 
@@ -550,23 +611,27 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
-	char *state = journal_state_dir(a.std.state_dir, json_path_string(config, "state_dir", NULL));
 	struct journal j;
-	if (journal_open(&j, state, service) < 0) {
-		if (errno == EINVAL)
-			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
-		die_errno(EXIT_UNKNOWN, "unable to create the journal directory %s/deploy/%s", state, service);
+	char *error = NULL;
+	if (journal_open_service(&j, a.std.state_dir, json_path_string(config, "state_dir", NULL), service, &error) < 0) {
+		status = errno == EINVAL ? EXIT_DATAERR : EXIT_UNKNOWN;
+		error_msg("%s", error);
+		free(error);
+		goto out;
 	}
 	if (a.check) {
-		struct journal_view view;
-		journal_load_or_die(&j, &view);
-		status = do_check(&a, config, service, &view);
-		journal_view_free(&view);
+		struct journal_hold h;
+		if (journal_hold(&j, &h, false, &error) == 0) {
+			status = do_check(&a, config, service, &h.view);
+			journal_unhold(&h);
+		} else {
+			status = failed(error);
+		}
 	} else {
 		status = do_rollback(&a, config, &j);
 	}
 	journal_close(&j);
-	free(state);
+out:
 	cJSON_Delete(config);
 	free((char *)a.message);
 	return finish_stdout(status);

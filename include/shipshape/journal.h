@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
+#include "shipshape/lock.h"
 #include "shipshape/report.h"
 
 #define JOURNAL_FILE_MAX (64u << 20) /* a deployment's records, at most */
@@ -57,10 +58,13 @@ struct journal {
 	char *service;
 };
 
-/* The state directory (state_dir_resolve() in files.h), or exit 3 with a
- * message naming the directory that could not be created. New string. */
-char *journal_state_dir(const char *cli, const char *config_value);
-
+/* Opens (creates) the journal of service in the state directory
+ * (state_dir_resolve() in files.h: cli_state_dir, $SHIPSHAPE_STATE_DIR,
+ * config_state_dir, the XDG default), creating both. Returns 0, or -1 with
+ * errno set (EINVAL: a bad service name) and *error (a new string, one
+ * line: "invalid service name ..." or "unable to create ...: reason"). */
+int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
+			 const char *service, char **error);
 /* Opens (creates) the journal of service under state_dir. service must be a
  * plain name: [A-Za-z0-9._-], not starting with '.'. Returns 0, or -1 with
  * errno set (EINVAL for a bad service name). */
@@ -98,9 +102,21 @@ struct journal_view {
  * record is, so such a deploy can still be finished or rolled back. Returns 0 or
  * -1 with errno set. */
 int journal_load(const struct journal *j, struct journal_view *view);
-/* journal_load(), or exit 3 with one line naming the file that could not
- * be read and why ("a symbolic link (refused)"). */
-void journal_load_or_die(const struct journal *j, struct journal_view *view);
+/* A consistent view of a service's deploy state: the lock and every
+ * deployment, read under the guard (when taken) so no other command
+ * changes them meanwhile. */
+struct journal_hold {
+	int guard; /* -1 when not taken */
+	struct lock_info li;
+	struct journal_view view;
+};
+/* Takes the guard (when guard), reads the lock and loads the journal.
+ * Returns 0, or -1 with errno set and *error (a new string, one line naming
+ * what could not be read and why: "a symbolic link (refused)"), nothing
+ * held. */
+int journal_hold(const struct journal *j, struct journal_hold *h, bool guard, char **error);
+/* Frees the view and the lock, releases the guard. */
+void journal_unhold(struct journal_hold *h);
 /* strerror(), with the journal's refusals named: ELOOP is a symbolic
  * link, EMEDIUMTYPE not a regular file. */
 const char *journal_strerror(int err);
@@ -143,8 +159,9 @@ char *journal_config_digest(const cJSON *config);
  * refused (EFBIG), nothing written; other records are never refused for
  * size. */
 int journal_append(const struct journal *j, long id, cJSON *records);
-/* journal_append(), or exit 3 with one line naming the file and why. */
-void journal_append_or_die(const struct journal *j, long id, cJSON *records);
+/* journal_append(); on failure also *error (a new string, one line naming
+ * the file and why). */
+int journal_write(const struct journal *j, long id, cJSON *records, char **error);
 
 /* ---- records: built here only (record.c), their members listed in
  * shipshape(7). Each returns a new object holding the record's own members,

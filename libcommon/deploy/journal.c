@@ -142,13 +142,10 @@ static void clean_strings(cJSON *item)
 		if (item->string && !(item->type & cJSON_StringIsConst)) {
 			char *c = journal_text_clean(item->string, true);
 			if (strcmp(c, item->string) != 0) {
-				size_t n = strlen(c) + 1;
-				char *key = cJSON_malloc(n);
-				if (!key)
-					die(EXIT_UNKNOWN, "unable to allocate memory");
-				memcpy(key, c, n);
+				/* cJSON allocates with malloc(): the suite installs no
+				 * hooks, so its free() takes an estrdup()'d key */
 				cJSON_free(item->string);
-				item->string = key;
+				item->string = estrdup(c);
 			}
 			free(c);
 		}
@@ -174,17 +171,43 @@ static bool service_name_valid(const char *s)
 	return true;
 }
 
-char *journal_state_dir(const char *cli, const char *config_value)
+/* The state directory, resolved and created (state_dir_resolve()), or NULL
+ * with *error naming the directory that could not be made. */
+static char *state_dir(const char *cli, const char *config_value, char **error)
 {
 	char *dir = state_dir_resolve(cli, config_value);
 	if (dir)
 		return dir;
+	int saved = errno;
 	/* name the directory meant, in state_dir_resolve()'s order */
 	const char *env = getenv("SHIPSHAPE_STATE_DIR");
-	const char *which = cli && *cli ? cli : env && *env ? env : config_value && *config_value ? config_value : NULL;
-	if (which)
-		die_errno(EXIT_UNKNOWN, "unable to create the state directory %s", which);
-	die_errno(EXIT_UNKNOWN, "unable to create the state directory ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape");
+	const char *which = cli && *cli			 ? cli
+			    : env && *env		 ? env
+			    : config_value && *config_value ? config_value
+							 : "${XDG_STATE_HOME:-$HOME/.local/state}/shipshape";
+	*error = easprintf("unable to create the state directory %s: %s", which, strerror(saved));
+	errno = saved;
+	return NULL;
+}
+
+int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
+			 const char *service, char **error)
+{
+	memset(j, 0, sizeof *j);
+	*error = NULL;
+	char *dir = state_dir(cli_state_dir, config_state_dir, error);
+	if (!dir)
+		return -1;
+	int rc = journal_open(j, dir, service);
+	int saved = errno;
+	if (rc < 0 && saved == EINVAL)
+		*error = easprintf("invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
+	else if (rc < 0)
+		*error = easprintf("unable to create the journal directory %s/deploy/%s: %s", dir, service,
+				   strerror(saved));
+	free(dir);
+	errno = saved;
+	return rc;
 }
 
 int journal_open(struct journal *j, const char *state_dir, const char *service)
@@ -431,11 +454,41 @@ int journal_load(const struct journal *j, struct journal_view *view)
 	return rc;
 }
 
-void journal_load_or_die(const struct journal *j, struct journal_view *view)
+int journal_hold(const struct journal *j, struct journal_hold *h, bool guard, char **error)
 {
+	memset(h, 0, sizeof *h);
+	h->guard = -1;
+	*error = NULL;
+	if (guard && (h->guard = lock_guard_take(j->dir)) < 0) {
+		*error = easprintf("unable to take the journal guard in %s: %s", j->dir, strerror(errno));
+		return -1;
+	}
+	if (lock_read(j->dir, &h->li) < 0) {
+		int saved = errno;
+		*error = easprintf("unable to read the lock %s/lock: %s", j->dir, strerror(saved));
+		journal_unhold(h);
+		errno = saved;
+		return -1;
+	}
 	char *failed = NULL;
-	if (load(j, view, &failed) < 0)
-		die(EXIT_UNKNOWN, "unable to read the journal %s: %s", failed, journal_strerror(errno));
+	if (load(j, &h->view, &failed) < 0) {
+		int saved = errno;
+		*error = easprintf("unable to read the journal %s: %s", failed, journal_strerror(saved));
+		free(failed);
+		journal_unhold(h);
+		errno = saved;
+		return -1;
+	}
+	return 0;
+}
+
+void journal_unhold(struct journal_hold *h)
+{
+	journal_view_free(&h->view);
+	lock_info_free(&h->li);
+	if (h->guard >= 0)
+		lock_guard_release(h->guard);
+	h->guard = -1;
 }
 
 void journal_view_free(struct journal_view *view)
@@ -586,121 +639,151 @@ static void undo_append(int fd, const char *path, const char *dir, off_t before)
 	errno = saved;
 }
 
-int journal_append(const struct journal *j, long id, cJSON *records)
+/* The lines an append writes, beside the records given: each stamped with
+ * kind, type, service, deploy and time first (for people reading the file),
+ * then its own members, cleaned. */
+struct batch {
+	size_t n;
+	cJSON **given, **lines;
+	struct buf text; /* every line, one write(2) */
+	bool reports;    /* a report or gate record: within the reports' budget */
+};
+
+static cJSON *stamped_line(const struct journal *j, long id, const char *stamp, const cJSON *given)
+{
+	cJSON *line = cJSON_CreateObject();
+	cJSON_AddStringToObject(line, "kind", "journal");
+	cJSON_AddStringToObject(line, "type", json_path_string(given, "type", "note"));
+	cJSON_AddStringToObject(line, "service", j->service);
+	cJSON_AddNumberToObject(line, "deploy", (double)id);
+	cJSON_AddStringToObject(line, "time", stamp);
+	const cJSON *m;
+	cJSON_ArrayForEach(m, given)
+	{
+		if (!m->string || cJSON_GetObjectItemCaseSensitive(line, m->string))
+			continue;
+		cJSON_AddItemToObject(line, m->string, cJSON_Duplicate(m, 1));
+	}
+	/* valid UTF-8 without control or bidi characters: every line is JSON,
+	 * and nothing read back can rewrite a terminal */
+	clean_strings(line->child);
+	return line;
+}
+
+static void batch_build(struct batch *bt, const struct journal *j, long id, cJSON *records)
 {
 	char stamp[RFC3339_LEN];
 	rfc3339_format(now_epoch_ms(), stamp);
-	struct buf b = {0};
-	/* the records given, and the lines written for them, side by side */
-	size_t n = cJSON_IsObject(records) ? 1 : (size_t)cJSON_GetArraySize(records), i = 0;
-	cJSON **given = ecalloc(n ? n : 1, sizeof *given), **lines = ecalloc(n ? n : 1, sizeof *lines);
+	memset(bt, 0, sizeof *bt);
+	bt->n = cJSON_IsObject(records) ? 1 : (size_t)cJSON_GetArraySize(records);
+	bt->given = ecalloc(bt->n ? bt->n : 1, sizeof *bt->given);
+	bt->lines = ecalloc(bt->n ? bt->n : 1, sizeof *bt->lines);
+	size_t i = 0;
 	if (cJSON_IsObject(records)) {
-		given[0] = records;
+		bt->given[0] = records;
 	} else {
 		cJSON *r;
-		cJSON_ArrayForEach(r, records) given[i++] = r;
+		cJSON_ArrayForEach(r, records) bt->given[i++] = r;
 	}
-	bool reports = false;
-	for (i = 0; i < n; i++) {
-		const char *type = json_path_string(given[i], "type", "note");
+	for (i = 0; i < bt->n; i++) {
+		const char *type = json_path_string(bt->given[i], "type", "note");
 		if (strcmp(type, "report") == 0 || strcmp(type, "gate") == 0)
-			reports = true;
-		/* kind, service, deploy and time first, for people reading the file */
-		cJSON *line = cJSON_CreateObject();
-		cJSON_AddStringToObject(line, "kind", "journal");
-		cJSON_AddStringToObject(line, "type", json_path_string(given[i], "type", "note"));
-		cJSON_AddStringToObject(line, "service", j->service);
-		cJSON_AddNumberToObject(line, "deploy", (double)id);
-		cJSON_AddStringToObject(line, "time", stamp);
-		const cJSON *m;
-		cJSON_ArrayForEach(m, given[i])
-		{
-			if (!m->string || cJSON_GetObjectItemCaseSensitive(line, m->string))
-				continue;
-			cJSON_AddItemToObject(line, m->string, cJSON_Duplicate(m, 1));
-		}
-		/* valid UTF-8 without control or bidi characters: every line is
-		 * JSON, and nothing read back can rewrite a terminal */
-		clean_strings(line->child);
-		char *text = cJSON_PrintUnformatted(line);
-		if (!text)
-			die(EXIT_UNKNOWN, "unable to allocate memory");
-		buf_puts(&b, text);
-		buf_putc(&b, '\n');
+			bt->reports = true;
+		bt->lines[i] = stamped_line(j, id, stamp, bt->given[i]);
+		char *text = ejson_print(bt->lines[i]);
+		buf_puts(&bt->text, text);
+		buf_putc(&bt->text, '\n');
 		free(text);
-		lines[i] = line;
 	}
+}
 
-	char *path = easprintf("%s/%06ld.jsonl", j->dir, id);
-	int rc = -1, saved = 0;
-	int fd = journal_file_open(path, O_RDWR | O_APPEND | O_CREAT);
-	if (fd < 0)
-		goto out;
+/* Frees the batch; when it was written, each record given becomes its line
+ * (what a caller prints is what the journal holds, member for member). */
+static void batch_free(struct batch *bt, bool written)
+{
+	for (size_t i = 0; i < bt->n; i++) {
+		if (written) {
+			cJSON *members = bt->given[i]->child;
+			bt->given[i]->child = bt->lines[i]->child;
+			bt->lines[i]->child = members;
+		}
+		cJSON_Delete(bt->lines[i]);
+	}
+	free(bt->given);
+	free(bt->lines);
+	buf_free(&bt->text);
+}
+
+/* Writes the batch at the end of fd (path, in dir) and makes it durable, or
+ * takes it back out. Returns 0 or -1 with errno set. */
+static int batch_write(int fd, const char *path, const char *dir, const struct batch *bt)
+{
 	if (repair_tail(fd, path) < 0)
-		goto out;
+		return -1;
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		goto out;
+		return -1;
 	/* reports stay within their budget; the room above it is kept for
 	 * the records that end the deploy */
-	if (reports && (uint64_t)st.st_size + b.len > JOURNAL_REPORT_BUDGET) {
+	if (bt->reports && (uint64_t)st.st_size + bt->text.len > JOURNAL_REPORT_BUDGET) {
 		errno = EFBIG;
-		goto out;
+		return -1;
 	}
 	size_t done = 0;
-	while (done < b.len) {
-		ssize_t w = write(fd, b.data + done, b.len - done);
+	while (done < bt->text.len) {
+		ssize_t w = write(fd, bt->text.data + done, bt->text.len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
 		if (w < 0) {
-			if (errno == EINTR)
-				continue;
 			/* leave no half record behind a failed write (a full disk) */
-			undo_append(fd, path, j->dir, st.st_size);
-			goto out;
+			undo_append(fd, path, dir, st.st_size);
+			return -1;
 		}
 		done += (size_t)w;
 	}
 	/* a failed fsync (EIO) leaves the record's fate unknown: it is taken
 	 * back out, as the caller reports it not written */
-	if (fsync(fd) < 0 || (st.st_size == 0 && fsync_dir(j->dir) < 0)) {
-		undo_append(fd, path, j->dir, st.st_size);
-		goto out;
+	if (fsync(fd) < 0 || (st.st_size == 0 && fsync_dir(dir) < 0)) {
+		undo_append(fd, path, dir, st.st_size);
+		return -1;
 	}
-	rc = 0;
-out:
-	saved = errno;
+	return 0;
+}
+
+int journal_append(const struct journal *j, long id, cJSON *records)
+{
+	struct batch bt;
+	batch_build(&bt, j, id, records);
+	char *path = easprintf("%s/%06ld.jsonl", j->dir, id);
+	int rc = -1;
+	int fd = journal_file_open(path, O_RDWR | O_APPEND | O_CREAT);
+	if (fd >= 0)
+		rc = batch_write(fd, path, j->dir, &bt);
+	int saved = errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0) {
 		rc = -1;
 		saved = errno;
 	}
-	for (i = 0; i < n; i++) {
-		if (rc == 0) {
-			/* the caller's record becomes the line itself: what it prints
-			 * is what the journal holds, member for member */
-			cJSON *members = given[i]->child;
-			given[i]->child = lines[i]->child;
-			lines[i]->child = members;
-		}
-		cJSON_Delete(lines[i]);
-	}
-	free(given);
-	free(lines);
+	batch_free(&bt, rc == 0);
 	free(path);
-	buf_free(&b);
 	errno = saved;
 	return rc;
 }
 
-void journal_append_or_die(const struct journal *j, long id, cJSON *records)
+int journal_write(const struct journal *j, long id, cJSON *records, char **error)
 {
-	if (journal_append(j, id, records) < 0)
-		die(EXIT_UNKNOWN, "unable to write the journal %s/%06ld.jsonl: %s", j->dir, id, journal_strerror(errno));
+	*error = NULL;
+	if (journal_append(j, id, records) == 0)
+		return 0;
+	int saved = errno;
+	*error = easprintf("unable to write the journal %s/%06ld.jsonl: %s", j->dir, id, journal_strerror(saved));
+	errno = saved;
+	return -1;
 }
 
 char *journal_config_digest(const cJSON *config)
 {
-	char *text = cJSON_PrintUnformatted(config);
-	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
+	char *text = ejson_print(config);
 	char hex[SHA256_HEX_LEN];
 	sha256_hex(text, strlen(text), hex);
 	free(text);

@@ -516,6 +516,66 @@ static void test_records_load_back(void **st)
 	journal_close(&j);
 }
 
+/* The prologue returns its errors: a bad service name (EINVAL), a state
+ * directory that cannot be made, a journal that cannot be read, a write
+ * that fails; each a message naming what and why, nothing held. */
+static void test_errors_returned(void **st)
+{
+	(void)st;
+	struct journal j;
+	char *error = NULL;
+	assert_int_equal(journal_open_service(&j, state, NULL, "../x", &error), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(error, "invalid service name \"../x\" (letters, digits, '.', '_', '-')");
+	free(error);
+	char *file = easprintf("%s/plain-file", state);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	char *under = easprintf("%s/sub", file);
+	assert_int_equal(journal_open_service(&j, under, NULL, "api", &error), -1);
+	char *want = easprintf("unable to create the state directory %s: Not a directory", under);
+	assert_string_equal(error, want);
+	free(want);
+	free(error);
+
+	assert_int_equal(journal_open_service(&j, state, NULL, "held", &error), 0);
+	assert_null(error);
+	record(&j, 1, "{\"type\":\"begin\",\"release\":\"v1\"}");
+	struct journal_hold h;
+	assert_int_equal(journal_hold(&j, &h, true, &error), 0);
+	assert_true(h.guard >= 0);
+	assert_int_equal(h.view.n, 1);
+	assert_false(h.li.present);
+	journal_unhold(&h);
+	assert_int_equal(h.guard, -1);
+	journal_unhold(&h); /* twice is harmless */
+	/* a journal file that is a symbolic link: refused, named */
+	char *link = easprintf("%s/000002.jsonl", j.dir);
+	assert_int_equal(symlink(file, link), 0);
+	assert_int_equal(journal_hold(&j, &h, false, &error), -1);
+	want = easprintf("unable to read the journal %s: a symbolic link (refused)", link);
+	assert_string_equal(error, want);
+	free(want);
+	free(error);
+	/* a failed append: the message names the file */
+	cJSON *rec = journal_record_finish(true, "v1", NULL, NULL);
+	assert_int_equal(journal_write(&j, 2, rec, &error), -1);
+	want = easprintf("unable to write the journal %s/000002.jsonl: a symbolic link (refused)", j.dir);
+	assert_string_equal(error, want);
+	free(want);
+	free(error);
+	assert_int_equal(journal_write(&j, 1, rec, &error), 0);
+	assert_null(error);
+	cJSON_Delete(rec);
+	unlink(link);
+	free(link);
+	free(under);
+	unlink(file);
+	free(file);
+	journal_close(&j);
+}
+
 int main(void)
 {
 	prog_set("test_journal");
@@ -538,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_record_finish),
 		cmocka_unit_test(test_record_rollback),
 		cmocka_unit_test(test_records_load_back),
+		cmocka_unit_test(test_errors_returned),
 	};
 	return cmocka_run_group_tests(tests, NULL, cleanup);
 }

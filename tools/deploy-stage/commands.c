@@ -16,29 +16,16 @@
 #define GATE_MAX_REPORTS 1000
 #define LOCK_POLL_MS 200
 
-/* The guard taken, the lock and the journal read: one consistent view. */
-struct held {
-	int guard;
-	struct lock_info li;
-	struct journal_view view;
-};
-
-static void take(const struct run *r, struct held *h)
+/* The guard taken, the lock and the journal read: one consistent view
+ * (EXIT_OK), or an exit status after a message, nothing held. */
+static int take(const struct run *r, struct journal_hold *h)
 {
-	h->guard = lock_guard_take(r->j.dir);
-	if (h->guard < 0)
-		die_errno(EXIT_UNKNOWN, "unable to take the journal guard in %s", r->j.dir);
-	if (lock_read(r->j.dir, &h->li) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	journal_load_or_die(&r->j, &h->view);
+	return run_hold(r, h, true);
 }
 
-static void drop(struct held *h)
+static void drop(struct journal_hold *h)
 {
-	journal_view_free(&h->view);
-	lock_info_free(&h->li);
-	lock_guard_release(h->guard);
-	h->guard = -1;
+	journal_unhold(h);
 }
 
 static int held_by_other(const struct lock_info *li)
@@ -78,23 +65,28 @@ static int lock_acquire(struct run *r)
 {
 	int64_t deadline = lock_wait_deadline(r->a);
 	for (;;) {
-		struct held h;
-		take(r, &h);
+		struct journal_hold h;
+		int st = take(r, &h);
+		if (st != EXIT_OK)
+			return st;
 		if (h.li.present && !h.li.stale && !h.li.ours) {
 			if (now_monotonic_ms() < deadline) {
 				drop(&h);
 				sleep_ms(LOCK_POLL_MS);
 				continue;
 			}
-			int st = held_by_other(&h.li);
+			st = held_by_other(&h.li);
 			drop(&h);
 			return st;
 		}
 		if (h.li.stale)
 			warn_stale(&h.li);
 		long deploy = h.li.present && h.li.ours ? h.li.deploy : 0;
-		if (lock_write(r->j.dir, deploy, r->a->message) < 0)
-			die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
+		if (lock_write(r->j.dir, deploy, r->a->message) < 0) {
+			st = run_lock_failed(r, "write");
+			drop(&h);
+			return st;
+		}
 		lock_info_free(&h.li);
 		lock_read(r->j.dir, &h.li);
 		cJSON *doc = lock_doc(&h.li);
@@ -111,9 +103,10 @@ static int lock_acquire(struct run *r)
 
 static int lock_release(struct run *r)
 {
-	struct held h;
-	take(r, &h);
-	int st = EXIT_OK;
+	struct journal_hold h;
+	int st = take(r, &h);
+	if (st != EXIT_OK)
+		return st;
 	if (!h.li.present) {
 		warnx_("the lock was not held");
 	} else if (!h.li.ours && !h.li.stale && !r->a->force) {
@@ -126,8 +119,11 @@ static int lock_release(struct run *r)
 		if (open && h.li.deploy == open->id)
 			warnx_("deploy %ld (%s) stays open: finish it with deploy-stage finish", open->id,
 			       open->release ? open->release : "?");
-		if (lock_remove(r->j.dir) < 0)
-			die_errno(EXIT_UNKNOWN, "unable to remove the lock %s/lock", r->j.dir);
+		if (lock_remove(r->j.dir) < 0) {
+			st = run_lock_failed(r, "remove");
+			drop(&h);
+			return st;
+		}
 	}
 	struct lock_info none = {0};
 	cJSON *doc = lock_doc(&none);
@@ -141,7 +137,7 @@ static int lock_status(struct run *r)
 {
 	struct lock_info li;
 	if (lock_read(r->j.dir, &li) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
+		return run_lock_failed(r, "read");
 	cJSON *doc = lock_doc(&li);
 	char *who = li.present ? lock_holder_describe(&li) : NULL;
 	char *text = !li.present ? estrdup("lock free")
@@ -175,73 +171,91 @@ static int interrupted_refusal(const struct deployment *d)
 	return EXIT_CRITICAL;
 }
 
-int cmd_begin(struct run *r)
+/* Waits (up to --wait) until no deploy is in progress and no live other
+ * holder has the lock; then h holds the state (EXIT_OK). Else an exit
+ * status after a message, nothing held. */
+static int begin_wait(const struct run *r, struct journal_hold *h)
 {
-	const struct args *a = r->a;
-	if (!journal_release_name_valid(a->release)) {
-		char *shown = journal_text_quote(a->release);
-		die(EXIT_USAGE, "invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", shown);
-	}
-	int64_t deadline = lock_wait_deadline(a);
-	struct held h;
+	int64_t deadline = lock_wait_deadline(r->a);
 	for (;;) {
-		take(r, &h);
-		const struct deployment *open = journal_open_deployment(&h.view);
-		enum ownership own = open ? deployment_ownership(&h.li, open->id) : OWN_NONE;
-		bool busy = (open && own != OWN_NONE) || (h.li.present && !h.li.stale && !h.li.ours);
+		int st = take(r, h);
+		if (st != EXIT_OK)
+			return st;
+		const struct deployment *open = journal_open_deployment(&h->view);
+		enum ownership own = open ? deployment_ownership(&h->li, open->id) : OWN_NONE;
+		bool busy = (open && own != OWN_NONE) || (h->li.present && !h->li.stale && !h->li.ours);
 		if (!busy)
-			break;
+			return EXIT_OK;
 		if (now_monotonic_ms() < deadline) {
-			drop(&h);
+			drop(h);
 			sleep_ms(LOCK_POLL_MS);
 			continue;
 		}
-		int st;
 		if (open && own == OWN_OURS) {
 			error_msg("deploy %ld (%s) is still in progress; finish it first", open->id,
 				  open->release ? open->release : "?");
 			st = EXIT_TEMPFAIL;
 		} else {
-			st = held_by_other(&h.li);
+			st = held_by_other(&h->li);
 		}
-		drop(&h);
+		drop(h);
 		return st;
 	}
+}
+
+/* An interrupted deploy in the way: refused, or closed as failed with
+ * --force. */
+static int begin_close_interrupted(const struct run *r, const struct deployment *open)
+{
+	if (!r->a->force)
+		return interrupted_refusal(open);
+	warnx_("closing interrupted deploy %ld (%s) as failed (--force)", open->id, open->release ? open->release : "?");
+	cJSON *fin = journal_record_finish(false, NULL, NULL, "interrupted; closed by a forced begin");
+	int st = run_append(r, open->id, fin);
+	cJSON_Delete(fin);
+	return st;
+}
+
+int cmd_begin(struct run *r)
+{
+	const struct args *a = r->a;
+	if (!journal_release_name_valid(a->release)) {
+		char *shown = journal_text_quote(a->release);
+		error_msg("invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", shown);
+		free(shown);
+		return EXIT_USAGE;
+	}
+	struct journal_hold h;
+	int st = begin_wait(r, &h);
+	if (st != EXIT_OK)
+		return st;
 	warn_damage(&h.view);
 	const struct deployment *open = journal_open_deployment(&h.view);
-	if (open) {
-		if (!a->force) {
-			int st = interrupted_refusal(open);
-			drop(&h);
-			return st;
-		}
-		warnx_("closing interrupted deploy %ld (%s) as failed (--force)", open->id,
-		       open->release ? open->release : "?");
-		cJSON *fin = journal_record_finish(false, NULL, NULL, "interrupted; closed by a forced begin");
-		journal_append_or_die(&r->j, open->id, fin);
-		cJSON_Delete(fin);
-	}
+	if (open && (st = begin_close_interrupted(r, open)) != EXIT_OK)
+		goto out;
 	if (h.li.stale)
 		warn_stale(&h.li);
-
 	long id = journal_next_id(&h.view);
 	const char *previous = journal_current_release(&h.view);
 	cJSON *rec = journal_record_begin(JOURNAL_DEPLOY, a->release, previous, a->message, 0, r->config);
 	/* the journal first: a crash before the lock leaves an interrupted deploy */
-	journal_append_or_die(&r->j, id, rec);
-	if (lock_write(r->j.dir, id, a->message) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to write the lock %s/lock", r->j.dir);
-	char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
-			       previous ? previous : "", json_path_string(rec, "user", "?"));
-	emit(r, rec, text);
-	free(text);
+	st = run_append(r, id, rec);
+	if (st == EXIT_OK && lock_write(r->j.dir, id, a->message) < 0)
+		st = run_lock_failed(r, "write");
+	if (st == EXIT_OK) {
+		char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
+				       previous ? previous : "", json_path_string(rec, "user", "?"));
+		emit(r, rec, text);
+		free(text);
+	}
 	cJSON_Delete(rec);
+out:
 	drop(&h);
-	return EXIT_OK;
+	return st;
 }
 
 /* The open deployment the caller may act on, or an exit status. */
-static int own_open_deployment(const struct held *h, const struct deployment **out, bool allow_interrupted)
+static int own_open_deployment(const struct journal_hold *h, const struct deployment **out, bool allow_interrupted)
 {
 	const struct deployment *open = journal_open_deployment(&h->view);
 	*out = open;
@@ -396,11 +410,12 @@ static bool gate_judge(const struct run *r, const struct gate_input *in, struct 
 static int gate_record(struct run *r, const struct gate_input *in, bool passed, enum status status, long *id)
 {
 	const char *stage = r->a->operand;
-	struct held h;
-	take(r, &h);
+	struct journal_hold h;
+	int st = take(r, &h);
+	if (st != EXIT_OK)
+		return st;
 	const struct deployment *open;
-	int st = own_open_deployment(&h, &open, false);
-	if (st != EXIT_OK) {
+	if ((st = own_open_deployment(&h, &open, false)) != EXIT_OK) {
 		drop(&h);
 		return st;
 	}
@@ -474,64 +489,84 @@ int cmd_gate(struct run *r)
 
 /* ---- apply ---- */
 
+/* What the driver would do (--dry-run): nothing recorded. */
+static int apply_plan(const struct run *r, const struct driver_ctx *ctx, long id)
+{
+	char *what = driver_describe(ctx, false);
+	char *problem = driver_config_problem(r->config);
+	cJSON *doc = journal_record_apply_plan(id, ctx->release, driver_name(r->config), problem ? problem : what);
+	emit(r, doc, problem ? problem : what);
+	cJSON_Delete(doc);
+	if (problem)
+		error_msg("%s", problem);
+	int st = problem ? EXIT_CRITICAL : EXIT_OK;
+	free(what);
+	free(problem);
+	return st;
+}
+
+/* Records the apply start under the guard h holds, then lets go of it
+ * (the driver may run for minutes: status must stay readable), runs the
+ * driver and records the apply end. */
+static int apply_run(const struct run *r, const struct driver_ctx *ctx, long id, struct journal_hold *held)
+{
+	cJSON *start = journal_record_apply_start(ctx->release, driver_name(r->config));
+	int st = run_append(r, id, start);
+	cJSON_Delete(start);
+	drop(held);
+	if (st != EXIT_OK)
+		return st;
+	struct driver_outcome res;
+	int rc = driver_deploy(ctx, &res);
+	struct journal_hold h;
+	cJSON *end = journal_record_apply_end(ctx->release, rc == 0, res.message, res.data);
+	res.data = NULL;
+	if ((st = take(r, &h)) == EXIT_OK) {
+		if (journal_append(&r->j, id, end) < 0) {
+			error_msg("the driver %s, but the journal %s/%06ld.jsonl could not record it: %s",
+				  rc == 0 ? "succeeded" : "failed", r->j.dir, id, journal_strerror(errno));
+			st = EXIT_UNKNOWN;
+		}
+		drop(&h);
+	}
+	if (st == EXIT_OK) {
+		char *text = easprintf("deploy %ld: apply %s: %s", id, rc == 0 ? "ok" : "FAILED", res.message);
+		emit(r, end, text);
+		free(text);
+		if (rc != 0)
+			error_msg("apply failed: %s", res.message);
+		st = rc == 0 ? EXIT_OK : EXIT_CRITICAL;
+	}
+	cJSON_Delete(end);
+	driver_outcome_free(&res);
+	return st;
+}
+
 int cmd_apply(struct run *r)
 {
-	struct held h;
-	take(r, &h);
+	struct journal_hold h;
+	int st = take(r, &h);
+	if (st != EXIT_OK)
+		return st;
 	const struct deployment *open;
-	int st = own_open_deployment(&h, &open, false);
-	if (st != EXIT_OK) {
+	if ((st = own_open_deployment(&h, &open, false)) != EXIT_OK) {
 		drop(&h);
 		return st;
 	}
 	long id = open->id;
+	/* our own copies: the view goes before the driver runs */
 	char *release = estrdup(open->release ? open->release : "");
 	char *previous = open->previous ? estrdup(open->previous) : NULL;
 	const struct deployment *good = journal_last_good(&h.view, NULL);
 	char *keep = good && good->release ? estrdup(good->release) : NULL;
 	struct driver_ctx ctx = {.config = r->config, .service = r->j.service, .release = release,
 				 .previous = previous, .keep_release = keep, .timeout_ms = time_left_ms(r->a)};
-	const char *driver = driver_name(r->config);
-
 	if (r->a->dry_run) {
 		drop(&h);
-		char *what = driver_describe(&ctx, false);
-		char *problem = driver_config_problem(r->config);
-		cJSON *doc = journal_record_apply_plan(id, release, driver, problem ? problem : what);
-		emit(r, doc, problem ? problem : what);
-		cJSON_Delete(doc);
-		st = problem ? EXIT_CRITICAL : EXIT_OK;
-		if (problem)
-			error_msg("%s", problem);
-		free(what);
-		free(problem);
-		goto out;
+		st = apply_plan(r, &ctx, id);
+	} else {
+		st = apply_run(r, &ctx, id, &h); /* lets go of h */
 	}
-
-	cJSON *start = journal_record_apply_start(release, driver);
-	journal_append_or_die(&r->j, id, start);
-	cJSON_Delete(start);
-	drop(&h); /* the driver may run for minutes: status must stay readable */
-
-	struct driver_outcome res;
-	int rc = driver_deploy(&ctx, &res);
-
-	take(r, &h);
-	cJSON *end = journal_record_apply_end(release, rc == 0, res.message, res.data);
-	res.data = NULL;
-	if (journal_append(&r->j, id, end) < 0)
-		die(EXIT_UNKNOWN, "the driver %s, but the journal %s/%06ld.jsonl could not record it: %s",
-		    rc == 0 ? "succeeded" : "failed", r->j.dir, id, journal_strerror(errno));
-	drop(&h);
-	char *text = easprintf("deploy %ld: apply %s: %s", id, rc == 0 ? "ok" : "FAILED", res.message);
-	emit(r, end, text);
-	if (rc != 0)
-		error_msg("apply failed: %s", res.message);
-	free(text);
-	cJSON_Delete(end);
-	driver_outcome_free(&res);
-	st = rc == 0 ? EXIT_OK : EXIT_CRITICAL;
-out:
 	free(release);
 	free(previous);
 	free(keep);
@@ -543,11 +578,12 @@ out:
 int cmd_finish(struct run *r)
 {
 	const struct args *a = r->a;
-	struct held h;
-	take(r, &h);
+	struct journal_hold h;
+	int st = take(r, &h);
+	if (st != EXIT_OK)
+		return st;
 	const struct deployment *open;
-	int st = own_open_deployment(&h, &open, true);
-	if (st != EXIT_OK) {
+	if ((st = own_open_deployment(&h, &open, true)) != EXIT_OK) {
 		drop(&h);
 		return st;
 	}
@@ -567,14 +603,19 @@ int cmd_finish(struct run *r)
 	}
 	cJSON *rec = journal_record_finish(strcmp(a->result, "ok") == 0, open->release ? open->release : "",
 					   a->message, interrupted ? "interrupted" : NULL);
-	journal_append_or_die(&r->j, open->id, rec);
-	if (h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) && lock_remove(r->j.dir) < 0)
-		die_errno(EXIT_UNKNOWN, "recorded, but unable to remove the lock %s/lock", r->j.dir);
-	char *text = easprintf("deploy %ld: %s finished %s; lock released", open->id,
-			       open->release ? open->release : "?", a->result);
-	emit(r, rec, text);
-	free(text);
+	st = run_append(r, open->id, rec);
+	if (st == EXIT_OK && h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) &&
+	    lock_remove(r->j.dir) < 0) {
+		error_msg("recorded, but unable to remove the lock %s/lock: %s", r->j.dir, strerror(errno));
+		st = EXIT_UNKNOWN;
+	}
+	if (st == EXIT_OK) {
+		char *text = easprintf("deploy %ld: %s finished %s; lock released", open->id,
+				       open->release ? open->release : "?", a->result);
+		emit(r, rec, text);
+		free(text);
+	}
 	cJSON_Delete(rec);
 	drop(&h);
-	return EXIT_OK;
+	return st;
 }

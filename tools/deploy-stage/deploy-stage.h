@@ -33,7 +33,6 @@ struct run {
 	const struct args *a;
 	enum output_format fmt; /* resolved */
 	cJSON *config;          /* loaded when a command needs it, else NULL */
-	char *state_dir;
 	struct journal j;
 };
 
@@ -48,6 +47,15 @@ int64_t time_left_ms(const struct args *a);
 /* When a lock wait of --wait ends, on the monotonic clock: -t cuts it short. */
 int64_t lock_wait_deadline(const struct args *a);
 
+/* run.c: each returns EXIT_OK, or an exit status after one line on stderr. */
+/* Opens the service's journal (and state directory) into r->j. */
+int run_open_journal(struct run *r, const char *service);
+/* journal_hold() of r's journal (the guard taken when guard). */
+int run_hold(const struct run *r, struct journal_hold *h, bool guard);
+/* journal_append() of records to deployment id. */
+int run_append(const struct run *r, long id, cJSON *records);
+/* After a lock_* call failed: "unable to WHAT the lock DIR/lock: reason". */
+int run_lock_failed(const struct run *r, const char *what);
 /* Prints a document as one JSON line (json) or with text (text). */
 void emit(const struct run *r, const cJSON *doc, const char *text);
 

@@ -216,16 +216,15 @@ static void print_table(cJSON *rows)
 
 int cmd_history(struct run *r)
 {
-	struct journal_view view;
-	struct lock_info li;
-	if (lock_read(r->j.dir, &li) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	journal_load_or_die(&r->j, &view);
-	warn_damage(&view);
-	size_t first = view.n > (size_t)r->a->limit ? view.n - (size_t)r->a->limit : 0;
+	struct journal_hold h;
+	int st = run_hold(r, &h, false);
+	if (st != EXIT_OK)
+		return st;
+	warn_damage(&h.view);
+	size_t first = h.view.n > (size_t)r->a->limit ? h.view.n - (size_t)r->a->limit : 0;
 	cJSON *rows = cJSON_CreateArray();
-	for (size_t i = first; i < view.n; i++) {
-		cJSON *s = deployment_summary(&view, &view.v[i], &li);
+	for (size_t i = first; i < h.view.n; i++) {
+		cJSON *s = deployment_summary(&h.view, &h.view.v[i], &h.li);
 		cJSON_AddStringToObject(s, "service", r->j.service);
 		if (r->fmt == FORMAT_TEXT)
 			cJSON_AddItemToArray(rows, s);
@@ -237,90 +236,112 @@ int cmd_history(struct run *r)
 	if (r->fmt == FORMAT_TEXT)
 		print_table(rows);
 	cJSON_Delete(rows);
-	journal_view_free(&view);
-	lock_info_free(&li);
+	journal_unhold(&h);
 	return EXIT_OK;
 }
 
-int cmd_status(struct run *r)
-{
-	struct journal_view view;
-	struct lock_info li;
-	if (lock_read(r->j.dir, &li) < 0)
-		die_errno(EXIT_UNKNOWN, "unable to read the lock %s/lock", r->j.dir);
-	journal_load_or_die(&r->j, &view);
-	warn_damage(&view);
-	const struct deployment *open = journal_open_deployment(&view);
-	const char *state = open ? deployment_state(open, &li) : "idle";
-	const char *current = journal_current_release(&view);
-	const struct deployment *good = journal_last_good(&view, NULL);
+/* What status knows, gathered once for its document and its text. */
+struct status_facts {
+	const struct journal_view *view;
+	const struct lock_info *li;
+	const struct deployment *open, *good;
+	const char *state, *current;
+	char *live, *seen; /* the driver's view of what is live (owned) */
+	enum status live_status;
+	bool mismatch;
+};
 
+static cJSON *status_doc(const struct run *r, const struct status_facts *f)
+{
 	cJSON *doc = cJSON_CreateObject();
 	cJSON_AddStringToObject(doc, "kind", "journal");
 	cJSON_AddStringToObject(doc, "type", "status");
 	cJSON_AddStringToObject(doc, "service", r->j.service);
-	cJSON_AddStringToObject(doc, "state", state);
-	cJSON_AddItemToObject(doc, "deploy", open ? deployment_summary(&view, open, &li) : cJSON_CreateNull());
-	cJSON_AddItemToObject(doc, "lock", lock_info_json(&li));
-	if (current)
-		cJSON_AddStringToObject(doc, "current_release", current);
+	cJSON_AddStringToObject(doc, "state", f->state);
+	cJSON_AddItemToObject(doc, "deploy",
+			      f->open ? deployment_summary(f->view, f->open, f->li) : cJSON_CreateNull());
+	cJSON_AddItemToObject(doc, "lock", lock_info_json(f->li));
+	if (f->current)
+		cJSON_AddStringToObject(doc, "current_release", f->current);
 	else
 		cJSON_AddNullToObject(doc, "current_release");
-	if (good && good->release)
-		cJSON_AddStringToObject(doc, "last_good_release", good->release);
+	if (f->good && f->good->release)
+		cJSON_AddStringToObject(doc, "last_good_release", f->good->release);
 	else
 		cJSON_AddNullToObject(doc, "last_good_release");
-	cJSON_AddNumberToObject(doc, "deployments", (double)view.n);
+	cJSON_AddNumberToObject(doc, "deployments", (double)f->view->n);
 	/* the release in service is the journal's word; where the driver can
 	 * see what is live (the symlink), it is compared */
 	cJSON_AddStringToObject(doc, "current_release_source", "journal");
-	char *live = NULL, *seen = NULL;
-	enum status lst = r->config ? driver_live_release(r->config, &live, &seen) : STATUS_UNKNOWN;
-	if (!r->config)
-		seen = estrdup("not checked against the live target (no config: give -c)");
-	bool mismatch = lst == STATUS_OK && (!current || strcmp(current, live) != 0);
 	cJSON *lv = cJSON_AddObjectToObject(doc, "live");
-	cJSON_AddBoolToObject(lv, "checked", lst == STATUS_OK);
-	if (live)
-		cJSON_AddStringToObject(lv, "release", live);
+	cJSON_AddBoolToObject(lv, "checked", f->live_status == STATUS_OK);
+	if (f->live)
+		cJSON_AddStringToObject(lv, "release", f->live);
 	else
 		cJSON_AddNullToObject(lv, "release");
-	if (lst == STATUS_OK)
-		cJSON_AddBoolToObject(lv, "matches", !mismatch);
-	cJSON_AddStringToObject(lv, "message", seen);
+	if (f->live_status == STATUS_OK)
+		cJSON_AddBoolToObject(lv, "matches", !f->mismatch);
+	cJSON_AddStringToObject(lv, "message", f->seen);
+	return doc;
+}
 
-	struct buf t = {0};
-	buf_printf(&t, "service %s: %s", r->j.service, state);
+static void status_text(const struct run *r, const struct status_facts *f, const cJSON *doc, struct buf *t)
+{
+	const struct deployment *open = f->open;
+	buf_printf(t, "service %s: %s", r->j.service, f->state);
 	if (open) {
 		const cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "deploy");
-		buf_printf(&t, " %s deploy %ld %s (replacing %s), started %s by %s, last stage %s", text_dash(), open->id,
+		buf_printf(t, " %s deploy %ld %s (replacing %s), started %s by %s, last stage %s", text_dash(), open->id,
 			   open->release ? open->release : "?", open->previous ? open->previous : "nothing",
 			   json_path_string(s, "started_at", "?"), json_path_string(s, "user", "?"),
 			   json_path_string(s, "last_stage", "none"));
 	}
-	if (li.present) {
-		char *who = lock_holder_describe(&li);
-		buf_printf(&t, "\nlock: %s%s", li.stale ? "stale, was held by " : "held by ", who);
+	if (f->li->present) {
+		char *who = lock_holder_describe(f->li);
+		buf_printf(t, "\nlock: %s%s", f->li->stale ? "stale, was held by " : "held by ", who);
 		free(who);
 	} else {
-		buf_puts(&t, "\nlock: free");
+		buf_puts(t, "\nlock: free");
 	}
-	buf_printf(&t, "\ncurrent release: %s (from the journal; %s); last good: %s", current ? current : "none",
-		   lst != STATUS_OK ? seen : mismatch ? "but the live target differs" : "the live target agrees",
-		   good && good->release ? good->release : "none");
-	if (mismatch)
-		buf_printf(&t, "\nlive: %s, not %s (changed outside deploy-stage?)", seen, current ? current : "none");
-	if (open && strcmp(state, "interrupted") == 0)
-		buf_puts(&t, "\nresolve with: deploy-stage finish --result failed, or rollback");
+	buf_printf(t, "\ncurrent release: %s (from the journal; %s); last good: %s", f->current ? f->current : "none",
+		   f->live_status != STATUS_OK ? f->seen
+		   : f->mismatch	       ? "but the live target differs"
+					       : "the live target agrees",
+		   f->good && f->good->release ? f->good->release : "none");
+	if (f->mismatch)
+		buf_printf(t, "\nlive: %s, not %s (changed outside deploy-stage?)", f->seen,
+			   f->current ? f->current : "none");
+	if (open && strcmp(f->state, "interrupted") == 0)
+		buf_puts(t, "\nresolve with: deploy-stage finish --result failed, or rollback");
+}
+
+int cmd_status(struct run *r)
+{
+	struct journal_hold h;
+	int st = run_hold(r, &h, false);
+	if (st != EXIT_OK)
+		return st;
+	warn_damage(&h.view);
+	struct status_facts f = {.view = &h.view, .li = &h.li};
+	f.open = journal_open_deployment(&h.view);
+	f.state = f.open ? deployment_state(f.open, &h.li) : "idle";
+	f.current = journal_current_release(&h.view);
+	f.good = journal_last_good(&h.view, NULL);
+	f.live_status = r->config ? driver_live_release(r->config, &f.live, &f.seen) : STATUS_UNKNOWN;
+	if (!r->config)
+		f.seen = estrdup("not checked against the live target (no config: give -c)");
+	f.mismatch = f.live_status == STATUS_OK && (!f.current || strcmp(f.current, f.live) != 0);
+	cJSON *doc = status_doc(r, &f);
+	struct buf t = {0};
+	status_text(r, &f, doc, &t);
 	emit(r, doc, t.data);
 	buf_free(&t);
-	if (mismatch)
-		warnx_("the journal's release %s is not what is live: %s", current ? current : "(none)", seen);
-	int st = strcmp(state, "interrupted") == 0 || mismatch ? EXIT_WARNING : EXIT_OK;
-	free(live);
-	free(seen);
+	if (f.mismatch)
+		warnx_("the journal's release %s is not what is live: %s", f.current ? f.current : "(none)", f.seen);
+	st = strcmp(f.state, "interrupted") == 0 || f.mismatch ? EXIT_WARNING : EXIT_OK;
+	free(f.live);
+	free(f.seen);
 	cJSON_Delete(doc);
-	journal_view_free(&view);
-	lock_info_free(&li);
+	journal_unhold(&h);
 	return st;
 }

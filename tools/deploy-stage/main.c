@@ -183,28 +183,6 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "finish: --result ok|failed is required");
 }
 
-enum ownership deployment_ownership(const struct lock_info *li, long id)
-{
-	if (!li->present || li->stale)
-		return OWN_NONE;
-	if (!li->ours)
-		return OWN_OTHER;
-	return li->deploy == id ? OWN_OURS : OWN_NONE;
-}
-
-void emit(const struct run *r, const cJSON *doc, const char *text)
-{
-	if (r->fmt == FORMAT_TEXT) {
-		if (text) {
-			char *shown = journal_text_clean(text, false);
-			printf("%s\n", shown);
-			free(shown);
-		}
-	} else {
-		json_print_line(stdout, doc);
-	}
-}
-
 static bool needs_config(const char *command)
 {
 	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0 || strcmp(command, "e2e") == 0;
@@ -250,14 +228,9 @@ int main(int argc, char **argv)
 		return finish_stdout(st);
 	}
 
-	r.state_dir = journal_state_dir(a.std.state_dir, r.config ? json_path_string(r.config, "state_dir", NULL) : NULL);
-	if (journal_open(&r.j, r.state_dir, service) < 0) {
-		if (errno == EINVAL)
-			die(EXIT_DATAERR, "invalid service name \"%s\" (letters, digits, '.', '_', '-')", service);
-		die_errno(EXIT_UNKNOWN, "unable to create the journal directory %s/deploy/%s", r.state_dir, service);
-	}
-
-	int status;
+	int status = run_open_journal(&r, service);
+	if (status != EXIT_OK)
+		goto out;
 	if (strcmp(a.command, "lock") == 0)
 		status = cmd_lock(&r);
 	else if (strcmp(a.command, "begin") == 0)
@@ -274,7 +247,7 @@ int main(int argc, char **argv)
 		status = cmd_history(&r);
 
 	journal_close(&r.j);
-	free(r.state_dir);
+out:
 	cJSON_Delete(r.config);
 	free((char *)a.message);
 	return finish_stdout(status);
