@@ -1,0 +1,295 @@
+/* test_rest.c — the retry policy as case tables, and the REST client
+ * against the project's fault server (tests/helpers/faultsrv.c) on
+ * loopback: 503 then success, 429 with Retry-After, a hang bounded by the
+ * timeout, an over-long body, a refusal, and the token kept out of errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shipshape/common.h"
+#include "shipshape/redact.h"
+#include "shipshape/rest.h"
+#include "shipshape/units.h"
+
+static char faultsrv_bin[4096];
+static char base_url[64];
+static pid_t server_pid;
+static char tmpdir[] = "/tmp/test_rest.XXXXXX";
+
+/* ---- the policy ---- */
+
+static void test_backoff_table(void **state)
+{
+	(void)state;
+	static const struct {
+		int64_t initial, max;
+		int attempt;
+		int64_t want;
+	} cases[] = {
+		{100, 0, 1, 100},    {100, 0, 2, 200},    {100, 0, 3, 400},  {100, 500, 3, 400},
+		{100, 500, 4, 500},  {100, 500, 30, 500}, {0, 0, 3, 0},      {250, 1000, 1, 250},
+		{500, 0, 40, 3600000},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct retry_policy rp = {.initial_ms = cases[i].initial, .max_ms = cases[i].max};
+		int64_t got = retry_backoff_ms(&rp, cases[i].attempt, NULL);
+		if (got != cases[i].want)
+			fail_msg("backoff %lld/%lld attempt %d: got %lld, expected %lld", (long long)cases[i].initial,
+				 (long long)cases[i].max, cases[i].attempt, (long long)got, (long long)cases[i].want);
+	}
+	/* equal jitter: within [b/2, b], and not always the same */
+	struct retry_policy rp = {.initial_ms = 1000, .max_ms = 8000, .jitter = true};
+	uint64_t rng = retry_seed();
+	int64_t lo = INT64_MAX, hi = 0;
+	for (int i = 0; i < 1000; i++) {
+		int64_t b = retry_backoff_ms(&rp, 3, &rng);
+		assert_true(b >= 2000 && b <= 4000);
+		lo = b < lo ? b : lo;
+		hi = b > hi ? b : hi;
+	}
+	assert_true(hi - lo > 1000);
+}
+
+static void test_retry_after_table(void **state)
+{
+	(void)state;
+	const int64_t date_ms = 1445412480000; /* Wed, 21 Oct 2015 07:28:00 GMT */
+	static const struct {
+		const char *value;
+		int64_t now_offset_ms, want;
+	} cases[] = {
+		{"120", 0, 120000},
+		{" 5", 0, 5000},
+		{"0", 0, 0},
+		{"7\r\n", 0, 7000},
+		{"Wed, 21 Oct 2015 07:28:00 GMT", -3000, 3000},
+		{"Wed, 21 Oct 2015 07:28:00 GMT", 5000, 0},
+		{"Wednesday, 21-Oct-15 07:28:00 GMT", -1000, 1000},
+		{"soon", 0, -1},
+		{"12abc", 0, -1},
+		{"-1", 0, -1},
+		{"", 0, -1},
+		{"99999999999", 0, -1},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int64_t got = retry_after_parse_ms(cases[i].value, date_ms + cases[i].now_offset_ms);
+		if (got != cases[i].want)
+			fail_msg("Retry-After \"%s\": got %lld, expected %lld", cases[i].value, (long long)got,
+				 (long long)cases[i].want);
+	}
+	assert_int_equal(retry_after_parse_ms(NULL, date_ms), -1);
+}
+
+static void test_next_wait_table(void **state)
+{
+	(void)state;
+	struct retry_policy rp = {.attempts = 3, .initial_ms = 100, .max_ms = 1000, .retry_after_max_ms = 5000};
+	static const struct {
+		int attempt;
+		bool transient;
+		int64_t retry_after, left, want;
+	} cases[] = {
+		{1, true, -1, -1, 100},     /* the backoff */
+		{2, true, -1, -1, 200},
+		{3, true, -1, -1, -1},      /* attempts used up */
+		{1, false, -1, -1, -1},     /* a 4xx: no retry */
+		{1, true, 2000, -1, 2000},  /* Retry-After longer than the backoff wins */
+		{2, true, 50, -1, 200},     /* shorter: the backoff */
+		{1, true, 6000, -1, -1},    /* beyond the ceiling: give up now */
+		{1, true, -1, 100, -1},     /* the wait would pass the deadline */
+		{1, true, -1, 101, 100},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int64_t got = retry_next_wait_ms(&rp, cases[i].attempt, cases[i].transient, cases[i].retry_after,
+						 cases[i].left, NULL);
+		if (got != cases[i].want)
+			fail_msg("case %zu: got %lld, expected %lld", i, (long long)got, (long long)cases[i].want);
+	}
+	static const struct {
+		long code;
+		bool transient;
+	} codes[] = {{0, true}, {200, false}, {301, false}, {400, false}, {401, false}, {404, false},
+		     {408, true}, {429, true}, {500, true}, {503, true}, {599, true}};
+	for (size_t i = 0; i < ARRAY_LEN(codes); i++)
+		if (retry_transient_code(codes[i].code) != codes[i].transient)
+			fail_msg("code %ld: expected %s", codes[i].code, codes[i].transient ? "transient" : "final");
+}
+
+/* ---- the client against faultsrv ---- */
+
+static int server_up(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	char port_file[256];
+	snprintf(port_file, sizeof port_file, "%s/port", tmpdir);
+	server_pid = fork();
+	if (server_pid == 0) {
+		execl(faultsrv_bin, "faultsrv", "--port-file", port_file, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(port_file, "r");
+		int port = 0;
+		if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
+			fclose(f);
+			snprintf(base_url, sizeof base_url, "http://127.0.0.1:%d", port);
+			return 0;
+		}
+		if (f)
+			fclose(f);
+		usleep(10000);
+	}
+	return -1;
+}
+
+static int server_down(void **state)
+{
+	(void)state;
+	if (server_pid > 0) {
+		kill(server_pid, SIGTERM);
+		waitpid(server_pid, NULL, 0);
+	}
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int call(const char *path, struct rest_request rq, struct rest_response *res, int64_t *took)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", base_url, path);
+	rq.url = url;
+	rq.name = "test";
+	rq.quiet_retries = true;
+	int64_t t0 = now_monotonic_ms();
+	int rc = rest_call(&rq, res);
+	*took = now_monotonic_ms() - t0;
+	return rc;
+}
+
+static void test_rest_503_then_success(void **state)
+{
+	(void)state;
+	struct rest_response res;
+	int64_t took;
+	struct rest_request rq = {.method = "POST", .body = "{}", .retry = {.attempts = 4, .initial_ms = 20}};
+	assert_int_equal(call("/seq/flaky?codes=503,503,200", rq, &res, &took), 0);
+	assert_int_equal(res.attempts, 3);
+	assert_int_equal(res.code, 200);
+	assert_null(res.error);
+	cJSON *doc = rest_response_json(&res);
+	assert_non_null(doc);
+	cJSON_Delete(doc);
+	assert_true(took >= 60); /* 20 + 40 ms of backoff */
+	rest_response_free(&res);
+	/* attempts used up: the last answer is the error */
+	rq.retry.attempts = 2;
+	assert_int_equal(call("/seq/down?codes=503", rq, &res, &took), -1);
+	assert_int_equal(res.attempts, 2);
+	assert_string_equal(res.error, "HTTP 503");
+	rest_response_free(&res);
+}
+
+static void test_rest_retry_after(void **state)
+{
+	(void)state;
+	struct rest_response res;
+	int64_t took;
+	struct rest_request rq = {.method = "GET",
+				  .retry = {.attempts = 2, .initial_ms = 10, .retry_after_max_ms = 5000}};
+	assert_int_equal(call("/status/429?header=Retry-After:1", rq, &res, &took), -1);
+	assert_int_equal(res.attempts, 2);
+	assert_int_equal(res.code, 429);
+	assert_true(took >= 1000); /* waited as asked, not the 10 ms backoff */
+	rest_response_free(&res);
+	/* asked to wait longer than the ceiling: given up at once */
+	rq.retry.retry_after_max_ms = 500;
+	assert_int_equal(call("/status/429?header=Retry-After:30", rq, &res, &took), -1);
+	assert_int_equal(res.attempts, 1);
+	assert_true(took < 1000);
+	rest_response_free(&res);
+}
+
+static void test_rest_hang_is_bounded(void **state)
+{
+	(void)state;
+	struct rest_response res;
+	int64_t took;
+	struct rest_request rq = {.method = "GET", .attempt_timeout_ms = 1000,
+				  .deadline_ms = now_monotonic_ms() + 1500,
+				  .retry = {.attempts = 5, .initial_ms = 100}};
+	assert_int_equal(call("/hang", rq, &res, &took), -1);
+	assert_int_equal(res.code, 0);
+	assert_non_null(strstr(res.error, "timeout"));
+	assert_true(took >= 1000 && took < 3000); /* the deadline, not 5 attempts of 1 s */
+	rest_response_free(&res);
+}
+
+static void test_rest_body_bounded(void **state)
+{
+	(void)state;
+	struct rest_response res;
+	int64_t took;
+	struct rest_request rq = {.method = "GET", .max_body = 1000, .retry = {.attempts = 3, .initial_ms = 10}};
+	assert_int_equal(call("/big/5000", rq, &res, &took), -1);
+	assert_int_equal(res.attempts, 1); /* not mended by asking again */
+	assert_non_null(strstr(res.error, "too_large"));
+	assert_true(res.body_len <= 1000);
+	rest_response_free(&res);
+	assert_int_equal(call("/big/1000", rq, &res, &took), 0);
+	assert_int_equal(res.body_len, 1000);
+	rest_response_free(&res);
+}
+
+static void test_rest_refusal_and_secrets(void **state)
+{
+	(void)state;
+	struct rest_response res;
+	int64_t took;
+	const char *token = "tok-secret-0123456789";
+	struct rest_request rq = {.method = "POST", .bearer = token, .body = "{}",
+				  .retry = {.attempts = 3, .initial_ms = 10}};
+	assert_int_equal(call("/json?code=401&body=%7B%22message%22%3A%22bad%20key%20tok-secret-0123456789%22%7D",
+			      rq, &res, &took),
+			 -1);
+	assert_int_equal(res.attempts, 1);
+	assert_null(strstr(res.error, token));
+	assert_string_equal(res.error, "HTTP 401: bad key ***");
+	rest_response_free(&res);
+	redact_clear();
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	char self[4096];
+	snprintf(self, sizeof self, "%s", argv[0]);
+	snprintf(faultsrv_bin, sizeof faultsrv_bin, "%s/../helpers/faultsrv", dirname(self));
+	const struct CMUnitTest policy[] = {
+		cmocka_unit_test(test_backoff_table),
+		cmocka_unit_test(test_retry_after_table),
+		cmocka_unit_test(test_next_wait_table),
+	};
+	const struct CMUnitTest client[] = {
+		cmocka_unit_test(test_rest_503_then_success),
+		cmocka_unit_test(test_rest_retry_after),
+		cmocka_unit_test(test_rest_hang_is_bounded),
+		cmocka_unit_test(test_rest_body_bounded),
+		cmocka_unit_test(test_rest_refusal_and_secrets),
+	};
+	int failed = cmocka_run_group_tests(policy, NULL, NULL);
+	return failed + cmocka_run_group_tests(client, server_up, server_down);
+}
