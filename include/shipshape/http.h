@@ -259,6 +259,8 @@ struct http_result {
 };
 
 void http_result_free(struct http_result *r);
+/* Frees and forgets the response headers kept in r. */
+void http_result_clear_headers(struct http_result *r);
 /* The value of a response header (first of that name, case-insensitive), or NULL. */
 const char *http_result_header(const struct http_result *r, const char *name);
 /* Judges r against p: fills r->outcomes and r->status (replacing any

@@ -4,6 +4,7 @@
 #include "shipshape/http.h"
 #include "shipshape/common.h"
 #include "shipshape/redact.h"
+#include "shipshape/retry.h"
 #include "shipshape/units.h"
 
 #include <ctype.h>
@@ -175,6 +176,11 @@ size_t http_engine_pending(const struct http_engine *e)
 	return e->running + e->queued + e->retrying;
 }
 
+void http_engine_wakeup(struct http_engine *e)
+{
+	curl_multi_wakeup(e->multi);
+}
+
 int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag)
 {
 	struct xfer *x = ecalloc(1, sizeof *x);
@@ -213,17 +219,6 @@ static void header_add(struct http_result *r, const char *name, size_t nlen, con
 	r->n_headers++;
 }
 
-static void headers_clear(struct http_result *r)
-{
-	for (size_t i = 0; i < r->n_headers; i++) {
-		free(r->headers[i].name);
-		free(r->headers[i].value);
-	}
-	free(r->headers);
-	r->headers = NULL;
-	r->n_headers = 0;
-}
-
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
@@ -231,7 +226,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 	if (!x->keep_headers)
 		return n;
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
-		headers_clear(x->r); /* only the final response's headers are kept */
+		http_result_clear_headers(x->r); /* only the final response's headers are kept */
 		return n;
 	}
 	const char *colon = memchr(data, ':', n);
@@ -400,10 +395,77 @@ out:
 	return rc;
 }
 
+/* The request itself: method, body, headers, redirects, name resolution. */
+static void xfer_setup_request(struct xfer *x)
+{
+	const struct http_probe *p = x->p;
+	CURL *h = x->easy;
+	if (p->redirects == HTTP_REDIRECT_FOLLOW) {
+		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+		curl_easy_setopt(h, CURLOPT_MAXREDIRS, p->max_redirects);
+	}
+	if (p->method && strcmp(p->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (p->method && strcmp(p->method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, p->method);
+	if (p->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body);
+		if (!p->method)
+			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
+	}
+	for (size_t i = 0; i < p->n_headers; i++)
+		x->req_headers = curl_slist_append(x->req_headers, p->headers[i]);
+	if (p->body) /* no "Expect: 100-continue" round trip */
+		x->req_headers = curl_slist_append(x->req_headers, "Expect:");
+	if (x->req_headers)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->req_headers);
+	for (size_t i = 0; i < p->n_resolve; i++)
+		x->resolve = curl_slist_append(x->resolve, p->resolve[i]);
+	if (x->resolve)
+		curl_easy_setopt(h, CURLOPT_RESOLVE, x->resolve);
+	if (x->connect_to)
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, x->connect_to);
+	if (p->ip == HTTP_IP_V4)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
+	else if (p->ip == HTTP_IP_V6)
+		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
+}
+
+/* TLS: verification, versions, certificate facts, and the debug callback
+ * that reads the connection's facts (and traces with -vv). */
+static void xfer_setup_tls(struct xfer *x)
+{
+	const struct http_probe *p = x->p;
+	CURL *h = x->easy;
+	bool https = p->url && strncasecmp(p->url, "https://", 8) == 0;
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
+	if (p->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
+	if (p->tls_min || p->tls_max)
+		curl_easy_setopt(h, CURLOPT_SSLVERSION, tls_version_min(p->tls_min) | tls_version_max(p->tls_max));
+	if (p->tls_max && p->tls_max <= HTTP_TLS_1_1)
+		curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
+	if (https) {
+		curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+		/* Certificate facts are read at connect time: never reuse a
+		 * connection when expiry is judged. */
+		if (p->cert_warn_days || p->cert_crit_days || p->fresh_connect)
+			curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	} else if (p->fresh_connect) {
+		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+	}
+	if (https || x->e->o.verbose > 0) {
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+	}
+}
+
 static void xfer_setup(struct xfer *x)
 {
 	const struct http_probe *p = x->p;
-	struct http_engine *e = x->e;
 	CURL *h = x->easy;
 
 	x->r = ecalloc(1, sizeof *x->r);
@@ -437,60 +499,8 @@ static void xfer_setup(struct xfer *x)
 			 (long)(p->connect_timeout_ms > 0 ? p->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_DEFAULT_MS));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 (long)(p->timeout_ms > 0 ? p->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS));
-	if (p->redirects == HTTP_REDIRECT_FOLLOW) {
-		curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-		curl_easy_setopt(h, CURLOPT_MAXREDIRS, p->max_redirects);
-	}
-	if (p->method && strcmp(p->method, "HEAD") == 0)
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-	else if (p->method && strcmp(p->method, "GET") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, p->method);
-	if (p->body) {
-		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, p->body);
-		if (!p->method)
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "POST");
-	}
-	for (size_t i = 0; i < p->n_headers; i++)
-		x->req_headers = curl_slist_append(x->req_headers, p->headers[i]);
-	if (p->body) /* no "Expect: 100-continue" round trip */
-		x->req_headers = curl_slist_append(x->req_headers, "Expect:");
-	if (x->req_headers)
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->req_headers);
-	for (size_t i = 0; i < p->n_resolve; i++)
-		x->resolve = curl_slist_append(x->resolve, p->resolve[i]);
-	if (x->resolve)
-		curl_easy_setopt(h, CURLOPT_RESOLVE, x->resolve);
-	if (x->connect_to)
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, x->connect_to);
-	if (p->ip == HTTP_IP_V4)
-		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V4);
-	else if (p->ip == HTTP_IP_V6)
-		curl_easy_setopt(h, CURLOPT_IPRESOLVE, CURL_IPRESOLVE_V6);
-
-	bool https = p->url && strncasecmp(p->url, "https://", 8) == 0;
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, p->tls_verify ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, p->tls_verify ? 2L : 0L);
-	if (p->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
-	if (p->tls_min || p->tls_max)
-		curl_easy_setopt(h, CURLOPT_SSLVERSION, tls_version_min(p->tls_min) | tls_version_max(p->tls_max));
-	if (p->tls_max && p->tls_max <= HTTP_TLS_1_1)
-		curl_easy_setopt(h, CURLOPT_SSL_CIPHER_LIST, "DEFAULT:@SECLEVEL=0");
-	if (https) {
-		curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
-		/* Certificate facts are read at connect time: never reuse a
-		 * connection when expiry is judged. */
-		if (p->cert_warn_days || p->cert_crit_days || p->fresh_connect)
-			curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-	} else if (p->fresh_connect) {
-		curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
-	}
-	if (https || e->o.verbose > 0) {
-		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-		curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
-		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-	}
+	xfer_setup_request(x);
+	xfer_setup_tls(x);
 }
 
 static void start_ready(struct http_engine *e)
@@ -737,12 +747,12 @@ static void fill_result(struct xfer *x, CURLcode rc)
 	}
 }
 
+/* A probe's retries: the suite's retry policy, without jitter (a probe's
+ * timing is part of what it reports). */
 static int64_t backoff_ms(const struct http_probe *p, int attempt)
 {
-	int64_t b = p->retry_backoff_ms > 0 ? p->retry_backoff_ms : 200;
-	for (int i = 1; i < attempt && b < 3600000; i++)
-		b *= 2;
-	return b;
+	struct retry_policy rp = {.initial_ms = p->retry_backoff_ms > 0 ? p->retry_backoff_ms : 200};
+	return retry_backoff_ms(&rp, attempt, NULL);
 }
 
 static int drain(struct http_engine *e)
@@ -865,142 +875,4 @@ int http_engine_run_until(struct http_engine *e, int64_t deadline_ms)
 		total += n;
 	}
 	return total;
-}
-
-/* ---- results ---- */
-
-static const char *const error_names[] = {
-	[HTTP_ERR_NONE] = "", [HTTP_ERR_DNS] = "dns", [HTTP_ERR_CONNECT] = "connect",
-	[HTTP_ERR_TIMEOUT] = "timeout", [HTTP_ERR_TLS] = "tls", [HTTP_ERR_CERT] = "certificate",
-	[HTTP_ERR_PROTOCOL] = "protocol", [HTTP_ERR_RECV] = "receive",
-	[HTTP_ERR_TOO_LARGE] = "too_large", [HTTP_ERR_REDIRECT] = "redirect", [HTTP_ERR_OTHER] = "other",
-};
-
-const char *http_error_name(enum http_error err)
-{
-	return (size_t)err < ARRAY_LEN(error_names) ? error_names[err] : "other";
-}
-
-static void outcomes_clear(struct http_result *r)
-{
-	for (size_t i = 0; i < r->n_outcomes; i++) {
-		free(r->outcomes[i].name);
-		free(r->outcomes[i].message);
-	}
-	free(r->outcomes);
-	r->outcomes = NULL;
-	r->n_outcomes = 0;
-	r->status = STATUS_OK;
-}
-
-void http_result_free(struct http_result *r)
-{
-	if (!r)
-		return;
-	free(r->effective_url);
-	free(r->location);
-	free(r->content_type);
-	free(r->primary_ip);
-	free(r->cert_earliest_subject);
-	free(r->error_message);
-	free(r->body);
-	headers_clear(r);
-	outcomes_clear(r);
-	free(r);
-}
-
-const char *http_result_header(const struct http_result *r, const char *name)
-{
-	for (size_t i = 0; i < r->n_headers; i++)
-		if (strcasecmp(r->headers[i].name, name) == 0)
-			return r->headers[i].value;
-	return NULL;
-}
-
-void http_result_add_outcome(struct http_result *r, const char *name, enum status st,
-			     const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = evasprintf(fmt, ap);
-	va_end(ap);
-	r->outcomes = erealloc(r->outcomes, (r->n_outcomes + 1) * sizeof *r->outcomes);
-	r->outcomes[r->n_outcomes].name = estrdup(name);
-	r->outcomes[r->n_outcomes].status = st;
-	r->outcomes[r->n_outcomes].message = redact_string(msg);
-	r->n_outcomes++;
-	free(msg);
-	r->status = status_worst(r->status, st);
-}
-
-void http_result_clear_outcomes(struct http_result *r)
-{
-	outcomes_clear(r);
-}
-
-static double days_left(int64_t expiry_ms, int64_t now_ms)
-{
-	return (double)(expiry_ms - now_ms) / 86400000.0;
-}
-
-cJSON *http_result_json(const struct http_result *r, int64_t now_ms)
-{
-	char when[RFC3339_LEN];
-	cJSON *j = cJSON_CreateObject();
-	cJSON_AddNumberToObject(j, "code", (double)r->code);
-	cJSON_AddNumberToObject(j, "size", (double)r->size);
-	cJSON_AddNumberToObject(j, "redirects", (double)r->redirects);
-	cJSON_AddStringToObject(j, "http_version", r->http_version);
-	cJSON_AddStringToObject(j, "tls_version", r->tls_version);
-	cJSON_AddStringToObject(j, "tls_cipher", r->tls_cipher);
-	if (r->effective_url)
-		cJSON_AddStringToObject(j, "url", r->effective_url);
-	if (r->location)
-		cJSON_AddStringToObject(j, "location", r->location);
-	if (r->primary_ip)
-		cJSON_AddStringToObject(j, "ip", r->primary_ip);
-	if (r->content_type)
-		cJSON_AddStringToObject(j, "content_type", r->content_type);
-	cJSON *t = cJSON_AddObjectToObject(j, "timings");
-	cJSON_AddNumberToObject(t, "dns", r->dns_ms);
-	cJSON_AddNumberToObject(t, "connect", r->connect_ms);
-	cJSON_AddNumberToObject(t, "tls", r->tls_ms);
-	cJSON_AddNumberToObject(t, "first_byte", r->first_byte_ms);
-	cJSON_AddNumberToObject(t, "total", r->total_ms);
-	if (r->cert_leaf_expiry_ms) {
-		cJSON *c = cJSON_AddObjectToObject(j, "cert");
-		cJSON_AddStringToObject(c, "leaf_expires", rfc3339_format(r->cert_leaf_expiry_ms, when));
-		cJSON_AddNumberToObject(c, "leaf_days", (double)(int64_t)days_left(r->cert_leaf_expiry_ms, now_ms));
-		cJSON_AddStringToObject(c, "earliest_expires", rfc3339_format(r->cert_earliest_expiry_ms, when));
-		cJSON_AddNumberToObject(c, "earliest_days",
-					(double)(int64_t)days_left(r->cert_earliest_expiry_ms, now_ms));
-		cJSON_AddStringToObject(c, "earliest_subject",
-					r->cert_earliest_subject ? r->cert_earliest_subject : "");
-		cJSON_AddNumberToObject(c, "chain", r->cert_chain_len);
-	}
-	if (r->error != HTTP_ERR_NONE) {
-		cJSON *er = cJSON_AddObjectToObject(j, "error");
-		cJSON_AddStringToObject(er, "class", http_error_name(r->error));
-		cJSON_AddStringToObject(er, "message", r->error_message ? r->error_message : "");
-	}
-	cJSON_AddNumberToObject(j, "attempts", r->attempts);
-	cJSON_AddNumberToObject(j, "elapsed_ms", round(r->elapsed_ms));
-	cJSON_AddBoolToObject(j, "reused", r->reused);
-	cJSON *a = cJSON_AddArrayToObject(j, "assertions");
-	for (size_t i = 0; i < r->n_outcomes; i++) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "name", r->outcomes[i].name);
-		cJSON_AddStringToObject(o, "status", status_name(r->outcomes[i].status));
-		cJSON_AddStringToObject(o, "message", r->outcomes[i].message);
-		cJSON_AddItemToArray(a, o);
-	}
-	return j;
-}
-
-char *http_result_describe(const struct http_result *r)
-{
-	if (r->error != HTTP_ERR_NONE)
-		return easprintf("%s error: %s", http_error_name(r->error),
-				 r->error_message ? r->error_message : "");
-	return easprintf("HTTP %ld, %lld B in %.0f ms", r->code, (long long)r->size, r->total_ms);
 }
