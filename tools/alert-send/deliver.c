@@ -1,14 +1,16 @@
 /* deliver.c — getting notifications out: one libcurl multi handle, one queue
  * per channel (in order, one at a time, so a resolve never overtakes its
- * firing), retries with exponential backoff and jitter on network errors,
- * 5xx and 429 (honouring Retry-After), and the spool: every notification is
- * written there, fsync'd, before its first attempt and removed only once
- * delivered, so no crash or kill loses it. */
+ * firing), retries under the suite's one retry policy (retry.h: backoff
+ * with jitter on network errors, 5xx and 429, Retry-After honoured), and
+ * the spool: every notification is written there, fsync'd, before its first
+ * attempt and removed only once delivered, so no crash or kill loses it. */
 #include "alert-send.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
+#include "shipshape/retry.h"
 #include "shipshape/spool.h"
 #include "shipshape/units.h"
+#include "shipshape/url.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -481,9 +483,9 @@ static int start(struct deliverer *d, struct job *j)
 	j->resp.len = 0;
 	j->errbuf[0] = '\0';
 	if (!j->url)
-		j->url = j->ch == CH_ALERTMANAGER
-			 ? easprintf("%.*s/api/v2/alerts", (int)(strlen(c->url) - (c->url[strlen(c->url) - 1] == '/')), c->url)
-			 : estrdup(c->url);
+		j->url = j->ch == CH_ALERTMANAGER ? url_join_path(c->url, "/api/v2/alerts") : NULL;
+	if (!j->url)
+		j->url = estrdup(c->url); /* not a URL: curl says so in the record */
 	CURL *e = j->easy = curl_easy_init();
 	if (!e || !j->body)
 		die(EXIT_UNKNOWN, "unable to prepare a %s request", c->name);
@@ -532,19 +534,14 @@ static bool permanent_error(CURLcode rc)
 	}
 }
 
-static int64_t backoff_ms(struct deliverer *d, int attempt)
+/* The settings' retry policy (retry.h): backoff with equal jitter, and
+ * Retry-After honoured up to retry_after_max. */
+static struct retry_policy policy_of(const struct deliverer *d)
 {
-	int64_t delay = d->o.s->retry_initial_ms;
-	for (int i = 1; i < attempt && delay < d->o.s->retry_max_ms; i++)
-		delay *= 2;
-	if (delay > d->o.s->retry_max_ms)
-		delay = d->o.s->retry_max_ms;
-	/* Equal jitter: half fixed, half random, so that many senders that
-	 * failed together do not come back together. */
-	d->rng ^= d->rng << 13;
-	d->rng ^= d->rng >> 7;
-	d->rng ^= d->rng << 17;
-	return delay / 2 + (int64_t)(d->rng % (uint64_t)(delay / 2 + 1));
+	const struct settings *s = d->o.s;
+	return (struct retry_policy){.attempts = s->retry_attempts, .initial_ms = s->retry_initial_ms,
+				     .max_ms = s->retry_max_ms, .retry_after_max_ms = s->retry_after_max_ms,
+				     .jitter = true};
 }
 
 /* After a give-up every other item of the channel waits in the spool. */
@@ -578,62 +575,33 @@ static void channel_down(struct deliverer *d, enum channel_id ch)
 	}
 }
 
-static void finish(struct deliverer *d, struct job *j, CURLcode rc)
+/* Delivered: the item leaves the spool, and a channel that was down gets
+ * what waited for it, oldest first. */
+static void delivered(struct deliverer *d, struct job *j, long code, int64_t took)
 {
-	long code = 0;
-	curl_off_t retry_after = 0;
-	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after);
-	curl_multi_remove_handle(d->multi, j->easy);
-	curl_easy_cleanup(j->easy);
-	j->easy = NULL;
-	curl_slist_free_all(j->headers);
-	curl_slist_free_all(j->rcpt);
-	j->headers = j->rcpt = NULL;
-	free(j->body);
-	j->body = NULL;
-	j->running = false;
-	int64_t now = now_monotonic_ms();
-	int64_t took = now - j->started;
-	bool http = j->ch != CH_EMAIL;
-	bool ok = rc == CURLE_OK && (!http || (code >= 200 && code < 300));
-	if (ok) {
-		if (j->path && spool_done(j->path, j->lock_fd) < 0 && errno != ENOENT)
-			error_msg("unable to remove %s: %s", j->path, strerror(errno));
-		j->lock_fd = -1;
-		cJSON *r = record_new(d, j, "delivered");
-		if (code)
-			cJSON_AddNumberToObject(r, "code", (double)code);
-		cJSON_AddNumberToObject(r, "duration_ms", (double)took);
-		record_print(r, d->o.format);
-		count_delivered(d, j->path);
-		enum channel_id ch = j->ch;
-		pop(d, ch);
-		if (d->was_down[ch]) {
-			/* Back up: what waited in the spool goes now, oldest first. */
-			d->was_down[ch] = false;
-			d->down_until[ch] = 0;
-			unhold(d, ch);
-			load_spool_channel(d, ch, false);
-		}
-		return;
+	if (j->path && spool_done(j->path, j->lock_fd) < 0 && errno != ENOENT)
+		error_msg("unable to remove %s: %s", j->path, strerror(errno));
+	j->lock_fd = -1;
+	cJSON *r = record_new(d, j, "delivered");
+	if (code)
+		cJSON_AddNumberToObject(r, "code", (double)code);
+	cJSON_AddNumberToObject(r, "duration_ms", (double)took);
+	record_print(r, d->o.format);
+	count_delivered(d, j->path);
+	enum channel_id ch = j->ch;
+	pop(d, ch);
+	if (d->was_down[ch]) {
+		d->was_down[ch] = false;
+		d->down_until[ch] = 0;
+		unhold(d, ch);
+		load_spool_channel(d, ch, false);
 	}
-	if (j->lock_fd >= 0) {
-		spool_release(j->lock_fd);
-		j->lock_fd = -1;
-	}
-	bool transient = rc != CURLE_OK ? !permanent_error(rc) : (code == 429 || code >= 500);
-	int64_t wait = 0;
-	if (transient && retry_after > 0) {
-		if (retry_after * 1000 > d->o.s->retry_after_max_ms)
-			transient = false; /* asked to wait longer than we will: spool it */
-		else
-			wait = retry_after * 1000;
-	}
-	bool again = transient && j->attempts < d->o.s->retry_attempts;
-	/* given up on: one that could not be spooled is tried there again now */
-	bool held = !again && !make_durable(d, j) && d->o.spool_dir;
-	const char *status = again ? "retrying" : held ? "held" : j->path ? "spooled" : "failed";
+}
+
+/* The record of a failed attempt: its code, duration and error. */
+static cJSON *failure_record(struct deliverer *d, struct job *j, const char *status, CURLcode rc, long code,
+			     int64_t took)
+{
 	cJSON *r = record_new(d, j, status);
 	if (code)
 		cJSON_AddNumberToObject(r, "code", (double)code);
@@ -644,14 +612,34 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 		size_t n = j->resp.len < ERROR_BODY_MAX ? j->resp.len : ERROR_BODY_MAX;
 		add_error(r, "HTTP %ld%s%.*s", code, n ? ": " : "", (int)n, j->resp.data ? j->resp.data : "");
 	}
+	return r;
+}
+
+/* Failed: retried after the policy's wait, or given up on (spooled, held
+ * in memory, or failed) and the channel marked down. */
+static void failed(struct deliverer *d, struct job *j, CURLcode rc, long code, int64_t retry_after_s,
+		   int64_t took)
+{
+	if (j->lock_fd >= 0) {
+		spool_release(j->lock_fd);
+		j->lock_fd = -1;
+	}
+	struct retry_policy rp = policy_of(d);
+	bool transient = rc != CURLE_OK ? !permanent_error(rc) : retry_transient_code(code);
+	int64_t after = retry_after_s > 0 ? retry_after_s * 1000 : -1;
+	if (transient && after > rp.retry_after_max_ms)
+		transient = false; /* asked to wait longer than we will: spool it */
+	int64_t wait = retry_next_wait_ms(&rp, j->attempts, transient, after, -1, &d->rng);
+	bool again = wait >= 0;
+	/* given up on: one that could not be spooled is tried there again now */
+	bool held = !again && !make_durable(d, j) && d->o.spool_dir;
+	const char *status = again ? "retrying" : held ? "held" : j->path ? "spooled" : "failed";
+	cJSON *r = failure_record(d, j, status, rc, code, took);
 	if (!transient)
 		cJSON_AddBoolToObject(r, "permanent", true);
 	if (again) {
-		int64_t b = backoff_ms(d, j->attempts);
-		if (wait > b)
-			b = wait;
-		j->not_before = now + b;
-		cJSON_AddNumberToObject(r, "retry_in_ms", (double)b);
+		j->not_before = now_monotonic_ms() + wait;
+		cJSON_AddNumberToObject(r, "retry_in_ms", (double)wait);
 		record_print(r, d->o.format);
 		return;
 	}
@@ -668,6 +656,29 @@ static void finish(struct deliverer *d, struct job *j, CURLcode rc)
 		d->counts.failed++;
 	pop(d, ch);
 	channel_down(d, ch);
+}
+
+static void finish(struct deliverer *d, struct job *j, CURLcode rc)
+{
+	long code = 0;
+	curl_off_t retry_after = 0;
+	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after); /* seconds or an HTTP-date */
+	curl_multi_remove_handle(d->multi, j->easy);
+	curl_easy_cleanup(j->easy);
+	j->easy = NULL;
+	curl_slist_free_all(j->headers);
+	curl_slist_free_all(j->rcpt);
+	j->headers = j->rcpt = NULL;
+	free(j->body);
+	j->body = NULL;
+	j->running = false;
+	int64_t took = now_monotonic_ms() - j->started;
+	bool http = j->ch != CH_EMAIL;
+	if (rc == CURLE_OK && (!http || (code >= 200 && code < 300)))
+		delivered(d, j, code, took);
+	else
+		failed(d, j, rc, code, (int64_t)retry_after, took);
 }
 
 static void start_due(struct deliverer *d)
@@ -819,7 +830,7 @@ struct deliverer *deliverer_new(const struct deliver_opts *o)
 	d->multi = curl_multi_init();
 	if (!d->multi)
 		die(EXIT_UNKNOWN, "unable to start libcurl");
-	d->rng = ((uint64_t)now_epoch_ms() * 2654435761u) ^ ((uint64_t)getpid() << 32) ^ 1;
+	d->rng = retry_seed();
 	return d;
 }
 
