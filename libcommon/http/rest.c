@@ -92,13 +92,6 @@ static char *describe(const struct http_result *r)
 	return red;
 }
 
-static void sleep_for(int64_t ms)
-{
-	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
-	while (ms > 0 && nanosleep(&ts, &ts) != 0)
-		;
-}
-
 /* ms left before the deadline (-1: none), never below 0. */
 static int64_t time_left(const struct rest_request *rq)
 {
@@ -147,7 +140,7 @@ int rest_call(const struct rest_request *rq, struct rest_response *out)
 		else
 			warnx_("%s: %s; retrying in %lld ms", rq->name ? rq->name : "request", what, (long long)wait);
 		free(what);
-		sleep_for(wait);
+		sleep_ms(wait);
 	}
 }
 
