@@ -252,11 +252,14 @@ struct config_request {
 };
 
 /* Where the schema is when no --schema names it: the first that exists of
- * <exe dir>/../config/schema.yaml, <exe dir>/../../config/schema.yaml (the
- * build tree: build/TOOL, build/san/TOOL) and
- * <exe dir>/../share/shipshape/config/schema.yaml (installed), <exe dir>
- * being the directory of /proc/self/exe. A new string, or NULL. */
+ * <exe dir>/../share/shipshape/config/schema.yaml (installed),
+ * <exe dir>/../config/schema.yaml, ../../config/schema.yaml and
+ * ../../../config/schema.yaml (the build tree: build/TOOL, build/san/TOOL,
+ * build/san/tests/TEST), <exe dir> being the directory of /proc/self/exe.
+ * A new string, or NULL. */
 char *config_schema_find(void);
+/* The same search from a given directory. */
+char *config_schema_find_beside(const char *exe_dir);
 
 /* Loads the config of a tool. A file whose first non-blank character is
  * '{' is a JSON config document, any other file YAML (templates expanded);

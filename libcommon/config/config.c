@@ -236,13 +236,26 @@ cJSON *config_document_load(const char *path)
 
 /* ---- config_open: the one loader of every tool's config ---- */
 
+char *config_schema_find_beside(const char *exe_dir)
+{
+	/* the installed copy first: PREFIX/bin/../config is nobody's schema */
+	static const char *const beside[] = {
+		"../share/shipshape/config/schema.yaml", /* PREFIX/bin/TOOL */
+		"../config/schema.yaml",                 /* build/TOOL */
+		"../../config/schema.yaml",              /* build/san/TOOL, build/tests/TEST */
+		"../../../config/schema.yaml",           /* build/san/tests/TEST */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(beside); i++) {
+		char *path = easprintf("%s/%s", exe_dir, beside[i]);
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	return NULL;
+}
+
 char *config_schema_find(void)
 {
-	static const char *const beside[] = {
-		"../config/schema.yaml",                /* build/TOOL */
-		"../../config/schema.yaml",             /* build/san/TOOL */
-		"../share/shipshape/config/schema.yaml", /* PREFIX/bin/TOOL */
-	};
 	char exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	if (n <= 0)
@@ -252,13 +265,7 @@ char *config_schema_find(void)
 	if (!slash)
 		return NULL;
 	*slash = '\0';
-	for (size_t i = 0; i < ARRAY_LEN(beside); i++) {
-		char *path = easprintf("%s/%s", exe, beside[i]);
-		if (access(path, R_OK) == 0)
-			return path;
-		free(path);
-	}
-	return NULL;
+	return config_schema_find_beside(exe);
 }
 
 static const char *skip_blank(const char *p)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/test_config.XXXXXX";
@@ -136,6 +137,40 @@ static void test_missing_file_and_schema(void **state)
 	free(found);
 }
 
+/* The search order beside a program: the installed copy before a build
+ * tree's, and none found is NULL. */
+static void test_schema_find_beside(void **state)
+{
+	(void)state;
+	char top[512], bin[600];
+	snprintf(top, sizeof top, "%s/prefix", dir);
+	snprintf(bin, sizeof bin, "%s/bin", top);
+	assert_int_equal(mkdir(top, 0700), 0);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	assert_null(config_schema_find_beside(bin));
+
+	char cfgdir[600], share[700];
+	snprintf(cfgdir, sizeof cfgdir, "%s/config", top);
+	assert_int_equal(mkdir(cfgdir, 0700), 0);
+	put("prefix/config/schema.yaml", "version: 1\n");
+	char *found = config_schema_find_beside(bin);
+	assert_non_null(found);
+	assert_non_null(strstr(found, "/bin/../config/schema.yaml"));
+	free(found);
+
+	snprintf(share, sizeof share, "%s/share", top);
+	assert_int_equal(mkdir(share, 0700), 0);
+	snprintf(share, sizeof share, "%s/share/shipshape", top);
+	assert_int_equal(mkdir(share, 0700), 0);
+	snprintf(share, sizeof share, "%s/share/shipshape/config", top);
+	assert_int_equal(mkdir(share, 0700), 0);
+	put("prefix/share/shipshape/config/schema.yaml", "version: 1\n");
+	found = config_schema_find_beside(bin);
+	assert_non_null(found);
+	assert_non_null(strstr(found, "/bin/../share/shipshape/config/schema.yaml"));
+	free(found);
+}
+
 /* ---- the readers ---- */
 
 static void open_text(struct config *c, const char *name, const char *text)
@@ -236,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_cases),
 		cmocka_unit_test(test_missing_file_and_schema),
+		cmocka_unit_test(test_schema_find_beside),
 		cmocka_unit_test(test_readers),
 		cmocka_unit_test(test_reader_wrong_type),
 		cmocka_unit_test(test_json_document),
