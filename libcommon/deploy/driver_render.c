@@ -1,11 +1,12 @@
 /* driver_render.c — the Render driver: Render's REST API (POST a deploy or a
  * rollback, then poll the deploy until live or failed) or a deploy hook,
- * through the shared HTTP engine. */
+ * through the REST client (rest.h), which owns retries and secret masking. */
 #include "shipshape/driver.h"
 #include "shipshape/common.h"
 #include "shipshape/http.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
+#include "shipshape/rest.h"
 #include "shipshape/units.h"
 
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #define DEFAULT_TIMEOUT_MS (15 * 60 * 1000)
 #define DEFAULT_POLL_MS 5000
 #define POST_ATTEMPTS 4
+#define POST_BACKOFF_MS 500 /* doubled after each attempt, with jitter */
 #define REQUEST_TIMEOUT_MS 30000
 
 static const char *const failed_statuses[] = {"build_failed", "update_failed", "pre_deploy_failed",
@@ -27,112 +29,41 @@ struct render {
 	int64_t poll_ms, deadline; /* deadline on the monotonic clock */
 };
 
-static void done(struct http_engine *e, const struct http_probe *p, struct http_result *r, void *tag,
-		 void *user)
-{
-	(void)e, (void)p, (void)user;
-	*(struct http_result **)tag = r;
-}
-
-/* One request; returns the result (caller frees) — never NULL. */
-static struct http_result *request(const char *method, const char *url, const char *api_key,
-				   const char *body, int64_t timeout_ms)
-{
-	struct http_probe p;
-	http_probe_init(&p);
-	p.name = estrdup("render");
-	p.url = estrdup(url);
-	p.method = estrdup(method);
-	p.keep_body = true;
-	p.timeout_ms = timeout_ms;
-	char err[256];
-	http_probe_add_status(&p, "100-599", err, sizeof err); /* judged here, not by the engine */
-	http_probe_add_header(&p, "Accept: application/json", err, sizeof err);
-	if (api_key) {
-		char *h = easprintf("Authorization: Bearer %s", api_key);
-		http_probe_add_header(&p, h, err, sizeof err);
-		free(h);
-	}
-	if (body) {
-		http_probe_add_header(&p, "Content-Type: application/json", err, sizeof err);
-		p.body = estrdup(body);
-		p.body_len = strlen(body);
-	}
-	struct http_result *res = NULL;
-	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = done,
-									   .verbose = log_level > 1});
-	http_engine_add(e, &p, &res);
-	http_engine_run_until(e, -1);
-	http_engine_free(e);
-	http_probe_free(&p);
-	if (!res) {
-		res = ecalloc(1, sizeof *res);
-		res->error = HTTP_ERR_OTHER;
-		res->error_message = estrdup("no response");
-	}
-	return res;
-}
-
-static bool transient(const struct http_result *r)
-{
-	return r->code == 0 || r->code == 429 || r->code >= 500;
-}
-
-static char *describe_failure(const struct http_result *r)
-{
-	if (r->code == 0)
-		return easprintf("%s", r->error_message ? r->error_message : "no response");
-	const char *msg = NULL;
-	cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
-	if (doc)
-		msg = json_path_string(doc, "message", NULL);
-	char *s = msg ? easprintf("HTTP %ld: %s", r->code, msg) : easprintf("HTTP %ld", r->code);
-	cJSON_Delete(doc);
-	char *red = redact_string(s);
-	free(s);
-	return red;
-}
-
 static int64_t remaining(const struct render *rd)
 {
 	return rd->deadline - now_monotonic_ms();
 }
 
-/* POSTs with retries on 5xx, 429 and transport errors; returns the parsed
- * response body of a 2xx, or NULL with *why set. */
+/* A call to Render's API under the deploy's deadline: POSTs are retried
+ * (5xx, 429, no answer; Retry-After honoured), polls are not (the poll
+ * loop is their retry). */
+static int render_call(const struct render *rd, const char *method, const char *url, const char *api_key,
+		       const char *body, int attempts, struct rest_response *out)
+{
+	struct rest_request rq = {
+		.name = "Render", .method = method, .url = url, .bearer = api_key, .body = body,
+		.attempt_timeout_ms = REQUEST_TIMEOUT_MS, .deadline_ms = rd->deadline,
+		.retry = {.attempts = attempts, .initial_ms = POST_BACKOFF_MS, .jitter = true},
+	};
+	return rest_call(&rq, out);
+}
+
+/* POSTs with retries; returns the parsed response body of a 2xx, or NULL
+ * with *why set. */
 static cJSON *post_json(const struct render *rd, const char *url, const char *api_key, const char *body,
 			cJSON *data, char **why)
 {
-	int64_t backoff = 500;
-	for (int attempt = 1;; attempt++) {
-		int64_t left = remaining(rd);
-		struct http_result *r = request("POST", url, api_key, body,
-						left < REQUEST_TIMEOUT_MS ? (left > 1000 ? left : 1000) : REQUEST_TIMEOUT_MS);
-		cJSON_DeleteItemFromObject(data, "post_attempts");
-		cJSON_AddNumberToObject(data, "post_attempts", attempt);
-		if (r->code >= 200 && r->code < 300) {
-			cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
-			if (!cJSON_IsObject(doc)) {
-				*why = easprintf("Render answered HTTP %ld without a JSON object", r->code);
-				cJSON_Delete(doc);
-				doc = NULL;
-			}
-			http_result_free(r);
-			return doc;
-		}
-		char *what = describe_failure(r);
-		bool retry = transient(r) && attempt < POST_ATTEMPTS && remaining(rd) > backoff;
-		http_result_free(r);
-		if (!retry) {
-			*why = easprintf("Render refused the request: %s", what);
-			free(what);
-			return NULL;
-		}
-		warnx_("Render: %s; retrying in %lld ms", what, (long long)backoff);
-		free(what);
-		sleep_ms(backoff);
-		backoff *= 2;
-	}
+	struct rest_response res;
+	int rc = render_call(rd, "POST", url, api_key, body, POST_ATTEMPTS, &res);
+	cJSON_DeleteItemFromObject(data, "post_attempts");
+	cJSON_AddNumberToObject(data, "post_attempts", res.attempts);
+	cJSON *doc = rc == 0 ? rest_response_json(&res) : NULL;
+	if (rc < 0)
+		*why = easprintf("Render refused the request: %s", res.error);
+	else if (!doc)
+		*why = easprintf("Render answered HTTP %ld without a JSON object", res.code);
+	rest_response_free(&res);
+	return doc;
 }
 
 static bool is_failed(const char *st)
@@ -158,11 +89,11 @@ static int poll_deploy(const struct render *rd, const char *deploy_id, cJSON *da
 					 duration_format(total, t, sizeof t), status);
 			break;
 		}
-		struct http_result *r = request("GET", url, rd->api_key, NULL,
-						left < REQUEST_TIMEOUT_MS ? (left > 1000 ? left : 1000) : REQUEST_TIMEOUT_MS);
+		struct rest_response r;
+		render_call(rd, "GET", url, rd->api_key, NULL, 1, &r);
 		polls++;
-		if (r->code == 200) {
-			cJSON *doc = r->body ? cJSON_Parse(r->body) : NULL;
+		if (r.code == 200) {
+			cJSON *doc = rest_response_json(&r);
 			const char *st = json_path_string(doc, "status", NULL);
 			if (st) {
 				free(status);
@@ -170,28 +101,24 @@ static int poll_deploy(const struct render *rd, const char *deploy_id, cJSON *da
 			}
 			cJSON_Delete(doc);
 			if (strcmp(status, "live") == 0) {
-				http_result_free(r);
+				rest_response_free(&r);
 				rc = 0;
 				break;
 			}
 			if (is_failed(status)) {
 				*why = easprintf("Render deploy %s ended %s", deploy_id, status);
-				http_result_free(r);
+				rest_response_free(&r);
 				break;
 			}
-		} else if (transient(r)) {
-			char *what = describe_failure(r);
-			verbose("Render poll: %s (tolerated)", what);
-			free(what);
+		} else if (retry_transient_code(r.code)) {
+			verbose("Render poll: %s (tolerated)", r.error ? r.error : "no answer");
 			errors++;
 		} else {
-			char *what = describe_failure(r);
-			*why = easprintf("polling deploy %s: %s", deploy_id, what);
-			free(what);
-			http_result_free(r);
+			*why = easprintf("polling deploy %s: %s", deploy_id, r.error ? r.error : "no answer");
+			rest_response_free(&r);
 			break;
 		}
-		http_result_free(r);
+		rest_response_free(&r);
 		int64_t wait = rd->poll_ms < remaining(rd) ? rd->poll_ms : remaining(rd);
 		sleep_ms(wait);
 	}
