@@ -154,6 +154,25 @@ void http_probe_init(struct http_probe *p);
 /* Frees every field p owns (p itself is not freed) and zeroes it. */
 void http_probe_free(struct http_probe *p);
 
+/* The parts of a probe http_probe_copy() carries, by what they are for. */
+enum {
+	HTTP_PROBE_TARGET = 1 << 0,     /* name, url */
+	HTTP_PROBE_REQUEST = 1 << 1,    /* method, headers, body */
+	HTTP_PROBE_EXPECT = 1 << 2,     /* status, body, JSON and header assertions, max_body,
+					   redirects, follow_hint */
+	HTTP_PROBE_THRESHOLDS = 1 << 3, /* latency and certificate-expiry thresholds */
+	HTTP_PROBE_CONNECTION = 1 << 4, /* timeouts, TLS trust and versions, sni, ip, resolve */
+	HTTP_PROBE_RETRY = 1 << 5,      /* retries, retry_backoff */
+	HTTP_PROBE_KEEP = 1 << 6,       /* keep_body, keep_headers, fresh_connect */
+	HTTP_PROBE_ALL = (1 << 7) - 1,
+};
+/* Replaces the fields of dst in parts with deep copies of src's (strings
+ * duplicated, regexes compiled again); dst's other fields are kept. The one
+ * way a probe is built from another: from flags, from the flags' defaults
+ * for a config target, from a target's connection. Every field of struct
+ * http_probe belongs to one part (tests/unit/test_http_probe_copy.c). */
+void http_probe_copy(struct http_probe *dst, const struct http_probe *src, unsigned parts);
+
 /* Fills p from a probe config object (keys in svc-probe(1), "PROBE KEYS"):
  *   name url method headers{} body json_body{} status[] body_contains[]
  *   body_regex body_not_regex json[] header_match{} header_not_match{}

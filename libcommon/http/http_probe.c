@@ -693,3 +693,145 @@ int http_probe_from_json(struct http_probe *p, const cJSON *obj, const char *con
 	}
 	return 0;
 }
+
+/* ---- copies ---- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? estrdup(s) : NULL;
+}
+
+static char **dup_strings(char *const *v, size_t n)
+{
+	char **out = n ? emalloc(n * sizeof *out) : NULL;
+	for (size_t i = 0; i < n; i++)
+		out[i] = estrdup(v[i]);
+	return out;
+}
+
+static void free_strings(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void copy_target(struct http_probe *dst, const struct http_probe *src)
+{
+	free(dst->name);
+	free(dst->url);
+	dst->name = dup_or_null(src->name);
+	dst->url = dup_or_null(src->url);
+}
+
+static void copy_request(struct http_probe *dst, const struct http_probe *src)
+{
+	free(dst->method);
+	dst->method = dup_or_null(src->method);
+	free_strings(dst->headers, dst->n_headers);
+	dst->headers = dup_strings(src->headers, src->n_headers);
+	dst->n_headers = src->n_headers;
+	free(dst->body);
+	dst->body = src->body ? estrndup(src->body, src->body_len) : NULL;
+	dst->body_len = src->body_len;
+}
+
+/* dst's assertions, emptied, so the flag-style adders rebuild them. */
+static void clear_expect(struct http_probe *p)
+{
+	struct http_probe tmp = {0};
+	tmp.status = p->status;
+	tmp.body_contains = p->body_contains;
+	tmp.n_body_contains = p->n_body_contains;
+	tmp.body_regex = p->body_regex;
+	tmp.body_re = p->body_re;
+	tmp.body_not_regex = p->body_not_regex;
+	tmp.body_not_re = p->body_not_re;
+	tmp.json = p->json;
+	tmp.n_json = p->n_json;
+	tmp.header_asserts = p->header_asserts;
+	tmp.n_header_asserts = p->n_header_asserts;
+	http_probe_free(&tmp);
+	p->status = NULL;
+	p->n_status = 0;
+	p->body_contains = NULL;
+	p->n_body_contains = 0;
+	p->body_regex = p->body_not_regex = NULL;
+	p->json = NULL;
+	p->n_json = 0;
+	p->header_asserts = NULL;
+	p->n_header_asserts = 0;
+}
+
+static void copy_expect(struct http_probe *dst, const struct http_probe *src)
+{
+	clear_expect(dst);
+	if (src->n_status) {
+		dst->status = emalloc(src->n_status * sizeof *src->status);
+		memcpy(dst->status, src->status, src->n_status * sizeof *src->status);
+		dst->n_status = src->n_status;
+	}
+	dst->body_contains = dup_strings(src->body_contains, src->n_body_contains);
+	dst->n_body_contains = src->n_body_contains;
+	/* What src holds was compiled once already: it compiles again. */
+	if (src->body_regex)
+		http_probe_set_body_regex(dst, src->body_regex, false, NULL, 0);
+	if (src->body_not_regex)
+		http_probe_set_body_regex(dst, src->body_not_regex, true, NULL, 0);
+	for (size_t i = 0; i < src->n_json; i++)
+		http_probe_add_json_assert(dst, src->json[i].text, NULL, 0);
+	for (size_t i = 0; i < src->n_header_asserts; i++) {
+		const struct http_header_assert *a = &src->header_asserts[i];
+		char *spec = a->pattern ? easprintf("%s: %s", a->name, a->pattern) : estrdup(a->name);
+		http_probe_add_header_assert(dst, spec, a->must_not, NULL, 0);
+		free(spec);
+	}
+	dst->max_body = src->max_body;
+	dst->redirects = src->redirects;
+	dst->max_redirects = src->max_redirects;
+	dst->follow_hint = src->follow_hint;
+}
+
+static void copy_connection(struct http_probe *dst, const struct http_probe *src)
+{
+	dst->connect_timeout_ms = src->connect_timeout_ms;
+	dst->timeout_ms = src->timeout_ms;
+	dst->tls_verify = src->tls_verify;
+	free(dst->ca_file);
+	dst->ca_file = dup_or_null(src->ca_file);
+	dst->tls_min = src->tls_min;
+	dst->tls_max = src->tls_max;
+	free(dst->sni);
+	dst->sni = dup_or_null(src->sni);
+	dst->ip = src->ip;
+	free_strings(dst->resolve, dst->n_resolve);
+	dst->resolve = dup_strings(src->resolve, src->n_resolve);
+	dst->n_resolve = src->n_resolve;
+}
+
+void http_probe_copy(struct http_probe *dst, const struct http_probe *src, unsigned parts)
+{
+	if (parts & HTTP_PROBE_TARGET)
+		copy_target(dst, src);
+	if (parts & HTTP_PROBE_REQUEST)
+		copy_request(dst, src);
+	if (parts & HTTP_PROBE_EXPECT)
+		copy_expect(dst, src);
+	if (parts & HTTP_PROBE_THRESHOLDS) {
+		dst->latency_warn_ms = src->latency_warn_ms;
+		dst->latency_crit_ms = src->latency_crit_ms;
+		dst->cert_warn_days = src->cert_warn_days;
+		dst->cert_crit_days = src->cert_crit_days;
+	}
+	if (parts & HTTP_PROBE_CONNECTION)
+		copy_connection(dst, src);
+	if (parts & HTTP_PROBE_RETRY) {
+		dst->retries = src->retries;
+		dst->retry_backoff_ms = src->retry_backoff_ms;
+	}
+	if (parts & HTTP_PROBE_KEEP) {
+		dst->keep_body = src->keep_body;
+		dst->keep_headers = src->keep_headers;
+		dst->fresh_connect = src->fresh_connect;
+	}
+}
