@@ -87,10 +87,11 @@ api_config() {
 
 @test "--help lists every option the parser takes, and so does the man page" {
 	local man=$REPO_ROOT/man/man1/svc-probe.1 src=$REPO_ROOT/tools/svc-probe/main.c
-	# the parser: its option table and the shared options
+	# the parser: its option table and the shared options it names (no
+	# --state-dir: svc-probe keeps no state)
 	parser=$({
 		sed -n '/^static const struct option long_opts/,/^};/p' "$src"
-		sed -n '/define STD_LONG_OPTS/,/state-dir/p' "$REPO_ROOT/include/shipshape/opts.h"
+		sed -n '/define STD_LONG_OPTS/,/verbose/p; /define STD_TIMEOUT_OPT/p' "$REPO_ROOT/include/shipshape/opts.h"
 	} | grep -oE '\{"[a-z0-9-]+"' | sed 's/{"/--/; s/"//' | sort -u)
 	# the option lines of --help (after the synopsis)
 	help=$(svc-probe --help | sed '1,/^$/d' | grep -E '^  +-' | grep -oE -- '--[a-z0-9][a-z0-9-]*' | sort -u)
@@ -399,17 +400,42 @@ api_config() {
 # ---- faults ------------------------------------------------------------------
 
 @test "a hang and a slow body end at the timeout (plus a small margin)" {
-	probe --name h -t 1s "$FAULT_URL/hang"
+	probe --name h --request-timeout 1s "$FAULT_URL/hang"
 	assert_equal "$status" 2
 	assert_equal "$(check http.h.transport .data.error.class)" timeout
 	assert_equal "$(check http.h.transport '.duration_ms >= 1000 and .duration_ms < 2500')" true
 	assert_equal "$(json_get '.duration_ms < 2500')" true
-	probe --name s -t 1s "$FAULT_URL/slowbody?bytes=100&interval_ms=200"
+	probe --name s --request-timeout 1s "$FAULT_URL/slowbody?bytes=100&interval_ms=200"
 	assert_equal "$(check http.s.transport .data.error.class)" timeout
 }
 
+@test "-t bounds the whole run: what is not done is unknown, exit 3; --state-dir is refused" {
+	probe -t 1s "$FAULT_URL/hang" "$N/ok" --tcp "127.0.0.1:$FAULT_TCP_PORT" --expect NEVER
+	assert_equal "$status" 3
+	assert_equal "$(json_get '[.checks[] | select(.name | endswith("/hang.transport")) | .status] | join(" ")')" unknown
+	assert_equal "$(json_get '[.checks[] | select(.name | endswith("/ok.status")) | .status] | join(" ")')" ok
+	assert_equal "$(json_get '.duration_ms < 2500')" true
+	assert_equal "$(json_get '[.checks[] | select(.name | startswith("tcp.")) | .status] | join(" ")')" unknown
+	# the request timeout alone is a verdict on the target: critical
+	probe --request-timeout 500ms --name h "$FAULT_URL/hang"
+	assert_equal "$status" 2
+	# a run that ends in time is not unknown
+	probe -t 10s --name ok "$N/ok"
+	assert_success
+	run --separate-stderr svc-probe --state-dir /tmp "$N/ok"
+	assert_equal "$status" 64
+	run --separate-stderr svc-probe --request-timeout soon "$N/ok"
+	assert_equal "$status" 64
+}
+
+@test "-q silences warnings only: the report is printed, on a terminal too" {
+	run --separate-stderr script -qec "svc-probe -q --name ok '$N/ok'" /dev/null
+	assert_success
+	assert_output --partial "http.ok.status"
+}
+
 @test "the connect timeout covers a TLS handshake that never answers" {
-	probe --name c -t 5s --connect-timeout 300ms "https://127.0.0.1:$SILENT_PORT/"
+	probe --name c --request-timeout 5s --connect-timeout 300ms "https://127.0.0.1:$SILENT_PORT/"
 	assert_equal "$status" 2
 	assert_equal "$(check http.c.transport .data.error.class)" timeout
 	assert_equal "$(check http.c.transport '.duration_ms >= 300 and .duration_ms < 2000')" true
@@ -434,7 +460,7 @@ api_config() {
 	local args=() i
 	for i in $(seq 1 12); do args+=("$FAULT_URL/hang"); done
 	for i in $(seq 1 8); do args+=("$N/ok"); done
-	probe -t 2s --parallel 32 "${args[@]}"
+	probe --request-timeout 2s --parallel 32 "${args[@]}"
 	assert_equal "$status" 2
 	assert_equal "$(json_get '[.checks[] | select(.data.error.class == "timeout" and .duration_ms >= 2000)] | length')" 12
 	# duration_ms is the time to the verdict, queueing included: the fast
@@ -444,7 +470,7 @@ api_config() {
 }
 
 @test "many targets: with every slot hung, the others wait at most one timeout" {
-	probe -t 1s --parallel 2 "$FAULT_URL/hang" "$FAULT_URL/hang" "$N/ok" "$N/ok" "$N/ok"
+	probe --request-timeout 1s --parallel 2 "$FAULT_URL/hang" "$FAULT_URL/hang" "$N/ok" "$N/ok" "$N/ok"
 	assert_equal "$status" 2
 	assert_equal "$(json_get '[.checks[] | select(.status == "ok")] | length')" 3
 	assert_equal "$(json_get '[.checks[] | select(.status == "ok" and .duration_ms >= 1000 and .duration_ms < 2000)] | length')" 3

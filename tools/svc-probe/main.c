@@ -7,6 +7,7 @@
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
+#include "shipshape/url.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,12 +24,14 @@ enum {
 	OPT_TLS_MIN, OPT_SNI, OPT_CERT_WARN, OPT_CERT_CRIT, OPT_RESOLVE, OPT_NAME, OPT_TCP, OPT_TLS,
 	OPT_SEND, OPT_EXPECT, OPT_SECURITY, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PERF_WARN,
 	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY, OPT_CHECK, OPT_PATH,
+	OPT_REQUEST_TIMEOUT,
 };
 
+/* The shared options but --state-dir: svc-probe keeps no state. */
 static const struct option long_opts[] = {
 	STD_LONG_OPTS,
 	STD_TIMEOUT_OPT,
-	STD_STATE_DIR_OPT,
+	{"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
 	{"parallel", required_argument, NULL, OPT_PARALLEL},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	{"retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF},
@@ -79,7 +82,8 @@ static const struct option long_opts[] = {
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: svc-probe [-hVqv] [-c FILE] [-t DURATION] [--format json|text|nagios]\n"
+		"usage: svc-probe [-hVqv] [-c FILE] [-t DURATION] [--request-timeout DURATION]\n"
+		"                 [--format json|text|nagios]\n"
 		"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
 		"                 [--check NAME]... [--path PATH]\n"
 		"                 [-X METHOD] [-H 'NAME: VALUE']... [-d BODY] [--status LIST]\n"
@@ -101,11 +105,12 @@ static void usage(FILE *out)
 		"from the config document (-c FILE or stdin) or from URL and --tcp arguments.\n"
 		"\n"
 		"  -c, --config FILE         the config (YAML, or a JSON config document)\n"
-		"  -t, --timeout DUR         each request's and TCP probe's total timeout (10s)\n"
+		"  -t, --timeout DUR         bound the whole run: what is not done then is unknown\n"
+		"                            (exit 3; default: no bound)\n"
+		"      --request-timeout DUR each request's and TCP probe's total timeout (10s)\n"
 		"      --format FMT          json (default when piped), text, nagios\n"
-		"  -q, --quiet               no table on a terminal\n"
+		"  -q, --quiet               no warnings on stderr\n"
 		"  -v, --verbose             trace requests and response heads on stderr\n"
-		"      --state-dir DIR       accepted for uniformity; svc-probe keeps no state\n"
 		"  -h, --help                this help\n"
 		"  -V, --version             the version\n"
 		"      --parallel N          transfers and TCP probes at once (16)\n"
@@ -191,6 +196,7 @@ struct target {
 	struct perf_spec perf;
 	bool has_perf;
 	bool custom;                  /* from probes[]: a URL of its own */
+	size_t dup_nth;               /* a URL argument's #N among those of its name */
 	struct http_result *result;
 	struct tcp_result tcp_result;
 };
@@ -255,6 +261,7 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		switch (c) {
 		case OPT_PARALLEL: s->parallel = (int)parse_long(optarg, "--parallel", 1, 1024); probe_flag = false; break;
 		case OPT_RETRIES: f->retries = (int)parse_long(optarg, "--retries", 0, 10); break;
+		case OPT_REQUEST_TIMEOUT: f->timeout_ms = parse_duration(optarg, "--request-timeout"); break;
 		case OPT_RETRY_BACKOFF: f->retry_backoff_ms = parse_duration(optarg, "--retry-backoff"); break;
 		case 'X':
 			free(f->method);
@@ -417,110 +424,13 @@ static void parse_args(struct settings *s, int argc, char **argv)
 		    f->cert_crit_days);
 	if (f->latency_warn_ms && f->latency_crit_ms && f->latency_warn_ms > f->latency_crit_ms)
 		die(EXIT_USAGE, "--latency-warning is longer than --latency-critical");
-	if (s->std.timeout_ms)
-		s->flags.timeout_ms = s->std.timeout_ms;
 	for (size_t i = 0; i < s->n_tcp; i++) {
-		if (s->std.timeout_ms)
-			s->tcp[i]->timeout_ms = s->std.timeout_ms;
+		if (s->flags.timeout_ms)
+			s->tcp[i]->timeout_ms = s->flags.timeout_ms;
 		s->tcp[i]->tls_verify = s->flags.tls_verify;
 		if (s->flags.ca_file)
 			s->tcp[i]->ca_file = estrdup(s->flags.ca_file);
 		s->tcp[i]->ip = s->flags.ip;
-	}
-}
-
-/* ---- probes shared by the modules ---- */
-
-char *url_join(const char *base, const char *path)
-{
-	size_t bl = strlen(base);
-	while (bl && base[bl - 1] == '/')
-		bl--;
-	if (!path || !*path)
-		return estrndup(base, bl);
-	return easprintf("%.*s%s%s", (int)bl, base, path[0] == '/' ? "" : "/", path);
-}
-
-void probe_copy_connection(struct http_probe *dst, const struct http_probe *b, const char *url)
-{
-	http_probe_init(dst);
-	dst->name = estrdup(b->name ? b->name : "api");
-	dst->url = estrdup(url);
-	dst->connect_timeout_ms = b->connect_timeout_ms;
-	dst->timeout_ms = b->timeout_ms;
-	dst->tls_verify = b->tls_verify;
-	dst->ca_file = b->ca_file ? estrdup(b->ca_file) : NULL;
-	dst->sni = b->sni ? estrdup(b->sni) : NULL;
-	dst->tls_min = b->tls_min;
-	dst->ip = b->ip;
-	for (size_t i = 0; i < b->n_resolve; i++) {
-		dst->resolve = erealloc(dst->resolve, (dst->n_resolve + 1) * sizeof(char *));
-		dst->resolve[dst->n_resolve++] = estrdup(b->resolve[i]);
-	}
-	dst->status = ecalloc(1, sizeof *dst->status);
-	dst->status[0].lo = 100;
-	dst->status[0].hi = 999;
-	dst->n_status = 1;
-}
-
-struct run_ctx {
-	struct http_result **results;
-};
-
-static void on_done(struct http_engine *e, const struct http_probe *p, struct http_result *r,
-		    void *tag, void *user)
-{
-	(void)e;
-	(void)p;
-	struct run_ctx *ctx = user;
-	ctx->results[(size_t)tag] = r;
-}
-
-void run_probes(struct http_probe *const *probes, struct http_result **results, size_t n,
-		int parallel, int verbose)
-{
-	struct run_ctx ctx = {results};
-	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
-		.parallel = parallel > 0 ? parallel : 16, .verbose = verbose, .on_done = on_done, .user = &ctx});
-	for (size_t i = 0; i < n; i++) {
-		results[i] = NULL;
-		http_engine_add(e, probes[i], (void *)i);
-	}
-	if (http_engine_run_until(e, -1) < 0)
-		die(EXIT_UNKNOWN, "the probe engine failed");
-	http_engine_free(e);
-}
-
-void add_result_checks(struct report *rep, const char *prefix, const struct http_probe *p,
-		       const struct http_result *r)
-{
-	int64_t now = now_epoch_ms();
-	for (size_t i = 0; i < r->n_outcomes; i++) {
-		const struct http_outcome *o = &r->outcomes[i];
-		int dup = 0;
-		for (size_t k = 0; k < i; k++)
-			dup += strcmp(r->outcomes[k].name, o->name) == 0;
-		char *name = dup ? easprintf("%s.%s.%d", prefix, o->name, dup + 1)
-				 : easprintf("%s.%s", prefix, o->name);
-		cJSON *data = NULL;
-		if (i == 0) {
-			data = http_result_json(r, now);
-			/* The assertions are the checks themselves. */
-			cJSON_DeleteItemFromObjectCaseSensitive(data, "assertions");
-		}
-		/* The time to the verdict, queueing and retries included. */
-		cJSON *chk = report_add_check(rep, name, o->status, (int64_t)llround(r->elapsed_ms), data, "%s",
-					      o->message);
-		if (i == 0) {
-			char label[160];
-			snprintf(label, sizeof label, "%s_time", p->name ? p->name : "target");
-			check_add_perf(chk, label, r->total_ms / 1000.0, "s",
-				       p->latency_warn_ms ? (double)p->latency_warn_ms / 1000.0 : NAN,
-				       p->latency_crit_ms ? (double)p->latency_crit_ms / 1000.0 : NAN);
-			snprintf(label, sizeof label, "%s_size", p->name ? p->name : "target");
-			check_add_perf(chk, label, (double)r->size, "B", NAN, NAN);
-		}
-		free(name);
 	}
 }
 
@@ -547,65 +457,15 @@ static char *target_name(const char *url)
 	return name;
 }
 
-/* A deep copy of the flag probe for one URL: rebuilt from the same pieces. */
+/* A copy of the flag probe for one URL. */
 static void probe_from_flags(struct http_probe *dst, const struct http_probe *f, const char *url,
 			     const char *name)
 {
-	char err[256];
 	http_probe_init(dst);
+	http_probe_copy(dst, f, HTTP_PROBE_ALL);
 	dst->url = estrdup(url);
 	dst->name = name ? estrdup(name) : target_name(url);
 	dst->follow_hint = "--redirects N";
-	dst->method = f->method ? estrdup(f->method) : NULL;
-	for (size_t i = 0; i < f->n_headers; i++)
-		http_probe_add_header(dst, f->headers[i], err, sizeof err);
-	if (f->body) {
-		dst->body = estrndup(f->body, f->body_len);
-		dst->body_len = f->body_len;
-	}
-	if (f->n_status) {
-		dst->status = emalloc(f->n_status * sizeof *f->status);
-		memcpy(dst->status, f->status, f->n_status * sizeof *f->status);
-		dst->n_status = f->n_status;
-	}
-	for (size_t i = 0; i < f->n_body_contains; i++) {
-		dst->body_contains = erealloc(dst->body_contains, (i + 1) * sizeof(char *));
-		dst->body_contains[i] = estrdup(f->body_contains[i]);
-		dst->n_body_contains = i + 1;
-	}
-	if (f->body_regex)
-		http_probe_set_body_regex(dst, f->body_regex, false, err, sizeof err);
-	if (f->body_not_regex)
-		http_probe_set_body_regex(dst, f->body_not_regex, true, err, sizeof err);
-	for (size_t i = 0; i < f->n_json; i++)
-		http_probe_add_json_assert(dst, f->json[i].text, err, sizeof err);
-	for (size_t i = 0; i < f->n_header_asserts; i++) {
-		const struct http_header_assert *a = &f->header_asserts[i];
-		char *spec = a->pattern ? easprintf("%s: %s", a->name, a->pattern) : estrdup(a->name);
-		http_probe_add_header_assert(dst, spec, a->must_not, err, sizeof err);
-		free(spec);
-	}
-	dst->max_body = f->max_body;
-	dst->redirects = f->redirects;
-	dst->max_redirects = f->max_redirects;
-	dst->connect_timeout_ms = f->connect_timeout_ms;
-	dst->timeout_ms = f->timeout_ms;
-	dst->latency_warn_ms = f->latency_warn_ms;
-	dst->latency_crit_ms = f->latency_crit_ms;
-	dst->tls_verify = f->tls_verify;
-	dst->ca_file = f->ca_file ? estrdup(f->ca_file) : NULL;
-	dst->tls_min = f->tls_min;
-	dst->sni = f->sni ? estrdup(f->sni) : NULL;
-	dst->cert_warn_days = f->cert_warn_days;
-	dst->cert_crit_days = f->cert_crit_days;
-	dst->ip = f->ip;
-	for (size_t i = 0; i < f->n_resolve; i++) {
-		dst->resolve = erealloc(dst->resolve, (i + 1) * sizeof(char *));
-		dst->resolve[i] = estrdup(f->resolve[i]);
-		dst->n_resolve = i + 1;
-	}
-	dst->retries = f->retries;
-	dst->retry_backoff_ms = f->retry_backoff_ms;
 }
 
 /* ---- targets from the config document ---- */
@@ -614,23 +474,9 @@ static void probe_from_flags(struct http_probe *dst, const struct http_probe *f,
  * everywhere (timeouts, TLS trust, address family, resolve, retries). */
 static void config_defaults(struct http_probe *p, const struct settings *s, int64_t timeout_ms)
 {
-	const struct http_probe *f = &s->flags;
-	p->timeout_ms = f->timeout_ms ? f->timeout_ms : timeout_ms;
-	p->connect_timeout_ms = f->connect_timeout_ms;
-	p->tls_verify = f->tls_verify;
-	if (f->ca_file)
-		p->ca_file = estrdup(f->ca_file);
-	p->ip = f->ip;
-	for (size_t i = 0; i < f->n_resolve; i++) {
-		p->resolve = erealloc(p->resolve, (p->n_resolve + 1) * sizeof(char *));
-		p->resolve[p->n_resolve++] = estrdup(f->resolve[i]);
-	}
-	p->retries = f->retries;
-	p->retry_backoff_ms = f->retry_backoff_ms;
-	p->latency_warn_ms = f->latency_warn_ms;
-	p->latency_crit_ms = f->latency_crit_ms;
-	p->cert_warn_days = f->cert_warn_days;
-	p->cert_crit_days = f->cert_crit_days;
+	http_probe_copy(p, &s->flags, HTTP_PROBE_CONNECTION | HTTP_PROBE_RETRY | HTTP_PROBE_THRESHOLDS);
+	if (!p->timeout_ms)
+		p->timeout_ms = timeout_ms;
 }
 
 static void bad_config(const char *where, const char *err)
@@ -1026,170 +872,135 @@ static void check_config_targets(const struct settings *s, struct targets *ts)
 	*name = estrdup(s->name);
 }
 
-static void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct tcp_result *r)
+/* URL and --tcp arguments as targets; #N only where two URLs share a name:
+ * the Nth of that name. */
+static void targets_from_args(struct targets *ts, struct settings *s)
 {
-	cJSON *data = cJSON_CreateObject();
-	cJSON_AddStringToObject(data, "address", t->host);
-	cJSON_AddNumberToObject(data, "port", t->port);
-	cJSON_AddBoolToObject(data, "tls", t->tls);
-	if (r->tls_version[0])
-		cJSON_AddStringToObject(data, "tls_version", r->tls_version);
-	cJSON *tm = cJSON_AddObjectToObject(data, "timings");
-	cJSON_AddNumberToObject(tm, "connect", r->connect_ms);
-	cJSON_AddNumberToObject(tm, "tls", r->tls_ms);
-	cJSON_AddNumberToObject(tm, "total", r->total_ms);
-	if (r->step_failed)
-		cJSON_AddNumberToObject(data, "failed_exchange", r->step_failed);
-	if (r->reply) {
-		char *safe = redact_string(r->reply);
-		cJSON_AddStringToObject(data, "reply", safe);
-		free(safe);
-	}
-	char *name = easprintf("tcp.%s", t->name);
-	cJSON *chk = report_add_check(rep, name, r->status, (int64_t)llround(r->total_ms), data, "%s",
-				      r->message ? r->message : "");
-	char label[160];
-	snprintf(label, sizeof label, "%s_time", t->name);
-	check_add_perf(chk, label, r->total_ms / 1000.0, "s", NAN, NAN);
-	free(name);
-}
-
-int main(int argc, char **argv)
-{
-	struct settings s = {0};
-	struct targets ts = {0};
-	cJSON *doc = NULL;
-
-	tool_start(argv[0]);
-	parse_args(&s, argc, argv);
-	http_global_init();
-
-	bool adhoc = s.n_urls || s.n_tcp;
-	if (!adhoc || s.std.config_path)
-		doc = config_document_load(s.std.config_path);
-	if (doc && !adhoc)
-		targets_from_config(&ts, &s, doc);
-	for (size_t i = 0; i < s.n_urls; i++) {
-		struct target *t = target_new(&ts);
+	size_t first = ts->n;
+	for (size_t i = 0; i < s->n_urls; i++) {
+		struct target *t = target_new(ts);
 		http_probe_free(&t->http);
-		probe_from_flags(&t->http, &s.flags, s.urls[i], s.name);
+		probe_from_flags(&t->http, &s->flags, s->urls[i], s->name);
 	}
-	/* #N only where two URLs share a name: the Nth of that name */
-	size_t first_url = ts.n - s.n_urls;
-	char **url_name = ecalloc(s.n_urls + 1, sizeof *url_name);
-	for (size_t i = 0; i < s.n_urls; i++)
-		url_name[i] = estrdup(ts.v[first_url + i].http.name);
-	for (size_t i = 0; i < s.n_urls; i++) {
+	for (size_t i = 0; i < s->n_urls; i++) {
+		const char *name = ts->v[first + i].http.name;
 		size_t nth = 0, total = 0;
-		for (size_t k = 0; k < s.n_urls; k++) {
-			if (strcmp(url_name[k], url_name[i]) == 0) {
-				total++;
-				if (k <= i)
-					nth = total;
-			}
-		}
-		if (total > 1) {
-			struct http_probe *p = &ts.v[first_url + i].http;
+		for (size_t k = 0; k < s->n_urls; k++)
+			if (strcmp(ts->v[first + k].http.name, name) == 0 && ++total && k <= i)
+				nth = total;
+		if (total > 1)
+			ts->v[first + i].dup_nth = nth;
+	}
+	for (size_t i = 0; i < s->n_urls; i++) {
+		struct http_probe *p = &ts->v[first + i].http;
+		if (ts->v[first + i].dup_nth) {
+			char *named = easprintf("%s#%zu", p->name, ts->v[first + i].dup_nth);
 			free(p->name);
-			p->name = easprintf("%s#%zu", url_name[i], nth);
+			p->name = named;
 		}
 	}
-	for (size_t i = 0; i < s.n_urls; i++)
-		free(url_name[i]);
-	free(url_name);
-	for (size_t i = 0; i < s.n_tcp; i++) {
-		struct target *t = target_new(&ts);
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		struct target *t = target_new(ts);
 		http_probe_free(&t->http);
 		t->is_tcp = true;
-		t->tcp = *s.tcp[i];
-		free(s.tcp[i]);
+		t->tcp = *s->tcp[i];
+		free(s->tcp[i]);
 		if (!t->tcp.name)
 			t->tcp.name = easprintf("%s:%d", t->tcp.host, t->tcp.port);
 	}
-	free(s.tcp);
-	if (s.only) {
-		/* A name that matches no target is a typo, not an empty run. */
-		for (const char *p = s.only; *p;) {
-			size_t len = strcspn(p, ","), i;
-			for (i = 0; i < ts.n; i++) {
-				const char *n = ts.v[i].is_tcp ? ts.v[i].tcp.name : ts.v[i].http.name;
-				if (strlen(n) == len && strncmp(n, p, len) == 0)
-					break;
-			}
-			if (i == ts.n)
-				die(EXIT_USAGE, "--only: no target named \"%.*s\"", (int)len, p);
-			p += len + (p[len] == ',');
+	free(s->tcp);
+	s->tcp = NULL;
+}
+
+static void target_free(struct target *t)
+{
+	if (t->is_tcp)
+		tcp_probe_free(&t->tcp);
+	else
+		http_probe_free(&t->http);
+}
+
+/* --only: a name that matches no target is a typo, not an empty run. */
+static void filter_only(const struct settings *s, struct targets *ts)
+{
+	if (!s->only)
+		return;
+	for (const char *p = s->only; *p;) {
+		size_t len = strcspn(p, ","), i;
+		for (i = 0; i < ts->n; i++) {
+			const char *n = ts->v[i].is_tcp ? ts->v[i].tcp.name : ts->v[i].http.name;
+			if (strlen(n) == len && strncmp(n, p, len) == 0)
+				break;
 		}
-		size_t kept = 0;
-		for (size_t i = 0; i < ts.n; i++) {
-			struct target *t = &ts.v[i];
-			if (selected(&s, t->is_tcp ? t->tcp.name : t->http.name))
-				ts.v[kept++] = *t;
-			else if (t->is_tcp)
-				tcp_probe_free(&t->tcp);
-			else
-				http_probe_free(&t->http);
-		}
-		ts.n = kept;
+		if (i == ts->n)
+			die(EXIT_USAGE, "--only: no target named \"%.*s\"", (int)len, p);
+		p += len + (p[len] == ',');
 	}
-	if (doc && !adhoc)
-		check_config_targets(&s, &ts);
-	if (!ts.n && !s.security)
-		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
-
-	/* Security settings are read before any request, so a bad one costs
-	 * no traffic. */
-	struct security_spec sec = {0};
-	if (s.security) {
-		const struct target *api = NULL;
-		for (size_t i = 0; i < ts.n && !api; i++)
-			if (!ts.v[i].is_tcp && (adhoc || strcmp(ts.v[i].http.name, "api") == 0))
-				api = &ts.v[i];
-		if (adhoc && api) {
-			/* A URL on the command line: its origin is the API, its path probed. */
-			cJSON *empty = doc ? NULL : cJSON_CreateObject();
-			security_from_config(&sec, &s, doc ? doc : empty, api);
-			cJSON_Delete(empty);
-			const char *url = api->http.url, *sep = strstr(url, "://");
-			size_t origin = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : strlen(url);
-			free(sec.base_url);
-			free(sec.path);
-			sec.base_url = estrndup(url, origin);
-			sec.path = estrdup(url[origin] ? url + origin : "/");
-			free(sec.base.url);
-			sec.base.url = estrdup(sec.base_url);
-		} else {
-			security_from_config(&sec, &s, doc, api);
-		}
-	}
-
-	filter_by_checks(&s, &ts);
-	struct report *rep = report_new("svc-probe");
-	int verbose = s.std.verbose;
-
-	/* Every HTTP probe on one engine while the TCP probes run in threads. */
-	size_t n_http = 0, n_tcp = 0;
-	for (size_t i = 0; i < ts.n; i++)
-		ts.v[i].is_tcp ? n_tcp++ : n_http++;
-	struct http_probe **hp = ecalloc(n_http + 1, sizeof *hp);
-	struct http_result **hr = ecalloc(n_http + 1, sizeof *hr);
-	struct tcp_probe **tp = ecalloc(n_tcp + 1, sizeof *tp);
-	struct tcp_result *tr = ecalloc(n_tcp + 1, sizeof *tr);
-	n_http = n_tcp = 0;
-	for (size_t i = 0; i < ts.n; i++) {
-		if (ts.v[i].is_tcp)
-			tp[n_tcp++] = &ts.v[i].tcp;
+	size_t kept = 0;
+	for (size_t i = 0; i < ts->n; i++) {
+		struct target *t = &ts->v[i];
+		if (selected(s, t->is_tcp ? t->tcp.name : t->http.name))
+			ts->v[kept++] = *t;
 		else
-			hp[n_http++] = &ts.v[i].http;
+			target_free(t);
 	}
-	if (s.perf_set && !n_http)
+	ts->n = kept;
+}
+
+/* Security settings are read before any request, so a bad one costs no
+ * traffic. With a URL on the command line, its origin is the API and its
+ * path is probed. */
+static void security_load(struct security_spec *sec, const struct settings *s, const cJSON *doc,
+			  const struct targets *ts, bool adhoc)
+{
+	const struct target *api = NULL;
+	for (size_t i = 0; i < ts->n && !api; i++)
+		if (!ts->v[i].is_tcp && (adhoc || strcmp(ts->v[i].http.name, "api") == 0))
+			api = &ts->v[i];
+	if (!adhoc || !api) {
+		security_from_config(sec, s, doc, api);
+		return;
+	}
+	cJSON *empty = doc ? NULL : cJSON_CreateObject();
+	security_from_config(sec, s, doc ? doc : empty, api);
+	cJSON_Delete(empty);
+	const char *url = api->http.url;
+	char *origin = url_origin(url);
+	if (!origin)
+		die(EXIT_USAGE, "the URL given has no origin for the security checks");
+	/* The path and query as written: the URL past its scheme and authority. */
+	const char *sep = strstr(url, "://");
+	const char *rest = sep ? sep + 3 + strcspn(sep + 3, "/?#") : url + strlen(url);
+	free(sec->base_url);
+	free(sec->path);
+	sec->base_url = origin;
+	sec->path = estrdup(*rest ? rest : "/");
+	free(sec->base.url);
+	sec->base.url = estrdup(sec->base_url);
+}
+
+/* Every HTTP probe on one engine while the TCP probes run in threads. A
+ * load run replaces the single HTTP checks (unless security checks run);
+ * TCP targets, which take no load, are still probed once. */
+static void run_single(struct report *rep, const struct settings *s, struct targets *ts)
+{
+	size_t n_http = 0, n_tcp = 0;
+	struct http_probe **hp = ecalloc(ts->n + 1, sizeof *hp);
+	struct http_result **hr = ecalloc(ts->n + 1, sizeof *hr);
+	struct tcp_probe **tp = ecalloc(ts->n + 1, sizeof *tp);
+	struct tcp_result *tr = ecalloc(ts->n + 1, sizeof *tr);
+	for (size_t i = 0; i < ts->n; i++) {
+		if (ts->v[i].is_tcp)
+			tp[n_tcp++] = &ts->v[i].tcp;
+		else
+			hp[n_http++] = &ts->v[i].http;
+	}
+	if (s->perf_set && !n_http)
 		die(EXIT_USAGE, "--requests loads HTTP targets, and there is none");
-	/* A load run replaces the single HTTP checks; TCP targets, which take
-	 * no load, are still probed once. */
-	bool single_http = !s.perf_set || s.security;
-	struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp, s.parallel);
+	bool single_http = !s->perf_set || s->security;
+	struct tcp_batch *tb = tcp_start_all(tp, tr, n_tcp, s->parallel);
 	if (single_http)
-		run_probes(hp, hr, n_http, s.parallel, verbose);
+		run_probes(hp, hr, n_http, s->parallel, s->std.verbose);
 	tcp_join_all(tb);
 	for (size_t i = 0; single_http && i < n_http; i++) {
 		char *prefix = easprintf("http.%s", hp[i]->name);
@@ -1201,80 +1012,125 @@ int main(int argc, char **argv)
 		add_tcp_checks(rep, tp[i], &tr[i]);
 		tcp_result_free(&tr[i]);
 	}
-
-	if (s.security) {
-		security_run(rep, &sec, verbose);
-		security_spec_free(&sec);
-	}
-
-	if (s.perf_set || s.baseline) {
-		for (size_t i = 0; i < ts.n; i++) {
-			struct target *t = &ts.v[i];
-			if (t->is_tcp)
-				continue;
-			if (t->has_perf)
-				perf_run(rep, &t->http, &t->perf, verbose);
-			else if (s.perf_set)
-				perf_run(rep, &t->http, &s.perf, verbose);
-		}
-	} else {
-		for (size_t i = 0; i < ts.n; i++)
-			if (!ts.v[i].is_tcp && ts.v[i].has_perf)
-				perf_run(rep, &ts.v[i].http, &ts.v[i].perf, verbose);
-	}
-	if (s.baseline) {
-		char *text = NULL, err[256];
-		size_t len = 0;
-		if (read_file(s.baseline, 64u << 20, &text, &len) < 0)
-			die(EXIT_DATAERR, "unable to read baseline %s: %s", s.baseline, read_file_error(errno));
-		/* A saved report: one JSON document, or the last line of a JSON
-		 * Lines file. */
-		cJSON *base = json_parse_text(text, len, err, sizeof err);
-		if (!base) {
-			char *last = text, *p = text;
-			while ((p = strchr(p, '\n')) && p[1]) {
-				if (p[1] != '\n')
-					last = p + 1;
-				p++;
-			}
-			base = json_parse_text(last, strlen(last), err, sizeof err);
-		}
-		free(text);
-		if (!base)
-			die(EXIT_DATAERR, "%s: %s", s.baseline, err);
-		const char *kind = json_kind(base);
-		if (!kind || strcmp(kind, "report") != 0) {
-			cJSON_Delete(base);
-			die(EXIT_DATAERR, "%s: not a report (expected a saved svc-probe report)", s.baseline);
-		}
-		perf_compare_baseline(rep, base, s.reg_warn, s.reg_crit);
-		cJSON_Delete(base);
-	}
-
-	if (s.n_checks)
-		report_keep_checks(rep, check_wanted, &s);
-	enum output_format fmt = format_resolve(s.std.format);
-	int status = (int)report_status(rep);
-	if (!s.std.quiet || fmt != FORMAT_TEXT)
-		if (report_print(rep, fmt, stdout) < 0)
-			status = EXIT_UNKNOWN;
-
-	report_free(rep);
-	for (size_t i = 0; i < ts.n; i++) {
-		if (ts.v[i].is_tcp)
-			tcp_probe_free(&ts.v[i].tcp);
-		else
-			http_probe_free(&ts.v[i].http);
-	}
-	free(ts.v);
 	free(hp);
 	free(hr);
 	free(tp);
 	free(tr);
-	free(s.urls);
-	free(s.auth_paths);
-	free(s.checks);
-	http_probe_free(&s.flags);
+}
+
+/* The load runs: every HTTP target with --requests, else those whose
+ * config asks for one. */
+static void run_perf(struct report *rep, const struct settings *s, const struct targets *ts)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		const struct target *t = &ts->v[i];
+		if (t->is_tcp)
+			continue;
+		if (t->has_perf)
+			perf_run(rep, &t->http, &t->perf, s->std.verbose);
+		else if (s->perf_set)
+			perf_run(rep, &t->http, &s->perf, s->std.verbose);
+	}
+}
+
+/* A saved report: one JSON document, or the last line of a JSON Lines file. */
+static void compare_baseline(struct report *rep, const struct settings *s)
+{
+	char *text = NULL, err[256];
+	size_t len = 0;
+	if (read_file(s->baseline, 64u << 20, &text, &len) < 0)
+		die(EXIT_DATAERR, "unable to read baseline %s: %s", s->baseline, read_file_error(errno));
+	cJSON *base = json_parse_text(text, len, err, sizeof err);
+	if (!base) {
+		char *last = text, *p = text;
+		while ((p = strchr(p, '\n')) && p[1]) {
+			if (p[1] != '\n')
+				last = p + 1;
+			p++;
+		}
+		base = json_parse_text(last, strlen(last), err, sizeof err);
+	}
+	free(text);
+	if (!base)
+		die(EXIT_DATAERR, "%s: %s", s->baseline, err);
+	const char *kind = json_kind(base);
+	if (!kind || strcmp(kind, "report") != 0) {
+		cJSON_Delete(base);
+		die(EXIT_DATAERR, "%s: not a report (expected a saved svc-probe report)", s->baseline);
+	}
+	perf_compare_baseline(rep, base, s->reg_warn, s->reg_crit);
+	cJSON_Delete(base);
+}
+
+/* What -t left undone, as one unknown check. */
+static bool out_of_time(struct report *rep, const char *what)
+{
+	if (!run_deadline_passed())
+		return false;
+	report_add_check(rep, "svc-probe.timeout", STATUS_UNKNOWN, 0, NULL,
+			 "the run's timeout (-t) passed before %s", what);
+	return true;
+}
+
+static void run_all(struct report *rep, struct settings *s, struct targets *ts, struct security_spec *sec)
+{
+	run_single(rep, s, ts);
+	if (s->security && !out_of_time(rep, "the security checks"))
+		security_run(rep, sec, s->std.verbose);
+	if (!out_of_time(rep, "the load runs"))
+		run_perf(rep, s, ts);
+	if (s->baseline)
+		compare_baseline(rep, s);
+}
+
+static void settings_free(struct settings *s, struct targets *ts)
+{
+	for (size_t i = 0; i < ts->n; i++)
+		target_free(&ts->v[i]);
+	free(ts->v);
+	free(s->urls);
+	free(s->auth_paths);
+	free(s->checks);
+	http_probe_free(&s->flags);
+}
+
+int main(int argc, char **argv)
+{
+	struct settings s = {0};
+	struct targets ts = {0};
+	struct security_spec sec = {0};
+	cJSON *doc = NULL;
+
+	tool_start(argv[0]);
+	parse_args(&s, argc, argv);
+	run_deadline_set(s.std.timeout_ms);
+	http_global_init();
+
+	bool adhoc = s.n_urls || s.n_tcp;
+	if (!adhoc || s.std.config_path)
+		doc = config_document_load(s.std.config_path);
+	if (doc && !adhoc)
+		targets_from_config(&ts, &s, doc);
+	targets_from_args(&ts, &s);
+	filter_only(&s, &ts);
+	if (doc && !adhoc)
+		check_config_targets(&s, &ts);
+	if (!ts.n && !s.security)
+		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
+	if (s.security)
+		security_load(&sec, &s, doc, &ts, adhoc);
+	filter_by_checks(&s, &ts);
+
+	struct report *rep = report_new("svc-probe");
+	run_all(rep, &s, &ts, &sec);
+	if (s.n_checks)
+		report_keep_checks(rep, check_wanted, &s);
+	int status = run_deadline_passed() ? EXIT_UNKNOWN : (int)report_status(rep);
+	if (report_print(rep, format_resolve(s.std.format), stdout) < 0)
+		status = EXIT_UNKNOWN;
+	report_free(rep);
+	security_spec_free(&sec);
+	settings_free(&s, &ts);
 	cJSON_Delete(doc);
 	return finish_stdout(status);
 }

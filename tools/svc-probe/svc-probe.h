@@ -122,7 +122,13 @@ int security_parse_list(const char *list, unsigned *checks);
 void security_spec_free(struct security_spec *s);
 void security_run(struct report *rep, const struct security_spec *s, int verbose);
 
-/* ---- shared ---- */
+/* ---- running (run.c) ---- */
+
+/* -t: the whole run ends timeout_ms from now (0: no bound). Probes still
+ * running then are unknown. */
+void run_deadline_set(int64_t timeout_ms);
+int64_t run_deadline(void);  /* monotonic ms, -1: none */
+bool run_deadline_passed(void);
 
 /* A new probe with the connection settings of base and the given URL. */
 void probe_copy_connection(struct http_probe *dst, const struct http_probe *base, const char *url);
@@ -135,5 +141,7 @@ void run_probes(struct http_probe *const *probes, struct http_result **results, 
  * the result's data and perfdata. */
 void add_result_checks(struct report *rep, const char *prefix, const struct http_probe *p,
 		       const struct http_result *r);
+/* One check "tcp.NAME" for a TCP probe's result. */
+void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct tcp_result *r);
 
 #endif

@@ -270,6 +270,10 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 	int64_t start = now_monotonic_ms();
 	int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
 	int64_t deadline = start + timeout;
+	if (run_deadline() >= 0 && run_deadline() < deadline) {
+		deadline = run_deadline();
+		timeout = deadline > start ? deadline - start : 1;
+	}
 	CURL *h = curl_easy_init();
 	if (!h)
 		die(EXIT_UNKNOWN, "unable to create a curl handle");
@@ -391,6 +395,9 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 	else
 		set_result(r, STATUS_OK, "%s:%d: connected%s", t->host, t->port, t->tls ? " (TLS)" : "");
 out:
+	if (r->status != STATUS_OK && run_deadline_passed())
+		set_result(r, STATUS_UNKNOWN, "%s:%d: the run's timeout (-t) passed before this probe finished",
+			   t->host, t->port);
 	r->total_ms = (double)(now_monotonic_ms() - start);
 	curl_easy_cleanup(h);
 	curl_slist_free_all(connect_to);
