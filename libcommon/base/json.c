@@ -116,7 +116,7 @@ char *ejson_print(const cJSON *doc)
 {
 	char *text = cJSON_PrintUnformatted(doc);
 	if (!text)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
+		out_of_memory();
 	return text;
 }
 
