@@ -28,7 +28,7 @@ teardown() {
 @test "--help prints the synopsis on stdout and exits 0" {
 	run --separate-stderr health-watch --help
 	assert_success
-	assert_output --partial "usage: health-watch [-c FILE] [--target NAME=URL]..."
+	assert_output --partial "usage: health-watch [-c FILE] [--schema FILE] [--strict] [--target NAME=URL]..."
 	[ -z "$stderr" ]
 }
 
