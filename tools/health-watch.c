@@ -919,8 +919,10 @@ int main(int argc, char **argv)
 	if (args.std.config_path || !args.n_targets) {
 		int status;
 		doc = config_read(&args, false, &status, err, sizeof err);
-		if (!doc)
+		if (!doc) {
+			free(args.targets);
 			return status;
+		}
 	}
 	if (settings_apply(&w, doc, err, sizeof err) < 0 ||
 	    !(w.t = targets_build(&args, doc, w.timeout_ms, &w.n, err, sizeof err)))
