@@ -450,10 +450,11 @@ void cfg_resolve_plain_scalar(struct cfg_node *n)
 
 /* ---- JSON ---- */
 
+/* cJSON's constructors fail only when an allocation does. */
 static cJSON *json_checked(cJSON *j)
 {
 	if (!j)
-		die(EXIT_UNKNOWN, "unable to allocate memory for JSON");
+		out_of_memory();
 	return j;
 }
 

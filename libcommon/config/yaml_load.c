@@ -226,7 +226,7 @@ static void parser_error(struct loader *ld)
 
 	switch (p->error) {
 	case YAML_MEMORY_ERROR:
-		die(EXIT_UNKNOWN, "%s: unable to allocate memory for the YAML parser", ld->file);
+		out_of_memory(); /* libyaml's allocation: the e* helpers' exit */
 	case YAML_READER_ERROR:
 		offset_position(ld, p->problem_offset, &line, &col);
 		if (p->problem_value != -1)
@@ -734,7 +734,7 @@ struct cfg_node *yaml_load_string(const char *name, const char *text, size_t len
 	ld->text = text;
 	ld->len = len;
 	if (!yaml_parser_initialize(&ld->parser))
-		die(EXIT_UNKNOWN, "%s: unable to allocate memory for the YAML parser", ld->file);
+		out_of_memory(); /* its one failure is an allocation */
 	yaml_parser_set_input_string(&ld->parser, (const unsigned char *)text, len);
 
 	parse_events(ld);
