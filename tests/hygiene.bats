@@ -238,6 +238,11 @@ state_dir_used() {
 	run --separate-stderr deploy-stage -c cfg.json --state-dir "$PWD/loose" status
 	assert_equal "$status" 3
 	assert_equal "$stderr" "deploy-stage: refusing the state directory $PWD/loose: writable by every user (it must be yours or root's, and writable by no one else)"
+	# in nagios mode the same line is also the status line
+	run --separate-stderr rollback -c cfg.json --check --format nagios --state-dir "$PWD/loose"
+	assert_equal "$status" 3
+	assert_equal "$stderr" "rollback: refusing the state directory $PWD/loose: writable by every user (it must be yours or root's, and writable by no one else)"
+	assert_output "rollback UNKNOWN - refusing the state directory $PWD/loose: writable by every user (it must be yours or root's, and writable by no one else)"
 }
 
 @test "a symlink planted in the state directory is not followed: inbox, instance lock, journal guard" {

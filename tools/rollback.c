@@ -616,6 +616,7 @@ int main(int argc, char **argv)
 	if (journal_open_service(&j, a.std.state_dir, json_path_string(config, "state_dir", NULL), service, &error) < 0) {
 		status = errno == EINVAL ? EXIT_DATAERR : EXIT_UNKNOWN;
 		error_msg("%s", error);
+		status = error_status(status, error); /* --check's status line in nagios mode */
 		free(error);
 		goto out;
 	}

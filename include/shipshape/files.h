@@ -19,12 +19,14 @@ int fsync_dir(const char *dir);
 /* The state directory: cli (--state-dir), else $SHIPSHAPE_STATE_DIR, else
  * config_value (config `state_dir`), else
  * ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape. Created 0700 if missing.
- * Returns a new string, or NULL with errno set. A directory that another
- * user could have prepared is refused, as ssh refuses a loose key file: it
- * must be owned by the running user (or root) and writable by no one else
- * (sticky or not); otherwise the tool exits EXIT_UNKNOWN with one line
- * naming it (state_dir_unsafe()). */
-char *state_dir_resolve(const char *cli, const char *config_value);
+ * Returns a new string, or NULL with errno set and *error a new one-line
+ * message naming the directory, for the caller to print (and a tool to exit
+ * EXIT_UNKNOWN with): "unable to create the state directory DIR: reason", or
+ * "refusing the state directory DIR: why (...)" (errno EACCES) for one that
+ * another user could have prepared, refused as ssh refuses a loose key
+ * file: it must be owned by the running user (or root) and writable by no
+ * one else, sticky or not (state_dir_unsafe()). */
+char *state_dir_resolve(const char *cli, const char *config_value, char **error);
 /* Why a directory with status st may not hold the state of a process of
  * effective user euid (a constant phrase), or NULL when it may. */
 const char *state_dir_unsafe(const struct stat *st, uid_t euid);

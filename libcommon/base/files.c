@@ -116,45 +116,53 @@ int mkdir_p(const char *path, mode_t mode)
 	return rc;
 }
 
-char *state_dir_resolve(const char *cli, const char *config_value)
+/* The state directory meant, in state_dir_resolve()'s order (a new
+ * string), or NULL when nothing names one (no $XDG_STATE_HOME, no $HOME). */
+static char *state_dir_named(const char *cli, const char *config_value)
 {
 	const char *env = getenv("SHIPSHAPE_STATE_DIR");
-	char *dir;
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
 	if (cli && *cli)
-		dir = estrdup(cli);
-	else if (env && *env)
-		dir = estrdup(env);
-	else if (config_value && *config_value)
-		dir = estrdup(config_value);
-	else {
-		const char *xdg = getenv("XDG_STATE_HOME");
-		const char *home = getenv("HOME");
-		if (xdg && *xdg)
-			dir = easprintf("%s/shipshape", xdg);
-		else if (home && *home)
-			dir = easprintf("%s/.local/state/shipshape", home);
-		else {
-			errno = ENOENT;
-			return NULL;
-		}
-	}
-	if (mkdir_p(dir, 0700) < 0) {
-		int saved = errno;
-		free(dir);
-		errno = saved;
+		return estrdup(cli);
+	if (env && *env)
+		return estrdup(env);
+	if (config_value && *config_value)
+		return estrdup(config_value);
+	if (xdg && *xdg)
+		return easprintf("%s/shipshape", xdg);
+	if (home && *home)
+		return easprintf("%s/.local/state/shipshape", home);
+	return NULL;
+}
+
+char *state_dir_resolve(const char *cli, const char *config_value, char **error)
+{
+	*error = NULL;
+	char *dir = state_dir_named(cli, config_value);
+	if (!dir) {
+		*error = estrdup("unable to create the state directory ${XDG_STATE_HOME:-$HOME/.local/state}/shipshape: "
+				 "neither is set");
+		errno = ENOENT;
 		return NULL;
 	}
 	struct stat st;
-	if (stat(dir, &st) < 0) {
+	if (mkdir_p(dir, 0700) < 0 || stat(dir, &st) < 0) {
 		int saved = errno;
+		*error = easprintf("unable to create the state directory %s: %s", dir, strerror(saved));
 		free(dir);
 		errno = saved;
 		return NULL;
 	}
 	const char *why = state_dir_unsafe(&st, geteuid());
-	if (why)
-		die(EXIT_UNKNOWN, "refusing the state directory %s: %s (it must be yours or root's, and writable by no one else)",
-		    dir, why);
+	if (why) {
+		*error = easprintf("refusing the state directory %s: %s (it must be yours or root's, and writable "
+				   "by no one else)",
+				   dir, why);
+		free(dir);
+		errno = EACCES;
+		return NULL;
+	}
 	return dir;
 }
 

@@ -171,31 +171,12 @@ static bool service_name_valid(const char *s)
 	return true;
 }
 
-/* The state directory, resolved and created (state_dir_resolve()), or NULL
- * with *error naming the directory that could not be made. */
-static char *state_dir(const char *cli, const char *config_value, char **error)
-{
-	char *dir = state_dir_resolve(cli, config_value);
-	if (dir)
-		return dir;
-	int saved = errno;
-	/* name the directory meant, in state_dir_resolve()'s order */
-	const char *env = getenv("SHIPSHAPE_STATE_DIR");
-	const char *which = cli && *cli			 ? cli
-			    : env && *env		 ? env
-			    : config_value && *config_value ? config_value
-							 : "${XDG_STATE_HOME:-$HOME/.local/state}/shipshape";
-	*error = easprintf("unable to create the state directory %s: %s", which, strerror(saved));
-	errno = saved;
-	return NULL;
-}
-
 int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
 			 const char *service, char **error)
 {
 	memset(j, 0, sizeof *j);
 	*error = NULL;
-	char *dir = state_dir(cli_state_dir, config_state_dir, error);
+	char *dir = state_dir_resolve(cli_state_dir, config_state_dir, error);
 	if (!dir)
 		return -1;
 	int rc = journal_open(j, dir, service);

@@ -375,12 +375,23 @@ static void test_atomic_write(void **state)
 	free(fifo);
 
 	setenv("SHIPSHAPE_STATE_DIR", sub, 1);
-	char *sd = state_dir_resolve(NULL, "/nonexistent/cfg");
+	char *error;
+	char *sd = state_dir_resolve(NULL, "/nonexistent/cfg", &error);
 	assert_string_equal(sd, sub);
 	free(sd);
-	sd = state_dir_resolve(dir, NULL);
+	sd = state_dir_resolve(dir, NULL, &error);
 	assert_string_equal(sd, dir);
 	free(sd);
+	/* refused: an error returned for the tool to print, not an exit */
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_null(state_dir_resolve(NULL, NULL, &error));
+	assert_int_equal(errno, EACCES);
+	char *want = easprintf("refusing the state directory %s: writable by every user (it must be yours or "
+			       "root's, and writable by no one else)", sub);
+	assert_string_equal(error, want);
+	free(want);
+	free(error);
+	assert_int_equal(chmod(sub, 0700), 0);
 	unsetenv("SHIPSHAPE_STATE_DIR");
 
 	char *cmd = easprintf("rm -rf %s", dir);

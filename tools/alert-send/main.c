@@ -450,9 +450,10 @@ static int take_instance_lock(const char *dir, bool wait)
 
 static char *alert_send_dir(const struct args *args, const cJSON *doc)
 {
-	char *state = state_dir_resolve(args->std.state_dir, doc ? json_path_string(doc, "state_dir", NULL) : NULL);
+	char *error;
+	char *state = state_dir_resolve(args->std.state_dir, doc ? json_path_string(doc, "state_dir", NULL) : NULL, &error);
 	if (!state)
-		die_errno(EXIT_UNKNOWN, "unable to create the state directory");
+		die(EXIT_UNKNOWN, "%s", error);
 	char *dir = easprintf("%s/alert-send", state);
 	free(state);
 	if (mkdir_p(dir, 0700) < 0)
