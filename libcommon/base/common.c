@@ -31,6 +31,14 @@ void tool_start(const char *argv0)
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
 		int got = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+		/* The one exit of libcommon outside allocation and die(), kept
+		 * on purpose. This is main()'s first call, before anything is
+		 * held, so exiting loses nothing a return would save; and the
+		 * contract is that fds 0-2 are open once it returns. A status
+		 * returned instead would be an obligation on every main(), and
+		 * one that ran on would have its next open() (a lock, a
+		 * journal) become its stdout. _exit(): nothing is buffered or
+		 * registered yet for exit() to run. */
 		if (got != fd) {
 			if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
 				dprintf(STDERR_FILENO, "%s: unable to open /dev/null: %s\n", prog, strerror(errno));
