@@ -290,12 +290,9 @@ libcommon_nm() {
 }
 
 @test "libcommon: no two files call each other's functions, directly or in a longer circle" {
-	# Known exception, until it is split: the HTTP engine (http.c) and its
-	# evaluation of results (http_eval.c) still call each other.
-	local allow="http/http:http/http_eval"
 	libcommon_nm >nm.txt
 	[ "$(awk -v mode=edges -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt | wc -l)" -gt 100 ]
-	run awk -v mode=cycles -v allow="$allow" -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt
+	run awk -v mode=cycles -f "$REPO_ROOT/tests/helpers/libdeps.awk" nm.txt
 	assert_success
 	assert_output ''
 }

@@ -7,7 +7,6 @@
 #   -v mode=layers  prints "FROM TO SYMBOL" for each call into a folder that
 #                   FROM's folder may not use: base <- config <- http <-
 #                   deploy, base <- alert (see the README's Layout)
-#   -v allow="A:B C:D"  calls from A to B (and from C to D) left out
 function unit(path) {
 	sub(/:.*/, "", path)
 	sub(/.*\/obj\/libcommon\//, "", path)
@@ -31,15 +30,12 @@ BEGIN {
 		for (j = 1; j <= n; j++)
 			uses[kv[1], to[j]] = 1
 	}
-	n = split(allow, pairs, " ")
-	for (i = 1; i <= n; i++)
-		allowed[pairs[i]] = 1
 }
 END {
 	for (key in undef) {
 		split(key, fs, SUBSEP)
 		callee = def[fs[2]]
-		if (callee == "" || callee == fs[1] || (fs[1] ":" callee) in allowed)
+		if (callee == "" || callee == fs[1])
 			continue
 		edge[fs[1], callee] = 1
 		if (mode == "edges")
