@@ -318,3 +318,15 @@ libcommon_nm() {
 	assert_line 'alert/d config/c fc'
 	[ "${#lines[@]}" -eq 2 ]
 }
+
+@test "funclen.awk counts a function from its { to its }, an attribute before its name not taken for it" {
+	{
+		echo '/* a comment */'
+		echo '__attribute__((format(printf, 1, 2))) static void say(const char *fmt,'
+		printf '\t\t\t\t\t\t\t...)\n{\n'
+		for i in $(seq 98); do printf '\tx++;\n'; done
+		printf '}\n\nint f(void) {\n\treturn 0;\n}\n'
+	} >long.c
+	run awk -f "$REPO_ROOT/tests/helpers/funclen.awk" long.c
+	assert_output "$(printf '100 long.c:2 say\n3 long.c:105 f')"
+}

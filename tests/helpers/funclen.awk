@@ -17,6 +17,8 @@ FNR == 1 { start = 0; sig = "" }
 function begin(   w, n) {
 	start = FNR
 	name = sig
+	# an attribute before the name (its parentheses nest once) is not it
+	gsub(/__attribute__[ \t]*\(\([^()]*(\([^()]*\)[^()]*)*\)\)/, "", name)
 	sub(/[ \t]*\(.*/, "", name)
 	n = split(name, w, /[ \t*]+/)
 	name = w[n]
