@@ -81,58 +81,71 @@ static bool char_blank(long cp)
 	       cp == 0x202f || (cp >= 0x205f && cp <= 0x2064) || cp == 0x3000 || cp == 0xfeff;
 }
 
+/* A walk over the characters of a string: each step decodes the next one
+ * (utf8_decode()), so every function that looks at characters reads them
+ * the same way: for (w = utf8_walk(s); utf8_next(&w, &cp);) ... w.at, w.n */
+struct utf8_walk {
+	const unsigned char *at; /* the character's first byte */
+	size_t n;                /* its length in bytes (1 for an invalid byte) */
+	size_t left;             /* bytes from at to the end */
+};
+
+static struct utf8_walk utf8_walk(const char *s)
+{
+	return (struct utf8_walk){.at = (const unsigned char *)s, .left = strlen(s)};
+}
+
+/* Steps to the next character: false at the end, else true with *cp its
+ * code point, or -1 for a byte that starts no valid sequence. */
+static bool utf8_next(struct utf8_walk *w, long *cp)
+{
+	w->at += w->n;
+	w->left -= w->n;
+	if (!w->left)
+		return false;
+	*cp = utf8_decode(w->at, w->left, &w->n);
+	return true;
+}
+
 bool journal_release_name_valid(const char *r)
 {
 	if (!r || !*r || *r == '.' || strlen(r) > JOURNAL_RELEASE_MAX)
 		return false;
-	const unsigned char *p = (const unsigned char *)r;
-	size_t len = strlen(r);
-	while (len) {
-		size_t n;
-		long cp = utf8_decode(p, len, &n);
+	long cp;
+	for (struct utf8_walk w = utf8_walk(r); utf8_next(&w, &cp);)
 		if (cp < 0 || cp == '/' || cp == ' ' || char_unsafe(cp) || char_blank(cp))
 			return false;
-		p += n, len -= n;
-	}
 	return true;
 }
 
 char *journal_text_clean(const char *s, bool one_line)
 {
 	struct buf b = {0};
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	while (len) {
-		size_t n;
-		long cp = utf8_decode(p, len, &n);
+	long cp;
+	for (struct utf8_walk w = utf8_walk(s); utf8_next(&w, &cp);) {
 		if (one_line && (cp == '\n' || cp == '\t' || cp == '\r'))
 			buf_putc(&b, ' ');
 		else if (cp < 0 || (char_unsafe(cp) && cp != '\n' && cp != '\t'))
 			buf_puts(&b, "\xef\xbf\xbd"); /* U+FFFD */
 		else
-			buf_append(&b, p, n);
-		p += n, len -= n;
+			buf_append(&b, w.at, w.n);
 	}
-	return b.data ? buf_take(&b) : estrdup("");
+	return buf_take(&b);
 }
 
 char *journal_text_quote(const char *s)
 {
 	struct buf b = {0};
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	while (len) {
-		size_t n;
-		long cp = utf8_decode(p, len, &n);
+	long cp;
+	for (struct utf8_walk w = utf8_walk(s); utf8_next(&w, &cp);) {
 		if (cp < 0 || char_unsafe(cp) || char_blank(cp) || cp == '\\') {
-			for (size_t i = 0; i < n; i++)
-				buf_printf(&b, "\\x%02x", p[i]);
+			for (size_t i = 0; i < w.n; i++)
+				buf_printf(&b, "\\x%02x", w.at[i]);
 		} else {
-			buf_append(&b, p, n);
+			buf_append(&b, w.at, w.n);
 		}
-		p += n, len -= n;
 	}
-	return b.data ? buf_take(&b) : estrdup("");
+	return buf_take(&b);
 }
 
 /* Every string (and member name) of a record cleaned in place. */
