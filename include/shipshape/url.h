@@ -48,11 +48,8 @@ int url_port(const char *url);
 /* True when url is exactly an origin, "scheme://host[:port]" (any case): no
  * user information, path (not even "/"), query or fragment. */
 bool url_is_origin(const char *url);
-/* The user name, percent-decoded; "" when the URL names none. */
+/* The user name, percent-decoded; "" when the URL names none. A URL shown
+ * with its password masked is redact_url()'s (redact.h). */
 char *url_username(const char *url);
-/* The URL as libcurl prints it, its password (when it has one) replaced by
- * "***". For text that may hold a URL, use redact_string(), which also masks
- * registered secrets and secret-named query values. */
-char *url_redacted(const char *url);
 
 #endif

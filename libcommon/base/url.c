@@ -33,6 +33,18 @@ static char *encode_raw_userinfo(const char *s)
 	return buf_take(&b);
 }
 
+/* One part of u as a new string (malloc'd, not curl's), or NULL when u has
+ * no such part: the one way this file reads a part. */
+static char *url_part(CURLU *u, CURLUPart what, unsigned flags)
+{
+	char *v = NULL;
+	if (curl_url_get(u, what, &v, flags) != CURLUE_OK || !v)
+		return NULL;
+	char *copy = estrdup(v);
+	curl_free(v);
+	return copy;
+}
+
 /* A parsed handle for s, or NULL with curl's reason in *rc. */
 static CURLU *url_open(const char *s, CURLUcode *rc)
 {
@@ -48,10 +60,9 @@ static CURLU *url_open(const char *s, CURLUcode *rc)
 	*rc = curl_url_set(u, CURLUPART_URL, s, URL_FLAGS);
 	/* A raw password: the strict reading fails, or holds a password while
 	 * another '@' follows (the password may be all of "p@ss/w0rd"). */
-	char *pw = NULL;
-	bool raw = *rc != CURLUE_OK ||
-		   (curl_url_get(u, CURLUPART_PASSWORD, &pw, 0) == CURLUE_OK && strchr(s, '@') != strrchr(s, '@'));
-	curl_free(pw);
+	char *pw = *rc == CURLUE_OK ? url_part(u, CURLUPART_PASSWORD, 0) : NULL;
+	bool raw = *rc != CURLUE_OK || (pw && strchr(s, '@') != strrchr(s, '@'));
+	free(pw);
 	if (raw) {
 		char *lenient = encode_raw_userinfo(s);
 		if (lenient && curl_url_set(u, CURLUPART_URL, lenient, URL_FLAGS) == CURLUE_OK)
@@ -63,17 +74,6 @@ static CURLU *url_open(const char *s, CURLUcode *rc)
 		return NULL;
 	}
 	return u;
-}
-
-/* One part of u as a new string (malloc'd, not curl's), or NULL. */
-static char *part(CURLU *u, CURLUPart what, unsigned flags)
-{
-	char *v = NULL;
-	if (curl_url_get(u, what, &v, flags) != CURLUE_OK || !v)
-		return NULL;
-	char *copy = estrdup(v);
-	curl_free(v);
-	return copy;
 }
 
 static char *lower(char *s)
@@ -99,7 +99,7 @@ bool url_valid(const char *s, char *err, size_t errsize)
 /* The URL of u with its path ending in exactly one '/'. */
 static int path_as_directory(CURLU *u)
 {
-	char *path = part(u, CURLUPART_PATH, 0);
+	char *path = url_part(u, CURLUPART_PATH, 0);
 	size_t n = path ? strlen(path) : 0;
 	while (n && path[n - 1] == '/')
 		n--;
@@ -124,10 +124,10 @@ char *url_join_path(const char *base, const char *ref)
 		ref++;
 	if (!ref || !*ref) {
 		/* the directory form without its final '/' */
-		char *dir = part(u, CURLUPART_PATH, 0);
+		char *dir = url_part(u, CURLUPART_PATH, 0);
 		dir[strlen(dir) - 1] = '\0';
 		if (curl_url_set(u, CURLUPART_PATH, *dir ? dir : "/", 0) == CURLUE_OK)
-			out = part(u, CURLUPART_URL, 0);
+			out = url_part(u, CURLUPART_URL, 0);
 		size_t n = out ? strlen(out) : 0;
 		if (!*dir && n && out[n - 1] == '/')
 			out[n - 1] = '\0';
@@ -135,9 +135,30 @@ char *url_join_path(const char *base, const char *ref)
 		goto out;
 	}
 	if (curl_url_set(u, CURLUPART_URL, ref, URL_FLAGS) == CURLUE_OK)
-		out = part(u, CURLUPART_URL, 0);
+		out = url_part(u, CURLUPART_URL, 0);
 out:
 	curl_url_cleanup(u);
+	return out;
+}
+
+/* "host[:port]" of u, the port as url_part() gives it with port_flags;
+ * NULL when u has no host. */
+static char *host_port(CURLU *u, unsigned port_flags)
+{
+	char *host = url_part(u, CURLUPART_HOST, 0), *port = url_part(u, CURLUPART_PORT, port_flags);
+	char *out = host && *host ? easprintf("%s%s%s", host, port ? ":" : "", port ? port : "") : NULL;
+	free(host);
+	free(port);
+	return out;
+}
+
+/* "scheme://host[:port]" of u (host_port()), or NULL. */
+static char *origin_of(CURLU *u, unsigned port_flags)
+{
+	char *scheme = url_part(u, CURLUPART_SCHEME, 0), *hostport = host_port(u, port_flags);
+	char *out = scheme && hostport ? easprintf("%s://%s", scheme, hostport) : NULL;
+	free(scheme);
+	free(hostport);
 	return out;
 }
 
@@ -146,16 +167,9 @@ char *url_origin(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return NULL;
-	char *scheme = part(u, CURLUPART_SCHEME, 0), *host = part(u, CURLUPART_HOST, 0);
-	char *port = part(u, CURLUPART_PORT, CURLU_NO_DEFAULT_PORT);
-	char *out = scheme && host && *host
-			    ? easprintf("%s://%s%s%s", lower(scheme), lower(host), port ? ":" : "", port ? port : "")
-			    : NULL;
-	free(scheme);
-	free(host);
-	free(port);
+	char *out = origin_of(u, CURLU_NO_DEFAULT_PORT);
 	curl_url_cleanup(u);
-	return out;
+	return lower(out);
 }
 
 char *url_hostport(const char *url)
@@ -163,10 +177,7 @@ char *url_hostport(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return NULL;
-	char *host = part(u, CURLUPART_HOST, 0), *port = part(u, CURLUPART_PORT, 0);
-	char *out = host && *host ? easprintf("%s%s%s", host, port ? ":" : "", port ? port : "") : NULL;
-	free(host);
-	free(port);
+	char *out = host_port(u, 0);
 	curl_url_cleanup(u);
 	return out;
 }
@@ -176,7 +187,7 @@ char *url_hostname(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return NULL;
-	char *host = part(u, CURLUPART_HOST, 0);
+	char *host = url_part(u, CURLUPART_HOST, 0);
 	curl_url_cleanup(u);
 	if (!host || !*host) {
 		free(host);
@@ -195,7 +206,7 @@ int url_port(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return -1;
-	char *port = part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	char *port = url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
 	curl_url_cleanup(u);
 	int n = port ? atoi(port) : -1;
 	free(port);
@@ -207,15 +218,9 @@ bool url_is_origin(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return false;
-	char *scheme = part(u, CURLUPART_SCHEME, 0), *host = part(u, CURLUPART_HOST, 0);
-	char *port = part(u, CURLUPART_PORT, 0);
-	char *origin = easprintf("%s://%s%s%s", scheme ? scheme : "", host ? host : "", port ? ":" : "",
-				 port ? port : "");
-	bool same = strcasecmp(origin, url) == 0;
+	char *origin = origin_of(u, 0);
+	bool same = origin && strcasecmp(origin, url) == 0;
 	free(origin);
-	free(scheme);
-	free(host);
-	free(port);
 	curl_url_cleanup(u);
 	return same;
 }
@@ -225,20 +230,7 @@ char *url_username(const char *url)
 	CURLU *u = url_open(url, NULL);
 	if (!u)
 		return NULL;
-	char *user = part(u, CURLUPART_USER, CURLU_URLDECODE);
+	char *user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
 	curl_url_cleanup(u);
 	return user ? user : estrdup("");
-}
-
-char *url_redacted(const char *url)
-{
-	CURLU *u = url_open(url, NULL);
-	if (!u)
-		return NULL;
-	char *pw = part(u, CURLUPART_PASSWORD, 0), *out = NULL;
-	if (!pw || curl_url_set(u, CURLUPART_PASSWORD, "***", 0) == CURLUE_OK)
-		out = part(u, CURLUPART_URL, 0);
-	free(pw);
-	curl_url_cleanup(u);
-	return out;
 }
