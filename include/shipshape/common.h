@@ -61,6 +61,10 @@ void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), 
 void die_errno(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 /* Prints "prog: message" unconditionally (an error that the caller handles). */
 void error_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* For a function that reports its error in a caller's buffer: formats the
+ * message into err (when err is not NULL and size not 0, truncated to size)
+ * and returns -1, as in return errf(err, errsize, "invalid port \"%s\"", p). */
+int errf(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The e*() helpers' exit: "prog: unable to allocate memory", EXIT_UNKNOWN.
  * Also for another library's allocation that failed (curl_url()). */

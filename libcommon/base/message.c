@@ -1,6 +1,7 @@
 /* message.c — every line a tool prints on stderr ("prog: message", through
  * redaction), and how an error ends a run: die(), die_errno() and the plugin
- * contract for errors in nagios mode (nagios_mode(), error_status()). */
+ * contract for errors in nagios mode (nagios_mode(), error_status()), and
+ * errf(), the one way to put an error message in a caller's buffer. */
 #include "shipshape/common.h"
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
@@ -71,6 +72,17 @@ void error_msg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vmessage("", fmt, ap, NULL);
 	va_end(ap);
+}
+
+int errf(char *err, size_t size, const char *fmt, ...)
+{
+	if (err && size) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, size, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
 }
 
 /* die() and die_errno(): the line on stderr, then the exit status the run's

@@ -10,22 +10,10 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errsize)
-		vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 #define GROW(arr, n) ((arr) = erealloc((arr), ((n) + 1) * sizeof *(arr)))
 
@@ -102,12 +90,12 @@ int http_probe_add_header(struct http_probe *p, const char *line, char *err, siz
 {
 	const char *colon = strchr(line, ':');
 	if (!colon || colon == line)
-		return fail(err, errsize, "invalid header \"%.60s\" (expected \"Name: value\")", line);
+		return errf(err, errsize, "invalid header \"%.60s\" (expected \"Name: value\")", line);
 	for (const char *c = line; c < colon; c++)
 		if (!isgraph((unsigned char)*c))
-			return fail(err, errsize, "invalid header name in \"%.60s\"", line);
+			return errf(err, errsize, "invalid header name in \"%.60s\"", line);
 	if (strpbrk(line, "\r\n"))
-		return fail(err, errsize, "header contains a line break");
+		return errf(err, errsize, "header contains a line break");
 	size_t nlen = (size_t)(colon - line);
 	const char *value = colon + 1;
 	while (*value == ' ' || *value == '\t')
@@ -153,7 +141,7 @@ int http_probe_add_status(struct http_probe *p, const char *spec, char *err, siz
 {
 	const char *s = spec;
 	if (!*s)
-		return fail(err, errsize, "empty status list");
+		return errf(err, errsize, "empty status list");
 	while (*s) {
 		size_t len = strcspn(s, ",");
 		const char *dash = memchr(s, '-', len);
@@ -169,11 +157,11 @@ int http_probe_add_status(struct http_probe *p, const char *spec, char *err, siz
 		} else if (dash) {
 			if (parse_code(s, (size_t)(dash - s), &lo) < 0 ||
 			    parse_code(dash + 1, len - (size_t)(dash + 1 - s), &hi) < 0 || hi < lo)
-				return fail(err, errsize, "invalid status range \"%.*s\"", (int)len, s);
+				return errf(err, errsize, "invalid status range \"%.*s\"", (int)len, s);
 		} else if (parse_code(s, len, &lo) == 0) {
 			hi = lo;
 		} else {
-			return fail(err, errsize, "invalid status \"%.*s\" (expected 200, 200-299 or 2xx)",
+			return errf(err, errsize, "invalid status \"%.*s\" (expected 200, 200-299 or 2xx)",
 				    (int)len, s);
 		}
 		add_range(p, lo, hi);
@@ -195,7 +183,7 @@ int http_probe_add_json_assert(struct http_probe *p, const char *expr, char *err
 {
 	const char *s = skip_space(expr);
 	if (*s != '.')
-		return fail(err, errsize, "JSON assertion \"%.60s\" must start with a path such as .status", expr);
+		return errf(err, errsize, "JSON assertion \"%.60s\" must start with a path such as .status", expr);
 	const char *start = s + 1;
 	/* The path runs to a space or an operator character outside brackets. */
 	const char *e = start;
@@ -216,7 +204,7 @@ int http_probe_add_json_assert(struct http_probe *p, const char *expr, char *err
 				break;
 		if (i == ARRAY_LEN(ops)) {
 			free(a.path);
-			return fail(err, errsize, "JSON assertion \"%.60s\": expected ==, !=, <, <=, > or >=", expr);
+			return errf(err, errsize, "JSON assertion \"%.60s\": expected ==, !=, <, <=, > or >=", expr);
 		}
 		a.op = ops[i].op;
 		s = skip_space(s + strlen(ops[i].tok));
@@ -225,7 +213,7 @@ int http_probe_add_json_assert(struct http_probe *p, const char *expr, char *err
 			vlen--;
 		if (!vlen) {
 			free(a.path);
-			return fail(err, errsize, "JSON assertion \"%.60s\": missing value", expr);
+			return errf(err, errsize, "JSON assertion \"%.60s\": missing value", expr);
 		}
 		char *v = estrndup(s, vlen);
 		a.value = cJSON_Parse(v);
@@ -237,12 +225,12 @@ int http_probe_add_json_assert(struct http_probe *p, const char *expr, char *err
 		free(v);
 		if (!a.value) {
 			free(a.path);
-			return fail(err, errsize, "JSON assertion \"%.60s\": invalid value", expr);
+			return errf(err, errsize, "JSON assertion \"%.60s\": invalid value", expr);
 		}
 		if (a.op >= HTTP_JSON_LT && !cJSON_IsNumber(a.value)) {
 			free(a.path);
 			cJSON_Delete(a.value);
-			return fail(err, errsize, "JSON assertion \"%.60s\": <, <=, >, >= need a number", expr);
+			return errf(err, errsize, "JSON assertion \"%.60s\": <, <=, >, >= need a number", expr);
 		}
 	}
 	a.text = estrdup(skip_space(expr));
@@ -257,7 +245,7 @@ static int compile(regex_t *re, const char *pattern, int flags, char *err, size_
 	if (rc) {
 		char msg[128];
 		regerror(rc, re, msg, sizeof msg);
-		return fail(err, errsize, "invalid regular expression \"%.60s\": %s", pattern, msg);
+		return errf(err, errsize, "invalid regular expression \"%.60s\": %s", pattern, msg);
 	}
 	return 0;
 }
@@ -271,7 +259,7 @@ int http_probe_add_header_assert(struct http_probe *p, const char *spec, bool mu
 	while (nlen && spec[nlen - 1] == ' ')
 		nlen--;
 	if (!nlen)
-		return fail(err, errsize, "invalid header assertion \"%.60s\" (expected \"Name: regex\")", spec);
+		return errf(err, errsize, "invalid header assertion \"%.60s\" (expected \"Name: regex\")", spec);
 	if (colon) {
 		const char *pat = skip_space(colon + 1);
 		if (*pat) {
@@ -324,22 +312,22 @@ int http_tls_parse(const char *s, enum http_tls *out)
 int http_url_check(const char *url, char *err, size_t errsize)
 {
 	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-		return fail(err, errsize, "not an http:// or https:// URL");
+		return errf(err, errsize, "not an http:// or https:// URL");
 	for (const char *c = url; *c; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
-			return fail(err, errsize, "a URL cannot contain spaces or control characters");
+			return errf(err, errsize, "a URL cannot contain spaces or control characters");
 	CURLU *u = curl_url();
 	if (!u)
-		die(EXIT_UNKNOWN, "unable to allocate memory");
+		out_of_memory();
 	char *host = NULL;
 	CURLUcode rc = curl_url_set(u, CURLUPART_URL, url, 0);
 	if (rc == CURLUE_OK)
 		rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
 	int ret = 0;
 	if (rc == CURLUE_BAD_PORT_NUMBER)
-		ret = fail(err, errsize, "invalid port (expected 1 to 65535)");
+		ret = errf(err, errsize, "invalid port (expected 1 to 65535)");
 	else if (rc != CURLUE_OK || !host || !*host)
-		ret = fail(err, errsize, "invalid URL (%s)",
+		ret = errf(err, errsize, "invalid URL (%s)",
 			   rc == CURLUE_OK || rc == CURLUE_NO_HOST ? "no host" : curl_url_strerror(rc));
 	curl_free(host);
 	curl_url_cleanup(u);
@@ -370,7 +358,7 @@ static int get_string(const cJSON *obj, const char *key, char **dst, char *err, 
 	if (!j || cJSON_IsNull(j))
 		return 0;
 	if (!cJSON_IsString(j))
-		return fail(err, errsize, "%s: expected a string", key);
+		return errf(err, errsize, "%s: expected a string", key);
 	free(*dst);
 	*dst = estrdup(j->valuestring);
 	return 0;
@@ -387,7 +375,7 @@ static int get_duration(const cJSON *obj, const char *key, int64_t *dst, char *e
 	else if (cJSON_IsString(j) && duration_parse(j->valuestring, &ms) < 0)
 		ms = -1;
 	if (ms < 0)
-		return fail(err, errsize, "%s: expected a duration such as 500ms or 10s", key);
+		return errf(err, errsize, "%s: expected a duration such as 500ms or 10s", key);
 	*dst = ms;
 	return 0;
 }
@@ -403,22 +391,22 @@ static int get_int(const cJSON *obj, const char *key, long lo, long hi, long *ds
 		/* compared as a double first: converting one beyond long is undefined */
 		double d = j->valuedouble;
 		if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
-			return fail(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
+			return errf(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
 		v = (long)d;
 	} else if (cJSON_IsString(j)) {
 		/* decimal digits: strtol alone would skip spaces and take a sign */
 		const char *s = j->valuestring;
 		char *end;
 		if (!isdigit((unsigned char)s[s[0] == '-']))
-			return fail(err, errsize, "%s: expected a whole number", key);
+			return errf(err, errsize, "%s: expected a whole number", key);
 		errno = 0;
 		v = strtol(s, &end, 10);
 		if (*end)
-			return fail(err, errsize, "%s: expected a whole number", key);
+			return errf(err, errsize, "%s: expected a whole number", key);
 		if (errno == ERANGE || v < lo || v > hi)
-			return fail(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
+			return errf(err, errsize, "%s: expected a whole number from %ld to %ld", key, lo, hi);
 	} else {
-		return fail(err, errsize, "%s: expected a whole number", key);
+		return errf(err, errsize, "%s: expected a whole number", key);
 	}
 	*dst = v;
 	return 0;
@@ -439,11 +427,11 @@ static int each_string(const cJSON *obj, const char *key, struct http_probe *p,
 		if (cJSON_IsNumber(j))
 			snprintf(num, sizeof num, "%g", j->valuedouble), s = num;
 		if (add(p, s, sub, sizeof sub) < 0)
-			return fail(err, errsize, "%s: %s", key, sub);
+			return errf(err, errsize, "%s: %s", key, sub);
 		return 0;
 	}
 	if (!cJSON_IsArray(j))
-		return fail(err, errsize, "%s: expected a string or a list", key);
+		return errf(err, errsize, "%s: expected a string or a list", key);
 	int i = 0;
 	const cJSON *it;
 	cJSON_ArrayForEach(it, j) {
@@ -452,9 +440,9 @@ static int each_string(const cJSON *obj, const char *key, struct http_probe *p,
 		if (cJSON_IsNumber(it))
 			snprintf(num, sizeof num, "%g", it->valuedouble), s = num;
 		else if (!cJSON_IsString(it))
-			return fail(err, errsize, "%s[%d]: expected a string", key, i);
+			return errf(err, errsize, "%s[%d]: expected a string", key, i);
 		if (add(p, s, sub, sizeof sub) < 0)
-			return fail(err, errsize, "%s[%d]: %s", key, i, sub);
+			return errf(err, errsize, "%s[%d]: %s", key, i, sub);
 		i++;
 	}
 	return 0;
@@ -463,7 +451,7 @@ static int each_string(const cJSON *obj, const char *key, struct http_probe *p,
 static int add_contains(struct http_probe *p, const char *s, char *err, size_t errsize)
 {
 	if (!*s)
-		return fail(err, errsize, "empty string");
+		return errf(err, errsize, "empty string");
 	GROW(p->body_contains, p->n_body_contains);
 	p->body_contains[p->n_body_contains++] = estrdup(s);
 	return 0;
@@ -475,10 +463,10 @@ static int add_resolve(struct http_probe *p, const char *s, char *err, size_t er
 	const char *c1 = strchr(s, ':');
 	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	if (!c1 || c1 == s || !c2 || c2 == c1 + 1 || !c2[1])
-		return fail(err, errsize, "invalid resolve entry \"%.60s\" (expected host:port:address)", s);
+		return errf(err, errsize, "invalid resolve entry \"%.60s\" (expected host:port:address)", s);
 	for (const char *d = c1 + 1; d < c2; d++)
 		if (!isdigit((unsigned char)*d))
-			return fail(err, errsize, "invalid port in resolve entry \"%.60s\"", s);
+			return errf(err, errsize, "invalid port in resolve entry \"%.60s\"", s);
 	GROW(p->resolve, p->n_resolve);
 	p->resolve[p->n_resolve++] = estrdup(s);
 	return 0;
@@ -502,7 +490,7 @@ static int header_asserts(const cJSON *obj, const char *key, struct http_probe *
 	if (!j || cJSON_IsNull(j))
 		return 0;
 	if (!cJSON_IsObject(j))
-		return fail(err, errsize, "%s: expected a map of header name to regex", key);
+		return errf(err, errsize, "%s: expected a map of header name to regex", key);
 	cJSON_ArrayForEach(it, j) {
 		char *spec;
 		if (cJSON_IsNull(it) || (cJSON_IsString(it) && !*it->valuestring))
@@ -510,11 +498,11 @@ static int header_asserts(const cJSON *obj, const char *key, struct http_probe *
 		else if (cJSON_IsString(it))
 			spec = easprintf("%s: %s", it->string, it->valuestring);
 		else
-			return fail(err, errsize, "%s.%s: expected a regex string or null", key, it->string);
+			return errf(err, errsize, "%s.%s: expected a regex string or null", key, it->string);
 		int rc = http_probe_add_header_assert(p, spec, must_not, sub, sizeof sub);
 		free(spec);
 		if (rc < 0)
-			return fail(err, errsize, "%s.%s: %s", key, it->string, sub);
+			return errf(err, errsize, "%s.%s: %s", key, it->string, sub);
 	}
 	return 0;
 }
@@ -527,10 +515,10 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 	long n;
 
 	if (!cJSON_IsObject(obj))
-		return fail(err, errsize, "a probe must be a map");
+		return errf(err, errsize, "a probe must be a map");
 	cJSON_ArrayForEach(it, obj) {
 		if (!key_in(it->string, probe_keys) && !key_in(it->string, extra_keys))
-			return fail(err, errsize, "%s: unknown key", it->string);
+			return errf(err, errsize, "%s: unknown key", it->string);
 	}
 	if (get_string(obj, "name", &p->name, err, errsize) < 0 ||
 	    get_string(obj, "url", &p->url, err, errsize) < 0 ||
@@ -539,13 +527,13 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 	    get_string(obj, "sni", &p->sni, err, errsize) < 0)
 		return -1;
 	if (p->url && !strstr(p->url, "://"))
-		return fail(err, errsize, "url: \"%.60s\" is not an http:// or https:// URL", p->url);
+		return errf(err, errsize, "url: \"%.60s\" is not an http:// or https:// URL", p->url);
 	if (p->url && strncasecmp(p->url, "http://", 7) != 0 && strncasecmp(p->url, "https://", 8) != 0)
-		return fail(err, errsize, "url: only http:// and https:// URLs can be probed");
+		return errf(err, errsize, "url: only http:// and https:// URLs can be probed");
 	if (p->method) {
 		for (char *c = p->method; *c; c++) {
 			if (!isalpha((unsigned char)*c))
-				return fail(err, errsize, "method: invalid method \"%.20s\"", p->method);
+				return errf(err, errsize, "method: invalid method \"%.20s\"", p->method);
 			*c = (char)toupper((unsigned char)*c);
 		}
 	}
@@ -554,13 +542,13 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		if (cJSON_IsObject(j)) {
 			cJSON_ArrayForEach(it, j) {
 				if (!cJSON_IsString(it) && !cJSON_IsNumber(it))
-					return fail(err, errsize, "headers.%s: expected a string", it->string);
+					return errf(err, errsize, "headers.%s: expected a string", it->string);
 				char *line = cJSON_IsString(it) ? easprintf("%s: %s", it->string, it->valuestring)
 								: easprintf("%s: %g", it->string, it->valuedouble);
 				int rc = http_probe_add_header(p, line, sub, sizeof sub);
 				free(line);
 				if (rc < 0)
-					return fail(err, errsize, "headers.%s: %s", it->string, sub);
+					return errf(err, errsize, "headers.%s: %s", it->string, sub);
 			}
 		} else if (each_string(obj, "headers", p, http_probe_add_header, err, errsize) < 0) {
 			return -1;
@@ -568,7 +556,7 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 	}
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body")) && !cJSON_IsNull(j)) {
 		if (!cJSON_IsString(j))
-			return fail(err, errsize, "body: expected a string");
+			return errf(err, errsize, "body: expected a string");
 		free(p->body);
 		p->body = estrdup(j->valuestring);
 		p->body_len = strlen(p->body);
@@ -598,15 +586,15 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		return -1;
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body_regex")) && !cJSON_IsNull(j)) {
 		if (!cJSON_IsString(j))
-			return fail(err, errsize, "body_regex: expected a string");
+			return errf(err, errsize, "body_regex: expected a string");
 		if (http_probe_set_body_regex(p, j->valuestring, false, sub, sizeof sub) < 0)
-			return fail(err, errsize, "body_regex: %s", sub);
+			return errf(err, errsize, "body_regex: %s", sub);
 	}
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body_not_regex")) && !cJSON_IsNull(j)) {
 		if (!cJSON_IsString(j))
-			return fail(err, errsize, "body_not_regex: expected a string");
+			return errf(err, errsize, "body_not_regex: expected a string");
 		if (http_probe_set_body_regex(p, j->valuestring, true, sub, sizeof sub) < 0)
-			return fail(err, errsize, "body_not_regex: %s", sub);
+			return errf(err, errsize, "body_not_regex: %s", sub);
 	}
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "max_body")) && !cJSON_IsNull(j)) {
 		int64_t bytes = -1;
@@ -615,7 +603,7 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		else if (cJSON_IsString(j) && size_parse(j->valuestring, &bytes) < 0)
 			bytes = -1;
 		if (bytes < 1)
-			return fail(err, errsize, "max_body: expected a size such as 64KiB or 1M");
+			return errf(err, errsize, "max_body: expected a size such as 64KiB or 1M");
 		p->max_body = bytes;
 	}
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "redirects")) && !cJSON_IsNull(j)) {
@@ -631,7 +619,7 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 			p->max_redirects = (long)j->valuedouble;
 			p->redirects = p->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
 		} else {
-			return fail(err, errsize, "redirects: expected a number 0-50, true, false, \"follow\" or \"fail\"");
+			return errf(err, errsize, "redirects: expected a number 0-50, true, false, \"follow\" or \"fail\"");
 		}
 	}
 	if (get_duration(obj, "connect_timeout", &p->connect_timeout_ms, err, errsize) < 0 ||
@@ -642,7 +630,7 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		return -1;
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_verify")) && !cJSON_IsNull(j)) {
 		if (!cJSON_IsBool(j))
-			return fail(err, errsize, "tls_verify: expected true or false");
+			return errf(err, errsize, "tls_verify: expected true or false");
 		p->tls_verify = cJSON_IsTrue(j);
 	}
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_min_version")) && !cJSON_IsNull(j)) {
@@ -651,7 +639,7 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		if (cJSON_IsNumber(j))
 			snprintf(num, sizeof num, "%.1f", j->valuedouble), s = num;
 		if (!s || http_tls_parse(s, &p->tls_min) < 0)
-			return fail(err, errsize, "tls_min_version: expected 1.0, 1.1, 1.2 or 1.3");
+			return errf(err, errsize, "tls_min_version: expected 1.0, 1.1, 1.2 or 1.3");
 	}
 	n = p->cert_warn_days;
 	if (get_int(obj, "cert_warning_days", 0, 36500, &n, err, errsize) < 0)
@@ -675,12 +663,12 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		else if (strcmp(s, "any") == 0)
 			p->ip = HTTP_IP_ANY;
 		else
-			return fail(err, errsize, "ip_version: expected 4, 6 or any");
+			return errf(err, errsize, "ip_version: expected 4, 6 or any");
 	}
 	if (p->latency_warn_ms && p->latency_crit_ms && p->latency_warn_ms > p->latency_crit_ms)
-		return fail(err, errsize, "latency_warning: greater than latency_critical");
+		return errf(err, errsize, "latency_warning: greater than latency_critical");
 	if (p->cert_warn_days && p->cert_crit_days && p->cert_warn_days < p->cert_crit_days)
-		return fail(err, errsize, "cert_warning_days: fewer than cert_critical_days");
+		return errf(err, errsize, "cert_warning_days: fewer than cert_critical_days");
 	return 0;
 }
 

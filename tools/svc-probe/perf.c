@@ -6,20 +6,9 @@
 #include "shipshape/units.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 void perf_limits_init(struct perf_limits *l)
 {
@@ -35,24 +24,24 @@ static int limit_set(struct perf_limits *l, const char *key, const char *val, ch
 	char *end;
 	if (ms) {
 		if (duration_parse(val, ms) < 0 || *ms <= 0)
-			return fail(err, errsize, "%s: expected a duration such as 500ms", key);
+			return errf(err, errsize, "%s: expected a duration such as 500ms", key);
 		return 0;
 	}
 	if (strcmp(key, "errors") == 0) {
 		double v = strtod(val, &end);
 		if (end == val || (*end && strcmp(end, "%") != 0) || v < 0 || v > 100)
-			return fail(err, errsize, "errors: expected a percentage such as 1%%");
+			return errf(err, errsize, "errors: expected a percentage such as 1%%");
 		l->errors_pct = v;
 		return 0;
 	}
 	if (strcmp(key, "rps") == 0) {
 		double v = strtod(val, &end);
 		if (end == val || *end || v <= 0)
-			return fail(err, errsize, "rps: expected a positive number");
+			return errf(err, errsize, "rps: expected a positive number");
 		l->rps = v;
 		return 0;
 	}
-	return fail(err, errsize, "unknown limit \"%s\" (expected p50, p90, p95, p99, max, errors, rps)", key);
+	return errf(err, errsize, "unknown limit \"%s\" (expected p50, p90, p95, p99, max, errors, rps)", key);
 }
 
 int perf_limits_parse(struct perf_limits *l, const char *spec, char *err, size_t errsize)
@@ -62,7 +51,7 @@ int perf_limits_parse(struct perf_limits *l, const char *spec, char *err, size_t
 	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		if (!eq) {
-			rc = fail(err, errsize, "\"%s\": expected NAME=VALUE such as p95=500ms", tok);
+			rc = errf(err, errsize, "\"%s\": expected NAME=VALUE such as p95=500ms", tok);
 			break;
 		}
 		*eq = '\0';
@@ -80,7 +69,7 @@ static int limits_from_json(struct perf_limits *l, const cJSON *obj, const char 
 	if (!obj)
 		return 0;
 	if (!cJSON_IsObject(obj))
-		return fail(err, errsize, "%s: expected a map such as {p95: 500ms, errors: 1%%}", where);
+		return errf(err, errsize, "%s: expected a map such as {p95: 500ms, errors: 1%%}", where);
 	cJSON_ArrayForEach(it, obj) {
 		char val[64];
 		if (cJSON_IsString(it))
@@ -88,9 +77,9 @@ static int limits_from_json(struct perf_limits *l, const cJSON *obj, const char 
 		else if (cJSON_IsNumber(it))
 			snprintf(val, sizeof val, "%g", it->valuedouble);
 		else
-			return fail(err, errsize, "%s.%s: expected a value", where, it->string);
+			return errf(err, errsize, "%s.%s: expected a value", where, it->string);
 		if (limit_set(l, it->string, val, sub, sizeof sub) < 0)
-			return fail(err, errsize, "%s.%s", where, sub);
+			return errf(err, errsize, "%s.%s", where, sub);
 	}
 	return 0;
 }
@@ -99,18 +88,18 @@ int perf_spec_from_json(struct perf_spec *ps, const cJSON *obj, char *err, size_
 {
 	const cJSON *it;
 	if (!cJSON_IsObject(obj))
-		return fail(err, errsize, "performance: expected a map");
+		return errf(err, errsize, "performance: expected a map");
 	cJSON_ArrayForEach(it, obj) {
 		if (strcmp(it->string, "requests") && strcmp(it->string, "concurrency") &&
 		    strcmp(it->string, "warning") && strcmp(it->string, "critical"))
-			return fail(err, errsize, "performance.%s: unknown key", it->string);
+			return errf(err, errsize, "performance.%s: unknown key", it->string);
 	}
 	double n = json_path_number(obj, "requests", ps->requests ? (double)ps->requests : 100);
 	double c = json_path_number(obj, "concurrency", ps->concurrency ? ps->concurrency : 8);
 	if (n < 1 || n > 10000000 || n != floor(n))
-		return fail(err, errsize, "performance.requests: expected 1 to 10000000");
+		return errf(err, errsize, "performance.requests: expected 1 to 10000000");
 	if (c < 1 || c > 1024 || c != floor(c))
-		return fail(err, errsize, "performance.concurrency: expected 1 to 1024");
+		return errf(err, errsize, "performance.concurrency: expected 1 to 1024");
 	ps->requests = (long)n;
 	ps->concurrency = (int)c;
 	if (limits_from_json(&ps->warn, cJSON_GetObjectItemCaseSensitive(obj, "warning"), "performance.warning",

@@ -19,16 +19,6 @@
 
 #define TCP_REPLY_MAX 65536
 
-static int fail(char *err, size_t errsize, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void tcp_probe_init(struct tcp_probe *t)
 {
 	memset(t, 0, sizeof *t);
@@ -65,20 +55,20 @@ int tcp_probe_set_address(struct tcp_probe *t, const char *addr, char *err, size
 	if (addr[0] == '[') {
 		const char *close = strchr(addr, ']');
 		if (!close || close[1] != ':')
-			return fail(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT or [V6]:PORT)", addr);
+			return errf(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT or [V6]:PORT)", addr);
 		host = estrndup(addr + 1, (size_t)(close - addr - 1));
 		colon = close + 1;
 	} else {
 		colon = strrchr(addr, ':');
 		if (!colon || colon == addr)
-			return fail(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT)", addr);
+			return errf(err, errsize, "invalid address \"%.60s\" (expected HOST:PORT)", addr);
 		host = estrndup(addr, (size_t)(colon - addr));
 	}
 	char *end;
 	long port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || port < 1 || port > 65535) {
 		free(host);
-		return fail(err, errsize, "invalid port in \"%.60s\"", addr);
+		return errf(err, errsize, "invalid port in \"%.60s\"", addr);
 	}
 	free(t->host);
 	t->host = host;
@@ -127,7 +117,7 @@ int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect
 		if (rc) {
 			char msg[128];
 			regerror(rc, &st.re, msg, sizeof msg);
-			return fail(err, errsize, "invalid regular expression \"%.60s\": %s", expect, msg);
+			return errf(err, errsize, "invalid regular expression \"%.60s\": %s", expect, msg);
 		}
 		st.expect = estrdup(expect);
 	}
@@ -150,21 +140,21 @@ int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t
 		for (size_t i = 0; tcp_keys[i]; i++)
 			known |= strcmp(it->string, tcp_keys[i]) == 0;
 		if (!known)
-			return fail(err, errsize, "%s: unknown key", it->string);
+			return errf(err, errsize, "%s: unknown key", it->string);
 	}
 	const char *name = json_path_string(obj, "name", NULL);
 	if (name)
 		t->name = estrdup(name);
 	const char *addr = json_path_string(obj, "address", NULL);
 	if (!addr)
-		return fail(err, errsize, "address: missing (HOST:PORT)");
+		return errf(err, errsize, "address: missing (HOST:PORT)");
 	if (tcp_probe_set_address(t, addr, sub, sizeof sub) < 0)
-		return fail(err, errsize, "address: %s", sub);
+		return errf(err, errsize, "address: %s", sub);
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls")) && !cJSON_IsBool(j))
-		return fail(err, errsize, "tls: expected true or false");
+		return errf(err, errsize, "tls: expected true or false");
 	t->tls = json_path_bool(obj, "tls", t->tls);
 	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_verify")) && !cJSON_IsBool(j))
-		return fail(err, errsize, "tls_verify: expected true or false");
+		return errf(err, errsize, "tls_verify: expected true or false");
 	t->tls_verify = json_path_bool(obj, "tls_verify", t->tls_verify);
 	const char *ca = json_path_string(obj, "ca_file", NULL);
 	if (ca) {
@@ -181,28 +171,28 @@ int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t
 	else if (ipn == 6 || (ipv && strcmp(ipv, "6") == 0))
 		t->ip = HTTP_IP_V6;
 	else if (cJSON_GetObjectItemCaseSensitive(obj, "ip_version") && !(ipv && strcmp(ipv, "any") == 0))
-		return fail(err, errsize, "ip_version: expected 4, 6 or any");
+		return errf(err, errsize, "ip_version: expected 4, 6 or any");
 	int64_t ms = json_path_duration_ms(obj, "connect_timeout", t->connect_timeout_ms);
 	if (ms < 0)
-		return fail(err, errsize, "connect_timeout: expected a duration");
+		return errf(err, errsize, "connect_timeout: expected a duration");
 	t->connect_timeout_ms = ms;
 	ms = json_path_duration_ms(obj, "timeout", t->timeout_ms);
 	if (ms < 0)
-		return fail(err, errsize, "timeout: expected a duration");
+		return errf(err, errsize, "timeout: expected a duration");
 	t->timeout_ms = ms;
 	const cJSON *ex = cJSON_GetObjectItemCaseSensitive(obj, "exchange");
 	if (ex && !cJSON_IsArray(ex))
-		return fail(err, errsize, "exchange: expected a list of {send, expect}");
+		return errf(err, errsize, "exchange: expected a list of {send, expect}");
 	int i = 0;
 	cJSON_ArrayForEach(it, ex) {
 		const cJSON *snd = cJSON_GetObjectItemCaseSensitive(it, "send");
 		const cJSON *exp = cJSON_GetObjectItemCaseSensitive(it, "expect");
 		if (!cJSON_IsObject(it) || (snd && !cJSON_IsString(snd)) || (exp && !cJSON_IsString(exp)) ||
 		    (!snd && !exp))
-			return fail(err, errsize, "exchange[%d]: expected {send: TEXT, expect: REGEX}", i);
+			return errf(err, errsize, "exchange[%d]: expected {send: TEXT, expect: REGEX}", i);
 		if (tcp_probe_add_step(t, snd ? snd->valuestring : NULL, exp ? exp->valuestring : NULL, sub,
 				       sizeof sub) < 0)
-			return fail(err, errsize, "exchange[%d]: %s", i, sub);
+			return errf(err, errsize, "exchange[%d]: %s", i, sub);
 		i++;
 	}
 	return 0;
