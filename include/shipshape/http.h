@@ -198,6 +198,7 @@ int http_probe_add_header_assert(struct http_probe *p, const char *spec, bool mu
 				 size_t errsize); /* "Name: regex" or "Name" */
 int http_probe_set_body_regex(struct http_probe *p, const char *re, bool must_not, char *err,
 			      size_t errsize);
+int http_probe_add_resolve(struct http_probe *p, const char *entry, char *err, size_t errsize); /* host:port:address */
 int http_tls_parse(const char *s, enum http_tls *out); /* "1.0".."1.3", "tlsv1.2" */
 /* 0 when url is an http:// or https:// URL libcurl can request (a host, a
  * port in range, no spaces); -1 with the reason in err. The URL itself is

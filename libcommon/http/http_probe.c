@@ -457,7 +457,7 @@ static int add_contains(struct http_probe *p, const char *s, char *err, size_t e
 	return 0;
 }
 
-static int add_resolve(struct http_probe *p, const char *s, char *err, size_t errsize)
+int http_probe_add_resolve(struct http_probe *p, const char *s, char *err, size_t errsize)
 {
 	/* host:port:address — the address may be [v6] or a v6 literal. */
 	const char *c1 = strchr(s, ':');
@@ -507,19 +507,8 @@ static int header_asserts(const cJSON *obj, const char *key, struct http_probe *
 	return 0;
 }
 
-static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const *extra_keys,
-		       char *err, size_t errsize)
+static int apply_strings(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
 {
-	const cJSON *it, *j;
-	char sub[256];
-	long n;
-
-	if (!cJSON_IsObject(obj))
-		return errf(err, errsize, "a probe must be a map");
-	cJSON_ArrayForEach(it, obj) {
-		if (!key_in(it->string, probe_keys) && !key_in(it->string, extra_keys))
-			return errf(err, errsize, "%s: unknown key", it->string);
-	}
 	if (get_string(obj, "name", &p->name, err, errsize) < 0 ||
 	    get_string(obj, "url", &p->url, err, errsize) < 0 ||
 	    get_string(obj, "method", &p->method, err, errsize) < 0 ||
@@ -530,48 +519,118 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		return errf(err, errsize, "url: \"%.60s\" is not an http:// or https:// URL", p->url);
 	if (p->url && strncasecmp(p->url, "http://", 7) != 0 && strncasecmp(p->url, "https://", 8) != 0)
 		return errf(err, errsize, "url: only http:// and https:// URLs can be probed");
-	if (p->method) {
-		for (char *c = p->method; *c; c++) {
-			if (!isalpha((unsigned char)*c))
-				return errf(err, errsize, "method: invalid method \"%.20s\"", p->method);
-			*c = (char)toupper((unsigned char)*c);
-		}
+	for (char *c = p->method; c && *c; c++) {
+		if (!isalpha((unsigned char)*c))
+			return errf(err, errsize, "method: invalid method \"%.20s\"", p->method);
+		*c = (char)toupper((unsigned char)*c);
 	}
+	return 0;
+}
 
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "headers")) && !cJSON_IsNull(j)) {
-		if (cJSON_IsObject(j)) {
-			cJSON_ArrayForEach(it, j) {
-				if (!cJSON_IsString(it) && !cJSON_IsNumber(it))
-					return errf(err, errsize, "headers.%s: expected a string", it->string);
-				char *line = cJSON_IsString(it) ? easprintf("%s: %s", it->string, it->valuestring)
-								: easprintf("%s: %g", it->string, it->valuedouble);
-				int rc = http_probe_add_header(p, line, sub, sizeof sub);
-				free(line);
-				if (rc < 0)
-					return errf(err, errsize, "headers.%s: %s", it->string, sub);
-			}
-		} else if (each_string(obj, "headers", p, http_probe_add_header, err, errsize) < 0) {
-			return -1;
-		}
+/* headers: a map of name to value, a "Name: value" string or a list of them. */
+static int apply_headers(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "headers"), *it;
+	char sub[256];
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	if (!cJSON_IsObject(j))
+		return each_string(obj, "headers", p, http_probe_add_header, err, errsize);
+	cJSON_ArrayForEach(it, j) {
+		if (!cJSON_IsString(it) && !cJSON_IsNumber(it))
+			return errf(err, errsize, "headers.%s: expected a string", it->string);
+		char *line = cJSON_IsString(it) ? easprintf("%s: %s", it->string, it->valuestring)
+						: easprintf("%s: %g", it->string, it->valuedouble);
+		int rc = http_probe_add_header(p, line, sub, sizeof sub);
+		free(line);
+		if (rc < 0)
+			return errf(err, errsize, "headers.%s: %s", it->string, sub);
 	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body")) && !cJSON_IsNull(j)) {
+	return 0;
+}
+
+/* body: the text sent; json_body: a JSON value sent as application/json. */
+static int apply_body(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "body");
+	if (j && !cJSON_IsNull(j)) {
 		if (!cJSON_IsString(j))
 			return errf(err, errsize, "body: expected a string");
 		free(p->body);
 		p->body = estrdup(j->valuestring);
 		p->body_len = strlen(p->body);
 	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "json_body")) && !cJSON_IsNull(j)) {
-		free(p->body);
-		p->body = cJSON_PrintUnformatted(j);
-		p->body_len = strlen(p->body);
-		bool has_ct = false;
-		for (size_t i = 0; i < p->n_headers; i++)
-			if (strncasecmp(p->headers[i], "content-type:", 13) == 0)
-				has_ct = true;
-		if (!has_ct)
-			http_probe_add_header(p, "Content-Type: application/json", NULL, 0);
+	j = cJSON_GetObjectItemCaseSensitive(obj, "json_body");
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	free(p->body);
+	p->body = cJSON_PrintUnformatted(j);
+	if (!p->body)
+		out_of_memory();
+	p->body_len = strlen(p->body);
+	for (size_t i = 0; i < p->n_headers; i++)
+		if (strncasecmp(p->headers[i], "content-type:", 13) == 0)
+			return 0;
+	http_probe_add_header(p, "Content-Type: application/json", NULL, 0);
+	return 0;
+}
+
+static int apply_body_regex(struct http_probe *p, const cJSON *obj, const char *key, bool must_not,
+			    char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char sub[256];
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	if (!cJSON_IsString(j))
+		return errf(err, errsize, "%s: expected a string", key);
+	if (http_probe_set_body_regex(p, j->valuestring, must_not, sub, sizeof sub) < 0)
+		return errf(err, errsize, "%s: %s", key, sub);
+	return 0;
+}
+
+static int apply_max_body(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "max_body");
+	int64_t bytes = -1;
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	if (cJSON_IsNumber(j) && j->valuedouble >= 1)
+		bytes = (int64_t)j->valuedouble;
+	else if (cJSON_IsString(j) && size_parse(j->valuestring, &bytes) < 0)
+		bytes = -1;
+	if (bytes < 1)
+		return errf(err, errsize, "max_body: expected a size such as 64KiB or 1M");
+	p->max_body = bytes;
+	return 0;
+}
+
+/* redirects: a number 0-50, true or "follow" (10), false, or "fail". */
+static int apply_redirects(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "redirects");
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	if (cJSON_IsFalse(j)) {
+		p->redirects = HTTP_REDIRECT_NONE;
+	} else if (cJSON_IsTrue(j) || (cJSON_IsString(j) && strcmp(j->valuestring, "follow") == 0)) {
+		p->redirects = HTTP_REDIRECT_FOLLOW;
+		p->max_redirects = 10;
+	} else if (cJSON_IsString(j) && strcmp(j->valuestring, "fail") == 0) {
+		p->redirects = HTTP_REDIRECT_FAIL;
+	} else if (cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble <= 50 &&
+		   j->valuedouble == (int)j->valuedouble) {
+		p->max_redirects = (long)j->valuedouble;
+		p->redirects = p->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
+	} else {
+		return errf(err, errsize, "redirects: expected a number 0-50, true, false, \"follow\" or \"fail\"");
 	}
+	return 0;
+}
+
+/* What the response must be: a status list given replaces the default. */
+static int apply_expect(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
 	if (cJSON_GetObjectItemCaseSensitive(obj, "status")) {
 		free(p->status);
 		p->status = NULL;
@@ -580,60 +639,55 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 	if (each_string(obj, "status", p, add_status, err, errsize) < 0 ||
 	    each_string(obj, "body_contains", p, add_contains, err, errsize) < 0 ||
 	    each_string(obj, "json", p, add_json, err, errsize) < 0 ||
-	    each_string(obj, "resolve", p, add_resolve, err, errsize) < 0 ||
+	    each_string(obj, "resolve", p, http_probe_add_resolve, err, errsize) < 0 ||
 	    header_asserts(obj, "header_match", p, false, err, errsize) < 0 ||
-	    header_asserts(obj, "header_not_match", p, true, err, errsize) < 0)
+	    header_asserts(obj, "header_not_match", p, true, err, errsize) < 0 ||
+	    apply_body_regex(p, obj, "body_regex", false, err, errsize) < 0 ||
+	    apply_body_regex(p, obj, "body_not_regex", true, err, errsize) < 0 ||
+	    apply_max_body(p, obj, err, errsize) < 0 || apply_redirects(p, obj, err, errsize) < 0)
 		return -1;
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body_regex")) && !cJSON_IsNull(j)) {
-		if (!cJSON_IsString(j))
-			return errf(err, errsize, "body_regex: expected a string");
-		if (http_probe_set_body_regex(p, j->valuestring, false, sub, sizeof sub) < 0)
-			return errf(err, errsize, "body_regex: %s", sub);
-	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "body_not_regex")) && !cJSON_IsNull(j)) {
-		if (!cJSON_IsString(j))
-			return errf(err, errsize, "body_not_regex: expected a string");
-		if (http_probe_set_body_regex(p, j->valuestring, true, sub, sizeof sub) < 0)
-			return errf(err, errsize, "body_not_regex: %s", sub);
-	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "max_body")) && !cJSON_IsNull(j)) {
-		int64_t bytes = -1;
-		if (cJSON_IsNumber(j) && j->valuedouble >= 1)
-			bytes = (int64_t)j->valuedouble;
-		else if (cJSON_IsString(j) && size_parse(j->valuestring, &bytes) < 0)
-			bytes = -1;
-		if (bytes < 1)
-			return errf(err, errsize, "max_body: expected a size such as 64KiB or 1M");
-		p->max_body = bytes;
-	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "redirects")) && !cJSON_IsNull(j)) {
-		if (cJSON_IsFalse(j)) {
-			p->redirects = HTTP_REDIRECT_NONE;
-		} else if (cJSON_IsTrue(j) || (cJSON_IsString(j) && strcmp(j->valuestring, "follow") == 0)) {
-			p->redirects = HTTP_REDIRECT_FOLLOW;
-			p->max_redirects = 10;
-		} else if (cJSON_IsString(j) && strcmp(j->valuestring, "fail") == 0) {
-			p->redirects = HTTP_REDIRECT_FAIL;
-		} else if (cJSON_IsNumber(j) && j->valuedouble >= 0 && j->valuedouble <= 50 &&
-			   j->valuedouble == (int)j->valuedouble) {
-			p->max_redirects = (long)j->valuedouble;
-			p->redirects = p->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
-		} else {
-			return errf(err, errsize, "redirects: expected a number 0-50, true, false, \"follow\" or \"fail\"");
-		}
-	}
-	if (get_duration(obj, "connect_timeout", &p->connect_timeout_ms, err, errsize) < 0 ||
-	    get_duration(obj, "timeout", &p->timeout_ms, err, errsize) < 0 ||
-	    get_duration(obj, "latency_warning", &p->latency_warn_ms, err, errsize) < 0 ||
-	    get_duration(obj, "latency_critical", &p->latency_crit_ms, err, errsize) < 0 ||
-	    get_duration(obj, "retry_backoff", &p->retry_backoff_ms, err, errsize) < 0)
+	return 0;
+}
+
+static int get_int_field(const cJSON *obj, const char *key, long lo, long hi, int *dst, char *err,
+			 size_t errsize)
+{
+	long n = *dst;
+	if (get_int(obj, key, lo, hi, &n, err, errsize) < 0)
 		return -1;
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_verify")) && !cJSON_IsNull(j)) {
+	*dst = (int)n;
+	return 0;
+}
+
+static int apply_ip_version(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "ip_version");
+	if (!j || cJSON_IsNull(j))
+		return 0;
+	const char *s = cJSON_IsString(j) ? j->valuestring : "";
+	double v = cJSON_IsNumber(j) ? j->valuedouble : 0;
+	if (v == 4 || strcmp(s, "4") == 0 || strcasecmp(s, "ipv4") == 0)
+		p->ip = HTTP_IP_V4;
+	else if (v == 6 || strcmp(s, "6") == 0 || strcasecmp(s, "ipv6") == 0)
+		p->ip = HTTP_IP_V6;
+	else if (strcmp(s, "any") == 0)
+		p->ip = HTTP_IP_ANY;
+	else
+		return errf(err, errsize, "ip_version: expected 4, 6 or any");
+	return 0;
+}
+
+/* The connection's TLS: trust and the lowest version. */
+static int apply_tls(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "tls_verify");
+	if (j && !cJSON_IsNull(j)) {
 		if (!cJSON_IsBool(j))
 			return errf(err, errsize, "tls_verify: expected true or false");
 		p->tls_verify = cJSON_IsTrue(j);
 	}
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "tls_min_version")) && !cJSON_IsNull(j)) {
+	j = cJSON_GetObjectItemCaseSensitive(obj, "tls_min_version");
+	if (j && !cJSON_IsNull(j)) {
 		char num[16];
 		const char *s = cJSON_IsString(j) ? j->valuestring : NULL;
 		if (cJSON_IsNumber(j))
@@ -641,35 +695,55 @@ static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const
 		if (!s || http_tls_parse(s, &p->tls_min) < 0)
 			return errf(err, errsize, "tls_min_version: expected 1.0, 1.1, 1.2 or 1.3");
 	}
-	n = p->cert_warn_days;
-	if (get_int(obj, "cert_warning_days", 0, 36500, &n, err, errsize) < 0)
+	return 0;
+}
+
+static int apply_durations(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	if (get_duration(obj, "connect_timeout", &p->connect_timeout_ms, err, errsize) < 0 ||
+	    get_duration(obj, "timeout", &p->timeout_ms, err, errsize) < 0 ||
+	    get_duration(obj, "latency_warning", &p->latency_warn_ms, err, errsize) < 0 ||
+	    get_duration(obj, "latency_critical", &p->latency_crit_ms, err, errsize) < 0 ||
+	    get_duration(obj, "retry_backoff", &p->retry_backoff_ms, err, errsize) < 0)
 		return -1;
-	p->cert_warn_days = (int)n;
-	n = p->cert_crit_days;
-	if (get_int(obj, "cert_critical_days", 0, 36500, &n, err, errsize) < 0)
+	return 0;
+}
+
+static int apply_counts(struct http_probe *p, const cJSON *obj, char *err, size_t errsize)
+{
+	if (get_int_field(obj, "cert_warning_days", 0, 36500, &p->cert_warn_days, err, errsize) < 0 ||
+	    get_int_field(obj, "cert_critical_days", 0, 36500, &p->cert_crit_days, err, errsize) < 0 ||
+	    get_int_field(obj, "retries", 0, 10, &p->retries, err, errsize) < 0)
 		return -1;
-	p->cert_crit_days = (int)n;
-	n = p->retries;
-	if (get_int(obj, "retries", 0, 10, &n, err, errsize) < 0)
-		return -1;
-	p->retries = (int)n;
-	if ((j = cJSON_GetObjectItemCaseSensitive(obj, "ip_version")) && !cJSON_IsNull(j)) {
-		const char *s = cJSON_IsString(j) ? j->valuestring : "";
-		double v = cJSON_IsNumber(j) ? j->valuedouble : 0;
-		if (v == 4 || strcmp(s, "4") == 0 || strcasecmp(s, "ipv4") == 0)
-			p->ip = HTTP_IP_V4;
-		else if (v == 6 || strcmp(s, "6") == 0 || strcasecmp(s, "ipv6") == 0)
-			p->ip = HTTP_IP_V6;
-		else if (strcmp(s, "any") == 0)
-			p->ip = HTTP_IP_ANY;
-		else
-			return errf(err, errsize, "ip_version: expected 4, 6 or any");
-	}
+	return 0;
+}
+
+/* Thresholds that contradict each other, once every key is read. */
+static int check_thresholds(const struct http_probe *p, char *err, size_t errsize)
+{
 	if (p->latency_warn_ms && p->latency_crit_ms && p->latency_warn_ms > p->latency_crit_ms)
 		return errf(err, errsize, "latency_warning: greater than latency_critical");
 	if (p->cert_warn_days && p->cert_crit_days && p->cert_warn_days < p->cert_crit_days)
 		return errf(err, errsize, "cert_warning_days: fewer than cert_critical_days");
 	return 0;
+}
+
+static int probe_apply(struct http_probe *p, const cJSON *obj, const char *const *extra_keys,
+		       char *err, size_t errsize)
+{
+	const cJSON *it;
+	if (!cJSON_IsObject(obj))
+		return errf(err, errsize, "a probe must be a map");
+	cJSON_ArrayForEach(it, obj) {
+		if (!key_in(it->string, probe_keys) && !key_in(it->string, extra_keys))
+			return errf(err, errsize, "%s: unknown key", it->string);
+	}
+	if (apply_strings(p, obj, err, errsize) < 0 || apply_headers(p, obj, err, errsize) < 0 ||
+	    apply_body(p, obj, err, errsize) < 0 || apply_expect(p, obj, err, errsize) < 0 ||
+	    apply_durations(p, obj, err, errsize) < 0 || apply_tls(p, obj, err, errsize) < 0 ||
+	    apply_counts(p, obj, err, errsize) < 0 || apply_ip_version(p, obj, err, errsize) < 0)
+		return -1;
+	return check_thresholds(p, err, errsize);
 }
 
 int http_probe_from_json(struct http_probe *p, const cJSON *obj, const char *const *extra_keys,

@@ -254,34 +254,43 @@ static char *excerpt(const char *s, size_t len)
 	return buf_take(&b);
 }
 
-static void run_one(const struct tcp_probe *t, struct tcp_result *r)
+/* One probe's libcurl handle, connect-only. */
+struct tcp_conn {
+	CURL *h;
+	char *url;
+	struct curl_slist *connect_to;
+	char errbuf[CURL_ERROR_SIZE];
+	curl_socket_t fd;
+	int64_t deadline;
+};
+
+/* With --sni, the URL names the SNI host and CONNECT_TO sends it to the
+ * probe's own address. */
+static void conn_target(struct tcp_conn *c, const struct tcp_probe *t)
 {
-	char errbuf[CURL_ERROR_SIZE] = "";
-	int64_t start = now_monotonic_ms();
-	int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
-	int64_t deadline = start + timeout;
-	if (run_deadline() >= 0 && run_deadline() < deadline) {
-		deadline = run_deadline();
-		timeout = deadline > start ? deadline - start : 1;
-	}
-	CURL *h = curl_easy_init();
-	if (!h)
-		die(EXIT_UNKNOWN, "unable to create a curl handle");
 	bool v6 = strchr(t->host, ':') != NULL;
 	const char *host = t->sni && t->tls ? t->sni : t->host;
-	char *url = easprintf("%s://%s%s%s:%d", t->tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
-			      t->port);
-	struct curl_slist *connect_to = NULL;
+	c->url = easprintf("%s://%s%s%s:%d", t->tls ? "https" : "http", v6 ? "[" : "", host, v6 ? "]" : "",
+			   t->port);
 	if (t->sni && t->tls) {
 		char *e = easprintf("%s:%d:%s%s%s:%d", t->sni, t->port, v6 ? "[" : "", t->host, v6 ? "]" : "", t->port);
-		connect_to = curl_slist_append(NULL, e);
+		c->connect_to = curl_slist_append(NULL, e);
 		free(e);
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect_to);
+		curl_easy_setopt(c->h, CURLOPT_CONNECT_TO, c->connect_to);
 	}
-	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(c->h, CURLOPT_URL, c->url);
+}
+
+static void conn_setup(struct tcp_conn *c, const struct tcp_probe *t, struct tcp_result *r, int64_t timeout)
+{
+	c->h = curl_easy_init();
+	if (!c->h)
+		die(EXIT_UNKNOWN, "unable to create a curl handle");
+	CURL *h = c->h;
+	conn_target(c, t);
 	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(t->connect_timeout_ms > 0 ? t->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_DEFAULT_MS));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout);
@@ -298,84 +307,93 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 		curl_easy_setopt(h, CURLOPT_DEBUGDATA, r);
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	}
-	CURLcode rc = curl_easy_perform(h);
-	curl_off_t us;
-	if (curl_easy_getinfo(h, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK)
-		r->connect_ms = (double)us / 1000.0;
-	if (curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK && us > 0)
-		r->tls_ms = (double)us / 1000.0;
-	if (rc != CURLE_OK) {
-		set_result(r, STATUS_CRITICAL, "%s:%d: %s", t->host, t->port, errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		goto out;
+}
+
+/* Writes step i's text, waiting for the socket up to the deadline. */
+static int send_step(struct tcp_conn *c, const struct tcp_step *st, size_t i, struct tcp_result *r)
+{
+	size_t off = 0;
+	while (off < st->send_len) {
+		size_t sent = 0;
+		CURLcode rc = curl_easy_send(c->h, st->send + off, st->send_len - off, &sent);
+		if (rc == CURLE_AGAIN) {
+			if (wait_socket(c->fd, POLLOUT, c->deadline) <= 0) {
+				set_result(r, STATUS_CRITICAL, "exchange %zu: send timed out", i + 1);
+				return -1;
+			}
+			continue;
+		}
+		if (rc != CURLE_OK) {
+			set_result(r, STATUS_CRITICAL, "exchange %zu: send failed: %s", i + 1, curl_easy_strerror(rc));
+			return -1;
+		}
+		off += sent;
 	}
-	curl_socket_t fd = CURL_SOCKET_BAD;
-	curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd);
+	return 0;
+}
+
+/* Reads into reply until st's pattern matches it, the peer closes or the
+ * deadline passes. */
+static bool read_until_match(struct tcp_conn *c, const struct tcp_step *st, struct buf *reply, regmatch_t *m,
+			     bool *closed)
+{
+	buf_append(reply, "", 0);
+	bool matched = regexec(&st->re, reply->data, 1, m, 0) == 0;
+	while (!matched && !*closed) {
+		char chunk[4096];
+		size_t got = 0;
+		CURLcode rc = curl_easy_recv(c->h, chunk, sizeof chunk, &got);
+		if (rc == CURLE_AGAIN) {
+			if (wait_socket(c->fd, POLLIN, c->deadline) <= 0)
+				break;
+			continue;
+		}
+		if (rc != CURLE_OK || got == 0)
+			*closed = true;
+		else if (reply->len < TCP_REPLY_MAX)
+			buf_append(reply, chunk, got);
+		matched = regexec(&st->re, reply->data, 1, m, 0) == 0;
+	}
+	return matched;
+}
+
+/* The lines after an earlier expect's match are still unread: two expects
+ * may match two lines of one reply, and ^ is the start of the first unread
+ * line. */
+static int expect_step(struct tcp_conn *c, const struct tcp_step *st, size_t i, struct buf *reply,
+		       struct tcp_result *r)
+{
+	regmatch_t m;
+	bool closed = false;
+	bool matched = read_until_match(c, st, reply, &m, &closed);
+	free(r->reply);
+	r->reply = excerpt(reply->data, reply->len);
+	if (!matched) {
+		set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1,
+			   closed ? "connection closed" : "timed out", st->expect, r->reply);
+		return -1;
+	}
+	/* Consumed: the matched line, through its newline. */
+	size_t used = (size_t)m.rm_eo;
+	if (used && reply->data[used - 1] != '\n') {
+		const char *nl = memchr(reply->data + used, '\n', reply->len - used);
+		used = nl ? (size_t)(nl - reply->data) + 1 : reply->len;
+	}
+	memmove(reply->data, reply->data + used, reply->len - used + 1);
+	reply->len -= used;
+	return 0;
+}
+
+static void exchange(struct tcp_conn *c, const struct tcp_probe *t, struct tcp_result *r)
+{
 	struct buf reply = {0};
+	curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &c->fd);
 	for (size_t i = 0; i < t->n_steps; i++) {
 		const struct tcp_step *st = &t->steps[i];
-		size_t off = 0;
-		while (off < st->send_len) {
-			size_t sent = 0;
-			CURLcode src = curl_easy_send(h, st->send + off, st->send_len - off, &sent);
-			if (src == CURLE_AGAIN) {
-				if (wait_socket(fd, POLLOUT, deadline) <= 0) {
-					r->step_failed = (int)i + 1;
-					set_result(r, STATUS_CRITICAL, "exchange %zu: send timed out", i + 1);
-					buf_free(&reply);
-					goto out;
-				}
-				continue;
-			}
-			if (src != CURLE_OK) {
-				r->step_failed = (int)i + 1;
-				set_result(r, STATUS_CRITICAL, "exchange %zu: send failed: %s", i + 1, curl_easy_strerror(src));
-				buf_free(&reply);
-				goto out;
-			}
-			off += sent;
-		}
-		if (!st->expect)
-			continue;
-		/* The lines after an earlier expect's match are still unread:
-		 * two expects may match two lines of one reply, and ^ is the
-		 * start of the first unread line. */
-		buf_append(&reply, "", 0);
-		regmatch_t m;
-		bool matched = regexec(&st->re, reply.data, 1, &m, 0) == 0, closed = false;
-		while (!matched && !closed) {
-			char chunk[4096];
-			size_t got = 0;
-			CURLcode rrc = curl_easy_recv(h, chunk, sizeof chunk, &got);
-			if (rrc == CURLE_AGAIN) {
-				if (wait_socket(fd, POLLIN, deadline) <= 0)
-					break;
-				continue;
-			}
-			if (rrc != CURLE_OK || got == 0) {
-				closed = true;
-			} else if (reply.len < TCP_REPLY_MAX) {
-				buf_append(&reply, chunk, got);
-			}
-			matched = regexec(&st->re, reply.data, 1, &m, 0) == 0;
-		}
-		free(r->reply);
-		r->reply = excerpt(reply.data, reply.len);
-		if (matched) {
-			/* Consumed: the matched line, through its newline. */
-			size_t used = (size_t)m.rm_eo;
-			if (used && reply.data[used - 1] != '\n') {
-				const char *nl = memchr(reply.data + used, '\n', reply.len - used);
-				used = nl ? (size_t)(nl - reply.data) + 1 : reply.len;
-			}
-			memmove(reply.data, reply.data + used, reply.len - used + 1);
-			reply.len -= used;
-		}
-		if (!matched) {
+		if (send_step(c, st, i, r) < 0 || (st->expect && expect_step(c, st, i, &reply, r) < 0)) {
 			r->step_failed = (int)i + 1;
-			set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1,
-				   closed ? "connection closed" : "timed out", st->expect, r->reply);
 			buf_free(&reply);
-			goto out;
+			return;
 		}
 	}
 	buf_free(&reply);
@@ -384,14 +402,37 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 			   t->tls ? " (TLS)" : "", t->n_steps, t->n_steps == 1 ? "" : "s");
 	else
 		set_result(r, STATUS_OK, "%s:%d: connected%s", t->host, t->port, t->tls ? " (TLS)" : "");
-out:
+}
+
+static void run_one(const struct tcp_probe *t, struct tcp_result *r)
+{
+	struct tcp_conn c = {.fd = CURL_SOCKET_BAD};
+	int64_t start = now_monotonic_ms();
+	int64_t timeout = t->timeout_ms > 0 ? t->timeout_ms : HTTP_TIMEOUT_DEFAULT_MS;
+	c.deadline = start + timeout;
+	if (run_deadline() >= 0 && run_deadline() < c.deadline) {
+		c.deadline = run_deadline();
+		timeout = c.deadline > start ? c.deadline - start : 1;
+	}
+	conn_setup(&c, t, r, timeout);
+	CURLcode rc = curl_easy_perform(c.h);
+	curl_off_t us;
+	if (curl_easy_getinfo(c.h, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK)
+		r->connect_ms = (double)us / 1000.0;
+	if (curl_easy_getinfo(c.h, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK && us > 0)
+		r->tls_ms = (double)us / 1000.0;
+	if (rc != CURLE_OK)
+		set_result(r, STATUS_CRITICAL, "%s:%d: %s", t->host, t->port,
+			   c.errbuf[0] ? c.errbuf : curl_easy_strerror(rc));
+	else
+		exchange(&c, t, r);
 	if (r->status != STATUS_OK && run_deadline_passed())
 		set_result(r, STATUS_UNKNOWN, "%s:%d: the run's timeout (-t) passed before this probe finished",
 			   t->host, t->port);
 	r->total_ms = (double)(now_monotonic_ms() - start);
-	curl_easy_cleanup(h);
-	curl_slist_free_all(connect_to);
-	free(url);
+	curl_easy_cleanup(c.h);
+	curl_slist_free_all(c.connect_to);
+	free(c.url);
 }
 
 /* A pool of at most `parallel` threads taking the probes in order. */
