@@ -10,8 +10,7 @@ setup() {
 	export LC_ALL=C # one collation for sort and comm
 }
 
-# svc-probe is left out until its --help lists its options (issue 10, item 7).
-TOOLS=(alert-send cfg-resolve db-check deploy-stage health-watch rollback)
+TOOLS=(alert-send cfg-resolve db-check deploy-stage health-watch rollback svc-probe)
 
 # render TOOL: TOOL(1) as plain text, one line per paragraph line
 render() {

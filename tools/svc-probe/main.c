@@ -79,91 +79,96 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* --help: the synopsis, the man page's (tests/help-man.bats), then every
+ * option. Text, not a format: nothing in it is substituted. */
+static const char usage_text[] =
+	"usage: svc-probe [-c FILE] [-t DURATION] [--request-timeout DURATION]\n"
+	"                 [--format json|text|nagios] [-q] [-v]\n"
+	"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
+	"                 [--check NAME]... [--path PATH]\n"
+	"                 [-X METHOD] [-H 'NAME: VALUE']... [-d BODY] [--status LIST]\n"
+	"                 [--contains TEXT]... [--regex RE] [--not-regex RE] [--json EXPR]...\n"
+	"                 [--header-match 'NAME: RE']... [--header-absent 'NAME[: RE]']...\n"
+	"                 [--max-body SIZE] [--redirects N|fail] [--connect-timeout DURATION]\n"
+	"                 [--latency-warning DURATION] [--latency-critical DURATION]\n"
+	"                 [--insecure] [--cacert FILE] [--tls-min VERSION] [--sni NAME]\n"
+	"                 [--cert-warning DAYS] [--cert-critical DAYS] [--ipv4 | --ipv6]\n"
+	"                 [--resolve HOST:PORT:ADDRESS]... [--name NAME]\n"
+	"                 [--tcp HOST:PORT [--tls] [--send TEXT] [--expect RE]...]...\n"
+	"                 [--security LIST] [--auth-path PATH]...\n"
+	"                 [--requests N [--concurrency C] [--perf-warning LIMITS] [--perf-critical LIMITS]]\n"
+	"                 [--baseline REPORT [--regression-warning PCT] [--regression-critical PCT]]\n"
+	"                 [URL...]\n"
+	"       svc-probe -h | -V\n"
+	"\n"
+	"Probes the API and the services it depends on (HTTP(S) and TCP), optionally\n"
+	"validates its security and performance, and prints a report. Targets come\n"
+	"from the config document (-c FILE or stdin) or from URL and --tcp arguments.\n"
+	"\n"
+	"  -c, --config FILE         the config (YAML, or a JSON config document)\n"
+	"  -t, --timeout DUR         bound the whole run: what is not done then is unknown\n"
+	"                            (exit 3; default: no bound)\n"
+	"      --request-timeout DUR each request's and TCP probe's total timeout (10s)\n"
+	"      --format FMT          json (default when piped), text, nagios\n"
+	"  -q, --quiet               no warnings on stderr\n"
+	"  -v, --verbose             trace requests and response heads on stderr\n"
+	"  -h, --help                this help\n"
+	"  -V, --version             the version\n"
+	"      --parallel N          transfers and TCP probes at once (16)\n"
+	"      --retries N           retry a critical or unknown probe up to N times\n"
+	"      --retry-backoff DUR   the first wait before a retry, doubled after (200ms)\n"
+	"      --only NAME,...       probe only the targets so named\n"
+	"      --check NAME          report only the checks named NAME or NAME.* and run\n"
+	"                            only what they need (repeatable)\n"
+	"      --path PATH           probe the config's API and services at PATH instead\n"
+	"                            of their health path\n"
+	"      --name NAME           the one target's name (default host:port/path)\n"
+	"HTTP, for the URLs given:\n"
+	"  -X, --request METHOD      the method (default GET; POST with a body)\n"
+	"  -H, --header 'NAME: VALUE'  a request header (repeatable)\n"
+	"  -d, --data BODY           the request body\n"
+	"      --status LIST         expected codes: 200, 200-299, 2xx, 200,301-302 (2xx)\n"
+	"      --contains TEXT       the body contains TEXT (repeatable)\n"
+	"      --regex RE            the body matches RE (POSIX extended)\n"
+	"      --not-regex RE        the body does not match RE\n"
+	"      --json EXPR           a JSON-path assertion: .path [OP value] (repeatable)\n"
+	"      --header-match 'NAME: RE'    a response header matches (repeatable)\n"
+	"      --header-absent 'NAME[: RE]' a response header is absent (repeatable)\n"
+	"      --max-body SIZE       a larger body is critical (1MiB)\n"
+	"      --redirects N|fail    follow up to N redirects, or fail on any (default:\n"
+	"                            the 3xx is judged, not followed)\n"
+	"      --latency-warning DUR, --latency-critical DUR   total time thresholds\n"
+	"HTTP and TCP connections, for config targets too:\n"
+	"      --connect-timeout DUR connecting alone (5s)\n"
+	"      --insecure            no TLS verification\n"
+	"      --cacert FILE         trust this CA file\n"
+	"      --tls-min VERSION     the lowest TLS version offered: 1.0 1.1 1.2 1.3\n"
+	"      --sni NAME            present NAME (and Host) to the URL's host\n"
+	"      --cert-warning DAYS, --cert-critical DAYS   leaf certificate days left\n"
+	"  -4, --ipv4                IPv4 addresses only\n"
+	"  -6, --ipv6                IPv6 addresses only\n"
+	"      --resolve HOST:PORT:ADDRESS  pin HOST:PORT to ADDRESS (repeatable)\n"
+	"TCP:\n"
+	"      --tcp HOST:PORT       a TCP target (repeatable); the options below apply\n"
+	"                            to the last one\n"
+	"      --tls                 connect with TLS\n"
+	"      --send TEXT           write TEXT (\\r \\n \\t \\\\ \\xHH decoded)\n"
+	"      --expect RE           read until the reply matches RE\n"
+	"Security and performance:\n"
+	"      --security LIST       all, or of cors,trusted-host,rate-limit,headers,\n"
+	"                            tls,auth\n"
+	"      --auth-path PATH      refuses a request without credentials (repeatable)\n"
+	"      --requests N          a load run: N requests per HTTP target\n"
+	"      --concurrency C       requests at once in a load run (8)\n"
+	"      --perf-warning LIMITS, --perf-critical LIMITS  p95=500ms,errors=1%,rps=100\n"
+	"      --baseline REPORT     compare the load run with a saved report\n"
+	"      --regression-warning PCT, --regression-critical PCT  worst change (20, 50)\n"
+	"\n"
+	"Exit: 0 ok, 1 warning, 2 critical, 3 unknown, 64 usage, 65 invalid input.\n";
+
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: svc-probe [-hVqv] [-c FILE] [-t DURATION] [--request-timeout DURATION]\n"
-		"                 [--format json|text|nagios]\n"
-		"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
-		"                 [--check NAME]... [--path PATH]\n"
-		"                 [-X METHOD] [-H 'NAME: VALUE']... [-d BODY] [--status LIST]\n"
-		"                 [--contains TEXT]... [--regex RE] [--not-regex RE] [--json EXPR]...\n"
-		"                 [--header-match 'NAME: RE']... [--header-absent 'NAME[: RE]']...\n"
-		"                 [--max-body SIZE] [--redirects N|fail] [--connect-timeout DURATION]\n"
-		"                 [--latency-warning DURATION] [--latency-critical DURATION]\n"
-		"                 [--insecure] [--cacert FILE] [--tls-min VERSION] [--sni NAME]\n"
-		"                 [--cert-warning DAYS] [--cert-critical DAYS] [-4|-6]\n"
-		"                 [--resolve HOST:PORT:ADDRESS]... [--name NAME]\n"
-		"                 [--tcp HOST:PORT [--tls] [--send TEXT] [--expect RE]...]...\n"
-		"                 [--security LIST] [--auth-path PATH]...\n"
-		"                 [--requests N [--concurrency C] [--perf-warning LIMITS] [--perf-critical LIMITS]]\n"
-		"                 [--baseline REPORT [--regression-warning PCT] [--regression-critical PCT]]\n"
-		"                 [URL...]\n"
-		"\n"
-		"Probes the API and the services it depends on (HTTP(S) and TCP), optionally\n"
-		"validates its security and performance, and prints a report. Targets come\n"
-		"from the config document (-c FILE or stdin) or from URL and --tcp arguments.\n"
-		"\n"
-		"  -c, --config FILE         the config (YAML, or a JSON config document)\n"
-		"  -t, --timeout DUR         bound the whole run: what is not done then is unknown\n"
-		"                            (exit 3; default: no bound)\n"
-		"      --request-timeout DUR each request's and TCP probe's total timeout (10s)\n"
-		"      --format FMT          json (default when piped), text, nagios\n"
-		"  -q, --quiet               no warnings on stderr\n"
-		"  -v, --verbose             trace requests and response heads on stderr\n"
-		"  -h, --help                this help\n"
-		"  -V, --version             the version\n"
-		"      --parallel N          transfers and TCP probes at once (16)\n"
-		"      --retries N           retry a critical or unknown probe up to N times\n"
-		"      --retry-backoff DUR   the first wait before a retry, doubled after (200ms)\n"
-		"      --only NAME,...       probe only the targets so named\n"
-		"      --check NAME          report only the checks named NAME or NAME.* and run\n"
-		"                            only what they need (repeatable)\n"
-		"      --path PATH           probe the config's API and services at PATH instead\n"
-		"                            of their health path\n"
-		"      --name NAME           the one target's name (default host:port/path)\n"
-		"HTTP, for the URLs given:\n"
-		"  -X, --request METHOD      the method (default GET; POST with a body)\n"
-		"  -H, --header 'NAME: VALUE'  a request header (repeatable)\n"
-		"  -d, --data BODY           the request body\n"
-		"      --status LIST         expected codes: 200, 200-299, 2xx, 200,301-302 (2xx)\n"
-		"      --contains TEXT       the body contains TEXT (repeatable)\n"
-		"      --regex RE            the body matches RE (POSIX extended)\n"
-		"      --not-regex RE        the body does not match RE\n"
-		"      --json EXPR           a JSON-path assertion: .path [OP value] (repeatable)\n"
-		"      --header-match 'NAME: RE'    a response header matches (repeatable)\n"
-		"      --header-absent 'NAME[: RE]' a response header is absent (repeatable)\n"
-		"      --max-body SIZE       a larger body is critical (1MiB)\n"
-		"      --redirects N|fail    follow up to N redirects, or fail on any (default:\n"
-		"                            the 3xx is judged, not followed)\n"
-		"      --latency-warning DUR, --latency-critical DUR   total time thresholds\n"
-		"HTTP and TCP connections, for config targets too:\n"
-		"      --connect-timeout DUR connecting alone (5s)\n"
-		"      --insecure            no TLS verification\n"
-		"      --cacert FILE         trust this CA file\n"
-		"      --tls-min VERSION     the lowest TLS version offered: 1.0 1.1 1.2 1.3\n"
-		"      --sni NAME            present NAME (and Host) to the URL's host\n"
-		"      --cert-warning DAYS, --cert-critical DAYS   leaf certificate days left\n"
-		"  -4, --ipv4                IPv4 addresses only\n"
-		"  -6, --ipv6                IPv6 addresses only\n"
-		"      --resolve HOST:PORT:ADDRESS  pin HOST:PORT to ADDRESS (repeatable)\n"
-		"TCP:\n"
-		"      --tcp HOST:PORT       a TCP target (repeatable); the options below apply\n"
-		"                            to the last one\n"
-		"      --tls                 connect with TLS\n"
-		"      --send TEXT           write TEXT (\\r \\n \\t \\\\ \\xHH decoded)\n"
-		"      --expect RE           read until the reply matches RE\n"
-		"Security and performance:\n"
-		"      --security LIST       all, or of cors,trusted-host,rate-limit,headers,\n"
-		"                            tls,auth\n"
-		"      --auth-path PATH      refuses a request without credentials (repeatable)\n"
-		"      --requests N          a load run: N requests per HTTP target\n"
-		"      --concurrency C       requests at once in a load run (8)\n"
-		"      --perf-warning LIMITS, --perf-critical LIMITS  p95=500ms,errors=1%%,rps=100\n"
-		"      --baseline REPORT     compare the load run with a saved report\n"
-		"      --regression-warning PCT, --regression-critical PCT  worst change (20, 50)\n"
-		"\n"
-		"Exit: 0 ok, 1 warning, 2 critical, 3 unknown, 64 usage, 65 invalid input.\n");
+	fputs(usage_text, out);
 }
 
 struct settings {
@@ -242,9 +247,218 @@ static struct tcp_probe *last_tcp(struct settings *s, const char *opt)
 	return s->tcp[s->n_tcp - 1];
 }
 
-static void parse_args(struct settings *s, int argc, char **argv)
+static void append_string(char ***v, size_t *n, char *str)
+{
+	*v = erealloc(*v, (*n + 1) * sizeof **v);
+	(*v)[(*n)++] = str;
+}
+
+/* -X: letters only, upper-cased. */
+static void set_method(struct http_probe *f, const char *arg)
+{
+	free(f->method);
+	f->method = estrdup(arg);
+	for (char *m = f->method; *m; m++) {
+		if (*m < 'A' || (*m > 'Z' && *m < 'a') || *m > 'z')
+			die(EXIT_USAGE, "invalid method \"%s\"", arg);
+		*m = (char)(*m & ~0x20);
+	}
+}
+
+static void set_redirects(struct http_probe *f, const char *arg)
+{
+	if (strcmp(arg, "fail") == 0) {
+		f->redirects = HTTP_REDIRECT_FAIL;
+		return;
+	}
+	f->max_redirects = parse_long(arg, "--redirects", 0, 50);
+	f->redirects = f->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
+}
+
+/* The options that shape the flag probe (applied to the URL arguments,
+ * some to config targets too). False: c is not one of them. */
+static bool take_probe_option(struct http_probe *f, int c, const char *arg)
 {
 	char err[256];
+	switch (c) {
+	case OPT_RETRIES: f->retries = (int)parse_long(arg, "--retries", 0, 10); break;
+	case OPT_REQUEST_TIMEOUT: f->timeout_ms = parse_duration(arg, "--request-timeout"); break;
+	case OPT_RETRY_BACKOFF: f->retry_backoff_ms = parse_duration(arg, "--retry-backoff"); break;
+	case 'X': set_method(f, arg); break;
+	case 'H': check_flag(http_probe_add_header(f, arg, err, sizeof err), "-H", err); break;
+	case 'd':
+		free(f->body);
+		f->body = estrdup(arg);
+		f->body_len = strlen(arg);
+		break;
+	case OPT_STATUS:
+		free(f->status);
+		f->status = NULL;
+		f->n_status = 0;
+		check_flag(http_probe_add_status(f, arg, err, sizeof err), "--status", err);
+		break;
+	case OPT_CONTAINS: append_string(&f->body_contains, &f->n_body_contains, estrdup(arg)); break;
+	case OPT_REGEX: check_flag(http_probe_set_body_regex(f, arg, false, err, sizeof err), "--regex", err); break;
+	case OPT_NOT_REGEX:
+		check_flag(http_probe_set_body_regex(f, arg, true, err, sizeof err), "--not-regex", err);
+		break;
+	case OPT_JSON: check_flag(http_probe_add_json_assert(f, arg, err, sizeof err), "--json", err); break;
+	case OPT_HEADER_MATCH:
+		check_flag(http_probe_add_header_assert(f, arg, false, err, sizeof err), "--header-match", err);
+		break;
+	case OPT_HEADER_ABSENT:
+		check_flag(http_probe_add_header_assert(f, arg, true, err, sizeof err), "--header-absent", err);
+		break;
+	case OPT_MAX_BODY: opt_exit(opt_size("--max-body", arg, 1, &f->max_body)); break;
+	case OPT_REDIRECTS: set_redirects(f, arg); break;
+	case OPT_CONNECT_TIMEOUT: f->connect_timeout_ms = parse_duration(arg, "--connect-timeout"); break;
+	case OPT_LAT_WARN: f->latency_warn_ms = parse_duration(arg, "--latency-warning"); break;
+	case OPT_LAT_CRIT: f->latency_crit_ms = parse_duration(arg, "--latency-critical"); break;
+	case OPT_INSECURE: f->tls_verify = false; break;
+	case OPT_CACERT: free(f->ca_file); f->ca_file = estrdup(arg); break;
+	case OPT_TLS_MIN:
+		if (http_tls_parse(arg, &f->tls_min) < 0)
+			die(EXIT_USAGE, "invalid --tls-min \"%s\" (expected 1.0, 1.1, 1.2 or 1.3)", arg);
+		break;
+	case OPT_SNI: free(f->sni); f->sni = estrdup(arg); break;
+	case OPT_CERT_WARN: f->cert_warn_days = (int)parse_long(arg, "--cert-warning", 1, 36500); break;
+	case OPT_CERT_CRIT: f->cert_crit_days = (int)parse_long(arg, "--cert-critical", 1, 36500); break;
+	case '4': f->ip = HTTP_IP_V4; break;
+	case '6': f->ip = HTTP_IP_V6; break;
+	case OPT_RESOLVE: check_flag(http_probe_add_resolve(f, arg, err, sizeof err), "--resolve", err); break;
+	default: return false;
+	}
+	return true;
+}
+
+/* --expect after a --send without one: the two form one exchange. */
+static void add_expect(struct tcp_probe *t, const char *arg)
+{
+	char err[256];
+	if (t->n_steps && !t->steps[t->n_steps - 1].expect) {
+		struct tcp_step *st = &t->steps[t->n_steps - 1];
+		if (regcomp(&st->re, arg, REG_EXTENDED | REG_NOSUB))
+			die(EXIT_USAGE, "--expect: invalid regular expression \"%s\"", arg);
+		st->expect = estrdup(arg);
+		return;
+	}
+	check_flag(tcp_probe_add_step(t, NULL, arg, err, sizeof err), "--expect", err);
+}
+
+/* --tcp and the options that apply to the last --tcp target. */
+static bool take_tcp_option(struct settings *s, int c, const char *arg)
+{
+	char err[256];
+	switch (c) {
+	case OPT_TCP: {
+		struct tcp_probe *t = ecalloc(1, sizeof *t);
+		tcp_probe_init(t);
+		check_flag(tcp_probe_set_address(t, arg, err, sizeof err), "--tcp", err);
+		s->tcp = erealloc(s->tcp, (s->n_tcp + 1) * sizeof *s->tcp);
+		s->tcp[s->n_tcp++] = t;
+		break;
+	}
+	case OPT_TLS: last_tcp(s, "--tls")->tls = true; break;
+	case OPT_SEND:
+		check_flag(tcp_probe_add_step(last_tcp(s, "--send"), arg, NULL, err, sizeof err), "--send", err);
+		break;
+	case OPT_EXPECT: add_expect(last_tcp(s, "--expect"), arg); break;
+	default: return false;
+	}
+	return true;
+}
+
+static void set_check(struct settings *s, const char *arg)
+{
+	if (!*arg || *arg == '.' || arg[strlen(arg) - 1] == '.')
+		die(EXIT_USAGE, "invalid --check \"%s\" (expected a check name such as security or http.api.status)",
+		    arg);
+	append_string(&s->checks, &s->n_checks, (char *)arg);
+}
+
+/* What to run and how to report it: the rest of the tool's options. */
+static void take_run_option(struct settings *s, int c, char *arg)
+{
+	char err[256];
+	switch (c) {
+	case OPT_PARALLEL: s->parallel = (int)parse_long(arg, "--parallel", 1, 1024); break;
+	case OPT_NAME: s->name = arg; break;
+	case OPT_SECURITY:
+		if (security_parse_list(arg, &s->security) < 0)
+			die(EXIT_USAGE, "invalid --security \"%s\" (expected all or a list of cors, trusted-host, "
+			    "rate-limit, headers, tls, auth)", arg);
+		break;
+	case OPT_AUTH_PATH: append_string(&s->auth_paths, &s->n_auth_paths, arg); break;
+	case OPT_REQUESTS:
+		s->perf.requests = parse_long(arg, "--requests", 1, 10000000);
+		s->perf_set = true;
+		break;
+	case OPT_CONCURRENCY: s->perf.concurrency = (int)parse_long(arg, "--concurrency", 1, 1024); break;
+	case OPT_PERF_WARN:
+		check_flag(perf_limits_parse(&s->perf.warn, arg, err, sizeof err), "--perf-warning", err);
+		break;
+	case OPT_PERF_CRIT:
+		check_flag(perf_limits_parse(&s->perf.crit, arg, err, sizeof err), "--perf-critical", err);
+		break;
+	case OPT_BASELINE: s->baseline = arg; break;
+	case OPT_REG_WARN: s->reg_warn = (double)parse_long(arg, "--regression-warning", 1, 10000); break;
+	case OPT_REG_CRIT: s->reg_crit = (double)parse_long(arg, "--regression-critical", 1, 10000); break;
+	case OPT_ONLY:
+		if (!*arg || arg[strspn(arg, ",")] == '\0')
+			die(EXIT_USAGE, "--only needs target names (NAME,...)");
+		s->only = arg;
+		break;
+	case OPT_CHECK: set_check(s, arg); break;
+	case OPT_PATH:
+		if (arg[0] != '/' || strpbrk(arg, " \t\r\n"))
+			die(EXIT_USAGE, "invalid --path \"%s\" (expected a path such as /storage/v1/bucket)", arg);
+		s->path = arg;
+		break;
+	}
+}
+
+/* The URL arguments: each one an http(s) URL, never repeated with its
+ * password in a message. */
+static void take_urls(struct settings *s, int argc, char **argv)
+{
+	char err[256];
+	for (int i = optind; i < argc; i++) {
+		if (http_url_check(argv[i], err, sizeof err) < 0) {
+			char *shown = redact_url(argv[i]);
+			die(EXIT_USAGE, "\"%s\": %s", shown, err);
+		}
+		append_string(&s->urls, &s->n_urls, argv[i]);
+	}
+}
+
+/* Options that contradict each other, and the flags every --tcp target
+ * takes from the command line. */
+static void check_settings(struct settings *s)
+{
+	const struct http_probe *f = &s->flags;
+	if (s->perf_set && !s->perf.concurrency)
+		s->perf.concurrency = 8;
+	if (s->name && s->n_urls > 1)
+		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
+	if (s->path && (s->n_urls || s->n_tcp))
+		die(EXIT_USAGE, "--path probes the config's API and services; a URL argument carries its own path");
+	if (f->cert_warn_days && f->cert_crit_days && f->cert_warn_days < f->cert_crit_days)
+		die(EXIT_USAGE, "--cert-warning %d is fewer days than --cert-critical %d", f->cert_warn_days,
+		    f->cert_crit_days);
+	if (f->latency_warn_ms && f->latency_crit_ms && f->latency_warn_ms > f->latency_crit_ms)
+		die(EXIT_USAGE, "--latency-warning is longer than --latency-critical");
+	for (size_t i = 0; i < s->n_tcp; i++) {
+		if (f->timeout_ms)
+			s->tcp[i]->timeout_ms = f->timeout_ms;
+		s->tcp[i]->tls_verify = f->tls_verify;
+		if (f->ca_file)
+			s->tcp[i]->ca_file = estrdup(f->ca_file);
+		s->tcp[i]->ip = f->ip;
+	}
+}
+
+static void parse_args(struct settings *s, int argc, char **argv)
+{
 	int c;
 	http_probe_init(&s->flags);
 	s->reg_warn = 20;
@@ -256,182 +470,13 @@ static void parse_args(struct settings *s, int argc, char **argv)
 	while ((c = std_getopt(&s->std, argc, argv, "t:X:H:d:46", long_opts)) != -1) {
 		if (c == OPT_EXIT)
 			exit(s->std.exit_status);
-		struct http_probe *f = &s->flags;
-		bool probe_flag = true;
-		switch (c) {
-		case OPT_PARALLEL: s->parallel = (int)parse_long(optarg, "--parallel", 1, 1024); probe_flag = false; break;
-		case OPT_RETRIES: f->retries = (int)parse_long(optarg, "--retries", 0, 10); break;
-		case OPT_REQUEST_TIMEOUT: f->timeout_ms = parse_duration(optarg, "--request-timeout"); break;
-		case OPT_RETRY_BACKOFF: f->retry_backoff_ms = parse_duration(optarg, "--retry-backoff"); break;
-		case 'X':
-			free(f->method);
-			f->method = estrdup(optarg);
-			for (char *m = f->method; *m; m++) {
-				if (*m < 'A' || (*m > 'Z' && *m < 'a') || *m > 'z')
-					die(EXIT_USAGE, "invalid method \"%s\"", optarg);
-				*m = (char)(*m & ~0x20);
-			}
-			break;
-		case 'H': check_flag(http_probe_add_header(f, optarg, err, sizeof err), "-H", err); break;
-		case 'd':
-			free(f->body);
-			f->body = estrdup(optarg);
-			f->body_len = strlen(optarg);
-			break;
-		case OPT_STATUS:
-			free(f->status);
-			f->status = NULL;
-			f->n_status = 0;
-			check_flag(http_probe_add_status(f, optarg, err, sizeof err), "--status", err);
-			break;
-		case OPT_CONTAINS:
-			f->body_contains = erealloc(f->body_contains, (f->n_body_contains + 1) * sizeof(char *));
-			f->body_contains[f->n_body_contains++] = estrdup(optarg);
-			break;
-		case OPT_REGEX: check_flag(http_probe_set_body_regex(f, optarg, false, err, sizeof err), "--regex", err); break;
-		case OPT_NOT_REGEX: check_flag(http_probe_set_body_regex(f, optarg, true, err, sizeof err), "--not-regex", err); break;
-		case OPT_JSON: check_flag(http_probe_add_json_assert(f, optarg, err, sizeof err), "--json", err); break;
-		case OPT_HEADER_MATCH: check_flag(http_probe_add_header_assert(f, optarg, false, err, sizeof err), "--header-match", err); break;
-		case OPT_HEADER_ABSENT: check_flag(http_probe_add_header_assert(f, optarg, true, err, sizeof err), "--header-absent", err); break;
-		case OPT_MAX_BODY:
-			opt_exit(opt_size("--max-body", optarg, 1, &f->max_body));
-			break;
-		case OPT_REDIRECTS:
-			if (strcmp(optarg, "fail") == 0) {
-				f->redirects = HTTP_REDIRECT_FAIL;
-			} else {
-				f->max_redirects = parse_long(optarg, "--redirects", 0, 50);
-				f->redirects = f->max_redirects ? HTTP_REDIRECT_FOLLOW : HTTP_REDIRECT_NONE;
-			}
-			break;
-		case OPT_CONNECT_TIMEOUT: f->connect_timeout_ms = parse_duration(optarg, "--connect-timeout"); break;
-		case OPT_LAT_WARN: f->latency_warn_ms = parse_duration(optarg, "--latency-warning"); break;
-		case OPT_LAT_CRIT: f->latency_crit_ms = parse_duration(optarg, "--latency-critical"); break;
-		case OPT_INSECURE: f->tls_verify = false; break;
-		case OPT_CACERT: free(f->ca_file); f->ca_file = estrdup(optarg); break;
-		case OPT_TLS_MIN:
-			if (http_tls_parse(optarg, &f->tls_min) < 0)
-				die(EXIT_USAGE, "invalid --tls-min \"%s\" (expected 1.0, 1.1, 1.2 or 1.3)", optarg);
-			break;
-		case OPT_SNI: free(f->sni); f->sni = estrdup(optarg); break;
-		case OPT_CERT_WARN: f->cert_warn_days = (int)parse_long(optarg, "--cert-warning", 1, 36500); break;
-		case OPT_CERT_CRIT: f->cert_crit_days = (int)parse_long(optarg, "--cert-critical", 1, 36500); break;
-		case '4': f->ip = HTTP_IP_V4; break;
-		case '6': f->ip = HTTP_IP_V6; break;
-		case OPT_RESOLVE: {
-			cJSON *o = cJSON_CreateObject();
-			cJSON_AddStringToObject(o, "resolve", optarg);
-			struct http_probe tmp;
-			http_probe_init(&tmp);
-			if (http_probe_from_json(&tmp, o, NULL, err, sizeof err) < 0) {
-				cJSON_Delete(o);
-				die(EXIT_USAGE, "--%s", err);
-			}
-			cJSON_Delete(o);
-			f->resolve = erealloc(f->resolve, (f->n_resolve + 1) * sizeof(char *));
-			f->resolve[f->n_resolve++] = estrdup(optarg);
-			http_probe_free(&tmp);
-			break;
-		}
-		case OPT_NAME: s->name = optarg; probe_flag = false; break;
-		case OPT_TCP: {
-			struct tcp_probe *t = ecalloc(1, sizeof *t);
-			tcp_probe_init(t);
-			check_flag(tcp_probe_set_address(t, optarg, err, sizeof err), "--tcp", err);
-			s->tcp = erealloc(s->tcp, (s->n_tcp + 1) * sizeof *s->tcp);
-			s->tcp[s->n_tcp++] = t;
-			probe_flag = false;
-			break;
-		}
-		case OPT_TLS: last_tcp(s, "--tls")->tls = true; probe_flag = false; break;
-		case OPT_SEND:
-			check_flag(tcp_probe_add_step(last_tcp(s, "--send"), optarg, NULL, err, sizeof err), "--send", err);
-			probe_flag = false;
-			break;
-		case OPT_EXPECT: {
-			struct tcp_probe *t = last_tcp(s, "--expect");
-			/* --send X --expect Y form one exchange. */
-			if (t->n_steps && !t->steps[t->n_steps - 1].expect) {
-				struct tcp_step *st = &t->steps[t->n_steps - 1];
-				if (regcomp(&st->re, optarg, REG_EXTENDED | REG_NOSUB))
-					die(EXIT_USAGE, "--expect: invalid regular expression \"%s\"", optarg);
-				st->expect = estrdup(optarg);
-			} else {
-				check_flag(tcp_probe_add_step(t, NULL, optarg, err, sizeof err), "--expect", err);
-			}
-			probe_flag = false;
-			break;
-		}
-		case OPT_SECURITY:
-			if (security_parse_list(optarg, &s->security) < 0)
-				die(EXIT_USAGE, "invalid --security \"%s\" (expected all or a list of cors, trusted-host, "
-				    "rate-limit, headers, tls, auth)", optarg);
-			probe_flag = false;
-			break;
-		case OPT_AUTH_PATH:
-			s->auth_paths = erealloc(s->auth_paths, (s->n_auth_paths + 1) * sizeof(char *));
-			s->auth_paths[s->n_auth_paths++] = optarg;
-			probe_flag = false;
-			break;
-		case OPT_REQUESTS: s->perf.requests = parse_long(optarg, "--requests", 1, 10000000); s->perf_set = true; probe_flag = false; break;
-		case OPT_CONCURRENCY: s->perf.concurrency = (int)parse_long(optarg, "--concurrency", 1, 1024); probe_flag = false; break;
-		case OPT_PERF_WARN: check_flag(perf_limits_parse(&s->perf.warn, optarg, err, sizeof err), "--perf-warning", err); probe_flag = false; break;
-		case OPT_PERF_CRIT: check_flag(perf_limits_parse(&s->perf.crit, optarg, err, sizeof err), "--perf-critical", err); probe_flag = false; break;
-		case OPT_BASELINE: s->baseline = optarg; probe_flag = false; break;
-		case OPT_REG_WARN: s->reg_warn = (double)parse_long(optarg, "--regression-warning", 1, 10000); probe_flag = false; break;
-		case OPT_REG_CRIT: s->reg_crit = (double)parse_long(optarg, "--regression-critical", 1, 10000); probe_flag = false; break;
-		case OPT_ONLY:
-			if (!*optarg || optarg[strspn(optarg, ",")] == '\0')
-				die(EXIT_USAGE, "--only needs target names (NAME,...)");
-			s->only = optarg;
-			probe_flag = false;
-			break;
-		case OPT_CHECK:
-			if (!*optarg || *optarg == '.' || optarg[strlen(optarg) - 1] == '.')
-				die(EXIT_USAGE, "invalid --check \"%s\" (expected a check name such as security or http.api.status)",
-				    optarg);
-			s->checks = erealloc(s->checks, (s->n_checks + 1) * sizeof(char *));
-			s->checks[s->n_checks++] = optarg;
-			probe_flag = false;
-			break;
-		case OPT_PATH:
-			if (optarg[0] != '/' || strpbrk(optarg, " \t\r\n"))
-				die(EXIT_USAGE, "invalid --path \"%s\" (expected a path such as /storage/v1/bucket)", optarg);
-			s->path = optarg;
-			probe_flag = false;
-			break;
-		}
-		if (probe_flag)
+		if (take_probe_option(&s->flags, c, optarg))
 			s->flags_set = true;
+		else if (!take_tcp_option(s, c, optarg))
+			take_run_option(s, c, optarg);
 	}
-	for (int i = optind; i < argc; i++) {
-		if (http_url_check(argv[i], err, sizeof err) < 0) {
-			char *shown = redact_url(argv[i]);
-			die(EXIT_USAGE, "\"%s\": %s", shown, err);
-		}
-		s->urls = erealloc(s->urls, (s->n_urls + 1) * sizeof(char *));
-		s->urls[s->n_urls++] = argv[i];
-	}
-	if (s->perf_set && !s->perf.concurrency)
-		s->perf.concurrency = 8;
-	if (s->name && s->n_urls > 1)
-		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
-	if (s->path && (s->n_urls || s->n_tcp))
-		die(EXIT_USAGE, "--path probes the config's API and services; a URL argument carries its own path");
-	const struct http_probe *f = &s->flags;
-	if (f->cert_warn_days && f->cert_crit_days && f->cert_warn_days < f->cert_crit_days)
-		die(EXIT_USAGE, "--cert-warning %d is fewer days than --cert-critical %d", f->cert_warn_days,
-		    f->cert_crit_days);
-	if (f->latency_warn_ms && f->latency_crit_ms && f->latency_warn_ms > f->latency_crit_ms)
-		die(EXIT_USAGE, "--latency-warning is longer than --latency-critical");
-	for (size_t i = 0; i < s->n_tcp; i++) {
-		if (s->flags.timeout_ms)
-			s->tcp[i]->timeout_ms = s->flags.timeout_ms;
-		s->tcp[i]->tls_verify = s->flags.tls_verify;
-		if (s->flags.ca_file)
-			s->tcp[i]->ca_file = estrdup(s->flags.ca_file);
-		s->tcp[i]->ip = s->flags.ip;
-	}
+	take_urls(s, argc, argv);
+	check_settings(s);
 }
 
 /* ---- targets from the command line ---- */
