@@ -331,20 +331,6 @@ static bool take_probe_option(struct http_probe *f, int c, const char *arg)
 	return true;
 }
 
-/* --expect after a --send without one: the two form one exchange. */
-static void add_expect(struct tcp_probe *t, const char *arg)
-{
-	char err[256];
-	if (t->n_steps && !t->steps[t->n_steps - 1].expect) {
-		struct tcp_step *st = &t->steps[t->n_steps - 1];
-		if (regcomp(&st->re, arg, REG_EXTENDED | REG_NOSUB))
-			die(EXIT_USAGE, "--expect: invalid regular expression \"%s\"", arg);
-		st->expect = estrdup(arg);
-		return;
-	}
-	check_flag(tcp_probe_add_step(t, NULL, arg, err, sizeof err), "--expect", err);
-}
-
 /* --tcp and the options that apply to the last --tcp target. */
 static bool take_tcp_option(struct settings *s, int c, const char *arg)
 {
@@ -362,7 +348,9 @@ static bool take_tcp_option(struct settings *s, int c, const char *arg)
 	case OPT_SEND:
 		check_flag(tcp_probe_add_step(last_tcp(s, "--send"), arg, NULL, err, sizeof err), "--send", err);
 		break;
-	case OPT_EXPECT: add_expect(last_tcp(s, "--expect"), arg); break;
+	case OPT_EXPECT:
+		check_flag(tcp_probe_add_expect(last_tcp(s, "--expect"), arg, err, sizeof err), "--expect", err);
+		break;
 	default: return false;
 	}
 	return true;

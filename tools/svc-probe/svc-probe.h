@@ -45,6 +45,9 @@ void tcp_probe_free(struct tcp_probe *t);
 /* From "host:port" (or "[v6]:port"); 0 or -1 with err. */
 int tcp_probe_set_address(struct tcp_probe *t, const char *addr, char *err, size_t errsize);
 int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect, char *err, size_t errsize);
+/* --expect: the reply the last step's send must get, when it has none yet
+ * (--send X --expect Y form one exchange); else a step of its own. */
+int tcp_probe_add_expect(struct tcp_probe *t, const char *expect, char *err, size_t errsize);
 /* From a config object {type: tcp, name, address, tls, tls_verify, ca_file,
  * sni, ip_version, connect_timeout, timeout, exchange: [{send, expect}]}. */
 int tcp_probe_from_json(struct tcp_probe *t, const cJSON *obj, char *err, size_t errsize);

@@ -109,18 +109,31 @@ static char *unescape(const char *s, size_t *len)
 	return buf_take(&b);
 }
 
+/* Without REG_NOSUB: the match's end says how much of the reply is consumed. */
+static int set_expect(struct tcp_step *st, const char *expect, char *err, size_t errsize)
+{
+	int rc = regcomp(&st->re, expect, REG_EXTENDED);
+	if (rc) {
+		char msg[128];
+		regerror(rc, &st->re, msg, sizeof msg);
+		return errf(err, errsize, "invalid regular expression \"%.60s\": %s", expect, msg);
+	}
+	st->expect = estrdup(expect);
+	return 0;
+}
+
+int tcp_probe_add_expect(struct tcp_probe *t, const char *expect, char *err, size_t errsize)
+{
+	if (t->n_steps && !t->steps[t->n_steps - 1].expect)
+		return set_expect(&t->steps[t->n_steps - 1], expect, err, errsize);
+	return tcp_probe_add_step(t, NULL, expect, err, errsize);
+}
+
 int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect, char *err, size_t errsize)
 {
 	struct tcp_step st = {0};
-	if (expect) {
-		int rc = regcomp(&st.re, expect, REG_EXTENDED);
-		if (rc) {
-			char msg[128];
-			regerror(rc, &st.re, msg, sizeof msg);
-			return errf(err, errsize, "invalid regular expression \"%.60s\": %s", expect, msg);
-		}
-		st.expect = estrdup(expect);
-	}
+	if (expect && set_expect(&st, expect, err, errsize) < 0)
+		return -1;
 	if (send)
 		st.send = unescape(send, &st.send_len);
 	t->steps = erealloc(t->steps, (t->n_steps + 1) * sizeof *t->steps);
@@ -363,7 +376,7 @@ static bool read_until_match(struct tcp_conn *c, const struct tcp_step *st, stru
 static int expect_step(struct tcp_conn *c, const struct tcp_step *st, size_t i, struct buf *reply,
 		       struct tcp_result *r)
 {
-	regmatch_t m;
+	regmatch_t m = {0};
 	bool closed = false;
 	bool matched = read_until_match(c, st, reply, &m, &closed);
 	free(r->reply);
