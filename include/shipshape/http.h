@@ -324,6 +324,9 @@ void http_engine_free(struct http_engine *e);
 /* Queues p (borrowed until its callback). Returns 0; a URL libcurl rejects
  * is not refused here but delivered as a result with an error. */
 int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag);
+/* Drops the probe queued with tag, wherever it is (queued, running,
+ * waiting to retry), without a callback. Returns 0, -1 when none is. */
+int http_engine_cancel(struct http_engine *e, const void *tag);
 /* Probes queued, running or waiting to retry. */
 size_t http_engine_pending(const struct http_engine *e);
 /* Works until nothing is pending or the monotonic clock reaches deadline_ms

@@ -193,6 +193,48 @@ int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag
 	return 0;
 }
 
+/* Takes the transfer with tag out of list *pp (linked by next); NULL when none. */
+static struct xfer *unlink_tagged(struct xfer **pp, const void *tag)
+{
+	for (; *pp; pp = &(*pp)->next) {
+		struct xfer *x = *pp;
+		if (x->tag == tag) {
+			*pp = x->next;
+			return x;
+		}
+	}
+	return NULL;
+}
+
+int http_engine_cancel(struct http_engine *e, const void *tag)
+{
+	struct xfer *x = unlink_tagged(&e->queue_head, tag);
+	if (x) {
+		e->queued--;
+		e->queue_tail = NULL;
+		for (struct xfer *t = e->queue_head; t; t = t->next)
+			e->queue_tail = t;
+	} else if ((x = unlink_tagged(&e->retry, tag))) {
+		e->retrying--;
+	} else {
+		for (x = e->running_list; x && x->tag != tag; x = x->rnext)
+			;
+		if (!x)
+			return -1;
+		if (x->rprev)
+			x->rprev->rnext = x->rnext;
+		else
+			e->running_list = x->rnext;
+		if (x->rnext)
+			x->rnext->rprev = x->rprev;
+		curl_multi_remove_handle(e->multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		e->running--;
+	}
+	xfer_free(x);
+	return 0;
+}
+
 /* ---- callbacks ---- */
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)

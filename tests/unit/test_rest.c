@@ -1,7 +1,9 @@
 /* test_rest.c — the retry policy as case tables, and the REST client
  * against the project's fault server (tests/helpers/faultsrv.c) on
  * loopback: 503 then success, 429 with Retry-After, a hang bounded by the
- * timeout, an over-long body, a refusal, and the token kept out of errors. */
+ * timeout, an over-long body, a refusal, and the token kept out of errors;
+ * then its asynchronous face: calls in parallel (a slow one holds no other
+ * back), every retried attempt heard of, cancelling, permanent failures. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -272,6 +274,169 @@ static void test_rest_refusal_and_secrets(void **state)
 	redact_clear();
 }
 
+/* ---- the asynchronous face ---- */
+
+struct seen {
+	char name[16];
+	int64_t at;          /* ms after the start */
+	long code;
+	int attempts;
+	bool permanent, transport;
+};
+
+struct async_log {
+	int64_t t0;
+	struct seen done[8];
+	int n_done;
+	long retry_codes[8];
+	int64_t retry_waits[8];
+	int n_retries;
+};
+
+static void async_done(struct rest_response *res, void *tag, void *user)
+{
+	struct async_log *l = user;
+	struct seen *s = &l->done[l->n_done++];
+	snprintf(s->name, sizeof s->name, "%s", (const char *)tag);
+	s->at = now_monotonic_ms() - l->t0;
+	s->code = res->code;
+	s->attempts = res->attempts;
+	s->permanent = res->permanent;
+	s->transport = res->transport_error;
+	rest_response_free(res);
+}
+
+static void async_retry(const struct rest_response *res, int64_t wait_ms, void *tag, void *user)
+{
+	(void)tag;
+	struct async_log *l = user;
+	assert_non_null(res->error);
+	l->retry_codes[l->n_retries] = res->code;
+	l->retry_waits[l->n_retries++] = wait_ms;
+}
+
+static struct rest_client *async_client(struct async_log *l)
+{
+	memset(l, 0, sizeof *l);
+	l->t0 = now_monotonic_ms();
+	return rest_client_new(&(struct rest_client_opts){.on_done = async_done, .on_retry = async_retry, .user = l});
+}
+
+static void async_start(struct rest_client *c, const char *path, struct rest_request rq, const char *tag)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", base_url, path);
+	rq.url = url; /* copied by rest_start */
+	rq.name = tag;
+	rest_start(c, &rq, (void *)tag);
+}
+
+static void async_run(struct rest_client *c, int64_t bound_ms)
+{
+	int64_t until = now_monotonic_ms() + bound_ms;
+	while (rest_client_pending(c) && now_monotonic_ms() < until)
+		assert_int_equal(rest_client_step(c, NULL, 0, 200), 0);
+}
+
+static const struct seen *seen_of(const struct async_log *l, const char *name)
+{
+	for (int i = 0; i < l->n_done; i++)
+		if (strcmp(l->done[i].name, name) == 0)
+			return &l->done[i];
+	fail_msg("no callback for %s", name);
+	return NULL;
+}
+
+static void test_async_parallel(void **state)
+{
+	(void)state;
+	struct async_log l;
+	struct rest_client *c = async_client(&l);
+	struct rest_request rq = {.method = "POST", .body = "{}", .retry = {.attempts = 3, .initial_ms = 20}};
+	async_start(c, "/delay/1500", rq, "slow");
+	async_start(c, "/seq/async-flaky?codes=503,200", rq, "flaky");
+	async_start(c, "/json", rq, "fast");
+	assert_int_equal(rest_client_pending(c), 3);
+	async_run(c, 5000);
+	assert_int_equal(l.n_done, 3);
+	assert_int_equal(rest_client_pending(c), 0);
+	/* the slow one held neither of the others back */
+	assert_true(seen_of(&l, "fast")->at < 1000);
+	assert_true(seen_of(&l, "flaky")->at < 1000);
+	assert_true(seen_of(&l, "slow")->at >= 1500);
+	assert_string_equal(l.done[2].name, "slow");
+	/* the flaky one's failed attempt was heard of, with the policy's wait */
+	assert_int_equal(l.n_retries, 1);
+	assert_int_equal(l.retry_codes[0], 503);
+	assert_true(l.retry_waits[0] >= 10 && l.retry_waits[0] <= 20);
+	assert_int_equal(seen_of(&l, "flaky")->attempts, 2);
+	assert_int_equal(seen_of(&l, "flaky")->code, 200);
+	rest_client_free(c);
+}
+
+static void test_async_cancel(void **state)
+{
+	(void)state;
+	struct async_log l;
+	struct rest_client *c = async_client(&l);
+	struct rest_request rq = {.method = "GET", .retry = {.attempts = 5, .initial_ms = 5000}};
+	async_start(c, "/hang", rq, "hung");
+	async_start(c, "/status/503", rq, "backoff");
+	async_start(c, "/delay/200", rq, "kept");
+	/* the 503 fails at once and waits 2.5-5 s for its next attempt */
+	for (int i = 0; i < 50 && l.n_retries == 0; i++)
+		assert_int_equal(rest_client_step(c, NULL, 0, 100), 0);
+	assert_int_equal(l.n_retries, 1);
+	rest_cancel(c, "hung");    /* in flight */
+	rest_cancel(c, "backoff"); /* waiting for its retry */
+	rest_cancel(c, "nothing"); /* not a call: nothing happens */
+	assert_int_equal(rest_client_pending(c), 1);
+	async_run(c, 3000);
+	assert_int_equal(l.n_done, 1);
+	assert_string_equal(l.done[0].name, "kept");
+	assert_true(l.done[0].at < 2000);
+	/* one still out when the client goes: dropped without a callback */
+	async_start(c, "/hang", rq, "dropped");
+	assert_int_equal(rest_client_step(c, NULL, 0, 50), 0);
+	rest_client_free(c);
+	assert_int_equal(l.n_done, 1);
+}
+
+static void test_async_permanent(void **state)
+{
+	(void)state;
+	struct async_log l;
+	struct rest_client *c = async_client(&l);
+	struct rest_request rq = {.method = "POST", .body = "{}",
+				  .retry = {.attempts = 3, .initial_ms = 10, .retry_after_max_ms = 500}};
+	async_start(c, "/status/404", rq, "gone");
+	async_start(c, "/status/429?header=Retry-After:30", rq, "later");
+	async_start(c, "/status/503", rq, "down");
+	rq.attempt_timeout_ms = 300;
+	async_start(c, "/hang", rq, "hung");
+	async_run(c, 5000);
+	assert_int_equal(l.n_done, 4);
+	static const struct {
+		const char *name;
+		long code;
+		int attempts;
+		bool permanent, transport;
+	} want[] = {
+		{"gone", 404, 1, true, false},  /* a 4xx: no retry mends it */
+		{"later", 429, 1, true, false}, /* a Retry-After beyond the ceiling */
+		{"down", 503, 3, false, false}, /* transient: attempts used up */
+		{"hung", 0, 3, false, true},    /* each attempt timed out */
+	};
+	for (size_t i = 0; i < ARRAY_LEN(want); i++) {
+		const struct seen *s = seen_of(&l, want[i].name);
+		if (s->code != want[i].code || s->attempts != want[i].attempts || s->permanent != want[i].permanent ||
+		    s->transport != want[i].transport)
+			fail_msg("%s: code %ld attempts %d permanent %d transport %d", s->name, s->code, s->attempts,
+				 s->permanent, s->transport);
+	}
+	rest_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
 	(void)argc;
@@ -289,6 +454,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_rest_hang_is_bounded),
 		cmocka_unit_test(test_rest_body_bounded),
 		cmocka_unit_test(test_rest_refusal_and_secrets),
+		cmocka_unit_test(test_async_parallel),
+		cmocka_unit_test(test_async_cancel),
+		cmocka_unit_test(test_async_permanent),
 	};
 	int failed = cmocka_run_group_tests(policy, NULL, NULL);
 	return failed + cmocka_run_group_tests(client, server_up, server_down);
