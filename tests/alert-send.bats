@@ -270,6 +270,18 @@ count_requests() {
 	assert_equal "$(json_get 'select(.channel=="webhook" and .status=="delivered") | .attempt')" 2
 }
 
+@test "channels go out in parallel: a slow Slack holds neither the webhook nor email back" {
+	config "email: {from: alerts@accessa.ai, recipients: [oncall@accessa.ai], smtp: {url: \"smtp://127.0.0.1:$SMTP_PORT\", tls: none}}"
+	curl -sf "$FAULT_URL/_ctl/mode/slack-$N?delay_ms=2500" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml < <(alert firing parallel-$N)
+	assert_success
+	# Slack is attempted first and answers last
+	assert_equal "$(json_get '.status' | tr '\n' ' ')" "delivered delivered delivered "
+	assert_equal "$(json_get '.channel' | head -n2 | sort | tr '\n' ' ')" "email webhook "
+	assert_equal "$(json_get '.channel' | tail -n1)" slack
+	[ "$(json_get 'select(.channel=="slack") | .duration_ms')" -ge 2500 ]
+}
+
 @test "spool: a webhook down is spooled (exit 2); once up, flush delivers exactly once" {
 	config
 	sed -i '/slack:/d' cfg.yaml

@@ -1,7 +1,8 @@
 /* alert-send.h — the parts of alert-send: settings (the channels and
  * policies from the config), the book of alerts (what is firing, who was told
  * what, escalation, acks; persisted in the state directory), the messages
- * each channel gets, and the deliverer (libcurl multi, retries, the spool). */
+ * each channel gets, and the deliverer (the REST client, SMTP, retries, the
+ * spool). */
 #ifndef ALERT_SEND_H
 #define ALERT_SEND_H
 

@@ -1,12 +1,15 @@
-/* deliver.c — getting notifications out: one libcurl multi handle, one queue
- * per channel (in order, one at a time, so a resolve never overtakes its
- * firing), retries under the suite's one retry policy (retry.h: backoff
- * with jitter on network errors, 5xx and 429, Retry-After honoured), and
+/* deliver.c — getting notifications out: one queue per channel (in order,
+ * one at a time, so a resolve never overtakes its firing; the channels in
+ * parallel), the HTTP channels through the suite's REST client (rest.h:
+ * retries under the one retry policy, Retry-After, bounded bodies,
+ * timeouts), email through libcurl's SMTP driven from the same poll, and
  * the spool: every notification is written there, fsync'd, before its first
  * attempt and removed only once delivered, so no crash or kill loses it. */
 #include "alert-send.h"
+#include "shipshape/http.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
+#include "shipshape/rest.h"
 #include "shipshape/retry.h"
 #include "shipshape/spool.h"
 #include "shipshape/units.h"
@@ -17,11 +20,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <sys/select.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define RESPONSE_MAX 65536
 #define ERROR_BODY_MAX 200
 
 struct job {
@@ -35,11 +38,10 @@ struct job {
 	bool running;
 	bool resting;          /* back from the spool for a periodic retry: if the
 				  channel is still down it goes back quietly */
-	CURL *easy;
-	struct curl_slist *headers, *rcpt;
+	CURL *easy;            /* email: its transfer (HTTP channels: a call of the REST client) */
+	struct curl_slist *rcpt;
 	char *body;
 	size_t body_len, body_off;
-	struct buf resp;
 	char errbuf[CURL_ERROR_SIZE];
 	int64_t started;
 	char *url;             /* the request URL (alertmanager: base + path) */
@@ -47,7 +49,9 @@ struct job {
 
 struct deliverer {
 	struct deliver_opts o;
-	CURLM *multi;
+	struct rest_client *rest;     /* the HTTP channels' calls */
+	CURLM *smtp;                  /* email's transfers */
+	unsigned smtp_running;
 	struct job *head[CH_COUNT], *tail[CH_COUNT];
 	struct job *held[CH_COUNT];   /* given up on and not spooled: in memory only */
 	bool spool_failing;           /* the last spool write failed (said once per streak) */
@@ -66,10 +70,8 @@ static void job_free(struct job *j)
 {
 	if (j->easy)
 		curl_easy_cleanup(j->easy); /* the caller removed it from the multi handle */
-	curl_slist_free_all(j->headers);
 	curl_slist_free_all(j->rcpt);
 	free(j->body);
-	buf_free(&j->resp);
 	cJSON_Delete(j->doc);
 	free(j->path);
 	free(j->url);
@@ -387,13 +389,65 @@ int deliverer_submit(struct deliverer *d, cJSON *doc)
 
 /* ---- one attempt ---- */
 
-static size_t on_write(char *data, size_t size, size_t n, void *user)
+/* Claims a spooled item and reads it. Returns 0, or -1 when the job is
+ * finished without an attempt (popped). */
+static int claim(struct deliverer *d, struct job *j)
 {
-	struct job *j = user;
-	size_t len = size * n;
-	if (j->resp.len < RESPONSE_MAX)
-		buf_append(&j->resp, data, len < RESPONSE_MAX - j->resp.len ? len : RESPONSE_MAX - j->resp.len);
-	return len;
+	if (!j->path)
+		return 0;
+	j->lock_fd = spool_claim(j->path);
+	if (j->lock_fd < 0) {
+		/* Another alert-send has it, or has delivered it already. */
+		verbose("%s: %s", j->path, errno == ENOENT ? "delivered by another process" : "claimed by another process");
+		d->counts.claimed_elsewhere++;
+		pop(d, j->ch);
+		return -1;
+	}
+	if (j->doc)
+		return 0;
+	char err[256];
+	j->doc = spool_read(j->lock_fd, err, sizeof err);
+	if (j->doc)
+		return 0;
+	char *bad = easprintf("%s.bad", j->path);
+	error_msg("%s: %s; moved aside to %s", j->path, err, bad);
+	rename(j->path, bad);
+	free(bad);
+	d->counts.failed++;
+	pop(d, j->ch);
+	return -1;
+}
+
+/* The settings' retry policy (retry.h): backoff with equal jitter, and
+ * Retry-After honoured up to retry_after_max (0 there spools at once on
+ * any Retry-After; 0 in retry.h is no ceiling, so 1 ms). */
+static struct retry_policy policy_of(const struct deliverer *d)
+{
+	const struct settings *s = d->o.s;
+	int64_t after_max = s->retry_after_max_ms > 0 ? s->retry_after_max_ms : 1;
+	return (struct retry_policy){.attempts = s->retry_attempts, .initial_ms = s->retry_initial_ms,
+				     .max_ms = s->retry_max_ms, .retry_after_max_ms = after_max, .jitter = true};
+}
+
+/* An HTTP channel's notification: one call of the REST client, which
+ * makes its attempts and says how each went (http_retrying, http_done). */
+static void start_http(struct deliverer *d, struct job *j)
+{
+	const struct channel *c = &d->o.s->ch[j->ch];
+	struct rest_request rq = {
+		.name = c->name, .method = "POST", .url = j->url, .body = j->body,
+		.attempt_timeout_ms = d->o.s->timeout_ms, .ca_file = c->ca_file, .tls_insecure = !c->tls_verify,
+		.retry = policy_of(d),
+	};
+	rest_start(d->rest, &rq, j);
+	j->attempts = 1;
+}
+
+/* libcurl must not write what an SMTP server says to stdout. */
+static size_t discard(char *data, size_t size, size_t n, void *user)
+{
+	(void)data, (void)user;
+	return size * n;
 }
 
 static size_t on_read(char *out, size_t size, size_t n, void *user)
@@ -407,7 +461,9 @@ static size_t on_read(char *out, size_t size, size_t n, void *user)
 	return len;
 }
 
-static int setup_email(struct deliverer *d, struct job *j)
+/* Email stays on a curl handle of its own: the engine is an HTTP client
+ * (its probes, results and retries are HTTP's), SMTP is neither. */
+static void setup_email(struct deliverer *d, struct job *j)
 {
 	const struct channel *c = &d->o.s->ch[CH_EMAIL];
 	CURL *e = j->easy;
@@ -432,69 +488,21 @@ static int setup_email(struct deliverer *d, struct job *j)
 		curl_easy_setopt(e, CURLOPT_USERNAME, c->username);
 	if (c->password)
 		curl_easy_setopt(e, CURLOPT_PASSWORD, c->password);
-	return 0;
 }
 
-static void setup_http(struct deliverer *d, struct job *j)
+static void start_email(struct deliverer *d, struct job *j)
 {
-	CURL *e = j->easy;
-	(void)d;
-	j->headers = curl_slist_append(j->headers, "Content-Type: application/json");
-	j->headers = curl_slist_append(j->headers, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
-	curl_easy_setopt(e, CURLOPT_POST, 1L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body_len);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_USERAGENT, "shipshape-alert-send/" SHIPSHAPE_VERSION);
-}
-
-/* Claims the item, builds the request and hands it to curl. Returns 0 when
- * started, -1 when the job is finished without an attempt (popped). */
-static int start(struct deliverer *d, struct job *j)
-{
-	const struct channel *c = &d->o.s->ch[j->ch];
-	if (j->path) {
-		j->lock_fd = spool_claim(j->path);
-		if (j->lock_fd < 0) {
-			/* Another alert-send has it, or has delivered it already. */
-			verbose("%s: %s", j->path, errno == ENOENT ? "delivered by another process" : "claimed by another process");
-			d->counts.claimed_elsewhere++;
-			pop(d, j->ch);
-			return -1;
-		}
-		if (!j->doc) {
-			char err[256];
-			j->doc = spool_read(j->lock_fd, err, sizeof err);
-			if (!j->doc) {
-				char *bad = easprintf("%s.bad", j->path);
-				error_msg("%s: %s; moved aside to %s", j->path, err, bad);
-				rename(j->path, bad);
-				free(bad);
-				d->counts.failed++;
-				pop(d, j->ch);
-				return -1;
-			}
-		}
-	}
-	j->body = message_render(d->o.s, j->doc, now_epoch_ms());
-	j->body_len = j->body ? strlen(j->body) : 0;
-	j->body_off = 0;
-	j->resp.len = 0;
-	j->errbuf[0] = '\0';
-	if (!j->url)
-		j->url = j->ch == CH_ALERTMANAGER ? url_join_path(c->url, "/api/v2/alerts") : NULL;
-	if (!j->url)
-		j->url = estrdup(c->url); /* not a URL: curl says so in the record */
+	const struct channel *c = &d->o.s->ch[CH_EMAIL];
 	CURL *e = j->easy = curl_easy_init();
-	if (!e || !j->body)
-		die(EXIT_UNKNOWN, "unable to prepare a %s request", c->name);
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to prepare an email");
+	j->body_off = 0;
+	j->errbuf[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, j->url);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)d->o.s->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->tls_verify ? 1L : 0L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
@@ -504,14 +512,34 @@ static int start(struct deliverer *d, struct job *j)
 	 * session that failed mid-message answers the next MAIL with 503. */
 	if (j->attempts > 0)
 		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	if (j->ch == CH_EMAIL)
-		setup_email(d, j);
-	else
-		setup_http(d, j);
+	setup_email(d, j);
 	j->attempts++;
 	j->started = now_monotonic_ms();
+	curl_multi_add_handle(d->smtp, e);
+	d->smtp_running++;
+}
+
+/* Claims the item, builds the message and starts its delivery. Returns 0
+ * when started, -1 when the job is finished without an attempt (popped). */
+static int start(struct deliverer *d, struct job *j)
+{
+	const struct channel *c = &d->o.s->ch[j->ch];
+	if (claim(d, j) < 0)
+		return -1;
+	free(j->body);
+	j->body = message_render(d->o.s, j->doc, now_epoch_ms());
+	if (!j->body)
+		die(EXIT_UNKNOWN, "unable to prepare a %s request", c->name);
+	j->body_len = strlen(j->body);
+	if (!j->url)
+		j->url = j->ch == CH_ALERTMANAGER ? url_join_path(c->url, "/api/v2/alerts") : NULL;
+	if (!j->url)
+		j->url = estrdup(c->url); /* not a URL: the attempt's error says so in the record */
 	j->running = true;
-	curl_multi_add_handle(d->multi, e);
+	if (j->ch == CH_EMAIL)
+		start_email(d, j);
+	else
+		start_http(d, j);
 	return 0;
 }
 
@@ -532,16 +560,6 @@ static bool permanent_error(CURLcode rc)
 	default:
 		return false;
 	}
-}
-
-/* The settings' retry policy (retry.h): backoff with equal jitter, and
- * Retry-After honoured up to retry_after_max. */
-static struct retry_policy policy_of(const struct deliverer *d)
-{
-	const struct settings *s = d->o.s;
-	return (struct retry_policy){.attempts = s->retry_attempts, .initial_ms = s->retry_initial_ms,
-				     .max_ms = s->retry_max_ms, .retry_after_max_ms = s->retry_after_max_ms,
-				     .jitter = true};
 }
 
 /* After a give-up every other item of the channel waits in the spool. */
@@ -598,52 +616,43 @@ static void delivered(struct deliverer *d, struct job *j, long code, int64_t too
 	}
 }
 
-/* The record of a failed attempt: its code, duration and error. */
-static cJSON *failure_record(struct deliverer *d, struct job *j, const char *status, CURLcode rc, long code,
-			     int64_t took)
+/* How an attempt failed, for its record. */
+struct outcome {
+	long code;
+	int64_t took;
+	const char *error;
+	bool permanent;
+};
+
+static cJSON *failure_record(struct deliverer *d, struct job *j, const char *status, const struct outcome *o)
 {
 	cJSON *r = record_new(d, j, status);
-	if (code)
-		cJSON_AddNumberToObject(r, "code", (double)code);
-	cJSON_AddNumberToObject(r, "duration_ms", (double)took);
-	if (rc != CURLE_OK) {
-		add_error(r, "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc));
-	} else {
-		size_t n = j->resp.len < ERROR_BODY_MAX ? j->resp.len : ERROR_BODY_MAX;
-		add_error(r, "HTTP %ld%s%.*s", code, n ? ": " : "", (int)n, j->resp.data ? j->resp.data : "");
-	}
+	if (o->code)
+		cJSON_AddNumberToObject(r, "code", (double)o->code);
+	cJSON_AddNumberToObject(r, "duration_ms", (double)o->took);
+	add_error(r, "%s", o->error);
+	if (o->permanent)
+		cJSON_AddBoolToObject(r, "permanent", true);
 	return r;
 }
 
-/* Failed: retried after the policy's wait, or given up on (spooled, held
- * in memory, or failed) and the channel marked down. */
-static void failed(struct deliverer *d, struct job *j, CURLcode rc, long code, int64_t retry_after_s,
-		   int64_t took)
+static void retrying(struct deliverer *d, struct job *j, const struct outcome *o, int64_t wait)
+{
+	cJSON *r = failure_record(d, j, "retrying", o);
+	cJSON_AddNumberToObject(r, "retry_in_ms", (double)wait);
+	record_print(r, d->o.format);
+}
+
+/* Given up on: spooled, held in memory (when the spool refuses it: it is
+ * tried there again), or failed; and the channel marked down. */
+static void give_up(struct deliverer *d, struct job *j, const struct outcome *o)
 {
 	if (j->lock_fd >= 0) {
 		spool_release(j->lock_fd);
 		j->lock_fd = -1;
 	}
-	struct retry_policy rp = policy_of(d);
-	bool transient = rc != CURLE_OK ? !permanent_error(rc) : retry_transient_code(code);
-	int64_t after = retry_after_s > 0 ? retry_after_s * 1000 : -1;
-	if (transient && after > rp.retry_after_max_ms)
-		transient = false; /* asked to wait longer than we will: spool it */
-	int64_t wait = retry_next_wait_ms(&rp, j->attempts, transient, after, -1, &d->rng);
-	bool again = wait >= 0;
-	/* given up on: one that could not be spooled is tried there again now */
-	bool held = !again && !make_durable(d, j) && d->o.spool_dir;
-	const char *status = again ? "retrying" : held ? "held" : j->path ? "spooled" : "failed";
-	cJSON *r = failure_record(d, j, status, rc, code, took);
-	if (!transient)
-		cJSON_AddBoolToObject(r, "permanent", true);
-	if (again) {
-		j->not_before = now_monotonic_ms() + wait;
-		cJSON_AddNumberToObject(r, "retry_in_ms", (double)wait);
-		record_print(r, d->o.format);
-		return;
-	}
-	record_print(r, d->o.format);
+	bool held = !make_durable(d, j) && d->o.spool_dir;
+	record_print(failure_record(d, j, held ? "held" : j->path ? "spooled" : "failed", o), d->o.format);
 	enum channel_id ch = j->ch;
 	if (held) {
 		hold(d, unqueue(d, ch));
@@ -658,27 +667,113 @@ static void failed(struct deliverer *d, struct job *j, CURLcode rc, long code, i
 	channel_down(d, ch);
 }
 
-static void finish(struct deliverer *d, struct job *j, CURLcode rc)
+/* "HTTP 500: <the start of the body>", or the transport error. A new string. */
+static char *http_error_text(const struct rest_response *res)
+{
+	if (res->transport_error || !res->code)
+		return estrdup(res->error ? res->error : "no response");
+	int n = (int)(res->body_len < ERROR_BODY_MAX ? res->body_len : ERROR_BODY_MAX);
+	return easprintf("HTTP %ld%s%.*s", res->code, n ? ": " : "", n, res->body ? res->body : "");
+}
+
+static void http_retrying(const struct rest_response *res, int64_t wait_ms, void *tag, void *user)
+{
+	struct job *j = tag;
+	char *error = http_error_text(res);
+	j->attempts = res->attempts;
+	retrying(user, j, &(struct outcome){res->code, res->duration_ms, error, res->permanent}, wait_ms);
+	free(error);
+}
+
+static void http_done(struct rest_response *res, void *tag, void *user)
+{
+	struct job *j = tag;
+	j->running = false;
+	j->attempts = res->attempts;
+	if (!res->error) {
+		delivered(user, j, res->code, res->duration_ms);
+	} else {
+		char *error = http_error_text(res);
+		give_up(user, j, &(struct outcome){res->code, res->duration_ms, error, res->permanent});
+		free(error);
+	}
+	rest_response_free(res);
+}
+
+/* An email attempt is over: delivered, retried after the policy's wait, or
+ * given up on. */
+static void email_done(struct deliverer *d, struct job *j, CURLcode rc)
 {
 	long code = 0;
-	curl_off_t retry_after = 0;
 	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &retry_after); /* seconds or an HTTP-date */
-	curl_multi_remove_handle(d->multi, j->easy);
+	curl_multi_remove_handle(d->smtp, j->easy);
 	curl_easy_cleanup(j->easy);
 	j->easy = NULL;
-	curl_slist_free_all(j->headers);
+	d->smtp_running--;
 	curl_slist_free_all(j->rcpt);
-	j->headers = j->rcpt = NULL;
-	free(j->body);
-	j->body = NULL;
+	j->rcpt = NULL;
 	j->running = false;
 	int64_t took = now_monotonic_ms() - j->started;
-	bool http = j->ch != CH_EMAIL;
-	if (rc == CURLE_OK && (!http || (code >= 200 && code < 300)))
+	if (rc == CURLE_OK) {
 		delivered(d, j, code, took);
-	else
-		failed(d, j, rc, code, (int64_t)retry_after, took);
+		return;
+	}
+	struct outcome o = {code, took, j->errbuf[0] ? j->errbuf : curl_easy_strerror(rc), permanent_error(rc)};
+	struct retry_policy rp = policy_of(d);
+	int64_t wait = retry_next_wait_ms(&rp, j->attempts, !o.permanent, -1, -1, &d->rng);
+	if (wait < 0) {
+		give_up(d, j, &o);
+		return;
+	}
+	if (j->lock_fd >= 0) { /* claimed again by the next attempt */
+		spool_release(j->lock_fd);
+		j->lock_fd = -1;
+	}
+	j->not_before = now_monotonic_ms() + wait;
+	retrying(d, j, &o, wait);
+}
+
+/* The email transfers' sockets, for the step's one poll (from
+ * curl_multi_fdset: Debian 12's libcurl has no curl_multi_waitfds). */
+static unsigned smtp_pollfds(struct deliverer *d, struct pollfd *fds, unsigned max, int *timeout_ms)
+{
+	if (!d->smtp_running)
+		return 0;
+	long t = -1;
+	if (curl_multi_timeout(d->smtp, &t) == CURLM_OK && t >= 0 && t < *timeout_ms)
+		*timeout_ms = (int)t;
+	fd_set r, w, x;
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_ZERO(&x);
+	int maxfd = -1;
+	curl_multi_fdset(d->smtp, &r, &w, &x, &maxfd);
+	if (maxfd < 0 && *timeout_ms > 100)
+		*timeout_ms = 100; /* no socket yet (resolving): look again soon */
+	unsigned n = 0;
+	for (int fd = 0; fd <= maxfd && n < max; fd++) {
+		short ev = (short)((FD_ISSET(fd, &r) ? POLLIN : 0) | (FD_ISSET(fd, &w) ? POLLOUT : 0) |
+				   (FD_ISSET(fd, &x) ? POLLPRI : 0));
+		if (ev)
+			fds[n++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	return n;
+}
+
+static void smtp_perform(struct deliverer *d)
+{
+	if (!d->smtp_running)
+		return;
+	int running, left;
+	curl_multi_perform(d->smtp, &running);
+	CURLMsg *m;
+	while ((m = curl_multi_info_read(d->smtp, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct job *j = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+		email_done(d, j, m->data.result);
+	}
 }
 
 static void start_due(struct deliverer *d)
@@ -703,38 +798,25 @@ static void start_due(struct deliverer *d)
 
 int deliverer_step(struct deliverer *d, struct pollfd *extra, unsigned n_extra, int timeout_ms)
 {
-	struct curl_waitfd w[8];
-	if (n_extra > ARRAY_LEN(w))
-		n_extra = ARRAY_LEN(w);
+	struct pollfd fds[16]; /* http_engine_step's bound */
+	if (n_extra > 8)
+		n_extra = 8;
 	start_due(d);
-	for (unsigned i = 0; i < n_extra; i++) {
-		w[i].fd = extra[i].fd;
-		w[i].events = (short)(extra[i].events & (POLLIN | POLLPRI | POLLOUT));
-		w[i].revents = 0;
-	}
+	if (n_extra)
+		memcpy(fds, extra, n_extra * sizeof *fds);
 	int next = deliverer_next_ms(d);
 	if (next < timeout_ms)
 		timeout_ms = next;
 	if (timeout_ms < 0)
 		timeout_ms = 0;
-	CURLMcode mc = curl_multi_poll(d->multi, w, n_extra, timeout_ms, NULL);
-	if (mc != CURLM_OK) {
-		error_msg("unable to wait for transfers: %s", curl_multi_strerror(mc));
+	unsigned n = n_extra + smtp_pollfds(d, fds + n_extra, (unsigned)ARRAY_LEN(fds) - n_extra, &timeout_ms);
+	if (rest_client_step(d->rest, fds, n, timeout_ms) < 0) {
+		error_msg("unable to wait for transfers");
 		return -1;
 	}
 	for (unsigned i = 0; i < n_extra; i++)
-		extra[i].revents = w[i].revents;
-	int running;
-	curl_multi_perform(d->multi, &running);
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(d->multi, &left))) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct job *j = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-		finish(d, j, m->data.result);
-	}
+		extra[i].revents = fds[i].revents;
+	smtp_perform(d);
 	start_due(d);
 	return 0;
 }
@@ -764,16 +846,26 @@ bool deliverer_idle(const struct deliverer *d)
 	return true;
 }
 
+/* Stops the attempt of a job in flight, without a record. */
+static void stop_attempt(struct deliverer *d, struct job *j)
+{
+	if (j->easy) {
+		curl_multi_remove_handle(d->smtp, j->easy);
+		curl_easy_cleanup(j->easy);
+		j->easy = NULL;
+		d->smtp_running--;
+	} else if (j->running) {
+		rest_cancel(d->rest, j);
+	}
+	j->running = false;
+}
+
 void deliverer_abandon(struct deliverer *d)
 {
 	for (int c = 0; c < CH_COUNT; c++) {
 		while (d->head[c]) {
 			struct job *j = d->head[c];
-			if (j->easy) {
-				curl_multi_remove_handle(d->multi, j->easy);
-				curl_easy_cleanup(j->easy);
-				j->easy = NULL;
-			}
+			stop_attempt(d, j);
 			if (!j->doc && j->path)
 				j->doc = spool_read_path_doc(j->path);
 			if (!j->path && d->o.spool_dir) {
@@ -824,12 +916,14 @@ struct deliver_counts deliverer_counts(const struct deliverer *d)
 
 struct deliverer *deliverer_new(const struct deliver_opts *o)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	http_global_init();
 	struct deliverer *d = ecalloc(1, sizeof *d);
 	d->o = *o;
-	d->multi = curl_multi_init();
-	if (!d->multi)
+	d->smtp = curl_multi_init();
+	if (!d->smtp)
 		die(EXIT_UNKNOWN, "unable to start libcurl");
+	d->rest = rest_client_new(&(struct rest_client_opts){
+		.parallel = CH_COUNT, .on_done = http_done, .on_retry = http_retrying, .user = d});
 	d->rng = retry_seed();
 	return d;
 }
@@ -840,12 +934,7 @@ void deliverer_free(struct deliverer *d)
 		return;
 	for (int c = 0; c < CH_COUNT; c++) {
 		while (d->head[c]) {
-			struct job *j = d->head[c];
-			if (j->easy) {
-				curl_multi_remove_handle(d->multi, j->easy);
-				curl_easy_cleanup(j->easy);
-				j->easy = NULL;
-			}
+			stop_attempt(d, d->head[c]);
 			pop(d, (enum channel_id)c);
 		}
 		for (struct job *j = d->held[c], *next; j; j = next) {
@@ -853,10 +942,10 @@ void deliverer_free(struct deliverer *d)
 			job_free(j);
 		}
 	}
-	curl_multi_cleanup(d->multi);
+	rest_client_free(d->rest);
+	curl_multi_cleanup(d->smtp);
 	for (size_t i = 0; i < d->n_spooled; i++)
 		free(d->spooled[i]);
 	free(d->spooled);
 	free(d);
-	curl_global_cleanup();
 }
