@@ -538,6 +538,13 @@ static const char *url_problem(const char *s, char *scheme, size_t scheme_size)
 	}
 }
 
+/* ", "-separated, as messages list what is allowed. */
+static void join_names(struct buf *out, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "%s%s", i ? ", " : "", names[i]);
+}
+
 static void check_url(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
 		      const char *path)
 {
@@ -555,8 +562,7 @@ static void check_url(struct apply_ctx *c, const struct spec *s, struct cfg_node
 		if (strcasecmp(scheme, s->schemes[i]) == 0)
 			return;
 	struct buf allowed = {0};
-	for (size_t i = 0; i < s->n_schemes; i++)
-		buf_printf(&allowed, "%s%s", i ? ", " : "", s->schemes[i]);
+	join_names(&allowed, s->schemes, s->n_schemes);
 	diag_error(c->d, n->loc.file, n->loc.line, n->loc.col,
 		   "%s: scheme \"%s\" is not allowed (expected %s)", shown_path(path), scheme,
 		   allowed.data);
@@ -575,8 +581,7 @@ static void check_enum(struct apply_ctx *c, const struct spec *s, struct cfg_nod
 		}
 	}
 	struct buf allowed = {0};
-	for (size_t i = 0; i < s->n_values; i++)
-		buf_printf(&allowed, "%s%s", i ? ", " : "", s->values[i]);
+	join_names(&allowed, s->values, s->n_values);
 	char buf[VALUE_SHOWN_MAX + 16];
 	diag_error(c->d, n->loc.file, n->loc.line, n->loc.col, "%s: %s is not one of %s",
 		   shown_path(path), describe(n, n->secret, buf, sizeof buf), allowed.data);
@@ -630,8 +635,35 @@ static bool required_here(const struct apply_ctx *c, const struct spec *ks, cons
 	return false;
 }
 
-static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node *map,
-		      const char *path)
+/* A member that is null or empty: an error when required, else replaced
+ * by the default when there is one. Returns the member now in its place. */
+static struct cfg_node *check_unset_member(struct apply_ctx *c, const struct spec *ms,
+					   struct cfg_node *map, struct cfg_node *prev,
+					   struct cfg_node *m, const char *path, const char *mpath)
+{
+	if (required_here(c, ms, path)) {
+		diag_error(c->d, m->loc.file, m->loc.line, m->loc.col, "%s: required, but %s", mpath,
+			   m->type == CFG_NULL ? "null" : "empty");
+	} else if (ms->def) {
+		struct cfg_node *dn = default_node(ms, m->key ? m->key : "");
+		dn->next = m->next;
+		if (prev)
+			prev->next = dn;
+		else
+			map->child = dn;
+		m->next = NULL;
+		cfg_node_free(m);
+		check_value(c, ms, dn, mpath);
+		return dn;
+	} else if (ms->secret) {
+		m->secret = true;
+	}
+	return m;
+}
+
+/* The members the map has, each against its spec. */
+static void check_members(struct apply_ctx *c, const struct spec *s, struct cfg_node *map,
+			  const char *path)
 {
 	bool free_form = s->n_keys == 0 && !s->entries;
 	struct cfg_node *prev = NULL;
@@ -644,34 +676,20 @@ static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node
 		if (!ms) {
 			if (!free_form && !s->allow_unknown)
 				report_unknown_key(c, s, m, mpath);
-			free(mpath);
-			continue;
+		} else if (is_unset(m)) {
+			m = check_unset_member(c, ms, map, prev, m, path, mpath);
+		} else {
+			check_value(c, ms, m, mpath);
 		}
-		if (is_unset(m)) {
-			if (required_here(c, ms, path)) {
-				diag_error(c->d, m->loc.file, m->loc.line, m->loc.col,
-					   "%s: required, but %s", mpath,
-					   m->type == CFG_NULL ? "null" : "empty");
-			} else if (ms->def) {
-				struct cfg_node *dn = default_node(ms, key);
-				dn->next = m->next;
-				if (prev)
-					prev->next = dn;
-				else
-					map->child = dn;
-				m->next = NULL;
-				cfg_node_free(m);
-				m = dn;
-				check_value(c, ms, m, mpath);
-			} else if (ms->secret) {
-				m->secret = true;
-			}
-			free(mpath);
-			continue;
-		}
-		check_value(c, ms, m, mpath);
 		free(mpath);
 	}
+}
+
+/* The named keys the map lacks: an error when required, else their
+ * default added. */
+static void check_absent_keys(struct apply_ctx *c, const struct spec *s, struct cfg_node *map,
+			      const char *path)
+{
 	for (size_t i = 0; i < s->n_keys; i++) {
 		const struct spec *ks = s->keys[i];
 		if (cfg_get(map, ks->name))
@@ -689,97 +707,119 @@ static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node
 	}
 }
 
+/* The min and max of a list or a map bound how many it holds. */
+static void check_count(struct apply_ctx *c, const struct spec *s, const struct cfg_node *n,
+			const char *path, const char *noun)
+{
+	size_t count = cfg_count(n);
+	char what[48];
+	snprintf(what, sizeof what, "%zu %s%s", count, noun, count == 1 ? "" : "s");
+	check_range(c, s, n, path, (double)count, what);
+}
+
+static void check_list(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+		       const char *path)
+{
+	if (n->type != CFG_LIST) {
+		type_error(c, s, n, path);
+		return;
+	}
+	check_count(c, s, n, path, "item");
+	if (!s->items)
+		return;
+	size_t i = 0;
+	for (struct cfg_node *m = n->child; m; m = m->next, i++) {
+		char *ipath = easprintf("%s[%zu]", path, i);
+		check_value(c, s->items, m, ipath);
+		free(ipath);
+	}
+}
+
+static void check_map(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+		      const char *path)
+{
+	if (n->type != CFG_MAP) {
+		type_error(c, s, n, path);
+		return;
+	}
+	check_count(c, s, n, path, "member");
+	check_members(c, s, n, path);
+	check_absent_keys(c, s, n, path);
+}
+
+/* Coerces a scalar to the type; *measure is then what min and max bound:
+ * the value, milliseconds, bytes, or a string's characters. false: the
+ * value is not of the type. */
+static bool coerce_to_type(enum schema_type type, struct cfg_node *n, double *measure)
+{
+	int64_t v = 0;
+	switch (type) {
+	case SCHEMA_STRING:
+		if (!coerce_string(n))
+			return false;
+		*measure = (double)utf8_length(n->str);
+		return true;
+	case SCHEMA_INT:
+		if (!coerce_int(n))
+			return false;
+		*measure = (double)n->i;
+		return true;
+	case SCHEMA_NUMBER:
+		if (!coerce_number(n))
+			return false;
+		*measure = n->d;
+		return true;
+	case SCHEMA_DURATION:
+		if (!coerce_duration(n, &v))
+			return false;
+		*measure = (double)v;
+		return true;
+	case SCHEMA_SIZE:
+		if (!coerce_size(n, &v))
+			return false;
+		*measure = (double)v;
+		return true;
+	case SCHEMA_BOOL: return coerce_bool(n);
+	case SCHEMA_URL: return n->type == CFG_STRING; /* as written: never typed from text */
+	case SCHEMA_ENUM: return is_scalar(n);
+	default: return false;
+	}
+}
+
+/* Every scalar type is checked in one shape: the value coerced to the type
+ * (else a type error), then what it measures against min and max; a URL
+ * and an enum are checked on their text instead, and a bool has no bounds. */
+static void check_scalar(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
+			 const char *path)
+{
+	double measure = 0;
+	if (!coerce_to_type(s->type, n, &measure)) {
+		type_error(c, s, n, path);
+	} else if (s->type == SCHEMA_URL) {
+		check_url(c, s, n, path);
+	} else if (s->type == SCHEMA_ENUM) {
+		check_enum(c, s, n, path);
+	} else if (s->type == SCHEMA_STRING) {
+		char what[48];
+		snprintf(what, sizeof what, "length %zu", (size_t)measure);
+		check_range(c, s, n, path, measure, what);
+	} else if (s->type != SCHEMA_BOOL) {
+		check_range(c, s, n, path, measure, NULL);
+	}
+}
+
 static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
 			const char *path)
 {
-	int64_t v;
 	/* before any message names a value under it; a key named like a secret
 	 * is one for messages too, whatever the schema says */
 	if (s->secret || redact_key_looks_secret(n->key))
 		mark_secret(c, n, false);
 	switch (s->type) {
-	case SCHEMA_ANY:
-		break;
-	case SCHEMA_STRING:
-		if (!coerce_string(n))
-			type_error(c, s, n, path);
-		else if (s->has_min || s->has_max) {
-			char what[48];
-			snprintf(what, sizeof what, "length %zu", utf8_length(n->str));
-			check_range(c, s, n, path, (double)utf8_length(n->str), what);
-		}
-		break;
-	case SCHEMA_INT:
-		if (!coerce_int(n))
-			type_error(c, s, n, path);
-		else
-			check_range(c, s, n, path, (double)n->i, NULL);
-		break;
-	case SCHEMA_NUMBER:
-		if (!coerce_number(n))
-			type_error(c, s, n, path);
-		else
-			check_range(c, s, n, path, n->d, NULL);
-		break;
-	case SCHEMA_BOOL:
-		if (!coerce_bool(n))
-			type_error(c, s, n, path);
-		break;
-	case SCHEMA_DURATION:
-		if (!coerce_duration(n, &v))
-			type_error(c, s, n, path);
-		else
-			check_range(c, s, n, path, (double)v, NULL);
-		break;
-	case SCHEMA_SIZE:
-		if (!coerce_size(n, &v))
-			type_error(c, s, n, path);
-		else
-			check_range(c, s, n, path, (double)v, NULL);
-		break;
-	case SCHEMA_URL:
-		if (n->type != CFG_STRING)
-			type_error(c, s, n, path);
-		else
-			check_url(c, s, n, path);
-		break;
-	case SCHEMA_ENUM:
-		if (!is_scalar(n))
-			type_error(c, s, n, path);
-		else
-			check_enum(c, s, n, path);
-		break;
-	case SCHEMA_LIST: {
-		if (n->type != CFG_LIST) {
-			type_error(c, s, n, path);
-			break;
-		}
-		size_t count = cfg_count(n);
-		char what[48];
-		snprintf(what, sizeof what, "%zu item%s", count, count == 1 ? "" : "s");
-		check_range(c, s, n, path, (double)count, what);
-		if (!s->items)
-			break;
-		size_t i = 0;
-		for (struct cfg_node *m = n->child; m; m = m->next, i++) {
-			char *ipath = easprintf("%s[%zu]", path, i);
-			check_value(c, s->items, m, ipath);
-			free(ipath);
-		}
-		break;
-	}
-	case SCHEMA_MAP: {
-		if (n->type != CFG_MAP) {
-			type_error(c, s, n, path);
-			break;
-		}
-		size_t count = cfg_count(n);
-		char what[48];
-		snprintf(what, sizeof what, "%zu member%s", count, count == 1 ? "" : "s");
-		check_range(c, s, n, path, (double)count, what);
-		check_map(c, s, n, path);
-		break;
-	}
+	case SCHEMA_ANY: break;
+	case SCHEMA_LIST: check_list(c, s, n, path); break;
+	case SCHEMA_MAP: check_map(c, s, n, path); break;
+	default: check_scalar(c, s, n, path); break;
 	}
 	if (s->secret)
 		mark_secret(c, n, true); /* after coercion: the values as tools will see them */
@@ -815,14 +855,13 @@ static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum 
 #define SCHEMA_ERROR(d, node, ...) \
 	diag_error(d, (node)->loc.file, (node)->loc.line, (node)->loc.col, __VA_ARGS__)
 
-static bool parse_bool_field(const struct cfg_node *f, const char *path, bool *out, struct diag *d)
+static void parse_bool_field(const struct cfg_node *f, const char *path, bool *out, struct diag *d)
 {
 	if (f->type != CFG_BOOL) {
 		SCHEMA_ERROR(d, f, "%s: %s must be true or false", path, f->key);
-		return false;
+		return;
 	}
 	*out = f->b;
-	return true;
 }
 
 /* values/schemes: a non-empty list of scalars, kept as their text. */
@@ -844,66 +883,91 @@ static void parse_text_list(const struct cfg_node *f, const char *path, char ***
 	}
 }
 
-/* min/max in the unit of the type: a duration or size in its own syntax,
- * else a number. */
-static void parse_bound(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+static void field_not_applicable(const struct spec *s, const struct cfg_node *f, const char *label,
+				 struct diag *d)
 {
-	bool is_min = strcmp(f->key, "min") == 0;
-	double v = 0;
-	int64_t i64;
-	bool ok = false;
-	char tmp[64];
-	const char *text = is_scalar(f) ? scalar_text(f, tmp, sizeof tmp) : "";
-	switch (s->type) {
+	SCHEMA_ERROR(d, f, "%s: %s does not apply to type %s", label, f->key, type_name(s->type));
+}
+
+/* Whether min and max apply: they bound a value, a length or a count. */
+static bool has_bounds(enum schema_type type)
+{
+	switch (type) {
 	case SCHEMA_DURATION:
-		if (f->type == CFG_INT || f->type == CFG_NUMBER) {
-			double secs = f->type == CFG_INT ? (double)f->i : f->d;
-			ok = isfinite(secs) && secs >= 0;
-			v = secs * 1000;
-		} else if (f->type == CFG_STRING && duration_parse(text, &i64) == 0) {
-			ok = true;
-			v = (double)i64;
-		}
-		break;
 	case SCHEMA_SIZE:
-		if (f->type == CFG_INT && f->i >= 0) {
-			ok = true;
-			v = (double)f->i;
-		} else if (f->type == CFG_STRING && size_parse(text, &i64) == 0) {
-			ok = true;
-			v = (double)i64;
-		}
-		break;
 	case SCHEMA_INT:
 	case SCHEMA_NUMBER:
 	case SCHEMA_STRING:
 	case SCHEMA_LIST:
 	case SCHEMA_MAP:
-		if (f->type == CFG_INT) {
-			ok = true;
-			v = (double)f->i;
-		} else if (f->type == CFG_NUMBER && isfinite(f->d)) {
-			ok = true;
-			v = f->d;
-		}
-		if (ok && s->type != SCHEMA_INT && s->type != SCHEMA_NUMBER && (v < 0 || v != trunc(v)))
-			ok = false; /* a length */
-		break;
+		return true;
 	default:
-		SCHEMA_ERROR(d, f, "%s: %s does not apply to type %s", path, f->key,
-			     type_name(s->type));
+		return false;
+	}
+}
+
+/* A bound in the unit of the type: a duration (milliseconds) or a size in
+ * its own syntax, else a number, which for a length or a count is a whole
+ * number, 0 or more. false: f is not one. */
+static bool bound_value(enum schema_type type, const struct cfg_node *f, const char *text, double *v)
+{
+	int64_t i64;
+	switch (type) {
+	case SCHEMA_DURATION:
+		if (f->type == CFG_INT || f->type == CFG_NUMBER) {
+			double secs = f->type == CFG_INT ? (double)f->i : f->d;
+			*v = secs * 1000;
+			return isfinite(secs) && secs >= 0;
+		}
+		if (f->type != CFG_STRING || duration_parse(text, &i64) != 0)
+			return false;
+		*v = (double)i64;
+		return true;
+	case SCHEMA_SIZE:
+		if (f->type == CFG_INT && f->i >= 0)
+			i64 = f->i;
+		else if (f->type != CFG_STRING || size_parse(text, &i64) != 0)
+			return false;
+		*v = (double)i64;
+		return true;
+	default:
+		if (f->type == CFG_INT)
+			*v = (double)f->i;
+		else if (f->type == CFG_NUMBER && isfinite(f->d))
+			*v = f->d;
+		else
+			return false;
+		return type == SCHEMA_INT || type == SCHEMA_NUMBER || (*v >= 0 && *v == trunc(*v));
+	}
+}
+
+static const char *bound_kind(enum schema_type type)
+{
+	switch (type) {
+	case SCHEMA_DURATION: return "a duration";
+	case SCHEMA_SIZE: return "a size";
+	case SCHEMA_INT:
+	case SCHEMA_NUMBER: return "a number";
+	default: return "a length (an int, 0 or more)";
+	}
+}
+
+/* min/max; their text is kept for messages. */
+static void parse_bound(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	const char *label = shown_path(path);
+	char tmp[64];
+	const char *text = is_scalar(f) ? scalar_text(f, tmp, sizeof tmp) : "";
+	double v = 0;
+	if (!has_bounds(s->type)) {
+		field_not_applicable(s, f, label, d);
 		return;
 	}
-	if (!ok) {
-		const char *want = s->type == SCHEMA_DURATION ? "a duration"
-				   : s->type == SCHEMA_SIZE   ? "a size"
-				   : s->type == SCHEMA_INT || s->type == SCHEMA_NUMBER
-					   ? "a number"
-					   : "a length (an int, 0 or more)";
-		SCHEMA_ERROR(d, f, "%s: %s must be %s", path, f->key, want);
+	if (!bound_value(s->type, f, text, &v)) {
+		SCHEMA_ERROR(d, f, "%s: %s must be %s", label, f->key, bound_kind(s->type));
 		return;
 	}
-	if (is_min) {
+	if (strcmp(f->key, "min") == 0) {
 		s->has_min = true;
 		s->min = v;
 		free(s->min_text);
@@ -916,129 +980,169 @@ static void parse_bound(struct spec *s, const struct cfg_node *f, const char *pa
 	}
 }
 
-static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum spec_place place,
-			       struct diag *d)
-{
-	static const char *const fields[] = {
-		"type", "description", "default", "required", "secret", "min", "max",
-		"values", "schemes", "items", "keys", "entries", "allow_unknown",
-	};
-	const char *label = shown_path(path);
-	if (n->type != CFG_MAP) {
-		SCHEMA_ERROR(d, n, "%s: a spec must be a map (type: ..., ...)", label);
-		return NULL;
-	}
-	struct spec *s = ecalloc(1, sizeof *s);
-	unsigned errors = d->errors;
+/* ---- the fields of a spec, one parser each ---- */
 
+static void parse_description(struct spec *s, const struct cfg_node *f, const char *path,
+			      struct diag *d)
+{
+	if (f->type != CFG_STRING)
+		SCHEMA_ERROR(d, f, "%s: description must be a string", shown_path(path));
+	else
+		s->description = estrdup(f->str ? f->str : "");
+}
+
+static void parse_secret(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	parse_bool_field(f, shown_path(path), &s->secret, d);
+}
+
+static void parse_required(struct spec *s, const struct cfg_node *f, const char *path,
+			   struct diag *d)
+{
+	parse_bool_field(f, shown_path(path), &s->required, d);
+}
+
+static void parse_default(struct spec *s, const struct cfg_node *f, const char *path,
+			  struct diag *d)
+{
+	(void)path;
+	(void)d;
+	s->def = cfg_copy(f);
+}
+
+static void parse_values(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	parse_text_list(f, shown_path(path), &s->values, &s->n_values, d);
+}
+
+static void parse_schemes(struct spec *s, const struct cfg_node *f, const char *path,
+			  struct diag *d)
+{
+	parse_text_list(f, shown_path(path), &s->schemes, &s->n_schemes, d);
+}
+
+static void parse_items(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	char *ipath = easprintf("%s[]", path);
+	s->items = spec_parse(f, ipath, PLACE_OTHER, d);
+	free(ipath);
+}
+
+static void parse_entries(struct spec *s, const struct cfg_node *f, const char *path,
+			  struct diag *d)
+{
+	char *epath = *path ? easprintf("%s.*", path) : estrdup("*");
+	s->entries = spec_parse(f, epath, PLACE_OTHER, d);
+	free(epath);
+}
+
+static void parse_allow_unknown(struct spec *s, const struct cfg_node *f, const char *path,
+				struct diag *d)
+{
+	parse_bool_field(f, shown_path(path), &s->allow_unknown, d);
+}
+
+static void parse_keys(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d)
+{
+	if (f->type != CFG_MAP) {
+		SCHEMA_ERROR(d, f, "%s: keys must be a map of specs", shown_path(path));
+		return;
+	}
+	s->keys = ecalloc(cfg_count(f) + 1, sizeof *s->keys);
+	for (const struct cfg_node *m = f->child; m; m = m->next) {
+		char *kpath = path_join(path, m->key ? m->key : "");
+		struct spec *ks = spec_parse(m, kpath, PLACE_MEMBER, d);
+		free(kpath);
+		if (!ks)
+			continue;
+		ks->name = estrdup(m->key ? m->key : "");
+		s->keys[s->n_keys++] = ks;
+	}
+}
+
+enum field_scope {
+	FIELD_ANY,    /* any spec */
+	FIELD_MEMBER, /* only a member of keys */
+	FIELD_TYPED,  /* read once the type is known (min and max: the types they bound) */
+	FIELD_OF_TYPE /* only a spec of one type */
+};
+
+static const struct spec_field {
+	const char *name;
+	enum field_scope scope;
+	enum schema_type type; /* FIELD_OF_TYPE: the type */
+	void (*parse)(struct spec *s, const struct cfg_node *f, const char *path, struct diag *d);
+} spec_fields[] = {
+	{"type", FIELD_ANY, SCHEMA_ANY, NULL}, /* read first: parse_type() */
+	{"description", FIELD_ANY, SCHEMA_ANY, parse_description},
+	{"secret", FIELD_ANY, SCHEMA_ANY, parse_secret},
+	{"required", FIELD_MEMBER, SCHEMA_ANY, parse_required},
+	{"default", FIELD_MEMBER, SCHEMA_ANY, parse_default},
+	{"min", FIELD_TYPED, SCHEMA_ANY, parse_bound},
+	{"max", FIELD_TYPED, SCHEMA_ANY, parse_bound},
+	{"values", FIELD_OF_TYPE, SCHEMA_ENUM, parse_values},
+	{"schemes", FIELD_OF_TYPE, SCHEMA_URL, parse_schemes},
+	{"items", FIELD_OF_TYPE, SCHEMA_LIST, parse_items},
+	{"keys", FIELD_OF_TYPE, SCHEMA_MAP, parse_keys},
+	{"entries", FIELD_OF_TYPE, SCHEMA_MAP, parse_entries},
+	{"allow_unknown", FIELD_OF_TYPE, SCHEMA_MAP, parse_allow_unknown},
+};
+
+/* The spec's type, from its type field. false: missing or unknown. */
+static bool parse_type(struct spec *s, const struct cfg_node *n, const char *label, struct diag *d)
+{
 	const struct cfg_node *t = cfg_get(n, "type");
-	bool type_known = false;
 	if (!t) {
 		SCHEMA_ERROR(d, n, "%s: missing type", label);
-	} else if (t->type != CFG_STRING) {
+		return false;
+	}
+	if (t->type != CFG_STRING) {
 		SCHEMA_ERROR(d, t, "%s: type must be a name (string, int, map, ...)", label);
-	} else {
-		for (size_t i = 0; i < ARRAY_LEN(type_names); i++) {
-			if (strcmp(t->str, type_names[i].name) == 0) {
-				s->type = type_names[i].type;
-				type_known = true;
-			}
-		}
-		if (!type_known)
-			SCHEMA_ERROR(d, t,
-				     "%s: unknown type \"%s\" (expected any, string, int, number, "
-				     "bool, duration, size, url, enum, list or map)",
-				     label, t->str);
+		return false;
 	}
-
-	for (const struct cfg_node *f = n->child; f; f = f->next) {
-		const char *k = f->key ? f->key : "";
-		size_t fi;
-		for (fi = 0; fi < ARRAY_LEN(fields); fi++)
-			if (strcmp(k, fields[fi]) == 0)
-				break;
-		if (fi == ARRAY_LEN(fields)) {
-			SCHEMA_ERROR(d, f, "%s: unknown spec field \"%s\"", label, k);
-			continue;
+	for (size_t i = 0; i < ARRAY_LEN(type_names); i++) {
+		if (strcmp(t->str, type_names[i].name) == 0) {
+			s->type = type_names[i].type;
+			return true;
 		}
-		if (strcmp(k, "type") == 0)
-			continue;
-		if (strcmp(k, "description") == 0) {
-			if (f->type != CFG_STRING)
-				SCHEMA_ERROR(d, f, "%s: description must be a string", label);
-			else
-				s->description = estrdup(f->str ? f->str : "");
-			continue;
-		}
-		if (strcmp(k, "secret") == 0) {
-			parse_bool_field(f, label, &s->secret, d);
-			continue;
-		}
-		if (strcmp(k, "required") == 0 || strcmp(k, "default") == 0) {
-			if (place != PLACE_MEMBER) {
-				SCHEMA_ERROR(d, f, "%s: %s applies only to a member of keys", label, k);
-				continue;
-			}
-			if (k[0] == 'r')
-				parse_bool_field(f, label, &s->required, d);
-			else
-				s->def = cfg_copy(f);
-			continue;
-		}
-		if (!type_known)
-			continue; /* the fields below depend on the type */
-		bool applies = true;
-		if (strcmp(k, "min") == 0 || strcmp(k, "max") == 0) {
-			parse_bound(s, f, label, d);
-			continue;
-		} else if (strcmp(k, "values") == 0) {
-			applies = s->type == SCHEMA_ENUM;
-			if (applies)
-				parse_text_list(f, label, &s->values, &s->n_values, d);
-		} else if (strcmp(k, "schemes") == 0) {
-			applies = s->type == SCHEMA_URL;
-			if (applies)
-				parse_text_list(f, label, &s->schemes, &s->n_schemes, d);
-		} else if (strcmp(k, "items") == 0) {
-			applies = s->type == SCHEMA_LIST;
-			if (applies) {
-				char *ipath = easprintf("%s[]", path);
-				s->items = spec_parse(f, ipath, PLACE_OTHER, d);
-				free(ipath);
-			}
-		} else if (strcmp(k, "entries") == 0) {
-			applies = s->type == SCHEMA_MAP;
-			if (applies) {
-				char *epath = *path ? easprintf("%s.*", path) : estrdup("*");
-				s->entries = spec_parse(f, epath, PLACE_OTHER, d);
-				free(epath);
-			}
-		} else if (strcmp(k, "allow_unknown") == 0) {
-			applies = s->type == SCHEMA_MAP;
-			if (applies)
-				parse_bool_field(f, label, &s->allow_unknown, d);
-		} else if (strcmp(k, "keys") == 0) {
-			applies = s->type == SCHEMA_MAP;
-			if (applies && f->type != CFG_MAP) {
-				SCHEMA_ERROR(d, f, "%s: keys must be a map of specs", label);
-			} else if (applies) {
-				s->keys = ecalloc(cfg_count(f) + 1, sizeof *s->keys);
-				for (const struct cfg_node *m = f->child; m; m = m->next) {
-					char *kpath = path_join(path, m->key ? m->key : "");
-					struct spec *ks = spec_parse(m, kpath, PLACE_MEMBER, d);
-					free(kpath);
-					if (!ks)
-						continue;
-					ks->name = estrdup(m->key ? m->key : "");
-					s->keys[s->n_keys++] = ks;
-				}
-			}
-		}
-		if (!applies)
-			SCHEMA_ERROR(d, f, "%s: %s does not apply to type %s", label, k,
-				     type_name(s->type));
 	}
+	SCHEMA_ERROR(d, t,
+		     "%s: unknown type \"%s\" (expected any, string, int, number, "
+		     "bool, duration, size, url, enum, list or map)",
+		     label, t->str);
+	return false;
+}
 
+static void parse_field(struct spec *s, const struct cfg_node *f, const char *path,
+			enum spec_place place, bool type_known, struct diag *d)
+{
+	const char *label = shown_path(path), *k = f->key ? f->key : "";
+	const struct spec_field *sf = NULL;
+	for (size_t i = 0; i < ARRAY_LEN(spec_fields) && !sf; i++)
+		if (strcmp(k, spec_fields[i].name) == 0)
+			sf = &spec_fields[i];
+	if (!sf) {
+		SCHEMA_ERROR(d, f, "%s: unknown spec field \"%s\"", label, k);
+		return;
+	}
+	if (sf->scope == FIELD_MEMBER && place != PLACE_MEMBER) {
+		SCHEMA_ERROR(d, f, "%s: %s applies only to a member of keys", label, k);
+		return;
+	}
+	if ((sf->scope == FIELD_TYPED || sf->scope == FIELD_OF_TYPE) && !type_known)
+		return; /* what they mean depends on the type */
+	if (sf->scope == FIELD_OF_TYPE && s->type != sf->type) {
+		field_not_applicable(s, f, label, d);
+		return;
+	}
+	if (sf->parse)
+		sf->parse(s, f, path, d);
+}
+
+/* What the fields must agree on. */
+static void check_fields_agree(const struct spec *s, const struct cfg_node *n, const char *label,
+			       bool type_known, struct diag *d)
+{
 	if (type_known && s->type == SCHEMA_ENUM && !s->values && !cfg_get(n, "values"))
 		SCHEMA_ERROR(d, n, "%s: an enum needs values", label);
 	if (s->has_min && s->has_max && s->min > s->max)
@@ -1046,20 +1150,39 @@ static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum 
 	if (s->required && s->def)
 		SCHEMA_ERROR(d, cfg_get(n, "default"),
 			     "%s: a required key has no use for a default", label);
+}
 
-	/* The default must itself pass the spec: checked on a copy, strictly,
-	 * with messages located at the default in the schema file. */
-	if (d->errors == errors && s->def) {
-		struct cfg_node *copy = cfg_copy(s->def);
-		struct apply_ctx c = {.d = d, .strict = true, .register_secrets = false};
-		char *dpath = easprintf("%s (default)", path);
-		if (is_unset(copy))
-			SCHEMA_ERROR(d, copy, "%s: a default must not be null or empty", dpath);
-		else
-			check_value(&c, s, copy, dpath);
-		free(dpath);
-		cfg_node_free(copy);
+/* The default must itself pass the spec: checked on a copy, strictly,
+ * with messages located at the default in the schema file. */
+static void check_default(const struct spec *s, const char *path, struct diag *d)
+{
+	struct cfg_node *copy = cfg_copy(s->def);
+	struct apply_ctx c = {.d = d, .strict = true, .register_secrets = false};
+	char *dpath = easprintf("%s (default)", path);
+	if (is_unset(copy))
+		SCHEMA_ERROR(d, copy, "%s: a default must not be null or empty", dpath);
+	else
+		check_value(&c, s, copy, dpath);
+	free(dpath);
+	cfg_node_free(copy);
+}
+
+static struct spec *spec_parse(const struct cfg_node *n, const char *path, enum spec_place place,
+			       struct diag *d)
+{
+	const char *label = shown_path(path);
+	if (n->type != CFG_MAP) {
+		SCHEMA_ERROR(d, n, "%s: a spec must be a map (type: ..., ...)", label);
+		return NULL;
 	}
+	struct spec *s = ecalloc(1, sizeof *s);
+	unsigned errors = d->errors;
+	bool type_known = parse_type(s, n, label, d);
+	for (const struct cfg_node *f = n->child; f; f = f->next)
+		parse_field(s, f, path, place, type_known, d);
+	check_fields_agree(s, n, label, type_known, d);
+	if (d->errors == errors && s->def)
+		check_default(s, path, d);
 	return s;
 }
 
