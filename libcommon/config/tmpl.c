@@ -171,6 +171,103 @@ static const char *closing_brace(const char *dollar, const char *end)
 	return NULL;
 }
 
+/* One ${...}, as parsed. */
+struct braced_template {
+	const char *dollar, *close; /* its "${" and its "}" */
+	const char *name;
+	size_t name_len;
+	bool colon;       /* ":-", ":?", ":+": an empty value counts as unset too */
+	char op;          /* '-', '?' or '+'; 0 for a bare ${NAME} */
+	const char *word; /* default, message or replacement: [word, close) */
+};
+
+/* Reads the name and the operator of t. Returns what is wrong, or NULL. */
+static const char *parse_braced(struct braced_template *t)
+{
+	const char *p = t->dollar + 2;
+	t->name = p;
+	if (p == t->close)
+		return "no variable name";
+	if (!is_name_start(*p))
+		return "a variable name starts with a letter or _";
+	while (p < t->close && is_name_char(*p))
+		p++;
+	t->name_len = (size_t)(p - t->name);
+	if (p < t->close) {
+		if (*p == ':') {
+			t->colon = true;
+			p++;
+		}
+		if (p < t->close && (*p == '-' || *p == '?' || *p == '+'))
+			t->op = *p++;
+		else
+			return "expected :- - :? ? :+ or + after the name";
+	}
+	t->word = p;
+	return NULL;
+}
+
+/* ${VAR?message} with VAR missing: an error carrying the message, expanded
+ * with secrets masked. */
+static void required_missing(struct expander *x, const struct braced_template *t, const char *var,
+			     int depth)
+{
+	struct buf msg = {0};
+	unsigned before = x->d->errors;
+	x->in_message++;
+	expand(x, t->word, t->close, &msg, depth + 1);
+	x->in_message--;
+	/* An error inside the message is the one to report. */
+	if (x->d->errors == before) {
+		int line, col;
+		locate(x, t->dollar, &line, &col);
+		if (msg.len)
+			diag_error(x->d, x->c->file, line, col,
+				   "required variable %s is missing a value: %s", var, msg.data);
+		else
+			diag_error(x->d, x->c->file, line, col,
+				   "required variable %s is missing a value", var);
+	}
+	x->failed = true;
+	buf_free(&msg);
+}
+
+/* Puts what t stands for into out (NULL: checks syntax only); val is the
+ * value of var, NULL when unset. The word is parsed whether or not it is
+ * used. */
+static void expand_braced(struct expander *x, const struct braced_template *t, const char *var,
+			  const char *val, struct buf *out, int depth)
+{
+	bool set = val != NULL;
+	bool present = set && (!t->colon || *val);
+	switch (t->op) {
+	case 0:
+		if (out && set)
+			put_value(x, out, var, val);
+		else if (out)
+			unset_variable(x, t->dollar, var);
+		break;
+	case '-':
+		if (out && present)
+			put_value(x, out, var, val);
+		expand(x, t->word, t->close, out && !present ? out : NULL, depth + 1);
+		break;
+	case '?':
+		if (out && !present) {
+			required_missing(x, t, var, depth);
+			break;
+		}
+		if (out)
+			put_value(x, out, var, val);
+		expand(x, t->word, t->close, NULL, depth + 1);
+		break;
+	case '+':
+		/* Not present: the result is the (empty or absent) value, i.e. "". */
+		expand(x, t->word, t->close, out && present ? out : NULL, depth + 1);
+		break;
+	}
+}
+
 /* Expands the braced template at dollar ("${"). out == NULL checks syntax
  * only: the branch of a template that is not taken (the default of a set
  * variable) is still parsed, so a typo there is found before the day the
@@ -179,104 +276,26 @@ static const char *closing_brace(const char *dollar, const char *end)
 static const char *braced(struct expander *x, const char *dollar, const char *end, struct buf *out,
 			  int depth)
 {
-	const char *close = closing_brace(dollar, end);
-	if (!close) {
+	struct braced_template t = {.dollar = dollar, .close = closing_brace(dollar, end)};
+	if (!t.close) {
 		invalid_template(x, dollar, end, "no closing brace");
 		return NULL;
 	}
-	const char *p = dollar + 2, *name = p;
-	if (p == close) {
-		invalid_template(x, dollar, close + 1, "no variable name");
-		return close + 1;
+	const char *why = parse_braced(&t);
+	if (!why && depth >= TMPL_MAX_DEPTH)
+		why = "templates nested too deeply";
+	if (why) {
+		invalid_template(x, dollar, t.close + 1, why);
+		return t.close + 1;
 	}
-	if (!is_name_start(*p)) {
-		invalid_template(x, dollar, close + 1,
-				 "a variable name starts with a letter or _");
-		return close + 1;
-	}
-	while (p < close && is_name_char(*p))
-		p++;
-	size_t name_len = (size_t)(p - name);
-	bool colon = false;
-	char op = 0;
-	if (p < close) {
-		if (*p == ':') {
-			colon = true;
-			p++;
-		}
-		if (p < close && (*p == '-' || *p == '?' || *p == '+')) {
-			op = *p++;
-		} else {
-			invalid_template(x, dollar, close + 1,
-					 "expected :- - :? ? :+ or + after the name");
-			return close + 1;
-		}
-	}
-	if (depth >= TMPL_MAX_DEPTH) {
-		invalid_template(x, dollar, close + 1, "templates nested too deeply");
-		return close + 1;
-	}
-
-	const char *word = p; /* default, message or replacement: [word, close) */
-	char *var = estrndup(name, name_len), *origin = NULL;
+	char *var = estrndup(t.name, t.name_len), *origin = NULL;
 	const char *val = out ? lookup(x, var, &origin) : NULL;
-	bool set = val != NULL, filled = set && *val;
-
-	switch (op) {
-	case 0:
-		if (out && set)
-			put_value(x, out, var, val);
-		else if (out)
-			unset_variable(x, dollar, var);
-		break;
-	case '-': {
-		bool fallback = !set || (colon && !filled);
-		if (out && !fallback)
-			put_value(x, out, var, val);
-		expand(x, word, close, out && fallback ? out : NULL, depth + 1);
-		break;
-	}
-	case '?': {
-		bool missing = !set || (colon && !filled);
-		if (out && missing) {
-			struct buf msg = {0};
-			unsigned before = x->d->errors;
-			x->in_message++;
-			expand(x, word, close, &msg, depth + 1);
-			x->in_message--;
-			/* An error inside the message is the one to report. */
-			if (x->d->errors == before) {
-				int line, col;
-				locate(x, dollar, &line, &col);
-				if (msg.len)
-					diag_error(x->d, x->c->file, line, col,
-						   "required variable %s is missing a value: %s", var,
-						   msg.data);
-				else
-					diag_error(x->d, x->c->file, line, col,
-						   "required variable %s is missing a value", var);
-			}
-			x->failed = true;
-			buf_free(&msg);
-		} else {
-			if (out)
-				put_value(x, out, var, val);
-			expand(x, word, close, NULL, depth + 1);
-		}
-		break;
-	}
-	case '+': {
-		/* Not present: the result is the (empty or absent) value, i.e. "". */
-		bool present = set && (!colon || filled);
-		expand(x, word, close, out && present ? out : NULL, depth + 1);
-		break;
-	}
-	}
-	if (out && set)
+	expand_braced(x, &t, var, val, out, depth);
+	if (out && val)
 		note_origin(x, var, origin);
 	free(origin);
 	free(var);
-	return close + 1;
+	return t.close + 1;
 }
 
 /* Expands [s, end) into out (NULL: check syntax only). */
