@@ -96,7 +96,7 @@ deploy_ok() {
 		run --separate-stderr deploy-stage "$o"
 		[[ $stderr != *"unknown or ambiguous option"* ]]
 	done
-	for cmd in lock begin gate apply finish status history e2e; do
+	for cmd in lock begin gate apply finish status history e2e alert; do
 		deploy-stage --help | grep -q "^ *\(usage: \)\?deploy-stage $cmd" || { echo "--help: $cmd" >&2; false; }
 		grep -q "^\.B deploy-stage $cmd" "$REPO_ROOT/man/man1/deploy-stage.1" || { echo "SYNOPSIS: $cmd" >&2; false; }
 		run --separate-stderr deploy-stage "$cmd"
@@ -1062,4 +1062,108 @@ big_reports() {
 	run --separate-stderr deploy-stage report t - </dev/null
 	assert_equal "$status" 65
 	[[ $stderr == *"no reports on stdin"* ]]
+}
+
+@test "gate: the summary says which reports failed it and how many only warned; data names each report's tool and verdict" {
+	export SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/nothing-here"
+	gate_summary() { # gate_summary STAGE [--strict] < reports: the gate report's summary
+		deploy-stage gate "$@" --dry-run 2>/dev/null | jq -r .summary
+	}
+	run gate_summary post-deploy < <(report db-check ok; report svc-probe warning; report svc-probe critical; report e2e unknown)
+	assert_output "post-deploy gate failed: 2 of 4 reports failed (svc-probe critical, e2e unknown); 1 with warnings, which alone do not fail a gate"
+	run gate_summary pre-deploy < <(report db-check critical)
+	assert_output "pre-deploy gate failed: 1 report failed (db-check critical)"
+	run gate_summary readiness < <(report db-check ok; report rollback ok)
+	assert_output "readiness gate passed: 2 reports, all ok"
+	run gate_summary infrastructure < <(report db-check ok; report svc-probe warning)
+	assert_output "infrastructure gate passed: 2 reports; 1 with warnings, which alone do not fail a gate"
+	run gate_summary infrastructure --strict < <(report db-check ok; report svc-probe warning)
+	assert_output "infrastructure gate failed: 1 of 2 reports failed (svc-probe warning)"
+	run gate_summary pre-deploy < <(report db-check ok; echo '{"kind":"event","x":1}')
+	assert_output 'pre-deploy gate failed: 1 report; stdin:2: not a report (kind "event")'
+	run gate_summary pre-deploy </dev/null
+	assert_output "pre-deploy gate failed: 0 reports; no reports on stdin"
+	{ report db-check ok; report svc-probe critical; report svc-probe ok; } |
+		deploy-stage gate application --dry-run >out.json || true
+	assert_equal "$(jq -c '[.checks[].data | [.tool, .fails_gate]]' out.json)" \
+		'[["db-check",false],["svc-probe",true],["svc-probe",false]]'
+	[ ! -e "$SHIPSHAPE_STATE_DIR" ]
+}
+
+# alerts [DEPLOY]: deploy-stage alert's documents, one compact line each
+alerts() { ds alert "$@" | jq -c '{status, labels, summary: .annotations.summary, startsAt, endsAt}'; }
+
+@test "alert: a failed deploy fires DeployFailed from the journal; a good one resolves the failures since the previous good one" {
+	jq '.environment = "staging"' config.json >c && mv c config.json
+	deploy_ok v1
+	# pre-deploy fails: nothing was deployed
+	ds begin --release v2 >/dev/null
+	report db-check critical | ds gate pre-deploy >/dev/null || true
+	ds finish --result failed >/dev/null
+	run --separate-stderr alerts
+	assert_success
+	assert_equal "$(json_get .status)" firing
+	assert_equal "$(json_get '.labels | tojson')" \
+		'{"alertname":"DeployFailed","severity":"critical","service":"api","environment":"staging","release":"v2","deploy":"2"}'
+	assert_equal "$(json_get .summary)" "deploy of v2 to api failed at pre-deploy (the pre-deploy gate failed); nothing was deployed"
+	assert_equal "$(json_get .startsAt)" "$(journal 2 | jq -r 'select(.type == "finish") | .time')"
+	# the driver fails, and nothing rolls back
+	command_config '["sh","-c","echo workers did not start >&2; exit 3"]'
+	jq '.environment = "staging"' config.json >c && mv c config.json
+	ds begin --release v3 >/dev/null
+	ds apply >/dev/null 2>&1 || true
+	ds finish --result failed >/dev/null
+	run --separate-stderr alerts 3
+	assert_equal "$(json_get .summary)" "deploy of v3 to api failed at application (the deploy driver failed: sh exited with status 3: workers did not start); v3 may be partly in place (not rolled back)"
+	# a post-deploy gate fails, and the rollback returns to v1
+	command_config
+	jq '.environment = "staging"' config.json >c && mv c config.json
+	ds begin --release v4 >/dev/null
+	ds apply >/dev/null
+	report svc-probe critical | ds gate post-deploy >/dev/null || true
+	rollback -c config.json --no-verify >/dev/null
+	run --separate-stderr alerts 4
+	assert_equal "$(json_get .summary)" "deploy of v4 to api failed at post-deploy (the post-deploy gate failed); rolled back to v1 by deploy 5"
+	# the last deploy is 4, not the rollback (5)
+	assert_equal "$(ds alert | jq -r .labels.deploy)" 4
+	run --separate-stderr ds alert 5
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 5 is a rollback"* ]]
+	# a good deploy resolves 2, 3 and 4 (not 1, good), with their labels
+	deploy_ok v6
+	run --separate-stderr alerts
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -r '"\(.status) \(.labels.deploy) \(.labels.release)"' | paste -sd, -)" \
+		"resolved 2 v2,resolved 3 v3,resolved 4 v4"
+	assert_equal "$(printf '%s\n' "$output" | jq -r .endsAt | sort -u)" "$(journal 6 | jq -r 'select(.type == "finish") | .time')"
+	[ "$(ds alert 2 | jq -c .labels)" = "$(printf '%s\n' "$output" | head -n 1 | jq -c .labels)" ]
+	# the next good deploy has nothing left to resolve
+	deploy_ok v7
+	run --separate-stderr ds alert
+	assert_success
+	assert_output ""
+	# a deploy still open, or unknown: refused
+	ds begin --release v8 >/dev/null
+	run --separate-stderr ds alert
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 8 is not finished"* ]]
+	run --separate-stderr ds alert 99
+	assert_equal "$status" 2
+	run --separate-stderr ds alert x
+	assert_equal "$status" 64
+	ds finish --result failed >/dev/null
+}
+
+@test "alert --dry-run: the alert a failure of --release would fire, without a deploy or any state" {
+	export SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/nothing-here"
+	run --separate-stderr ds alert --dry-run --release v9
+	assert_success
+	assert_equal "$(json_get '[.kind, .status, .labels] | tojson')" \
+		'["alert","firing",{"alertname":"DeployFailed","severity":"critical","service":"api","release":"v9"}]'
+	[[ $(json_get .annotations.summary) == "a failed deploy of v9 to api alerts here"* ]]
+	[ ! -e "$SHIPSHAPE_STATE_DIR" ]
+	run --separate-stderr ds alert --dry-run
+	assert_equal "$status" 64
+	run --separate-stderr ds alert 3 --dry-run --release v9
+	assert_equal "$status" 64
 }

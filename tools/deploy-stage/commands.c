@@ -335,11 +335,19 @@ static cJSON *gate_records(const struct gate_input *in, const char *stage, const
 	return records;
 }
 
+/* What the gate makes of its reports: how many warned, and the ones that
+ * fail it ("TOOL STATUS, ..."). */
+struct gate_tally {
+	unsigned warnings, failed;
+	struct buf failing;
+};
+
 /* One check in the gate report per input report, named STAGE.TOOL (#2, #3
- * for the same tool again): its status and summary, its failing checks in
- * data.failing. Returns whether the reports let the gate pass. */
+ * for the same tool again): its status and summary; in data, its tool, its
+ * failing checks (failing) and whether it fails the gate (fails_gate).
+ * Returns whether the reports let the gate pass. */
 static bool gate_judge_reports(const struct run *r, const struct gate_input *in, struct report *rep,
-			       unsigned *warnings)
+			       struct gate_tally *t)
 {
 	const char *stage = r->a->operand;
 	bool passed = true;
@@ -360,7 +368,10 @@ static bool gate_judge_reports(const struct run *r, const struct gate_input *in,
 		} else {
 			cJSON_AddNumberToObject(seen, name, 1);
 		}
+		bool fails = st == STATUS_CRITICAL || st == STATUS_UNKNOWN || (st == STATUS_WARNING && r->a->strict);
 		cJSON *data = cJSON_CreateObject();
+		cJSON_AddStringToObject(data, "tool", tool);
+		cJSON_AddBoolToObject(data, "fails_gate", fails);
 		cJSON *failing = cJSON_AddArrayToObject(data, "failing");
 		const cJSON *c;
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(doc, "checks"))
@@ -371,36 +382,63 @@ static bool gate_judge_reports(const struct run *r, const struct gate_input *in,
 		report_add_check(rep, name, st, (int64_t)json_path_number(doc, "duration_ms", 0), data, "%s",
 				 json_path_string(doc, "summary", status_name(st)));
 		free(name);
-		if (st == STATUS_CRITICAL || st == STATUS_UNKNOWN || (st == STATUS_WARNING && r->a->strict))
+		if (fails) {
 			passed = false;
-		if (st == STATUS_WARNING)
-			(*warnings)++;
+			buf_printf(&t->failing, "%s%s %s", t->failed++ ? ", " : "", tool, status_name(st));
+		} else if (st == STATUS_WARNING) {
+			t->warnings++;
+		}
 	}
 	cJSON_Delete(seen);
 	return passed;
+}
+
+/* The gate's summary: "STAGE gate passed: 5 reports, all ok", or "STAGE
+ * gate failed: 1 of 4 reports failed (svc-probe critical)"; then each input
+ * problem, then how many warned without failing it. */
+static void gate_summary(const struct run *r, struct report *rep, bool passed, int nreports,
+			 const struct gate_tally *t, const struct buf *problems)
+{
+	struct buf s = {0};
+	buf_printf(&s, "%s gate %s: ", r->a->operand, passed ? "passed" : "failed");
+	if (t->failed && nreports > 1)
+		buf_printf(&s, "%u of %d reports failed (%s)", t->failed, nreports, t->failing.data);
+	else if (t->failed)
+		buf_printf(&s, "1 report failed (%s)", t->failing.data);
+	else
+		buf_printf(&s, "%d report%s%s", nreports, nreports == 1 ? "" : "s",
+			   nreports && !t->warnings && !problems->len ? ", all ok" : "");
+	if (problems->len)
+		buf_puts(&s, problems->data);
+	if (t->warnings)
+		buf_printf(&s, "; %u with warnings, which alone do not fail a gate", t->warnings);
+	report_set_summary(rep, "%s", s.data);
+	buf_free(&s);
 }
 
 /* The gate's decision: the report of its checks (with its summary) and
  * whether it passed. A real gate and --dry-run decide through this alone. */
 static bool gate_judge(const struct run *r, const struct gate_input *in, struct report *rep)
 {
-	unsigned warnings = 0;
-	bool passed = gate_judge_reports(r, in, rep, &warnings);
+	struct gate_tally t = {0};
+	struct buf problems = {0}; /* "; MESSAGE" each */
+	bool passed = gate_judge_reports(r, in, rep, &t);
 	const cJSON *p;
 	cJSON_ArrayForEach(p, in->problems)
 	{
 		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "%s", p->valuestring);
+		buf_printf(&problems, "; %s", p->valuestring);
 		passed = false;
 	}
 	int nreports = cJSON_GetArraySize(in->reports);
 	if (nreports == 0 && cJSON_GetArraySize(in->problems) == 0) {
 		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "no reports on stdin");
+		buf_puts(&problems, "; no reports on stdin");
 		passed = false;
 	}
-	report_set_summary(rep, "%s gate %s: %d report%s%s%s", r->a->operand, passed ? "passed" : "failed", nreports,
-			   nreports == 1 ? "" : "s",
-			   warnings ? (r->a->strict ? ", warnings fail (--strict)" : ", warnings pass") : "",
-			   cJSON_GetArraySize(in->problems) ? ", unreadable input" : "");
+	gate_summary(r, rep, passed, nreports, &t, &problems);
+	buf_free(&t.failing);
+	buf_free(&problems);
 	return passed;
 }
 

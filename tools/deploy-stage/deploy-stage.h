@@ -12,7 +12,7 @@
 
 struct args {
 	struct std_opts std;
-	const char *command;  /* lock, begin, gate, apply, finish, status, history, e2e */
+	const char *command;  /* lock, begin, gate, apply, finish, status, history, e2e, alert */
 	const char *operand;  /* lock: acquire|release|status; gate: STAGE */
 	const char *service;
 	const char *schema;   /* --schema */
@@ -25,6 +25,7 @@ struct args {
 	int64_t wait_ms;
 	int64_t deadline_ms;  /* monotonic: -t bounds the whole command; 0: no bound */
 	long limit;
+	long deploy;          /* alert: DEPLOY; 0: the last deploy */
 	bool force, strict, dry_run;
 	bool wait_given;
 };
@@ -61,6 +62,9 @@ void emit(const struct run *r, const cJSON *doc, const char *text);
 
 /* A deployment of view summarised for status and history (new object). */
 cJSON *deployment_summary(const struct journal_view *view, const struct deployment *d, const struct lock_info *li);
+/* How a deploy closed by a rollback ended, from the rollback's own
+ * deployment (a new string), or NULL when d was not closed by one. */
+char *rollback_outcome(const struct journal_view *view, const struct deployment *d, const struct lock_info *li);
 /* Warns once about tolerated journal damage. */
 void warn_damage(const struct journal_view *view);
 
@@ -71,6 +75,11 @@ int cmd_apply(struct run *r);
 int cmd_finish(struct run *r);
 int cmd_status(struct run *r);
 int cmd_history(struct run *r);
+/* The DeployFailed alerts of a closed deploy, for alert-send (alert.c). */
+int cmd_alert(struct run *r);
+/* alert --dry-run: the alert a failed deploy of --release would fire, for
+ * checking the alert channels; no journal read (alert.c). */
+int cmd_alert_dry_run(struct run *r, const char *service);
 /* The end-to-end pipeline check (deploy.e2e): a report; exits with its status. */
 int cmd_e2e(struct run *r);
 /* The stages in order and what each runs (stages.c). */

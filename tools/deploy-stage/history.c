@@ -31,9 +31,7 @@ static const char *deployment_state(const struct deployment *d, const struct loc
 	return li && deployment_ownership(li, d->id) != OWN_NONE ? "in_progress" : "interrupted";
 }
 
-/* How a deploy closed by a rollback ended, from the rollback's own
- * deployment (a new string), or NULL when d was not closed by one. */
-static char *rollback_outcome(const struct journal_view *view, const struct deployment *d,
+char *rollback_outcome(const struct journal_view *view, const struct deployment *d,
 			      const struct lock_info *li)
 {
 	const char *to = json_path_string(d->finish, "rollback_to", NULL);

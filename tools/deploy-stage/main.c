@@ -1,5 +1,6 @@
 /* deploy-stage — records and drives one deployment through its stages:
- * lock, begin, gate, apply, finish, status, history; a crash-safe journal. */
+ * lock, begin, gate, apply, finish, status, history, alert; a crash-safe
+ * journal. */
 #include "deploy-stage.h"
 #include "shipshape/config.h"
 #include "shipshape/files.h"
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 		"       deploy-stage status\n"
 		"       deploy-stage history [--limit N]\n"
 		"       deploy-stage e2e [--url BASE] [--dry-run]\n"
+		"       deploy-stage alert [DEPLOY]              (its DeployFailed alerts, for alert-send)\n"
+		"       deploy-stage alert --dry-run --release ID (the alert a failure would fire)\n"
 		"       deploy-stage stages                      (the stages, in order, and what each runs)\n"
 		"       deploy-stage report TOOL CHECK STATUS MESSAGE   (a report of one check)\n"
 		"       deploy-stage report TOOL - [CHECK=STATUS]...    (the reports on stdin as one)\n"
@@ -51,7 +54,7 @@ static void usage(FILE *f)
 		"      --schema FILE     the config schema (default: beside deploy-stage)\n"
 		"      --service NAME    the service (default: the config's service.name, else\n"
 		"                        $SHIPSHAPE_SERVICE, else \"default\")\n"
-		"  -r, --release ID      the release to deploy (begin)\n"
+		"  -r, --release ID      the release to deploy (begin, alert --dry-run)\n"
 		"  -m, --message TEXT    why (lock, begin, finish)\n"
 		"      --result R        ok or failed (finish)\n"
 		"      --wait DUR        wait up to DUR for a held lock (lock acquire, begin)\n"
@@ -60,7 +63,8 @@ static void usage(FILE *f)
 		"                        holder's lock\n"
 		"      --strict          warnings fail the gate\n"
 		"      --dry-run         apply: say what the driver would do; gate: decide and\n"
-		"                        print the report, record nothing; e2e: list the steps\n"
+		"                        print the report, record nothing; e2e: list the steps;\n"
+		"                        alert: the alert a failure would fire\n"
 		"      --url BASE        e2e: the base of relative step URLs (default\n"
 		"                        deploy.e2e.base_url, else api.base_url)\n"
 		"      --limit N         history: the last N deployments (default 256)\n"
@@ -79,12 +83,12 @@ static void usage(FILE *f)
 		"65 invalid input, 75 lock held.\n");
 }
 
-#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, e2e, stages or report"
+#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, e2e, alert, stages or report"
 
 static bool command_known(const char *command)
 {
 	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",  "finish",
-					       "status", "history", "e2e", "stages", "report"};
+					       "status", "history", "e2e", "alert", "stages", "report"};
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (strcmp(command, commands[i]) == 0)
 			return true;
@@ -169,6 +173,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 			    strcmp(a->command, "lock") == 0 ? "acquire, release or status" : "STAGE");
 		a->operand = argv[optind++];
 	}
+	if (strcmp(a->command, "alert") == 0 && optind < argc)
+		opt_exit(opt_count("DEPLOY", argv[optind++], 1, LONG_MAX, &a->deploy));
 	if (optind < argc)
 		die(EXIT_USAGE, "%s: unexpected argument \"%s\"", a->command, argv[optind]);
 	if (strcmp(a->command, "lock") == 0 && strcmp(a->operand, "acquire") != 0 &&
@@ -179,6 +185,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 				"post-deploy or readiness)", a->operand);
 	if (strcmp(a->command, "begin") == 0 && !a->release)
 		die(EXIT_USAGE, "begin: --release ID is required");
+	if (strcmp(a->command, "alert") == 0 && a->dry_run && a->deploy)
+		die(EXIT_USAGE, "alert: --dry-run takes no DEPLOY (it is the alert a failure would fire)");
 	if (strcmp(a->command, "finish") == 0 && !a->result)
 		die(EXIT_USAGE, "finish: --result ok|failed is required");
 }
@@ -218,11 +226,14 @@ int main(int argc, char **argv)
 		free((char *)a.message);
 		return finish_stdout(st);
 	}
-	bool stateless = strcmp(a.command, "e2e") == 0 || (strcmp(a.command, "gate") == 0 && a.dry_run);
+	bool stateless = strcmp(a.command, "e2e") == 0 ||
+			 ((strcmp(a.command, "gate") == 0 || strcmp(a.command, "alert") == 0) && a.dry_run);
 	if (stateless) {
-		/* a check, or a gate's decision only: no journal, no lock, no
-		 * state directory made */
-		int st = strcmp(a.command, "e2e") == 0 ? cmd_e2e(&r) : cmd_gate(&r);
+		/* a check, a gate's decision only, an alert to try the channels
+		 * with: no journal, no lock, no state directory made */
+		int st = strcmp(a.command, "e2e") == 0	  ? cmd_e2e(&r)
+			 : strcmp(a.command, "gate") == 0 ? cmd_gate(&r)
+							  : cmd_alert_dry_run(&r, service);
 		cJSON_Delete(r.config);
 		free((char *)a.message);
 		return finish_stdout(st);
@@ -243,6 +254,8 @@ int main(int argc, char **argv)
 		status = cmd_finish(&r);
 	else if (strcmp(a.command, "status") == 0)
 		status = cmd_status(&r);
+	else if (strcmp(a.command, "alert") == 0)
+		status = cmd_alert(&r);
 	else
 		status = cmd_history(&r);
 
