@@ -160,16 +160,14 @@ check_storage() {
 	[[ -z "$path" ]] || check "$1" svc-probe-storage svc-probe -c "$cfg" --only supabase --path "$path" --name supabase-storage --format json
 }
 
-# check_alert_channels REPORTS: alert-send --dry-run validates every channel a
-# critical alert would reach; it sends and stores nothing (a throwaway state
-# directory), so nobody is paged.
+# check_alert_channels REPORTS: alert-send --dry-run validates every channel
+# the alert of a failed deploy (deploy-stage alert --dry-run) would reach; it
+# sends and stores nothing (a throwaway state directory), so nobody is paged.
 check_alert_channels() {
 	local out rc=0 off channels v
 	have alert-send || { check "$1" alert-send alert-send; return 0; }
 	off=$(wc -c <"$log")
-	out=$(jq -cn --arg s "$service" --arg e "$environment" '{kind:"alert",status:"firing",
-		labels:{alertname:"ShipshapeDeployCheck",severity:"critical",service:$s,environment:$e},
-		annotations:{summary:"deploy infrastructure check of the alert channels (a dry run: nothing is sent)"}}' |
+	out=$(deploy-stage -c "$cfg" alert --dry-run --release "$release" 2>>"$log" |
 		alert-send -c "$cfg" --dry-run --state-dir "$work/alert-state" --format json 2>>"$log") || rc=$?
 	channels=$(jq -rs '[.[] | select(.status? == "dry_run") | .channel] | unique | join(", ")' <<<"$out" 2>/dev/null || true)
 	if ((rc != 0)); then
@@ -211,25 +209,16 @@ check_security() {
 }
 
 # gate STAGE REPORTS: the gate decides (a dry run's records nothing); its
-# report in a line: which reports failed it, and how many only warned; then
-# the failing reports' failing checks.
+# summary is the stage's line; a dry run's line is each report's status, or
+# the summaries of those that fail it. Then the failing reports' failing checks.
 gate() {
 	local out rc=0 off line verb=(passed FAILED) dry=()
 	((!dry_run)) || dry=(--dry-run) verb=("would pass" "would FAIL")
 	off=$(wc -c <"$log")
 	out=$(deploy-stage -c "$cfg" gate "$1" ${dry[@]+"${dry[@]}"} <"$2" 2>>"$log") || rc=$?
-	line=$(jq -r --arg stage "$1" --argjson dry "$dry_run" '
-		[.checks[] | select(.name != "input") | .tool = (.name | ltrimstr($stage + ".") | sub("#[0-9]+$"; ""))] as $r |
-		[$r[] | select(.status == "critical" or .status == "unknown")] as $failed |
-		([$r[] | select(.status == "warning")] | length) as $warned | ($r | length) as $n |
-		"\($n) report\(if $n == 1 then "" else "s" end)" as $count |
-		if $dry == 1 and ($failed | length) > 0 then $failed | map(.tool + ": " + .message) | join("; ")
-		elif $dry == 1 then $r | map(.tool + " " + .status) | join(", ")
-		else (if ($failed | length) > 0 then
-			"\($failed | length) of \($count) failed (\($failed | map(.tool + " " + .status) | join(", ")))"
-		elif $warned == 0 and $n > 0 then "\($count), all ok" else $count end) +
-		([.checks[] | select(.name == "input") | "; " + .message] | join("")) +
-		(if $warned > 0 then "; \($warned) with warnings, which alone do not fail a gate" else "" end) end' <<<"$out" 2>/dev/null) || line=""
+	line=$(jq -r --argjson dry "$dry_run" 'if $dry == 0 then .summary | sub("^[^:]*: "; "") else
+		[.checks[] | select(.data.tool)] | (map(select(.data.fails_gate) | "\(.data.tool): \(.message)") | join("; ")) as $f |
+		if $f != "" then $f else map("\(.data.tool) \(.status)") | join(", ") end end' <<<"$out" 2>/dev/null) || line=""
 	note "$1" "${verb[rc != 0]}" "${line:-deploy-stage gate exited $rc: $(new_stderr "$off")}"
 	((rc != 0)) || return 0
 	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") |
@@ -237,64 +226,41 @@ gate() {
 	return 1
 }
 
-# alert_send RESULT ALERTS: to alert-send; --only-input: this run tells of
-# these alerts only, never again of earlier ones.
-alert_send() {
+# alert RESULT: the alerts of the deploy's outcome (deploy-stage alert: a
+# failure fires DeployFailed, a good deploy resolves those of the failures
+# since the previous good one) to alert-send; --only-input: this run tells
+# of these alerts only, never again of earlier ones.
+alert() {
 	local out rc=0
-	out=$(alert-send -c "$cfg" --only-input <<<"$2" 2>>"$log") || rc=$?
+	have alert-send || { note alert skipped "alert-send is not installed: nobody was told"; return 0; }
+	out=$(deploy-stage -c "$cfg" alert "$deploy_id" 2>>"$log" | alert-send -c "$cfg" --only-input 2>>"$log") || rc=$?
 	if ((rc != 0)); then
-		note alert FAILED "alert-send exited $rc: $(tail -n 1 "$log")"
+		note alert FAILED "deploy-stage alert | alert-send exited $rc: $(tail -n 1 "$log")"
 	elif [[ -n "$out" || "$1" != resolved ]]; then
 		note alert "$1" "$(jq -rs 'map(.channel // empty) | unique | join(", ") | if . == "" then "delivered" else "via " + . end' <<<"$out" 2>/dev/null || echo delivered)"
 	fi
 }
 
-# alert SUMMARY: DeployFailed, one per deploy (the deploy number is a label).
-alert() {
-	have alert-send || { note alert skipped "alert-send is not installed: $1"; return 0; }
-	alert_send sent "$(jq -cn --arg s "$service" --arg r "$release" --arg m "$1" --arg e "$environment" \
-		--arg d "${deploy_id:-0}" --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '{kind:"alert",status:"firing",startsAt:$t,
-		labels:{alertname:"DeployFailed",severity:"critical",service:$s,environment:$e,release:$r,deploy:$d},
-		annotations:{summary:$m}}')"
-}
-
-# resolve_failures: after a good deploy, the DeployFailed alerts of the
-# deploys that failed since the previous good one are resolved.
-resolve_failures() {
-	local lines
-	have alert-send || return 0
-	lines=$(deploy-stage -c "$cfg" history --format json 2>>"$log" |
-		jq -c -s --arg s "$service" --arg e "$environment" --arg cur "$deploy_id" --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" '
-			[.[] | select(.action == "deploy" and (.deploy | tostring) != $cur)]
-			| (map(.result == "ok") | indices(true) | last) as $k
-			| .[(if $k == null then 0 else $k + 1 end):][] | select(.result != "ok")
-			| {kind:"alert",status:"resolved",endsAt:$t,labels:{alertname:"DeployFailed",severity:"critical",
-			   service:$s,environment:$e,release:(.release // "?"),deploy:(.deploy | tostring)}}' 2>>"$log") || true
-	[[ -z "$lines" ]] || alert_send resolved "$lines"
-}
-
 # fail STAGE REASON APPLIED: stops the deploy: rollback when it was applied,
 # otherwise close the deploy as failed; then the alert; then exit.
 fail() {
-	local status=2 out rc=0 text="deploy of $release to $service failed at $1 ($2)"
+	local status=2 out rc=0
 	((!dry_run)) || { print_summary "dry run: would stop at $1"; exit 2; }
 	if (($3)) && ((!no_rollback)); then
 		out=$(rollback -c "$cfg" --health-timeout "$health_timeout" -m "automatic: $1 failed for $release" 2>>"$log") || rc=$?
 		if ((rc == 0)); then
 			note rollback ok "$(jq -r '"back to \(.to): \(.message)"' <<<"$out" 2>/dev/null)"
-			text+="; rolled back to $(jq -r .to <<<"$out")"
 		else
 			note rollback FAILED "$(jq -r '.message // empty' <<<"$out" 2>/dev/null || true) $(tail -n 1 "$log")"
-			text+="; the ROLLBACK FAILED too" status=3
+			status=3
 			deploy-stage -c "$cfg" finish --result failed -m "$1 failed; rollback failed" >/dev/null 2>>"$log" || true
 		fi
 	else
 		deploy-stage -c "$cfg" finish --result failed -m "$1 failed: $2" >/dev/null 2>>"$log" || true
-		(($3)) && note rollback skipped "--no-rollback: $release stays in place"
-		(($3)) && text+="; left in place (--no-rollback)" || text+="; nothing was deployed"
+		((!$3)) || note rollback skipped "--no-rollback: $release stays in place"
 	fi
 	open_deploy=""
-	alert "$text"
+	alert sent
 	print_summary "FAILED at $1"
 	exit "$status"
 }
@@ -411,5 +377,5 @@ deploy-stage -c "$cfg" finish --result ok -m "all stages passed" >/dev/null 2>>"
 	die "the deploy passed every stage but could not be recorded as finished" 3
 open_deploy=""
 note finish ok "$release is live and recorded as good"
-resolve_failures
+alert resolved
 print_summary "OK"
