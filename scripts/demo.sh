@@ -124,7 +124,7 @@ expect "its infrastructure stage checked storage, the alert channels (dry run), 
 	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"infrastructure\") | .report.checks[] |
 		select(.status != \"critical\" and .status != \"unknown\") | .name] |
 		(index(\"http.supabase-storage.status\") != null) and (index(\"alert-send.channels\") != null) and
-		(index(\"health-watch.config\") != null) and (index(\"security.headers.frame_options\") != null)" \
+		(index(\"health.api\") != null) and (index(\"security.headers.frame_options\") != null)" \
 		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
 
 step "v3: its /health fails — post-deploy fails, rollback to v2, alert"

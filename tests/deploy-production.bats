@@ -169,7 +169,7 @@ assert_no_secret_shown() {
 	assert_line "http.supabase-storage.status ok"
 	assert_line "db.migrations ok"
 	assert_line "alert-send.channels ok"
-	assert_line "health-watch.config warning"
+	assert_line "health.api warning"
 	assert_line "security.live warning"
 	[ "$(current)" = v1 ]
 	run history
@@ -256,7 +256,7 @@ assert_no_secret_shown() {
 	# checks: its health is not this stage's business) and health-watch saw it up
 	j=$(ls "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/"*.jsonl | tail -n 2 | head -n 1)
 	run infra_checks "$j"
-	assert_line "health-watch.config ok"
+	assert_line "health.api ok"
 	assert_line "security.headers.content_type_options ok"
 	assert_line "security.headers.hsts warning"
 	refute_line --regexp '^http\.api\.'
