@@ -188,6 +188,44 @@ count_requests() {
 	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
 }
 
+# Values of the wrong type: EXTRA (under alerts:, after config's five
+# default lines) | the one line stderr must hold after "alert-send: ". The
+# schema's keys and the keys only alert-send reads (a channel's own policy,
+# runbooks) alike: the loader's shape, never a default.
+WRONG_TYPES=(
+	'retry: {attempts: "five", initial_backoff: 50ms}|cfg.yaml:8:21: alerts.retry.attempts: expected an int, got "five"'
+	'timeout: ten|cfg.yaml:8:12: alerts.timeout: expected a duration, got "ten"'
+	'slack: {rate_limit: {count: many}, webhook_url: "SLACK"}|cfg.yaml:8:31: alerts.slack.rate_limit.count: expected an int, got "many"'
+	'webhook: {repeat_interval: "4 hours", url: "HOOK"}|cfg.yaml:8:30: alerts.webhook.repeat_interval: expected a duration, got "4 hours"'
+	'webhook: {tls_verify: maybe, url: "HOOK"}|cfg.yaml:8:25: alerts.webhook.tls_verify: expected a bool, got "maybe"'
+	'runbooks: {HealthCheckFailed: {timeout: "30 secs", command: [echo]}}|cfg.yaml:9:43: alerts.runbooks.HealthCheckFailed.timeout: expected a duration, got "30 secs"'
+)
+
+@test "a value of the wrong type is exit 65 at its place (FILE:LINE:COL: key.path), and nothing is sent" {
+	local c extra want
+	for c in "${WRONG_TYPES[@]}"; do
+		IFS='|' read -r extra want <<<"$c"
+		extra=${extra//SLACK/$SLACK}
+		config "${extra//HOOK/$HOOK}"
+		run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
+		[ "$status" -eq 65 ] || fail "[$extra] exit $status: $stderr"
+		grep -qxF -- "alert-send: $want" <<<"$stderr" || fail "[$extra] no line \"alert-send: $want\" in: $stderr"
+		[ -z "$output" ] || fail "[$extra] stdout: $output"
+		assert_secret_absent "$SECRET_TOKEN" "$stderr"
+	done
+	assert_equal "$(count_requests slack-$N)" 0
+	assert_equal "$(count_requests hook-$N)" 0
+	# a JSON config document has no lines: FILE: key.path
+	jq -n --arg s "$SLACK" '{environment: "production", alerts: {slack: {webhook_url: $s,
+		rate_limit: {count: "many"}}, webhook: {url: $s, group_wait: "a while"}}}' >cfg.json
+	run --separate-stderr alert-send -c cfg.json < <(alert firing)
+	assert_equal "$status" 65
+	grep -qxF 'alert-send: cfg.json: alerts.slack.rate_limit.count: expected an int, got "many"' <<<"$stderr" || fail "$stderr"
+	grep -qxF 'alert-send: cfg.json: alerts.webhook.group_wait: expected a duration, got "a while"' <<<"$stderr" || fail "$stderr"
+	[ -z "$output" ]
+	assert_equal "$(count_requests slack-$N)" 0
+}
+
 @test "a firing alert reaches Slack as a readable message and the webhook as Alertmanager's payload" {
 	config 'runbooks: {HealthCheckFailed: {url: "https://runbooks.example/health"}}'
 	run --separate-stderr alert-send -c cfg.yaml < <(alert firing)
@@ -729,6 +767,98 @@ runbooks: {HealthCheckFailed: {command: [sh, -c, 'cat >$BATS_TEST_TMPDIR/rb.json
 	assert_equal "$(json_get 'select(.channel=="slack") | .status + " " + .payload.text')" \
 		"dry_run [FIRING:1] HealthCheckFailed api (production)"
 	assert_equal "$(count_requests slack-$N)" 0
+}
+
+# check_report: $output is one report of one check, alert-send.channels;
+# prints "STATUS|MESSAGE|CHANNELS" (channels reached, comma-separated).
+check_report() {
+	printf '%s\n' "$output" | jq -er 'select(.kind == "report" and .tool == "alert-send") |
+		select(.checks | length == 1 and .[0].name == "alert-send.channels") | .status as $s |
+		.checks[0] | select(.status == $s) | "\(.status)|\(.message)|\(.data.channels | join(","))"'
+}
+
+@test "--check: the channels the deploy's alert would reach, ok; nothing sent, no state needed or written" {
+	config
+	# a state directory that cannot exist: --check neither needs nor makes one
+	export SHIPSHAPE_STATE_DIR=/dev/null/state
+	deploy-stage -c cfg.yaml alert --dry-run --release v42 >alert.jsonl
+	run --separate-stderr alert-send -c cfg.yaml --check --format json <alert.jsonl
+	assert_success
+	[ "${#lines[@]}" -eq 1 ]
+	assert_equal "$(check_report)" "ok|the alert channels are valid: slack, webhook (dry run, nothing sent)|slack,webhook"
+	assert_equal "$(json_get '.checks[0].perf[0] | "\(.label)=\(.value)"')" "channels=2"
+	# a state directory that exists is left as it was
+	export SHIPSHAPE_STATE_DIR=$BATS_TEST_TMPDIR/state
+	mkdir -p "$SHIPSHAPE_STATE_DIR"
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_success
+	assert_equal "$(find "$SHIPSHAPE_STATE_DIR" -mindepth 1 | wc -l)" 0
+	run --separate-stderr alert-send -c cfg.yaml --check --format text <alert.jsonl
+	assert_success
+	[[ $output == *"OK "*"alert-send.channels"*"the alert channels are valid: slack, webhook (dry run, nothing sent)"* ]]
+	run --separate-stderr alert-send -c cfg.yaml --check --format nagios <alert.jsonl
+	assert_success
+	[[ $output == "alert-send OK - "*" | channels=2;;" ]] || fail "$output"
+	assert_equal "$(count_requests slack-$N)" 0
+	assert_equal "$(count_requests hook-$N)" 0
+	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
+	# what --check does not go with
+	for args in --dry-run "--state-dir $BATS_TEST_TMPDIR/state" --test --only-input flush "ack 5a169b7bc685fd0c"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr alert-send -c cfg.yaml --check $args </dev/null
+		[ "$status" -eq 64 ] || fail "[--check $args] exit $status: $stderr"
+	done
+	run --separate-stderr alert-send -c cfg.yaml --format nagios </dev/null
+	assert_equal "$status" 3
+	assert_equal "$output" "alert-send UNKNOWN - --format nagios goes with --check"
+}
+
+@test "--check: no channel reached is a warning; a channel with an invalid config is critical, named with why" {
+	alert firing >alert.jsonl
+	printf 'environment: production\nalerts: {}\n' >cfg.yaml
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_equal "$status" 1
+	assert_equal "$(check_report)" "warning|no alert channel would be notified: a failed deploy would alert nobody|"
+	# configured, but no level routes the alert to it
+	config 'escalation: {levels: [{level: 1, after: 0s, channels: [email]}]}'
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_equal "$status" 1
+	assert_equal "$(check_report)" "warning|no alert channel would be notified: a failed deploy would alert nobody|"
+	# no alert at all
+	config
+	run --separate-stderr alert-send -c cfg.yaml --check </dev/null
+	assert_equal "$status" 1
+	# a channel whose own config is invalid: critical, the others still checked
+	config "slack: {repeat_interval: soon, webhook_url: \"$SLACK\"}"
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_equal "$status" 2
+	assert_equal "$(check_report)" 'critical|the alert channels are not valid: slack: cfg.yaml:8:28: alerts.slack.repeat_interval: expected a duration, got "soon"|webhook'
+	assert_equal "$(json_get '.checks[0].data.invalid | keys | join(",")')" "slack"
+	[[ $stderr == *'alert-send: cfg.yaml:8:28: alerts.slack.repeat_interval: expected a duration, got "soon"'* ]]
+	assert_secret_absent "$SECRET_TOKEN" "$output" "$stderr"
+	run --separate-stderr alert-send -c cfg.yaml --check --format nagios <alert.jsonl
+	assert_equal "$status" 2
+	[[ $output == "alert-send CRITICAL - "*"slack: cfg.yaml:8:28: alerts.slack.repeat_interval"*" | channels=1;;" ]] || fail "$output"
+	# two channels invalid, each named (alphabetically)
+	config "email: {from: nobody, recipients: [ops@example.com], smtp: {url: \"smtp://127.0.0.1:1\"}}
+rate_limit: {count: 5}
+webhook: {rate_limit: {count: -1}, url: \"$HOOK\"}"
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_equal "$status" 2
+	assert_equal "$(check_report)" 'critical|the alert channels are not valid: email: cfg.yaml:8:17: alerts.email.from: expected an address; webhook: cfg.yaml:10:33: alerts.webhook.rate_limit.count: -1 is below the minimum 0|slack'
+	# a config invalid outside the channels is exit 65, as for every tool, without a report
+	config 'retry: {attempts: "five"}'
+	run --separate-stderr alert-send -c cfg.yaml --check <alert.jsonl
+	assert_equal "$status" 65
+	[ -z "$output" ]
+	# so is input that is not alerts
+	config
+	run --separate-stderr alert-send -c cfg.yaml --check <<<'{"kind":"bogus"}'
+	assert_equal "$status" 65
+	[ -z "$output" ]
+	[[ $stderr == *"stdin:1: a document of kind \"bogus\" is not taken here"* ]]
+	assert_equal "$(count_requests slack-$N)" 0
+	assert_equal "$(count_requests hook-$N)" 0
 }
 
 @test "a second alert-send on the same state exits 75; output to a full disk is not success" {

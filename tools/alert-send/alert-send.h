@@ -13,8 +13,10 @@
 #include <cjson/cJSON.h>
 
 #include "shipshape/common.h"
+#include "shipshape/config.h"
 #include "shipshape/event.h"
 #include "shipshape/opts.h"
+#include "shipshape/report.h"
 
 /* ---- settings: alert-send's part of the config document ---- */
 
@@ -46,6 +48,10 @@ struct channel {
 	/* run time: the token bucket of the rate limit */
 	double tokens;
 	int64_t tokens_at;
+	/* what was wrong with its config: the problems reported under
+	 * alerts.NAME and the last of them as printed (NULL: none) */
+	unsigned problems;
+	char *problem;
 };
 
 struct level {
@@ -81,13 +87,18 @@ struct settings {
 };
 
 /* Reads the "alerts" section (and environment, service.name) of the
- * validated config document (config_open: types and ranges are the
- * schema's). What only alert-send sees (an unknown channel, a URL libcurl
- * refuses) is printed as "prog: FILE: alerts.KEY: ..." and counted;
- * returns the count. */
-unsigned settings_load(struct settings *s, const cJSON *doc, const char *file, int64_t timeout_ms);
+ * config (config_open: the schema's types and ranges already hold) with
+ * the config's typed readers: a default only for an absent key. A value of
+ * the wrong type, or what only alert-send sees (a range of its own, an
+ * unknown channel, a URL libcurl refuses), is reported to c->diag as
+ * "FILE:LINE:COL: alerts.KEY: ..."; check config_failed(c) after. A channel
+ * with a problem of its own is left unconfigured, the problem in its
+ * struct channel. attempt_timeout_ms > 0 overrides alerts.timeout. */
+void settings_load(struct settings *s, struct config *c, int64_t attempt_timeout_ms);
 void settings_free(struct settings *s);
 unsigned settings_configured(const struct settings *s); /* bit per configured channel */
+/* How many of the config's problems were the channels' own. */
+unsigned settings_channel_problems(const struct settings *s);
 const struct runbook *settings_runbook(const struct settings *s, const char *alertname);
 /* The group labels of an alert (those of group_by it has): a new object. */
 cJSON *settings_group_labels(const struct settings *s, const cJSON *labels);
@@ -208,6 +219,8 @@ struct deliver_opts {
 	const char *spool_dir;  /* NULL: no spool (--test) */
 	enum output_format format;
 	bool dry_run;
+	bool no_records;        /* with dry_run (--check): nothing printed, the
+				   channels noted in deliver_counts.dry_run_channels */
 };
 
 struct deliverer *deliverer_new(const struct deliver_opts *o);
@@ -239,6 +252,7 @@ unsigned deliverer_keep(struct deliverer *d);
  * when made; lost: neither delivered nor spooled at exit. */
 struct deliver_counts {
 	unsigned delivered, spooled, failed, claimed_elsewhere, unspooled, lost;
+	unsigned dry_run_channels; /* bit per channel a dry run had a message for */
 };
 struct deliver_counts deliverer_counts(const struct deliverer *d);
 
@@ -263,6 +277,16 @@ bool runbooks_idle(const struct runbooks *r);
  * unrecorded; waiting ones are dropped. Each is warned about. */
 void runbooks_abandon(struct runbooks *r);
 void runbooks_free(struct runbooks *r);
+
+/* ---- --check ---- */
+
+/* Adds the check of --check to r (alert-send.channels: ok when the alerts
+ * reach channels, reached being a bit per channel a dry run had a message
+ * for; warning when they reach none; critical when a channel's config has
+ * a problem, struct channel's problem), prints r in format and frees it.
+ * Returns the report's status, the exit status. */
+int channels_report(struct report *r, const struct settings *s, unsigned reached, int64_t duration_ms,
+		    enum output_format format);
 
 /* ---- output records ---- */
 

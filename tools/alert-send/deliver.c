@@ -341,6 +341,27 @@ static size_t unhold(struct deliverer *d, enum channel_id ch)
 	return queued_now;
 }
 
+/* --dry-run: the message rendered, as a dry_run record with its payload
+ * (--check: the channel only noted). Consumes doc. */
+static int dry_run(struct deliverer *d, enum channel_id ch, cJSON *doc)
+{
+	char *body = message_render(d->o.s, doc, now_epoch_ms());
+	d->counts.dry_run_channels |= 1u << ch;
+	if (d->o.no_records) {
+		free(body);
+		cJSON_Delete(doc);
+		return 0;
+	}
+	struct job *j = job_new(ch, NULL, doc);
+	cJSON *r = record_new(d, j, "dry_run");
+	cJSON *payload = body && ch != CH_EMAIL ? cJSON_Parse(body) : NULL;
+	cJSON_AddItemToObject(r, "payload", payload ? payload : cJSON_CreateString(body ? body : ""));
+	free(body);
+	record_print(r, d->o.format);
+	job_free(j);
+	return 0;
+}
+
 int deliverer_submit(struct deliverer *d, cJSON *doc)
 {
 	int ch = channel_parse(json_path_string(doc, "channel", ""));
@@ -348,17 +369,8 @@ int deliverer_submit(struct deliverer *d, cJSON *doc)
 		cJSON_Delete(doc);
 		return -1;
 	}
-	if (d->o.dry_run) {
-		struct job *j = job_new((enum channel_id)ch, NULL, doc);
-		cJSON *r = record_new(d, j, "dry_run");
-		char *body = message_render(d->o.s, doc, now_epoch_ms());
-		cJSON *payload = body && ch != CH_EMAIL ? cJSON_Parse(body) : NULL;
-		cJSON_AddItemToObject(r, "payload", payload ? payload : cJSON_CreateString(body ? body : ""));
-		free(body);
-		record_print(r, d->o.format);
-		job_free(j);
-		return 0;
-	}
+	if (d->o.dry_run)
+		return dry_run(d, (enum channel_id)ch, doc);
 	char *path = NULL;
 	int rc = 0;
 	if (d->o.spool_dir) {

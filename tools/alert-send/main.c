@@ -19,7 +19,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT, OPT_SCHEMA, OPT_STRICT };
+enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_CHECK, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT, OPT_SCHEMA, OPT_STRICT };
 
 #define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
 #define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
@@ -31,6 +31,7 @@ static void usage(FILE *f)
 		"usage: alert-send -c FILE [--schema FILE] [--strict] [--state-dir DIR] [-t DUR]\n"
 		"                  [--attempt-timeout DUR] [--dry-run] [--only-input] [--format json|text] [-q] [-v]\n"
 		"       alert-send --test -c FILE [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
+		"       alert-send --check -c FILE [--schema FILE] [--strict] [-t DUR] [--format json|text|nagios]\n"
 		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
 		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
 		"       alert-send -h | -V\n"
@@ -49,34 +50,45 @@ static void usage(FILE *f)
 		"      --attempt-timeout DUR  one delivery attempt (default: alerts.timeout, 10s)\n"
 		"      --dry-run         print what would be sent; send and store nothing\n"
 		"      --test            send a test notification through every channel\n"
+		"      --check           check the channels the alerts on stdin would reach, as\n"
+		"                        --dry-run does, with no state; print one report\n"
 		"      --only-input      notify of the alerts this input brings only, not what\n"
 		"                        else the book owes (repeats, escalations)\n"
 		"  -m, --message TEXT    with ack: why, for the record\n"
-		"      --format FMT      json (default when piped) or text\n"
+		"      --format FMT      json (default when piped), text, nagios (--check)\n"
 		"  -q, --quiet           no warnings\n"
 		"  -v, --verbose         more detail on stderr\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         the version\n"
 		"\n"
 		"flush delivers what waits in the spool; ack stops an alert's escalation.\n"
-		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered or\n"
-		"invalid channel config, 3 the state (spool, book) could not be written,\n"
-		"64 usage, 65 invalid input, 75 state in use.\n");
+		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered, 3 the\n"
+		"state (spool, book) could not be written, 64 usage, 65 invalid input or\n"
+		"config, 75 state in use. --check: 0 the channels are valid, 1 no channel\n"
+		"would be notified, 2 a channel's config is invalid.\n");
 }
+
+/* What a run does: read alerts and notify, or one of the commands
+ * (flush, ack) or modes (--test, --check), which exclude each other. */
+enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_TEST, CMD_CHECK };
+static const char *const command_names[] = {
+	[CMD_RUN] = "a run", [CMD_FLUSH] = "flush", [CMD_ACK] = "ack", [CMD_TEST] = "--test",
+	[CMD_CHECK] = "--check",
+};
 
 struct args {
 	struct std_opts std;
-	bool dry_run, test, only_input, strict;
+	enum command command;
+	bool dry_run, only_input, strict;
 	int64_t attempt_timeout_ms; /* 0: alerts.timeout */
 	const char *schema;  /* --schema */
-	const char *command; /* NULL (run), "flush", "ack" */
 	const char *fingerprint;
 	const char *message;
 };
 
 struct app {
-	struct args *args;
-	cJSON *doc;
+	const struct args *args;
+	struct config cfg;        /* empty for an ack without -c */
 	struct settings s;
 	struct book book;
 	struct deliverer *d;
@@ -109,7 +121,7 @@ static void take_alert(struct app *a, const struct alert_view *v)
 		return;
 	al->runbook_due = false;
 	const struct runbook *rb = settings_runbook(&a->s, json_path_string(al->labels, "alertname", ""));
-	if (!rb || !rb->argv || a->replaying || a->args->dry_run || !a->runbooks)
+	if (!rb || !rb->argv || a->replaying || a->args->dry_run || a->args->command == CMD_CHECK)
 		return;
 	runbooks_queue(a->runbooks, rb,
 		       alert_event_new(al->status, cJSON_Duplicate(al->labels, true),
@@ -448,10 +460,12 @@ static int take_instance_lock(const char *dir, bool wait)
 	return fd;
 }
 
-static char *alert_send_dir(const struct args *args, const cJSON *doc)
+static char *alert_send_dir(const struct args *args, struct config *cfg)
 {
 	char *error;
-	char *state = state_dir_resolve(args->std.state_dir, doc ? json_path_string(doc, "state_dir", NULL) : NULL, &error);
+	const char *configured = NULL;
+	config_string(cfg, "state_dir", NULL, &configured);
+	char *state = state_dir_resolve(args->std.state_dir, configured, &error);
 	if (!state)
 		die(EXIT_UNKNOWN, "%s", error);
 	char *dir = easprintf("%s/alert-send", state);
@@ -463,7 +477,7 @@ static char *alert_send_dir(const struct args *args, const cJSON *doc)
 
 static int cmd_run(struct app *a, bool flush)
 {
-	a->dir = alert_send_dir(a->args, a->doc);
+	a->dir = alert_send_dir(a->args, &a->cfg);
 	char *spool = easprintf("%s/spool", a->dir);
 	bool persist = !a->args->dry_run;
 	a->lock_fd = persist ? take_instance_lock(a->dir, false) : -1;
@@ -523,6 +537,30 @@ static int cmd_test(struct app *a)
 	return n.failed ? EXIT_CRITICAL : EXIT_OK;
 }
 
+/* --check: the run of --dry-run on the alerts of stdin, in memory only
+ * (no state directory, no spool, no records), and a report of the
+ * channels they would reach. */
+static int cmd_check(struct app *a)
+{
+	int64_t started = now_monotonic_ms();
+	struct report *r = report_new(prog);
+	book_open(&a->book, NULL, false, &a->s); /* no directory: nothing read, nothing written */
+	a->d = deliverer_new(&(struct deliver_opts){.s = &a->s, .format = a->format, .dry_run = true,
+						     .no_records = true});
+	a->runbooks = runbooks_new(a->s.runbook_max_output, a->format);
+	install_signals();
+	loop(a, true);
+	unsigned reached = deliverer_counts(a->d).dry_run_channels;
+	deliverer_free(a->d);
+	runbooks_free(a->runbooks);
+	book_close(&a->book);
+	if (a->bad_lines) {
+		report_free(r);
+		return error_status(EXIT_DATAERR, "invalid alerts on stdin (each named above)");
+	}
+	return channels_report(r, &a->s, reached, now_monotonic_ms() - started, a->format);
+}
+
 static bool fingerprint_valid(const char *s)
 {
 	if (!s || strlen(s) != 16)
@@ -538,7 +576,7 @@ static int cmd_ack(struct app *a)
 	const char *fp = a->args->fingerprint;
 	if (!fingerprint_valid(fp))
 		die(EXIT_USAGE, "ack: \"%s\" is not a fingerprint (16 lower-case hex digits)", fp);
-	a->dir = alert_send_dir(a->args, a->doc);
+	a->dir = alert_send_dir(a->args, &a->cfg);
 	struct book b;
 	if (book_open(&b, a->dir, false, NULL) < 0)
 		return EXIT_UNKNOWN;
@@ -574,6 +612,55 @@ static int cmd_ack(struct app *a)
 	return EXIT_OK;
 }
 
+/* --test, --check and the commands exclude each other. */
+static void set_command(struct args *a, enum command c)
+{
+	if (a->command != CMD_RUN && a->command != c)
+		die(EXIT_USAGE, "%s does not go with %s", command_names[c], command_names[a->command]);
+	a->command = c;
+}
+
+/* The operand: a command, and ack's fingerprint. */
+static void parse_command(int argc, char **argv, struct args *a)
+{
+	if (optind >= argc)
+		return;
+	const char *name = argv[optind++];
+	if (strcmp(name, "ack") == 0) {
+		if (optind >= argc)
+			die(EXIT_USAGE, "ack: which FINGERPRINT? (see %s --help)", prog);
+		set_command(a, CMD_ACK);
+		a->fingerprint = argv[optind++];
+	} else if (strcmp(name, "flush") == 0) {
+		set_command(a, CMD_FLUSH);
+	} else {
+		die(EXIT_USAGE, "unknown command \"%s\" (expected flush or ack)", name);
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
+}
+
+/* What the options say together, once all are read. */
+static void check_combinations(const struct args *a)
+{
+	const char *mode = command_names[a->command];
+	if (a->message && a->command != CMD_ACK)
+		die(EXIT_USAGE, "-m goes with ack");
+	if (a->only_input && a->command != CMD_RUN)
+		die(EXIT_USAGE, "--only-input goes with a run that reads alerts, not with %s", mode);
+	if (a->command == CMD_CHECK && a->dry_run)
+		die(EXIT_USAGE, "--check is a dry run already: --dry-run does not go with it");
+	if (a->command == CMD_CHECK && a->std.state_dir)
+		die(EXIT_USAGE, "--check keeps no state: --state-dir does not go with it");
+	if (a->std.format == FORMAT_NAGIOS && a->command != CMD_CHECK)
+		die(EXIT_USAGE, "--format nagios goes with --check");
+	if (a->command != CMD_ACK && !a->std.config_path)
+		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
+	if ((a->command == CMD_RUN || a->command == CMD_CHECK) && isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "alerts come as JSON Lines on stdin: pipe them in, e.g. health-watch -c FILE | "
+				"alert-send -c FILE (flush sends the spool, --test a test notice)");
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
@@ -583,6 +670,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"attempt-timeout", required_argument, NULL, OPT_ATTEMPT_TIMEOUT},
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"test", no_argument, NULL, OPT_TEST},
+		{"check", no_argument, NULL, OPT_CHECK},
 		{"only-input", no_argument, NULL, OPT_ONLY_INPUT},
 		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"strict", no_argument, NULL, OPT_STRICT},
@@ -591,79 +679,83 @@ static void parse_args(int argc, char **argv, struct args *a)
 	};
 	int c;
 	a->std.usage = usage;
-	a->std.formats = "json,text";
+	a->std.formats = "json,text,nagios";
 	while ((c = std_getopt(&a->std, argc, argv, "t:m:", longopts)) != -1) {
 		switch (c) {
 		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_ATTEMPT_TIMEOUT: opt_exit(opt_duration("--attempt-timeout", optarg, 1, &a->attempt_timeout_ms)); break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
-		case OPT_TEST: a->test = true; break;
+		case OPT_TEST: set_command(a, CMD_TEST); break;
+		case OPT_CHECK: set_command(a, CMD_CHECK); break;
 		case OPT_ONLY_INPUT: a->only_input = true; break;
 		case OPT_SCHEMA: a->schema = optarg; break;
 		case OPT_STRICT: a->strict = true; break;
 		case 'm': a->message = optarg; break;
 		}
 	}
-	if (optind < argc) {
-		a->command = argv[optind++];
-		if (strcmp(a->command, "ack") == 0) {
-			if (optind >= argc)
-				die(EXIT_USAGE, "ack: which FINGERPRINT? (see %s --help)", prog);
-			a->fingerprint = argv[optind++];
-		} else if (strcmp(a->command, "flush") != 0) {
-			die(EXIT_USAGE, "unknown command \"%s\" (expected flush or ack)", a->command);
-		}
+	parse_command(argc, argv, a);
+	check_combinations(a);
+}
+
+/* The config and, but for ack, the settings. Returns 0 or the exit status,
+ * every problem reported. With --check a channel's own problems are not an
+ * exit 65: they are the report's (critical). */
+static int load_config(struct app *a)
+{
+	static const char *const sections[] = {"alerts", NULL};
+	const struct args *args = a->args;
+	if (!args->std.config_path)
+		return 0; /* ack: the state directory from the environment */
+	struct config_request req = {.path = args->std.config_path, .schema_path = args->schema,
+				     .sections = sections, .strict = args->strict};
+	int status = config_open(&req, &a->cfg);
+	if (status != 0)
+		return config_exit_status(&a->cfg, status);
+	if (args->command == CMD_ACK)
+		return 0;
+	settings_load(&a->s, &a->cfg, args->attempt_timeout_ms);
+	bool only_channels = a->cfg.diag.errors == settings_channel_problems(&a->s);
+	if (config_failed(&a->cfg) && !(args->command == CMD_CHECK && only_channels))
+		return config_exit_status(&a->cfg, EXIT_DATAERR);
+	return 0;
+}
+
+static int run_command(struct app *a)
+{
+	switch (a->args->command) {
+	case CMD_ACK: return cmd_ack(a);
+	case CMD_TEST: return cmd_test(a);
+	case CMD_CHECK: return cmd_check(a);
+	case CMD_FLUSH: return cmd_run(a, true);
+	default: return cmd_run(a, false);
 	}
-	if (optind < argc)
-		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
-	if (a->message && (!a->command || strcmp(a->command, "ack") != 0))
-		die(EXIT_USAGE, "-m goes with ack");
-	if (a->test && a->command)
-		die(EXIT_USAGE, "--test does not go with %s", a->command);
-	if (a->only_input && (a->test || a->command))
-		die(EXIT_USAGE, "--only-input goes with a run that reads alerts, not with %s",
-		    a->test ? "--test" : a->command);
-	bool ack = a->command && strcmp(a->command, "ack") == 0;
-	if (!ack && !a->std.config_path)
-		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
-	if (!a->command && !a->test && isatty(STDIN_FILENO))
-		die(EXIT_USAGE, "alerts come as JSON Lines on stdin: pipe them in, e.g. health-watch -c FILE | "
-				"alert-send -c FILE (flush sends the spool, --test a test notice)");
+}
+
+static void app_free(struct app *a)
+{
+	settings_free(&a->s);
+	for (int c = 0; c < CH_COUNT; c++)
+		owed_free(&a->owed[c]);
+	buf_free(&a->pending);
+	buf_free(&a->journal);
+	free(a->dir);
+	config_close(&a->cfg);
 }
 
 int main(int argc, char **argv)
 {
 	struct args args = {0};
-	struct app a = {.args = &args, .lock_fd = -1};
 	tool_start(argv[0]);
 	parse_args(argc, argv, &args);
-	a.format = format_resolve(args.std.format);
-	a.run_deadline = args.std.timeout_ms ? now_monotonic_ms() + args.std.timeout_ms : INT64_MAX;
-
-	bool ack = args.command && strcmp(args.command, "ack") == 0;
-	int status;
-	static const char *const sections[] = {"alerts", NULL};
-	struct config cfg = {0};
-	struct config_request req = {.path = args.std.config_path, .schema_path = args.schema,
-				     .sections = sections, .strict = args.strict};
-	status = args.std.config_path ? config_open(&req, &cfg) : 0;
-	a.doc = cfg.doc;
-	cfg.doc = NULL;
-	config_close(&cfg);
-	if (status != 0)
-		; /* every problem is reported: exit 65 */
-	else if (ack)
-		status = cmd_ack(&a);
-	else if (settings_load(&a.s, a.doc, args.std.config_path, args.attempt_timeout_ms) != 0)
-		status = EXIT_DATAERR; /* each problem named above */
-	else
-		status = args.test ? cmd_test(&a) : cmd_run(&a, args.command != NULL);
-	settings_free(&a.s);
-	for (int c = 0; c < CH_COUNT; c++)
-		owed_free(&a.owed[c]);
-	buf_free(&a.pending);
-	buf_free(&a.journal);
-	free(a.dir);
-	cJSON_Delete(a.doc);
+	struct app a = {
+		.args = &args,
+		.lock_fd = -1,
+		.format = format_resolve(args.std.format),
+		.run_deadline = args.std.timeout_ms ? now_monotonic_ms() + args.std.timeout_ms : INT64_MAX,
+	};
+	int status = load_config(&a);
+	if (status == 0)
+		status = run_command(&a);
+	app_free(&a);
 	return finish_stdout(status);
 }

@@ -1,14 +1,21 @@
-/* settings.c — alert-send's channels and policies from the config document's
- * "alerts" section. */
+/* settings.c — alert-send's channels and policies from the config's "alerts"
+ * section, read with the config's typed readers (config.h): a default only
+ * where a key is absent; a present value of the wrong type, or out of range,
+ * is an error at its place ("FILE:LINE:COL: alerts.KEY: ..."). */
 #include "alert-send.h"
+#include "shipshape/config.h"
 #include "shipshape/http.h"
-#include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* A runbook's alert name is a key of a config path: without '.' or '[',
+ * and short enough for every path built on it. */
+#define RUNBOOK_NAME_MAX 200
 
 const char *const channel_names[CH_COUNT] = {
 	[CH_SLACK] = "slack", [CH_EMAIL] = "email", [CH_WEBHOOK] = "webhook",
@@ -23,185 +30,218 @@ int channel_parse(const char *name)
 	return -1;
 }
 
-struct loader {
-	const cJSON *alerts;
-	const char *file; /* the config, for messages */
-	unsigned errors;
+/* ---- typed values, with the ranges alert-send needs ---- */
+
+/* A key's dotted path, built in place: at(&k, "alerts.%s.url", name). */
+struct key {
+	char path[512];
 };
 
-static void bad(struct loader *l, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void bad(struct loader *l, const char *path, const char *fmt, ...)
+static const char *at(struct key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *at(struct key *k, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	int n = vsnprintf(k->path, sizeof k->path, fmt, ap);
 	va_end(ap);
-	error_msg("%s: alerts.%s: %s", l->file, path, msg);
-	l->errors++;
+	if (n < 0 || (size_t)n >= sizeof k->path)
+		die(EXIT_UNKNOWN, "config key path too long: %.40s...", k->path);
+	return k->path;
 }
 
-static int64_t duration_at(struct loader *l, const char *path, int64_t def, int64_t min)
+/* A duration of at least min_ms; def when absent or invalid (reported). */
+static int64_t duration_at(struct config *c, const char *path, int64_t def, int64_t min_ms)
 {
-	int64_t ms = json_path_duration_ms(l->alerts, path, def);
-	if (ms < 0 || ms < min) {
-		char b[32];
-		bad(l, path, "expected a duration of at least %s (such as 30s or 15m)",
-		    duration_format(min, b, sizeof b));
+	int64_t ms = def;
+	if (!config_duration_ms(c, path, def, &ms))
+		return def;
+	if (ms < min_ms) {
+		char shown[32], least[32];
+		config_error(c, path, "%s is below the minimum %s", duration_format(ms, shown, sizeof shown),
+			     duration_format(min_ms, least, sizeof least));
 		return def;
 	}
 	return ms;
 }
 
-static const char *string_at(struct loader *l, const char *path)
+/* An int from min to max; def when absent or invalid (reported). */
+static int64_t int_at(struct config *c, const char *path, int64_t def, int64_t min, int64_t max)
 {
-	const cJSON *j = json_path(l->alerts, path);
-	if (!j || cJSON_IsNull(j))
-		return NULL;
-	if (!cJSON_IsString(j)) {
-		bad(l, path, "expected a string");
-		return NULL;
-	}
-	return *j->valuestring ? j->valuestring : NULL;
-}
-
-static long int_at(struct loader *l, const char *path, long def, long min, long max)
-{
-	const cJSON *j = json_path(l->alerts, path);
-	if (!j || cJSON_IsNull(j))
+	int64_t v = def;
+	if (!config_int(c, path, def, &v))
 		return def;
-	if (!cJSON_IsNumber(j) || j->valuedouble != (double)(long)j->valuedouble ||
-	    j->valuedouble < (double)min || j->valuedouble > (double)max) {
-		bad(l, path, "expected a whole number from %ld to %ld", min, max);
-		return def;
-	}
-	return (long)j->valuedouble;
-}
-
-static bool bool_at(struct loader *l, const char *path, bool def)
-{
-	const cJSON *j = json_path(l->alerts, path);
-	if (!j || cJSON_IsNull(j))
-		return def;
-	if (!cJSON_IsBool(j)) {
-		bad(l, path, "expected true or false");
-		return def;
-	}
-	return cJSON_IsTrue(j);
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? estrdup(s) : NULL;
-}
-
-/* The per-channel policy keys, each defaulting to the section-wide one. */
-static void channel_policy(struct loader *l, struct channel *c, int64_t group_wait, int64_t repeat,
-			   int rate_count, int64_t rate_per)
-{
-	char p[128];
-	snprintf(p, sizeof p, "%s.group_wait", c->name);
-	c->group_wait_ms = duration_at(l, p, group_wait, 0);
-	snprintf(p, sizeof p, "%s.repeat_interval", c->name);
-	c->repeat_ms = duration_at(l, p, repeat, 1000);
-	snprintf(p, sizeof p, "%s.rate_limit.count", c->name);
-	c->rate_count = (int)int_at(l, p, rate_count, 0, 100000);
-	snprintf(p, sizeof p, "%s.rate_limit.per", c->name);
-	c->rate_per_ms = duration_at(l, p, rate_per, 1);
-	c->tokens = c->rate_count;
-	snprintf(p, sizeof p, "%s.tls_verify", c->name);
-	c->tls_verify = bool_at(l, p, true);
-	snprintf(p, sizeof p, "%s.ca_file", c->name);
-	c->ca_file = dup_or_null(string_at(l, p));
-}
-
-static void load_email(struct loader *l, struct channel *c)
-{
-	const char *url = string_at(l, "email.smtp.url");
-	const char *from = string_at(l, "email.from");
-	const cJSON *rcpt = json_path(l->alerts, "email.recipients");
-	if (!url && !from && !rcpt)
-		return;
-	if (!url || !from || !cJSON_IsArray(rcpt) || cJSON_GetArraySize(rcpt) == 0) {
-		/* An email section left half-filled, as production.yaml is when
-		 * SMTP_PASSWORD is unset, is a channel not configured, not an error. */
-		verbose("email: not configured (needs alerts.email.from, .recipients and .smtp.url)");
-		return;
-	}
-	if (strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0) {
-		bad(l, "email.smtp.url", "expected an smtp:// or smtps:// URL");
-		return;
-	}
-	const cJSON *r;
-	c->rcpt = ecalloc((size_t)cJSON_GetArraySize(rcpt) + 1, sizeof *c->rcpt);
-	cJSON_ArrayForEach(r, rcpt) {
-		if (!cJSON_IsString(r) || !strchr(r->valuestring, '@') ||
-		    strpbrk(r->valuestring, "\r\n<>")) {
-			bad(l, "email.recipients", "expected a list of addresses");
-			continue;
-		}
-		c->rcpt[c->n_rcpt++] = estrdup(r->valuestring);
-	}
-	if (!strchr(from, '@') || strpbrk(from, "\r\n<>"))
-		bad(l, "email.from", "expected an address");
-	c->from = estrdup(from);
-	c->url = estrdup(url);
-	c->username = dup_or_null(string_at(l, "email.smtp.username"));
-	c->password = dup_or_null(string_at(l, "email.smtp.password"));
-	if (c->password)
-		redact_register(c->password);
-	const char *tls = string_at(l, "email.smtp.tls");
-	if (!tls || strcmp(tls, "required") == 0)
-		c->tls = SMTP_TLS_REQUIRED;
-	else if (strcmp(tls, "try") == 0)
-		c->tls = SMTP_TLS_TRY;
-	else if (strcmp(tls, "none") == 0)
-		c->tls = SMTP_TLS_NONE;
+	if (v < min)
+		config_error(c, path, "%" PRId64 " is below the minimum %" PRId64, v, min);
+	else if (v > max)
+		config_error(c, path, "%" PRId64 " is above the maximum %" PRId64, v, max);
 	else
-		bad(l, "email.smtp.tls", "expected required, try or none");
-	/* TLS details sit with the SMTP URL, where an operator looks for them. */
-	if (!c->ca_file)
-		c->ca_file = dup_or_null(string_at(l, "email.smtp.ca_file"));
-	c->tls_verify = bool_at(l, "email.smtp.tls_verify", c->tls_verify);
-	c->configured = true;
+		return v;
+	return def;
 }
 
-static void load_url_channel(struct loader *l, struct channel *c, const char *key, bool secret)
+/* A string copied out; NULL when absent, empty (an unset ${VAR:-} leaves
+ * a channel unconfigured) or invalid (reported). */
+static char *string_at(struct config *c, const char *path)
 {
-	char p[128];
-	snprintf(p, sizeof p, "%s.%s", c->name, key);
-	const char *url = string_at(l, p);
+	const char *v = NULL;
+	config_string(c, path, NULL, &v);
+	return v && *v ? estrdup(v) : NULL;
+}
+
+/* ---- channels ---- */
+
+/* The section-wide policy each channel's own keys default to. */
+struct policy {
+	int64_t group_wait_ms, repeat_ms, rate_per_ms;
+	int rate_count;
+};
+
+static void channel_policy(struct config *c, struct channel *ch, const struct policy *p)
+{
+	struct key k;
+	ch->group_wait_ms = duration_at(c, at(&k, "alerts.%s.group_wait", ch->name), p->group_wait_ms, 0);
+	ch->repeat_ms = duration_at(c, at(&k, "alerts.%s.repeat_interval", ch->name), p->repeat_ms, 1000);
+	ch->rate_count = (int)int_at(c, at(&k, "alerts.%s.rate_limit.count", ch->name), p->rate_count, 0, 100000);
+	ch->rate_per_ms = duration_at(c, at(&k, "alerts.%s.rate_limit.per", ch->name), p->rate_per_ms, 1);
+	ch->tokens = ch->rate_count;
+	ch->tls_verify = true;
+	config_bool(c, at(&k, "alerts.%s.tls_verify", ch->name), true, &ch->tls_verify);
+	ch->ca_file = string_at(c, at(&k, "alerts.%s.ca_file", ch->name));
+}
+
+static void load_url_channel(struct config *c, struct channel *ch, const char *name, bool secret)
+{
+	struct key k;
+	at(&k, "alerts.%s.%s", ch->name, name);
+	char *url = string_at(c, k.path);
 	if (!url)
 		return;
 	if (secret)
 		redact_register(url);
 	char why[256];
 	if (http_url_check(url, why, sizeof why) < 0) {
-		bad(l, p, "%s", why); /* never the URL itself: it is the secret */
+		config_error(c, k.path, "%s", why); /* never the URL itself: it is the secret */
+		free(url);
 		return;
 	}
-	c->url = estrdup(url);
-	c->configured = true;
+	ch->url = url;
+	ch->configured = true;
 }
 
-static unsigned channel_list(struct loader *l, const cJSON *list, const char *path, unsigned configured)
+static bool address_valid(const char *s)
 {
-	unsigned bits = 0;
-	const cJSON *c;
-	if (!cJSON_IsArray(list)) {
-		bad(l, path, "expected a list of channel names");
+	return strchr(s, '@') && !strpbrk(s, "\r\n<>");
+}
+
+static void load_recipients(struct config *c, struct channel *ch, size_t n)
+{
+	ch->rcpt = ecalloc(n + 1, sizeof *ch->rcpt);
+	for (size_t i = 0; i < n; i++) {
+		struct key k;
+		const char *r = NULL;
+		if (!config_string(c, at(&k, "alerts.email.recipients[%zu]", i), NULL, &r) || !r)
+			continue;
+		if (!address_valid(r))
+			config_error(c, k.path, "expected an address");
+		else
+			ch->rcpt[ch->n_rcpt++] = estrdup(r);
+	}
+}
+
+/* email: configured by from, recipients and smtp.url together. */
+static void load_email(struct config *c, struct channel *ch)
+{
+	static const char *const tls_names[] = {[SMTP_TLS_REQUIRED] = "required", [SMTP_TLS_TRY] = "try",
+						[SMTP_TLS_NONE] = "none", NULL};
+	char *url = string_at(c, "alerts.email.smtp.url"), *from = string_at(c, "alerts.email.from");
+	size_t n = config_list_len(c, "alerts.email.recipients");
+	if (!url || !from || n == 0) {
+		/* An email section left half-filled, as production.yaml is when
+		 * SMTP_PASSWORD is unset, is a channel not configured, not an error. */
+		if (url || from || n)
+			verbose("email: not configured (needs alerts.email.from, .recipients and .smtp.url)");
+		free(url);
+		free(from);
+		return;
+	}
+	ch->url = url;
+	ch->from = from;
+	if (strncmp(url, "smtp://", 7) != 0 && strncmp(url, "smtps://", 8) != 0)
+		config_error(c, "alerts.email.smtp.url", "expected an smtp:// or smtps:// URL");
+	if (!address_valid(from))
+		config_error(c, "alerts.email.from", "expected an address");
+	load_recipients(c, ch, n);
+	ch->username = string_at(c, "alerts.email.smtp.username");
+	ch->password = string_at(c, "alerts.email.smtp.password");
+	if (ch->password)
+		redact_register(ch->password);
+	int tls = SMTP_TLS_REQUIRED;
+	config_enum(c, "alerts.email.smtp.tls", tls_names, SMTP_TLS_REQUIRED, &tls);
+	ch->tls = (enum smtp_tls)tls;
+	/* TLS details sit with the SMTP URL, where an operator looks for them. */
+	if (!ch->ca_file)
+		ch->ca_file = string_at(c, "alerts.email.smtp.ca_file");
+	config_bool(c, "alerts.email.smtp.tls_verify", ch->tls_verify, &ch->tls_verify);
+	ch->configured = true;
+}
+
+/* One channel: its policy and its destination. A problem with either
+ * leaves it unconfigured, with the last one said in ch->problem. */
+static void load_channel(struct config *c, struct channel *ch, enum channel_id id, const struct policy *p)
+{
+	unsigned errors_before = c->diag.errors;
+	ch->id = id;
+	ch->name = channel_names[id];
+	if (id == CH_ALERTMANAGER) {
+		/* Alertmanager groups and rate-limits by itself and expects
+		 * firing alerts re-sent well within its resolve_timeout. */
+		struct policy am = {.rate_per_ms = p->rate_per_ms};
+		am.repeat_ms = duration_at(c, "alerts.alertmanager.resend_interval", 60000, 1000);
+		channel_policy(c, ch, &am);
+	} else {
+		channel_policy(c, ch, p);
+	}
+	if (id == CH_SLACK)
+		load_url_channel(c, ch, "webhook_url", true);
+	else if (id == CH_WEBHOOK)
+		load_url_channel(c, ch, "url", true);
+	else if (id == CH_ALERTMANAGER)
+		load_url_channel(c, ch, "url", false);
+	else
+		load_email(c, ch);
+	if (ch->url)
+		ch->host = url_host(ch->url);
+	ch->problems = c->diag.errors - errors_before;
+	if (ch->problems) {
+		ch->problem = estrdup(c->diag.last); /* as printed: located, redacted */
+		ch->configured = false;
+	}
+}
+
+/* ---- escalation, runbooks, grouping ---- */
+
+/* The channels a level lists that are configured (bit per channel id). */
+static unsigned channel_list(struct config *c, const char *path, unsigned configured)
+{
+	if (!config_at(c, path)) {
+		config_error(c, path, "missing (expected a list of channel names)");
 		return 0;
 	}
-	cJSON_ArrayForEach(c, list) {
-		int id = cJSON_IsString(c) ? channel_parse(c->valuestring) : -1;
+	unsigned bits = 0;
+	size_t n = config_list_len(c, path);
+	for (size_t i = 0; i < n; i++) {
+		struct key k;
+		const char *name = NULL;
+		if (!config_string(c, at(&k, "%s[%zu]", path, i), NULL, &name) || !name)
+			continue;
+		int id = channel_parse(name);
 		if (id < 0) {
-			bad(l, path, "unknown channel \"%s\" (expected slack, email, webhook or alertmanager)",
-			    cJSON_IsString(c) ? c->valuestring : "?");
+			config_error(c, path, "unknown channel \"%s\" (expected slack, email, webhook or alertmanager)",
+				     name);
 			continue;
 		}
 		if (!(configured & (1u << id)))
-			verbose("%s: channel %s is not configured; skipped", path, c->valuestring);
+			verbose("%s: channel %s is not configured; skipped", path, name);
 		bits |= 1u << id;
 	}
 	return bits & configured;
@@ -213,93 +253,107 @@ static int compare_levels(const void *a, const void *b)
 	return x->after_ms < y->after_ms ? -1 : x->after_ms > y->after_ms ? 1 : x->level - y->level;
 }
 
-static void load_levels(struct loader *l, struct settings *s)
+static void load_levels(struct config *c, struct settings *s)
 {
+	static const char path[] = "alerts.escalation.levels";
 	unsigned configured = settings_configured(s);
-	const cJSON *levels = json_path(l->alerts, "escalation.levels");
-	if (!levels || cJSON_IsNull(levels)) {
+	const struct cfg_node *levels = config_at(c, path);
+	if (!levels) {
 		static const int64_t after[] = {0, 15 * 60000, 30 * 60000};
 		for (size_t i = 0; i < ARRAY_LEN(after); i++)
 			s->levels[s->n_levels++] = (struct level){(int)i + 1, after[i], configured};
 		return;
 	}
-	if (!cJSON_IsArray(levels) || cJSON_GetArraySize(levels) == 0) {
-		bad(l, "escalation.levels", "expected a list of {level, after, channels}");
-		return;
+	size_t n = config_list_len(c, path); /* a value that is not a list is reported */
+	if (n == 0 && levels->type == CFG_LIST)
+		config_error(c, path, "expected a list of {level, after, channels}, got an empty one");
+	if (n > MAX_LEVELS) {
+		config_error(c, path, "more than %d levels", MAX_LEVELS);
+		n = MAX_LEVELS;
 	}
-	int i = 0;
-	const cJSON *lv;
-	cJSON_ArrayForEach(lv, levels) {
-		char p[128];
-		if (s->n_levels == MAX_LEVELS) {
-			bad(l, "escalation.levels", "more than %d levels", MAX_LEVELS);
-			break;
-		}
-		struct level *v = &s->levels[s->n_levels];
-		snprintf(p, sizeof p, "escalation.levels[%d].level", i);
-		v->level = (int)int_at(l, p, i + 1, 1, 100);
-		snprintf(p, sizeof p, "escalation.levels[%d].after", i);
-		v->after_ms = duration_at(l, p, 0, 0);
-		snprintf(p, sizeof p, "escalation.levels[%d].channels", i);
-		v->channels = channel_list(l, cJSON_GetObjectItemCaseSensitive(lv, "channels"), p, configured);
-		s->n_levels++;
-		i++;
+	for (size_t i = 0; i < n; i++) {
+		struct key k;
+		struct level *v = &s->levels[s->n_levels++];
+		v->level = (int)int_at(c, at(&k, "%s[%zu].level", path, i), (int64_t)i + 1, 1, 100);
+		v->after_ms = duration_at(c, at(&k, "%s[%zu].after", path, i), 0, 0);
+		v->channels = channel_list(c, at(&k, "%s[%zu].channels", path, i), configured);
 	}
 	qsort(s->levels, s->n_levels, sizeof *s->levels, compare_levels);
 	for (size_t k = 1; k < s->n_levels; k++)
 		if (s->levels[k].level <= s->levels[k - 1].level)
-			bad(l, "escalation.levels", "levels must rise with \"after\" (level %d after level %d)",
-			    s->levels[k].level, s->levels[k - 1].level);
+			config_error(c, path, "levels must rise with \"after\" (level %d after level %d)",
+				     s->levels[k].level, s->levels[k - 1].level);
 }
 
-static void load_runbooks(struct loader *l, struct settings *s)
+/* A runbook's command: a non-empty list of non-empty strings (an argv; no
+ * shell). New and NULL-terminated, or NULL after reporting why not. */
+static char **argv_at(struct config *c, const char *path)
 {
-	const cJSON *rb = json_path(l->alerts, "runbooks");
-	if (!rb || cJSON_IsNull(rb))
-		return;
-	if (!cJSON_IsObject(rb)) {
-		bad(l, "runbooks", "expected a map of alert name to a command");
+	size_t n = config_list_len(c, path);
+	char **argv = ecalloc(n + 1, sizeof *argv);
+	bool ok = n > 0, typed = true;
+	for (size_t i = 0; i < n; i++) {
+		struct key k;
+		const char *arg = NULL;
+		if (!config_string(c, at(&k, "%s[%zu]", path, i), NULL, &arg))
+			typed = false; /* reported */
+		else if (!arg || !*arg)
+			ok = false;
+		else
+			argv[i] = estrdup(arg);
+	}
+	if (!ok && config_at(c, path)->type == CFG_LIST)
+		config_error(c, path, "expected a non-empty list of strings (an argv; no shell)");
+	if (ok && typed)
+		return argv;
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
+	free(argv);
+	return NULL;
+}
+
+static void load_runbook(struct config *c, struct settings *s, const struct cfg_node *entry)
+{
+	struct key base, k;
+	if (strlen(entry->key) > RUNBOOK_NAME_MAX || strpbrk(entry->key, ".[")) {
+		config_error(c, "alerts.runbooks", "\"%.40s\": expected an alert name of at most %d characters, "
+			     "without '.' or '['", entry->key, RUNBOOK_NAME_MAX);
 		return;
 	}
-	s->runbooks = ecalloc((size_t)cJSON_GetArraySize(rb) + 1, sizeof *s->runbooks);
-	const cJSON *e;
-	cJSON_ArrayForEach(e, rb) {
-		char p[256];
-		struct runbook *r = &s->runbooks[s->n_runbooks];
-		const cJSON *cmd = cJSON_IsArray(e) ? e : cJSON_GetObjectItemCaseSensitive(e, "command");
-		if (!cJSON_IsArray(e) && !cJSON_IsObject(e)) {
-			snprintf(p, sizeof p, "runbooks.%s", e->string);
-			bad(l, p, "expected a command (a list of strings) or {command, timeout, url}");
-			continue;
-		}
-		r->timeout_ms = 30000;
-		if (cJSON_IsObject(e)) {
-			snprintf(p, sizeof p, "runbooks.%s.timeout", e->string);
-			r->timeout_ms = duration_at(l, p, 30000, 1);
-			snprintf(p, sizeof p, "runbooks.%s.url", e->string);
-			r->url = dup_or_null(string_at(l, p));
-		}
-		if (cmd) {
-			int n = cJSON_GetArraySize(cmd);
-			const cJSON *a;
-			bool ok = cJSON_IsArray(cmd) && n > 0;
-			cJSON_ArrayForEach(a, cmd)
-				ok = ok && cJSON_IsString(a) && *a->valuestring;
-			if (!ok) {
-				snprintf(p, sizeof p, "runbooks.%s.command", e->string);
-				bad(l, p, "expected a non-empty list of strings (an argv; no shell)");
-				free(r->url);
-				r->url = NULL;
-				continue;
-			}
-			r->argv = ecalloc((size_t)n + 1, sizeof *r->argv);
-			int k = 0;
-			cJSON_ArrayForEach(a, cmd)
-				r->argv[k++] = estrdup(a->valuestring);
-		}
-		r->alertname = estrdup(e->string);
-		s->n_runbooks++;
+	at(&base, "alerts.runbooks.%s", entry->key);
+	if (entry->type != CFG_LIST && entry->type != CFG_MAP) {
+		config_error(c, base.path, "expected a command (a list of strings) or {command, timeout, url}");
+		return;
 	}
+	struct runbook *r = &s->runbooks[s->n_runbooks];
+	r->timeout_ms = 30000;
+	k = base;
+	if (entry->type == CFG_MAP) {
+		r->timeout_ms = duration_at(c, at(&k, "%s.timeout", base.path), 30000, 1);
+		r->url = string_at(c, at(&k, "%s.url", base.path));
+		at(&k, "%s.command", base.path);
+	}
+	if (config_at(c, k.path) && !(r->argv = argv_at(c, k.path))) {
+		free(r->url);
+		r->url = NULL;
+		return;
+	}
+	r->alertname = estrdup(entry->key);
+	s->n_runbooks++;
+}
+
+static void load_runbooks(struct config *c, struct settings *s)
+{
+	const struct cfg_node *map = config_at(c, "alerts.runbooks");
+	if (!map)
+		return;
+	if (map->type != CFG_MAP) {
+		config_error(c, "alerts.runbooks", "expected a map of alert name to a command");
+		return;
+	}
+	s->runbooks = ecalloc(cfg_count(map) + 1, sizeof *s->runbooks);
+	for (const struct cfg_node *entry = map->child; entry; entry = entry->next)
+		load_runbook(c, s, entry);
 }
 
 static int compare_strings(const void *a, const void *b)
@@ -308,32 +362,24 @@ static int compare_strings(const void *a, const void *b)
 }
 
 /* group_by: Alertmanager's route key; none puts every alert in one group. */
-static void load_group_by(struct loader *l, struct settings *s)
+static void load_group_by(struct config *c, struct settings *s)
 {
-	const cJSON *list = json_path(l->alerts, "group_by");
-	s->group_by = ecalloc(1, sizeof *s->group_by);
-	if (!list || cJSON_IsNull(list))
-		return;
-	if (!cJSON_IsArray(list)) {
-		bad(l, "group_by", "expected a list of label names");
-		return;
-	}
-	const cJSON *n;
-	int i = 0;
-	cJSON_ArrayForEach(n, list) {
-		if (!cJSON_IsString(n) || !label_name_valid(n->valuestring)) {
-			bad(l, "group_by", "item %d: expected a label name ([A-Za-z_][A-Za-z0-9_]*)", i);
-		} else {
-			bool dup = false;
-			for (size_t k = 0; k < s->n_group_by; k++)
-				dup = dup || strcmp(s->group_by[k], n->valuestring) == 0;
-			if (!dup) {
-				s->group_by = erealloc(s->group_by, (s->n_group_by + 2) * sizeof *s->group_by);
-				s->group_by[s->n_group_by++] = estrdup(n->valuestring);
-				s->group_by[s->n_group_by] = NULL;
-			}
+	size_t n = config_list_len(c, "alerts.group_by");
+	s->group_by = ecalloc(n + 1, sizeof *s->group_by);
+	for (size_t i = 0; i < n; i++) {
+		struct key k;
+		const char *name = NULL;
+		if (!config_string(c, at(&k, "alerts.group_by[%zu]", i), NULL, &name) || !name)
+			continue;
+		if (!label_name_valid(name)) {
+			config_error(c, k.path, "expected a label name ([A-Za-z_][A-Za-z0-9_]*)");
+			continue;
 		}
-		i++;
+		bool seen = false;
+		for (size_t j = 0; j < s->n_group_by; j++)
+			seen = seen || strcmp(s->group_by[j], name) == 0;
+		if (!seen)
+			s->group_by[s->n_group_by++] = estrdup(name);
 	}
 	qsort(s->group_by, s->n_group_by, sizeof *s->group_by, compare_strings);
 }
@@ -375,55 +421,31 @@ char *group_key_of(const cJSON *group_labels)
 	return buf_take(&k);
 }
 
-unsigned settings_load(struct settings *s, const cJSON *doc, const char *file, int64_t timeout_ms)
+void settings_load(struct settings *s, struct config *c, int64_t attempt_timeout_ms)
 {
 	memset(s, 0, sizeof *s);
-	struct loader l = {.alerts = cJSON_GetObjectItemCaseSensitive(doc, "alerts"),
-			   .file = file ? file : "config"};
-	if (l.alerts && !cJSON_IsObject(l.alerts)) {
-		error_msg("%s: alerts: expected a map", l.file);
-		return 1;
-	}
-	s->environment = dup_or_null(json_path_string(doc, "environment", NULL));
-	s->service = dup_or_null(json_path_string(doc, "service.name", NULL));
-	for (int i = 0; i < CH_COUNT; i++) {
-		s->ch[i].id = (enum channel_id)i;
-		s->ch[i].name = channel_names[i];
-	}
-	int64_t group_wait = duration_at(&l, "group_wait", 30000, 0);
-	int64_t repeat = duration_at(&l, "repeat_interval", 4 * 3600000LL, 1000);
-	int rate_count = (int)int_at(&l, "rate_limit.count", 20, 0, 100000);
-	int64_t rate_per = duration_at(&l, "rate_limit.per", 60000, 1);
-	for (int i = 0; i < CH_COUNT; i++) {
-		struct channel *c = &s->ch[i];
-		if (i == CH_ALERTMANAGER) {
-			/* Alertmanager groups and rate-limits by itself and expects
-			 * firing alerts re-sent well within its resolve_timeout. */
-			int64_t resend = duration_at(&l, "alertmanager.resend_interval", 60000, 1000);
-			channel_policy(&l, c, 0, resend, 0, rate_per);
-		} else {
-			channel_policy(&l, c, group_wait, repeat, rate_count, rate_per);
-		}
-	}
-	load_url_channel(&l, &s->ch[CH_SLACK], "webhook_url", true);
-	load_url_channel(&l, &s->ch[CH_WEBHOOK], "url", true);
-	load_url_channel(&l, &s->ch[CH_ALERTMANAGER], "url", false);
-	load_email(&l, &s->ch[CH_EMAIL]);
+	s->environment = string_at(c, "environment");
+	s->service = string_at(c, "service.name");
+	struct policy p;
+	p.group_wait_ms = duration_at(c, "alerts.group_wait", 30000, 0);
+	p.repeat_ms = duration_at(c, "alerts.repeat_interval", 4 * 3600000LL, 1000);
+	p.rate_count = (int)int_at(c, "alerts.rate_limit.count", 20, 0, 100000);
+	p.rate_per_ms = duration_at(c, "alerts.rate_limit.per", 60000, 1);
 	for (int i = 0; i < CH_COUNT; i++)
-		if (s->ch[i].url)
-			s->ch[i].host = url_host(s->ch[i].url);
+		load_channel(c, &s->ch[i], (enum channel_id)i, &p);
 
-	s->retry_attempts = (int)int_at(&l, "retry.attempts", 5, 1, 100);
-	s->retry_initial_ms = duration_at(&l, "retry.initial_backoff", 1000, 1);
-	s->retry_max_ms = duration_at(&l, "retry.max_backoff", 60000, 1);
-	s->retry_after_max_ms = duration_at(&l, "retry.max_retry_after", 300000, 0);
-	s->timeout_ms = timeout_ms > 0 ? timeout_ms : duration_at(&l, "timeout", 10000, 1);
-	s->max_alerts_per_message = (size_t)int_at(&l, "max_alerts_per_message", 100, 1, 1000);
-	s->runbook_max_output = (size_t)int_at(&l, "runbook_max_output", 65536, 256, 16 << 20);
-	load_levels(&l, s);
-	load_runbooks(&l, s);
-	load_group_by(&l, s);
-	return l.errors;
+	s->retry_attempts = (int)int_at(c, "alerts.retry.attempts", 5, 1, 100);
+	s->retry_initial_ms = duration_at(c, "alerts.retry.initial_backoff", 1000, 1);
+	s->retry_max_ms = duration_at(c, "alerts.retry.max_backoff", 60000, 1);
+	s->retry_after_max_ms = duration_at(c, "alerts.retry.max_retry_after", 300000, 0);
+	s->timeout_ms = duration_at(c, "alerts.timeout", 10000, 1);
+	if (attempt_timeout_ms > 0)
+		s->timeout_ms = attempt_timeout_ms;
+	s->max_alerts_per_message = (size_t)int_at(c, "alerts.max_alerts_per_message", 100, 1, 1000);
+	s->runbook_max_output = (size_t)int_at(c, "alerts.runbook_max_output", 65536, 256, 16 << 20);
+	load_levels(c, s);
+	load_runbooks(c, s);
+	load_group_by(c, s);
 }
 
 void settings_free(struct settings *s)
@@ -439,6 +461,7 @@ void settings_free(struct settings *s)
 		free(c->rcpt);
 		free(c->username);
 		free(c->password);
+		free(c->problem);
 	}
 	for (size_t i = 0; i < s->n_runbooks; i++) {
 		struct runbook *r = &s->runbooks[i];
@@ -464,6 +487,14 @@ unsigned settings_configured(const struct settings *s)
 		if (s->ch[i].configured)
 			bits |= 1u << i;
 	return bits;
+}
+
+unsigned settings_channel_problems(const struct settings *s)
+{
+	unsigned n = 0;
+	for (int i = 0; i < CH_COUNT; i++)
+		n += s->ch[i].problems;
+	return n;
 }
 
 const struct runbook *settings_runbook(const struct settings *s, const char *alertname)
