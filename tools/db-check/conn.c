@@ -74,101 +74,133 @@ static char *cause_of(const char *msg, const char *needle)
 	return first_line(line);
 }
 
-/* The server's words for why it would not take the connection, matched the
- * way pg_isready's PQping() tells "rejecting" from "no response", with the
- * rest of the taxonomy an operator needs. */
+/* How a failure's message is made. */
+enum failure_text {
+	TEXT_ALONE,       /* the text */
+	TEXT_WITH_CAUSE,  /* the text, then libpq's reason: the text alone would
+			     hide which file, which check or which errno */
+	TEXT_NO_DATABASE, /* database "NAME" does not exist */
+	TEXT_NO_ROLE,     /* role "NAME" does not exist */
+};
+
+/* A failure libpq's message names, matched the way pg_isready's PQping()
+ * tells "rejecting" from "no response", with the rest of the taxonomy an
+ * operator needs. The first pattern that matches is the failure. */
+struct failure_pattern {
+	const char *needle;        /* in libpq's message, in any case */
+	const char *const *also;   /* NULL, or one of these must be in it too */
+	const char *kind, *reason;
+	const char *text;
+	enum failure_text shape;
+};
+
+/* "SSL" alone is too loose when the server's answer is something else */
+static const char *const ssl_said[] = {"SSL error", "SSL SYSCALL", "SSL connection", "SSL negotiation", NULL};
+static const char *const database_said[] = {"database \"", NULL};
+static const char *const role_said[] = {"role \"", NULL};
+
+static const struct failure_pattern failure_patterns[] = {
+	{"server does not support SSL", NULL, "ssl", "not_supported",
+	 "SSL negotiation failed: the server does not support SSL, but SSL was required", TEXT_ALONE},
+	{"certificate", NULL, "ssl", "certificate", "SSL negotiation failed: certificate problem", TEXT_WITH_CAUSE},
+	{"SSL", ssl_said, "ssl", "handshake", "SSL negotiation failed", TEXT_WITH_CAUSE},
+	{"the database system is starting up", NULL, "rejecting", "starting_up",
+	 "rejecting connections: the server is starting up", TEXT_ALONE},
+	{"the database system is shutting down", NULL, "rejecting", "shutting_down",
+	 "rejecting connections: the server is shutting down", TEXT_ALONE},
+	{"not yet accepting connections", NULL, "rejecting", "recovery",
+	 "rejecting connections: the server is in recovery and not yet accepting connections", TEXT_ALONE},
+	{"is in recovery mode", NULL, "rejecting", "recovery", "rejecting connections: the server is in recovery mode",
+	 TEXT_ALONE},
+	{"too many clients", NULL, "rejecting", "too_many_clients",
+	 "rejecting connections: too many clients (max_connections reached)", TEXT_ALONE},
+	{"remaining connection slots are reserved", NULL, "rejecting", "too_many_clients",
+	 "rejecting connections: only reserved connection slots are left", TEXT_ALONE},
+	{"too many connections for", NULL, "rejecting", "too_many_clients",
+	 "rejecting connections: the role's or database's connection limit is reached", TEXT_ALONE},
+	{"password authentication failed", NULL, "authentication", "password",
+	 "authentication failed: wrong password or unknown user", TEXT_ALONE},
+	{"no password supplied", NULL, "authentication", "no_password",
+	 "authentication failed: the server asks for a password and none was given (URL, PGPASSWORD or ~/.pgpass)",
+	 TEXT_ALONE},
+	{"pg_hba.conf rejects", NULL, "authentication", "pg_hba", "authentication failed: rejected by pg_hba.conf",
+	 TEXT_ALONE},
+	{"no pg_hba.conf entry", NULL, "authentication", "pg_hba",
+	 "authentication failed: no pg_hba.conf entry for this host, user and database", TEXT_ALONE},
+	{"authentication failed", NULL, "authentication", "failed", "authentication failed", TEXT_ALONE},
+	{"does not exist", database_said, "no_database", "no_database", NULL, TEXT_NO_DATABASE},
+	{"does not exist", role_said, "no_role", "no_role", NULL, TEXT_NO_ROLE},
+	{"permission denied for database", NULL, "authorization", "no_connect_privilege",
+	 "the role may not connect to this database (no CONNECT privilege)", TEXT_ALONE},
+	{"not permitted to log in", NULL, "authorization", "no_login", "the role may not log in (NOLOGIN)", TEXT_ALONE},
+	{"Connection refused", NULL, "no_response", "refused", "no response: connection refused", TEXT_ALONE},
+	{"No route to host", NULL, "no_response", "unreachable", "no response: host unreachable", TEXT_ALONE},
+	{"Host is unreachable", NULL, "no_response", "unreachable", "no response: host unreachable", TEXT_ALONE},
+	{"Network is unreachable", NULL, "no_response", "unreachable", "no response: network unreachable",
+	 TEXT_ALONE},
+	{"could not translate host name", NULL, "no_response", "unresolved",
+	 "no response: the host name does not resolve", TEXT_ALONE},
+	{"timeout expired", NULL, "no_response", "timed_out", "no response: timed out", TEXT_ALONE},
+	{"No such file or directory", NULL, "no_response", "no_socket",
+	 "no response: no server socket (is the server running locally?)", TEXT_ALONE},
+	{"server closed the connection unexpectedly", NULL, "no_response", "closed",
+	 "no response: the server closed the connection", TEXT_ALONE},
+};
+
+static bool has_any(const char *msg, const char *const *needles)
+{
+	for (; *needles; needles++)
+		if (has(msg, *needles))
+			return true;
+	return false;
+}
+
+/* The first pattern libpq's message matches, or NULL. */
+static const struct failure_pattern *failure_pattern_of(const char *msg)
+{
+	for (size_t i = 0; i < ARRAY_LEN(failure_patterns); i++) {
+		const struct failure_pattern *p = &failure_patterns[i];
+		if (has(msg, p->needle) && (!p->also || has_any(msg, p->also)))
+			return p;
+	}
+	return NULL;
+}
+
+/* The report's line for a failure p matched in msg; where ends it. */
+static char *failure_message(PGconn *c, const char *msg, const struct failure_pattern *p, const char *where)
+{
+	switch (p->shape) {
+	case TEXT_WITH_CAUSE: {
+		char *cause = cause_of(msg, p->needle);
+		char *line = easprintf("%s: %s%s", p->text, cause, where);
+		free(cause);
+		return line;
+	}
+	case TEXT_NO_DATABASE: return easprintf("database \"%s\" does not exist%s", PQdb(c), where);
+	case TEXT_NO_ROLE: return easprintf("role \"%s\" does not exist%s", PQuser(c), where);
+	case TEXT_ALONE: break;
+	}
+	return easprintf("%s%s", p->text, where);
+}
+
+/* The server's words for why it would not take the connection. */
 static void classify(PGconn *c, const char *msg, struct conn_failure *f, const char *where)
 {
-	/* with_cause: the text alone would hide which file, which check or
-	 * which errno, so libpq's reason follows it */
-	static const struct {
-		const char *needle, *kind, *reason, *text;
-		bool with_cause;
-	} table[] = {
-		{"server does not support SSL", "ssl", "not_supported",
-		 "SSL negotiation failed: the server does not support SSL, but SSL was required", false},
-		{"certificate", "ssl", "certificate", "SSL negotiation failed: certificate problem", true},
-		{"SSL", "ssl", "handshake", "SSL negotiation failed", true},
-		{"the database system is starting up", "rejecting", "starting_up",
-		 "rejecting connections: the server is starting up"},
-		{"the database system is shutting down", "rejecting", "shutting_down",
-		 "rejecting connections: the server is shutting down"},
-		{"not yet accepting connections", "rejecting", "recovery",
-		 "rejecting connections: the server is in recovery and not yet accepting connections"},
-		{"is in recovery mode", "rejecting", "recovery", "rejecting connections: the server is in recovery mode"},
-		{"too many clients", "rejecting", "too_many_clients",
-		 "rejecting connections: too many clients (max_connections reached)"},
-		{"remaining connection slots are reserved", "rejecting", "too_many_clients",
-		 "rejecting connections: only reserved connection slots are left"},
-		{"too many connections for", "rejecting", "too_many_clients",
-		 "rejecting connections: the role's or database's connection limit is reached"},
-		{"password authentication failed", "authentication", "password",
-		 "authentication failed: wrong password or unknown user"},
-		{"no password supplied", "authentication", "no_password",
-		 "authentication failed: the server asks for a password and none was given (URL, PGPASSWORD or ~/.pgpass)"},
-		{"pg_hba.conf rejects", "authentication", "pg_hba", "authentication failed: rejected by pg_hba.conf"},
-		{"no pg_hba.conf entry", "authentication", "pg_hba",
-		 "authentication failed: no pg_hba.conf entry for this host, user and database"},
-		{"authentication failed", "authentication", "failed", "authentication failed"},
-		{"does not exist", NULL, NULL, NULL}, /* database or role: below */
-		{"permission denied for database", "authorization", "no_connect_privilege",
-		 "the role may not connect to this database (no CONNECT privilege)"},
-		{"not permitted to log in", "authorization", "no_login", "the role may not log in (NOLOGIN)"},
-		{"Connection refused", "no_response", "refused", "no response: connection refused"},
-		{"No route to host", "no_response", "unreachable", "no response: host unreachable"},
-		{"Host is unreachable", "no_response", "unreachable", "no response: host unreachable"},
-		{"Network is unreachable", "no_response", "unreachable", "no response: network unreachable"},
-		{"could not translate host name", "no_response", "unresolved",
-		 "no response: the host name does not resolve"},
-		{"timeout expired", "no_response", "timed_out", "no response: timed out"},
-		{"No such file or directory", "no_response", "no_socket",
-		 "no response: no server socket (is the server running locally?)"},
-		{"server closed the connection unexpectedly", "no_response", "closed",
-		 "no response: the server closed the connection"},
-	};
 	f->detail = first_line(msg);
-	for (size_t i = 0; i < ARRAY_LEN(table); i++) {
-		if (!has(msg, table[i].needle))
-			continue;
-		if (!table[i].kind) {
-			if (has(msg, "database \"")) {
-				f->kind = "no_database";
-				f->reason = "no_database";
-				f->message = easprintf("database \"%s\" does not exist%s", PQdb(c), where);
-				return;
-			}
-			if (has(msg, "role \"")) {
-				f->kind = "no_role";
-				f->reason = "no_role";
-				f->message = easprintf("role \"%s\" does not exist%s", PQuser(c), where);
-				return;
-			}
-			continue;
-		}
-		/* "SSL" alone is too loose when the server's answer is something else */
-		if (strcmp(table[i].reason, "handshake") == 0 && !has(msg, "SSL error") &&
-		    !has(msg, "SSL SYSCALL") && !has(msg, "SSL connection") && !has(msg, "SSL negotiation"))
-			continue;
-		f->kind = table[i].kind;
-		f->reason = table[i].reason;
-		if (table[i].with_cause) {
-			char *cause = cause_of(msg, table[i].needle);
-			f->message = easprintf("%s: %s%s", table[i].text, cause, where);
-			free(cause);
-		} else {
-			f->message = easprintf("%s%s", table[i].text, where);
-		}
-		return;
-	}
-	if (PQconnectionNeedsPassword(c)) {
+	const struct failure_pattern *p = failure_pattern_of(msg);
+	if (p) {
+		f->kind = p->kind;
+		f->reason = p->reason;
+		f->message = failure_message(c, msg, p, where);
+	} else if (PQconnectionNeedsPassword(c)) {
 		f->kind = "authentication";
 		f->reason = "no_password";
 		f->message = easprintf("authentication failed: a password is needed and none was given%s", where);
-		return;
+	} else {
+		f->kind = "other";
+		f->reason = "failed";
+		f->message = easprintf("connection failed%s: %s", where, f->detail);
 	}
-	f->kind = "other";
-	f->reason = "failed";
-	f->message = easprintf("connection failed%s: %s", where, f->detail);
 }
 
 /* " (127.0.0.1:5432)" naming where we tried; never the URL itself. */
