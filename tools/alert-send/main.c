@@ -1,7 +1,8 @@
 /* alert-send — reads alerts (health-watch events, suite reports,
  * Alertmanager webhook payloads) as JSON Lines and gets notifications to
  * people through Slack, email, a webhook and Alertmanager, with grouping,
- * dedup, escalation, acks, retries and a spool so that nothing is lost. */
+ * dedup, escalation, acks, retries and a spool so that nothing is lost;
+ * --check says, as a report, whether the alerts would reach anyone. */
 #include "alert-send.h"
 #include "shipshape/config.h"
 #include "shipshape/files.h"

@@ -353,74 +353,84 @@ static void body_line(struct buf *b, const char *name, const char *value)
 	buf_puts(b, "\r\n");
 }
 
-static char *render_email(const struct settings *s, const cJSON *n)
+/* The header of the message, up to the blank line before the body. */
+static void email_header(struct buf *m, const struct channel *c, const cJSON *n, const char *subject)
 {
-	const struct channel *c = &s->ch[CH_EMAIL];
-	struct view v;
-	struct buf m = {0}, t = {0};
-	view_of(n, &v);
-	title(&t, &v);
 	char date[64];
 	time_t created = (time_t)(json_path_number(n, "created_ms", 0) / 1000);
 	struct tm tm;
 	gmtime_r(&created, &tm);
 	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-	buf_printf(&m, "Date: %s\r\n", date);
-	buf_puts(&m, "Message-ID: ");
-	header_value(&m, json_path_string(n, "message_id", "<unknown@localhost>"));
-	buf_puts(&m, "\r\nFrom: ");
-	header_value(&m, c->from ? c->from : "");
-	buf_puts(&m, "\r\nTo: ");
+	buf_printf(m, "Date: %s\r\n", date);
+	buf_puts(m, "Message-ID: ");
+	header_value(m, json_path_string(n, "message_id", "<unknown@localhost>"));
+	buf_puts(m, "\r\nFrom: ");
+	header_value(m, c->from ? c->from : "");
+	buf_puts(m, "\r\nTo: ");
 	for (size_t i = 0; i < c->n_rcpt; i++) {
 		if (i)
-			buf_puts(&m, ", ");
-		header_value(&m, c->rcpt[i]);
+			buf_puts(m, ", ");
+		header_value(m, c->rcpt[i]);
 	}
-	buf_puts(&m, "\r\nSubject: ");
-	header_value(&m, t.data);
-	buf_puts(&m, "\r\nMIME-Version: 1.0\r\n"
-		     "Content-Type: text/plain; charset=utf-8\r\n"
-		     "Content-Transfer-Encoding: 8bit\r\n"
-		     "Auto-Submitted: auto-generated\r\n"
-		     "X-Shipshape-Notification: ");
-	header_value(&m, json_path_string(n, "id", ""));
-	buf_puts(&m, "\r\n\r\n");
+	buf_puts(m, "\r\nSubject: ");
+	header_value(m, subject);
+	buf_puts(m, "\r\nMIME-Version: 1.0\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n"
+		    "Auto-Submitted: auto-generated\r\n"
+		    "X-Shipshape-Notification: ");
+	header_value(m, json_path_string(n, "id", ""));
+	buf_puts(m, "\r\n\r\n");
+}
+
+/* One alert of the body: its status line, then a line per detail. */
+static void email_alert(struct buf *m, const struct settings *s, const cJSON *a)
+{
+	buf_printf(m, "%s  ", is_resolved(a) ? "RESOLVED" : "FIRING");
+	body_text(m, label(a, "alertname"));
+	if (label(a, "target")) {
+		buf_puts(m, "  ");
+		body_text(m, label(a, "target"));
+	}
+	if (strcmp(reason_of(a), "escalated") == 0)
+		buf_printf(m, "  (escalated to level %d)", level_of(a));
+	else if (strcmp(reason_of(a), "repeat") == 0)
+		buf_puts(m, "  (still firing)");
+	buf_puts(m, "\r\n");
+	body_line(m, "summary:", annotation(a, "summary"));
+	body_line(m, "description:", annotation(a, "description"));
+	if (!is_resolved(a))
+		body_line(m, "last error:", annotation(a, "error"));
+	body_line(m, "severity:", label(a, "severity"));
+	body_line(m, "since:", json_path_string(a, "startsAt", NULL));
+	if (is_resolved(a))
+		body_line(m, "resolved:", json_path_string(a, "endsAt", NULL));
+	body_line(m, "runbook:", runbook_url(s, a));
+	const cJSON *l;
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(a, "labels")) {
+		if (strcmp(l->string, "alertname") == 0 || strcmp(l->string, "severity") == 0 ||
+		    strcmp(l->string, "target") == 0)
+			continue;
+		char name[80];
+		snprintf(name, sizeof name, "%s:", l->string);
+		body_line(m, name, l->valuestring);
+	}
+	body_line(m, "fingerprint:", json_path_string(a, "fingerprint", NULL));
+	buf_puts(m, "\r\n");
+}
+
+static char *render_email(const struct settings *s, const cJSON *n)
+{
+	struct view v;
+	struct buf m = {0}, t = {0};
+	view_of(n, &v);
+	title(&t, &v);
+	email_header(&m, &s->ch[CH_EMAIL], n, t.data);
 	body_text(&m, t.data);
 	buf_puts(&m, "\r\n\r\n");
 	const cJSON *a;
-	cJSON_ArrayForEach(a, v.alerts) {
-		buf_printf(&m, "%s  ", is_resolved(a) ? "RESOLVED" : "FIRING");
-		body_text(&m, label(a, "alertname"));
-		if (label(a, "target")) {
-			buf_puts(&m, "  ");
-			body_text(&m, label(a, "target"));
-		}
-		if (strcmp(reason_of(a), "escalated") == 0)
-			buf_printf(&m, "  (escalated to level %d)", level_of(a));
-		else if (strcmp(reason_of(a), "repeat") == 0)
-			buf_puts(&m, "  (still firing)");
-		buf_puts(&m, "\r\n");
-		body_line(&m, "summary:", annotation(a, "summary"));
-		body_line(&m, "description:", annotation(a, "description"));
-		if (!is_resolved(a))
-			body_line(&m, "last error:", annotation(a, "error"));
-		body_line(&m, "severity:", label(a, "severity"));
-		body_line(&m, "since:", json_path_string(a, "startsAt", NULL));
-		if (is_resolved(a))
-			body_line(&m, "resolved:", json_path_string(a, "endsAt", NULL));
-		body_line(&m, "runbook:", runbook_url(s, a));
-		const cJSON *l;
-		cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(a, "labels")) {
-			if (strcmp(l->string, "alertname") == 0 || strcmp(l->string, "severity") == 0 ||
-			    strcmp(l->string, "target") == 0)
-				continue;
-			char name[80];
-			snprintf(name, sizeof name, "%s:", l->string);
-			body_line(&m, name, l->valuestring);
-		}
-		body_line(&m, "fingerprint:", json_path_string(a, "fingerprint", NULL));
-		buf_puts(&m, "\r\n");
-	}
+	cJSON_ArrayForEach(a, v.alerts)
+		email_alert(&m, s, a);
 	buf_puts(&m, "-- \r\nshipshape alert-send. Acknowledge to stop escalation:\r\n"
 		     "  alert-send ack FINGERPRINT -m MESSAGE\r\n");
 	buf_free(&t);
