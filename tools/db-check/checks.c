@@ -55,8 +55,8 @@ struct ctx {
 	struct report *r;
 	PGconn *c;
 	bool include[CHECK_COUNT];
-	bool stopped;         /* timed out or lost the connection: nothing more runs */
-	const char *stop_why; /* what the checks not run say */
+	bool stopped;         /* timed out, lost the connection or the transaction: nothing more runs */
+	char stop_why[512];   /* what the checks not run say */
 };
 
 /* What the settings and activity statements say, borrowed from their
@@ -171,37 +171,45 @@ static void not_configured(struct ctx *x, enum check_id id)
 	add(x, id, STATUS_OK, 0, d, "%s", what[id] ? what[id] : "not configured");
 }
 
+/* A check the run stopped before (the custom queries say so themselves). */
 static void not_run(struct ctx *x, enum check_id id)
 {
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddBoolToObject(d, "run", false);
-	if (id == CHECK_QUERIES) {
-		for (size_t i = 0; i < x->s->nqueries; i++) {
-			char *name = easprintf("db.query.%s", x->s->queries[i].name);
-			report_add_check(x->r, name, STATUS_UNKNOWN, 0, cJSON_Duplicate(d, true), "%s", x->stop_why);
-			free(name);
-		}
-		cJSON_Delete(d);
-		return;
-	}
 	add(x, id, STATUS_UNKNOWN, 0, d, "%s", x->stop_why);
 }
 
+/* Nothing more runs; what the checks not run say is formatted once here. */
+static void stop_because(struct ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void stop_because(struct ctx *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(x->stop_why, sizeof x->stop_why, fmt, ap);
+	va_end(ap);
+	x->stopped = true;
+}
+
+/* Stops on a statement that failed: "what: its error". */
+static void stop_on_error(struct ctx *x, const char *what, const PGresult *res)
+{
+	char *err = result_error(res);
+	stop_because(x, "%s: %s", what, err);
+	free(err);
+}
+
+/* Stops on a pipeline that timed out or lost the connection. */
 static void stop(struct ctx *x, enum run_status rs)
 {
-	static char why[512];
 	char dur[32];
-	x->stopped = true;
 	if (rs == RUN_TIMEOUT) {
-		snprintf(why, sizeof why, "not finished: the run is bounded by -t %s",
-			 fmt_ms(x->s->timeout_ms, dur, sizeof dur));
+		stop_because(x, "not finished: the run is bounded by -t %s", fmt_ms(x->s->timeout_ms, dur, sizeof dur));
 	} else {
 		char *err = redact_string(PQerrorMessage(x->c));
 		err[strcspn(err, "\n")] = '\0';
-		snprintf(why, sizeof why, "not finished: the connection failed%s%s", *err ? ": " : "", err);
+		stop_because(x, "not finished: the connection failed%s%s", *err ? ": " : "", err);
 		free(err);
 	}
-	x->stop_why = why;
 }
 
 /* ---- connect ---- */
@@ -763,145 +771,198 @@ static char *migrations_sql(PGconn *c, const struct settings *s, char **table)
 	return sql;
 }
 
-static void main_batch(struct ctx *x, struct migrations_read *mr)
-{
-	const struct settings *s = x->s;
+/* The statements of the batch that were sent, and what came back. */
+struct batch {
 	struct stmt st[S_N];
-	size_t map[S_N]; /* S_* -> index in st, or S_N when not sent */
-	size_t n = 0;
+	size_t at[S_N];       /* S_* -> index in st, or S_N when not sent */
+	size_t n;
+	int64_t took_ms[S_N]; /* by index in st: from the previous result (or the send) to its own */
 	char stmt_timeout[32], lock_timeout[32], idle_timeout[32];
+	char *tables_array, *extensions_array, *migrations_sql; /* owned: parameters and text */
+};
+
+static void batch_add(struct batch *b, int id, const char *sql, int nparams, const char *p0, const char *p1,
+		      const char *p2)
+{
+	b->at[id] = b->n;
+	b->st[b->n++] = (struct stmt){.sql = sql, .nparams = nparams, .params = {p0, p1, p2}};
+}
+
+/* Statement id's result: NULL when it was not sent or not reached. */
+static const PGresult *batch_result(const struct batch *b, int id)
+{
+	return b->at[id] < S_N ? b->st[b->at[id]].res : NULL;
+}
+
+static int64_t batch_ms(const struct batch *b, int id)
+{
+	return b->at[id] < S_N ? b->took_ms[b->at[id]] : 0;
+}
+
+/* The transaction's limits as set_config() takes them: no statement runs
+ * past -t, and a session left idle in the transaction outlives the run by
+ * a second at most. */
+static void batch_limits(const struct settings *s, struct batch *b)
+{
 	int64_t left = s->deadline_ms - now_monotonic_ms();
 	int64_t stmt_ms = s->statement_timeout_ms < left ? s->statement_timeout_ms : left;
-	snprintf(stmt_timeout, sizeof stmt_timeout, "%lld", (long long)(stmt_ms > 0 ? stmt_ms : 1));
-	snprintf(lock_timeout, sizeof lock_timeout, "%lld", (long long)s->lock_timeout_ms);
-	snprintf(idle_timeout, sizeof idle_timeout, "%lld", (long long)(s->timeout_ms + 1000));
-	char *tables_array = array_literal(s->tables, s->ntables, NULL);
-	char *ext_array = array_literal(NULL, s->nextensions, s->extensions);
+	snprintf(b->stmt_timeout, sizeof b->stmt_timeout, "%lld", (long long)(stmt_ms > 0 ? stmt_ms : 1));
+	snprintf(b->lock_timeout, sizeof b->lock_timeout, "%lld", (long long)s->lock_timeout_ms);
+	snprintf(b->idle_timeout, sizeof b->idle_timeout, "%lld", (long long)(s->timeout_ms + 1000));
+}
+
+/* The statements the included checks need: the read-only transaction, its
+ * limits, the settings and the activity always; the catalog questions, the
+ * savepoint and the migrations table when their checks run. */
+static void batch_build(struct ctx *x, struct batch *b, struct migrations_read *mr)
+{
+	const struct settings *s = x->s;
 	bool need_tables = x->include[CHECK_TABLES] || x->include[CHECK_RLS];
 	bool need_schema = x->include[CHECK_SCHEMA] || need_tables;
 	bool need_savepoint = x->include[CHECK_MIGRATIONS] || x->include[CHECK_QUERIES];
-
 	for (size_t i = 0; i < S_N; i++)
-		map[i] = S_N;
-	memset(st, 0, sizeof st);
-#define SEND(id, text, np, p0, p1, p2)                                                           \
-	do {                                                                                     \
-		map[id] = n;                                                                     \
-		st[n] = (struct stmt){.sql = (text), .nparams = (np), .params = {(p0), (p1), (p2)}}; \
-		n++;                                                                             \
-	} while (0)
-	SEND(S_BEGIN, "BEGIN TRANSACTION READ ONLY", 0, NULL, NULL, NULL);
-	SEND(S_LIMITS, sql_limits, 3, stmt_timeout, lock_timeout, idle_timeout);
-	SEND(S_SETTINGS, sql_settings, 0, NULL, NULL, NULL);
-	SEND(S_ACTIVITY, sql_activity, 0, NULL, NULL, NULL);
+		b->at[i] = S_N;
+	batch_limits(s, b);
+	b->tables_array = array_literal(s->tables, s->ntables, NULL);
+	b->extensions_array = array_literal(NULL, s->nextensions, s->extensions);
+	batch_add(b, S_BEGIN, "BEGIN TRANSACTION READ ONLY", 0, NULL, NULL, NULL);
+	batch_add(b, S_LIMITS, sql_limits, 3, b->stmt_timeout, b->lock_timeout, b->idle_timeout);
+	batch_add(b, S_SETTINGS, sql_settings, 0, NULL, NULL, NULL);
+	batch_add(b, S_ACTIVITY, sql_activity, 0, NULL, NULL, NULL);
 	if (need_schema && s->schema)
-		SEND(S_SCHEMA, sql_schema, 1, s->schema, NULL, NULL);
+		batch_add(b, S_SCHEMA, sql_schema, 1, s->schema, NULL, NULL);
 	if (need_tables && s->schema && s->ntables)
-		SEND(S_TABLES, sql_tables, 2, s->schema, tables_array, NULL);
+		batch_add(b, S_TABLES, sql_tables, 2, s->schema, b->tables_array, NULL);
 	if (x->include[CHECK_EXTENSIONS] && s->nextensions)
-		SEND(S_EXTENSIONS, sql_extensions, 1, ext_array, NULL, NULL);
+		batch_add(b, S_EXTENSIONS, sql_extensions, 1, b->extensions_array, NULL, NULL);
 	if (need_savepoint)
-		SEND(S_SAVEPOINT, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL, NULL, NULL);
-	char *mig_sql = NULL;
+		batch_add(b, S_SAVEPOINT, "SAVEPOINT " SAVEPOINT_NAME, 0, NULL, NULL, NULL);
 	if (x->include[CHECK_MIGRATIONS] && s->migrations_version) {
-		mig_sql = migrations_sql(x->c, s, &mr->table);
-		SEND(S_MIGRATIONS, mig_sql, 0, NULL, NULL, NULL);
+		b->migrations_sql = migrations_sql(x->c, s, &mr->table);
+		batch_add(b, S_MIGRATIONS, b->migrations_sql, 0, NULL, NULL, NULL);
 	}
-#undef SEND
+}
 
+/* Sends the batch as one pipeline and times each statement. */
+static enum run_status batch_run(struct ctx *x, struct batch *b)
+{
 	int64_t sent = now_monotonic_ms();
-	enum run_status rs = pipeline_run(x->c, st, n, s->deadline_ms);
-	/* a statement's time: from the previous result (or the send) to its own */
-	int64_t t[S_N];
-	for (size_t i = 0; i < n; i++)
-		t[i] = st[i].res ? st[i].done_ms - (i ? st[i - 1].done_ms : sent) : 0;
-#define RES(id) (map[id] < S_N ? st[map[id]].res : NULL)
-#define MS(id) (map[id] < S_N ? t[map[id]] : 0)
+	enum run_status rs = pipeline_run(x->c, b->st, b->n, x->s->deadline_ms);
+	for (size_t i = 0; i < b->n; i++)
+		b->took_ms[i] = b->st[i].res ? b->st[i].done_ms - (i ? b->st[i - 1].done_ms : sent) : 0;
+	for (size_t i = 0; i < b->n && log_level > 1; i++)
+		verbose("  statement %zu: %lld ms", i, (long long)b->took_ms[i]);
+	verbose("the catalog batch (%zu statements) took %lld ms", b->n, (long long)(now_monotonic_ms() - sent));
+	return rs;
+}
+
+/* Reads the facts; when BEGIN, the limits, the settings or the activity
+ * failed, nothing else can be trusted and the run stops. */
+static void batch_facts(struct ctx *x, const struct batch *b, struct facts *f)
+{
+	const PGresult *limits = batch_result(b, S_LIMITS), *settings = batch_result(b, S_SETTINGS),
+		       *activity = batch_result(b, S_ACTIVITY);
+	bool read = facts_read(settings, activity, f) == 0 && ok_rows(activity);
+	if (!x->stopped && !read)
+		stop_on_error(x, "could not start the read-only transaction",
+			      !ok_rows(limits)     ? limits
+			      : !ok_rows(settings) ? settings
+						   : activity);
+}
+
+/* The batch's checks when the run stopped; latency, migrations and the
+ * queries say so themselves in their turn. */
+static void batch_not_run(struct ctx *x)
+{
+	for (int id = CHECK_ROLE; id < CHECK_COUNT; id++)
+		if (x->include[id] && id != CHECK_LATENCY && id != CHECK_MIGRATIONS && id != CHECK_QUERIES)
+			not_run(x, (enum check_id)id);
+}
+
+/* Whether a check answered by one catalog statement can be judged: when
+ * it is not configured or its statement failed, that is reported instead. */
+static bool catalog_answered(struct ctx *x, enum check_id id, bool is_configured, const PGresult *res, int64_t ms)
+{
+	if (!is_configured)
+		not_configured(x, id);
+	else if (!ok_rows(res))
+		result_failed(x, id, res, ms);
+	else
+		return true;
+	return false;
+}
+
+/* The batch's checks judged, in report order. */
+static void batch_judge(struct ctx *x, const struct batch *b, const struct facts *f)
+{
+	const struct settings *s = x->s;
+	const char *user = f->user ? f->user : PQuser(x->c);
+	const PGresult *schema = batch_result(b, S_SCHEMA), *tables = batch_result(b, S_TABLES),
+		       *extensions = batch_result(b, S_EXTENSIONS);
+	int64_t schema_ms = batch_ms(b, S_SCHEMA), tables_ms = batch_ms(b, S_TABLES),
+		extensions_ms = batch_ms(b, S_EXTENSIONS), activity_ms = batch_ms(b, S_ACTIVITY);
+	if (x->include[CHECK_ROLE])
+		judge_role(x, f, batch_ms(b, S_SETTINGS));
+	if (x->include[CHECK_SSL])
+		judge_ssl(x, f, activity_ms);
+	if (x->include[CHECK_SCHEMA] &&
+	    catalog_answered(x, CHECK_SCHEMA, configured(s, CHECK_SCHEMA), schema, schema_ms))
+		judge_schema(x, schema, user, schema_ms);
+	if (x->include[CHECK_TABLES] &&
+	    catalog_answered(x, CHECK_TABLES, configured(s, CHECK_TABLES) && s->schema, tables, tables_ms))
+		judge_tables(x, tables, user, tables_ms);
+	if (x->include[CHECK_RLS] &&
+	    catalog_answered(x, CHECK_RLS, configured(s, CHECK_RLS) && s->schema, tables, tables_ms))
+		judge_rls(x, tables, tables_ms);
+	if (x->include[CHECK_EXTENSIONS] &&
+	    catalog_answered(x, CHECK_EXTENSIONS, configured(s, CHECK_EXTENSIONS), extensions, extensions_ms))
+		judge_extensions(x, extensions, extensions_ms);
+	if (x->include[CHECK_POOL])
+		judge_pool(x, f, activity_ms);
+	if (x->include[CHECK_ACTIVITY])
+		judge_activity(x, f, activity_ms);
+}
+
+/* What the checks after the batch need from it: the migrations table's
+ * rows (judged after latency, in report order), and the savepoint that a
+ * failed statement rolls back to. */
+static void batch_hand_over(struct ctx *x, struct batch *b, struct migrations_read *mr)
+{
+	if (b->at[S_MIGRATIONS] < S_N) {
+		mr->res = b->st[b->at[S_MIGRATIONS]].res;
+		b->st[b->at[S_MIGRATIONS]].res = NULL;
+	}
+	const PGresult *savepoint = batch_result(b, S_SAVEPOINT);
+	if (b->at[S_SAVEPOINT] < S_N && PQresultStatus(savepoint) != PGRES_COMMAND_OK)
+		stop_on_error(x, "could not set a savepoint", savepoint);
+}
+
+static void batch_free(struct batch *b)
+{
+	stmt_clear(b->st, b->n);
+	free(b->tables_array);
+	free(b->extensions_array);
+	free(b->migrations_sql);
+}
+
+/* The read-only transaction, the catalog questions and the migrations
+ * table in one round trip; every check they answer judged. */
+static void main_batch(struct ctx *x, struct migrations_read *mr)
+{
+	struct batch b = {0};
+	batch_build(x, &b, mr);
+	enum run_status rs = batch_run(x, &b);
 	if (rs != RUN_OK)
 		stop(x, rs);
 	struct facts facts;
-	bool facts_ok = facts_read(RES(S_SETTINGS), RES(S_ACTIVITY), &facts) == 0 && ok_rows(RES(S_ACTIVITY));
-	if (!x->stopped && !facts_ok) {
-		/* BEGIN or the limits failed: nothing else can be trusted */
-		char *err = result_error(!ok_rows(RES(S_LIMITS)) ? RES(S_LIMITS)
-					 : !ok_rows(RES(S_SETTINGS)) ? RES(S_SETTINGS)
-								     : RES(S_ACTIVITY));
-		static char why[512];
-		snprintf(why, sizeof why, "could not start the read-only transaction: %s", err);
-		free(err);
-		x->stopped = true;
-		x->stop_why = why;
-	}
-	const char *user = facts_ok && facts.user ? facts.user : PQuser(x->c);
-
-	for (size_t i = 0; i < n && log_level > 1; i++)
-		verbose("  statement %zu: %lld ms", i, (long long)t[i]);
-	verbose("the catalog batch (%zu statements) took %lld ms", n, (long long)(now_monotonic_ms() - sent));
+	batch_facts(x, &b, &facts);
 	if (x->stopped) {
-		for (int id = CHECK_ROLE; id < CHECK_COUNT; id++)
-			if (x->include[id] && id != CHECK_LATENCY && id != CHECK_MIGRATIONS && id != CHECK_QUERIES)
-				not_run(x, (enum check_id)id);
-		goto out;
+		batch_not_run(x);
+	} else {
+		batch_judge(x, &b, &facts);
+		batch_hand_over(x, &b, mr);
 	}
-	if (x->include[CHECK_ROLE])
-		judge_role(x, &facts, MS(S_SETTINGS));
-	if (x->include[CHECK_SSL])
-		judge_ssl(x, &facts, MS(S_ACTIVITY));
-	if (x->include[CHECK_SCHEMA]) {
-		if (!configured(s, CHECK_SCHEMA))
-			not_configured(x, CHECK_SCHEMA);
-		else if (!ok_rows(RES(S_SCHEMA)))
-			result_failed(x, CHECK_SCHEMA, RES(S_SCHEMA), MS(S_SCHEMA));
-		else
-			judge_schema(x, RES(S_SCHEMA), user, MS(S_SCHEMA));
-	}
-	if (x->include[CHECK_TABLES]) {
-		if (!configured(s, CHECK_TABLES) || !s->schema)
-			not_configured(x, CHECK_TABLES);
-		else if (!ok_rows(RES(S_TABLES)))
-			result_failed(x, CHECK_TABLES, RES(S_TABLES), MS(S_TABLES));
-		else
-			judge_tables(x, RES(S_TABLES), user, MS(S_TABLES));
-	}
-	if (x->include[CHECK_RLS]) {
-		if (!configured(s, CHECK_RLS) || !s->schema)
-			not_configured(x, CHECK_RLS);
-		else if (!ok_rows(RES(S_TABLES)))
-			result_failed(x, CHECK_RLS, RES(S_TABLES), MS(S_TABLES));
-		else
-			judge_rls(x, RES(S_TABLES), MS(S_TABLES));
-	}
-	if (x->include[CHECK_EXTENSIONS]) {
-		if (!configured(s, CHECK_EXTENSIONS))
-			not_configured(x, CHECK_EXTENSIONS);
-		else if (!ok_rows(RES(S_EXTENSIONS)))
-			result_failed(x, CHECK_EXTENSIONS, RES(S_EXTENSIONS), MS(S_EXTENSIONS));
-		else
-			judge_extensions(x, RES(S_EXTENSIONS), MS(S_EXTENSIONS));
-	}
-	if (x->include[CHECK_POOL])
-		judge_pool(x, &facts, MS(S_ACTIVITY));
-	if (x->include[CHECK_ACTIVITY])
-		judge_activity(x, &facts, MS(S_ACTIVITY));
-	if (map[S_MIGRATIONS] < S_N) { /* judged after latency, in report order */
-		mr->res = st[map[S_MIGRATIONS]].res;
-		st[map[S_MIGRATIONS]].res = NULL;
-	}
-	if (map[S_SAVEPOINT] < S_N && PQresultStatus(RES(S_SAVEPOINT)) != PGRES_COMMAND_OK) {
-		static char why[512];
-		char *err = result_error(RES(S_SAVEPOINT));
-		snprintf(why, sizeof why, "could not set a savepoint: %s", err);
-		free(err);
-		x->stopped = true;
-		x->stop_why = why;
-	}
-out:
-#undef RES
-#undef MS
-	stmt_clear(st, n);
-	free(tables_array);
-	free(ext_array);
-	free(mig_sql);
+	batch_free(&b);
 }
 
 /* ---- latency: sequential round trips of a trivial query ---- */
@@ -1189,13 +1250,11 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
 		/* COMMIT, ROLLBACK or END: the read-only transaction is gone, so
 		 * nothing more may run on this connection */
-		static const char why[] = "not run: an earlier custom query ended the read-only transaction";
 		cJSON_AddBoolToObject(d, "ended_transaction", true);
 		report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
 				 "refused: the query ended db-check's read-only transaction (%s); no further "
 				 "query runs", PQcmdStatus(res));
-		x->stopped = true;
-		x->stop_why = why;
+		stop_because(x, "not run: an earlier custom query ended the read-only transaction");
 		PQclear(res);
 		free(name);
 		return;
