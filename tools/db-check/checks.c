@@ -1221,15 +1221,96 @@ static int first_value(const PGresult *res, double *v, const char **why)
 	return 0;
 }
 
-static void check_query(struct ctx *x, const struct custom_query *q)
+/* A custom query's data to start with: its ranges as written back. */
+static cJSON *query_data(const struct custom_query *q)
 {
-	char *name = easprintf("db.query.%s", q->name);
 	cJSON *d = cJSON_CreateObject();
 	char buf[128];
 	if (q->limits.has_warning)
 		cJSON_AddStringToObject(d, "warning", range_format(&q->limits.warning, buf, sizeof buf));
 	if (q->limits.has_critical)
 		cJSON_AddStringToObject(d, "critical", range_format(&q->limits.critical, buf, sizeof buf));
+	return d;
+}
+
+/* COMMIT, ROLLBACK or END in a custom query: the read-only transaction is
+ * gone, so nothing more may run on this connection. */
+static bool transaction_ended(PGconn *c)
+{
+	PGTransactionStatusType ts = PQtransactionStatus(c);
+	return ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR;
+}
+
+static void query_ended_transaction(struct ctx *x, const char *name, cJSON *d, PGresult *res, int64_t ms)
+{
+	cJSON_AddBoolToObject(d, "ended_transaction", true);
+	report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
+			 "refused: the query ended db-check's read-only transaction (%s); no further query runs",
+			 PQcmdStatus(res));
+	stop_because(x, "not run: an earlier custom query ended the read-only transaction");
+}
+
+static bool query_succeeded(const PGresult *res)
+{
+	ExecStatusType est = PQresultStatus(res);
+	return est == PGRES_TUPLES_OK || est == PGRES_SINGLE_TUPLE || est == PGRES_COMMAND_OK;
+}
+
+/* A custom query that failed; a write the read-only transaction refused
+ * is said to be one. */
+static void query_failed(struct ctx *x, const char *name, cJSON *d, const PGresult *res, int64_t ms)
+{
+	char *err = result_error(res);
+	const char *state = result_sqlstate(res);
+	cJSON_AddStringToObject(d, "sqlstate", state);
+	bool write = strcmp(state, "25006") == 0;
+	cJSON_AddBoolToObject(d, "write_refused", write);
+	if (write)
+		report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
+				 "refused: the query tried to write (%s); db-check runs read-only", err);
+	else
+		report_add_check(x->r, name, STATUS_CRITICAL, ms, d, "failed: %s", err);
+	free(err);
+}
+
+/* A range as a perfdata threshold, which is a number here: the upper bound
+ * of a plain range, else none (NAN). */
+static double perf_threshold(const struct range *r, bool has)
+{
+	return has && !r->inside && !isinf(r->end) ? r->end : NAN;
+}
+
+/* A custom query's value judged against its ranges. */
+static void query_judge(struct ctx *x, const struct custom_query *q, const char *name, cJSON *d,
+			const PGresult *res, int64_t ms)
+{
+	double v = 0;
+	const char *why = NULL;
+	if (first_value(res, &v, &why) < 0) {
+		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", why);
+		return;
+	}
+	cJSON_AddNumberToObject(d, "value", v);
+	enum status st = thresholds_status(&q->limits, v);
+	const char *which = st == STATUS_CRITICAL ? "critical" : "warning";
+	const struct range *hit = st == STATUS_CRITICAL ? &q->limits.critical : &q->limits.warning;
+	char buf[128];
+	cJSON *chk;
+	if (st == STATUS_OK)
+		chk = report_add_check(x->r, name, st, ms, d, "%s = %g", q->name, v);
+	else
+		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, %s", q->name, v,
+				       range_explain(hit, which, v, buf, sizeof buf));
+	check_add_perf(chk, q->name, v, "", perf_threshold(&q->limits.warning, q->limits.has_warning),
+		       perf_threshold(&q->limits.critical, q->limits.has_critical));
+}
+
+/* One custom query, after the savepoint and alone; it stops the run when it
+ * times out, loses the connection or ends the transaction. */
+static void check_query(struct ctx *x, const struct custom_query *q)
+{
+	char *name = easprintf("db.query.%s", q->name);
+	cJSON *d = query_data(q);
 	if (x->stopped) {
 		cJSON_AddBoolToObject(d, "run", false);
 		report_add_check(x->r, name, STATUS_UNKNOWN, 0, d, "%s", x->stop_why);
@@ -1240,68 +1321,15 @@ static void check_query(struct ctx *x, const struct custom_query *q)
 	int64_t ms = 0;
 	enum run_status rs = run_guarded(x, q->sql, 0, NULL, &res, &ms);
 	if (rs != RUN_OK) {
-		PQclear(res);
 		stop(x, rs);
 		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", x->stop_why);
-		free(name);
-		return;
+	} else if (transaction_ended(x->c)) {
+		query_ended_transaction(x, name, d, res, ms);
+	} else if (!query_succeeded(res)) {
+		query_failed(x, name, d, res, ms);
+	} else {
+		query_judge(x, q, name, d, res, ms);
 	}
-	PGTransactionStatusType ts = PQtransactionStatus(x->c);
-	if (ts != PQTRANS_INTRANS && ts != PQTRANS_INERROR) {
-		/* COMMIT, ROLLBACK or END: the read-only transaction is gone, so
-		 * nothing more may run on this connection */
-		cJSON_AddBoolToObject(d, "ended_transaction", true);
-		report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
-				 "refused: the query ended db-check's read-only transaction (%s); no further "
-				 "query runs", PQcmdStatus(res));
-		stop_because(x, "not run: an earlier custom query ended the read-only transaction");
-		PQclear(res);
-		free(name);
-		return;
-	}
-	ExecStatusType est = PQresultStatus(res);
-	if (est != PGRES_TUPLES_OK && est != PGRES_SINGLE_TUPLE && est != PGRES_COMMAND_OK) {
-		char *err = result_error(res);
-		const char *state = result_sqlstate(res);
-		cJSON_AddStringToObject(d, "sqlstate", state);
-		bool write = strcmp(state, "25006") == 0;
-		cJSON_AddBoolToObject(d, "write_refused", write);
-		if (write)
-			report_add_check(x->r, name, STATUS_CRITICAL, ms, d,
-					 "refused: the query tried to write (%s); db-check runs read-only", err);
-		else
-			report_add_check(x->r, name, STATUS_CRITICAL, ms, d, "failed: %s", err);
-		free(err);
-		PQclear(res);
-		free(name);
-		return;
-	}
-	double v = 0;
-	const char *why = NULL;
-	if (first_value(res, &v, &why) < 0) {
-		report_add_check(x->r, name, STATUS_UNKNOWN, ms, d, "%s", why);
-		PQclear(res);
-		free(name);
-		return;
-	}
-	cJSON_AddNumberToObject(d, "value", v);
-	enum status st = thresholds_status(&q->limits, v);
-	const char *which = st == STATUS_CRITICAL ? "critical" : "warning";
-	const struct range *hit = st == STATUS_CRITICAL ? &q->limits.critical : &q->limits.warning;
-	cJSON *chk;
-	if (st == STATUS_OK)
-		chk = report_add_check(x->r, name, st, ms, d, "%s = %g", q->name, v);
-	else
-		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, %s", q->name, v,
-				       range_explain(hit, which, v, buf, sizeof buf));
-	/* perfdata thresholds are numbers here: the upper bound of a plain range */
-	double w = q->limits.has_warning && !q->limits.warning.inside && !isinf(q->limits.warning.end)
-			   ? q->limits.warning.end
-			   : NAN;
-	double c = q->limits.has_critical && !q->limits.critical.inside && !isinf(q->limits.critical.end)
-			   ? q->limits.critical.end
-			   : NAN;
-	check_add_perf(chk, q->name, v, "", w, c);
 	PQclear(res);
 	free(name);
 }
