@@ -1104,77 +1104,99 @@ static const char *missing_column(const struct settings *s, const char *err)
 	return s->migrations_column;
 }
 
-static void check_migrations(struct ctx *x, const struct migrations_read *mr)
+/* The migrations table could not be read: which of the usual reasons. */
+static void migrations_unreadable(struct ctx *x, const struct migrations_read *mr, cJSON *d)
 {
-	const struct settings *s = x->s;
-	const PGresult *res = mr->res;
-	cJSON *d = cJSON_CreateObject();
-	cJSON_AddStringToObject(d, "table", mr->table ? mr->table : s->migrations_table);
-	cJSON_AddStringToObject(d, "column", s->migrations_column);
-	cJSON_AddStringToObject(d, "expected", s->migrations_version);
-	if (!ok_rows(res)) {
-		char *err = result_error(res);
-		const char *state = result_sqlstate(res);
-		cJSON_AddStringToObject(d, "sqlstate", state);
-		if (strcmp(state, "42P01") == 0)
-			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s does not exist", mr->table);
-		else if (strcmp(state, "42703") == 0)
-			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"",
-			    mr->table, missing_column(s, err));
-		else if (strcmp(state, "42501") == 0)
-			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
-			    mr->table);
-		else
-			add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "could not read %s: %s%s", mr->table, err,
-			    strcmp(state, "55P03") == 0 ? " (a migration may be holding a lock on it)" : "");
-		free(err);
-		return;
-	}
+	char *err = result_error(mr->res);
+	const char *state = result_sqlstate(mr->res);
+	cJSON_AddStringToObject(d, "sqlstate", state);
+	if (strcmp(state, "42P01") == 0)
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s does not exist", mr->table);
+	else if (strcmp(state, "42703") == 0)
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "migrations table %s has no column \"%s\"", mr->table,
+		    missing_column(x->s, err));
+	else if (strcmp(state, "42501") == 0)
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "role %s may not SELECT from %s", PQuser(x->c),
+		    mr->table);
+	else
+		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "could not read %s: %s%s", mr->table, err,
+		    strcmp(state, "55P03") == 0 ? " (a migration may be holding a lock on it)" : "");
+	free(err);
+}
+
+/* The versions read, in the configured order: the latest is the last.
+ * Borrowed from res; *n gets how many (rows with a NULL version left out). */
+static struct migration_row *migrations_sorted(const struct settings *s, const PGresult *res, int *n)
+{
 	int rows = PQntuples(res);
-	if (rows > MIGRATIONS_MAX_ROWS) {
-		add(x, CHECK_MIGRATIONS, STATUS_UNKNOWN, 0, d, "%s has more than %d rows; not judged", mr->table,
-		    MIGRATIONS_MAX_ROWS);
-		return;
-	}
-	/* the versions in the configured order; the latest is the last */
 	struct migration_row *sorted = ecalloc((size_t)rows + 1, sizeof *sorted);
-	int n = 0;
+	*n = 0;
 	for (int i = 0; i < rows; i++) {
 		const char *v = val(res, i, 0);
 		if (!v)
 			continue;
-		sorted[n].version = v;
-		sorted[n].rank = s->migrations_order == ORDER_APPLIED ? (long long)val_num(res, i, 1, 0) : 0;
-		n++;
+		sorted[*n].version = v;
+		sorted[*n].rank = s->migrations_order == ORDER_APPLIED ? (long long)val_num(res, i, 1, 0) : 0;
+		(*n)++;
 	}
-	qsort(sorted, (size_t)n, sizeof *sorted,
+	qsort(sorted, (size_t)*n, sizeof *sorted,
 	      s->migrations_order == ORDER_LEXICAL ? cmp_migration_lexical : cmp_migration_numeric);
-	int at = -1; /* the expected version's place */
-	for (int i = 0; i < n; i++)
-		if (strcmp(sorted[i].version, s->migrations_version) == 0)
-			at = i;
-	const char *latest = n ? sorted[n - 1].version : NULL;
-	static const char *const order_names[] = {"numeric", "lexical", "applied"};
-	cJSON_AddStringToObject(d, "order", order_names[s->migrations_order]);
-	if (s->migrations_order == ORDER_APPLIED)
-		cJSON_AddStringToObject(d, "applied_column", s->migrations_applied_column);
-	json_add_str(d, "latest", latest);
-	cJSON_AddNumberToObject(d, "rows", rows);
-	cJSON_AddBoolToObject(d, "applied", at >= 0);
-	/* the versions after the expected one: applied, yet newer than the
-	 * release expects (the data bounded, the message shorter still) */
-	struct buf names = {0};
+	return sorted;
+}
+
+/* The versions after the expected one (at): applied, yet newer than the
+ * release expects. Listed in d (bounded), the first few named in names
+ * for the message; returns how many. */
+static int migrations_newer(cJSON *d, const struct migration_row *sorted, int n, int at, struct buf *names)
+{
 	int newer = at >= 0 ? n - 1 - at : 0;
 	cJSON *arr = cJSON_AddArrayToObject(d, "newer");
 	for (int i = at + 1; at >= 0 && i < n; i++) {
 		if (i - at <= MIGRATIONS_NEWER_LISTED)
 			cJSON_AddItemToArray(arr, cJSON_CreateString(sorted[i].version));
 		if (i - at <= MIGRATIONS_NEWER_NAMED)
-			list_append(&names, sorted[i].version);
+			list_append(names, sorted[i].version);
 	}
 	if (newer > MIGRATIONS_NEWER_NAMED)
-		buf_printf(&names, " and %d more", newer - MIGRATIONS_NEWER_NAMED);
+		buf_printf(names, " and %d more", newer - MIGRATIONS_NEWER_NAMED);
 	cJSON_AddNumberToObject(d, "newer_count", newer);
+	return newer;
+}
+
+/* Is the release's migration applied, and is it the latest? */
+static void check_migrations(struct ctx *x, const struct migrations_read *mr)
+{
+	static const char *const order_names[] = {"numeric", "lexical", "applied"};
+	const struct settings *s = x->s;
+	cJSON *d = cJSON_CreateObject();
+	cJSON_AddStringToObject(d, "table", mr->table ? mr->table : s->migrations_table);
+	cJSON_AddStringToObject(d, "column", s->migrations_column);
+	cJSON_AddStringToObject(d, "expected", s->migrations_version);
+	if (!ok_rows(mr->res)) {
+		migrations_unreadable(x, mr, d);
+		return;
+	}
+	int rows = PQntuples(mr->res);
+	if (rows > MIGRATIONS_MAX_ROWS) {
+		add(x, CHECK_MIGRATIONS, STATUS_UNKNOWN, 0, d, "%s has more than %d rows; not judged", mr->table,
+		    MIGRATIONS_MAX_ROWS);
+		return;
+	}
+	int n;
+	struct migration_row *sorted = migrations_sorted(s, mr->res, &n);
+	int at = -1; /* the expected version's place */
+	for (int i = 0; i < n; i++)
+		if (strcmp(sorted[i].version, s->migrations_version) == 0)
+			at = i;
+	const char *latest = n ? sorted[n - 1].version : NULL;
+	cJSON_AddStringToObject(d, "order", order_names[s->migrations_order]);
+	if (s->migrations_order == ORDER_APPLIED)
+		cJSON_AddStringToObject(d, "applied_column", s->migrations_applied_column);
+	json_add_str(d, "latest", latest);
+	cJSON_AddNumberToObject(d, "rows", rows);
+	cJSON_AddBoolToObject(d, "applied", at >= 0);
+	struct buf names = {0};
+	int newer = migrations_newer(d, sorted, n, at, &names);
 	if (rows == 0)
 		add(x, CHECK_MIGRATIONS, STATUS_CRITICAL, 0, d, "%s is empty; version %s is not applied", mr->table,
 		    s->migrations_version);
