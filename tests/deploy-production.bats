@@ -234,6 +234,19 @@ assert_no_secret_shown() {
 	assert_line --regexp '^  infrastructure +would FAIL +svc-probe: '
 }
 
+@test "an alert channel that is not valid fails the infrastructure gate (alert-send --check), nothing sent" {
+	cat >bad-channel.yaml <<-Y
+	alerts:
+	  email: {from: ops@example.com, recipients: [oncall@example.com], smtp: {url: "smtp://127.0.0.1:$(free_port)"}, repeat_interval: soon}
+	Y
+	before=$(alerts | wc -l)
+	run --separate-stderr deploy -c bad-channel.yaml -r v2 --dry-run
+	assert_equal "$status" 2
+	assert_line --regexp '^  infrastructure +would FAIL +alert-send: 1 check: 1 critical \(alert-send\.channels\)$'
+	assert_line --regexp '^ +critical: alert-send\.channels: the alert channels are not valid: email: .*alerts\.email\.repeat_interval: expected a duration, got "soon"$'
+	assert_equal "$(alerts | wc -l)" "$before"
+}
+
 @test "a failed post-deploy rolls back to the last good release and alerts" {
 	deploy -r v2 --yes >/dev/null
 	[ "$(current)" = v2 ]
