@@ -212,6 +212,56 @@ static char *where_text(PGconn *c)
 	return easprintf(" (%s%s%s)", host, port && *port ? ":" : "", port ? port : "");
 }
 
+/* Waits until the socket is ready for events or the deadline passes:
+ * 1 ready, 0 deadline, -1 error. */
+static int wait_socket(PGconn *c, short events, int64_t deadline_ms)
+{
+	for (;;) {
+		int64_t left = deadline_ms - now_monotonic_ms();
+		if (left <= 0)
+			return 0;
+		struct pollfd pfd = {.fd = PQsocket(c), .events = events};
+		int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		return rc < 0 ? -1 : rc > 0;
+	}
+}
+
+/* Drives the non-blocking connect until it is made or failed, or the
+ * deadline passes: PGRES_POLLING_OK, _FAILED, or the _READING or _WRITING
+ * it was waiting in. */
+static PostgresPollingStatusType connect_poll(PGconn *c, int64_t deadline_ms)
+{
+	PostgresPollingStatusType st = PQstatus(c) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		/* between addresses: no socket to wait on yet */
+		bool between_addresses = PQsocket(c) < 0 && now_monotonic_ms() < deadline_ms;
+		if (!between_addresses && wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms) <= 0)
+			return st;
+		st = PQconnectPoll(c);
+	}
+	return st;
+}
+
+/* The failure of a connect the deadline cut short, saying how far it got. */
+static void connect_timed_out(PGconn *c, const struct settings *s, struct conn_failure *f)
+{
+	char *where = where_text(c);
+	char dur[32];
+	duration_format(s->timeout_ms, dur, sizeof dur);
+	f->kind = "no_response";
+	f->reason = "timed_out";
+	ConnStatusType cs = PQstatus(c);
+	if (cs == CONNECTION_STARTED)
+		f->message = easprintf("no response: timed out after %s waiting for the TCP connection%s", dur, where);
+	else
+		f->message = easprintf("no response: timed out after %s waiting for the server to "
+				       "answer (the connection was accepted)%s", dur, where);
+	f->detail = estrdup(cs == CONNECTION_STARTED ? "connecting" : "awaiting response");
+	free(where);
+}
+
 /* libpq keeps sslmode=prefer unless told otherwise; db-check connects as the
  * application would, so it adds nothing of its own but its name. */
 PGconn *db_connect(const struct settings *s, struct conn_failure *f, int64_t *elapsed_ms)
@@ -231,60 +281,24 @@ PGconn *db_connect(const struct settings *s, struct conn_failure *f, int64_t *el
 	PGconn *c = PQconnectStartParams(keys, vals, 1);
 	if (!c)
 		die(EXIT_UNKNOWN, "unable to start a connection: out of memory");
-	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-	if (PQstatus(c) == CONNECTION_BAD)
-		st = PGRES_POLLING_FAILED;
-	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
-		int64_t left = s->deadline_ms - now_monotonic_ms();
-		struct pollfd pfd = {.fd = PQsocket(c), .events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
-		int rc = 0;
-		if (left > 0 && pfd.fd < 0) { /* between addresses: no socket to wait on yet */
-			st = PQconnectPoll(c);
-			continue;
-		}
-		if (left > 0) {
-			rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-			if (rc < 0 && errno == EINTR)
-				continue;
-		}
-		if (rc <= 0) {
-			*elapsed_ms = now_monotonic_ms() - start;
-			char *where = where_text(c);
-			char dur[32];
-			duration_format(s->timeout_ms, dur, sizeof dur);
-			f->kind = "no_response";
-			f->reason = "timed_out";
-			ConnStatusType cs = PQstatus(c);
-			if (cs == CONNECTION_STARTED)
-				f->message = easprintf("no response: timed out after %s waiting for the TCP connection%s",
-						       dur, where);
-			else
-				f->message = easprintf("no response: timed out after %s waiting for the server to "
-						       "answer (the connection was accepted)%s", dur, where);
-			f->detail = estrdup(cs == CONNECTION_STARTED ? "connecting" : "awaiting response");
-			free(where);
-			PQfinish(c);
-			return NULL;
-		}
-		st = PQconnectPoll(c);
-	}
+	PostgresPollingStatusType st = connect_poll(c, s->deadline_ms);
 	*elapsed_ms = now_monotonic_ms() - start;
 	if (st == PGRES_POLLING_FAILED) {
 		char *where = where_text(c);
 		classify(c, PQerrorMessage(c), f, where);
 		free(where);
-		PQfinish(c);
-		return NULL;
-	}
-	if (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1) {
+	} else if (st != PGRES_POLLING_OK) {
+		connect_timed_out(c, s, f);
+	} else if (PQsetnonblocking(c, 1) != 0 || PQenterPipelineMode(c) != 1) {
 		f->kind = "other";
 		f->reason = "failed";
 		f->message = estrdup("connected, but could not enter pipeline mode");
 		f->detail = first_line(PQerrorMessage(c));
-		PQfinish(c);
-		return NULL;
+	} else {
+		return c;
 	}
-	return c;
+	PQfinish(c);
+	return NULL;
 }
 
 /* ---- cancelling: PQcancel blocks, so it runs on a thread we wait for only
@@ -344,22 +358,6 @@ static void cancel_running(PGconn *c)
 }
 
 /* ---- pipelines ---- */
-
-/* Waits until the socket is ready for events or the deadline passes:
- * 1 ready, 0 deadline, -1 error. */
-static int wait_socket(PGconn *c, short events, int64_t deadline_ms)
-{
-	for (;;) {
-		int64_t left = deadline_ms - now_monotonic_ms();
-		if (left <= 0)
-			return 0;
-		struct pollfd pfd = {.fd = PQsocket(c), .events = events};
-		int rc = poll(&pfd, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		return rc < 0 ? -1 : rc > 0;
-	}
-}
 
 static enum run_status flush_all(PGconn *c, int64_t deadline_ms)
 {
