@@ -136,11 +136,6 @@ static void json_add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
-static const char *fmt_ms(int64_t ms, char *buf, size_t n)
-{
-	return duration_format(ms, buf, n);
-}
-
 /* ---- which checks run ---- */
 
 static bool configured(const struct settings *s, enum check_id id)
@@ -203,7 +198,8 @@ static void stop(struct ctx *x, enum run_status rs)
 {
 	char dur[32];
 	if (rs == RUN_TIMEOUT) {
-		stop_because(x, "not finished: the run is bounded by -t %s", fmt_ms(x->s->timeout_ms, dur, sizeof dur));
+		stop_because(x, "not finished: the run is bounded by -t %s",
+			     duration_format(x->s->timeout_ms, dur, sizeof dur));
 	} else {
 		char *err = redact_string(PQerrorMessage(x->c));
 		err[strcspn(err, "\n")] = '\0';
@@ -214,12 +210,73 @@ static void stop(struct ctx *x, enum run_status rs)
 
 /* ---- connect ---- */
 
+static void add_connect_perf(cJSON *chk, const struct settings *s, int64_t ms)
+{
+	check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
+		       (double)s->connect_critical_ms);
+}
+
+/* A failed connect: critical, naming the checks it leaves unrun; an SSL
+ * failure is also the ssl check's answer. */
+static void connect_failed(struct ctx *x, const struct conn_failure *f, cJSON *d, int64_t ms)
+{
+	const struct settings *s = x->s;
+	cJSON_AddStringToObject(d, "failure", f->kind);
+	cJSON_AddStringToObject(d, "reason", f->reason);
+	cJSON_AddStringToObject(d, "error", f->detail ? f->detail : "");
+	cJSON *nr = cJSON_AddArrayToObject(d, "not_run");
+	for (int i = CHECK_CONNECT + 1; i < CHECK_COUNT; i++)
+		if (x->include[i])
+			cJSON_AddItemToArray(nr, cJSON_CreateString(check_names[i]));
+	add_connect_perf(add(x, CHECK_CONNECT, STATUS_CRITICAL, ms, d, "%s", f->message), s, ms);
+	if (strcmp(f->kind, "ssl") == 0 && x->include[CHECK_SSL]) {
+		cJSON *sd = cJSON_CreateObject();
+		cJSON_AddBoolToObject(sd, "encrypted", false);
+		cJSON_AddBoolToObject(sd, "required", s->require_ssl);
+		add(x, CHECK_SSL, STATUS_CRITICAL, ms, sd, "%s", f->message);
+	}
+	int not_run = cJSON_GetArraySize(nr);
+	if (not_run)
+		report_set_summary(x->r, "cannot connect (%d other check%s not run)", not_run, not_run == 1 ? "" : "s");
+	else
+		report_set_summary(x->r, "cannot connect");
+}
+
+/* Connected: where to, as whom, and how the time taken compares with its
+ * limits. */
+static void connected(struct ctx *x, cJSON *d, int64_t ms)
+{
+	const struct settings *s = x->s;
+	const char *host = PQhost(x->c), *port = PQport(x->c);
+	json_add_str(d, "host", host);
+	json_add_str(d, "port", port);
+	json_add_str(d, "user", PQuser(x->c));
+	json_add_str(d, "database", PQdb(x->c));
+	enum status st = STATUS_OK;
+	char *judgement = NULL;
+	char limit[32];
+	if (ms > s->connect_critical_ms) {
+		st = STATUS_CRITICAL;
+		judgement = easprintf(", above the critical %s",
+				      duration_format(s->connect_critical_ms, limit, sizeof limit));
+	} else if (ms > s->connect_warning_ms) {
+		st = STATUS_WARNING;
+		judgement = easprintf(", above the warning %s",
+				      duration_format(s->connect_warning_ms, limit, sizeof limit));
+	}
+	cJSON *chk = add(x, CHECK_CONNECT, st, ms, d, "connected in %lld ms%s as %s to %s on %s%s%s", (long long)ms,
+			 judgement ? judgement : "", PQuser(x->c), PQdb(x->c), host && *host ? host : "local socket",
+			 port && *port ? ":" : "", port ? port : "");
+	free(judgement);
+	add_connect_perf(chk, s, ms);
+}
+
+/* The connect check; false when there is no connection to run the rest on. */
 static bool do_connect(struct ctx *x)
 {
 	const struct settings *s = x->s;
 	struct conn_failure f = {0};
 	int64_t ms = 0;
-	char w[32], cr[32];
 	x->c = db_connect(s, &f, &ms);
 	cJSON *d = cJSON_CreateObject();
 	cJSON_AddNumberToObject(d, "connect_ms", (double)ms);
@@ -230,52 +287,11 @@ static bool do_connect(struct ctx *x)
 	else
 		cJSON_AddStringToObject(d, "url_from", "libpq environment (PG* variables, ~/.pgpass)");
 	if (!x->c) {
-		cJSON_AddStringToObject(d, "failure", f.kind);
-		cJSON_AddStringToObject(d, "reason", f.reason);
-		cJSON_AddStringToObject(d, "error", f.detail ? f.detail : "");
-		cJSON *nr = cJSON_AddArrayToObject(d, "not_run");
-		for (int i = CHECK_CONNECT + 1; i < CHECK_COUNT; i++)
-			if (x->include[i])
-				cJSON_AddItemToArray(nr, cJSON_CreateString(check_names[i]));
-		cJSON *chk = add(x, CHECK_CONNECT, STATUS_CRITICAL, ms, d, "%s", f.message);
-		check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
-			       (double)s->connect_critical_ms);
-		/* an SSL failure is also the ssl check's answer */
-		if (strcmp(f.kind, "ssl") == 0 && x->include[CHECK_SSL]) {
-			cJSON *sd = cJSON_CreateObject();
-			cJSON_AddBoolToObject(sd, "encrypted", false);
-			cJSON_AddBoolToObject(sd, "required", s->require_ssl);
-			add(x, CHECK_SSL, STATUS_CRITICAL, ms, sd, "%s", f.message);
-		}
-		int not_run = cJSON_GetArraySize(nr);
-		if (not_run)
-			report_set_summary(x->r, "cannot connect (%d other check%s not run)", not_run,
-					   not_run == 1 ? "" : "s");
-		else
-			report_set_summary(x->r, "cannot connect");
+		connect_failed(x, &f, d, ms);
 		conn_failure_free(&f);
 		return false;
 	}
-	const char *host = PQhost(x->c), *port = PQport(x->c);
-	json_add_str(d, "host", host);
-	json_add_str(d, "port", port);
-	json_add_str(d, "user", PQuser(x->c));
-	json_add_str(d, "database", PQdb(x->c));
-	enum status st = STATUS_OK;
-	char *judgement = NULL;
-	if (ms > s->connect_critical_ms) {
-		st = STATUS_CRITICAL;
-		judgement = easprintf(", above the critical %s", fmt_ms(s->connect_critical_ms, cr, sizeof cr));
-	} else if (ms > s->connect_warning_ms) {
-		st = STATUS_WARNING;
-		judgement = easprintf(", above the warning %s", fmt_ms(s->connect_warning_ms, w, sizeof w));
-	}
-	cJSON *chk = add(x, CHECK_CONNECT, st, ms, d, "connected in %lld ms%s as %s to %s on %s%s%s",
-			 (long long)ms, judgement ? judgement : "", PQuser(x->c), PQdb(x->c), host && *host ? host : "local socket",
-			 port && *port ? ":" : "", port ? port : "");
-	free(judgement);
-	check_add_perf(chk, "connect_time", (double)ms, "ms", (double)s->connect_warning_ms,
-		       (double)s->connect_critical_ms);
+	connected(x, d, ms);
 	return true;
 }
 
@@ -604,13 +620,13 @@ static void judge_activity(struct ctx *x, const struct facts *f, int64_t ms)
 				 : age_ms > s->xact_warning_ms ? STATUS_WARNING
 							       : STATUS_OK;
 		st = status_worst(st, ts);
-		buf_printf(&m, "oldest open transaction %s (pid %s, %s%s%s)", fmt_ms(age_ms, a, sizeof a),
+		buf_printf(&m, "oldest open transaction %s (pid %s, %s%s%s)", duration_format(age_ms, a, sizeof a),
 			   f->oldest_pid, f->oldest_state ? f->oldest_state : "state hidden",
 			   f->oldest_app && *f->oldest_app ? ", " : "", f->oldest_app ? f->oldest_app : "");
 		if (ts != STATUS_OK)
 			buf_printf(&m, " is above the %s %s", status_name(ts),
-				   ts == STATUS_CRITICAL ? fmt_ms(s->xact_critical_ms, c, sizeof c)
-							 : fmt_ms(s->xact_warning_ms, w, sizeof w));
+				   ts == STATUS_CRITICAL ? duration_format(s->xact_critical_ms, c, sizeof c)
+							 : duration_format(s->xact_warning_ms, w, sizeof w));
 	} else {
 		buf_puts(&m, hidden ? "no other open transaction visible" : "no other open transaction");
 	}
@@ -1031,12 +1047,17 @@ static void check_latency(struct ctx *x)
 	enum status st = p95 > (double)s->latency_critical_ms ? STATUS_CRITICAL
 			 : p95 > (double)s->latency_warning_ms ? STATUS_WARNING
 								: STATUS_OK;
-	char w[32];
+	const char *above = "";
+	char limit[32] = "";
+	if (st == STATUS_WARNING) {
+		above = "; p95 above the warning ";
+		duration_format(s->latency_warning_ms, limit, sizeof limit);
+	} else if (st == STATUS_CRITICAL) {
+		above = "; p95 above the critical ";
+		duration_format(s->latency_critical_ms, limit, sizeof limit);
+	}
 	cJSON *chk = add(x, CHECK_LATENCY, st, ms, d, "%d round trips: p50 %.2f ms, p95 %.2f ms, max %.2f ms%s%s", n,
-			 p50, p95, max, st == STATUS_OK ? "" : st == STATUS_WARNING ? "; p95 above the warning "
-										     : "; p95 above the critical ",
-			 st == STATUS_OK ? ""
-			 : fmt_ms(st == STATUS_WARNING ? s->latency_warning_ms : s->latency_critical_ms, w, sizeof w));
+			 p50, p95, max, above, limit);
 	check_add_perf(chk, "latency_p95", p95, "ms", (double)s->latency_warning_ms, (double)s->latency_critical_ms);
 	free(us);
 }

@@ -237,7 +237,8 @@ static PostgresPollingStatusType connect_poll(PGconn *c, int64_t deadline_ms)
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
 		/* between addresses: no socket to wait on yet */
 		bool between_addresses = PQsocket(c) < 0 && now_monotonic_ms() < deadline_ms;
-		if (!between_addresses && wait_socket(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline_ms) <= 0)
+		short events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (!between_addresses && wait_socket(c, events, deadline_ms) <= 0)
 			return st;
 		st = PQconnectPoll(c);
 	}
