@@ -24,6 +24,15 @@ const char *const check_names[CHECK_COUNT] = {
 	[CHECK_QUERIES] = "queries",
 };
 
+static void unknown_check(const char *option, const char *name, size_t len) __attribute__((noreturn));
+static void unknown_check(const char *option, const char *name, size_t len)
+{
+	struct buf known = {0};
+	for (size_t i = 0; i < CHECK_COUNT; i++)
+		buf_printf(&known, "%s%s", i ? ", " : "", check_names[i]);
+	die(EXIT_USAGE, "%s: unknown check \"%.*s\" (checks: %s)", option, (int)len, name, known.data);
+}
+
 unsigned check_list_parse(const char *list, const char *option)
 {
 	unsigned set = 0;
@@ -40,9 +49,7 @@ unsigned check_list_parse(const char *list, const char *option)
 			if (strlen(check_names[i]) == len && strncmp(name, check_names[i], len) == 0)
 				break;
 		if (i == CHECK_COUNT)
-			die(EXIT_USAGE, "%s: unknown check \"%.*s\" (checks: connect, version, role, ssl, "
-			    "schema, tables, rls, extensions, pool, migrations, latency, activity, queries)",
-			    option, (int)len, name);
+			unknown_check(option, name, len);
 		set |= 1u << i;
 		if (!p[full])
 			break;
@@ -176,9 +183,10 @@ static void url_load(struct settings *s, struct config *c, const char *url_env)
 		char why[256];
 		/* the whole URL is a secret too (a key=value string has no URL shape) */
 		redact_register(s->url);
-		if (!url_check(s->url, why, sizeof why) && c && !url_env)
+		bool valid = url_check(s->url, why, sizeof why);
+		if (!valid && c && !url_env)
 			config_error(c, "database.url", "invalid connection string: %s", why);
-		else if (!url_check(s->url, why, sizeof why))
+		else if (!valid)
 			die(EXIT_DATAERR, "%s: invalid connection string: %s", s->url_origin, why);
 	}
 	const char *pw = getenv("PGPASSWORD");
