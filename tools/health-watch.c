@@ -517,6 +517,8 @@ static void engine_start(struct watch *w)
 	int parallel = (int)(w->n < 16 ? 16 : w->n > MAX_PARALLEL ? MAX_PARALLEL : w->n);
 	w->engine = http_engine_new(&(struct http_engine_opts){
 		.parallel = parallel, .verbose = w->args->std.verbose > 1, .on_done = on_probe, .user = w});
+	if (!w->engine)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 }
 
 /* The config document through the schema (config_open); NULL when it is

@@ -192,8 +192,11 @@ static void health_probe(const cJSON *config, const char *url, struct http_probe
 
 static struct http_engine *health_engine(const struct args *a)
 {
-	return http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = on_probe,
-							  .verbose = a->std.verbose > 1});
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 1, .on_done = on_probe,
+									  .verbose = a->std.verbose > 1});
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
+	return e;
 }
 
 /* One probe of url now, for --check: its status, and what it answered

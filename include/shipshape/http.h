@@ -55,8 +55,10 @@
 #define HTTP_CONNECT_TIMEOUT_DEFAULT_MS 5000
 #define HTTP_MAX_REDIRECTS_DEFAULT 0 /* redirects are not followed unless asked */
 
-/* curl_global_init() exactly once (thread-safe; every http_* entry calls it). */
-void http_global_init(void);
+/* curl_global_init() exactly once (thread-safe; http_engine_new() calls
+ * it). Returns 0, or -1 when libcurl could not be initialised (every later
+ * call says the same). */
+int http_global_init(void);
 
 /* ---- the probe spec ---- */
 
@@ -222,10 +224,11 @@ enum http_error {
 	HTTP_ERR_TOO_LARGE, /* body beyond max_body */
 	HTTP_ERR_REDIRECT,  /* too many redirects */
 	HTTP_ERR_OTHER,
+	HTTP_ERR_INTERNAL,  /* the transfer could not be started here (no curl handle): unknown, not critical */
 };
 
 /* "dns", "connect", "timeout", "tls", "certificate", "protocol", "receive",
- * "too_large", "redirect", "other"; "" for none. */
+ * "too_large", "redirect", "other", "internal"; "" for none. */
 const char *http_error_name(enum http_error e);
 
 /* One assertion's verdict; name is "status", "body_contains", "body_regex",
@@ -318,6 +321,10 @@ struct http_engine_opts {
 	void *user;              /* passed to on_done */
 };
 
+/* A new engine, or NULL when libcurl could not be initialised or gave no
+ * multi handle (the caller decides what that means: a tool exits
+ * EXIT_UNKNOWN). An attempt that cannot be started later (no curl handle)
+ * ends as a result with HTTP_ERR_INTERNAL, judged unknown. */
 struct http_engine *http_engine_new(const struct http_engine_opts *o);
 /* Frees the engine; transfers still running are aborted without callbacks. */
 void http_engine_free(struct http_engine *e);

@@ -28,7 +28,9 @@
  * copies what it needs of the request. The response given to on_done is
  * the callback's (rest_response_free, or take its fields); the one given
  * to on_retry is borrowed. Nothing here exits: errors come back in the
- * response. */
+ * response (libcurl unusable: "unable to start libcurl"; an attempt
+ * that could not start: "internal error: unable to create a curl handle"),
+ * or as NULL from rest_client_new(). */
 #ifndef SHIPSHAPE_REST_H
 #define SHIPSHAPE_REST_H
 
@@ -97,6 +99,7 @@ struct rest_client_opts {
 	void *user;              /* passed to both */
 };
 
+/* A new client, or NULL when its engine could not be made (http_engine_new()). */
 struct rest_client *rest_client_new(const struct rest_client_opts *o);
 /* Calls still out are dropped without callbacks. */
 void rest_client_free(struct rest_client *c);

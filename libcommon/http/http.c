@@ -18,17 +18,20 @@
 #include <time.h>
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_init_rc = -1;
 
 static void global_init_once(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		die(EXIT_UNKNOWN, "unable to initialise libcurl");
+		return;
+	global_init_rc = 0;
 	atexit(curl_global_cleanup);
 }
 
-void http_global_init(void)
+int http_global_init(void)
 {
 	pthread_once(&global_once, global_init_once);
+	return global_init_rc;
 }
 
 /* ---- one transfer ---- */
@@ -107,14 +110,14 @@ static struct xfer *queue_pop(struct http_engine *e)
 
 struct http_engine *http_engine_new(const struct http_engine_opts *o)
 {
-	http_global_init();
+	CURLM *multi = http_global_init() == 0 ? curl_multi_init() : NULL;
+	if (!multi)
+		return NULL;
 	struct http_engine *e = ecalloc(1, sizeof *e);
 	e->o = *o;
 	if (e->o.parallel <= 0)
 		e->o.parallel = 16;
-	e->multi = curl_multi_init();
-	if (!e->multi)
-		die(EXIT_UNKNOWN, "unable to create a curl multi handle");
+	e->multi = multi;
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)e->o.parallel);
 	if (e->o.max_host_connections > 0)
 		curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, e->o.max_host_connections);
@@ -176,11 +179,6 @@ size_t http_engine_pending(const struct http_engine *e)
 	return e->running + e->queued + e->retrying;
 }
 
-void http_engine_wakeup(struct http_engine *e)
-{
-	curl_multi_wakeup(e->multi);
-}
-
 int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag)
 {
 	struct xfer *x = ecalloc(1, sizeof *x);
@@ -191,6 +189,19 @@ int http_engine_add(struct http_engine *e, const struct http_probe *p, void *tag
 	x->added_ms = now_monotonic_ms();
 	queue_push(e, x, false);
 	return 0;
+}
+
+/* Takes x off the running list. */
+static void running_unlink(struct http_engine *e, struct xfer *x)
+{
+	if (x->rprev)
+		x->rprev->rnext = x->rnext;
+	else
+		e->running_list = x->rnext;
+	if (x->rnext)
+		x->rnext->rprev = x->rprev;
+	x->rprev = x->rnext = NULL;
+	e->running--;
 }
 
 /* Takes the transfer with tag out of list *pp (linked by next); NULL when none. */
@@ -221,15 +232,9 @@ int http_engine_cancel(struct http_engine *e, const void *tag)
 			;
 		if (!x)
 			return -1;
-		if (x->rprev)
-			x->rprev->rnext = x->rnext;
-		else
-			e->running_list = x->rnext;
-		if (x->rnext)
-			x->rnext->rprev = x->rprev;
+		running_unlink(e, x);
 		curl_multi_remove_handle(e->multi, x->easy);
 		curl_easy_cleanup(x->easy);
-		e->running--;
 	}
 	xfer_free(x);
 	return 0;
@@ -545,44 +550,6 @@ static void xfer_setup(struct xfer *x)
 	xfer_setup_tls(x);
 }
 
-static void start_ready(struct http_engine *e)
-{
-	/* Retries whose backoff is over go to the front of the queue. */
-	if (e->retry) {
-		int64_t now = now_monotonic_ms();
-		struct xfer **pp = &e->retry;
-		while (*pp) {
-			struct xfer *x = *pp;
-			if (x->not_before <= now) {
-				*pp = x->next;
-				e->retrying--;
-				queue_push(e, x, true);
-			} else {
-				pp = &x->next;
-			}
-		}
-	}
-	while (e->running < (size_t)e->o.parallel && e->queue_head) {
-		struct xfer *x = queue_pop(e);
-		if (e->n_pool) {
-			x->easy = e->pool[--e->n_pool];
-			curl_easy_reset(x->easy);
-		} else {
-			x->easy = curl_easy_init();
-			if (!x->easy)
-				die(EXIT_UNKNOWN, "unable to create a curl handle");
-		}
-		xfer_setup(x);
-		curl_multi_add_handle(e->multi, x->easy);
-		x->rprev = NULL;
-		x->rnext = e->running_list;
-		if (e->running_list)
-			e->running_list->rprev = x;
-		e->running_list = x;
-		e->running++;
-	}
-}
-
 /* ---- finishing a transfer ---- */
 
 static enum http_error classify(CURLcode rc, bool too_large)
@@ -797,6 +764,46 @@ static int64_t backoff_ms(const struct http_probe *p, int attempt)
 	return retry_backoff_ms(&rp, attempt, NULL);
 }
 
+/* Keeps an easy handle for the next transfer, so load runs reuse handles
+ * (and their state). */
+static void pool_put(struct http_engine *e, CURL *h)
+{
+	if (e->n_pool == e->cap_pool) {
+		e->cap_pool = e->cap_pool ? e->cap_pool * 2 : 16;
+		e->pool = erealloc(e->pool, e->cap_pool * sizeof *e->pool);
+	}
+	e->pool[e->n_pool++] = h;
+}
+
+/* An attempt of x is over (its result in x->r, its handle given back):
+ * judges it, then waits for a retry or makes the callback and frees x.
+ * Returns the number of callbacks made. */
+static int xfer_finish(struct http_engine *e, struct xfer *x)
+{
+	struct http_result *r = x->r;
+	http_evaluate(x->p, r, now_epoch_ms());
+	if ((r->status == STATUS_CRITICAL || r->status == STATUS_UNKNOWN) && x->attempt <= x->p->retries) {
+		http_result_free(r);
+		x->r = NULL;
+		x->not_before = now_monotonic_ms() + backoff_ms(x->p, x->attempt);
+		x->attempt++;
+		x->next = e->retry;
+		e->retry = x;
+		e->retrying++;
+		return 0;
+	}
+	x->r = NULL;
+	r->elapsed_ms = (double)(now_monotonic_ms() - x->added_ms);
+	const struct http_probe *p = x->p;
+	void *tag = x->tag;
+	free(x);
+	if (e->o.on_done)
+		e->o.on_done(e, p, r, tag, e->o.user);
+	else
+		http_result_free(r);
+	return 1;
+}
+
 static int drain(struct http_engine *e)
 {
 	int done = 0, left;
@@ -809,47 +816,75 @@ static int drain(struct http_engine *e)
 		struct xfer *x = NULL;
 		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
 		curl_multi_remove_handle(e->multi, h);
-		e->running--;
-		if (x->rprev)
-			x->rprev->rnext = x->rnext;
-		else
-			e->running_list = x->rnext;
-		if (x->rnext)
-			x->rnext->rprev = x->rprev;
-		x->rprev = x->rnext = NULL;
+		running_unlink(e, x);
 		fill_result(x, rc);
-		/* Back to the pool, so load runs reuse handles (and their state). */
-		if (e->n_pool == e->cap_pool) {
-			e->cap_pool = e->cap_pool ? e->cap_pool * 2 : 16;
-			e->pool = erealloc(e->pool, e->cap_pool * sizeof *e->pool);
-		}
-		e->pool[e->n_pool++] = h;
+		pool_put(e, h);
 		x->easy = NULL;
 		xfer_release(x);
+		done += xfer_finish(e, x);
+	}
+	return done;
+}
 
-		struct http_result *r = x->r;
-		http_evaluate(x->p, r, now_epoch_ms());
-		if ((r->status == STATUS_CRITICAL || r->status == STATUS_UNKNOWN) &&
-		    x->attempt <= x->p->retries) {
-			http_result_free(r);
-			x->r = NULL;
-			x->not_before = now_monotonic_ms() + backoff_ms(x->p, x->attempt);
-			x->attempt++;
-			x->next = e->retry;
-			e->retry = x;
-			e->retrying++;
+/* An attempt that could not be started (libcurl gave no handle, or would
+ * not take it) ends as a failed transfer saying so: the library reports,
+ * its caller decides. */
+static int start_failed(struct http_engine *e, struct xfer *x, const char *why)
+{
+	if (!x->r)
+		x->r = ecalloc(1, sizeof *x->r);
+	x->r->attempts = x->attempt;
+	x->r->started_ms = now_epoch_ms();
+	x->r->error = HTTP_ERR_INTERNAL;
+	free(x->r->error_message);
+	x->r->error_message = estrdup(why);
+	xfer_release(x);
+	return xfer_finish(e, x);
+}
+
+/* Starts what the parallel bound allows: retries whose backoff is over
+ * first, then the queue in order. Returns the number of callbacks made
+ * (attempts that could not start). Only the transfers queued on entry are
+ * tried, so a callback that queues again cannot keep it here. */
+static int start_ready(struct http_engine *e)
+{
+	if (e->retry) {
+		int64_t now = now_monotonic_ms();
+		struct xfer **pp = &e->retry;
+		while (*pp) {
+			struct xfer *x = *pp;
+			if (x->not_before <= now) {
+				*pp = x->next;
+				e->retrying--;
+				queue_push(e, x, true);
+			} else {
+				pp = &x->next;
+			}
+		}
+	}
+	int done = 0;
+	for (size_t n = e->queued; n && e->running < (size_t)e->o.parallel && e->queue_head; n--) {
+		struct xfer *x = queue_pop(e);
+		if (e->n_pool) {
+			x->easy = e->pool[--e->n_pool];
+			curl_easy_reset(x->easy);
+		} else if (!(x->easy = curl_easy_init())) {
+			done += start_failed(e, x, "unable to create a curl handle");
 			continue;
 		}
-		x->r = NULL;
-		r->elapsed_ms = (double)(now_monotonic_ms() - x->added_ms);
-		const struct http_probe *p = x->p;
-		void *tag = x->tag;
-		free(x);
-		done++;
-		if (e->o.on_done)
-			e->o.on_done(e, p, r, tag, e->o.user);
-		else
-			http_result_free(r);
+		xfer_setup(x);
+		if (curl_multi_add_handle(e->multi, x->easy) != CURLM_OK) {
+			pool_put(e, x->easy);
+			x->easy = NULL;
+			done += start_failed(e, x, "unable to start a curl transfer");
+			continue;
+		}
+		x->rprev = NULL;
+		x->rnext = e->running_list;
+		if (e->running_list)
+			e->running_list->rprev = x;
+		e->running_list = x;
+		e->running++;
 	}
 	return done;
 }
@@ -870,15 +905,12 @@ static int next_retry_in(const struct http_engine *e, int timeout_ms)
 
 int http_engine_step(struct http_engine *e, struct pollfd *extra, unsigned n_extra, int timeout_ms)
 {
-	int running = 0, done;
-	start_ready(e);
+	int running = 0, done = start_ready(e);
 	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
 		return -1;
-	done = drain(e);
-	if (done) {
-		start_ready(e);
-		return done;
-	}
+	done += drain(e);
+	if (done)
+		return done + start_ready(e);
 	struct curl_waitfd wfd[16];
 	unsigned n = n_extra < ARRAY_LEN(wfd) ? n_extra : (unsigned)ARRAY_LEN(wfd);
 	for (unsigned i = 0; i < n; i++) {
@@ -894,14 +926,12 @@ int http_engine_step(struct http_engine *e, struct pollfd *extra, unsigned n_ext
 	if (curl_multi_perform(e->multi, &running) != CURLM_OK)
 		return -1;
 	done = drain(e);
-	start_ready(e);
-	return done;
+	return done + start_ready(e);
 }
 
 int http_engine_run_until(struct http_engine *e, int64_t deadline_ms)
 {
-	int total = 0;
-	start_ready(e);
+	int total = start_ready(e);
 	while (http_engine_pending(e)) {
 		int timeout = 1000;
 		if (deadline_ms >= 0) {

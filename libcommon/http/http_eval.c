@@ -176,7 +176,9 @@ void http_evaluate(const struct http_probe *p, struct http_result *r, int64_t no
 	if (r->error != HTTP_ERR_NONE) {
 		const char *name = r->error == HTTP_ERR_TOO_LARGE ? "size"
 				 : r->error == HTTP_ERR_REDIRECT ? "redirects" : "transport";
-		http_result_add_outcome(r, name, STATUS_CRITICAL, "%s: %s", http_error_name(r->error),
+		/* A transfer that could not be made here says nothing of the target. */
+		enum status st = r->error == HTTP_ERR_INTERNAL ? STATUS_UNKNOWN : STATUS_CRITICAL;
+		http_result_add_outcome(r, name, st, "%s: %s", http_error_name(r->error),
 					r->error_message ? r->error_message : "");
 		return;
 	}

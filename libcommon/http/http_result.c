@@ -19,6 +19,7 @@ static const char *const error_names[] = {
 	[HTTP_ERR_TIMEOUT] = "timeout", [HTTP_ERR_TLS] = "tls", [HTTP_ERR_CERT] = "certificate",
 	[HTTP_ERR_PROTOCOL] = "protocol", [HTTP_ERR_RECV] = "receive",
 	[HTTP_ERR_TOO_LARGE] = "too_large", [HTTP_ERR_REDIRECT] = "redirect", [HTTP_ERR_OTHER] = "other",
+	[HTTP_ERR_INTERNAL] = "internal",
 };
 
 const char *http_error_name(enum http_error err)

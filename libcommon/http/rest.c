@@ -205,6 +205,10 @@ struct rest_client *rest_client_new(const struct rest_client_opts *o)
 	c->rng = retry_seed();
 	c->engine = http_engine_new(&(struct http_engine_opts){
 		.parallel = o->parallel, .on_done = on_attempt_done, .user = c, .verbose = log_level > 1});
+	if (!c->engine) {
+		free(c);
+		return NULL;
+	}
 	return c;
 }
 
@@ -298,6 +302,11 @@ int rest_call(const struct rest_request *rq, struct rest_response *out)
 	memset(out, 0, sizeof *out);
 	struct sync_call s = {.out = out};
 	struct rest_client *c = rest_client_new(&(struct rest_client_opts){.parallel = 1, .on_done = sync_done});
+	if (!c) {
+		out->error = estrdup("unable to start libcurl");
+		out->transport_error = true;
+		return -1;
+	}
 	rest_start(c, rq, &s);
 	while (!s.done)
 		if (rest_client_step(c, NULL, 0, 1000) < 0)

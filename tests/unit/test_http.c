@@ -1,6 +1,8 @@
 /* Unit tests for http: probe config parsing, assertions on hand-made results,
- * header secrecy, and the engine's loop contract (refused connections, the
- * deadline, caller fds in a step). */
+ * header secrecy, the engine's loop contract (refused connections, the
+ * deadline, caller fds in a step), and libcurl failing to initialise or to
+ * give a handle: reported to the caller, never an exit. */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,12 +11,58 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "shipshape/common.h"
 #include "shipshape/http.h"
 #include "shipshape/redact.h"
+#include "shipshape/rest.h"
 #include "shipshape/units.h"
+
+/* Error injection: this file's definitions of libcurl's three constructors
+ * stand in front of libcurl's (the library is linked statically into the
+ * test); each calls the real one unless its fail_ flag is set. */
+static bool fail_global_init, fail_multi_init, fail_easy_init;
+static int global_init_calls, easy_init_calls;
+
+static void *real_curl(const char *name)
+{
+	void *fn = dlsym(RTLD_NEXT, name);
+	if (!fn)
+		abort();
+	return fn;
+}
+
+CURLcode curl_global_init(long flags)
+{
+	global_init_calls++;
+	if (fail_global_init)
+		return CURLE_FAILED_INIT;
+	CURLcode (*real)(long);
+	*(void **)&real = real_curl("curl_global_init");
+	return real(flags);
+}
+
+CURLM *curl_multi_init(void)
+{
+	if (fail_multi_init)
+		return NULL;
+	CURLM *(*real)(void);
+	*(void **)&real = real_curl("curl_multi_init");
+	return real();
+}
+
+CURL *curl_easy_init(void)
+{
+	easy_init_calls++;
+	if (fail_easy_init)
+		return NULL;
+	CURL *(*real)(void);
+	*(void **)&real = real_curl("curl_easy_init");
+	return real();
+}
 
 static int parse(struct http_probe *p, const char *json, char *err, size_t errsize)
 {
@@ -318,6 +366,144 @@ static void test_engine_deadline_and_step(void **state)
 	http_probe_free(&p);
 }
 
+/* curl_global_init() failing (once per process, so in a child that has
+ * not initialised libcurl yet): no engine, no REST client, an error from
+ * rest_call(), and the process goes on. Exit codes name the step that
+ * went wrong. */
+static int global_init_failure_child(void)
+{
+	int before = global_init_calls;
+	fail_global_init = true;
+	if (http_engine_new(&(struct http_engine_opts){0}))
+		return 10;
+	if (global_init_calls != before + 1)
+		return 11; /* libcurl was initialised before this test: it must run first */
+	if (http_global_init() != -1 || global_init_calls != before + 1)
+		return 12;
+	fail_global_init = false; /* the failure is remembered, not retried */
+	if (http_engine_new(&(struct http_engine_opts){0}) || rest_client_new(&(struct rest_client_opts){0}))
+		return 13;
+	struct rest_response res;
+	if (rest_call(&(struct rest_request){.url = "http://127.0.0.1:9/"}, &res) != -1 || !res.error ||
+	    strcmp(res.error, "unable to start libcurl") != 0)
+		return 14;
+	rest_response_free(&res);
+	return 0;
+}
+
+static void test_global_init_failure_is_returned(void **state)
+{
+	(void)state;
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(global_init_failure_child());
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_multi_init_failure_is_returned(void **state)
+{
+	(void)state;
+	fail_multi_init = true;
+	assert_null(http_engine_new(&(struct http_engine_opts){0}));
+	assert_null(rest_client_new(&(struct rest_client_opts){0}));
+	struct rest_response res;
+	assert_int_equal(rest_call(&(struct rest_request){.url = "http://127.0.0.1:9/"}, &res), -1);
+	assert_string_equal(res.error, "unable to start libcurl");
+	assert_true(res.transport_error);
+	rest_response_free(&res);
+	fail_multi_init = false;
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){0});
+	assert_non_null(e);
+	http_engine_free(e);
+}
+
+struct kept {
+	int n;
+	struct http_result *r[4];
+};
+
+static void keep_result(struct http_engine *e, const struct http_probe *p, struct http_result *r, void *tag,
+			void *user)
+{
+	(void)e, (void)p, (void)tag;
+	struct kept *k = user;
+	if (k->n < (int)ARRAY_LEN(k->r))
+		k->r[k->n++] = r;
+	else
+		http_result_free(r);
+}
+
+static void keep_response(struct rest_response *res, void *tag, void *user)
+{
+	(void)tag;
+	*(struct rest_response *)user = *res;
+}
+
+/* No curl handle for an attempt: the probe ends (after its retries) as an
+ * unknown result saying why, the engine carries on, and a REST call
+ * fails with that reason. */
+static void test_easy_init_failure_is_a_result(void **state)
+{
+	(void)state;
+	struct http_probe p;
+	http_probe_init(&p);
+	p.url = easprintf("http://127.0.0.1:%d/", closed_port());
+	p.retries = 1;
+	p.retry_backoff_ms = 10;
+	struct kept k = {0};
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){.parallel = 2, .on_done = keep_result, .user = &k});
+	assert_non_null(e);
+	fail_easy_init = true;
+	int calls = easy_init_calls;
+	http_engine_add(e, &p, NULL);
+	http_engine_add(e, &p, NULL);
+	assert_int_equal(http_engine_run_until(e, now_monotonic_ms() + 5000), 2);
+	assert_int_equal(easy_init_calls - calls, 4); /* two probes, two attempts each */
+	assert_int_equal(http_engine_pending(e), 0);
+	assert_int_equal(k.n, 2);
+	struct http_result *r = k.r[0];
+	assert_int_equal(r->error, HTTP_ERR_INTERNAL);
+	assert_string_equal(http_error_name(r->error), "internal");
+	assert_string_equal(r->error_message, "unable to create a curl handle");
+	assert_int_equal(r->attempts, 2);
+	assert_int_equal(r->status, STATUS_UNKNOWN);
+	assert_int_equal(r->n_outcomes, 1);
+	assert_string_equal(r->outcomes[0].name, "transport");
+	assert_string_equal(r->outcomes[0].message, "internal: unable to create a curl handle");
+
+	/* libcurl gives handles again: the same engine makes the transfer. */
+	fail_easy_init = false;
+	http_engine_add(e, &p, NULL);
+	assert_int_equal(http_engine_run_until(e, now_monotonic_ms() + 5000), 1);
+	assert_int_equal(k.r[2]->error, HTTP_ERR_CONNECT);
+	for (int i = 0; i < k.n; i++)
+		http_result_free(k.r[i]);
+	http_engine_free(e);
+	http_probe_free(&p);
+
+	/* The client is made first: libcurl's multi handle takes an easy
+	 * handle of its own. */
+	struct rest_response res = {0};
+	struct rest_client *c = rest_client_new(&(struct rest_client_opts){.on_done = keep_response, .user = &res});
+	assert_non_null(c);
+	fail_easy_init = true;
+	rest_start(c, &(struct rest_request){.url = "http://127.0.0.1:9/"}, NULL);
+	for (int i = 0; i < 50 && rest_client_pending(c); i++)
+		assert_int_equal(rest_client_step(c, NULL, 0, 100), 0);
+	fail_easy_init = false;
+	assert_int_equal(rest_client_pending(c), 0);
+	assert_string_equal(res.error, "internal error: unable to create a curl handle");
+	assert_int_equal(res.code, 0);
+	assert_true(res.transport_error);
+	rest_response_free(&res);
+	rest_client_free(c);
+}
+
 static void test_url_check(void **state)
 {
 	(void)state;
@@ -348,6 +534,8 @@ int main(void)
 {
 	prog_set("test_http");
 	const struct CMUnitTest tests[] = {
+		/* first: it needs a process that has not initialised libcurl */
+		cmocka_unit_test(test_global_init_failure_is_returned),
 		cmocka_unit_test(test_probe_from_json),
 		cmocka_unit_test(test_probe_errors),
 		cmocka_unit_test(test_extra_keys),
@@ -357,6 +545,8 @@ int main(void)
 		cmocka_unit_test(test_json_index_beyond_int),
 		cmocka_unit_test(test_engine_refused_and_retries),
 		cmocka_unit_test(test_engine_deadline_and_step),
+		cmocka_unit_test(test_multi_init_failure_is_returned),
+		cmocka_unit_test(test_easy_init_failure_is_a_result),
 		cmocka_unit_test(test_url_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

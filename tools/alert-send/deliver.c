@@ -928,14 +928,13 @@ struct deliver_counts deliverer_counts(const struct deliverer *d)
 
 struct deliverer *deliverer_new(const struct deliver_opts *o)
 {
-	http_global_init();
 	struct deliverer *d = ecalloc(1, sizeof *d);
 	d->o = *o;
-	d->smtp = curl_multi_init();
-	if (!d->smtp)
-		die(EXIT_UNKNOWN, "unable to start libcurl");
+	d->smtp = http_global_init() == 0 ? curl_multi_init() : NULL;
 	d->rest = rest_client_new(&(struct rest_client_opts){
 		.parallel = CH_COUNT, .on_done = http_done, .on_retry = http_retrying, .user = d});
+	if (!d->smtp || !d->rest)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 	d->rng = retry_seed();
 	return d;
 }

@@ -608,6 +608,8 @@ int cmd_e2e(struct run *r)
 	struct report *rep = report_new("deploy-stage");
 	struct http_engine *eng = http_engine_new(&(struct http_engine_opts){
 		.parallel = 1, .on_done = on_done, .verbose = r->a->std.verbose > 1});
+	if (!eng)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 	cJSON *vars = cJSON_CreateObject();
 	int64_t deadline = now_monotonic_ms() + e.timeout_ms;
 	size_t passed = 0;

@@ -1137,7 +1137,8 @@ int main(int argc, char **argv)
 	tool_start(argv[0]);
 	parse_args(&s, argc, argv);
 	run_deadline_set(s.std.timeout_ms);
-	http_global_init();
+	if (http_global_init() < 0)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 
 	bool adhoc = s.n_urls || s.n_tcp;
 	if (!adhoc || s.std.config_path)

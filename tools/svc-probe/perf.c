@@ -196,6 +196,8 @@ void perf_run(struct report *rep, const struct http_probe *p, const struct perf_
 	l.lat = emalloc((size_t)n * sizeof *l.lat);
 	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
 		.parallel = c, .verbose = verbose > 1 ? verbose - 1 : 0, .on_done = on_load_done, .user = &l});
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 	int64_t start = now_monotonic_ms();
 	for (; l.added < n && l.added < c; l.added++)
 		http_engine_add(e, &lp, NULL);

@@ -78,6 +78,8 @@ void run_probes(struct http_probe *const *probes, struct http_result **results, 
 	struct run_ctx ctx = {results};
 	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
 		.parallel = parallel > 0 ? parallel : 16, .verbose = verbose, .on_done = on_done, .user = &ctx});
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 	for (size_t i = 0; i < n; i++) {
 		results[i] = NULL;
 		http_engine_add(e, probes[i], (void *)i);

@@ -268,6 +268,8 @@ static void check_rate_limit(struct report *rep, const struct security_spec *s, 
 	struct burst b = {0};
 	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
 		.parallel = s->rate_concurrency, .verbose = verbose > 1 ? verbose - 1 : 0, .on_done = on_burst, .user = &b});
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
 	/* Requests start in order; the number of the first 429 says where the
 	 * limit began. */
 	for (long i = 1; i <= n; i++)
