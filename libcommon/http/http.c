@@ -826,6 +826,8 @@ static int drain(struct http_engine *e)
 	return done;
 }
 
+/* ---- starting transfers ---- */
+
 /* An attempt that could not be started (libcurl gave no handle, or would
  * not take it) ends as a failed transfer saying so: the library reports,
  * its caller decides. */
