@@ -122,4 +122,10 @@ bool stream_failed(void);
  * so a C or POSIX locale never shows the dash's bytes as garbage. */
 const char *text_dash(void);
 
+/* Whether the config's "environment" gets production's rules: every name
+ * but "development" and "staging", and none at all (a missing environment
+ * or a typo such as "prd" must not relax them). cfg-resolve --check and
+ * svc-probe's security checks follow this one rule. */
+bool environment_is_production(const char *env);
+
 #endif

@@ -59,6 +59,11 @@ const char *text_dash(void)
 	return strcasestr(locale, "utf-8") || strcasestr(locale, "utf8") ? "\u2014" : "-";
 }
 
+bool environment_is_production(const char *env)
+{
+	return !env || (strcmp(env, "development") != 0 && strcmp(env, "staging") != 0);
+}
+
 void out_of_memory(void)
 {
 	/* No allocation here: the message is a constant. */

@@ -583,6 +583,18 @@ static void test_read_file_kinds(void **state)
 /* In a child: fds 0-2 closed, then tool_start(); reports in its exit
  * status whether each became /dev/null and SIGPIPE is ignored. */
 /* The text dash follows the locale: LC_ALL, else LC_CTYPE, else LANG. */
+static void test_environment_is_production(void **state)
+{
+	(void)state;
+	assert_false(environment_is_production("development"));
+	assert_false(environment_is_production("staging"));
+	assert_true(environment_is_production("production"));
+	assert_true(environment_is_production(NULL));
+	assert_true(environment_is_production(""));
+	assert_true(environment_is_production("prd"));
+	assert_true(environment_is_production("Staging"));
+}
+
 static void test_text_dash(void **state)
 {
 	(void)state;
@@ -683,6 +695,7 @@ int main(void)
 		cmocka_unit_test(test_sleep_ms),
 		cmocka_unit_test(test_state_dir_unsafe), cmocka_unit_test(test_state_file_open),
 		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start), cmocka_unit_test(test_text_dash),
+		cmocka_unit_test(test_environment_is_production),
 		cmocka_unit_test(test_finish_stdout_epipe),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);

@@ -110,14 +110,6 @@ static void production_url(struct policy *p, const char *path, const char *url)
 		finding(p, STATUS_CRITICAL, "%s points at this machine (%s) in production", path, host);
 }
 
-/* Production rules apply unless the config says, in a name the policy
- * knows, that it is not production: a missing environment or a typo
- * ("Prod", "prd") must not relax them. */
-static bool is_production(const char *env)
-{
-	return !env || (strcmp(env, "development") != 0 && strcmp(env, "staging") != 0);
-}
-
 static void check_environment(struct policy *p)
 {
 	const char *env = json_path_string(p->doc, "environment", NULL);
@@ -581,7 +573,7 @@ int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf
 	/* the environment may come from a variable: shown as every message is */
 	char *env = redact_string(json_path_string(doc, "environment", ""));
 	struct policy p = {.doc = doc, .root = root,
-			   .production = is_production(json_path_string(doc, "environment", NULL))};
+			   .production = environment_is_production(json_path_string(doc, "environment", NULL))};
 
 	for (size_t i = 0; i < ARRAY_LEN(checks); i++) {
 		p.status = STATUS_OK;
