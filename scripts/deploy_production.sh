@@ -169,23 +169,12 @@ check_alert_channels() {
 	check "$1" alert-send alert-send -c "$cfg" --check --format json <"$work/alert.jsonl"
 }
 
-# capped REPORTS NAME CAPS CMD...: check, its checks named in CAPS (CHECK=STATUS
-# operands of deploy-stage report, space-separated) made no worse than STATUS.
-capped() {
-	local f="$work/capped.jsonl" caps
-	read -ra caps <<<"$3"
-	: >"$f"
-	check "$f" "$2" "${@:4}"
-	deploy-stage -c "$cfg" report "$4" - ${caps[@]+"${caps[@]}"} <"$f" >>"$1" || true
-}
-
-# check_security REPORTS LIST [live]: svc-probe's security checks; outside
-# production a failing security.tls (plain http) counts as a warning, as
-# cfg-resolve --check has it. live: only the security checks count (a live
-# release in trouble must not block the deploy that fixes it).
+# check_security REPORTS LIST [live]: svc-probe's security checks (plain
+# http a warning outside production, the rate-limit burst only where the
+# config allows it: svc-probe follows the config). live: only the security
+# checks count (a live release in trouble must not block the deploy that fixes it).
 check_security() {
-	capped "$1" svc-probe-security "$([[ "$production" == true ]] || echo security.tls=warning)" \
-		svc-probe -c "$cfg" ${3:+--only api --check security} --security "$2" --format json
+	check "$1" svc-probe-security svc-probe -c "$cfg" ${3:+--only api --check security} --security "$2" --format json
 }
 
 # gate STAGE REPORTS: the gate decides (a dry run's records nothing); its
@@ -252,10 +241,8 @@ for e in ${env_files[@]+"${env_files[@]}"}; do resolve_args+=(-e "$e"); done
 rc=0
 cfg-resolve -q "${resolve_args[@]}" -o "$cfg" "${configs[@]}" || rc=$?
 ((rc == 0)) || die "the config does not resolve (cfg-resolve exited $rc)" 65
-IFS=$'\t' read -r service environment driver rate_limit_burst < <(jq -r '[.service.name // "default",
-	.environment // "?", .deploy.driver // "none", .deploy.security.rate_limit_burst // false] | @tsv' "$cfg")
-production=true # every environment but these two: cfg-resolve --check's rule
-case $environment in development | staging) production=false ;; esac
+IFS=$'\t' read -r service environment driver < <(jq -r '[.service.name // "default", .environment // "?",
+	.deploy.driver // "none"] | @tsv' "$cfg")
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
 ((out_ok)) || die "unable to write to stdout: nothing was started" 3
 # The end-to-end steps run only after apply: a mistake in them is found now.
@@ -304,9 +291,11 @@ stage infrastructure # schema, storage, monitoring, the live release's security
 check "$r" db-check db-check -c "$cfg" --only schema,tables,rls,extensions,migrations --format json
 check_storage "$r"
 check_alert_channels "$r"
-# health-watch takes the config and probes each endpoint once: one down now
-# (nothing live yet) only warns; a config it refuses gives no report (unknown).
-capped "$r" health-watch 'health.*=warning' health-watch -c "$cfg" --count 1 --failure-threshold 1 --success-threshold 1 --format json
+# health-watch takes the config and probes each endpoint once; one down now
+# (nothing is live yet) only warns: deploy-stage report caps its health.*
+# checks. A config it refuses gives no report: unknown.
+check "$work/health.jsonl" health-watch health-watch -c "$cfg" --count 1 --failure-threshold 1 --success-threshold 1 --format json
+deploy-stage -c "$cfg" report health-watch - 'health.*=warning' <"$work/health.jsonl" >>"$r" || true
 live_list=$security
 [[ "$security" == all ]] && live_list=headers,tls
 live_list=$(tr ',' '\n' <<<"$live_list" | grep -xE 'headers|tls' | paste -sd, - || true)
@@ -338,14 +327,7 @@ check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 
 ((e2e)) && check "$r" e2e deploy-stage -c "$cfg" e2e --format json ||
 	verdict "$r" e2e e2e.configured warning "the end-to-end pipeline is not checked: no deploy.e2e in the config"
 ((requests == 0)) || check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
-list=$security
-[[ "$list" == all ]] && list=cors,trusted-host,rate-limit,headers,tls,auth
-if [[ "$list" != none && "$rate_limit_burst" != true ]] && grep -qx rate-limit <<<"${list//,/$'\n'}"; then
-	list=$(tr ',' '\n' <<<"$list" | grep -vx rate-limit | paste -sd, - || true)
-	verdict "$r" svc-probe-security security.rate_limit warning \
-		"the rate limit is not checked: its burst of requests at the API is off in $environment (deploy.security.rate_limit_burst)"
-fi
-[[ -z "$list" || "$list" == none ]] || check_security "$r" "$list"
+[[ "$security" == none ]] || check_security "$r" "$security"
 gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
 
 stage readiness # monitoring works, rollback is possible, compliance

@@ -72,7 +72,8 @@ api_config() {
 		{"api": {"base_url": "$N", "health_path": "/health"},
 		 "security": {"cors_origins": ["http://allowed.test"], "trusted_hosts": ["127.0.0.1", "localhost"],
 		              "rate_limit": {"requests_per_minute": 10, "burst": 5}},
-		 "svc_probe": {"auth_paths": ["/private"], "rate_limit_path": "/limited", "retry_after": true}}
+		 "svc_probe": {"auth_paths": ["/private"], "rate_limit_path": "/limited", "retry_after": true},
+		 "deploy": {"security": {"rate_limit_burst": true}}}
 	EOF
 }
 
@@ -749,13 +750,39 @@ api_config() {
 @test "security rate-limit: a 429 without the required Retry-After is critical" {
 	jq -n --arg u "$LOOSE" '{api: {base_url: $u},
 		security: {rate_limit: {requests_per_minute: 10, burst: 5}},
-		svc_probe: {rate_limit_path: "/limited", retry_after: true}}' >rl.json
+		svc_probe: {rate_limit_path: "/limited", retry_after: true}, deploy: {security: {rate_limit_burst: true}}}' >rl.json
 	probe -c rl.json --security rate-limit
 	assert_equal "$status" 2
 	assert_equal "$(check security.rate_limit .data.retry_after)" false
 	first=$(check security.rate_limit .data.first_429)
 	((first >= 2 && first <= 25))
 	[[ "$(check security.rate_limit .message)" == "429 from request $first of "*", but without Retry-After" ]]
+}
+
+@test "security rate-limit: no burst where the config does not allow it (deploy.security.rate_limit_burst), a warning saying so" {
+	api_config | jq '.environment = "staging" | del(.deploy)' >api.json
+	before=$(grep -c ' /limited ' "$NGINX_DIR/logs/access.log" || true)
+	probe -c api.json --security rate-limit
+	assert_equal "$status" 1
+	assert_equal "$(check security.rate_limit .status)" warning
+	assert_equal "$(check security.rate_limit .message)" \
+		"the rate limit is not checked: its burst of requests at the API is off in staging (deploy.security.rate_limit_burst)"
+	assert_equal "$(grep -c ' /limited ' "$NGINX_DIR/logs/access.log" || true)" "$before"
+}
+
+@test "security tls: plain http is critical in production, a warning in development or staging (cfg-resolve --check's rule)" {
+	for env in production prd development staging; do
+		jq -n --arg u "$N" --arg e "$env" '{api: {base_url: $u}, environment: $e}' >env.json
+		probe -c env.json --security tls
+		case $env in
+		development | staging)
+			assert_equal "$status" 1
+			assert_equal "$(check security.tls .message)" "the API is not served over https: a warning in $env" ;;
+		*)
+			assert_equal "$status" 2
+			assert_equal "$(check security.tls .message)" "the API is not served over https" ;;
+		esac
+	done
 }
 
 @test "security: no 429 from an unlimited endpoint is critical" {

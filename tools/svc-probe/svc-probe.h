@@ -113,6 +113,8 @@ struct security_spec {
 	long rate_max_requests;     /* bound on the burst */
 	int rate_concurrency;
 	char *rate_path;
+	bool rate_burst_allowed;    /* the config's deploy.security.rate_limit_burst, or no config */
+	char *environment;          /* the config's; NULL: none given (production's rules) */
 	bool retry_after_required;
 	int64_t hsts_min_age;       /* seconds */
 	char **auth_paths;
