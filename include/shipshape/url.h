@@ -19,12 +19,6 @@
 #define SHIPSHAPE_URL_H
 
 #include <stdbool.h>
-#include <stddef.h>
-
-/* True when s is a URL; otherwise false with libcurl's reason ("Bad
- * hostname", "Port number was not a decimal number between 0 and 65535",
- * ...) in err, when err is not NULL. */
-bool url_valid(const char *s, char *err, size_t errsize);
 
 /* base with ref appended as a path below it: "https://h/api/" + "/health"
  * is "https://h/api/health" (leading slashes of ref and trailing ones of
@@ -42,9 +36,6 @@ char *url_hostport(const char *url);
 /* The host alone, lower-case, an IPv6 literal without brackets ("::1").
  * NULL when url is not a URL or has no host. */
 char *url_hostname(const char *url);
-/* The port: the one written, else the scheme's default (443 for https);
- * -1 when url is not a URL or its scheme has no known default. */
-int url_port(const char *url);
 /* True when url is exactly an origin, "scheme://host[:port]" (any case): no
  * user information, path (not even "/"), query or fragment. */
 bool url_is_origin(const char *url);

@@ -5,7 +5,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -45,31 +44,27 @@ static char *url_part(CURLU *u, CURLUPart what, unsigned flags)
 	return copy;
 }
 
-/* A parsed handle for s, or NULL with curl's reason in *rc. */
-static CURLU *url_open(const char *s, CURLUcode *rc)
+/* A parsed handle for s, or NULL when s is not a URL. */
+static CURLU *url_open(const char *s)
 {
-	CURLUcode dummy;
-	rc = rc ? rc : &dummy;
-	if (!s) {
-		*rc = CURLUE_MALFORMED_INPUT;
+	if (!s)
 		return NULL;
-	}
 	CURLU *u = curl_url();
 	if (!u)
 		out_of_memory();
-	*rc = curl_url_set(u, CURLUPART_URL, s, URL_FLAGS);
+	CURLUcode rc = curl_url_set(u, CURLUPART_URL, s, URL_FLAGS);
 	/* A raw password: the strict reading fails, or holds a password while
 	 * another '@' follows (the password may be all of "p@ss/w0rd"). */
-	char *pw = *rc == CURLUE_OK ? url_part(u, CURLUPART_PASSWORD, 0) : NULL;
-	bool raw = *rc != CURLUE_OK || (pw && strchr(s, '@') != strrchr(s, '@'));
+	char *pw = rc == CURLUE_OK ? url_part(u, CURLUPART_PASSWORD, 0) : NULL;
+	bool raw = rc != CURLUE_OK || (pw && strchr(s, '@') != strrchr(s, '@'));
 	free(pw);
 	if (raw) {
 		char *lenient = encode_raw_userinfo(s);
 		if (lenient && curl_url_set(u, CURLUPART_URL, lenient, URL_FLAGS) == CURLUE_OK)
-			*rc = CURLUE_OK;
+			rc = CURLUE_OK;
 		free(lenient);
 	}
-	if (*rc != CURLUE_OK) {
+	if (rc != CURLUE_OK) {
 		curl_url_cleanup(u);
 		return NULL;
 	}
@@ -81,19 +76,6 @@ static char *lower(char *s)
 	for (char *p = s; p && *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	return s;
-}
-
-bool url_valid(const char *s, char *err, size_t errsize)
-{
-	CURLUcode rc;
-	CURLU *u = url_open(s, &rc);
-	if (!u) {
-		if (err && errsize)
-			snprintf(err, errsize, "%s", curl_url_strerror(rc));
-		return false;
-	}
-	curl_url_cleanup(u);
-	return true;
 }
 
 /* The URL of u with its path ending in exactly one '/'. */
@@ -114,7 +96,7 @@ static int path_as_directory(CURLU *u)
 
 char *url_join_path(const char *base, const char *ref)
 {
-	CURLU *u = url_open(base, NULL);
+	CURLU *u = url_open(base);
 	if (!u)
 		return NULL;
 	char *out = NULL;
@@ -164,7 +146,7 @@ static char *origin_of(CURLU *u, unsigned port_flags)
 
 char *url_origin(const char *url)
 {
-	CURLU *u = url_open(url, NULL);
+	CURLU *u = url_open(url);
 	if (!u)
 		return NULL;
 	char *out = origin_of(u, CURLU_NO_DEFAULT_PORT);
@@ -174,7 +156,7 @@ char *url_origin(const char *url)
 
 char *url_hostport(const char *url)
 {
-	CURLU *u = url_open(url, NULL);
+	CURLU *u = url_open(url);
 	if (!u)
 		return NULL;
 	char *out = host_port(u, 0);
@@ -184,7 +166,7 @@ char *url_hostport(const char *url)
 
 char *url_hostname(const char *url)
 {
-	CURLU *u = url_open(url, NULL);
+	CURLU *u = url_open(url);
 	if (!u)
 		return NULL;
 	char *host = url_part(u, CURLUPART_HOST, 0);
@@ -201,21 +183,9 @@ char *url_hostname(const char *url)
 	return lower(host);
 }
 
-int url_port(const char *url)
-{
-	CURLU *u = url_open(url, NULL);
-	if (!u)
-		return -1;
-	char *port = url_part(u, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-	curl_url_cleanup(u);
-	int n = port ? atoi(port) : -1;
-	free(port);
-	return n > 0 ? n : -1;
-}
-
 bool url_is_origin(const char *url)
 {
-	CURLU *u = url_open(url, NULL);
+	CURLU *u = url_open(url);
 	if (!u)
 		return false;
 	char *origin = origin_of(u, 0);
@@ -227,7 +197,7 @@ bool url_is_origin(const char *url)
 
 char *url_username(const char *url)
 {
-	CURLU *u = url_open(url, NULL);
+	CURLU *u = url_open(url);
 	if (!u)
 		return NULL;
 	char *user = url_part(u, CURLUPART_USER, CURLU_URLDECODE);
