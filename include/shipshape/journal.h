@@ -60,9 +60,11 @@ struct journal {
 
 /* Opens (creates) the journal of service in the state directory
  * (state_dir_resolve() in files.h: cli_state_dir, $SHIPSHAPE_STATE_DIR,
- * config_state_dir, the XDG default), creating both. Returns 0, or -1 with
- * errno set (EINVAL: a bad service name) and *error (a new string, one
- * line: "invalid service name ..." or "unable to create ...: reason"). */
+ * config_state_dir, the XDG default), creating both. A state directory
+ * another user owns or can write is refused, nothing created in it.
+ * Returns 0, or -1 with errno set and *error (a new string, one line):
+ * EINVAL "invalid service name ...", EACCES "refusing the state directory
+ * DIR: why (...)" for an unsafe one, else "unable to create ...: reason". */
 int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
 			 const char *service, char **error);
 /* Opens (creates) the journal of service under state_dir. service must be a
@@ -95,16 +97,13 @@ struct journal_view {
 	char *headerless_path; /* the last of them */
 };
 
-/* Loads every deployment, oldest first. Problems that the reader tolerates
- * (a truncated last line) are left in the deployments' flags. A file over
+/* A consistent view of a service's deploy state: the lock and every
+ * deployment, oldest first, read under the guard (when taken) so no other
+ * command changes them meanwhile. Problems that the reader tolerates (a
+ * truncated last line) are left in the deployments' flags. A file over
  * JOURNAL_FILE_MAX (an older version's) is read whole, but the report
  * records past that size are not held (counted in skipped): every other
- * record is, so such a deploy can still be finished or rolled back. Returns 0 or
- * -1 with errno set. */
-int journal_load(const struct journal *j, struct journal_view *view);
-/* A consistent view of a service's deploy state: the lock and every
- * deployment, read under the guard (when taken) so no other command
- * changes them meanwhile. */
+ * record is, so such a deploy can still be finished or rolled back. */
 struct journal_hold {
 	int guard; /* -1 when not taken */
 	struct lock_info li;

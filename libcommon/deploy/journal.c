@@ -440,14 +440,6 @@ static int load(const struct journal *j, struct journal_view *view, char **faile
 	return 0;
 }
 
-int journal_load(const struct journal *j, struct journal_view *view)
-{
-	char *failed = NULL;
-	int rc = load(j, view, &failed);
-	free(failed);
-	return rc;
-}
-
 int journal_hold(const struct journal *j, struct journal_hold *h, bool guard, char **error)
 {
 	memset(h, 0, sizeof *h);
