@@ -8,8 +8,11 @@
  *
  * Exits, for all of libcommon: only the e*() allocators (out_of_memory())
  * and die()/die_errno() end the process, and a tool's main() is what calls
- * die(); every other function returns its error to its caller (a forked
- * child's _exit() aside). */
+ * die(). The one other place is tool_start(): it _exit()s EXIT_UNKNOWN when
+ * /dev/null cannot be opened onto a closed fd 0, 1 or 2, as main()'s first
+ * call, before anything is held. Every other function returns its error to
+ * its caller (a forked child's _exit() aside); tests/hygiene.bats checks
+ * the objects for any other call to exit(), _exit(), abort() or die(). */
 #ifndef SHIPSHAPE_COMMON_H
 #define SHIPSHAPE_COMMON_H
 

@@ -14,6 +14,8 @@
 /* Remembers a secret value (copied). Values shorter than 4 bytes are not
  * registered: masking them would garble ordinary text. */
 void redact_register(const char *secret);
+/* Forgets every registered secret. No tool needs it: the unit tests and
+ * fuzz targets do, loading many documents in one process. */
 void redact_clear(void);
 /* Registers the password of every URL with one in s ("scheme://user:PW@"),
  * as written and percent-decoded, so that a bare occurrence is masked too. */
