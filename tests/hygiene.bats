@@ -330,3 +330,89 @@ libcommon_nm() {
 	run awk -f "$REPO_ROOT/tests/helpers/funclen.awk" long.c
 	assert_output "$(printf '100 long.c:2 say\n3 long.c:105 f')"
 }
+
+# The C files of the suite, tests aside: what git tracks, or (a tree
+# without .git: a release tarball, a package build) what is there.
+suite_c_files() {
+	if git -C "$REPO_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+		git -C "$REPO_ROOT" ls-files '*.c' ':!tests/'
+	else
+		(cd "$REPO_ROOT" && find libcommon tools bench scripts -name '*.c' 2>/dev/null)
+	fi
+}
+
+@test "no function is longer than 100 lines, and fewer than 8 are over 80 (funclen.awk, tests aside)" {
+	local -a files
+	mapfile -t files < <(suite_c_files)
+	[ "${#files[@]}" -gt 50 ]
+	(cd "$REPO_ROOT" && awk -f tests/helpers/funclen.awk "${files[@]}") >lengths.txt
+	[ "$(wc -l <lengths.txt)" -gt 500 ]
+	run awk '$1 > 100' lengths.txt
+	assert_output ''
+	run awk '$1 > 80' lengths.txt
+	if [ "${#lines[@]}" -ge 8 ]; then
+		printf 'over 80 lines (%d, fewer than 8 allowed):\n' "${#lines[@]}"
+		printf '%s\n' "${lines[@]}"
+		return 1
+	fi
+}
+
+# Who in libcommon may end the process (see "Exits" in common.h), for
+# tests/helpers/exits.awk: "OBJECT FUNCTION CALLEE", each an awk regular
+# expression; any other call to exit, _exit, abort, die ... fails.
+LIBCOMMON_EXITS='
+common.o (out_of_memory|emalloc|ecalloc|erealloc|estrdup|estrndup|easprintf|evasprintf) exit # out of memory: the e*() helpers
+common.o tool_start _exit # fds 0-2 cannot be opened, before anything is held
+message.o (die|die_errno|die_with) exit # die() and die_errno(), for a tool to call
+subproc.o (subproc_run|spawn|child_exec) _exit # the forked child, when exec fails (where child_exec() is inlined)
+'
+
+@test "exits.awk names each function that exits, aborts or dies, in whatever object, and passes what it is told to" {
+	cat >planted.c <<'C'
+#include <stdlib.h>
+#include <unistd.h>
+void die(int status, const char *fmt, ...) __attribute__((noreturn));
+void leaves(int s) { exit(s); }
+void quits(void) { abort(); }
+void tool_start(const char *a) { if (!a) _exit(3); }
+int dies(int s) { if (s > 9) die(3, "%d", s); return s; }
+int returns(int s) { return s + 1; }
+C
+	"${CC:-cc}" -O2 -c -o planted.o planted.c
+	objdump -dr planted.o >planted.dis
+	run sh -c 'awk -v allow="$1" -f "$2" planted.dis | sort' - "$LIBCOMMON_EXITS" "$REPO_ROOT/tests/helpers/exits.awk"
+	assert_output "$(printf '%s\n' 'planted.o dies die' 'planted.o leaves exit' 'planted.o quits abort' 'planted.o tool_start _exit')"
+	run awk -v allow='planted.o (leaves|quits) (exit|abort) # a comment
+planted.o tool_start _exit' -f "$REPO_ROOT/tests/helpers/exits.awk" planted.dis
+	assert_output 'planted.o dies die'
+}
+
+# objdump_refs: in ., the symbols, code and relocations of every object
+# under obj/, as tests/helpers/unused.awk reads them.
+objdump_refs() {
+	local -a objs
+	mapfile -t objs < <(find obj -name '*.o' | sort)
+	objdump -t -dr "${objs[@]}" && objdump -r "${objs[@]}"
+}
+
+@test "unused.awk names a global function nothing calls, not one called in its own file, by a tool or from a table" {
+	mkdir -p obj/libcommon/base obj/tools
+	cat >lib.c <<'C'
+void by_tool(void) {}
+void in_file(void) {}
+void in_table(void) {}
+void recursive(int n) { if (n) recursive(n - 1); }
+void planted(void) { in_file(); }
+static void twin(void) {}
+void (*lib_table[])(void) = {in_table, twin};
+C
+	printf '%s\n' 'void by_tool(void);' 'static void twin(void) { by_tool(); }' \
+		'int main(void) { twin(); return 0; }' >tool.c
+	"${CC:-cc}" -O0 -c -o obj/libcommon/base/lib.o lib.c
+	"${CC:-cc}" -O0 -c -o obj/tools/tool.o tool.c
+	objdump_refs >refs.txt
+	run sh -c 'awk -f "$1" refs.txt | sort' - "$REPO_ROOT/tests/helpers/unused.awk"
+	assert_output "$(printf '%s\n' 'planted obj/libcommon/base/lib.o' 'recursive obj/libcommon/base/lib.o')"
+	run awk -v allow='planted # a comment' -f "$REPO_ROOT/tests/helpers/unused.awk" refs.txt
+	assert_output 'recursive obj/libcommon/base/lib.o'
+}
