@@ -3,9 +3,8 @@
 # a config. Each must exit 65 and print the same message line (after its
 # own "PROG: "), every problem of the file, from the one loader
 # (config_open, shipshape.yaml(5) "LOADING").
-#
-# svc-probe is not in the table: it still reads its config with its own
-# readers (config_document_load) until it moves to config_open().
+# svc-probe is given a URL on a closed loopback port besides the config:
+# the configs here name nothing for it to probe.
 load helpers/common
 
 setup() {
@@ -25,14 +24,15 @@ run_tool() {
 	alert-send) run --separate-stderr alert-send -c "$file" --dry-run "$@" </dev/null ;;
 	deploy-stage) run --separate-stderr deploy-stage -c "$file" "$@" status ;;
 	rollback) run --separate-stderr rollback -c "$file" --check "$@" ;;
+	svc-probe) run --separate-stderr svc-probe -c "$file" -t 2s "$@" http://127.0.0.1:1/ ;;
 	cfg-resolve) run --separate-stderr cfg-resolve -s "$REPO_ROOT/config/schema.yaml" "$@" \
 		"$REPO_ROOT/config/local.yaml" "$file" ;;
 	esac
 }
 
-TOOLS=(db-check health-watch alert-send deploy-stage rollback cfg-resolve)
-STRICT_TOOLS=(db-check health-watch alert-send cfg-resolve) # the tools with --strict
-JSON_TOOLS=(db-check health-watch alert-send deploy-stage rollback) # cfg-resolve reads YAML
+TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe cfg-resolve)
+STRICT_TOOLS=(db-check health-watch alert-send svc-probe cfg-resolve) # the tools with --strict
+JSON_TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe) # cfg-resolve reads YAML
 
 # The table: NAME, the config (printf format, after $DB), the lines stderr
 # must hold (| between lines; FILE is the config's name).
@@ -101,7 +101,7 @@ CASES=(
 	# shellcheck disable=SC2059
 	printf "${DB}" >ok.yaml
 	printf 'version: 1\nroot:\n  type: map\n  keys:\n    database: {type: map, keys: {url: {type: int}}}\n' >int-url.yaml
-	for tool in db-check health-watch alert-send deploy-stage rollback; do
+	for tool in db-check health-watch alert-send deploy-stage rollback svc-probe; do
 		run_tool "$tool" ok.yaml --schema int-url.yaml
 		[ "$status" -eq 65 ] || fail "[$tool] exit $status: $stderr"
 		grep -qxF "$tool: ok.yaml:2:8: database.url: expected an int, got \"postgresql://app@127.0.0.1:1/appdb\"" <<<"$stderr" ||

@@ -97,7 +97,7 @@ assert_plugin_output() {
 	# a config value of the wrong type
 	run --separate-stderr svc-probe --format nagios -c <(echo '{"api": {"base_url": 5}}')
 	assert_plugin_output svc-probe UNKNOWN
-	[[ $output == *"api.base_url: expected a string"* ]]
+	[[ $output == *"api.base_url: expected a URL, got 5"* ]]
 }
 
 @test "--format nagios where the tool takes it only with --check is itself an UNKNOWN" {

@@ -645,17 +645,27 @@ api_config() {
 	while IFS='|' read -r doc want; do
 		run --separate-stderr svc-probe --security headers <<<"$doc"
 		assert_equal "$status" 65
-		assert_equal "$stderr" "svc-probe: config: $want"
+		assert_equal "$stderr" "svc-probe: $want"
 	done <<-'EOF'
-		{"api": {"base_url": 5}}|api.base_url: expected a string
-		{"api": {"base_url": "http://"}}|api.base_url: invalid URL (no host)
-		{"api": []}|api: expected a map
-		{"probes": [{"url": "http://a b/"}]}|probes[0]: url: a URL cannot contain spaces or control characters
-		{"services": {"openai": {"url": "http://127.0.0.1:1/", "api_key": 5}}}|services.openai.api_key: expected a string
-		{"api": {"base_url": "http://127.0.0.1:1"}, "svc_probe": {"hsts_min_age": "x"}}|svc_probe.hsts_min_age: expected a number
-		{"api": {"base_url": "http://127.0.0.1:1"}, "svc_probe": {"retry_afetr": true}}|svc_probe.retry_afetr: unknown key
-		{"api": {"base_url": "http://127.0.0.1:1"}, "security": {"rate_limit": {"burst": -3}}}|security.rate_limit.burst: expected a whole number from 0 to 1000000000
+		{"api": {"base_url": 5}}|stdin: api.base_url: expected a URL, got 5
+		{"api": {"base_url": "http://"}}|stdin: api.base_url: not a URL: no host
+		{"api": []}|stdin: api: expected a map, got a list
+		{"probes": [{"url": "http://a b/"}]}|config: probes[0]: url: a URL cannot contain spaces or control characters
+		{"services": {"openai": {"url": "http://127.0.0.1:1/", "api_key": [5]}}}|stdin: services.openai.api_key: expected a string, got a list
+		{"api": {"base_url": "http://127.0.0.1:1"}, "svc_probe": {"hsts_min_age": "x"}}|stdin: svc_probe.hsts_min_age: expected an int, got "x"
+		{"api": {"base_url": "http://127.0.0.1:1"}, "security": {"rate_limit": {"burst": -3}}}|config: security.rate_limit.burst: expected a whole number from 0 to 1000000000
 	EOF
+}
+
+@test "an unknown config key is a warning, an error with --strict, as in every tool" {
+	doc='{"api": {"base_url": "http://127.0.0.1:1"}, "svc_probe": {"retry_afetr": true}}'
+	run --separate-stderr svc-probe --security headers <<<"$doc"
+	assert_equal "$status" 2
+	assert_equal "${stderr_lines[0]}" "svc-probe: stdin: warning: svc_probe.retry_afetr: unknown key (did you mean retry_after?)"
+	run --separate-stderr svc-probe --strict --security headers <<<"$doc"
+	assert_equal "$status" 65
+	assert_equal "$stderr" "svc-probe: stdin: svc_probe.retry_afetr: unknown key (did you mean retry_after?)"
+	refute_output
 }
 
 @test "invalid config is exit 65 with the key named" {
@@ -771,7 +781,7 @@ api_config() {
 }
 
 @test "security tls: plain http is critical in production, a warning in development or staging (cfg-resolve --check's rule)" {
-	for env in production prd development staging; do
+	for env in production development staging; do
 		jq -n --arg u "$N" --arg e "$env" '{api: {base_url: $u}, environment: $e}' >env.json
 		probe -c env.json --security tls
 		case $env in

@@ -207,6 +207,11 @@ unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict
  * section that is present is checked whole, its own required keys too. */
 unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
 			       const char *const *sections, bool strict, struct diag *d);
+/* The same with no key required anywhere: the types, ranges, enums and
+ * unknown keys of what is there, defaults for what is not. For a tool that
+ * reads whatever part of a config it is given (svc-probe); whether a
+ * config is complete is cfg-resolve's question (its schema run and --check). */
+unsigned schema_apply_present(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d);
 
 /* ---- the whole pipeline ---- */
 
@@ -217,6 +222,7 @@ struct config_opts {
 	size_t n_env_files;
 	const char *schema_path; /* may be NULL */
 	const char *const *sections; /* see schema_apply_sections(); NULL: all */
+	bool partial;                /* schema_apply_present(): nothing required */
 	bool strict;
 };
 
@@ -227,12 +233,8 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d);
 /* Registers with redact_register() every secret value in the tree: each
  * string under a node the schema marks secret or a key named like a secret
  * (everything when under_secret), and the password of every URL in any
- * string. config_load() and config_document_load() do it. */
+ * string. config_load() and config_open() do it. */
 void config_register_secrets(const struct cfg_node *root, bool under_secret);
-
-/* The old loader, while tools move to config_open(): a YAML file without
- * the schema or a JSON document, dying on any problem. Going away. */
-cJSON *config_document_load(const char *path);
 
 /* ---- the config a tool reads (config_open) and its typed values ---- */
 
@@ -247,6 +249,7 @@ struct config_request {
 	const char *path;            /* -c FILE; NULL or "-": a JSON config document on stdin */
 	const char *schema_path;     /* --schema FILE; NULL: config_schema_find() */
 	const char *const *sections; /* top-level sections the tool reads (NULL-terminated) */
+	bool partial;                /* no key required anywhere (schema_apply_present) */
 	bool strict;                 /* unknown keys are errors, not warnings */
 	bool silent;                 /* count problems without printing them (a reload) */
 };

@@ -140,7 +140,8 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		config_register_secrets(root, false);
 	}
 	if (s && d->errors == errors_before &&
-	    schema_apply_sections(s, root, o->sections, o->strict, d) == 0)
+	    (o->partial ? schema_apply_present(s, root, o->strict, d)
+			: schema_apply_sections(s, root, o->sections, o->strict, d)) == 0)
 		verbose("applied schema %s", o->schema_path);
 	if (root && d->errors == errors_before)
 		config_register_secrets(root, false); /* schema defaults and coerced values */
@@ -151,87 +152,6 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		return NULL;
 	}
 	return root;
-}
-
-/* Remembers every secret-looking value (and every URL password) so that no
- * message can print it. */
-static void register_secrets(const cJSON *j)
-{
-	const cJSON *c;
-	cJSON_ArrayForEach(c, j)
-	{
-		if (cJSON_IsObject(c) || cJSON_IsArray(c))
-			register_secrets(c);
-		else if (cJSON_IsString(c))
-			register_value(c->valuestring, c->string && redact_key_looks_secret(c->string));
-	}
-}
-
-static cJSON *document_from_json(const char *name, const char *text, size_t len)
-{
-	char err[128];
-	cJSON *doc = json_parse_text(text, len, err, sizeof err);
-	if (!doc)
-		die(EXIT_DATAERR, "%s:%s", name, err);
-	if (!cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		die(EXIT_DATAERR, "%s: expected a config document (a JSON object)", name);
-	}
-	const char *named = protocol_kind_named(json_kind(doc));
-	if (named) {
-		cJSON_Delete(doc);
-		die(EXIT_DATAERR, "%s: expected a config document, got %s", name, named);
-	}
-	return doc;
-}
-
-cJSON *config_document_load(const char *path)
-{
-	char *text = NULL;
-	size_t len = 0;
-	cJSON *doc;
-
-	if (!path || strcmp(path, "-") == 0) {
-		if (isatty(STDIN_FILENO))
-			die(EXIT_USAGE, "no config: give -c FILE or pipe a config document on stdin");
-		if (read_file("/dev/stdin", CONFIG_DOCUMENT_MAX, &text, &len) < 0)
-			die_errno(EXIT_DATAERR, "unable to read the config document on stdin");
-		const char *p = text;
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (!*p) {
-			free(text);
-			die(EXIT_DATAERR, "stdin: empty input, expected a config document");
-		}
-		doc = document_from_json("stdin", text, len);
-		free(text);
-	} else {
-		if (read_file(path, CONFIG_DOCUMENT_MAX, &text, &len) < 0)
-			die(EXIT_DATAERR, "unable to read %s: %s", path, read_file_error(errno));
-		const char *p = text;
-		while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-			p++;
-		if (*p == '{') {
-			doc = document_from_json(path, text, len);
-			free(text);
-		} else {
-			free(text);
-			struct diag d = {0};
-			const char *files[] = {path};
-			struct config_opts o = {.files = files, .nfiles = 1};
-			struct cfg_node *root = config_load(&o, &d);
-			/* nagios shows only the status line: the error itself, not "above" */
-			if (!root && d.errors == 1 && nagios_mode())
-				exit(error_status(EXIT_DATAERR, d.last));
-			if (!root)
-				die(EXIT_DATAERR, "%s: invalid config (%u error%s above)", path, d.errors,
-				    d.errors == 1 ? "" : "s");
-			doc = cfg_to_json(root);
-			cfg_node_free(root);
-		}
-	}
-	register_secrets(doc);
-	return doc;
 }
 
 /* ---- config_open: the one loader of every tool's config ---- */
@@ -330,7 +250,10 @@ static struct cfg_node *load_json(const struct config_request *r, struct config 
 	if (s) {
 		schema_mark_secrets(s, root);
 		config_register_secrets(root, false); /* before any message names a value */
-		schema_apply_sections(s, root, r->sections, r->strict, &c->diag);
+		if (r->partial)
+			schema_apply_present(s, root, r->strict, &c->diag);
+		else
+			schema_apply_sections(s, root, r->sections, r->strict, &c->diag);
 		schema_free(s);
 	}
 	return root;
@@ -358,7 +281,7 @@ int config_open(const struct config_request *r, struct config *c)
 	} else if (status == 0) {
 		const char *files[] = {r->path};
 		struct config_opts o = {.files = files, .nfiles = 1, .schema_path = schema_path,
-					.sections = r->sections, .strict = r->strict};
+					.sections = r->sections, .partial = r->partial, .strict = r->strict};
 		c->tree = config_load(&o, &c->diag);
 	}
 	free(text);

@@ -229,6 +229,7 @@ struct apply_ctx {
 	bool strict;
 	bool register_secrets; /* false while checking a schema's own defaults */
 	const char *const *sections; /* top-level keys whose "required" holds; NULL: all */
+	bool none_required;          /* schema_apply_present(): no key is required */
 };
 
 static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_node *n,
@@ -625,7 +626,7 @@ static struct cfg_node *default_node(const struct spec *s, const char *key)
  * level; at the top level, only for the sections the tool reads. */
 static bool required_here(const struct apply_ctx *c, const struct spec *ks, const char *path)
 {
-	if (!ks->required)
+	if (!ks->required || c->none_required)
 		return false;
 	if (*path || !c->sections || !ks->name)
 		return true;
@@ -837,6 +838,16 @@ unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
 		return 0;
 	unsigned before = d->errors;
 	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true, .sections = sections};
+	check_value(&c, s->root, root, "");
+	return d->errors - before;
+}
+
+unsigned schema_apply_present(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d)
+{
+	if (!s || !root)
+		return 0;
+	unsigned before = d->errors;
+	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true, .none_required = true};
 	check_value(&c, s->root, root, "");
 	return d->errors - before;
 }

@@ -374,6 +374,27 @@ static void test_idempotent(void **state)
 	cfg_node_free(root);
 }
 
+/* schema_apply_present(): no key is required anywhere, at the top level or
+ * below, but what is there is checked as ever and defaults still fill in. */
+static void test_present_only(void **state)
+{
+	(void)state;
+	const char *text = "nested: {}\ntimeout: 1m\n";
+	struct diag d = {.silent = true};
+	struct cfg_node *root = yaml_load_string("cfg.yaml", text, strlen(text), &d);
+	assert_non_null(root);
+	assert_int_equal(schema_apply_present(test_schema, root, true, &d), 0);
+	assert_true(cfg_path(root, "timeout")->d == 60);
+	assert_int_equal(d.errors, 0);
+	assert_true(schema_apply(test_schema, root, true, &d) > 0); /* name, nested.inner */
+	cfg_node_free(root);
+	text = "timeout: soon\nnested: {inner: many}\n";
+	d = (struct diag){.silent = true};
+	root = yaml_load_string("cfg.yaml", text, strlen(text), &d);
+	assert_int_equal(schema_apply_present(test_schema, root, true, &d), 2);
+	cfg_node_free(root);
+}
+
 /* A tree from a JSON config document has no text: coercion works the same. */
 static void test_json_tree(void **state)
 {
@@ -665,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_production),
 		cmocka_unit_test(test_production_missing_variables),
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_present_only),
 		cmocka_unit_test(test_secret_template_errors),
 	};
 	return cmocka_run_group_tests_name("schema", tests, setup, teardown);

@@ -24,6 +24,7 @@ enum {
 	OPT_TLS_MIN, OPT_SNI, OPT_CERT_WARN, OPT_CERT_CRIT, OPT_RESOLVE, OPT_NAME, OPT_TCP, OPT_TLS,
 	OPT_SEND, OPT_EXPECT, OPT_SECURITY, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PERF_WARN,
 	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY, OPT_CHECK, OPT_PATH,
+	OPT_SCHEMA, OPT_STRICT,
 	OPT_REQUEST_TIMEOUT,
 };
 
@@ -73,6 +74,8 @@ static const struct option long_opts[] = {
 	{"baseline", required_argument, NULL, OPT_BASELINE},
 	{"regression-warning", required_argument, NULL, OPT_REG_WARN},
 	{"regression-critical", required_argument, NULL, OPT_REG_CRIT},
+	{"schema", required_argument, NULL, OPT_SCHEMA},
+	{"strict", no_argument, NULL, OPT_STRICT},
 	{"only", required_argument, NULL, OPT_ONLY},
 	{"check", required_argument, NULL, OPT_CHECK},
 	{"path", required_argument, NULL, OPT_PATH},
@@ -82,7 +85,8 @@ static const struct option long_opts[] = {
 /* --help: the synopsis, the man page's (tests/help-man.bats), then every
  * option. Text, not a format: nothing in it is substituted. */
 static const char usage_text[] =
-	"usage: svc-probe [-c FILE] [-t DURATION] [--request-timeout DURATION]\n"
+	"usage: svc-probe [-c FILE] [--schema FILE] [--strict] [-t DURATION]\n"
+	"                 [--request-timeout DURATION]\n"
 	"                 [--format json|text|nagios] [-q] [-v]\n"
 	"                 [--parallel N] [--retries N] [--retry-backoff DURATION] [--only NAME,...]\n"
 	"                 [--check NAME]... [--path PATH]\n"
@@ -106,6 +110,9 @@ static const char usage_text[] =
 	"from the config document (-c FILE or stdin) or from URL and --tcp arguments.\n"
 	"\n"
 	"  -c, --config FILE         the config (YAML, or a JSON config document)\n"
+	"      --schema FILE         the config schema (default: config/schema.yaml beside\n"
+	"                            svc-probe)\n"
+	"      --strict              unknown config keys are errors, not warnings\n"
 	"  -t, --timeout DUR         bound the whole run: what is not done then is unknown\n"
 	"                            (exit 3; default: no bound)\n"
 	"      --request-timeout DUR each request's and TCP probe's total timeout (10s)\n"
@@ -187,6 +194,8 @@ struct settings {
 	struct perf_spec perf;
 	bool perf_set;
 	const char *baseline;
+	const char *schema;           /* --schema */
+	bool strict;                  /* --strict */
 	double reg_warn, reg_crit;
 	char *only;
 	char **checks;                /* --check */
@@ -389,6 +398,8 @@ static void take_run_option(struct settings *s, int c, char *arg)
 		check_flag(perf_limits_parse(&s->perf.crit, arg, err, sizeof err), "--perf-critical", err);
 		break;
 	case OPT_BASELINE: s->baseline = arg; break;
+	case OPT_SCHEMA: s->schema = arg; break;
+	case OPT_STRICT: s->strict = true; break;
 	case OPT_REG_WARN: s->reg_warn = (double)parse_long(arg, "--regression-warning", 1, 10000); break;
 	case OPT_REG_CRIT: s->reg_crit = (double)parse_long(arg, "--regression-critical", 1, 10000); break;
 	case OPT_ONLY:
@@ -754,18 +765,7 @@ static void security_from_config(struct security_spec *sec, const struct setting
 	sec->rate_per_minute = (long)cfg_number(rl, "security.rate_limit", "requests_per_minute", 100, 1, 1e9);
 	sec->rate_burst = (long)cfg_number(rl, "security.rate_limit", "burst", 200, 0, 1e9);
 	const cJSON *sp = cfg_map(doc, NULL, "svc_probe");
-	static const char *const sp_keys[] = {"cors_disallowed_origin", "untrusted_host", "rate_limit_path",
-					      "rate_limit_max_requests", "rate_limit_concurrency", "retry_after",
-					      "hsts_min_age", "cert_warning_days", "cert_critical_days",
-					      "auth_paths", NULL};
-	const cJSON *it;
-	cJSON_ArrayForEach(it, sp) {
-		size_t k = 0;
-		while (sp_keys[k] && strcmp(sp_keys[k], it->string) != 0)
-			k++;
-		if (!sp_keys[k])
-			bad_key("svc_probe", it->string, "unknown key");
-	}
+	/* an unknown svc_probe key is the schema's to report (a warning; --strict: an error) */
 	sec->disallowed_origin = estrdup(cfg_string(sp, "svc_probe", "cors_disallowed_origin", "https://disallowed.invalid"));
 	sec->untrusted_host = estrdup(cfg_string(sp, "svc_probe", "untrusted_host", "untrusted.invalid"));
 	sec->rate_max_requests = (long)cfg_number(sp, "svc_probe", "rate_limit_max_requests", 1000, 1, 100000);
@@ -1147,8 +1147,15 @@ int main(int argc, char **argv)
 		die(EXIT_UNKNOWN, "unable to start libcurl");
 
 	bool adhoc = s.n_urls || s.n_tcp;
-	if (!adhoc || s.std.config_path)
-		doc = config_document_load(s.std.config_path);
+	if (!adhoc || s.std.config_path) {
+		/* Only what is there is checked: svc-probe probes whatever part of
+		 * a config it is given; its completeness is cfg-resolve's question. */
+		struct config_request req = {.path = s.std.config_path, .schema_path = s.schema,
+					     .partial = true, .strict = s.strict};
+		int status;
+		if (!(doc = config_open_document(&req, &status)))
+			return status;
+	}
 	if (doc && !adhoc)
 		targets_from_config(&ts, &s, doc);
 	targets_from_args(&ts, &s);
