@@ -1153,8 +1153,10 @@ int main(int argc, char **argv)
 		struct config_request req = {.path = s.std.config_path, .schema_path = s.schema,
 					     .partial = true, .strict = s.strict};
 		int status;
-		if (!(doc = config_open_document(&req, &status)))
+		if (!(doc = config_open_document(&req, &status))) {
+			settings_free(&s, &ts);
 			return status;
+		}
 	}
 	if (doc && !adhoc)
 		targets_from_config(&ts, &s, doc);
