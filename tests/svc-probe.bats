@@ -650,10 +650,10 @@ api_config() {
 		{"api": {"base_url": 5}}|stdin: api.base_url: expected a URL, got 5
 		{"api": {"base_url": "http://"}}|stdin: api.base_url: not a URL: no host
 		{"api": []}|stdin: api: expected a map, got a list
-		{"probes": [{"url": "http://a b/"}]}|config: probes[0]: url: a URL cannot contain spaces or control characters
+		{"probes": [{"url": "http://a b/"}]}|stdin: probes[0]: url: a URL cannot contain spaces or control characters
 		{"services": {"openai": {"url": "http://127.0.0.1:1/", "api_key": [5]}}}|stdin: services.openai.api_key: expected a string, got a list
 		{"api": {"base_url": "http://127.0.0.1:1"}, "svc_probe": {"hsts_min_age": "x"}}|stdin: svc_probe.hsts_min_age: expected an int, got "x"
-		{"api": {"base_url": "http://127.0.0.1:1"}, "security": {"rate_limit": {"burst": -3}}}|config: security.rate_limit.burst: expected a whole number from 0 to 1000000000
+		{"api": {"base_url": "http://127.0.0.1:1"}, "security": {"rate_limit": {"burst": -3}}}|stdin: security.rate_limit.burst: expected a whole number from 0 to 1000000000
 	EOF
 }
 
@@ -672,11 +672,11 @@ api_config() {
 	printf '{"probes": [{"name": "p", "url": "%s/ok", "stauts": [200]}]}' "$N" >bad.json
 	run --separate-stderr svc-probe -c bad.json
 	assert_equal "$status" 65
-	assert_equal "$stderr" "svc-probe: config: probes[0] (p): stauts: unknown key"
+	assert_equal "$stderr" "svc-probe: bad.json: probes[0] (p): stauts: unknown key"
 	printf '{"probes": [{"name": "p", "url": "%s/ok", "status": ["2x5"]}]}' "$N" >bad.json
 	run --separate-stderr svc-probe -c bad.json
 	assert_equal "$status" 65
-	assert_equal "$stderr" 'svc-probe: config: probes[0] (p): status[0]: invalid status "2x5" (expected 200, 200-299 or 2xx)'
+	assert_equal "$stderr" 'svc-probe: bad.json: probes[0] (p): status[0]: invalid status "2x5" (expected 200, 200-299 or 2xx)'
 	printf '{"probes": [{"type": "tcp", "address": "nohost"}]}' >bad.json
 	run --separate-stderr svc-probe -c bad.json
 	assert_equal "$status" 65

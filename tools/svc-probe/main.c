@@ -523,9 +523,14 @@ static void config_defaults(struct http_probe *p, const struct settings *s, int6
 		p->timeout_ms = timeout_ms;
 }
 
+/* How messages name the config: its -c path, or stdin (set by main()). */
+static const char *config_name = "stdin";
+
+/* A problem only svc-probe sees, in the loader's shape for a document
+ * read as JSON: "FILE: key.path: message". */
 static void bad_config(const char *where, const char *err)
 {
-	die(EXIT_DATAERR, "config: %s: %s", where, err);
+	die(EXIT_DATAERR, "%s: %s: %s", config_name, where, err);
 }
 
 /* Config look-ups that refuse a value of the wrong type instead of taking
@@ -1150,6 +1155,8 @@ int main(int argc, char **argv)
 	if (!adhoc || s.std.config_path) {
 		/* Only what is there is checked: svc-probe probes whatever part of
 		 * a config it is given; its completeness is cfg-resolve's question. */
+		if (s.std.config_path && strcmp(s.std.config_path, "-") != 0)
+			config_name = s.std.config_path;
 		struct config_request req = {.path = s.std.config_path, .schema_path = s.schema,
 					     .partial = true, .strict = s.strict};
 		int status;
