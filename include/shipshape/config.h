@@ -301,7 +301,6 @@ bool config_failed(const struct config *c);
  * bytes. config_enum's names is NULL-terminated; *out is the index. */
 bool config_string(struct config *c, const char *path, const char *def, const char **out);
 bool config_int(struct config *c, const char *path, int64_t def, int64_t *out);
-bool config_number(struct config *c, const char *path, double def, double *out);
 bool config_bool(struct config *c, const char *path, bool def, bool *out);
 bool config_duration_ms(struct config *c, const char *path, int64_t def, int64_t *out);
 bool config_size(struct config *c, const char *path, int64_t def, int64_t *out);

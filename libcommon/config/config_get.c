@@ -120,29 +120,6 @@ bool config_int(struct config *c, const char *path, int64_t def, int64_t *out)
 	return true;
 }
 
-bool config_number(struct config *c, const char *path, double def, double *out)
-{
-	const struct cfg_node *n = config_at(c, path);
-	if (!n) {
-		*out = def;
-		return true;
-	}
-	if (n->type == CFG_INT) {
-		*out = (double)n->i;
-		return true;
-	}
-	if (n->type == CFG_NUMBER && isfinite(n->d)) {
-		*out = n->d;
-		return true;
-	}
-	char *end;
-	double d = n->type == CFG_STRING && n->str ? strtod(n->str, &end) : NAN;
-	if (!isfinite(d) || end == n->str || *end)
-		return wrong_type(c, n, path, "a number");
-	*out = d;
-	return true;
-}
-
 bool config_bool(struct config *c, const char *path, bool def, bool *out)
 {
 	static const char *const yes[] = {"true", "yes", "on"};
