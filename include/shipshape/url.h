@@ -39,6 +39,9 @@ char *url_hostname(const char *url);
 /* True when url is exactly an origin, "scheme://host[:port]" (any case): no
  * user information, path (not even "/"), query or fragment. */
 bool url_is_origin(const char *url);
+/* The path as libcurl reads it ("/" when the URL has none), and with
+ * with_query its "?query"; never the fragment. NULL when url is not a URL. */
+char *url_path(const char *url, bool with_query);
 /* The user name, percent-decoded; "" when the URL names none. A URL shown
  * with its password masked is redact_url()'s (redact.h). */
 char *url_username(const char *url);

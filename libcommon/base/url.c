@@ -195,6 +195,20 @@ bool url_is_origin(const char *url)
 	return same;
 }
 
+char *url_path(const char *url, bool with_query)
+{
+	CURLU *u = url_open(url);
+	if (!u)
+		return NULL;
+	char *path = url_part(u, CURLUPART_PATH, 0);
+	char *query = with_query ? url_part(u, CURLUPART_QUERY, 0) : NULL;
+	curl_url_cleanup(u);
+	char *out = easprintf("%s%s%s", path && *path ? path : "/", query ? "?" : "", query ? query : "");
+	free(path);
+	free(query);
+	return out;
+}
+
 char *url_username(const char *url)
 {
 	CURLU *u = url_open(url);

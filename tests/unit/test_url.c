@@ -58,6 +58,28 @@ static void test_url_parts(void **state)
 	}
 }
 
+/* The path, with and without the query; never the fragment. */
+static void test_url_path(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *url, *path, *with_query;
+	} cases[] = {
+		{"http://127.0.0.1:8080", "/", "/"},
+		{"http://127.0.0.1:8080/", "/", "/"},
+		{"https://u:p@h/health", "/health", "/health"},
+		{"http://h/a/b?x=1&y=2#frag", "/a/b", "/a/b?x=1&y=2"},
+		{"http://h?q", "/", "/?q"},
+		{"http://[::1]:9/ok#f", "/ok", "/ok"},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		expect_str("url_path", cases[i].url, url_path(cases[i].url, false), cases[i].path);
+		expect_str("url_path+query", cases[i].url, url_path(cases[i].url, true), cases[i].with_query);
+	}
+	assert_null(url_path("not a url", false));
+	assert_null(url_path(NULL, true));
+}
+
 /* Not URLs: every function says so. */
 static void test_url_bad(void **state)
 {
@@ -128,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url_parts),
+		cmocka_unit_test(test_url_path),
 		cmocka_unit_test(test_url_bad),
 		cmocka_unit_test(test_url_join),
 		cmocka_unit_test(test_url_is_origin),

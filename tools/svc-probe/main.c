@@ -486,16 +486,12 @@ static void parse_args(struct settings *s, int argc, char **argv)
 static char *target_name(const char *url)
 {
 	char *shown = redact_url(url);
-	char *host = url_host(shown);
-	const char *p = strstr(shown, "://");
-	p = p ? p + 3 : shown;
-	p += strcspn(p, "/?#");
-	size_t path = *p == '/' ? strcspn(p, "?#") : 0;
-	if (path == 1)
-		path = 0;
-	char *joined = easprintf("%s%.*s", *host ? host : "url", (int)path, p);
+	char *host = url_host(shown), *path = url_path(shown, false);
+	bool root = !path || strcmp(path, "/") == 0;
+	char *joined = easprintf("%s%s", *host ? host : "url", root ? "" : path);
 	char *name = redact_string(joined);
 	free(joined);
+	free(path);
 	free(host);
 	free(shown);
 	return name;
@@ -1012,13 +1008,10 @@ static void security_load(struct security_spec *sec, const struct settings *s, c
 	char *origin = url_origin(url);
 	if (!origin)
 		die(EXIT_USAGE, "the URL given has no origin for the security checks");
-	/* The path and query as written: the URL past its scheme and authority. */
-	const char *sep = strstr(url, "://");
-	const char *rest = sep ? sep + 3 + strcspn(sep + 3, "/?#") : url + strlen(url);
 	free(sec->base_url);
 	free(sec->path);
 	sec->base_url = origin;
-	sec->path = estrdup(*rest ? rest : "/");
+	sec->path = url_path(url, true); /* a URL: url_origin() read it */
 	free(sec->base.url);
 	sec->base.url = estrdup(sec->base_url);
 }
