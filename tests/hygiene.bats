@@ -367,6 +367,19 @@ message.o (die|die_errno|die_with) exit # die() and die_errno(), for a tool to c
 subproc.o (subproc_run|spawn|child_exec) _exit # the forked child, when exec fails (where child_exec() is inlined)
 '
 
+@test "libcommon never exits: only out of memory, die(), tool_start() and a forked child end the process" {
+	local lib=$SHIPSHAPE_BUILD/libcommon.a
+	[ -f "$lib" ] || { echo "no $lib"; return 1; }
+	objdump -dr "$lib" >lib.dis
+	# what it allows is found, so that finding nothing else means something
+	run awk -f "$REPO_ROOT/tests/helpers/exits.awk" lib.dis
+	assert_line 'common.o out_of_memory exit'
+	assert_line 'common.o tool_start _exit'
+	run awk -v allow="$LIBCOMMON_EXITS" -f "$REPO_ROOT/tests/helpers/exits.awk" lib.dis
+	assert_success
+	assert_output ''
+}
+
 @test "exits.awk names each function that exits, aborts or dies, in whatever object, and passes what it is told to" {
 	cat >planted.c <<'C'
 #include <stdlib.h>
@@ -387,12 +400,42 @@ planted.o tool_start _exit' -f "$REPO_ROOT/tests/helpers/exits.awk" planted.dis
 	assert_output 'planted.o dies die'
 }
 
+# compile_objects DIR: libcommon's and the tools' object files, by the
+# Makefile's flags and file lists, into DIR/obj/{libcommon,tools}/, with
+# -O0: no call inlined away (a function only called in its own file is
+# called). A make of its own: nothing in $SHIPSHAPE_BUILD is touched.
+compile_objects() {
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -j2 --no-print-directory -C "$REPO_ROOT" -f Makefile -f - \
+		BUILD="$1" SANITIZE= CPPFLAGS= CFLAGS=-O0 hygiene-objects <<'MAKE'
+hygiene-objects: $(LIB_OBJ) $(patsubst %.c,$(BUILD)/obj/%.o,$(TOOL_SRC) $(wildcard $(TOOL_DIRS:%=%/*.c)))
+$(BUILD)/obj/tools/%.o: tools/%.c $(HEADERS) ; @mkdir -p $(@D) && $(CC) -I$(dir $<) $(ALL_CFLAGS) -c -o $@ $<
+MAKE
+}
+
 # objdump_refs: in ., the symbols, code and relocations of every object
 # under obj/, as tests/helpers/unused.awk reads them.
 objdump_refs() {
 	local -a objs
 	mapfile -t objs < <(find obj -name '*.o' | sort)
 	objdump -t -dr "${objs[@]}" && objdump -r "${objs[@]}"
+}
+
+# Global functions of libcommon that no tool calls and that stay, for
+# tests/helpers/unused.awk: "NAME # why", one a line.
+LIBCOMMON_UNUSED='
+redact_clear # the unit tests and fuzz targets forget the secrets between documents
+'
+
+@test "nothing in libcommon is unused: every global function is called by a tool or by libcommon itself" {
+	compile_objects "$PWD/o0"
+	cd o0
+	objdump_refs >refs.txt
+	# what it allows is found, so that finding nothing else means something
+	run awk -f "$REPO_ROOT/tests/helpers/unused.awk" refs.txt
+	assert_line 'redact_clear obj/libcommon/base/redact.o'
+	run awk -v allow="$LIBCOMMON_UNUSED" -f "$REPO_ROOT/tests/helpers/unused.awk" refs.txt
+	assert_success
+	assert_output ''
 }
 
 @test "unused.awk names a global function nothing calls, not one called in its own file, by a tool or from a table" {
