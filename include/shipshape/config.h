@@ -28,7 +28,7 @@
  *
  * Pipeline (config_load, which config_open and cfg-resolve use):
  * yaml_load_file() each file -> cfg_merge() later over earlier -> expand
- * templates in string values -> schema_apply() (types, defaults, required,
+ * templates in string values -> schema_apply_sections() (types, defaults, required,
  * ranges) -> cfg_to_json(). */
 #ifndef SHIPSHAPE_CONFIG_H
 #define SHIPSHAPE_CONFIG_H
@@ -200,11 +200,10 @@ void schema_mark_secrets(const struct schema *s, struct cfg_node *root);
 /* Checks and coerces the tree in place: types ("8000" -> 8000 where an int
  * is declared), defaults, required keys, ranges, enum values, secret marks.
  * Every problem is reported to d with its key path and location; unknown
- * keys warn (errors when strict). Returns the number of errors. */
-unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d);
-/* The same, with "required" at the top level enforced only for the keys
- * in sections (NULL-terminated; NULL: every key, as schema_apply). A
- * section that is present is checked whole, its own required keys too. */
+ * keys warn (errors when strict). Returns the number of errors.
+ * "required" at the top level is enforced only for the keys in sections
+ * (NULL-terminated; NULL: every key). A section that is present is
+ * checked whole, its own required keys too. */
 unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
 			       const char *const *sections, bool strict, struct diag *d);
 /* The same with no key required anywhere: the types, ranges, enums and
@@ -303,7 +302,6 @@ bool config_string(struct config *c, const char *path, const char *def, const ch
 bool config_int(struct config *c, const char *path, int64_t def, int64_t *out);
 bool config_bool(struct config *c, const char *path, bool def, bool *out);
 bool config_duration_ms(struct config *c, const char *path, int64_t def, int64_t *out);
-bool config_size(struct config *c, const char *path, int64_t def, int64_t *out);
 bool config_enum(struct config *c, const char *path, const char *const *names, int def, int *out);
 /* The node at path, NULL when absent or null. */
 const struct cfg_node *config_at(const struct config *c, const char *path);

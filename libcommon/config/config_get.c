@@ -163,22 +163,6 @@ bool config_duration_ms(struct config *c, const char *path, int64_t def, int64_t
 	return true;
 }
 
-bool config_size(struct config *c, const char *path, int64_t def, int64_t *out)
-{
-	const struct cfg_node *n = config_at(c, path);
-	int64_t bytes;
-	if (!n) {
-		*out = def;
-		return true;
-	}
-	if (n->type == CFG_INT && n->i >= 0)
-		bytes = n->i;
-	else if (n->type != CFG_STRING || !n->str || size_parse(n->str, &bytes) != 0)
-		return wrong_type(c, n, path, "a size");
-	*out = bytes;
-	return true;
-}
-
 bool config_enum(struct config *c, const char *path, const char *const *names, int def, int *out)
 {
 	const char *text;

@@ -826,11 +826,6 @@ static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_no
 		mark_secret(c, n, true); /* after coercion: the values as tools will see them */
 }
 
-unsigned schema_apply(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d)
-{
-	return schema_apply_sections(s, root, NULL, strict, d);
-}
-
 unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
 			       const char *const *sections, bool strict, struct diag *d)
 {

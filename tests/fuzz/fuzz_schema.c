@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	bool strict = size && (data[0] & 1);
 	schema_mark_secrets(schema, root);
-	unsigned errors = schema_apply(schema, root, strict, &d);
+	unsigned errors = schema_apply_sections(schema, root, NULL, strict, &d);
 	FUZZ_CHECK(errors == 0 || d.errors > 0);
 	cJSON *doc = cfg_to_json(root);
 	cJSON_Delete(doc);

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cfg_node *root = yaml_load_string("cfg.yaml", config, sizeof config - 1, &d);
 	FUZZ_CHECK(root != NULL);
 	schema_mark_secrets(s, root);
-	(void)schema_apply(s, root, false, &d);
+	(void)schema_apply_sections(s, root, NULL, false, &d);
 	cfg_node_free(root);
 	schema_free(s);
 	redact_clear();

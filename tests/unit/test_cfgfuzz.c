@@ -179,7 +179,7 @@ static void test_yaml_mutations(void **state)
 			free(c.origin);
 		}
 		struct diag s = {.silent = true};
-		unsigned errors = schema_apply(schema, root, false, &s);
+		unsigned errors = schema_apply_sections(schema, root, NULL, false, &s);
 		assert_int_equal(errors, s.errors);
 		if (errors)
 			check_message(&s, "f.yaml", in.data);

@@ -276,7 +276,7 @@ static void run_apply_case(size_t row, const struct apply_case *tc)
 		fail_msg("row %zu: the test config does not load: %s", row, d.last);
 	struct capture cap;
 	capture_begin(&cap);
-	unsigned returned = schema_apply(test_schema, root, tc->strict, &d);
+	unsigned returned = schema_apply_sections(test_schema, root, NULL, tc->strict, &d);
 	char *messages = capture_end(&cap);
 
 	if (d.errors != tc->errors || d.warnings != tc->warnings || returned != tc->errors)
@@ -321,7 +321,7 @@ static void test_marks(void **state)
 	struct diag d = {.silent = true};
 	struct cfg_node *root = yaml_load_string("cfg.yaml", text, strlen(text), &d);
 	assert_non_null(root);
-	assert_int_equal(schema_apply(test_schema, root, true, &d), 0);
+	assert_int_equal(schema_apply_sections(test_schema, root, NULL, true, &d), 0);
 
 	const struct cfg_node *count = cfg_path(root, "count");
 	assert_non_null(count);
@@ -361,9 +361,9 @@ static void test_idempotent(void **state)
 	struct diag d = {.silent = true};
 	struct cfg_node *root = yaml_load_string("cfg.yaml", text, strlen(text), &d);
 	assert_non_null(root);
-	assert_int_equal(schema_apply(test_schema, root, true, &d), 0);
+	assert_int_equal(schema_apply_sections(test_schema, root, NULL, true, &d), 0);
 	size_t members = cfg_count(root);
-	assert_int_equal(schema_apply(test_schema, root, true, &d), 0);
+	assert_int_equal(schema_apply_sections(test_schema, root, NULL, true, &d), 0);
 	assert_int_equal(cfg_count(root), members);
 	assert_true(cfg_path(root, "timeout")->d == 60);
 	assert_int_equal(cfg_path(root, "limit")->i, 4096);
@@ -386,7 +386,7 @@ static void test_present_only(void **state)
 	assert_int_equal(schema_apply_present(test_schema, root, true, &d), 0);
 	assert_true(cfg_path(root, "timeout")->d == 60);
 	assert_int_equal(d.errors, 0);
-	assert_true(schema_apply(test_schema, root, true, &d) > 0); /* name, nested.inner */
+	assert_true(schema_apply_sections(test_schema, root, NULL, true, &d) > 0); /* name, nested.inner */
 	cfg_node_free(root);
 	text = "timeout: soon\nnested: {inner: many}\n";
 	d = (struct diag){.silent = true};
@@ -405,7 +405,7 @@ static void test_json_tree(void **state)
 	struct cfg_node *root = cfg_from_json(j, NULL);
 	cJSON_Delete(j);
 	struct diag d = {.silent = true};
-	assert_int_equal(schema_apply(test_schema, root, true, &d), 0);
+	assert_int_equal(schema_apply_sections(test_schema, root, NULL, true, &d), 0);
 	expect_node_value(root, "count", CFG_INT, "80");
 	expect_node_value(root, "ratio", CFG_NUMBER, "0.1");
 	expect_node_value(root, "timeout", CFG_NUMBER, "90");
