@@ -593,6 +593,9 @@ for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines(): json.loads
 	run --separate-stderr ds status --format text
 	assert_success
 	assert_output --partial "current release: v1 (from the journal; not checked against the live target"
+	[[ $stderr == *"deploy-stage: warning: not checked against the live target: the "*" driver cannot tell what is live"* ]]
+	run --separate-stderr ds status
+	assert_equal "$(json_get .live.checked)" false
 	mkdir -p releases/v1 releases/v2
 	jq --arg dir "$PWD/releases" '.deploy = {driver:"symlink",symlink:{releases_dir:$dir}}' config.json >c && mv c config.json
 	deploy_ok v2

@@ -225,7 +225,46 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$status" 2
 	assert_equal "$(json_get '.checks[] | select(.name=="rollback.health") | .status')" critical
 	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" == *"503"* ]]
-	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" != *verified* ]]
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" == "health not verified: "* ]]
+}
+
+@test "--check: an unreachable health URL is not verified; -t bounds the probe" {
+	deploy v1 ok
+	deploy v2 ok
+	local port
+	port=$(free_port)
+	run --separate-stderr rollback -c config.json --check --url "http://127.0.0.1:$port/health"
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.health") | .status')" critical
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" == "health not verified: the probe of http://127.0.0.1:$port/health failed: "* ]]
+	# a health URL that never answers: the probe ends with -t, not later
+	jq '.monitoring.health_check.timeout = "30s"' config.json >c && mv c config.json
+	SECONDS=0
+	run --separate-stderr rollback -c config.json --check -t 1s --url "$FAULT_URL/hang"
+	((SECONDS < 10))
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name=="rollback.health") | .message')" != *verified\ at* ]]
+}
+
+@test "--check compares the journal with what is live; a driver that cannot tell is not checked" {
+	deploy v1 ok
+	deploy v2 ok
+	run --separate-stderr rollback -c config.json --check
+	assert_success
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" ok
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == *"points at v2, as the journal says" ]]
+	# current pointed elsewhere by hand: the journal's plan is wrong
+	ln -sfn "$PWD/releases/v3" current
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" critical
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == *"points at v3, but the journal says v2" ]]
+	# the command driver cannot say what is live: a warning, never ok
+	jq '.deploy = {driver:"command",command:{deploy:["true"]}}' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 1
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" warning
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "not checked against the live target: the command driver cannot tell what is live" ]]
 }
 
 @test "--check: a report of the rollback capability" {

@@ -205,10 +205,17 @@ static enum status probe_health_once(const struct args *a, const cJSON *config, 
 {
 	struct http_probe p;
 	health_probe(config, url, &p);
+	if (a->deadline_ms) { /* -t bounds the whole command, this probe too */
+		int64_t left = time_left_ms(a);
+		if (p.timeout_ms > left)
+			p.timeout_ms = left;
+		if (p.connect_timeout_ms > left)
+			p.connect_timeout_ms = left;
+	}
 	struct http_engine *e = health_engine(a);
 	struct health_state hs = {0};
 	http_engine_add(e, &p, &hs);
-	http_engine_run_until(e, -1);
+	http_engine_run_until(e, a->deadline_ms ? a->deadline_ms : -1);
 	enum status st = hs.last ? hs.last->status : STATUS_UNKNOWN;
 	char *raw = hs.last ? http_result_describe(hs.last) : estrdup("no result");
 	*said = redact_string(raw);
@@ -310,6 +317,49 @@ static int plan_rollback(const struct args *a, const struct journal_view *view, 
 	return EXIT_OK;
 }
 
+/* rollback.live: the journal's current release against what the driver
+ * sees live. A rollback planned from a journal that does not match reality
+ * is wrong (critical); a driver that cannot tell is not checked (warning). */
+static void check_live(const cJSON *config, const char *current, struct report *r)
+{
+	char *live = NULL, *seen = NULL;
+	if (driver_live_release(config, &live, &seen) != STATUS_OK)
+		report_add_check(r, "rollback.live", STATUS_WARNING, 0, NULL, "%s", seen);
+	else if (current && strcmp(current, live) == 0)
+		report_add_check(r, "rollback.live", STATUS_OK, 0, NULL, "%s, as the journal says", seen);
+	else
+		report_add_check(r, "rollback.live", STATUS_CRITICAL, 0, NULL, "%s, but the journal says %s", seen,
+				 current ? current : "nothing is in service");
+	free(live);
+	free(seen);
+}
+
+/* rollback.health: verified means probed, one probe now, as the
+ * rollback's verification would. */
+static void check_health(const struct args *a, const cJSON *config, struct report *r)
+{
+	char *url = health_url(a, config);
+	if (url) {
+		char *shown = redact_url(url), *said = NULL;
+		int64_t t1 = now_monotonic_ms();
+		enum status hst = probe_health_once(a, config, url, &said);
+		if (hst == STATUS_OK)
+			report_add_check(r, "rollback.health", STATUS_OK, now_monotonic_ms() - t1, NULL,
+					 "health verified at %s: %s", shown, said);
+		else
+			report_add_check(r, "rollback.health", STATUS_CRITICAL, now_monotonic_ms() - t1, NULL,
+					 "health not verified: the probe of %s failed: %s", shown, said);
+		free(said);
+		free(shown);
+	} else if (a->no_verify) {
+		report_add_check(r, "rollback.health", STATUS_WARNING, 0, NULL, "health is not verified (--no-verify)");
+	} else {
+		report_add_check(r, "rollback.health", STATUS_CRITICAL, 0, NULL,
+				 "health not verified: no health URL: set api.base_url or give --url");
+	}
+	free(url);
+}
+
 static int do_check(const struct args *a, const cJSON *config, const char *service,
 		    const struct journal_view *view)
 {
@@ -345,39 +395,8 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 				 problem ? problem : "the deploy driver is configured");
 		free(problem);
 	}
-	/* the journal's current release against what is live, where the
-	 * driver can see it: a rollback planned from a wrong journal is wrong */
-	char *live = NULL, *seen = NULL;
-	if (driver_live_release(config, &live, &seen) == STATUS_OK) {
-		if (pl.current && strcmp(pl.current, live) == 0)
-			report_add_check(r, "rollback.live", STATUS_OK, 0, NULL, "%s, as the journal says", seen);
-		else
-			report_add_check(r, "rollback.live", STATUS_CRITICAL, 0, NULL, "%s, but the journal says %s",
-					 seen, pl.current ? pl.current : "nothing is in service");
-	}
-	free(live);
-	free(seen);
-	char *url = health_url(a, config);
-	if (url) {
-		/* verified means probed: one probe now, as the rollback's would */
-		char *shown = redact_url(url), *said = NULL;
-		int64_t t1 = now_monotonic_ms();
-		enum status hst = probe_health_once(a, config, url, &said);
-		if (hst == STATUS_OK)
-			report_add_check(r, "rollback.health", STATUS_OK, now_monotonic_ms() - t1, NULL,
-					 "health verified at %s: %s", shown, said);
-		else
-			report_add_check(r, "rollback.health", STATUS_CRITICAL, now_monotonic_ms() - t1, NULL,
-					 "health probe of %s failed: %s", shown, said);
-		free(said);
-		free(shown);
-	} else if (a->no_verify) {
-		report_add_check(r, "rollback.health", STATUS_WARNING, 0, NULL, "health is not verified (--no-verify)");
-	} else {
-		report_add_check(r, "rollback.health", STATUS_CRITICAL, 0, NULL,
-				 "no health URL: set api.base_url or give --url");
-	}
-	free(url);
+	check_live(config, pl.current, r);
+	check_health(a, config, r);
 	enum status st = report_status(r);
 	report_print(r, a->std.format, stdout);
 	report_free(r);

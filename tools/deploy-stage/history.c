@@ -336,6 +336,8 @@ int cmd_status(struct run *r)
 	buf_free(&t);
 	if (f.mismatch)
 		warnx_("the journal's release %s is not what is live: %s", f.current ? f.current : "(none)", f.seen);
+	else if (r->config && f.live_status != STATUS_OK)
+		warnx_("%s", f.seen); /* not checked is not ok: say so */
 	st = strcmp(f.state, "interrupted") == 0 || f.mismatch ? EXIT_WARNING : EXIT_OK;
 	free(f.live);
 	free(f.seen);
