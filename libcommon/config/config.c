@@ -100,6 +100,15 @@ static bool is_protocol_document(const struct cfg_node *root, struct diag *d)
 	return named != NULL;
 }
 
+/* The schema over root: only present values when partial (nothing
+ * required), else with "required" for the sections named. */
+static unsigned apply_schema(const struct schema *s, struct cfg_node *root, const char *const *sections,
+			     bool partial, bool strict, struct diag *d)
+{
+	return partial ? schema_apply_present(s, root, strict, d)
+		       : schema_apply_sections(s, root, sections, strict, d);
+}
+
 struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 {
 	struct env_store env;
@@ -140,8 +149,7 @@ struct cfg_node *config_load(const struct config_opts *o, struct diag *d)
 		config_register_secrets(root, false);
 	}
 	if (s && d->errors == errors_before &&
-	    (o->partial ? schema_apply_present(s, root, o->strict, d)
-			: schema_apply_sections(s, root, o->sections, o->strict, d)) == 0)
+	    apply_schema(s, root, o->sections, o->partial, o->strict, d) == 0)
 		verbose("applied schema %s", o->schema_path);
 	if (root && d->errors == errors_before)
 		config_register_secrets(root, false); /* schema defaults and coerced values */
@@ -250,10 +258,7 @@ static struct cfg_node *load_json(const struct config_request *r, struct config 
 	if (s) {
 		schema_mark_secrets(s, root);
 		config_register_secrets(root, false); /* before any message names a value */
-		if (r->partial)
-			schema_apply_present(s, root, r->strict, &c->diag);
-		else
-			schema_apply_sections(s, root, r->sections, r->strict, &c->diag);
+		apply_schema(s, root, r->sections, r->partial, r->strict, &c->diag);
 		schema_free(s);
 	}
 	return root;

@@ -826,25 +826,27 @@ static void check_value(struct apply_ctx *c, const struct spec *s, struct cfg_no
 		mark_secret(c, n, true); /* after coercion: the values as tools will see them */
 }
 
-unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
-			       const char *const *sections, bool strict, struct diag *d)
+/* The whole tree under the ctx's rules; the number of errors it added. */
+static unsigned apply_root(const struct schema *s, struct cfg_node *root, struct apply_ctx c)
 {
 	if (!s || !root)
 		return 0;
-	unsigned before = d->errors;
-	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true, .sections = sections};
+	unsigned before = c.d->errors;
 	check_value(&c, s->root, root, "");
-	return d->errors - before;
+	return c.d->errors - before;
+}
+
+unsigned schema_apply_sections(const struct schema *s, struct cfg_node *root,
+			       const char *const *sections, bool strict, struct diag *d)
+{
+	return apply_root(s, root, (struct apply_ctx){.d = d, .strict = strict, .register_secrets = true,
+						      .sections = sections});
 }
 
 unsigned schema_apply_present(const struct schema *s, struct cfg_node *root, bool strict, struct diag *d)
 {
-	if (!s || !root)
-		return 0;
-	unsigned before = d->errors;
-	struct apply_ctx c = {.d = d, .strict = strict, .register_secrets = true, .none_required = true};
-	check_value(&c, s->root, root, "");
-	return d->errors - before;
+	return apply_root(s, root, (struct apply_ctx){.d = d, .strict = strict, .register_secrets = true,
+						      .none_required = true});
 }
 
 /* ---- loading a schema file ---- */
