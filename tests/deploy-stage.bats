@@ -144,6 +144,35 @@ deploy_ok() {
 	[[ ${lines[1]:0:${#header}} == *"pre-deploy+ application/apply+ "* ]]
 }
 
+@test "history marks the live revision and the superseded ones, says who, how long and which stage failed" {
+	unset SHIPSHAPE_ACTOR GITHUB_ACTIONS GITLAB_CI BUILDKITE CIRCLECI # the CI this runs on is not the one tested
+	deploy_ok v1
+	GITHUB_ACTIONS=true GITHUB_ACTOR=octocat deploy_ok v2
+	# a CI actor without its CI's own marker is not believed
+	GITHUB_ACTOR=mallory ds begin --release v3 >/dev/null
+	ds apply >/dev/null
+	report svc-probe critical | ds gate post-deploy >/dev/null || true
+	rollback -c config.json --no-verify >/dev/null
+	ds begin --release v4 >/dev/null
+	report db-check critical | ds gate pre-deploy >/dev/null || true
+	ds finish --result failed >/dev/null
+	run --separate-stderr ds history
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'map("\(.deploy):\(.release):\(.result):\(.mark)") | join(" ")')" \
+		"1:v1:ok:superseded 2:v2:ok:superseded 3:v3:failed:superseded 4:v2:ok:live 5:v4:failed:null"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[1].who')" "octocat (github-actions)"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[2].who')" "$(id -un)@$(hostname)"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'map(.failed_stage) | join(",")')" ",,post-deploy,,pre-deploy"
+	printf '%s\n' "$output" | jq -se 'all(.duration_ms | type == "number" and . >= 0)' >/dev/null
+	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[2].finish_message')" "rolled back to v2 by deploy 4"
+	run --separate-stderr ds history --format text
+	assert_line --index 0 --regexp '^REVISION +STARTED \(UTC\) +ACTION +RELEASE +PREVIOUS +RESULT +LIVE +BY +TOOK +STAGES +DESCRIPTION$'
+	assert_line --index 2 --regexp '^2 +.* v2 +v1 +ok +superseded +octocat \(github-actions\) +[0-9]+ms '
+	assert_line --index 3 --regexp '^3 +.* v3 +v2 +failed \(post-deploy\) +superseded '
+	assert_line --index 4 --regexp '^4 +.* rollback +v2 +v3 +ok +live '
+	assert_line --index 5 --regexp '^5 +.* v4 +v2 +failed \(pre-deploy\) +- '
+}
+
 @test "a printed record is its journal line, member for member" {
 	ds begin --release v1 -m "first" >begin.json
 	report db-check ok | ds gate pre-deploy >/dev/null

@@ -123,8 +123,10 @@ void journal_view_free(struct journal_view *view);
 
 /* The open deployment (the last one, unfinished), or NULL. */
 const struct deployment *journal_open_deployment(const struct journal_view *view);
-/* The release now in service: that of the latest deployment whose apply
+/* The deployment now in service, by the journal: the latest whose apply
  * succeeded, or NULL. */
+const struct deployment *journal_live_deployment(const struct journal_view *view);
+/* The release now in service: that of journal_live_deployment(), or NULL. */
 const char *journal_current_release(const struct journal_view *view);
 /* The latest deployment that finished ok with a release other than
  * not_release (may be NULL), or NULL. */
@@ -167,9 +169,15 @@ int journal_write(const struct journal *j, long id, cJSON *records, char **error
  * type first; journal_append() stamps kind, service, deploy and time. Every
  * free text (messages) is redacted. */
 enum journal_action { JOURNAL_DEPLOY, JOURNAL_ROLLBACK };
-/* begin: action, release, previous (null for none), user (user@host), pid
- * (lock_owner_pid()), message, rollback_of (when > 0), config_digest and
- * driver (of config; "none"). */
+/* Who a CI system says started this run, from its own environment
+ * (GitHub Actions' GITHUB_ACTOR, GitLab's GITLAB_USER_LOGIN, Buildkite's
+ * BUILDKITE_BUILD_CREATOR, CircleCI's CIRCLE_USERNAME; an operator's
+ * SHIPSHAPE_ACTOR first), as one clean line of at most 100 bytes (a new
+ * string), with *ci the system's name; NULL when none is set. */
+char *journal_ci_actor(const char **ci);
+/* begin: action, release, previous (null for none), user (user@host), actor
+ * and ci (journal_ci_actor(), when set), pid (lock_owner_pid()), message,
+ * rollback_of (when > 0), config_digest and driver (of config; "none"). */
 cJSON *journal_record_begin(enum journal_action action, const char *release, const char *previous,
 			    const char *message, long rollback_of, const cJSON *config);
 /* report: stage and the report, whole or bounded (see JOURNAL_REPORT_MAX;

@@ -494,12 +494,18 @@ const struct deployment *journal_open_deployment(const struct journal_view *view
 	return d->result ? NULL : d;
 }
 
-const char *journal_current_release(const struct journal_view *view)
+const struct deployment *journal_live_deployment(const struct journal_view *view)
 {
 	for (size_t i = view->n; i-- > 0;)
 		if (view->v[i].applied && view->v[i].release)
-			return view->v[i].release;
+			return &view->v[i];
 	return NULL;
+}
+
+const char *journal_current_release(const struct journal_view *view)
+{
+	const struct deployment *d = journal_live_deployment(view);
+	return d ? d->release : NULL;
 }
 
 const struct deployment *journal_last_good(const struct journal_view *view, const char *not_release)

@@ -35,6 +35,40 @@ static void add_redacted(cJSON *rec, const char *key, const char *s)
 	free(m);
 }
 
+/* s cut to at most max bytes, on a UTF-8 character boundary (a new
+ * string). */
+static char *text_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n <= max)
+		return estrdup(s);
+	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+		max--;
+	return estrndup(s, max);
+}
+
+char *journal_ci_actor(const char **ci)
+{
+	static const char *const vars[][3] = {
+		{"SHIPSHAPE_ACTOR", NULL, "operator"},
+		{"GITHUB_ACTOR", "GITHUB_ACTIONS", "github-actions"},
+		{"GITLAB_USER_LOGIN", "GITLAB_CI", "gitlab-ci"},
+		{"BUILDKITE_BUILD_CREATOR", "BUILDKITE", "buildkite"},
+		{"CIRCLE_USERNAME", "CIRCLECI", "circleci"},
+	};
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+		const char *who = getenv(vars[i][0]);
+		if (!who || !*who || (vars[i][1] && !getenv(vars[i][1])))
+			continue;
+		char *clean = journal_text_clean(who, true);
+		char *cut = text_cut(clean, 100);
+		free(clean);
+		*ci = vars[i][2];
+		return cut;
+	}
+	return NULL;
+}
+
 cJSON *journal_record_begin(enum journal_action action, const char *release, const char *previous,
 			    const char *message, long rollback_of, const cJSON *config)
 {
@@ -45,6 +79,13 @@ cJSON *journal_record_begin(enum journal_action action, const char *release, con
 	char *user = lock_user_at_host();
 	cJSON_AddStringToObject(rec, "user", user);
 	free(user);
+	const char *ci = NULL;
+	char *actor = journal_ci_actor(&ci);
+	if (actor) {
+		cJSON_AddStringToObject(rec, "actor", actor);
+		cJSON_AddStringToObject(rec, "ci", ci);
+		free(actor);
+	}
 	cJSON_AddNumberToObject(rec, "pid", (double)lock_owner_pid());
 	if (message)
 		add_redacted(rec, "message", message);
@@ -56,18 +97,6 @@ cJSON *journal_record_begin(enum journal_action action, const char *release, con
 	const char *driver = driver_name(config);
 	cJSON_AddStringToObject(rec, "driver", driver ? driver : "none");
 	return rec;
-}
-
-/* s cut to at most max bytes, on a UTF-8 character boundary (a new
- * string). */
-static char *text_cut(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n <= max)
-		return estrdup(s);
-	while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
-		max--;
-	return estrndup(s, max);
 }
 
 static void add_cut(cJSON *o, const char *key, const cJSON *from, size_t max)

@@ -2,6 +2,7 @@
 #include "deploy-stage.h"
 #include "shipshape/driver.h"
 #include "shipshape/json.h"
+#include "shipshape/units.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,69 @@ char *rollback_outcome(const struct journal_view *view, const struct deployment 
 	return easprintf("rollback to %s failed (deploy %ld)", to, by);
 }
 
+/* The stages a deploy went through (gates, apply and health steps), the
+ * last one reached, and the first that failed. */
+static void add_stages(cJSON *o, const struct deployment *d)
+{
+	cJSON *stages = cJSON_AddArrayToObject(o, "stages");
+	const cJSON *r;
+	const char *last_stage = NULL, *failed = NULL;
+	cJSON_ArrayForEach(r, d->records)
+	{
+		const char *type = json_path_string(r, "type", "");
+		const char *stage = NULL, *result = NULL;
+		if (strcmp(type, "gate") == 0) {
+			stage = json_path_string(r, "stage", "?");
+			result = json_path_bool(r, "passed", false) ? "passed" : "failed";
+		} else if (strcmp(type, "apply") == 0 || strcmp(type, "health") == 0) {
+			if (strcmp(json_path_string(r, "phase", "end"), "start") == 0) {
+				last_stage = "application";
+				continue;
+			}
+			stage = json_path_string(r, "stage", "application");
+			result = json_path_string(r, "status", "failed");
+		} else {
+			continue;
+		}
+		cJSON *s = cJSON_CreateObject();
+		cJSON_AddStringToObject(s, "stage", stage);
+		cJSON_AddStringToObject(s, "step", type);
+		cJSON_AddStringToObject(s, "result", result);
+		if (strcmp(type, "gate") == 0)
+			cJSON_AddStringToObject(s, "status", json_path_string(r, "status", "unknown"));
+		cJSON_AddItemToArray(stages, s);
+		last_stage = stage;
+		if (!failed && strcmp(result, "failed") == 0)
+			failed = stage;
+	}
+	if (last_stage)
+		cJSON_AddStringToObject(o, "last_stage", last_stage);
+	if (failed)
+		cJSON_AddStringToObject(o, "failed_stage", failed);
+}
+
+/* who: the CI's actor when the begin record has one, else user@host. */
+static void add_who(cJSON *o, const cJSON *begin)
+{
+	const char *actor = json_path_string(begin, "actor", NULL);
+	if (actor) {
+		char *who = easprintf("%s (%s)", actor, json_path_string(begin, "ci", "ci"));
+		cJSON_AddStringToObject(o, "who", who);
+		free(who);
+	} else {
+		cJSON_AddStringToObject(o, "who", json_path_string(begin, "user", ""));
+	}
+}
+
+/* duration_ms: from begin to finish, when both times read. */
+static void add_duration(cJSON *o, const struct deployment *d)
+{
+	int64_t from, to;
+	if (rfc3339_parse(json_path_string(d->begin, "time", ""), &from) == 0 &&
+	    rfc3339_parse(json_path_string(d->finish, "time", ""), &to) == 0 && to >= from)
+		cJSON_AddNumberToObject(o, "duration_ms", (double)(to - from));
+}
+
 cJSON *deployment_summary(const struct journal_view *view, const struct deployment *d, const struct lock_info *li)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -72,51 +136,36 @@ cJSON *deployment_summary(const struct journal_view *view, const struct deployme
 	else
 		cJSON_AddNullToObject(o, "previous");
 	cJSON_AddStringToObject(o, "result", deployment_state(d, li));
+	const struct deployment *live = journal_live_deployment(view);
+	if (d == live)
+		cJSON_AddStringToObject(o, "mark", "live");
+	else if (d->applied && live && d->id < live->id)
+		cJSON_AddStringToObject(o, "mark", "superseded");
+	else
+		cJSON_AddNullToObject(o, "mark");
 	if (d->begin) {
 		cJSON_AddStringToObject(o, "started_at", json_path_string(d->begin, "time", ""));
 		cJSON_AddStringToObject(o, "user", json_path_string(d->begin, "user", ""));
+		add_who(o, d->begin);
 		const char *m = json_path_string(d->begin, "message", NULL);
 		if (m)
 			cJSON_AddStringToObject(o, "message", m);
 	}
 	if (d->finish) {
 		cJSON_AddStringToObject(o, "finished_at", json_path_string(d->finish, "time", ""));
+		add_duration(o, d);
 		char *rolled = rollback_outcome(view, d, li);
 		const char *m = json_path_string(d->finish, "message", json_path_string(d->finish, "reason", NULL));
 		if (rolled || m)
 			cJSON_AddStringToObject(o, "finish_message", rolled ? rolled : m);
 		free(rolled);
 	}
-	cJSON *stages = cJSON_AddArrayToObject(o, "stages");
-	const cJSON *r;
-	const char *last_stage = NULL;
-	cJSON_ArrayForEach(r, d->records)
-	{
-		const char *type = json_path_string(r, "type", "");
-		if (strcmp(type, "gate") == 0) {
-			cJSON *s = cJSON_CreateObject();
-			cJSON_AddStringToObject(s, "stage", json_path_string(r, "stage", "?"));
-			cJSON_AddStringToObject(s, "step", "gate");
-			cJSON_AddStringToObject(s, "result", json_path_bool(r, "passed", false) ? "passed" : "failed");
-			cJSON_AddStringToObject(s, "status", json_path_string(r, "status", "unknown"));
-			cJSON_AddItemToArray(stages, s);
-			last_stage = json_path_string(r, "stage", NULL);
-		} else if (strcmp(type, "apply") == 0 || strcmp(type, "health") == 0) {
-			const char *phase = json_path_string(r, "phase", "end");
-			if (strcmp(phase, "start") == 0) {
-				last_stage = "application";
-				continue;
-			}
-			cJSON *s = cJSON_CreateObject();
-			cJSON_AddStringToObject(s, "stage", json_path_string(r, "stage", "application"));
-			cJSON_AddStringToObject(s, "step", type);
-			cJSON_AddStringToObject(s, "result", json_path_string(r, "status", "failed"));
-			cJSON_AddItemToArray(stages, s);
-			last_stage = json_path_string(r, "stage", "application");
-		}
+	add_stages(o, d);
+	if (d->result && strcmp(d->result, "failed") == 0) {
+		const char *failed = json_path_string(o, "failed_stage", NULL);
+		if (!failed)
+			cJSON_AddStringToObject(o, "failed_stage", json_path_string(o, "last_stage", "none"));
 	}
-	if (last_stage)
-		cJSON_AddStringToObject(o, "last_stage", last_stage);
 	const cJSON *apply = deployment_last_record(d, "apply");
 	if (apply) {
 		cJSON_AddStringToObject(o, "apply", strcmp(json_path_string(apply, "phase", ""), "start") == 0
@@ -149,10 +198,26 @@ static char *stages_text(const cJSON *summary)
 }
 
 /* The cells of one history row, in column order (new strings). */
-enum { COL_REVISION, COL_STARTED, COL_ACTION, COL_RELEASE, COL_PREVIOUS, COL_RESULT, COL_STAGES,
-       COL_DESCRIPTION, NCOLS };
-static const char *const col_names[NCOLS] = {"REVISION", "STARTED (UTC)", "ACTION", "RELEASE",
-					     "PREVIOUS", "RESULT", "STAGES", "DESCRIPTION"};
+enum { COL_REVISION, COL_STARTED, COL_ACTION, COL_RELEASE, COL_PREVIOUS, COL_RESULT, COL_MARK, COL_WHO,
+       COL_DURATION, COL_STAGES, COL_DESCRIPTION, NCOLS };
+static const char *const col_names[NCOLS] = {"REVISION", "STARTED (UTC)", "ACTION", "RELEASE", "PREVIOUS", "RESULT",
+					     "LIVE",	 "BY",	      "TOOK",	"STAGES",  "DESCRIPTION"};
+
+/* "850ms", "42s", "3m07s", "2h05m"; "-" when not known. */
+static char *duration_text(const cJSON *s)
+{
+	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(s, "duration_ms");
+	if (!cJSON_IsNumber(ms))
+		return estrdup("-");
+	long long v = (long long)ms->valuedouble, sec = v / 1000;
+	if (v < 1000)
+		return easprintf("%lldms", v);
+	if (sec < 60)
+		return easprintf("%llds", sec);
+	if (sec < 3600)
+		return easprintf("%lldm%02llds", sec / 60, sec % 60);
+	return easprintf("%lldh%02lldm", sec / 3600, sec / 60 % 60);
+}
 
 static void row_cells(const cJSON *s, char *cells[NCOLS])
 {
@@ -169,6 +234,14 @@ static void row_cells(const cJSON *s, char *cells[NCOLS])
 	cells[COL_RELEASE] = estrdup(json_path_string(s, "release", "-"));
 	cells[COL_PREVIOUS] = estrdup(json_path_string(s, "previous", "-"));
 	cells[COL_RESULT] = estrdup(json_path_string(s, "result", "?"));
+	const char *failed = json_path_string(s, "failed_stage", NULL);
+	if (failed && strcmp(cells[COL_RESULT], "failed") == 0) {
+		free(cells[COL_RESULT]);
+		cells[COL_RESULT] = easprintf("failed (%s)", failed);
+	}
+	cells[COL_MARK] = estrdup(json_path_string(s, "mark", "-"));
+	cells[COL_WHO] = estrdup(json_path_string(s, "who", "-"));
+	cells[COL_DURATION] = duration_text(s);
 	cells[COL_STAGES] = stages_text(s);
 	/* why it was started, then how it ended when that says more */
 	const char *why = json_path_string(s, "message", NULL);
