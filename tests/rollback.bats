@@ -186,6 +186,43 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	[ "$(readlink current)" = "$PWD/releases/v1" ]
 }
 
+@test "--to takes a revision or a release, unambiguously" {
+	mkdir -p releases/1
+	deploy v1 ok # revision 1
+	deploy v2 ok # revision 2
+	deploy 1 ok  # revision 3: a release named "1"
+	deploy v3 ok # revision 4
+	# a bare number that is only a revision: that deploy's release
+	run --separate-stderr rollback -c config.json --to 2 --dry-run
+	assert_success
+	assert_equal "$(json_get .to)" v2
+	# a bare number that is both a revision and another release: refused, both forms named
+	run --separate-stderr rollback -c config.json --to 1 --dry-run
+	assert_equal "$status" 64
+	assert_equal "$stderr" "rollback: --to 1 is ambiguous: revision 1 (release v1) and release 1; say --to revision:1 or --to release:1"
+	run --separate-stderr rollback -c config.json --to revision:1 --dry-run
+	assert_success
+	assert_equal "$(json_get .to)" v1
+	run --separate-stderr rollback -c config.json --to release:1 --dry-run
+	assert_success
+	assert_equal "$(json_get .to)" 1
+	# a revision the journal does not have; a malformed one
+	run --separate-stderr rollback -c config.json --to revision:9
+	assert_equal "$status" 2
+	assert_equal "$stderr" "rollback: no revision 9 in the journal (see deploy-stage history)"
+	for bad in revision:x revision:0 revision: release:../etc; do
+		run --separate-stderr rollback -c config.json --to "$bad"
+		assert_equal "$status" 64
+		[[ $stderr == "rollback: invalid --to "* ]]
+	done
+	[ "$(ls "$SHIPSHAPE_STATE_DIR/deploy/api" | wc -l)" = 4 ]
+	# the real thing, by revision
+	run --separate-stderr rollback -c config.json --to revision:2 --interval 100ms
+	assert_success
+	[ "$(readlink current)" = "$PWD/releases/v2" ]
+	assert_equal "$(json_get .to)" v2
+}
+
 @test "--dry-run checks through the driver that the target exists, and says what it could not check" {
 	deploy v1 ok
 	deploy v2 ok

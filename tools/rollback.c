@@ -44,22 +44,47 @@ struct args {
 	bool dry_run, check, no_verify;
 };
 
+/* --to TARGET: "revision:N", "release:NAME", or bare N or NAME (see
+ * resolve_to()). */
+static const char REVISION_PREFIX[] = "revision:", RELEASE_PREFIX[] = "release:";
+
+static bool all_digits(const char *s)
+{
+	return *s && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 9;
+}
+
+static void check_to(const char *to)
+{
+	if (strncmp(to, REVISION_PREFIX, strlen(REVISION_PREFIX)) == 0) {
+		if (!all_digits(to + strlen(REVISION_PREFIX)) || atol(to + strlen(REVISION_PREFIX)) <= 0)
+			die(EXIT_USAGE, "invalid --to \"%s\" (revision:N, N a deploy number)", to);
+		return;
+	}
+	const char *name = strncmp(to, RELEASE_PREFIX, strlen(RELEASE_PREFIX)) == 0 ? to + strlen(RELEASE_PREFIX) : to;
+	if (!journal_release_name_valid(name)) {
+		char *shown = journal_text_quote(name);
+		die(EXIT_USAGE, "invalid --to \"%s\" (a plain release name such as v2 or 2026-11-28.1, or a revision)",
+		    shown);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: rollback [-c FILE] [--schema FILE] [--service NAME] [--to RELEASE] [--dry-run | --check]\n"
+		"usage: rollback [-c FILE] [--schema FILE] [--service NAME] [--to TARGET] [--dry-run | --check]\n"
 		"                [--url URL] [--health-timeout DUR] [--interval DUR] [--no-verify]\n"
 		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--format json|text|nagios] [-q] [-v]\n"
 		"       rollback -h | -V\n"
 		"\n"
 		"Rolls the service back to the last release that finished ok before the\n"
-		"current one (or --to RELEASE) through the configured deploy driver, records\n"
+		"current one (or --to TARGET) through the configured deploy driver, records\n"
 		"it in the deploy journal, then probes health until healthy.\n"
 		"\n"
 		"  -c, --config FILE       the config (YAML or a JSON config document; default stdin)\n"
 		"      --schema FILE       the config schema (default: beside rollback)\n"
 		"      --service NAME      the service (default: the config's service.name)\n"
-		"      --to RELEASE        roll back to this release\n"
+		"      --to TARGET         roll back to this release, or revision (deploy number):\n"
+		"                          NAME, N, release:NAME or revision:N\n"
 		"      --dry-run           say what would happen; change nothing\n"
 		"      --check             check that a rollback is possible; print a report\n"
 		"      --url URL           the health URL (default api.base_url + api.health_path,\n"
@@ -122,10 +147,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument \"%s\"", argv[optind]);
-	if (a->to && !journal_release_name_valid(a->to)) {
-		char *shown = journal_text_quote(a->to);
-		die(EXIT_USAGE, "invalid --to \"%s\" (a plain release name such as v2 or 2026-11-28.1)", shown);
-	}
+	if (a->to)
+		check_to(a->to);
 	if (a->message)
 		a->message = journal_text_clean(a->message, true); /* lives until exit */
 	if (a->dry_run && a->check)
@@ -287,6 +310,60 @@ struct plan {
 	const struct deployment *open;     /* an unfinished deployment to close */
 };
 
+static const struct deployment *deployment_of_release(const struct journal_view *view, const char *release)
+{
+	for (size_t i = view->n; i-- > 0;)
+		if (view->v[i].release && strcmp(view->v[i].release, release) == 0)
+			return &view->v[i];
+	return NULL;
+}
+
+static const struct deployment *deployment_numbered(const struct journal_view *view, long id)
+{
+	for (size_t i = 0; i < view->n; i++)
+		if (view->v[i].id == id)
+			return &view->v[i];
+	return NULL;
+}
+
+/* --to: "revision:N" is deploy N's release; "release:NAME" is NAME; a bare
+ * number is the revision when the journal has it and no release of that
+ * name (both: ambiguous, a usage error); anything else is a release. */
+static int resolve_to(const char *to, const struct journal_view *view, struct plan *pl)
+{
+	bool by_revision = strncmp(to, REVISION_PREFIX, strlen(REVISION_PREFIX)) == 0;
+	bool by_release = strncmp(to, RELEASE_PREFIX, strlen(RELEASE_PREFIX)) == 0;
+	const char *word = by_revision ? to + strlen(REVISION_PREFIX) : by_release ? to + strlen(RELEASE_PREFIX) : to;
+	const struct deployment *rev = !by_release && all_digits(word) ? deployment_numbered(view, atol(word)) : NULL;
+	const struct deployment *rel = by_revision ? NULL : deployment_of_release(view, word);
+	if (rev && rel && strcmp(rev->release ? rev->release : "", word) != 0) {
+		error_msg("--to %s is ambiguous: revision %s (release %s) and release %s; say --to %s%s or --to %s%s",
+			  to, word, rev->release ? rev->release : "none", word, REVISION_PREFIX, word, RELEASE_PREFIX,
+			  word);
+		return EXIT_USAGE;
+	}
+	if (by_revision && !rev) {
+		error_msg("no revision %s in the journal (see deploy-stage history)", word);
+		return EXIT_CRITICAL;
+	}
+	if (rev && !rel) {
+		if (!rev->release) {
+			error_msg("revision %ld has no release", rev->id);
+			return EXIT_CRITICAL;
+		}
+		if (!rev->applied)
+			warnx_("revision %ld (release %s) never went live", rev->id, rev->release);
+		pl->target = rev->release;
+		pl->target_d = rev;
+		return EXIT_OK;
+	}
+	pl->target = word;
+	pl->target_d = rel;
+	if (!rel)
+		warnx_("release %s is not in the journal: it was never deployed here", word);
+	return EXIT_OK;
+}
+
 /* Picks the target; returns 0, or an exit status after a message. */
 static int plan_rollback(const struct args *a, const struct journal_view *view, struct plan *pl)
 {
@@ -296,14 +373,9 @@ static int plan_rollback(const struct args *a, const struct journal_view *view, 
 	 * its apply completed (a driver may fail half-way) */
 	pl->current = pl->open && pl->open->release ? pl->open->release : journal_current_release(view);
 	if (a->to) {
-		pl->target = a->to;
-		for (size_t i = view->n; i-- > 0;)
-			if (view->v[i].release && strcmp(view->v[i].release, a->to) == 0) {
-				pl->target_d = &view->v[i];
-				break;
-			}
-		if (!pl->target_d)
-			warnx_("release %s is not in the journal: it was never deployed here", a->to);
+		int st = resolve_to(a->to, view, pl);
+		if (st != EXIT_OK)
+			return st;
 	} else {
 		pl->target_d = journal_last_good(view, pl->current);
 		if (!pl->target_d) {
