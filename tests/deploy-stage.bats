@@ -622,7 +622,7 @@ for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines(): json.loads
 	run --separate-stderr ds status --format text
 	assert_success
 	assert_output --partial "current release: v1 (from the journal; not checked against the live target"
-	[[ $stderr == *"deploy-stage: warning: not checked against the live target: the "*" driver cannot tell what is live"* ]]
+	[[ $stderr == *"deploy-stage: warning: not checked against the live target: the command driver has no deploy.command.status to ask"* ]]
 	run --separate-stderr ds status
 	assert_equal "$(json_get .live.checked)" false
 	mkdir -p releases/v1 releases/v2

@@ -301,7 +301,57 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	run --separate-stderr rollback -c config.json --check
 	assert_equal "$status" 1
 	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" warning
-	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "not checked against the live target: the command driver cannot tell what is live" ]]
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "not checked against the live target: the command driver has no deploy.command.status to ask" ]]
+	# with a status argv it can: its last line is what is live
+	jq '.deploy.command.status = ["sh","-c","echo checking >&2; cat live.txt"]' config.json >c && mv c config.json
+	echo v2 >live.txt
+	run --separate-stderr rollback -c config.json --check
+	assert_success
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" "sh says v2 is live, as the journal says"
+	echo v1 >live.txt
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" "sh says v1 is live, but the journal says v2"
+	# a status command that fails or prints no release name: not checked, never ok
+	for out in "exit 3" "echo '../etc'" "true"; do
+		jq --arg s "$out" '.deploy.command.status = ["sh","-c",$s]' config.json >c && mv c config.json
+		run --separate-stderr rollback -c config.json --check
+		assert_equal "$status" 1
+		assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" warning
+		[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "not checked against the live target: "* ]]
+	done
+}
+
+@test "render: --check reads Render's live deploy and its commit; a deploy made outside the journal is drift" {
+	jq -n --arg url "$RENDER_URL" --arg key "$RENDER_KEY" --arg h "$FAULT_URL" \
+		'{service:{name:"api"},api:{base_url:$h,health_path:"/status/200"},
+		  deploy:{driver:"render",render:{api_url:$url,service_id:"srv-ok-drift",api_key:$key,poll_interval:"20ms"}}}' >config.json
+	deploy v1 ok
+	deploy v2 ok
+	v2_id=$(journal 2 | jq -r 'select(.type=="apply" and .phase=="end").data.render_deploy_id')
+	run --separate-stderr rollback -c config.json --check
+	assert_success
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "Render's live deploy $v2_id (commit c0mm17"*") is release v2's, as the journal says" ]]
+	run --separate-stderr ds status
+	assert_success
+	assert_equal "$(json_get .live.release)" v2
+	# someone deploys from Render's dashboard: a deploy no journal record made
+	printf 'Authorization: Bearer %s\n' "$RENDER_KEY" >auth.hdr
+	id=$(curl -sf -H @auth.hdr -X POST "$RENDER_URL/v1/services/srv-ok-drift/deploys" | jq -r .id)
+	for i in 1 2; do curl -sf -H @auth.hdr "$RENDER_URL/v1/services/srv-ok-drift/deploys/$id" >/dev/null; done
+	run --separate-stderr rollback -c config.json --check
+	assert_equal "$status" 2
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" critical
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "Render's live deploy $id (commit "*") was not made by any deploy in the journal, but the journal says v2" ]]
+	run --separate-stderr ds status
+	assert_equal "$status" 1
+	[[ $stderr == *"the journal's release v2 is not what is live"* ]]
+	# Render unreachable: not checked, a warning
+	jq '.deploy.render.api_url = "http://127.0.0.1:9"' config.json >c && mv c config.json
+	run --separate-stderr rollback -c config.json --check -t 5s
+	assert_equal "$(json_get '.checks[] | select(.name=="rollback.live") | .status')" warning
+	[[ "$(json_get '.checks[] | select(.name=="rollback.live") | .message')" == "not checked against the live target: Render: "* ]]
+	assert_secret_absent "$RENDER_KEY" "$output$stderr"
 }
 
 @test "--check: a report of the rollback capability" {

@@ -392,10 +392,11 @@ static int plan_rollback(const struct args *a, const struct journal_view *view, 
 /* rollback.live: the journal's current release against what the driver
  * sees live. A rollback planned from a journal that does not match reality
  * is wrong (critical); a driver that cannot tell is not checked (warning). */
-static void check_live(const cJSON *config, const char *current, struct report *r)
+static void check_live(const cJSON *config, const struct journal_view *view, const char *current,
+		       struct report *r)
 {
 	char *live = NULL, *seen = NULL;
-	if (driver_live_release(config, &live, &seen) != STATUS_OK)
+	if (driver_live_release(config, view, &live, &seen) != STATUS_OK)
 		report_add_check(r, "rollback.live", STATUS_WARNING, 0, NULL, "%s", seen);
 	else if (current && strcmp(current, live) == 0)
 		report_add_check(r, "rollback.live", STATUS_OK, 0, NULL, "%s, as the journal says", seen);
@@ -467,7 +468,7 @@ static int do_check(const struct args *a, const cJSON *config, const char *servi
 				 problem ? problem : "the deploy driver is configured");
 		free(problem);
 	}
-	check_live(config, pl.current, r);
+	check_live(config, view, pl.current, r);
 	check_health(a, config, r);
 	enum status st = report_status(r);
 	report_print(r, a->std.format, stdout);

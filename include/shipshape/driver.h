@@ -62,14 +62,22 @@ void driver_outcome_free(struct driver_outcome *out);
  * directory; render: a Render deploy id recorded for it; command: unknown. */
 enum status driver_check_target(const struct driver_ctx *ctx, char **message);
 /* The release the driver sees live, where it can tell: STATUS_OK with
- * *live (a new string) when it could read it (symlink: the current link's
- * target under releases_dir), else STATUS_UNKNOWN with *live NULL.
- * *message (a new string) says what was read or what could not be. */
-enum status driver_live_release(const cJSON *config, char **live, char **message);
+ * *live (a new string) when it could read it, else STATUS_UNKNOWN with
+ * *live NULL. *message (a new string) says what was read or what could not
+ * be. symlink: the current link's target under releases_dir; command: the
+ * last line deploy.command.status prints (when configured; bounded by
+ * DRIVER_STATUS_TIMEOUT_MS); render: the newest live deploy of the
+ * service, named by the journal's release whose apply made it (view), else
+ * "render deploy ID". */
+#define DRIVER_STATUS_TIMEOUT_MS 30000
+struct journal_view;
+enum status driver_live_release(const cJSON *config, const struct journal_view *view, char **live,
+				char **message);
 
 /* Internal to the drivers, one per driver file. */
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);
 void driver_render_check(const struct driver_ctx *ctx, struct report *r);
 enum status driver_render_target(const struct driver_ctx *ctx, char **message);
+enum status driver_render_live(const cJSON *config, const struct journal_view *view, char **live, char **message);
 
 #endif

@@ -119,13 +119,13 @@ char *driver_config_problem(const cJSON *config)
 
 /* ---- command ---- */
 
-static char **driver_env(const struct driver_ctx *ctx, bool rollback, const char *release_dir)
+static char **driver_env(const struct driver_ctx *ctx, const char *action, const char *release_dir)
 {
 	char **env = ecalloc(6, sizeof *env);
 	size_t n = 0;
 	env[n++] = easprintf("SHIPSHAPE_RELEASE=%s", ctx->release);
 	env[n++] = easprintf("SHIPSHAPE_PREVIOUS_RELEASE=%s", ctx->previous ? ctx->previous : "");
-	env[n++] = easprintf("SHIPSHAPE_ACTION=%s", rollback ? "rollback" : "deploy");
+	env[n++] = easprintf("SHIPSHAPE_ACTION=%s", action);
 	env[n++] = easprintf("SHIPSHAPE_SERVICE=%s", ctx->service ? ctx->service : "");
 	if (release_dir)
 		env[n++] = easprintf("SHIPSHAPE_RELEASE_DIR=%s", release_dir);
@@ -137,6 +137,18 @@ static void env_free(char **env)
 	for (size_t i = 0; env && env[i]; i++)
 		free(env[i]);
 	free(env);
+}
+
+/* The last non-empty line of output, at most 200 bytes (a new string). */
+static char *last_line(const char *output)
+{
+	size_t len = strlen(output);
+	while (len && (output[len - 1] == '\n' || output[len - 1] == '\r'))
+		len--;
+	size_t start = len;
+	while (start && output[start - 1] != '\n')
+		start--;
+	return estrndup(output + start, len - start > 200 ? 200 : len - start);
 }
 
 /* Runs argv; records exit, duration and bounded redacted output in *data.
@@ -161,14 +173,7 @@ static int run_recorded(char **argv, char **env, int64_t timeout_ms, cJSON *data
 		rc = -1;
 	} else if (res.exit_code != 0) {
 		/* the output's last line usually says why */
-		const char *o2 = res.output ? res.output : "";
-		size_t len = strlen(o2);
-		while (len && (o2[len - 1] == '\n' || o2[len - 1] == '\r'))
-			len--;
-		size_t start = len;
-		while (start && o2[start - 1] != '\n')
-			start--;
-		char *line = estrndup(o2 + start, len - start > 200 ? 200 : len - start);
+		char *line = last_line(res.output ? res.output : "");
 		*why = *line ? easprintf("%s exited with status %d: %s", argv[0], res.exit_code, line)
 			     : easprintf("%s exited with status %d", argv[0], res.exit_code);
 		free(line);
@@ -190,7 +195,7 @@ static int command_run(const struct driver_ctx *ctx, struct driver_outcome *out,
 		outcome_set(out, STATUS_CRITICAL, "deploy.command.deploy must be a non-empty list of strings");
 		return -1;
 	}
-	char **env = driver_env(ctx, rollback, NULL);
+	char **env = driver_env(ctx, rollback ? "rollback" : "deploy", NULL);
 	char *why = NULL;
 	int rc = run_recorded(argv, env, ctx_timeout(ctx), out->data, &why);
 	if (rc == 0)
@@ -371,7 +376,7 @@ static int symlink_run(const struct driver_ctx *ctx, struct driver_outcome *out,
 	char **restart = argv_from(json_path(ctx->config, "deploy.symlink.restart"));
 	if (restart) {
 		cJSON *r = cJSON_AddObjectToObject(out->data, "restart");
-		char **env = driver_env(ctx, rollback, p.target);
+		char **env = driver_env(ctx, rollback ? "rollback" : "deploy", p.target);
 		int rrc = run_recorded(restart, env, ctx_timeout(ctx), r, &why);
 		env_free(env);
 		free(restart);
@@ -585,15 +590,63 @@ enum status driver_check_target(const struct driver_ctx *ctx, char **message)
 	return rc;
 }
 
-enum status driver_live_release(const cJSON *config, char **live, char **message)
+/* command: the last line deploy.command.status prints is the live release. */
+static enum status command_live(const cJSON *config, char **live, char **message)
+{
+	char **argv = argv_from(json_path(config, "deploy.command.status"));
+	if (!argv) {
+		*message = estrdup("not checked against the live target: the command driver has no "
+				   "deploy.command.status to ask");
+		return STATUS_UNKNOWN;
+	}
+	struct driver_ctx ctx = {.config = config, .service = json_path_string(config, "service.name", ""),
+				 .release = ""};
+	char **env = driver_env(&ctx, "status", NULL);
+	cJSON *data = cJSON_CreateObject();
+	char *why = NULL;
+	enum status st = STATUS_UNKNOWN;
+	if (run_recorded(argv, env, DRIVER_STATUS_TIMEOUT_MS, data, &why) < 0) {
+		*message = easprintf("not checked against the live target: deploy.command.status: %s", why);
+	} else {
+		char *line = last_line(json_path_string(data, "output", ""));
+		if (journal_release_name_valid(line)) {
+			*live = estrdup(line);
+			*message = easprintf("%s says %s is live", argv[0], line);
+			st = STATUS_OK;
+		} else {
+			*message = easprintf("not checked against the live target: %s printed no release name as "
+					     "its last line",
+					     argv[0]);
+		}
+		free(line);
+	}
+	free(why);
+	cJSON_Delete(data);
+	env_free(env);
+	free(argv);
+	return st;
+}
+
+static enum status symlink_live(const cJSON *config, char **live, char **message);
+
+enum status driver_live_release(const cJSON *config, const struct journal_view *view, char **live,
+				char **message)
 {
 	*live = NULL;
 	const char *name = driver_name(config);
-	if (!name || strcmp(name, "symlink") != 0) {
-		*message = easprintf("not checked against the live target: the %s driver cannot tell what is live",
-				     name ? name : "(none)");
-		return STATUS_UNKNOWN;
-	}
+	if (name && strcmp(name, "symlink") == 0)
+		return symlink_live(config, live, message);
+	if (name && strcmp(name, "command") == 0)
+		return command_live(config, live, message);
+	if (name && strcmp(name, "render") == 0)
+		return driver_render_live(config, view, live, message);
+	*message = estrdup("not checked against the live target: no deploy.driver");
+	return STATUS_UNKNOWN;
+}
+
+/* symlink: the current link's target, a release under releases_dir. */
+static enum status symlink_live(const cJSON *config, char **live, char **message)
+{
 	struct driver_ctx ctx = {.config = config, .release = "."};
 	struct symlink_paths p;
 	char *why = NULL;

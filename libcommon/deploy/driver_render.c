@@ -4,6 +4,7 @@
 #include "shipshape/driver.h"
 #include "shipshape/common.h"
 #include "shipshape/http.h"
+#include "shipshape/journal.h"
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/rest.h"
@@ -266,4 +267,86 @@ enum status driver_render_target(const struct driver_ctx *ctx, char **message)
 	}
 	*message = easprintf("release %s is Render deploy %s", ctx->release, target);
 	return STATUS_OK;
+}
+
+/* The newest deploy of the list Render returns (items {"deploy":{..},
+ * "cursor":..}, or bare deploys) whose status is live, or NULL. */
+static const cJSON *live_deploy(const cJSON *list)
+{
+	const cJSON *item;
+	cJSON_ArrayForEach(item, list)
+	{
+		const cJSON *d = cJSON_GetObjectItemCaseSensitive(item, "deploy");
+		if (!cJSON_IsObject(d))
+			d = item;
+		if (strcmp(json_path_string(d, "status", ""), "live") == 0 && json_path_string(d, "id", NULL))
+			return d;
+	}
+	return NULL;
+}
+
+/* The release whose successful apply made Render deploy id, or NULL. */
+static const char *release_of_deploy(const struct journal_view *view, const char *id)
+{
+	for (size_t i = view ? view->n : 0; i-- > 0;) {
+		const struct deployment *d = &view->v[i];
+		const cJSON *r;
+		cJSON_ArrayForEach(r, d->records)
+		{
+			if (strcmp(json_path_string(r, "type", ""), "apply") == 0 &&
+			    strcmp(json_path_string(r, "status", ""), "ok") == 0 &&
+			    strcmp(json_path_string(r, "data.render_deploy_id", ""), id) == 0 && d->release)
+				return d->release;
+		}
+	}
+	return NULL;
+}
+
+/* Says which release the live deploy is; *live is the release, or the
+ * deploy itself ("render deploy ID") when no deploy of the journal made it. */
+static enum status name_live(const struct journal_view *view, const cJSON *dep, char **live, char **message)
+{
+	const char *id = json_path_string(dep, "id", "");
+	const char *commit = json_path_string(dep, "commit.id", NULL);
+	char *what = commit ? easprintf("%s (commit %.12s)", id, commit) : estrdup(id);
+	const char *release = release_of_deploy(view, id);
+	if (release) {
+		*live = estrdup(release);
+		*message = easprintf("Render's live deploy %s is release %s's", what, release);
+	} else {
+		*live = easprintf("render deploy %s", id);
+		*message = easprintf("Render's live deploy %s was not made by any deploy in the journal", what);
+	}
+	free(what);
+	return STATUS_OK;
+}
+
+enum status driver_render_live(const cJSON *config, const struct journal_view *view, char **live, char **message)
+{
+	struct driver_ctx ctx = {.config = config, .timeout_ms = REQUEST_TIMEOUT_MS};
+	struct render rd;
+	render_settings(&ctx, &rd);
+	if (!rd.service_id || !rd.api_key) {
+		*message = estrdup("not checked against the live target: reading Render's live deploy needs "
+				   "deploy.render.service_id and deploy.render.api_key");
+		return STATUS_UNKNOWN;
+	}
+	char *url = easprintf("%s/v1/services/%s/deploys?limit=20", rd.api_url, rd.service_id);
+	struct rest_response r;
+	int rc = render_call(&rd, "GET", url, rd.api_key, NULL, 2, &r);
+	free(url);
+	cJSON *list = rc == 0 && r.body ? cJSON_Parse(r.body) : NULL;
+	enum status st = STATUS_UNKNOWN;
+	const cJSON *dep = cJSON_IsArray(list) ? live_deploy(list) : NULL;
+	if (rc < 0)
+		*message = easprintf("not checked against the live target: Render: %s", r.error);
+	else if (!cJSON_IsArray(list))
+		*message = estrdup("not checked against the live target: Render's deploy list is not a JSON array");
+	else if (!dep)
+		*message = estrdup("not checked against the live target: none of Render's last 20 deploys is live");
+	else
+		st = name_live(view, dep, live, message);
+	cJSON_Delete(list);
+	rest_response_free(&r);
+	return st;
 }

@@ -14,6 +14,11 @@
  *
  * Routes (Render's API shapes):
  *   POST /v1/services/ID/deploys          201 {"id":"dep-N","status":"created",..}
+ *   GET  /v1/services/ID/deploys          200 [{"deploy":{..},"cursor":..}], newest
+ *                                         first: a deploy polled to its end has
+ *                                         its final status (only the newest live
+ *                                         one live, older ones deactivated), one
+ *                                         not yet build_in_progress
  *   GET  /v1/services/ID/deploys/DEP      200 the deploy; its status moves
  *                                         created -> build_in_progress ->
  *                                         the final one after --polls GETs
@@ -102,6 +107,10 @@ static cJSON *deploy_json(const struct deploy *d, const char *status)
 	if (d->rollback_of[0])
 		cJSON_AddStringToObject(o, "rollbackToDeployId", d->rollback_of);
 	cJSON_AddStringToObject(o, "createdAt", "2026-01-01T00:00:00Z");
+	char sha[41];
+	snprintf(sha, sizeof sha, "c0mm17%034d", atoi(d->id + strlen("dep-fake")));
+	cJSON_AddItemToObject(o, "commit", cJSON_CreateObject());
+	cJSON_AddStringToObject(cJSON_GetObjectItem(o, "commit"), "id", sha);
 	return o;
 }
 
@@ -132,6 +141,33 @@ static struct deploy *deploy_find(const char *service, const char *id)
 		if (strcmp(deploys[i].id, id) == 0 && strcmp(deploys[i].service, service) == 0)
 			return &deploys[i];
 	return NULL;
+}
+
+static const char *deploy_status(const struct deploy *d)
+{
+	return d->polls >= polls_needed ? d->final : "build_in_progress";
+}
+
+static void list_deploys(int fd, const char *service)
+{
+	cJSON *list = cJSON_CreateArray();
+	bool live_seen = false;
+	for (int i = ndeploys; i-- > 0;) {
+		const struct deploy *d = &deploys[i];
+		if (strcmp(d->service, service) != 0)
+			continue;
+		const char *st = deploy_status(d);
+		if (strcmp(st, "live") == 0 && live_seen)
+			st = "deactivated";
+		live_seen = live_seen || strcmp(st, "live") == 0;
+		cJSON *item = cJSON_CreateObject();
+		cJSON_AddItemToObject(item, "deploy", deploy_json(d, st));
+		cJSON_AddStringToObject(item, "cursor", d->id);
+		cJSON_AddItemToArray(list, item);
+		if (cJSON_GetArraySize(list) == 20)
+			break;
+	}
+	respond_json(fd, 200, list);
 }
 
 static void handle(int fd, const char *method, const char *path, const char *query, const char *body,
@@ -186,6 +222,10 @@ static void handle(int fd, const char *method, const char *path, const char *que
 		snprintf(d->rollback_of, sizeof d->rollback_of, "%s", target->id);
 		cJSON_Delete(req);
 		respond_json(fd, 201, deploy_json(d, "created"));
+		return;
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(rest, "deploys") == 0) {
+		list_deploys(fd, service);
 		return;
 	}
 	char depid[64];

@@ -398,7 +398,7 @@ int cmd_status(struct run *r)
 	f.state = f.open ? deployment_state(f.open, &h.li) : "idle";
 	f.current = journal_current_release(&h.view);
 	f.good = journal_last_good(&h.view, NULL);
-	f.live_status = r->config ? driver_live_release(r->config, &f.live, &f.seen) : STATUS_UNKNOWN;
+	f.live_status = r->config ? driver_live_release(r->config, &h.view, &f.live, &f.seen) : STATUS_UNKNOWN;
 	if (!r->config)
 		f.seen = estrdup("not checked against the live target (no config: give -c)");
 	f.mismatch = f.live_status == STATUS_OK && (!f.current || strcmp(f.current, f.live) != 0);
