@@ -121,8 +121,9 @@ bool stream_flush(const char *what, const char *note);
 bool stream_failed(void);
 
 /* The dash that separates parts of a line of text output: an em dash where
- * the locale (LC_ALL, else LC_CTYPE, else LANG) names UTF-8, "-" elsewhere,
- * so a C or POSIX locale never shows the dash's bytes as garbage. */
+ * the locale (LC_ALL, else LC_CTYPE, else LANG) is UTF-8, "-" elsewhere, so
+ * a C or POSIX locale never shows the dash's bytes as garbage. It is
+ * term.c's, by term_utf8()'s one decision (term.h). */
 const char *text_dash(void);
 
 /* Whether the config's "environment" gets production's rules: every name

@@ -48,17 +48,6 @@ void tool_start(const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-const char *text_dash(void)
-{
-	const char *names[] = {"LC_ALL", "LC_CTYPE", "LANG"};
-	const char *locale = "";
-	for (size_t i = 0; i < ARRAY_LEN(names) && !*locale; i++) {
-		const char *v = getenv(names[i]);
-		locale = v ? v : "";
-	}
-	return strcasestr(locale, "utf-8") || strcasestr(locale, "utf8") ? "\u2014" : "-";
-}
-
 bool environment_is_production(const char *env)
 {
 	return !env || (strcmp(env, "development") != 0 && strcmp(env, "staging") != 0);

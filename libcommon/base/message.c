@@ -6,6 +6,7 @@
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
+#include "shipshape/term.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ int error_status(int status, const char *message)
 static void vmessage(const char *prefix, const char *fmt, va_list ap, const char *suffix)
 {
 	char *clean = redact_vformat(fmt, ap);
+	progress_clear(); /* a message never lands in the middle of the progress line */
 	fprintf(stderr, "%s: %s%s%s%s\n", prog, prefix, clean, suffix ? ": " : "", suffix ? suffix : "");
 	free(clean);
 }
@@ -92,6 +94,7 @@ static void die_with(int status, char *clean, const char *suffix) __attribute__(
 static void die_with(int status, char *clean, const char *suffix)
 {
 	static char line[1024];
+	progress_end();
 	fprintf(stderr, "%s: %s%s%s\n", prog, clean, suffix ? ": " : "", suffix ? suffix : "");
 	snprintf(line, sizeof line, "%s%s%s", clean, suffix ? ": " : "", suffix ? suffix : "");
 	free(clean);

@@ -1064,9 +1064,9 @@ static void run_perf(struct report *rep, const struct settings *s, const struct 
 		if (t->is_tcp)
 			continue;
 		if (t->has_perf)
-			perf_run(rep, &t->http, &t->perf, s->std.verbose);
+			perf_run(rep, &t->http, &t->perf, s->std.verbose, s->std.quiet);
 		else if (s->perf_set)
-			perf_run(rep, &t->http, &s->perf, s->std.verbose);
+			perf_run(rep, &t->http, &s->perf, s->std.verbose, s->std.quiet);
 	}
 }
 

@@ -3,6 +3,7 @@
 #include "svc-probe.h"
 #include "shipshape/common.h"
 #include "shipshape/json.h"
+#include "shipshape/term.h"
 #include "shipshape/units.h"
 
 #include <math.h>
@@ -183,7 +184,34 @@ static enum status judge(const struct perf_limits *l, enum status level, const d
 	return st;
 }
 
-void perf_run(struct report *rep, const struct http_probe *p, const struct perf_spec *ps, int verbose)
+/* The load, c requests at a time, until all of l->total are done; on a
+ * terminal (not quiet) a progress line says how far it got. Returns the
+ * seconds it took. */
+static double load_run(struct load *l, int c, int verbose, bool quiet)
+{
+	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
+		.parallel = c, .verbose = verbose > 1 ? verbose - 1 : 0, .on_done = on_load_done, .user = l});
+	if (!e)
+		die(EXIT_UNKNOWN, "unable to start libcurl");
+	const char *name = l->p->name ? l->p->name : "target";
+	int64_t start = now_monotonic_ms();
+	for (; l->added < l->total && l->added < c; l->added++)
+		http_engine_add(e, l->p, NULL);
+	progress_start(quiet || verbose);
+	while (http_engine_pending(e)) {
+		if (http_engine_run_until(e, now_monotonic_ms() + 2 * PROGRESS_INTERVAL_MS) < 0)
+			die(EXIT_UNKNOWN, "the probe engine failed");
+		double s = (double)(now_monotonic_ms() - start) / 1000.0;
+		progress_show(l->errors ? STATUS_WARNING : STATUS_OK, "%ld/%ld requests, %.0f req/s, %ld error%s (load of %s)",
+			      l->done, l->total, s > 0 ? (double)l->done / s : 0, l->errors, l->errors == 1 ? "" : "s", name);
+	}
+	progress_end();
+	double wall_s = (double)(now_monotonic_ms() - start) / 1000.0;
+	http_engine_free(e);
+	return wall_s;
+}
+
+void perf_run(struct report *rep, const struct http_probe *p, const struct perf_spec *ps, int verbose, bool quiet)
 {
 	/* A shallow copy: reuse connections, no retries, no per-request cert read. */
 	struct http_probe lp = *p;
@@ -194,17 +222,7 @@ void perf_run(struct report *rep, const struct http_probe *p, const struct perf_
 	int c = ps->concurrency > 0 ? ps->concurrency : 8;
 	struct load l = {.p = &lp, .total = n};
 	l.lat = emalloc((size_t)n * sizeof *l.lat);
-	struct http_engine *e = http_engine_new(&(struct http_engine_opts){
-		.parallel = c, .verbose = verbose > 1 ? verbose - 1 : 0, .on_done = on_load_done, .user = &l});
-	if (!e)
-		die(EXIT_UNKNOWN, "unable to start libcurl");
-	int64_t start = now_monotonic_ms();
-	for (; l.added < n && l.added < c; l.added++)
-		http_engine_add(e, &lp, NULL);
-	if (http_engine_run_until(e, -1) < 0)
-		die(EXIT_UNKNOWN, "the probe engine failed");
-	double wall_s = (double)(now_monotonic_ms() - start) / 1000.0;
-	http_engine_free(e);
+	double wall_s = load_run(&l, c, verbose, quiet);
 
 	qsort(l.lat, (size_t)l.done, sizeof *l.lat, cmp_double);
 	double q[5] = {percentile(l.lat, l.done, 50), percentile(l.lat, l.done, 90),

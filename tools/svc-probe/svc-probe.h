@@ -80,9 +80,10 @@ int perf_limits_parse(struct perf_limits *l, const char *spec, char *err, size_t
 /* The "performance" member of a probe config object. */
 int perf_spec_from_json(struct perf_spec *ps, const cJSON *obj, char *err, size_t errsize);
 
-/* Runs a load of ps->requests against p and adds a perf.NAME check. */
+/* Runs a load of ps->requests against p and adds a perf.NAME check; on a
+ * terminal, unless quiet or verbose, a progress line on stderr meanwhile. */
 void perf_run(struct report *rep, const struct http_probe *p, const struct perf_spec *ps,
-	      int verbose);
+	      int verbose, bool quiet);
 /* Compares the perf.* checks of rep with a saved report (the baseline):
  * adds perf.NAME.baseline checks. */
 void perf_compare_baseline(struct report *rep, const cJSON *baseline, double warn_pct, double crit_pct);
