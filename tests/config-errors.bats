@@ -4,7 +4,8 @@
 # own "PROG: "), every problem of the file, from the one loader
 # (config_open, shipshape.yaml(5) "LOADING").
 # svc-probe is given a URL on a closed loopback port besides the config:
-# the configs here name nothing for it to probe.
+# the configs here name nothing for it to probe. metric-check is given an
+# ad hoc --query on a closed port the same way (no analysis section needed).
 load helpers/common
 
 setup() {
@@ -25,14 +26,15 @@ run_tool() {
 	deploy-stage) run --separate-stderr deploy-stage -c "$file" "$@" status ;;
 	rollback) run --separate-stderr rollback -c "$file" --check "$@" ;;
 	svc-probe) run --separate-stderr svc-probe -c "$file" -t 2s "$@" http://127.0.0.1:1/ ;;
+	metric-check) run --separate-stderr metric-check -c "$file" -t 2s "$@" --prometheus http://127.0.0.1:1/ --query up ;;
 	cfg-resolve) run --separate-stderr cfg-resolve -s "$REPO_ROOT/config/schema.yaml" "$@" \
 		"$REPO_ROOT/config/local.yaml" "$file" ;;
 	esac
 }
 
-TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe cfg-resolve)
-STRICT_TOOLS=(db-check health-watch alert-send svc-probe cfg-resolve) # the tools with --strict
-JSON_TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe) # cfg-resolve reads YAML
+TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe metric-check cfg-resolve)
+STRICT_TOOLS=(db-check health-watch alert-send svc-probe metric-check cfg-resolve) # the tools with --strict
+JSON_TOOLS=(db-check health-watch alert-send deploy-stage rollback svc-probe metric-check) # cfg-resolve reads YAML
 
 # The table: NAME, the config (printf format, after $DB), the lines stderr
 # must hold (| between lines; FILE is the config's name).
@@ -101,7 +103,7 @@ CASES=(
 	# shellcheck disable=SC2059
 	printf "${DB}" >ok.yaml
 	printf 'version: 1\nroot:\n  type: map\n  keys:\n    database: {type: map, keys: {url: {type: int}}}\n' >int-url.yaml
-	for tool in db-check health-watch alert-send deploy-stage rollback svc-probe; do
+	for tool in db-check health-watch alert-send deploy-stage rollback svc-probe metric-check; do
 		run_tool "$tool" ok.yaml --schema int-url.yaml
 		[ "$status" -eq 65 ] || fail "[$tool] exit $status: $stderr"
 		grep -qxF "$tool: ok.yaml:2:8: database.url: expected an int, got \"postgresql://app@127.0.0.1:1/appdb\"" <<<"$stderr" ||

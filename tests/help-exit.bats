@@ -16,7 +16,7 @@ man_codes() {
 
 @test "each tool's --help names the exit statuses of its man page" {
 	local t bad=()
-	for t in alert-send cfg-resolve db-check deploy-stage health-watch rollback svc-probe; do
+	for t in alert-send cfg-resolve db-check deploy-stage health-watch metric-check rollback svc-probe; do
 		[ -n "$(man_codes "$t")" ] || bad+=("$t: no EXIT STATUS in $t.1")
 		[ "$(help_codes "$t")" = "$(man_codes "$t")" ] ||
 			bad+=("$t: --help says exit $(help_codes "$t"), $t.1 says $(man_codes "$t")")

@@ -10,7 +10,7 @@ setup() {
 	export LC_ALL=C # one collation for sort and comm
 }
 
-TOOLS=(alert-send cfg-resolve db-check deploy-stage health-watch rollback svc-probe)
+TOOLS=(alert-send cfg-resolve db-check deploy-stage health-watch metric-check rollback svc-probe)
 
 # render TOOL: TOOL(1) as plain text, one line per paragraph line
 render() {

@@ -15,7 +15,7 @@ setup() {
 	jq -n --arg base "http://127.0.0.1:$port" --arg db "postgresql://app@127.0.0.1:$port/app" \
 		'{service:{name:"api"}, database:{url:$db}, api:{base_url:$base, health_path:"/health"},
 		  monitoring:{health_check:{endpoints:[{name:"api", url:($base + "/health")}]}},
-		  deploy:{driver:"command"}}' >cfg.json
+		  deploy:{driver:"command"}, analysis:{prometheus:{url:$base}, metrics:[{name:"up", query:"up"}]}}' >cfg.json
 	printf 'environment: production\nservice: {name: api}\nalerts:\n  webhook: {url: "http://127.0.0.1:%s/hook"}\n  group_wait: 0s\n  retry: {attempts: 1, initial_backoff: 50ms, max_backoff: 50ms}\n  timeout: 1s\n' \
 		"$port" >alerts.yaml
 	echo 'a: 1' >t.yaml
@@ -44,6 +44,7 @@ PRINTING="
 /dev/null   cfg-resolve t.yaml
 /dev/null   db-check -c cfg.json -t 2s
 /dev/null   svc-probe -c cfg.json -t 2s
+/dev/null   metric-check -c cfg.json -t 2s
 /dev/null   deploy-stage -c cfg.json status
 /dev/null   rollback -q -c cfg.json --check
 /dev/null   health-watch -c cfg.json -i 100ms --probe-timeout 1s --emit all
@@ -82,6 +83,7 @@ ENDING="
 /dev/null cfg-resolve t.yaml
 /dev/null db-check -c cfg.json -t 2s
 /dev/null svc-probe -c cfg.json -t 2s
+/dev/null metric-check -c cfg.json -t 2s
 /dev/null deploy-stage -c cfg.json status
 /dev/null rollback -q -c cfg.json --check
 /dev/null health-watch -c cfg.json --count 1 -i 100ms --probe-timeout 1s
@@ -123,6 +125,7 @@ FIFO_CONFIG="
 /dev/null cfg-resolve -e FIFO t.yaml
 /dev/null db-check -c FIFO
 /dev/null svc-probe -c FIFO
+/dev/null metric-check -c FIFO
 /dev/null deploy-stage -c FIFO status
 /dev/null rollback -c FIFO --check
 /dev/null health-watch -c FIFO
@@ -156,6 +159,7 @@ PIPE_CONFIG="
 /dev/null   cfg-resolve CONFIG
 /dev/null   db-check -c CONFIG -t 2s
 /dev/null   svc-probe -c CONFIG -t 2s
+/dev/null   metric-check -c CONFIG -t 2s
 /dev/null   deploy-stage -c CONFIG status
 /dev/null   rollback -q -c CONFIG --check
 /dev/null   health-watch -c CONFIG --count 1 -i 100ms --probe-timeout 1s

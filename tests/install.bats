@@ -5,7 +5,7 @@
 # there.
 load helpers/common
 
-TOOL_NAMES="alert-send cfg-resolve db-check deploy-stage health-watch rollback svc-probe"
+TOOL_NAMES="alert-send cfg-resolve db-check deploy-stage health-watch metric-check rollback svc-probe"
 
 setup() {
 	cd "$BATS_TEST_TMPDIR"
