@@ -318,6 +318,59 @@ analysis_config() {
 	[[ $stderr == *"environment variable UNSET_TOKEN_VAR is not set"* ]]
 }
 
+# start_recorder: a loopback HTTP server standing in for Prometheus that
+# records each request's path and Authorization header (RECORD_FILE) and
+# answers a scalar 1; REC_URL, REC_PID.
+start_recorder() {
+	cat >recorder.py <<-'EOF'
+		import http.server, json, sys, time
+		class H(http.server.BaseHTTPRequestHandler):
+		    def do_GET(self):
+		        with open(sys.argv[2], "a") as f:
+		            f.write(json.dumps({"path": self.path, "authorization": self.headers.get("Authorization", "")}) + "\n")
+		        body = json.dumps({"status": "success", "data": {"resultType": "scalar", "result": [time.time(), "1"]}}).encode()
+		        self.send_response(200)
+		        self.send_header("Content-Type", "application/json")
+		        self.send_header("Content-Length", str(len(body)))
+		        self.end_headers()
+		        self.wfile.write(body)
+		    def log_message(self, *args):
+		        pass
+		http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+	EOF
+	local port
+	port=$(free_port)
+	RECORD_FILE=$BATS_TEST_TMPDIR/requests.jsonl
+	svc_spawn "$BATS_TEST_TMPDIR/recorder.log" "$SVC_PYTHON" recorder.py "$port" "$RECORD_FILE"
+	REC_PID=$SVC_PID REC_URL=http://127.0.0.1:$port
+	wait_for_port "$port" 10
+}
+
+@test "credentials are sent: the bearer token from the config, basic auth; a path prefix is kept" {
+	local token=tok-Ux71bQ0p4
+	start_recorder
+	analysis_config c.yaml '    - name: one
+      query: scalar(up)
+      warning: 2'
+	sed -i "s|^    url: .*|    url: $REC_URL/prom/\n    bearer_token: \${PROM_TOKEN}|" c.yaml
+	PROM_TOKEN=$token run --separate-stderr metric-check -c c.yaml --format json -t 5s
+	assert_equal "$status" 0
+	assert_equal "$(json_get .checks[0].data.result_type)" scalar
+	assert_equal "$(json_get .checks[0].data.series[0].value)" 1
+	assert_secret_absent "$token" "$output" "$stderr"
+	assert_equal "$(jq -r .authorization "$RECORD_FILE")" "Bearer $token"
+	[[ $(jq -r .path "$RECORD_FILE") == "/prom/api/v1/query?query=scalar%28up%29&timeout="* ]]
+	analysis_config c.yaml '    - name: one
+      query: scalar(up)'
+	sed -i "s|^    url: .*|    url: $REC_URL\n    username: ops\n    password: \${PROM_PASSWORD}|" c.yaml
+	: >"$RECORD_FILE"
+	PROM_PASSWORD='p@ss:w/rd' run --separate-stderr metric-check -c c.yaml --format json -t 5s -vv
+	assert_equal "$status" 0
+	assert_equal "$(jq -r .authorization "$RECORD_FILE")" "Basic $(printf '%s' 'ops:p@ss:w/rd' | base64)"
+	assert_secret_absent 'p@ss:w/rd' "$output" "$stderr"
+	svc_stop_pid "$REC_PID"
+}
+
 @test "--watch: a round per interval as JSON Lines; a release turning bad stops it at the failure limit" {
 	write_metrics "$BAKE_FILE" 'bake_errors 0'
 	svc_wait 10 prom_has 'bake_errors == 0' 1
