@@ -228,7 +228,7 @@ analysis_config() {
 		--format json -t 1s
 	assert_equal "$status" 3
 	((SECONDS - start <= 3)) || fail "took $((SECONDS - start)) s with -t 1s"
-	[[ $(json_get .checks[0].message) == "up: "*"timeout"* ]]
+	[[ $(json_get .checks[0].message) == "up: Prometheus did not answer"* ]]
 }
 
 @test "a bad config: exit 65, one line naming the file and the key" {
