@@ -130,7 +130,7 @@ deploy_ok() {
 		"pre-deploy:passed,application:ok"
 	# every journal line is a whole JSON record of the deploy
 	run jq -s 'map(select(.kind == "journal" and .deploy == 2)) | length' <(journal 2)
-	assert_output 4
+	assert_output 5
 	run --separate-stderr ds status
 	assert_equal "$(json_get .state)" idle
 	assert_equal "$(json_get .current_release)" v2
@@ -171,6 +171,99 @@ deploy_ok() {
 	assert_line --index 3 --regexp '^3 +.* v3 +v2 +failed \(post-deploy\) +superseded '
 	assert_line --index 4 --regexp '^4 +.* rollback +v2 +v3 +ok +live '
 	assert_line --index 5 --regexp '^5 +.* v4 +v2 +failed \(pre-deploy\) +- '
+}
+
+# plan_config ENV JWT DBPW MIGRATION [EXTRA_JQ]: config.json for the plan tests.
+plan_config() {
+	jq -n --arg env "$1" --arg jwt "$2" --arg pw "$3" --arg mig "$4" \
+		'{service:{name:"api"},environment:$env,
+		  database:{url:("postgres://app:" + $pw + "@127.0.0.1:9/db"),migrations:{version:$mig}},
+		  security:{jwt_secret:$jwt},deploy:{driver:"command",timeout:"5s",command:{deploy:["true"]}}}' |
+		jq "${5:-.}" >config.json
+}
+
+migrations_report() { # migrations_report EXPECTED LATEST APPLIED
+	jq -cn --arg e "$1" --arg l "$2" --argjson a "$3" \
+		'{kind:"report",tool:"db-check",status:"ok",summary:"db-check ok",
+		  checks:[{name:"db.migrations",status:(if $a then "ok" else "critical" end),message:"m",
+			   data:{expected:$e,latest:$l,applied:$a}}]}'
+}
+
+@test "plan: what a deploy would change, key by key, secrets only as changed or not, and nothing is changed" {
+	jwt1=canary-jwt-one-5f1c2a9e jwt2=canary-jwt-two-77d0b3c4 pw=canary-dbpw-0e9a1f44
+	plan_config staging "$jwt1" "$pw" 20261101 '.deploy.command.rollback = ["false"]'
+	ds begin --release v1 >/dev/null
+	migrations_report 20261101 20261101 true | ds gate pre-deploy >/dev/null
+	ds apply >/dev/null
+	ds finish --result ok >/dev/null
+	dir=$SHIPSHAPE_STATE_DIR/deploy/api
+	[ "$(stat -c %a "$dir/snapshot.key")" = 600 ]
+	# the journal keeps the snapshot, each secret as a keyed hash, never the secret or its plain hash
+	assert_equal "$(journal 1 | jq -r 'select(.type=="config") | .values["security.jwt_secret"].secret' | cut -c1-12)" "hmac-sha256:"
+	for s in "$jwt1" "$pw" "$(printf %s "$jwt1" | sha256sum | cut -c1-64)" "$(printf '"%s"' "$jwt1" | sha256sum | cut -c1-64)"; do
+		! grep -rqF "$s" "$SHIPSHAPE_STATE_DIR"
+	done
+	plan_config production "$jwt2" "$pw" 20261201 '.deploy.command.status = ["echo", "v1"]'
+	before=$(cd "$SHIPSHAPE_STATE_DIR" && find . -type f -exec sha256sum {} + | sort)
+	run --separate-stderr ds plan --release v2
+	assert_success
+	assert_equal "$(json_get .replaces)" v1
+	assert_equal "$(json_get .config.compared_with_deploy)" 1
+	assert_equal "$(json_get '.config.diff.changed | map("\(.key):\(.from)>\(.to)") | join(",")')" "environment:staging>production,database.migrations.version:20261101>20261201"
+	assert_equal "$(json_get '.config.diff.secrets_changed | join(",")')" "security.jwt_secret"
+	assert_equal "$(json_get '.config.diff.secrets_unchanged')" 1
+	assert_equal "$(json_get '.config.diff.added | map("\(.key)=\(.value)") | join(",")')" "deploy.command.status[0]=echo,deploy.command.status[1]=v1"
+	assert_equal "$(json_get '.config.diff.removed | map("\(.key)=\(.value)") | join(",")')" "deploy.command.rollback[0]=false"
+	assert_equal "$(json_get .driver.name)" command
+	# the migration: the journal's last db-check saw 20261101; whether 20261201 is there is not known
+	assert_equal "$(json_get '"\(.migration.expected) \(.migration.applied) \(.migration.state)"')" "20261201 20261101 unknown"
+	[[ $stderr == *"warning: migration: whether 20261201 is applied is not known"* ]]
+	# db-check's report of now, given: pending
+	migrations_report 20261201 20261101 false >reports.jsonl
+	run --separate-stderr ds plan --release v2 reports.jsonl
+	assert_equal "$(json_get '"\(.migration.state) \(.migration.source)"')" "pending the reports given"
+	run --separate-stderr ds plan --release v2 --format text
+	assert_line --index 0 "plan: deploy v2 to api, replacing v1"
+	assert_line --partial "  ~ environment: \"staging\" -> \"production\""
+	assert_line "  ~ security.jwt_secret: (secret) changed"
+	assert_secret_absent "$jwt1" "$output$stderr"
+	assert_secret_absent "$jwt2" "$output$stderr"
+	assert_secret_absent "$pw" "$output$stderr"
+	# nothing changed: no file, no byte
+	assert_equal "$(cd "$SHIPSHAPE_STATE_DIR" && find . -type f -exec sha256sum {} + | sort)" "$before"
+	# another key (the state directory of another machine): secrets not compared, and it says so
+	mv "$dir/snapshot.key" "$dir/key.saved"
+	run --separate-stderr ds plan --release v2
+	assert_success
+	assert_equal "$(json_get '.config.diff.comparable')" false
+	assert_equal "$(json_get '.config.diff.secrets_changed | length')" 0
+	[[ $stderr == *"warning: config: secrets not compared: no snapshot key yet"* ]]
+	[ ! -e "$dir/snapshot.key" ]
+}
+
+@test "plan: bad input is one line and its exit status; a first deploy has nothing to compare with" {
+	run --separate-stderr ds plan
+	assert_equal "$status" 64
+	assert_equal "$stderr" "deploy-stage: plan: --release ID is required"
+	run --separate-stderr ds plan --release ../x
+	assert_equal "$status" 64
+	printf '{"kind":"report"\n' >bad.jsonl
+	run --separate-stderr ds plan --release v1 bad.jsonl
+	assert_equal "$status" 65
+	[[ $stderr == "deploy-stage: bad.jsonl:1:"* ]]
+	[ "$(printf '%s\n' "$stderr" | wc -l)" = 1 ]
+	echo '{"kind":"event"}' >other.jsonl
+	run --separate-stderr ds plan --release v1 other.jsonl
+	assert_equal "$status" 65
+	assert_equal "$stderr" "deploy-stage: other.jsonl:1: not a report"
+	run --separate-stderr ds plan --release v1 missing.jsonl
+	assert_equal "$status" 65
+	run --separate-stderr ds plan --release v1
+	assert_success
+	assert_equal "$(json_get .replaces)" null
+	assert_equal "$(json_get .config.diff)" null
+	assert_equal "$(json_get .config.message)" "no earlier successful deploy: nothing to compare with"
+	assert_equal "$(json_get .migration.state)" none
 }
 
 @test "a printed record is its journal line, member for member" {
@@ -461,7 +554,7 @@ gate_pair() {
 	# the file is whole JSON Lines again: the cut record is gone
 	run jq -c -s 'map(.type)' <(journal 1)
 	assert_success
-	assert_output '["begin","finish"]'
+	assert_output '["begin","config","finish"]'
 }
 
 @test "a failing journal write is never reported as success" {
@@ -532,7 +625,7 @@ gate_pair() {
 	assert_success
 	assert_equal "$(json_get .deploy)" 3
 	run jq -rs 'map(.type) | join(",")' "$dir/000003.jsonl"
-	assert_output begin
+	assert_output begin,config
 	ds finish --result failed >/dev/null
 	# records without a begin: not a deploy, named once, and its number not reused
 	printf '{"kind":"journal","type":"gate","stage":"pre-deploy","passed":true}\n' >"$dir/000004.jsonl"

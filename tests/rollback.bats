@@ -117,7 +117,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 	assert_equal "$(journal 3 | jq -rs 'last | "\(.result) \(.rollback_to) \(.rollback_deploy)"')" "failed v2 4"
 	run --separate-stderr ds history
 	assert_equal "$(printf '%s\n' "$output" | jq -rs '.[2].finish_message')" "rolled back to v2 by deploy 4"
-	assert_equal "$(journal 4 | jq -rs 'map(.type) | join(",")')" "begin,apply,apply,health,finish"
+	assert_equal "$(journal 4 | jq -rs 'map(.type) | join(",")')" "begin,config,apply,apply,health,finish"
 	run --separate-stderr ds status
 	assert_equal "$(json_get .state)" idle
 	assert_equal "$(json_get .current_release)" v2
@@ -215,7 +215,7 @@ journal() { cat "$SHIPSHAPE_STATE_DIR/deploy/api/$(printf '%06d' "$1").jsonl"; }
 		assert_equal "$status" 64
 		[[ $stderr == "rollback: invalid --to "* ]]
 	done
-	[ "$(ls "$SHIPSHAPE_STATE_DIR/deploy/api" | wc -l)" = 4 ]
+	[ "$(ls "$SHIPSHAPE_STATE_DIR/deploy/api"/*.jsonl | wc -l)" = 4 ]
 	# the real thing, by revision
 	run --separate-stderr rollback -c config.json --to revision:2 --interval 100ms
 	assert_success

@@ -11,6 +11,7 @@
 #include "shipshape/lock.h"
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
+#include "shipshape/snapshot.h"
 #include "shipshape/report.h"
 #include "shipshape/units.h"
 #include "shipshape/url.h"
@@ -41,6 +42,7 @@ struct args {
 	const char *service, *to, *url, *message, *schema;
 	int64_t health_timeout_ms, interval_ms;
 	int64_t deadline_ms; /* monotonic: -t bounds the whole command; 0: no bound */
+	const struct cfg_node *config_tree; /* the config as loaded, for its journal snapshot */
 	bool dry_run, check, no_verify;
 };
 
@@ -560,10 +562,18 @@ static int rollback_begin(const struct args *a, const cJSON *config, const struc
 		warnx_("reclaiming a stale lock: its holder %s is gone", who);
 		free(who);
 	}
-	cJSON *begin = journal_record_begin(JOURNAL_ROLLBACK, rr->target, rr->current, a->message,
-					    pl->open ? pl->open->id : 0, config);
-	st = append(j, rr->id, begin);
-	cJSON_Delete(begin);
+	cJSON *batch = cJSON_CreateArray();
+	cJSON_AddItemToArray(batch, journal_record_begin(JOURNAL_ROLLBACK, rr->target, rr->current, a->message,
+							 pl->open ? pl->open->id : 0, config));
+	char *error = NULL;
+	cJSON *snap = snapshot_record(j, a->config_tree, &error);
+	if (snap)
+		cJSON_AddItemToArray(batch, snap);
+	st = append(j, rr->id, batch);
+	cJSON_Delete(batch);
+	if (st == EXIT_OK && error)
+		warnx_("no config snapshot kept for this rollback: %s", error);
+	free(error);
 	if (st != EXIT_OK)
 		return st;
 	if (lock_write(j->dir, rr->id, "rollback") < 0) {
@@ -697,10 +707,15 @@ int main(int argc, char **argv)
 	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
 	static const char *const none[] = {NULL}; /* no section required */
 	struct config_request req = {.path = a.std.config_path, .schema_path = a.schema, .sections = none};
-	int status;
-	cJSON *config = config_open_document(&req, &status);
-	if (!config)
+	struct config cfg;
+	int status = config_open(&req, &cfg);
+	if (status != EXIT_OK) {
+		status = config_exit_status(&cfg, status);
+		config_close(&cfg);
 		return status;
+	}
+	const cJSON *config = cfg.doc;
+	a.config_tree = cfg.tree;
 	const char *service = a.service ? a.service : json_path_string(config, "service.name", NULL);
 	if (!service)
 		service = getenv("SHIPSHAPE_SERVICE");
@@ -728,7 +743,7 @@ int main(int argc, char **argv)
 	}
 	journal_close(&j);
 out:
-	cJSON_Delete(config);
+	config_close(&cfg);
 	free((char *)a.message);
 	return finish_stdout(status);
 }

@@ -180,6 +180,10 @@ char *journal_ci_actor(const char **ci);
  * rollback_of (when > 0), config_digest and driver (of config; "none"). */
 cJSON *journal_record_begin(enum journal_action action, const char *release, const char *previous,
 			    const char *message, long rollback_of, const cJSON *config);
+/* config: key_id and values, the config snapshot (snapshot.h; copied), or
+ * truncated true and bytes when it is over SNAPSHOT_MAX. Appended with
+ * begin, in the same write. */
+cJSON *journal_record_config(const cJSON *snapshot, const char *key_id);
 /* report: stage and the report, whole or bounded (see JOURNAL_REPORT_MAX;
  * brief keeps no checks). */
 cJSON *journal_record_report(const char *stage, const cJSON *report, bool brief);

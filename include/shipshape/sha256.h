@@ -21,5 +21,8 @@ void sha256_update(struct sha256 *s, const void *data, size_t len);
 void sha256_final(struct sha256 *s, unsigned char out[SHA256_DIGEST_LEN]);
 /* The digest of data as lower-case hex into hex (SHA256_HEX_LEN bytes). */
 const char *sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN]);
+/* HMAC-SHA256 (RFC 2104) of msg under key, as lower-case hex into hex. */
+const char *hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len,
+			    char hex[SHA256_HEX_LEN]);
 
 #endif

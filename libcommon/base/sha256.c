@@ -85,6 +85,13 @@ void sha256_final(struct sha256 *s, unsigned char out[SHA256_DIGEST_LEN])
 	}
 }
 
+static const char *to_hex(const unsigned char d[SHA256_DIGEST_LEN], char hex[SHA256_HEX_LEN])
+{
+	for (int i = 0; i < SHA256_DIGEST_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	return hex;
+}
+
 const char *sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN])
 {
 	struct sha256 s;
@@ -92,7 +99,32 @@ const char *sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN])
 	sha256_init(&s);
 	sha256_update(&s, data, len);
 	sha256_final(&s, d);
-	for (int i = 0; i < SHA256_DIGEST_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
-	return hex;
+	return to_hex(d, hex);
+}
+
+const char *hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len,
+			    char hex[SHA256_HEX_LEN])
+{
+	unsigned char k[64] = {0}, pad[64], inner[SHA256_DIGEST_LEN], d[SHA256_DIGEST_LEN];
+	struct sha256 s;
+	if (key_len > sizeof k) {
+		sha256_init(&s);
+		sha256_update(&s, key, key_len);
+		sha256_final(&s, k);
+	} else {
+		memcpy(k, key, key_len);
+	}
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof pad);
+	sha256_update(&s, msg, len);
+	sha256_final(&s, inner);
+	for (int i = 0; i < 64; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha256_init(&s);
+	sha256_update(&s, pad, sizeof pad);
+	sha256_update(&s, inner, sizeof inner);
+	sha256_final(&s, d);
+	return to_hex(d, hex);
 }

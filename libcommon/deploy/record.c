@@ -6,6 +6,7 @@
 #include "shipshape/json.h"
 #include "shipshape/lock.h"
 #include "shipshape/redact.h"
+#include "shipshape/snapshot.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,22 @@ static void add_redacted(cJSON *rec, const char *key, const char *s)
 	char *m = redact_string(s);
 	cJSON_AddStringToObject(rec, key, m);
 	free(m);
+}
+
+cJSON *journal_record_config(const cJSON *snapshot, const char *key_id)
+{
+	cJSON *rec = record_new("config");
+	cJSON_AddStringToObject(rec, "key_id", key_id);
+	char *text = cJSON_PrintUnformatted(snapshot);
+	size_t bytes = text ? strlen(text) : 0;
+	free(text);
+	if (bytes > SNAPSHOT_MAX) {
+		cJSON_AddBoolToObject(rec, "truncated", true);
+		cJSON_AddNumberToObject(rec, "bytes", (double)bytes);
+	} else {
+		cJSON_AddItemToObject(rec, "values", cJSON_Duplicate(snapshot, true));
+	}
+	return rec;
 }
 
 /* s cut to at most max bytes, on a UTF-8 character boundary (a new

@@ -35,11 +35,31 @@ static void test_incremental_million_a(void **state)
 	assert_memory_equal(d, want, sizeof want);
 }
 
+/* RFC 4231 test cases 1, 2 and 6 (a key longer than a block). */
+static void test_hmac_rfc4231(void **state)
+{
+	(void)state;
+	char hex[SHA256_HEX_LEN];
+	unsigned char k1[20];
+	memset(k1, 0x0b, sizeof k1);
+	assert_string_equal(hmac_sha256_hex(k1, sizeof k1, "Hi There", 8, hex),
+			    "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+	const char *what = "what do ya want for nothing?";
+	assert_string_equal(hmac_sha256_hex("Jefe", 4, what, strlen(what), hex),
+			    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	unsigned char k6[131];
+	memset(k6, 0xaa, sizeof k6);
+	const char *m6 = "Test Using Larger Than Block-Size Key - Hash Key First";
+	assert_string_equal(hmac_sha256_hex(k6, sizeof k6, m6, strlen(m6), hex),
+			    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_incremental_million_a),
+		cmocka_unit_test(test_hmac_rfc4231),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "shipshape/json.h"
 #include "shipshape/redact.h"
 #include "shipshape/report.h"
+#include "shipshape/snapshot.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -216,6 +217,18 @@ static int begin_close_interrupted(const struct run *r, const struct deployment 
 	return st;
 }
 
+/* The config snapshot, beside begin. A deploy goes on without one: its
+ * journal and lock are what it needs. Returns why there is none (a new
+ * string, for a warning once begin is recorded), or NULL. */
+static char *add_config_record(const struct run *r, cJSON *batch)
+{
+	char *error = NULL;
+	cJSON *rec = r->cfg.tree ? snapshot_record(&r->j, r->cfg.tree, &error) : NULL;
+	if (rec)
+		cJSON_AddItemToArray(batch, rec);
+	return error;
+}
+
 int cmd_begin(struct run *r)
 {
 	const struct args *a = r->a;
@@ -238,8 +251,14 @@ int cmd_begin(struct run *r)
 	long id = journal_next_id(&h.view);
 	const char *previous = journal_current_release(&h.view);
 	cJSON *rec = journal_record_begin(JOURNAL_DEPLOY, a->release, previous, a->message, 0, r->config);
+	cJSON *batch = cJSON_CreateArray(); /* owns rec */
+	cJSON_AddItemToArray(batch, rec);
+	char *no_snapshot = add_config_record(r, batch);
 	/* the journal first: a crash before the lock leaves an interrupted deploy */
-	st = run_append(r, id, rec);
+	st = run_append(r, id, batch);
+	if (st == EXIT_OK && no_snapshot)
+		warnx_("no config snapshot kept for this deploy: %s", no_snapshot);
+	free(no_snapshot);
 	if (st == EXIT_OK && lock_write(r->j.dir, id, a->message) < 0)
 		st = run_lock_failed(r, "write");
 	if (st == EXIT_OK) {
@@ -248,7 +267,7 @@ int cmd_begin(struct run *r)
 		emit(r, rec, text);
 		free(text);
 	}
-	cJSON_Delete(rec);
+	cJSON_Delete(batch);
 out:
 	drop(&h);
 	return st;

@@ -3,6 +3,7 @@
 #define DEPLOY_STAGE_H
 
 #include "shipshape/common.h"
+#include "shipshape/config.h"
 #include "shipshape/journal.h"
 #include "shipshape/lock.h"
 #include "shipshape/opts.h"
@@ -33,7 +34,8 @@ struct args {
 struct run {
 	const struct args *a;
 	enum output_format fmt; /* resolved */
-	cJSON *config;          /* loaded when a command needs it, else NULL */
+	struct config cfg;      /* loaded when a command needs it (-c, begin, apply, e2e) */
+	cJSON *config;          /* cfg.doc (borrowed), else NULL */
 	struct journal j;
 };
 
@@ -75,6 +77,8 @@ int cmd_apply(struct run *r);
 int cmd_finish(struct run *r);
 int cmd_status(struct run *r);
 int cmd_history(struct run *r);
+/* What a deploy of --release would do (plan.c). */
+int cmd_plan(struct run *r);
 /* The DeployFailed alerts of a closed deploy, for alert-send (alert.c). */
 int cmd_alert(struct run *r);
 /* alert --dry-run: the alert a failed deploy of --release would fire, for

@@ -39,6 +39,8 @@ static void usage(FILE *f)
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
 		"       deploy-stage status\n"
 		"       deploy-stage history [--limit N]\n"
+		"       deploy-stage plan --release ID [REPORTS]  (what a deploy would do; REPORTS: a file\n"
+		"                                                of reports, - for stdin, e.g. db-check's)\n"
 		"       deploy-stage e2e [--url BASE] [--dry-run]\n"
 		"       deploy-stage alert [DEPLOY]              (its DeployFailed alerts, for alert-send)\n"
 		"       deploy-stage alert --dry-run --release ID (the alert a failure would fire)\n"
@@ -83,12 +85,12 @@ static void usage(FILE *f)
 		"65 invalid input, 75 lock held.\n");
 }
 
-#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, e2e, alert, stages or report"
+#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, plan, e2e, alert, stages or report"
 
 static bool command_known(const char *command)
 {
 	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",  "finish",
-					       "status", "history", "e2e", "alert", "stages", "report"};
+					       "status", "history", "plan", "e2e", "alert", "stages", "report"};
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (strcmp(command, commands[i]) == 0)
 			return true;
@@ -175,6 +177,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (strcmp(a->command, "alert") == 0 && optind < argc)
 		opt_exit(opt_count("DEPLOY", argv[optind++], 1, LONG_MAX, &a->deploy));
+	if (strcmp(a->command, "plan") == 0 && optind < argc)
+		a->operand = argv[optind++];
 	if (optind < argc)
 		die(EXIT_USAGE, "%s: unexpected argument \"%s\"", a->command, argv[optind]);
 	if (strcmp(a->command, "lock") == 0 && strcmp(a->operand, "acquire") != 0 &&
@@ -183,8 +187,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
 		die(EXIT_USAGE, "gate: unknown stage \"%s\" (expected pre-deploy, infrastructure, application, "
 				"post-deploy or readiness)", a->operand);
-	if (strcmp(a->command, "begin") == 0 && !a->release)
-		die(EXIT_USAGE, "begin: --release ID is required");
+	if ((strcmp(a->command, "begin") == 0 || strcmp(a->command, "plan") == 0) && !a->release)
+		die(EXIT_USAGE, "%s: --release ID is required", a->command);
 	if (strcmp(a->command, "alert") == 0 && a->dry_run && a->deploy)
 		die(EXIT_USAGE, "alert: --dry-run takes no DEPLOY (it is the alert a failure would fire)");
 	if (strcmp(a->command, "finish") == 0 && !a->result)
@@ -193,7 +197,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 static bool needs_config(const char *command)
 {
-	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0 || strcmp(command, "e2e") == 0;
+	return strcmp(command, "begin") == 0 || strcmp(command, "apply") == 0 || strcmp(command, "e2e") == 0 ||
+	       strcmp(command, "plan") == 0;
 }
 
 int main(int argc, char **argv)
@@ -208,9 +213,13 @@ int main(int argc, char **argv)
 		/* no section is required: a command that needs the driver says so */
 		static const char *const none[] = {NULL};
 		struct config_request req = {.path = a.std.config_path, .schema_path = a.schema, .sections = none};
-		int status;
-		if (!(r.config = config_open_document(&req, &status)))
+		int status = config_open(&req, &r.cfg);
+		if (status != EXIT_OK) {
+			status = config_exit_status(&r.cfg, status);
+			config_close(&r.cfg);
 			return status;
+		}
+		r.config = r.cfg.doc;
 	}
 	const char *service = a.service;
 	if (!service && r.config)
@@ -222,7 +231,7 @@ int main(int argc, char **argv)
 	if (strcmp(a.command, "stages") == 0 || strcmp(a.command, "report") == 0) {
 		/* tables and reports: no journal, no lock */
 		int st = strcmp(a.command, "stages") == 0 ? cmd_stages(&r) : cmd_report(&r);
-		cJSON_Delete(r.config);
+		config_close(&r.cfg);
 		free((char *)a.message);
 		return finish_stdout(st);
 	}
@@ -234,7 +243,7 @@ int main(int argc, char **argv)
 		int st = strcmp(a.command, "e2e") == 0	  ? cmd_e2e(&r)
 			 : strcmp(a.command, "gate") == 0 ? cmd_gate(&r)
 							  : cmd_alert_dry_run(&r, service);
-		cJSON_Delete(r.config);
+		config_close(&r.cfg);
 		free((char *)a.message);
 		return finish_stdout(st);
 	}
@@ -256,12 +265,14 @@ int main(int argc, char **argv)
 		status = cmd_status(&r);
 	else if (strcmp(a.command, "alert") == 0)
 		status = cmd_alert(&r);
+	else if (strcmp(a.command, "plan") == 0)
+		status = cmd_plan(&r);
 	else
 		status = cmd_history(&r);
 
 	journal_close(&r.j);
 out:
-	cJSON_Delete(r.config);
+	config_close(&r.cfg);
 	free((char *)a.message);
 	return finish_stdout(status);
 }
