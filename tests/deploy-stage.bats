@@ -266,6 +266,41 @@ migrations_report() { # migrations_report EXPECTED LATEST APPLIED
 	assert_equal "$(json_get .migration.state)" none
 }
 
+# on_tty COLS CMD...: CMD run on a pseudo-terminal COLS wide (util-linux
+# script), its output with the terminal's \r dropped.
+on_tty() {
+	local cols=$1
+	shift
+	TERM=xterm script -qfec "stty cols $cols; $(printf '%q ' "$@")" /dev/null </dev/null | tr -d '\r'
+}
+
+@test "history on a terminal: the table fits its width, colour only there and never with NO_COLOR, ASCII under LC_ALL=C" {
+	deploy_ok v1
+	ds begin --release v2 -m "a reason long enough to be cut on any narrow terminal, with a café in it" >/dev/null
+	ds finish --result failed >/dev/null
+	for cols in 200 100 60 40; do
+		on_tty "$cols" deploy-stage -c config.json history --format text >out
+		[ "$(wc -l <out)" = 3 ]
+		awk -v w="$cols" '{ gsub(/\033\[[0-9;]*m/, ""); if (length($0) > w) { print "too wide: " $0; exit 1 } }' out
+	done
+	on_tty 200 deploy-stage -c config.json history --format text >wide
+	grep -q $'\033\[32mok\033\[0m' wide
+	grep -q 'café in it$' wide
+	on_tty 60 deploy-stage -c config.json history --format text >narrow
+	grep -q '\.\.\.$' narrow
+	! grep -q PREVIOUS narrow
+	NO_COLOR=1 on_tty 200 deploy-stage -c config.json history --format text >plain
+	! grep -q $'\033' plain
+	LC_ALL=C on_tty 200 deploy-stage -c config.json history --format text >ascii
+	! LC_ALL=C grep -q '[^ -~]' <(sed 's/\x1b\[[0-9;]*m//g' ascii)
+	grep -q 'caf? in it$' ascii
+	# in a pipe: every column, nothing cut, no colour, the bytes as they are
+	ds history --format text >pipe
+	! grep -q $'\033' pipe
+	grep -q 'PREVIOUS' pipe
+	grep -q 'café in it$' pipe
+}
+
 @test "a printed record is its journal line, member for member" {
 	ds begin --release v1 -m "first" >begin.json
 	report db-check ok | ds gate pre-deploy >/dev/null

@@ -2,11 +2,14 @@
 #include "deploy-stage.h"
 #include "shipshape/driver.h"
 #include "shipshape/json.h"
+#include "shipshape/term.h"
 #include "shipshape/units.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 void warn_damage(const struct journal_view *view)
 {
@@ -235,7 +238,7 @@ static void row_cells(const cJSON *s, char *cells[NCOLS])
 	cells[COL_PREVIOUS] = estrdup(json_path_string(s, "previous", "-"));
 	cells[COL_RESULT] = estrdup(json_path_string(s, "result", "?"));
 	const char *failed = json_path_string(s, "failed_stage", NULL);
-	if (failed && strcmp(cells[COL_RESULT], "failed") == 0) {
+	if (failed && strcmp(failed, "none") != 0 && strcmp(cells[COL_RESULT], "failed") == 0) {
 		free(cells[COL_RESULT]);
 		cells[COL_RESULT] = easprintf("failed (%s)", failed);
 	}
@@ -252,33 +255,122 @@ static void row_cells(const cJSON *s, char *cells[NCOLS])
 		cells[COL_DESCRIPTION] = estrdup(why ? why : end ? end : "");
 }
 
-/* The table, its columns as wide as their widest cell. */
-static void print_table(cJSON *rows)
+/* How the table is drawn: on a terminal, cut to its width, coloured
+ * unless NO_COLOR, ASCII unless the locale is UTF-8; else as it is. */
+struct table_style {
+	bool tty, colour, utf8;
+	size_t width;
+};
+
+/* Columns a cell takes: its characters (UTF-8 continuation bytes take none). */
+static size_t columns(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+/* The cell as the terminal gets it (a new string): each non-ASCII
+ * character a '?' unless utf8, cut to max columns with "..." when longer. */
+static char *cell_shown(const char *s, const struct table_style *ts, size_t max)
+{
+	struct buf b = {0};
+	buf_puts(&b, "");
+	size_t cols = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool start = (*p & 0xc0) != 0x80;
+		if (!ts->utf8 && *p >= 0x80) {
+			if (start)
+				buf_putc(&b, '?');
+		} else {
+			buf_putc(&b, (char)*p);
+		}
+		cols += start;
+	}
+	if (ts->tty && cols > max) {
+		size_t keep = max > 3 ? max - 3 : 0, seen = 0, at = 0;
+		while (at < b.len && (seen < keep || ((unsigned char)b.data[at] & 0xc0) == 0x80))
+			seen += ((unsigned char)b.data[at++] & 0xc0) != 0x80;
+		b.len = at;
+		buf_puts(&b, max > 3 ? "..." : "");
+	}
+	return buf_take(&b);
+}
+
+static const char *result_colour(const char *result)
+{
+	return strncmp(result, "ok", 2) == 0		? "\033[32m"
+	       : strncmp(result, "failed", 6) == 0	? "\033[31m"
+	       : strcmp(result, "interrupted") == 0	? "\033[33m"
+							: "\033[36m";
+}
+
+static void print_cell(const char *cell, size_t width, int col, bool last, const struct table_style *ts)
+{
+	const char *on = !ts->colour ? NULL : col == COL_RESULT ? result_colour(cell)
+					 : col == COL_MARK && strcmp(cell, "live") == 0 ? "\033[1m" : NULL;
+	printf("%s%s%s", on ? on : "", cell, on ? "\033[0m" : "");
+	if (!last)
+		printf("%*s  ", (int)(width - columns(cell)), "");
+	else
+		putchar('\n');
+}
+
+/* On a terminal, which columns fit its width: the least needed go first
+ * (previous, took, by, stages, started, action) until the rest leave a
+ * description DESCRIPTION_MIN columns; returns the columns the description
+ * may take (what is left, however little). Elsewhere every column, the description whole. */
+#define DESCRIPTION_MIN 16
+static size_t fit_columns(const size_t width[NCOLS], bool shown[NCOLS], const struct table_style *ts)
+{
+	static const int drop_order[] = {COL_PREVIOUS, COL_DURATION, COL_WHO, COL_STAGES, COL_STARTED, COL_ACTION};
+	for (int c = 0; c < NCOLS; c++)
+		shown[c] = true;
+	if (!ts->tty)
+		return SIZE_MAX;
+	size_t used = 0;
+	for (int c = 0; c < NCOLS - 1; c++)
+		used += width[c] + 2;
+	for (size_t k = 0; k < ARRAY_LEN(drop_order) && used + DESCRIPTION_MIN > ts->width; k++) {
+		shown[drop_order[k]] = false;
+		used -= width[drop_order[k]] + 2;
+	}
+	return ts->width > used + 4 ? ts->width - used - 1 : 3; /* at the least, "..." */
+}
+
+/* The table, its columns as wide as their widest cell; on a terminal the
+ * last column (the description) takes what is left of its width. */
+static void print_table(cJSON *rows, const struct table_style *ts)
 {
 	int n = cJSON_GetArraySize(rows);
 	char *(*cells)[NCOLS] = ecalloc((size_t)n + 1, sizeof *cells);
 	size_t width[NCOLS];
 	for (int c = 0; c < NCOLS; c++)
 		width[c] = strlen(col_names[c]);
-	int i = 0;
-	const cJSON *s;
-	cJSON_ArrayForEach(s, rows)
-	{
-		row_cells(s, cells[i]);
-		for (int c = 0; c < NCOLS; c++)
-			if (strlen(cells[i][c]) > width[c])
-				width[c] = strlen(cells[i][c]);
-		i++;
-	}
-	for (int c = 0; c < NCOLS - 1; c++)
-		printf("%-*s  ", (int)width[c], col_names[c]);
-	printf("%s\n", col_names[NCOLS - 1]);
-	for (i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++) {
+		row_cells(cJSON_GetArrayItem(rows, i), cells[i]);
 		for (int c = 0; c < NCOLS; c++) {
-			if (c < NCOLS - 1)
-				printf("%-*s  ", (int)width[c], cells[i][c]);
-			else
-				printf("%s\n", cells[i][c]);
+			char *shown = cell_shown(cells[i][c], ts, SIZE_MAX);
+			free(cells[i][c]);
+			cells[i][c] = shown;
+			if (columns(shown) > width[c])
+				width[c] = columns(shown);
+		}
+	}
+	bool shown[NCOLS];
+	size_t last = fit_columns(width, shown, ts);
+	char *heading = cell_shown(col_names[NCOLS - 1], ts, last);
+	for (int c = 0; c < NCOLS; c++)
+		if (shown[c])
+			print_cell(c == NCOLS - 1 ? heading : col_names[c], width[c], -1, c == NCOLS - 1, ts);
+	free(heading);
+	for (int i = 0; i < n; i++) {
+		for (int c = 0; c < NCOLS; c++) {
+			char *cut = c == NCOLS - 1 ? cell_shown(cells[i][c], ts, last) : NULL;
+			if (shown[c])
+				print_cell(cut ? cut : cells[i][c], width[c], c, c == NCOLS - 1, ts);
+			free(cut);
 			free(cells[i][c]);
 		}
 	}
@@ -304,8 +396,12 @@ int cmd_history(struct run *r)
 			cJSON_Delete(s);
 		}
 	}
-	if (r->fmt == FORMAT_TEXT)
-		print_table(rows);
+	if (r->fmt == FORMAT_TEXT) {
+		struct table_style ts = {.tty = term_is_tty(STDOUT_FILENO), .colour = term_colour(STDOUT_FILENO),
+					 .utf8 = !term_is_tty(STDOUT_FILENO) || term_utf8(),
+					 .width = (size_t)term_width(STDOUT_FILENO)};
+		print_table(rows, &ts);
+	}
 	cJSON_Delete(rows);
 	journal_unhold(&h);
 	return EXIT_OK;
