@@ -21,11 +21,12 @@ setup() {
 }
 
 # on_tty COLS CMD: the shell command line CMD on a pseudo-terminal of COLS
-# columns, stdout to out.txt; what the terminal showed (CMD's stderr) in
-# tty.txt; CMD's exit status in $status.
+# columns (a newline not turned into \r\n: every \r is the tool's), stdout
+# to out.txt; what the terminal showed (CMD's stderr) in tty.txt; CMD's exit
+# status in $status.
 on_tty() {
 	status=0
-	timeout 60 script -qfec "stty cols $1 rows 24; $2 >out.txt" /dev/null </dev/null >tty.txt || status=$?
+	timeout 60 script -qfec "stty cols $1 rows 24 -onlcr; $2 >out.txt" /dev/null </dev/null >tty.txt || status=$?
 }
 
 # drawn_in_place: tty.txt has a progress line: redrawn with \r and cleared
@@ -50,13 +51,15 @@ ascii_only() {
 	[ "$n" -eq 0 ] || { echo "$n non-ASCII bytes in $1: $(cat -v "$1")"; return 1; }
 }
 
-# widest FILE: the most characters any line of FILE holds, a line being
-# what lies between two \r or \n, escape sequences aside.
+# widest FILE: the most characters a progress line of FILE holds (what
+# lies between two \r or \n and starts with the mark and the time),
+# escape sequences aside.
 widest() {
 	local line max=0
 	while IFS= read -r line; do
 		line=${line//$'\e'\[+([0-9;])m/}
 		line=${line//$'\e'\[K/}
+		[[ $line == ?" "+([0-9])@(.[0-9]|m[0-9][0-9])"s  "* ]] || continue
 		((${#line} > max)) && max=${#line}
 	done < <(tr '\r' '\n' <"$1")
 	echo "$max"
@@ -121,4 +124,111 @@ LOAD="svc-probe --format json --requests 24 --concurrency 1"
 	on_tty 60 "COLUMNS=30 $LOAD $FAULT_URL/delay/40"
 	[ "$(widest tty.txt)" -gt 40 ]
 	[ "$(widest tty.txt)" -le 60 ]
+}
+
+# ---- health-watch --until ----
+
+# watch ARGS...: health-watch until every target is up: one up (slowly),
+# one on a closed loopback port, so it waits until -t.
+watch_cmd() {
+	echo "health-watch --format json --target up=$FAULT_URL/delay/50 --target gone=http://127.0.0.1:$CLOSED/ \
+--until up -t 1500ms -i 100ms --failure-threshold 1 --success-threshold 1 $*"
+}
+
+@test "health-watch --until: targets there of total, the bound and who is waited for, drawn on a terminal" {
+	shopt -s extglob
+	CLOSED=$(free_port)
+	on_tty 100 "$(watch_cmd)"
+	assert_equal "$status" 2
+	drawn_in_place
+	grep -q 'until up: 1/2 up (at most 1500ms); waiting for gone (down)' tty.txt
+	grep -q $'\e\\[33m' tty.txt
+	[[ $(tail -c 4 tty.txt | od -An -c | tr -d ' ') == '\r033[K' ]]
+	assert_equal "$(jq -r 'select(.kind == "report") | .status' out.txt)" critical
+	# every target up: the line ends, the report says so
+	on_tty 100 "health-watch --format json --target up=$FAULT_URL/delay/300 --until up -t 5s -i 100ms --success-threshold 2"
+	assert_equal "$status" 0
+	grep -q 'until up: 0/1 up (at most 5s); waiting for up (unknown)' tty.txt
+	# stdout on the same terminal: each event clears the line before it is printed
+	on_tty 100 "$(watch_cmd --format text) >/dev/tty; true"
+	grep -q $'\r\e\\[K[^\r]*gone  *unknown -> down' tty.txt
+}
+
+@test "health-watch --until: nothing of it in a pipe, with -q, without --until; NO_COLOR, C locale, 40 columns" {
+	shopt -s extglob
+	CLOSED=$(free_port)
+	run bash -c "$(watch_cmd) 2>err.txt | jq -r 'select(.kind == \"report\") | .status'"
+	assert_output critical
+	no_progress err.txt
+	on_tty 100 "$(watch_cmd -q)"
+	assert_equal "$status" 2
+	[ ! -s tty.txt ]
+	on_tty 100 "health-watch --format json --target up=$FAULT_URL/delay/50 --count 3 -i 200ms"
+	assert_equal "$status" 0
+	no_progress tty.txt
+	on_tty 40 "NO_COLOR=1 LC_ALL=C $(watch_cmd)"
+	drawn_in_place
+	no_colour tty.txt
+	ascii_only tty.txt
+	[ "$(widest tty.txt)" -le 40 ]
+	[ "$(widest tty.txt)" -ge 35 ]
+	grep -q '\.\.\.' tty.txt
+}
+
+# ---- rollback's health wait ----
+
+# rollback_setup HEALTH_PATH: v1 good, v2 failed, the symlink driver, health
+# at the fault server's HEALTH_PATH, two healthy answers needed.
+rollback_setup() {
+	export SHIPSHAPE_DEPLOY_PID=$$
+	mkdir -p releases/v1 releases/v2
+	jq -n --arg dir "$PWD/releases" --arg url "$FAULT_URL" --arg path "$1" \
+		'{service:{name:"api"},api:{base_url:$url,health_path:$path},
+		  monitoring:{health_check:{timeout:"1s",success_threshold:2}},
+		  deploy:{driver:"symlink",symlink:{releases_dir:$dir}}}' >config.json
+	local r
+	for r in "v1 ok" "v2 failed"; do
+		deploy-stage -c config.json begin --release "${r% *}" >/dev/null
+		deploy-stage -c config.json apply >/dev/null
+		deploy-stage -c config.json finish --result "${r#* }" >/dev/null
+	done
+}
+
+@test "rollback: the health wait's probes, healthy ones in a row of those needed, drawn on a terminal" {
+	shopt -s extglob
+	rollback_setup /delay/200
+	on_tty 100 "rollback -c config.json --interval 200ms"
+	assert_equal "$status" 0
+	drawn_in_place
+	grep -q "health of $FAULT_URL/delay/200: probe 1, 0/2 healthy in a row (at most 1m)" tty.txt
+	grep -q 'probe 2, 1/2 healthy in a row' tty.txt
+	[[ $(tail -c 4 tty.txt | od -An -c | tr -d ' ') == '\r033[K' ]]
+	assert_equal "$(jq -r .status out.txt)" ok
+	assert_equal "$(readlink current)" "$PWD/releases/v1"
+}
+
+@test "rollback: an unhealthy wait in warning colour; none in a pipe or with -q; NO_COLOR, C locale, 40 columns" {
+	shopt -s extglob
+	rollback_setup /status/503
+	on_tty 100 "rollback -c config.json --health-timeout 1s --interval 200ms"
+	assert_equal "$status" 2
+	grep -q 'probe [2-9], 0/2 healthy in a row (at most 1s)' tty.txt
+	grep -q $'\e\\[33m' tty.txt
+	# the message of the failure is a line of its own, the progress line gone before it
+	grep -q $'\r\e\\[Krollback: rollback to v1 failed' tty.txt
+	rollback_setup /status/503
+	rollback -c config.json --health-timeout 600ms --interval 100ms >out.txt 2>err.txt || true
+	grep -q 'rollback to v1 failed' err.txt
+	no_progress err.txt
+	rollback_setup /status/503
+	on_tty 100 "rollback -q -c config.json --health-timeout 600ms --interval 100ms"
+	assert_equal "$status" 2
+	no_progress tty.txt
+	rollback_setup /status/503
+	on_tty 40 "NO_COLOR=1 LC_ALL=C rollback -c config.json --health-timeout 1s --interval 100ms"
+	drawn_in_place
+	no_colour tty.txt
+	ascii_only tty.txt
+	[ "$(widest tty.txt)" -le 40 ]
+	[ "$(widest tty.txt)" -ge 35 ]
 }

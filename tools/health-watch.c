@@ -12,6 +12,7 @@
 #include "shipshape/opts.h"
 #include "shipshape/redact.h"
 #include "shipshape/signals.h"
+#include "shipshape/term.h"
 #include "shipshape/units.h"
 
 #include <errno.h>
@@ -164,6 +165,7 @@ static void print_until_text(const cJSON *doc, const char *time)
 
 static void emit(struct watch *w, cJSON *doc)
 {
+	progress_clear(); /* stdout may be the terminal of the progress line */
 	if (stream_failed()) {
 		cJSON_Delete(doc);
 		return;
@@ -680,6 +682,31 @@ static void until_event(struct watch *w, bool reached, int64_t now)
 	emit(w, e);
 }
 
+/* --until on a terminal: how many targets are there, within what bound,
+ * and which are not yet, each with its state (warning colour when one is
+ * in the other state). */
+static void until_progress(const struct watch *w)
+{
+	enum state want = (enum state)w->args->until;
+	size_t there = 0;
+	bool other = false;
+	struct buf wait = {0};
+	char bound[64] = "", t[32];
+	for (size_t i = 0; i < w->n; i++) {
+		if (w->t[i].state == want) {
+			there++;
+			continue;
+		}
+		other = other || w->t[i].state != ST_UNKNOWN;
+		buf_printf(&wait, "%s%s (%s)", wait.len ? ", " : "", w->t[i].probe.name, state_names[w->t[i].state]);
+	}
+	if (w->args->std.timeout_ms)
+		snprintf(bound, sizeof bound, " (at most %s)", duration_format(w->args->std.timeout_ms, t, sizeof t));
+	progress_show(other ? STATUS_WARNING : STATUS_OK, "until %s: %zu/%zu %s%s; waiting for %s", state_names[want],
+		      there, w->n, state_names[want], bound, wait.data ? wait.data : "nothing");
+	buf_free(&wait);
+}
+
 /* After --count: 2 when a target is down, else 3 when one is still unknown,
  * else 0. */
 static int states_status(const struct watch *w)
@@ -732,15 +759,18 @@ static int watch_run(struct watch *w)
 			next = w->next_heartbeat;
 		if (deadline < next)
 			next = deadline;
-		int64_t wait = next == INT64_MAX ? 1000 : next - now;
-		if (wait > 1000)
-			wait = 1000;
+		/* the progress line of --until is redrawn at least 4 times a second */
+		int64_t most = a->until >= 0 ? 250 : 1000, wait = next == INT64_MAX ? most : next - now;
+		if (wait > most)
+			wait = most;
 		if (wait < 0)
 			wait = 0;
 		struct pollfd pfd = {.fd = signal_fd, .events = POLLIN};
 		if (http_engine_step(w->engine, &pfd, 1, (int)wait) < 0)
 			die(EXIT_UNKNOWN, "the probe engine failed");
 		on_signals(w);
+		if (a->until >= 0)
+			until_progress(w);
 	}
 }
 
@@ -936,7 +966,10 @@ int main(int argc, char **argv)
 	engine_start(&w);
 	bool reports = args.count || args.until >= 0;
 	struct report *rep = reports ? report_new(prog) : NULL;
+	if (args.until >= 0)
+		progress_start(args.std.quiet || args.std.verbose);
 	int status = watch_run(&w);
+	progress_end();
 	if (rep && !w.stop)
 		final_report(&w, rep);
 	report_free(rep);

@@ -13,6 +13,7 @@
 #include "shipshape/redact.h"
 #include "shipshape/snapshot.h"
 #include "shipshape/report.h"
+#include "shipshape/term.h"
 #include "shipshape/units.h"
 #include "shipshape/url.h"
 
@@ -251,8 +252,35 @@ static enum status probe_health_once(const struct args *a, const cJSON *config, 
 	return st;
 }
 
+/* Where the health wait is, for its progress line. */
+struct health_wait {
+	const char *shown; /* the URL, redacted */
+	int attempts, streak, needed;
+	int64_t bound_ms;
+};
+
+/* Until `until`, or until the probe in flight is done when there is one:
+ * the engine works (or, nothing in flight, the wait between probes
+ * sleeps) in slices, and the progress line is redrawn after each. */
+static void health_wait(struct http_engine *e, int64_t until, const struct health_wait *hw)
+{
+	bool probing = http_engine_pending(e) > 0;
+	char t[32];
+	for (int64_t now; (now = now_monotonic_ms()) < until && (!probing || http_engine_pending(e));) {
+		int64_t slice = until - now < 2 * PROGRESS_INTERVAL_MS ? until : now + 2 * PROGRESS_INTERVAL_MS;
+		if (probing)
+			http_engine_run_until(e, slice);
+		else
+			sleep_ms(slice - now);
+		progress_show(hw->attempts > 1 && !hw->streak ? STATUS_WARNING : STATUS_OK,
+			      "health of %s: probe %d, %d/%d healthy in a row (at most %s)", hw->shown, hw->attempts,
+			      hw->streak, hw->needed, duration_format(hw->bound_ms, t, sizeof t));
+	}
+}
+
 /* Probes url until `needed` consecutive healthy answers or the deadline.
- * Returns a health record (new) with status ok or failed. */
+ * Returns a health record (new) with status ok or failed. On a terminal
+ * (not -q, not -v) a progress line says how far the wait got. */
 static cJSON *verify_health(const struct args *a, const cJSON *config, const char *url)
 {
 	int needed = (int)json_path_number(config, "monitoring.health_check.success_threshold", 1);
@@ -265,28 +293,31 @@ static cJSON *verify_health(const struct args *a, const cJSON *config, const cha
 	int64_t start = now_monotonic_ms(), deadline = start + a->health_timeout_ms;
 	if (a->deadline_ms && a->deadline_ms < deadline)
 		deadline = a->deadline_ms; /* -t: the whole command */
-	int attempts = 0, streak = 0;
+	char *shown = redact_url(url);
+	struct health_wait hw = {.shown = shown, .needed = needed, .bound_ms = deadline - start};
 	bool healthy = false;
 	char *last = NULL;
+	progress_start(a->std.quiet || a->std.verbose);
 	while (now_monotonic_ms() < deadline) {
-		attempts++;
+		hw.attempts++;
 		http_engine_add(e, &p, &hs);
-		http_engine_run_until(e, deadline);
+		health_wait(e, deadline, &hw);
 		free(last);
 		last = hs.last ? http_result_describe(hs.last) : estrdup("no result");
 		if (hs.last && hs.last->status == STATUS_OK) {
-			if (++streak >= needed) {
+			if (++hw.streak >= needed) {
 				healthy = true;
 				break;
 			}
 		} else {
-			streak = 0;
+			hw.streak = 0;
 			verbose("health: %s", last);
 		}
 		int64_t left = deadline - now_monotonic_ms();
-		sleep_ms(a->interval_ms < left ? a->interval_ms : left);
+		health_wait(e, now_monotonic_ms() + (a->interval_ms < left ? a->interval_ms : left), &hw);
 	}
-	char *shown = redact_url(url);
+	progress_end();
+	int attempts = hw.attempts;
 	char t[32];
 	char *msg = healthy ? easprintf("%s healthy after %d probe%s: %s", shown, attempts, attempts == 1 ? "" : "s",
 					last)
