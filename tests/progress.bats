@@ -151,7 +151,7 @@ watch_cmd() {
 	grep -q 'until up: 0/1 up (at most 5s); waiting for up (unknown)' tty.txt
 	# stdout on the same terminal: each event clears the line before it is printed
 	on_tty 100 "$(watch_cmd --format text) >/dev/tty; true"
-	grep -q $'\r\e\\[K[^\r]*gone  *unknown -> down' tty.txt
+	grep -q $'\r\e\\[K[0-9-]*T[^\r]*  until up: deadline passed; not up yet: gone' tty.txt
 }
 
 @test "health-watch --until: nothing of it in a pipe, with -q, without --until; NO_COLOR, C locale, 40 columns" {
