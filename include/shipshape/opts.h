@@ -13,7 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum output_format { FORMAT_AUTO = 0, FORMAT_JSON, FORMAT_TEXT, FORMAT_NAGIOS, FORMAT_ENV };
+/* FORMAT_HTML: only deploy-stage's report and history take it. */
+enum output_format { FORMAT_AUTO = 0, FORMAT_JSON, FORMAT_TEXT, FORMAT_NAGIOS, FORMAT_ENV, FORMAT_HTML };
 
 /* Long-only option codes, above any short option character. */
 enum {

@@ -15,7 +15,7 @@
 
 static const char *const format_names[] = {
 	[FORMAT_AUTO] = "auto", [FORMAT_JSON] = "json", [FORMAT_TEXT] = "text",
-	[FORMAT_NAGIOS] = "nagios", [FORMAT_ENV] = "env",
+	[FORMAT_NAGIOS] = "nagios", [FORMAT_ENV] = "env", [FORMAT_HTML] = "html",
 };
 
 static bool format_allowed(const char *formats, const char *name)

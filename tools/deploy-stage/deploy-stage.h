@@ -21,6 +21,7 @@ struct args {
 	const char *release;
 	const char *result;
 	const char *url;      /* e2e: base of relative step URLs */
+	const char *output;   /* -o: report, history --format html */
 	char **operands;      /* report: its words after the command */
 	int n_operands;
 	int64_t wait_ms;
@@ -29,6 +30,7 @@ struct args {
 	long deploy;          /* alert: DEPLOY; 0: the last deploy */
 	bool force, strict, dry_run;
 	bool wait_given;
+	bool last;            /* report --last */
 };
 
 struct run {
@@ -86,6 +88,15 @@ int cmd_alert(struct run *r);
 int cmd_alert_dry_run(struct run *r, const char *service);
 /* The end-to-end pipeline check (deploy.e2e): a report; exits with its status. */
 int cmd_e2e(struct run *r);
+/* report_cmd.c: report [DEPLOY | --last], the deploy report. Whether the
+ * report's operands choose it: none, --last, or one that is all digits. */
+bool report_is_deploy_form(const struct args *a);
+/* --format, else html for -o *.html, json for another -o FILE, else
+ * format_resolve()'s. */
+enum output_format run_format(const struct args *a);
+int cmd_deploy_report(struct run *r);
+/* history --format html. */
+int cmd_history_html(struct run *r);
 /* The stages in order and what each runs (stages.c). */
 int cmd_stages(struct run *r);
 /* A report of one check, or the reports on stdin merged into one; exits

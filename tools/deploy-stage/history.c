@@ -379,6 +379,8 @@ static void print_table(cJSON *rows, const struct table_style *ts)
 
 int cmd_history(struct run *r)
 {
+	if (r->fmt == FORMAT_HTML)
+		return cmd_history_html(r); /* report_cmd.c */
 	struct journal_hold h;
 	int st = run_hold(r, &h, false);
 	if (st != EXIT_OK)

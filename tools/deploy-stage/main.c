@@ -25,20 +25,21 @@ enum {
 	OPT_DRY_RUN,
 	OPT_LIMIT,
 	OPT_URL,
+	OPT_LAST,
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: deploy-stage [-c FILE] [--schema FILE] [--service NAME] [--state-dir DIR] [-t DUR]\n"
-		"                    [--format json|text] [-q] [-v] COMMAND ...\n"
+		"                    [--format json|text|html] [-q] [-v] COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
 		"       deploy-stage apply [--dry-run]\n"
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
 		"       deploy-stage status\n"
-		"       deploy-stage history [--limit N]\n"
+		"       deploy-stage history [--limit N] [--format html [-o FILE]]\n"
 		"       deploy-stage plan --release ID [REPORTS]  (what a deploy would do; REPORTS: a file\n"
 		"                                                of reports, - for stdin, e.g. db-check's)\n"
 		"       deploy-stage e2e [--url BASE] [--dry-run]\n"
@@ -47,6 +48,8 @@ static void usage(FILE *f)
 		"       deploy-stage stages                      (the stages, in order, and what each runs)\n"
 		"       deploy-stage report TOOL CHECK STATUS MESSAGE   (a report of one check)\n"
 		"       deploy-stage report TOOL - [CHECK=STATUS]...    (the reports on stdin as one)\n"
+		"       deploy-stage report [DEPLOY | --last] [--format html|json|text] [-o FILE]\n"
+		"                                                (the deploy report)\n"
 		"       deploy-stage -h | -V\n"
 		"\n"
 		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
@@ -70,11 +73,14 @@ static void usage(FILE *f)
 		"      --url BASE        e2e: the base of relative step URLs (default\n"
 		"                        deploy.e2e.base_url, else api.base_url)\n"
 		"      --limit N         history: the last N deployments (default 256)\n"
+		"      --last            report: the last deploy (also with no DEPLOY)\n"
+		"  -o, --output FILE     report, history --format html: write FILE (atomically)\n"
+		"                        instead of stdout; FILE.html means --format html\n"
 		"  -t, --timeout DUR     bound the whole command, lock wait and driver included\n"
 		"                        (apply's driver: default deploy.timeout; e2e: default\n"
 		"                        deploy.e2e.timeout)\n"
 		"      --state-dir DIR   where the journal and the lock live\n"
-		"      --format FMT      json (default when piped) or text\n"
+		"      --format FMT      json (default when piped) or text; html: report, history\n"
 		"  -q, --quiet           no warnings\n"
 		"  -v, --verbose         more detail on stderr\n"
 		"  -h, --help            this help\n"
@@ -128,13 +134,15 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{"limit", required_argument, NULL, OPT_LIMIT},
 		{"url", required_argument, NULL, OPT_URL},
+		{"last", no_argument, NULL, OPT_LAST},
+		{"output", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	a->limit = 256;
 	a->std.usage = usage;
-	a->std.formats = "json,text";
+	a->std.formats = "json,text,html";
 	int c;
-	while ((c = std_getopt(&a->std, argc, argv, "t:r:m:", longopts)) != -1) {
+	while ((c = std_getopt(&a->std, argc, argv, "t:r:m:o:", longopts)) != -1) {
 		switch (c) {
 		case OPT_EXIT: exit(a->std.exit_status);
 		case OPT_SERVICE: a->service = optarg; break;
@@ -154,6 +162,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_STRICT: a->strict = true; break;
 		case OPT_DRY_RUN: a->dry_run = true; break;
 		case OPT_URL: a->url = optarg; break;
+		case OPT_LAST: a->last = true; break;
+		case 'o': a->output = optarg; break;
 		case OPT_LIMIT: opt_exit(opt_count("--limit", optarg, 1, LONG_MAX, &a->limit)); break;
 		}
 	}
@@ -162,12 +172,19 @@ static void parse_args(int argc, char **argv, struct args *a)
 	a->command = argv[optind++];
 	if (!command_known(a->command))
 		die(EXIT_USAGE, "unknown command \"%s\" (expected %s)", a->command, COMMAND_NAMES);
+	bool deploy_report_only = a->std.format == FORMAT_HTML || a->output || a->last;
+	bool history_html = strcmp(a->command, "history") == 0 && run_format(a) == FORMAT_HTML && !a->last;
 	if (strcmp(a->command, "report") == 0) {
-		/* its operands are its own (stages.c) */
+		/* its operands are its own (stages.c; report_cmd.c) */
 		a->operands = argv + optind;
 		a->n_operands = argc - optind;
+		if (deploy_report_only && !report_is_deploy_form(a))
+			die(EXIT_USAGE, "report: --format html, -o and --last go with report [DEPLOY | --last]");
 		return;
 	}
+	if (deploy_report_only && !history_html)
+		die(EXIT_USAGE, "%s: --format html, -o and --last go with report [DEPLOY | --last] (and history "
+				"--format html)", a->command);
 	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0;
 	if (takes_operand) {
 		if (optind >= argc)
@@ -208,7 +225,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &a);
 	a.deadline_ms = a.std.timeout_ms ? now_monotonic_ms() + a.std.timeout_ms : 0;
 
-	struct run r = {.a = &a, .fmt = format_resolve(a.std.format)};
+	struct run r = {.a = &a, .fmt = run_format(&a)};
 	if (a.std.config_path || needs_config(a.command)) {
 		/* no section is required: a command that needs the driver says so */
 		static const char *const none[] = {NULL};
@@ -228,7 +245,8 @@ int main(int argc, char **argv)
 		service = getenv("SHIPSHAPE_SERVICE");
 	if (!service || !*service)
 		service = "default";
-	if (strcmp(a.command, "stages") == 0 || strcmp(a.command, "report") == 0) {
+	bool deploy_report = strcmp(a.command, "report") == 0 && report_is_deploy_form(&a);
+	if (strcmp(a.command, "stages") == 0 || (strcmp(a.command, "report") == 0 && !deploy_report)) {
 		/* tables and reports: no journal, no lock */
 		int st = strcmp(a.command, "stages") == 0 ? cmd_stages(&r) : cmd_report(&r);
 		config_close(&r.cfg);
@@ -267,6 +285,8 @@ int main(int argc, char **argv)
 		status = cmd_alert(&r);
 	else if (strcmp(a.command, "plan") == 0)
 		status = cmd_plan(&r);
+	else if (deploy_report)
+		status = cmd_deploy_report(&r);
 	else
 		status = cmd_history(&r);
 
