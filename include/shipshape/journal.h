@@ -141,6 +141,11 @@ long journal_next_id(const struct journal_view *view);
 /* Records of a type in a deployment, the last one; NULL when none. */
 const cJSON *deployment_last_record(const struct deployment *d, const char *type);
 
+/* Every string value and member name of item, its siblings and what they
+ * hold through redact_string(), in place: for a document built from
+ * stored records that is printed or shared (deploy-stage report). */
+void journal_redact_strings(cJSON *item);
+
 /* "sha256:HEX" of the config document's compact JSON (a new string): the
  * journal records which config a deploy ran with, never its content. */
 char *journal_config_digest(const cJSON *config);
@@ -185,7 +190,8 @@ cJSON *journal_record_begin(enum journal_action action, const char *release, con
  * begin, in the same write. */
 cJSON *journal_record_config(const cJSON *snapshot, const char *key_id);
 /* report: stage and the report, whole or bounded (see JOURNAL_REPORT_MAX;
- * brief keeps no checks). */
+ * brief keeps no checks), every string in it redacted (a tool's report
+ * may quote what a secret was compared with). */
 cJSON *journal_record_report(const char *stage, const cJSON *report, bool brief);
 /* gate: stage, passed, status, strict, reports (how many) and problems (an
  * array of strings, when there are any; copied). */

@@ -163,6 +163,25 @@ static cJSON *report_bounded(const cJSON *doc, size_t bytes, bool brief)
 	return o;
 }
 
+void journal_redact_strings(cJSON *item)
+{
+	for (; item; item = item->next) {
+		if (item->string && !(item->type & cJSON_StringIsConst) && redact_contains_secret(item->string)) {
+			char *c = redact_string(item->string);
+			cJSON_free(item->string); /* cJSON's malloc(): see journal.c */
+			item->string = c;
+		}
+		if (cJSON_IsString(item) && item->valuestring) {
+			char *c = redact_string(item->valuestring);
+			if (strcmp(c, item->valuestring) != 0)
+				cJSON_SetValuestring(item, c);
+			free(c);
+		}
+		if (item->child)
+			journal_redact_strings(item->child);
+	}
+}
+
 cJSON *journal_record_report(const char *stage, const cJSON *report, bool brief)
 {
 	cJSON *rec = record_new("report");
@@ -174,6 +193,7 @@ cJSON *journal_record_report(const char *stage, const cJSON *report, bool brief)
 		cJSON_AddItemToObject(rec, "report", cJSON_Duplicate(report, 1));
 	else
 		cJSON_AddItemToObject(rec, "report", report_bounded(report, bytes, brief));
+	journal_redact_strings(rec->child);
 	return rec;
 }
 

@@ -124,7 +124,7 @@ int cmd_history_html(struct run *r)
 		cJSON_DeleteItemFromObjectCaseSensitive(s, "config_digest");
 		cJSON_AddItemToArray(rows, s);
 	}
-	redact_strings(rows->child);
+	journal_redact_strings(rows->child);
 	char *page = history_html_page(rows, r->j.service);
 	st = report_write(r, page);
 	free(page);

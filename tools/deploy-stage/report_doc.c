@@ -5,7 +5,6 @@
  * and html render it (report_text.c, report_html.c). */
 #include "report_doc.h"
 #include "shipshape/json.h"
-#include "shipshape/redact.h"
 #include "shipshape/units.h"
 
 #include <math.h>
@@ -14,25 +13,6 @@
 #include <string.h>
 
 #define SERIES_POINTS_MAX 2000 /* points of one metric kept for its chart */
-
-void redact_strings(cJSON *item)
-{
-	for (; item; item = item->next) {
-		if (item->string && !(item->type & cJSON_StringIsConst) && redact_contains_secret(item->string)) {
-			char *c = redact_string(item->string);
-			cJSON_free(item->string); /* cJSON's malloc(): see journal.c */
-			item->string = c;
-		}
-		if (cJSON_IsString(item) && item->valuestring) {
-			char *c = redact_string(item->valuestring);
-			if (strcmp(c, item->valuestring) != 0)
-				cJSON_SetValuestring(item, c);
-			free(c);
-		}
-		if (item->child)
-			redact_strings(item->child);
-	}
-}
 
 static void copy_members(cJSON *to, const cJSON *from, const char *const *keys)
 {
@@ -359,37 +339,81 @@ static void add_point(cJSON *points, bool timed, int64_t ms, double v)
 	cJSON_AddItemToArray(points, p);
 }
 
-static cJSON *series_named(cJSON *section, const char *name)
+/* The series of name in section (made when new), its status and stage
+ * those of its latest check; returns its points. */
+static cJSON *series_points(cJSON *section, const char *name, const cJSON *c, const char *stage)
 {
-	cJSON *s;
+	cJSON *s, *found = NULL;
 	cJSON_ArrayForEach(s, section)
 		if (strcmp(json_path_string(s, "name", ""), name) == 0)
-			return s;
-	s = cJSON_CreateObject();
-	cJSON_AddStringToObject(s, "name", name);
-	cJSON_AddArrayToObject(s, "points");
-	cJSON_AddItemToArray(section, s);
-	return s;
+			found = s;
+	if (!found) {
+		found = cJSON_CreateObject();
+		cJSON_AddStringToObject(found, "name", name);
+		cJSON_AddArrayToObject(found, "points");
+		cJSON_AddItemToArray(section, found);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(found, "status");
+	cJSON_DeleteItemFromObjectCaseSensitive(found, "stage");
+	cJSON_AddStringToObject(found, "status", json_path_string(c, "status", "unknown"));
+	cJSON_AddStringToObject(found, "stage", stage);
+	return cJSON_GetObjectItemCaseSensitive(found, "points");
 }
 
-/* A metric-check check: data.values ([time, value] pairs, or objects with
- * time and value) or one data.value at the report's time. */
+/* NAME{k="v",...} for one of several series (a new string). */
+static char *series_label(const char *name, const cJSON *labels)
+{
+	struct buf b = {0};
+	const cJSON *l;
+	int n = 0;
+	buf_puts(&b, name);
+	cJSON_ArrayForEach(l, labels)
+		if (cJSON_IsString(l) && l->string)
+			buf_printf(&b, "%s%s=\"%s\"", n++ ? "," : "{", l->string, l->valuestring);
+	if (n)
+		buf_putc(&b, '}');
+	return buf_take(&b);
+}
+
+/* metric-check's data.series: each series' value at its time (else the
+ * report's), a series of its own when there are several. */
+static void metric_series(const char *stage, const cJSON *report, const cJSON *c, cJSON *section)
+{
+	const cJSON *series = json_path(c, "data.series"), *x;
+	const char *name = json_path_string(c, "name", "?");
+	bool many = cJSON_GetArraySize(series) > 1;
+	cJSON_ArrayForEach(x, series)
+	{
+		double value;
+		int64_t ms = 0;
+		if (!number_of(json_path(x, "value"), &value))
+			continue;
+		char *label = many ? series_label(name, json_path(x, "labels")) : estrdup(name);
+		bool timed = time_of(json_path(x, "time"), &ms) || time_of(json_path(x, "timestamp"), &ms) ||
+			     time_of(json_path(report, "started_at"), &ms);
+		add_point(series_points(section, label, c, stage), timed, ms, value);
+		free(label);
+	}
+}
+
+/* A metric-check check: data.series (metric-check's own), data.values
+ * ([time, value] pairs, or objects with time and value) or one data.value
+ * at the report's time. */
 static void metric_visit(const char *stage, const cJSON *report, const cJSON *c, cJSON *section)
 {
 	if (strcmp(json_path_string(report, "tool", ""), "metric-check") != 0)
 		return;
+	if (cJSON_IsArray(json_path(c, "data.series"))) {
+		metric_series(stage, report, c, section);
+		return;
+	}
 	const cJSON *values = json_path(c, "data.values"), *v;
 	double value;
 	int64_t ms = 0;
 	bool one = number_of(json_path(c, "data.value"), &value);
 	if (!cJSON_IsArray(values) && !one)
 		return;
-	cJSON *s = series_named(section, json_path_string(c, "name", "?"));
-	cJSON_DeleteItemFromObjectCaseSensitive(s, "status");
-	cJSON_DeleteItemFromObjectCaseSensitive(s, "stage");
-	cJSON_AddStringToObject(s, "status", json_path_string(c, "status", "unknown"));
-	cJSON_AddStringToObject(s, "stage", stage);
-	cJSON *points = cJSON_GetObjectItemCaseSensitive(s, "points");
+	cJSON *points = series_points(section, json_path_string(c, "name", "?"), c, stage);
 	if (!cJSON_IsArray(values)) {
 		bool timed = time_of(json_path(report, "started_at"), &ms);
 		add_point(points, timed, ms, value);
@@ -501,6 +525,6 @@ cJSON *deploy_report_doc(const struct journal_view *view, const struct deploymen
 	sort_points(metrics);
 	each_check(d, health_visit, cJSON_AddArrayToObject(doc, "health"));
 	cJSON_AddBoolToObject(doc, "truncated", d->truncated || d->skipped);
-	redact_strings(doc->child);
+	journal_redact_strings(doc->child);
 	return doc;
 }

@@ -17,9 +17,6 @@ char *deploy_report_text(const cJSON *doc);
 char *deploy_report_html(const cJSON *doc);
 /* The history (an array of deployment summaries) as an HTML page. */
 char *history_html_page(const cJSON *rows, const char *service);
-/* Every string (values and member names) of item and what it holds
- * through redact_string(), in place. */
-void redact_strings(cJSON *item);
 /* Writes text to -o FILE (atomically, never through a symbolic link) or to
  * stdout; EXIT_OK, or EXIT_UNKNOWN after one line on stderr. */
 int report_write(const struct run *r, const char *text);
