@@ -161,10 +161,6 @@ static cJSON *summary_of(const struct journal_view *view, const struct deploymen
 	cJSON *s = deployment_summary(view, d, li);
 	/* a digest of a document that holds secrets: not for a page that is shared */
 	cJSON_DeleteItemFromObjectCaseSensitive(s, "config_digest");
-	int64_t from, to;
-	if (d->finish && rfc3339_parse(json_path_string(d->begin, "time", ""), &from) == 0 &&
-	    rfc3339_parse(json_path_string(d->finish, "time", ""), &to) == 0)
-		cJSON_AddNumberToObject(s, "duration_ms", (double)(to - from));
 	long of = (long)json_path_number(d->begin, "rollback_of", 0);
 	if (of > 0)
 		cJSON_AddNumberToObject(s, "rollback_of", (double)of);

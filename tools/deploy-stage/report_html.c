@@ -133,7 +133,9 @@ static void html_header(struct buf *b, const cJSON *doc)
 	char d[32];
 	if (cJSON_IsNumber(ms))
 		buf_printf(b, "<dt>Duration</dt><dd>%s</dd>\n", duration_format((int64_t)ms->valuedouble, d, sizeof d));
-	html_fact(b, "By", s, "user");
+	html_fact(b, "By", s, cJSON_GetObjectItemCaseSensitive(s, "who") ? "who" : "user");
+	html_fact(b, "Now", s, "mark");
+	html_fact(b, "Failed at", s, "failed_stage");
 	html_fact(b, "Why", s, "message");
 	html_fact(b, "Outcome", s, "finish_message");
 	html_fact(b, "Last stage", s, "last_stage");
@@ -263,7 +265,7 @@ static void html_rollback(struct buf *b, const cJSON *rb)
 		buf_puts(b, ", started ");
 		html_member(b, s, "started_at", "?");
 		buf_puts(b, " by ");
-		html_member(b, s, "user", "?");
+		html_member(b, s, "who", json_path_string(s, "user", "?"));
 		buf_puts(b, ": ");
 		html_badge(b, json_path_string(s, "result", "?"));
 		buf_puts(b, "</p>\n");
@@ -535,7 +537,9 @@ static void history_row(struct buf *b, const cJSON *s)
 	buf_puts(b, "<td>");
 	html_badge(b, json_path_string(s, "result", "?"));
 	buf_puts(b, "</td><td>");
-	html_member(b, s, "user", "");
+	html_member(b, s, "mark", "");
+	buf_puts(b, "</td><td>");
+	html_member(b, s, "who", json_path_string(s, "user", ""));
 	buf_puts(b, "</td><td>");
 	cJSON_ArrayForEach(st, cJSON_GetObjectItemCaseSensitive(s, "stages"))
 	{
@@ -563,7 +567,7 @@ char *history_html_page(const cJSON *rows, const char *service)
 	html_escaped(&b, title);
 	free(title);
 	buf_puts(&b, "</h1>\n<table><thead><tr><th>Revision</th><th>Started (UTC)</th><th>Action</th><th>Release</th>"
-		     "<th>Previous</th><th>Result</th><th>By</th><th>Stages</th><th>Description</th></tr></thead>"
+		     "<th>Previous</th><th>Result</th><th>Mark</th><th>By</th><th>Stages</th><th>Description</th></tr></thead>"
 		     "<tbody>\n");
 	const cJSON *s;
 	cJSON_ArrayForEach(s, rows) history_row(&b, s);

@@ -76,7 +76,7 @@ static void text_header(struct buf *b, const cJSON *doc)
 	const char *end = json_path_string(s, "finish_message", NULL);
 	if (end)
 		buf_printf(b, " %s %s", text_dash(), end);
-	buf_printf(b, "\nstarted %s by %s", json_path_string(s, "started_at", "?"), json_path_string(s, "user", "?"));
+	buf_printf(b, "\nstarted %s by %s", json_path_string(s, "started_at", "?"), json_path_string(s, "who", json_path_string(s, "user", "?")));
 	const cJSON *ms = cJSON_GetObjectItemCaseSensitive(s, "duration_ms");
 	char d[32];
 	if (cJSON_IsNumber(ms))
