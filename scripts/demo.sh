@@ -13,7 +13,11 @@
 # app's current release and stand-ins for Supabase (its REST and storage
 # APIs: the bucket list comes from scripts/demo/stubs), LlamaParse and OpenAI;
 # the project's fault server recording webhook posts (the Slack channel).
-# Environment: BUILD (default build), KEEP=1 keeps the directory for a look.
+# Writes the deploy report of the failed deploy (deploy-stage report, HTML)
+# to DEMO_REPORT (default build/demo-deploy-report.html: it outlives the
+# temporary directory) and prints its path.
+# Environment: BUILD (default build), KEEP=1 keeps the directory for a look,
+# DEMO_REPORT the report's path.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -143,6 +147,13 @@ expect "the alert arrived at the webhook receiver" \
 step "history"
 deploy-stage --service accessa-api-demo history --format text
 
+step "the deploy report of v3"
+report=${DEMO_REPORT:-$BUILD/demo-deploy-report.html}
+v3_deploy=$(history_json | jq -s 'map(select(.release == "v3" and .action == "deploy")) | last | .deploy')
+expect "deploy-stage report $v3_deploy writes $report" \
+	deploy-stage --service accessa-api-demo report "$v3_deploy" -o "$report"
+[[ -s "$report" ]] && echo "  $(wc -c <"$report") bytes: open file://$report in a browser"
+
 step "the alert the receiver got"
 if [[ -s "$alerts" ]]; then
 	jq -r '"POST " + .path + "\n" + ((.json // .body) | if type == "string" then . else tojson end)' "$alerts" |
@@ -157,4 +168,5 @@ if ((${#failures[@]})); then
 	printf 'demo FAILED (%ss): %s\n' "$elapsed" "${failures[*]}" >&2
 	exit 1
 fi
-printf 'demo OK (%ss): v2 deployed through every stage; v3 failed post-deploy, rolled back to v2, alerted\n' "$elapsed"
+printf 'demo OK (%ss): v2 deployed through every stage; v3 failed post-deploy, rolled back to v2, alerted; its report: %s\n' \
+	"$elapsed" "$report"
