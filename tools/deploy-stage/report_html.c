@@ -41,7 +41,7 @@ static const char css[] =
 	"table.checks{table-layout:fixed}table.checks th:nth-child(1){width:28%}"
 	"table.checks th:nth-child(2){width:90px}table.checks th:nth-child(4){width:80px}"
 	"td{overflow-wrap:anywhere}"
-	".report{margin:6px 0 2px;color:#59636e}"
+	".report{margin:6px 0 2px;color:#59636e;cursor:pointer}details table{margin-left:14px;width:calc(100% - 14px)}"
 	"svg{display:block;margin:6px 0 14px;background:#fbfcfd;border:1px solid #d0d7de}"
 	"svg text{font:11px system-ui,sans-serif;fill:#1f2328}"
 	".legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}"
@@ -169,16 +169,21 @@ static void html_reports(struct buf *b, const cJSON *reports)
 	const cJSON *rep;
 	cJSON_ArrayForEach(rep, reports)
 	{
-		buf_puts(b, "<p class=\"report\"><b>");
+		/* a report that failed its gate is open; the others fold (no
+		 * script needed: <details>) */
+		const char *st = json_path_string(rep, "status", "unknown");
+		bool failed = strcmp(st, "critical") == 0 || strcmp(st, "unknown") == 0;
+		buf_printf(b, "<details%s><summary class=\"report\"><b>", failed ? " open=\"open\"" : "");
 		html_member(b, rep, "tool", "?");
 		buf_puts(b, "</b> ");
-		html_badge(b, json_path_string(rep, "status", "unknown"));
+		html_badge(b, st);
 		buf_puts(b, " ");
 		html_member(b, rep, "summary", "");
 		if (json_path_bool(rep, "truncated", false))
 			buf_puts(b, " (stored bounded: some checks or their details were not kept)");
-		buf_puts(b, "</p>\n");
+		buf_puts(b, "</summary>\n");
 		html_checks(b, rep);
+		buf_puts(b, "</details>\n");
 	}
 }
 
@@ -350,9 +355,13 @@ static void html_latency(struct buf *b, const cJSON *latency)
 	const cJSON *e;
 	if (!cJSON_GetArraySize(latency))
 		return;
-	buf_puts(b, "<section id=\"latency\">\n<h2>Load test latency against the baseline</h2>\n"
-		    "<p class=\"legend\"><span style=\"background:#8c959f\"></span>baseline"
-		    "<span style=\"background:#0969da\"></span>this deploy</p>\n");
+	bool baseline = false;
+	cJSON_ArrayForEach(e, latency)
+		baseline = baseline || cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "baseline"));
+	buf_printf(b, "<section id=\"latency\">\n<h2>Load test latency%s</h2>\n<p class=\"legend\">%s"
+		      "<span style=\"background:#0969da\"></span>this deploy (ms)</p>\n",
+		   baseline ? " against the baseline" : "",
+		   baseline ? "<span style=\"background:#8c959f\"></span>baseline" : "");
 	cJSON_ArrayForEach(e, latency)
 	{
 		buf_puts(b, "<h3>");
