@@ -210,6 +210,10 @@ chromium_run() {
 	# xmllint reads the escaped message back as the text it was
 	assert_equal "$(xmllint --xpath 'string(//*[local-name()="dt" and .="Why"]/following-sibling::*[1])' report.html)" \
 		"upload retries <b>&\"x\"</b> 'q' ***"
+	# only the report that failed its gate is unfolded (<details>: no script)
+	assert_equal "$(xmllint --xpath 'count(//*[local-name()="details"][@open])' report.html)" 1
+	assert_equal "$(xmllint --xpath 'string(//*[local-name()="details"][@open]//*[local-name()="td"][1])' report.html)" \
+		http.api.status
 	# the latency bars and the metric line are inline SVG
 	[ "$(xmllint --xpath 'count(//*[local-name()="section"][@id="latency"]//*[local-name()="rect"])' report.html)" -ge 8 ]
 	[ "$(xmllint --xpath 'count(//*[local-name()="section"][@id="metrics"]//*[local-name()="circle"])' report.html)" -eq 5 ]
