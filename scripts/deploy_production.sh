@@ -37,8 +37,9 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                          0 to skip)
       --health-timeout D how long the rollback waits for health (default 60s)
   -m, --message TEXT     why, recorded in the journal
-      --dry-run          run the checks of the first two stages, show what would
-                         be deployed; change nothing
+      --dry-run          run the checks of the first two stages, show the plan
+                         (deploy-stage plan: the config's changes, the migration,
+                         the driver's actions); change nothing
   -y, --yes              no confirmation prompt (CI)
       --no-rollback      on failure after apply, leave the release in place
   -v, --verbose          show the tools' diagnostics as they run
@@ -210,6 +211,18 @@ alert() {
 	fi
 }
 
+# show_plan: what the deploy would change (deploy-stage plan: the config
+# against the last good deploy's, the migration from the infrastructure
+# stage's db-check report, the driver's actions), when there is a journal to
+# read: a dry run makes no state directory.
+show_plan() {
+	[[ -z "${SHIPSHAPE_STATE_DIR:-}" || -d "$SHIPSHAPE_STATE_DIR/deploy" ]] || return 0
+	local text
+	text=$(deploy-stage -c "$cfg" plan --release "$release" --format text "$work/infrastructure.jsonl" 2>>"$log") ||
+		{ note plan FAILED "deploy-stage plan: $(tail -n 1 "$log")"; return 0; }
+	say "" "$text" ""
+}
+
 # fail STAGE REASON APPLIED: stops the deploy: rollback when it was applied,
 # otherwise close the deploy as failed; then the alert; then exit.
 fail() {
@@ -307,6 +320,7 @@ fi
 gate "$at" "$r" || fail "$at" "the $at gate failed" 0
 
 if ((dry_run)); then
+	show_plan
 	note application "would run" "the $driver driver for $release"
 	((!e2e)) || note post-deploy "would run" "the end-to-end steps $(deploy-stage -c "$cfg" e2e --dry-run --format json | jq -r '[.steps[].name] | join(", ")')"
 	print_summary "dry run: nothing changed"

@@ -186,6 +186,11 @@ assert_no_secret_shown() {
 	assert_line --regexp '^  infrastructure +would pass +db-check ok, svc-probe ok, alert-send ok, health-watch ok, svc-probe warning$'
 	assert_line --regexp '^  application +would run '
 	assert_line --regexp '^  post-deploy +would run +the end-to-end steps upload, processed'
+	# the plan: what would change, against the last good deploy's config snapshot
+	assert_line "plan: deploy v2 to accessa-api-demo, replacing v1"
+	assert_line --regexp '^config: against deploy [0-9]+ \(v1\): [0-9]+ changed, [0-9]+ added, [0-9]+ removed; secrets: [0-9]+ changed, [1-9][0-9]* unchanged$'
+	assert_line --regexp '^migration: expects [^ ]+: applied \(applied: [^ ]+; from the reports given\)$'
+	assert_line --regexp '^driver: symlink: '
 	[ "$(history | wc -l)" = "$before" ]
 	[ "$(current)" = v1 ]
 	# not even a state directory is made

@@ -167,7 +167,7 @@ deploy_ok() {
 	assert_equal "$(printf '%s\n' "$output" | jq -sr '.[2].finish_message')" "rolled back to v2 by deploy 4"
 	run --separate-stderr ds history --format text
 	assert_line --index 0 --regexp '^REVISION +STARTED \(UTC\) +ACTION +RELEASE +PREVIOUS +RESULT +LIVE +BY +TOOK +STAGES +DESCRIPTION$'
-	assert_line --index 2 --regexp '^2 +.* v2 +v1 +ok +superseded +octocat \(github-actions\) +[0-9]+ms '
+	assert_line --index 2 --regexp '^2 +.* v2 +v1 +ok +superseded +octocat \(github-actions\) +[0-9]+m?s '
 	assert_line --index 3 --regexp '^3 +.* v3 +v2 +failed \(post-deploy\) +superseded '
 	assert_line --index 4 --regexp '^4 +.* rollback +v2 +v3 +ok +live '
 	assert_line --index 5 --regexp '^5 +.* v4 +v2 +failed \(pre-deploy\) +- '
