@@ -21,7 +21,7 @@ usage() {
 usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                             [--schema FILE] [--state-dir DIR] [--baseline REPORT]
                             [--security LIST] [--requests N] [--health-timeout DUR]
-                            [-m MESSAGE] [--dry-run] [--yes] [--no-rollback] [-v]
+                            [-m MESSAGE] [--dry-run] [--yes] [--no-rollback] [-q] [-v]
 
   -c, --config FILE      a YAML config (repeatable: later files merge over earlier)
   -e, --env-file FILE    variables for ${VAR} templates (repeatable)
@@ -42,6 +42,7 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                          the driver's actions); change nothing
   -y, --yes              no confirmation prompt (CI)
       --no-rollback      on failure after apply, leave the release in place
+  -q, --quiet            no progress on the terminal (stdout is the same)
   -v, --verbose          show the tools' diagnostics as they run
   -h, --help             this help
 
@@ -59,10 +60,13 @@ EOF
 }
 
 # die MESSAGE [STATUS]: one line on stderr, then exit (default 64, usage).
-die() { printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-64}"; }
+die() { unshow; printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-64}"; }
+
+# The progress on a terminal (below); nothing until the options are read.
+show() { :; } && unshow() { :; } && stage_done() { :; }
 
 configs=() env_files=() release="" schema="" state_dir="" baseline="" message=""
-security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 verbose=0
+security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 quiet=0 verbose=0
 declare -A value_of=([-r]=release [--release]=release [--schema]=schema [--state-dir]=state_dir
 	[--baseline]=baseline [--security]=security [--requests]=requests [--health-timeout]=health_timeout
 	[-m]=message [--message]=message)
@@ -81,6 +85,7 @@ while (($#)); do
 	--dry-run) dry_run=1 ;;
 	--yes | -y) yes=1 ;;
 	--no-rollback) no_rollback=1 ;;
+	-q | --quiet) quiet=1 ;;
 	-v | --verbose) verbose=1 ;;
 	-h | --help) usage; exit 0 ;;
 	-*) die "unknown option \"$1\" (see --help)" ;;
@@ -98,6 +103,62 @@ done
 [[ -n "$state_dir" ]] && export SHIPSHAPE_STATE_DIR="$state_dir"
 export SHIPSHAPE_DEPLOY_PID=$$ # the deploy lock follows this script's life
 
+# ---- progress: only when stderr is a terminal and not -q (never in a pipe) ----
+# The stage running, its elapsed time and its check, redrawn in place on
+# stderr; after each gate the stage's time and its warnings. Colour unless
+# NO_COLOR or a dumb terminal; ASCII only outside a UTF-8 locale; cut to
+# the terminal's width (stty, else $COLUMNS, else 80). stdout never changes.
+drawn=0 cols=80 eol="" warn_on="" warn_off="" ascii=0 stage_start=$SECONDS ticker=""
+if [[ -t 2 ]] && ((!quiet)); then
+	cols=$(stty size <&2 2>/dev/null | cut -d' ' -f2) || cols=""
+	[[ "$cols" =~ ^[0-9]+$ && "$cols" -gt 0 ]] || cols=${COLUMNS:-80}
+	[[ "$cols" =~ ^[0-9]+$ ]] || cols=80
+	((cols >= 20)) || cols=20
+	if [[ -n "${TERM:-}" && "$TERM" != dumb ]]; then
+		eol=$'\e[K'
+		[[ -n "${NO_COLOR:-}" ]] || warn_on=$'\e[33m' warn_off=$'\e[0m'
+	fi
+	locale_name=${LC_ALL:-${LC_CTYPE:-${LANG:-}}}
+	[[ "${locale_name,,}" == *utf-8* || "${locale_name,,}" == *utf8* ]] || ascii=1
+	# fitted TEXT: TEXT on one line of the terminal (non-ASCII as ? outside UTF-8)
+	fitted() {
+		local t=$1
+		((!ascii)) || t=$(LC_ALL=C tr -c '\040-\176' '?' <<<"$t" | head -c -1)
+		printf '%s' "${t:0:cols-1}"
+	}
+	# show TEXT: the progress line: the stage, its time, TEXT; redrawn each
+	# second by a ticker while the stage's tool runs (it ends with this
+	# script, at the latest after an hour)
+	line() { printf '\r%s%s' "$(fitted "$at $((SECONDS - stage_start))s: $1")" "$eol" >&2 || true; }
+	show() {
+		unshow
+		line "$1" && drawn=1
+		(for ((i = 0; i < 3600; i++)); do sleep 1 && kill -0 $$ 2>/dev/null && line "$1" || exit 0; done) &
+		ticker=$!
+	}
+	unshow() {
+		[[ -z "$ticker" ]] || { kill "$ticker" 2>/dev/null; wait "$ticker" 2>/dev/null || true; ticker=""; }
+		((drawn)) || return 0
+		if [[ -n "$eol" ]]; then printf '\r%s' "$eol" >&2; else printf '\r%*s\r' "$((cols - 1))" '' >&2; fi || true
+		drawn=0
+	}
+	# stage_done REPORTS RC: the stage's time; passed, each warning in its reports
+	stage_done() {
+		local w="" n=0 l
+		unshow
+		((${2:-0})) || w=$(jq -r 'select(.status? != "ok") | .checks[]? | select(.status == "warning") |
+			"\(.name): \(.message)"' "$1" 2>/dev/null | sort -u | head -n 20) || w=""
+		[[ -z "$w" ]] || n=$(grep -c . <<<"$w")
+		l="took $((SECONDS - stage_start))s${w:+, $n warning$( ((n == 1)) || echo s):}"
+		{
+			printf '%s\n' "$(fitted "                  $l")"
+			while IFS= read -r l; do
+				[[ -z "$l" ]] || printf '%s%s%s\n' "$warn_on" "$(fitted "                    warning: $l")" "$warn_off"
+			done <<<"$w"
+		} >&2 || true
+	}
+fi
+
 have() { command -v "$1" >/dev/null 2>&1; }
 for t in cfg-resolve deploy-stage rollback; do have "$t" || die "$t is not installed (make, or put the shipshape tools on PATH)" 3; done
 # accepts TOOL OPTION VALUE: a value used only after apply goes to its tool
@@ -112,7 +173,7 @@ accepts rollback --health-timeout "$health_timeout"
 [[ "$security" == none ]] || ! have svc-probe || accepts svc-probe --security "$security"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-deploy.XXXXXX") && chmod 700 "$work"
-trap 'rm -rf -- "$work"' EXIT
+trap 'unshow; rm -rf -- "$work"' EXIT
 open_deploy="" at="" cfg="$work/config.json" log="$work/tools.log"
 : >"$log"
 # Interrupted (the tools running get the signal too): say what is left open.
@@ -126,7 +187,7 @@ trap 'on_signal 130' INT && trap 'on_signal 143' TERM
 # ---- output: for the operator; it never decides the deploy -------------------
 summary=() started=$(date +%s) out_ok=1
 trap '' PIPE # a reader gone (| head) fails writes, never kills the deploy half way
-say() { printf '%s\n' "$@" 2>/dev/null || out_ok=0; }
+say() { unshow; printf '%s\n' "$@" 2>/dev/null || out_ok=0; }
 # note STAGE RESULT DETAIL: one line of the final summary, printed now too.
 note() { summary+=("$(printf '  %-15s %-9s %s' "$1" "$2" "$3")") && say "${summary[-1]}"; }
 # print_summary RESULT: the closing line; after a failure the stages again.
@@ -147,6 +208,7 @@ check() {
 	local file="$1" name="$2" out rc=0
 	shift 2
 	have "$1" || { verdict "$file" "$name" "$name.installed" warning "$1 is not installed: $name not checked"; return 0; }
+	show "$name"
 	if ((verbose)); then out=$("$@" 2> >(tee -a "$log" >&2)) || rc=$?; else out=$("$@" 2>>"$log") || rc=$?; fi
 	out=$(jq -c 'select(.kind? == "report")' <<<"$out" 2>/dev/null) || out=""
 	[[ -z "$out" ]] || { printf '%s\n' "$out" >>"$file"; return 0; }
@@ -190,6 +252,7 @@ gate() {
 		[.checks[] | select(.data.tool)] | (map(select(.data.fails_gate) | "\(.data.tool): \(.message)") | join("; ")) as $f |
 		if $f != "" then $f else map("\(.data.tool) \(.status)") | join(", ") end end' <<<"$out" 2>/dev/null) || line=""
 	note "$1" "${verb[rc != 0]}" "${line:-deploy-stage gate exited $rc: $(new_stderr "$off")}"
+	stage_done "$2" "$rc"
 	((rc != 0)) || return 0
 	jq -r 'select(.status != "ok") | .checks[]? | select(.status != "ok") |
 		"                            \(.status): \(.name): \(.message)"' "$2" 2>/dev/null | sort -u | head -n 20 || true
@@ -229,6 +292,7 @@ fail() {
 	local status=2 out rc=0
 	((!dry_run)) || { print_summary "dry run: would stop at $1"; exit 2; }
 	if (($3)) && ((!no_rollback)); then
+		at=rollback stage_start=$SECONDS && show "back to the last good release, then its health"
 		out=$(rollback -c "$cfg" --health-timeout "$health_timeout" -m "automatic: $1 failed for $release" 2>>"$log") || rc=$?
 		if ((rc == 0)); then
 			note rollback ok "$(jq -r '"back to \(.to): \(.message)"' <<<"$out" 2>/dev/null)"
@@ -290,7 +354,7 @@ elif ((!dry_run)); then
 	note begin ok "deploy $deploy_id replacing ${live:-nothing}"
 fi
 # stage NAME: the reports of stage NAME go to a file of their own, $r.
-stage() { at=$1 r="$work/$1.jsonl"; : >"$r"; }
+stage() { at=$1 r="$work/$1.jsonl" stage_start=$SECONDS; : >"$r"; }
 
 stage pre-deploy # config policy, database connectivity, services, the baseline
 check "$r" cfg-resolve cfg-resolve -q "${resolve_args[@]}" --check --format json "${configs[@]}"
@@ -327,7 +391,8 @@ if ((dry_run)); then
 	exit 0
 fi
 
-at=application rc=0
+at=application rc=0 stage_start=$SECONDS
+show "the $driver driver"
 out=$(deploy-stage -c "$cfg" apply 2>>"$log") || rc=$?
 if ((rc != 0)); then # the driver may have switched part of the way: roll back
 	note application FAILED "$(jq -r '.message // empty' <<<"$out" 2>/dev/null || tail -n 1 "$log")"
@@ -335,6 +400,7 @@ if ((rc != 0)); then # the driver may have switched part of the way: roll back
 fi
 applied=1
 note application ok "$(jq -r '.message' <<<"$out")"
+stage_done /dev/null 1
 
 stage post-deploy # health (retried while it starts), end to end, performance, security
 check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 500ms --format json

@@ -527,3 +527,46 @@ man_options() {
 	run mandoc -Tlint -W warning "$REPO_ROOT/man/man1/shipshape-deploy.1"
 	assert_success
 }
+
+# on_tty COLS CMD: CMD on a pseudo-terminal of COLS columns (\n kept as \n),
+# stdout to out.txt; what the terminal showed (stderr) in tty.txt.
+on_tty() {
+	status=0
+	timeout 120 script -qfec "stty cols $1 rows 24 -onlcr; $2 >out.txt" /dev/null </dev/null >tty.txt || status=$?
+}
+
+@test "on a terminal: each stage as it runs with its time, a passed stage's warnings named; stdout as in a pipe; none with -q" {
+	export TERM=xterm LC_ALL=C.UTF-8
+	unset NO_COLOR
+	S="$REPO_ROOT/scripts/deploy_production.sh -c $REPO_ROOT/config/local.yaml -c $REPO_ROOT/scripts/demo/demo.yaml"
+	S+=" -e demo.env --requests 5 --security headers --health-timeout 5s --yes"
+	on_tty 100 "$S -r v1 -m tty"
+	assert_equal "$status" 0
+	# the stage, its time and the check it runs, redrawn in place
+	grep -q $'\rpre-deploy [0-9]*s: db-check\e\\[K' tty.txt
+	grep -q $'\rpost-deploy [0-9]*s: svc-probe-performance\e\\[K' tty.txt
+	# each stage's time; infrastructure passed with warnings, each named, in colour
+	run bash -c "tr '\r' '\n' <tty.txt | sed 's/\x1b\[K//g' | grep -c '^                  took [0-9]*s'"
+	[ "$output" -ge 5 ]
+	grep -q $'\e\\[33m                    warning: security.live: no release is live yet' tty.txt
+	grep -q '                    warning: health.api: ' tty.txt
+	# stdout is what a pipe gets: the summary, no \r, no escape
+	grep -qE '^  infrastructure +passed +5 reports; [1-5] with warnings' out.txt
+	grep -q 'shipshape deploy of v1 to accessa-api-demo: OK' out.txt
+	! LC_ALL=C grep -q $'[\r\e]' out.txt
+	! grep -q 'took [0-9]*s' out.txt
+	# NO_COLOR, a C locale, 40 columns: no colour, ASCII only, lines that fit
+	on_tty 40 "NO_COLOR=1 LC_ALL=C $S -r v2"
+	assert_equal "$status" 0
+	grep -q $'\rpre-deploy [0-9]*s: db-check\e\\[K' tty.txt
+	! grep -q $'\e\\[[0-9;]*m' tty.txt
+	[ "$(LC_ALL=C tr -d '\000-\177' <tty.txt | wc -c)" -eq 0 ]
+	run bash -c "tr '\r' '\n' <tty.txt | sed 's/\x1b\[K//g' | awk '{ if (length > m) m = length } END { print m }'"
+	[ "$output" -le 40 ]
+	[ "$output" -ge 30 ]
+	# -q: the terminal gets nothing of it
+	on_tty 100 "$S -q -r v1"
+	assert_equal "$status" 0
+	! LC_ALL=C grep -q $'[\r\e]' tty.txt
+	! grep -q 'took [0-9]*s' tty.txt
+}
