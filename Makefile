@@ -145,6 +145,9 @@ $(FUZZ_BUILD)/libcommon.a: $(LIB_SRC:libcommon/%.c=$(FUZZ_BUILD)/obj/%.o)
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcommon.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_BUILD)/libcommon.a $(SS_LDLIBS)
 
+# A target that builds a tool's own source in (#include) depends on it too.
+$(FUZZ_BUILD)/fuzz_prom: tools/metric-check/prom.c tools/metric-check/prom.h
+
 fuzz-build: $(FUZZ_TARGETS)
 
 fuzz-seeds:

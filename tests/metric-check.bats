@@ -231,6 +231,24 @@ analysis_config() {
 	[[ $(json_get .checks[0].message) == "up: Prometheus did not answer"* ]]
 }
 
+@test "many metrics in one run are queried at once: 40 hanging queries end together within -t" {
+	local i metrics='' start=$SECONDS
+	for ((i = 0; i < 40; i++)); do
+		metrics+="    - {name: m$i, query: up}"$'\n'
+	done
+	analysis_config c.yaml "$metrics"
+	sed -i "s|^    url: .*|    url: http://127.0.0.1:$SILENT_PORT|" c.yaml
+	run --separate-stderr metric-check -c c.yaml --format json -t 1s
+	assert_equal "$status" 3
+	assert_equal "$(json_get '[.checks[] | select(.status == "unknown")] | length')" 40
+	((SECONDS - start <= 4)) || fail "40 queries took $((SECONDS - start)) s with -t 1s: not at once"
+	# and on the real Prometheus, every answer judged
+	sed -i "s|^    url: .*|    url: $PROM_URL|; s|query: up}|query: 'sum(up)', warning: '1:'}|" c.yaml
+	run --separate-stderr metric-check -c c.yaml --format json -t 5s
+	assert_equal "$status" 0
+	assert_equal "$(json_get '[.checks[] | select(.status == "ok")] | length')" 40
+}
+
 @test "a bad config: exit 65, one line naming the file and the key" {
 	analysis_config c.yaml '    - name: a
       query: up
@@ -246,6 +264,14 @@ analysis_config() {
 	assert_equal "$status" 65
 	[[ $stderr == *"c.yaml:7:7: analysis.metrics[0].query: required, but missing"* ]]
 	[[ $stderr == *'c.yaml:8:16: analysis.metrics[0].no_data: "maybe" is not one of ok, warning, critical, unknown, inconclusive'* ]]
+	# a comparison is of one value with one
+	analysis_config c.yaml '    - name: a
+      query: x{release="{{release}}"}
+      per_series: true
+      compare: previous_release'
+	run --separate-stderr metric-check -c c.yaml -t 2s --release v2 --previous-release v1
+	assert_equal "$status" 65
+	assert_equal "$stderr" 'metric-check: c.yaml:10:16: analysis.metrics[0].compare: metric "a": a comparison is of one value with one: not with per_series'
 	# no analysis section at all
 	printf 'environment: production\n' >none.yaml
 	run --separate-stderr metric-check -c none.yaml -t 2s

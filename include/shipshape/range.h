@@ -34,6 +34,11 @@ const char *range_format(const struct range *r, char *buf, size_t size);
  * "not a number (the warning range is 10:20)". which names the range. */
 const char *range_explain(const struct range *r, const char *which, double value, char *buf, size_t size);
 
+/* A range as a perfdata threshold, which is one number there
+ * (check_add_perf()): the upper bound of a plain range, else none (NAN);
+ * has says whether the range is set at all. */
+double range_perf_threshold(const struct range *r, bool has);
+
 /* A warning and a critical range, either possibly absent. */
 struct thresholds {
 	struct range warning, critical;

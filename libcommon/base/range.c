@@ -94,6 +94,11 @@ const char *range_explain(const struct range *r, const char *which, double value
 	return buf;
 }
 
+double range_perf_threshold(const struct range *r, bool has)
+{
+	return has && !r->inside && !isinf(r->end) ? r->end : NAN;
+}
+
 enum status thresholds_status(const struct thresholds *t, double value)
 {
 	if (t->has_critical && range_alerts(&t->critical, value))

@@ -1316,13 +1316,6 @@ static void query_failed(struct ctx *x, const char *name, cJSON *d, const PGresu
 	free(err);
 }
 
-/* A range as a perfdata threshold, which is a number here: the upper bound
- * of a plain range, else none (NAN). */
-static double perf_threshold(const struct range *r, bool has)
-{
-	return has && !r->inside && !isinf(r->end) ? r->end : NAN;
-}
-
 /* A custom query's value judged against its ranges. */
 static void query_judge(struct ctx *x, const struct custom_query *q, const char *name, cJSON *d,
 			const PGresult *res, int64_t ms)
@@ -1344,8 +1337,8 @@ static void query_judge(struct ctx *x, const struct custom_query *q, const char 
 	else
 		chk = report_add_check(x->r, name, st, ms, d, "%s = %g, %s", q->name, v,
 				       range_explain(hit, which, v, buf, sizeof buf));
-	check_add_perf(chk, q->name, v, "", perf_threshold(&q->limits.warning, q->limits.has_warning),
-		       perf_threshold(&q->limits.critical, q->limits.has_critical));
+	check_add_perf(chk, q->name, v, "", range_perf_threshold(&q->limits.warning, q->limits.has_warning),
+		       range_perf_threshold(&q->limits.critical, q->limits.has_critical));
 }
 
 /* One custom query, after the savepoint and alone; it stops the run when it

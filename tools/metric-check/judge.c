@@ -175,13 +175,6 @@ static void verdict_text(struct buf *b, const struct judged *j, const struct thr
 	buf_printf(b, ": %s", range_explain(crit ? &t->critical : &t->warning, which, j->point->v, buf, sizeof buf));
 }
 
-/* A range as a perfdata threshold, which is a number there: the upper
- * bound of a plain range, else none (NAN). */
-static double perf_threshold(const struct range *r, bool has)
-{
-	return has && !r->inside && !isinf(r->end) ? r->end : NAN;
-}
-
 static void add_perf(cJSON *chk, const struct metric *m, const struct judged *js, size_t n, bool labelled)
 {
 	for (size_t i = 0, k = 0; i < n && k < PERF_SERIES; i++) {
@@ -195,8 +188,9 @@ static void add_perf(cJSON *chk, const struct metric *m, const struct judged *js
 			if (strcmp(l->string, "__name__") != 0)
 				buf_printf(&label, "_%s", l->valuestring);
 		}
-		check_add_perf(chk, label.data, js[i].point->v, "", perf_threshold(&m->limits.warning, m->limits.has_warning),
-			       perf_threshold(&m->limits.critical, m->limits.has_critical));
+		check_add_perf(chk, label.data, js[i].point->v, "",
+			       range_perf_threshold(&m->limits.warning, m->limits.has_warning),
+			       range_perf_threshold(&m->limits.critical, m->limits.has_critical));
 		buf_free(&label);
 		k++;
 	}

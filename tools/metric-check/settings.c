@@ -160,6 +160,11 @@ static void load_compare(struct metric *m, struct config *c, const char *base)
 		config_error(c, path, "metric \"%s\": comparing with the previous release needs {{release}} in "
 			     "the query", m->name);
 	}
+	if (m->compare && m->per_series) {
+		snprintf(path, sizeof path, "%s.compare", base);
+		config_error(c, path, "metric \"%s\": a comparison is of one value with one: not with per_series",
+			     m->name);
+	}
 	if (!m->compare && (m->ratio.has_warning || m->ratio.has_critical)) {
 		snprintf(path, sizeof path, "%s.ratio_warning", base);
 		config_error(c, path, "metric \"%s\": a ratio range needs compare: previous_release", m->name);

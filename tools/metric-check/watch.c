@@ -21,15 +21,22 @@ struct tally {
 	cJSON *metrics;                /* {name: {ok: n, warning: n, ...}} */
 };
 
-/* Prints a report: a JSON line with extra members, or text. */
-static bool print_report(const struct settings *s, struct report *r, const char *key, cJSON *value)
+/* Prints a round's report (round 1, 2, ...) or the verdict (round 0): a
+ * JSON line with a "round" or "verdict" member, or a table under a title. */
+static bool print_report(const struct settings *s, struct report *r, long round)
 {
 	if (s->format == FORMAT_TEXT) {
-		cJSON_Delete(value);
+		if (round)
+			printf("round %ld\n", round);
+		else
+			puts("verdict");
 		return report_print(r, FORMAT_TEXT, stdout) == 0 && stream_flush("the report", NULL);
 	}
 	cJSON *doc = report_to_json(r);
-	cJSON_AddItemToObject(doc, key, value);
+	if (round)
+		cJSON_AddNumberToObject(doc, "round", (double)round);
+	else
+		cJSON_AddTrueToObject(doc, "verdict");
 	int rc = json_print_line(stdout, doc);
 	cJSON_Delete(doc);
 	return rc == 0 && stream_flush("the report", NULL);
@@ -144,7 +151,7 @@ static int print_verdict(const struct settings *s, struct tally *t)
 	report_add_check(r, "metric.bake", st, 0, d, "%s", b.data);
 	report_set_summary(r, "bake: %s", b.data);
 	int status = (int)report_status(r);
-	if (!print_report(s, r, "verdict", cJSON_CreateTrue()))
+	if (!print_report(s, r, 0))
 		status = EXIT_UNKNOWN;
 	report_free(r);
 	buf_free(&b);
@@ -165,7 +172,7 @@ static bool one_round(const struct settings *s, struct rest_client *c, struct ta
 		return false;
 	}
 	tally_round(t, r);
-	if (!print_report(s, r, "round", cJSON_CreateNumber((double)t->rounds)))
+	if (!print_report(s, r, t->rounds))
 		t->stopped = "output";
 	else if (t->by_status[STATUS_CRITICAL] >= s->failure_limit)
 		t->stopped = "failure_limit";
