@@ -92,6 +92,28 @@ static void test_thresholds(void **state)
 	assert_int_equal(thresholds_status(&t, 25), STATUS_CRITICAL);
 }
 
+/* A range as one perfdata number: the upper bound of a plain range. */
+static void test_range_perf_threshold(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *range;
+		double want; /* NAN: none */
+	} perf_cases[] = {
+		{"10", 10}, {"~:0.5", 0.5}, {"5:20", 20}, {"10:", NAN}, {"@10:20", NAN},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(perf_cases); i++) {
+		struct range r;
+		assert_int_equal(range_parse(perf_cases[i].range, &r), 0);
+		double got = range_perf_threshold(&r, true);
+		if (isnan(perf_cases[i].want))
+			assert_true(isnan(got));
+		else
+			assert_true(got == perf_cases[i].want);
+		assert_true(isnan(range_perf_threshold(&r, false)));
+	}
+}
+
 /* Why a value alerts, as a message says it: an "@" range alerts inside. */
 static void test_range_explain(void **state)
 {
@@ -126,6 +148,7 @@ int main(void)
 		cmocka_unit_test(test_range_nan_alerts),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test(test_range_explain),
+		cmocka_unit_test(test_range_perf_threshold),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
