@@ -22,6 +22,11 @@
 #   start_smtp [--dir DIR]                          SMTP_PORT SMTP_MAILBOX (a Maildir)
 #                                                   and smtp_message_count
 #   start_alertmanager [--config FILE] [--dir DIR]  AM_PORT AM_URL AM_DIR
+#   start_prometheus --scrape FILE [--dir DIR]      PROM_PORT PROM_URL PROM_DIR PROM_PID
+#                      (FILE: the scrape_configs list, YAML; scraped every 1s)
+#                      and prom_query PROMQL (the API's answer), prom_series_count PROMQL
+#   start_node_exporter --textfile-dir DIR [--dir DIR]
+#                      NODE_EXPORTER_PORT NODE_EXPORTER_URL (only the textfile collector)
 #   free_port, wait_for_port PORT [SECONDS]
 #
 # PGTEST_PASSWORD may be set before start_postgres; otherwise a random one is
@@ -33,6 +38,8 @@ SVC_PG_BIN=/usr/lib/postgresql/15/bin
 SVC_NGINX=/usr/sbin/nginx
 SVC_PYTHON=/usr/bin/python3
 SVC_ALERTMANAGER=/usr/bin/prometheus-alertmanager
+SVC_PROMETHEUS=/usr/bin/prometheus
+SVC_NODE_EXPORTER=/usr/bin/prometheus-node-exporter
 SVC_READY_SECONDS=${SVC_READY_SECONDS:-20}
 
 svc_faultsrv_bin() {
@@ -791,8 +798,122 @@ stop_alertmanager() {
 	return 0
 }
 
+# start_prometheus --scrape FILE: Debian's Prometheus scraping the targets of
+# FILE (a YAML list of scrape_configs) every second; ready when its API answers.
+start_prometheus() {
+	local base dir scrape="" attempt started=0
+	svc_parse_dir "$@" || return 1
+	set -- "${SVC_REST[@]}"
+	while (($#)); do
+		case "$1" in
+		--scrape) scrape="${2:?--scrape FILE}"; shift ;;
+		*) svc_fail "start_prometheus: unknown option $1"; return 1 ;;
+		esac
+		shift
+	done
+	[[ -r "$scrape" ]] || { svc_fail "start_prometheus: --scrape FILE is required"; return 1; }
+	stop_prometheus
+	base=$(svc_base_dir "$SVC_DIR_ARG") || return 1
+	dir=$(mktemp -d "$base/prometheus.XXXXXX") || return 1
+	export PROM_DIR="$dir"
+	{
+		printf 'global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n'
+		printf 'scrape_configs:\n'
+		sed 's/^/  /' "$scrape"
+	} >"$dir/prometheus.yml" || return 1
+	mkdir -p "$dir/data"
+	for attempt in 1 2 3; do
+		PROM_PORT=$(free_port) || return 1
+		export PROM_PORT PROM_URL="http://127.0.0.1:$PROM_PORT"
+		svc_spawn "$dir/prometheus.log" "$SVC_PROMETHEUS" --config.file="$dir/prometheus.yml" \
+			--storage.tsdb.path="$dir/data" --web.listen-address="127.0.0.1:$PROM_PORT" --log.level=warn
+		export PROM_PID=$SVC_PID
+		if svc_wait "$SVC_READY_SECONDS" svc_prom_ready; then
+			started=1
+			break
+		fi
+		stop_prometheus
+		grep -q 'address already in use' "$dir/prometheus.log" || break
+	done
+	if ((!started)); then
+		svc_fail "Prometheus did not become ready"
+		svc_log_tail "$dir/prometheus.log"
+		return 1
+	fi
+}
+
+svc_prom_ready() {
+	svc_alive "$PROM_PID" && curl -sf --max-time 1 -o /dev/null "$PROM_URL/-/ready"
+}
+
+# prom_query PROMQL: Prometheus's answer to an instant query, straight from its API.
+prom_query() {
+	curl -sf --max-time 2 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"
+}
+
+# prom_series_count PROMQL: how many series the query returns now.
+prom_series_count() {
+	prom_query "$1" | jq '.data.result | length'
+}
+
+stop_prometheus() {
+	svc_stop_pid "${PROM_PID:-}"
+	unset PROM_PID
+	return 0
+}
+
+# start_node_exporter --textfile-dir DIR: node_exporter with the textfile
+# collector alone (what production runs beside health-watch --metrics-file).
+start_node_exporter() {
+	local base dir textfile="" attempt started=0
+	svc_parse_dir "$@" || return 1
+	set -- "${SVC_REST[@]}"
+	while (($#)); do
+		case "$1" in
+		--textfile-dir) textfile="${2:?--textfile-dir DIR}"; shift ;;
+		*) svc_fail "start_node_exporter: unknown option $1"; return 1 ;;
+		esac
+		shift
+	done
+	[[ -d "$textfile" ]] || { svc_fail "start_node_exporter: --textfile-dir DIR is required"; return 1; }
+	stop_node_exporter
+	base=$(svc_base_dir "$SVC_DIR_ARG") || return 1
+	dir=$(mktemp -d "$base/node-exporter.XXXXXX") || return 1
+	for attempt in 1 2 3; do
+		NODE_EXPORTER_PORT=$(free_port) || return 1
+		export NODE_EXPORTER_PORT NODE_EXPORTER_URL="http://127.0.0.1:$NODE_EXPORTER_PORT"
+		svc_spawn "$dir/node-exporter.log" "$SVC_NODE_EXPORTER" --collector.disable-defaults \
+			--collector.textfile --collector.textfile.directory="$textfile" \
+			--web.listen-address="127.0.0.1:$NODE_EXPORTER_PORT"
+		export NODE_EXPORTER_PID=$SVC_PID
+		if svc_wait "$SVC_READY_SECONDS" svc_node_exporter_ready; then
+			started=1
+			break
+		fi
+		stop_node_exporter
+		grep -q 'address already in use' "$dir/node-exporter.log" || break
+	done
+	if ((!started)); then
+		svc_fail "node_exporter did not become ready"
+		svc_log_tail "$dir/node-exporter.log"
+		return 1
+	fi
+}
+
+svc_node_exporter_ready() {
+	svc_alive "$NODE_EXPORTER_PID" && curl -sf --max-time 1 -o /dev/null "$NODE_EXPORTER_URL/metrics"
+}
+
+stop_node_exporter() {
+	svc_stop_pid "${NODE_EXPORTER_PID:-}"
+	unset NODE_EXPORTER_PID
+	return 0
+}
+
 # stop_all_services: everything this file started (for teardown_file).
 stop_all_services() {
+	stop_node_exporter
+	stop_prometheus
 	stop_alertmanager
 	stop_smtp
 	stop_nginx
