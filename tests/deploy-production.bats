@@ -310,7 +310,7 @@ assert_no_secret_shown() {
 
 @test "a healthy release whose pipeline fails end to end (deploy.e2e) is rolled back" {
 	[ "$(current)" = v2 ]
-	run --separate-stderr deploy -r v4 --yes
+	run --separate-stderr deploy -r v5 --yes
 	assert_equal "$status" 2
 	assert_line --regexp '^  application +ok '
 	assert_line --regexp '^  post-deploy +FAILED '
@@ -322,7 +322,7 @@ assert_no_secret_shown() {
 	assert_line --regexp '^  rollback +ok +back to v2'
 	[ "$(current)" = v2 ]
 	run alerts
-	assert_output --partial "deploy of v4 to accessa-api-demo failed at post-deploy"
+	assert_output --partial "deploy of v5 to accessa-api-demo failed at post-deploy"
 	# the post-deploy gate recorded the end-to-end report: the upload passed, processing failed
 	j=$(ls "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/"*.jsonl | tail -n 2 | head -n 1)
 	run jq -r 'select(.type == "report" and .stage == "post-deploy") | .report.checks[] |
@@ -341,12 +341,12 @@ assert_no_secret_shown() {
 }
 
 @test "--no-rollback leaves a failed release in place, still alerts" {
-	run --separate-stderr deploy -r v4 --yes --no-rollback
+	run --separate-stderr deploy -r v5 --yes --no-rollback
 	assert_equal "$status" 2
 	assert_line --regexp '^  rollback +skipped '
-	[ "$(current)" = v4 ]
+	[ "$(current)" = v5 ]
 	run history
-	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result)"')" "v4 failed"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result)"')" "v5 failed"
 	rollback -c <(cfg-resolve -e demo.env "$REPO_ROOT/config/local.yaml" "$REPO_ROOT/scripts/demo/demo.yaml") >/dev/null
 	[ "$(current)" = v2 ]
 }
