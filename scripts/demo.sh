@@ -12,7 +12,11 @@
 # when root) with the upload_pipeline schema and RLS; nginx serving the stub
 # app's current release and stand-ins for Supabase (its REST and storage
 # APIs: the bucket list comes from scripts/demo/stubs), LlamaParse and OpenAI;
-# the project's fault server recording webhook posts (the Slack channel).
+# the project's fault server recording webhook posts (the Slack channel);
+# Prometheus scraping every second the current release's /metrics (its
+# metrics.prom, whose counters nginx computes from the clock) and
+# node_exporter's textfile collector; scripts/demo/bake.yaml points the
+# analysis (metric-check) at it.
 # Writes the deploy report of the failed deploy (deploy-stage report, HTML)
 # to DEMO_REPORT (default build/demo-deploy-report.html: it outlives the
 # temporary directory) and prints its path.
@@ -27,7 +31,7 @@ export SHIPSHAPE_BUILD="$BUILD"
 export PATH="$BUILD:$PATH"
 demo_started=$(date +%s)
 
-for t in cfg-resolve deploy-stage rollback helpers/faultsrv; do
+for t in cfg-resolve deploy-stage rollback metric-check helpers/faultsrv; do
 	[[ -x "$BUILD/$t" ]] || { echo "demo: $BUILD/$t is not built (run make)" >&2; exit 1; }
 done
 
@@ -85,6 +89,20 @@ echo "  nginx $NGINX_URL: the API (the current release) and the external service
 start_faultsrv --dir "$DEMO_DIR"
 echo "  webhook receiver $FAULT_URL/record/slack"
 
+# Prometheus scrapes, every second, the current release's /metrics (its
+# metrics.prom through nginx) and node_exporter (its textfile collector, on
+# a directory of Prometheus text files: empty here).
+mkdir -p "$DEMO_DIR/textfile"
+start_node_exporter --textfile-dir "$DEMO_DIR/textfile" --dir "$DEMO_DIR"
+cat >"$DEMO_DIR/scrape.yaml" <<EOF
+- job_name: accessa-api-demo
+  static_configs: [{targets: ["127.0.0.1:$NGINX_PORT"]}]
+- job_name: node
+  static_configs: [{targets: ["127.0.0.1:$NODE_EXPORTER_PORT"]}]
+EOF
+start_prometheus --scrape "$DEMO_DIR/scrape.yaml" --dir "$DEMO_DIR"
+echo "  Prometheus $PROM_URL scraping $NGINX_URL/metrics (the current release) and node_exporter $NODE_EXPORTER_URL every 1s"
+
 # Secrets and addresses through an env file (0600), never through argv.
 umask 077
 cat >"$DEMO_DIR/demo.env" <<EOF
@@ -94,14 +112,34 @@ SUPABASE_URL=$NGINX_URL/supabase
 LLAMAPARSE_API_URL=$NGINX_URL/llamaparse
 OPENAI_API_URL=$NGINX_URL/openai/v1
 SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
+PROMETHEUS_URL=$PROM_URL
 EOF
 umask 022
 export SHIPSHAPE_STATE_DIR="$DEMO_DIR/state"
 
+# bake.yaml: the bake stage's analysis on the demo's Prometheus.
 deploy() {
 	"$repo/scripts/deploy_production.sh" -c "$repo/config/local.yaml" -c "$repo/scripts/demo/demo.yaml" \
-		-e "$DEMO_DIR/demo.env" --yes --requests 20 --security headers --health-timeout 10s "$@"
+		-c "$repo/scripts/demo/bake.yaml" -e "$DEMO_DIR/demo.env" \
+		--yes --requests 20 --security headers --health-timeout 10s "$@"
 }
+# metric-check by hand reads the resolved config (its secrets redacted).
+cfg-resolve -q -e "$DEMO_DIR/demo.env" "$repo/config/local.yaml" "$repo/scripts/demo/demo.yaml" \
+	"$repo/scripts/demo/bake.yaml" >"$DEMO_DIR/config.json"
+# release_metrics_ok RELEASE: metric-check passes the release's metrics, once
+# Prometheus has two scrapes of them (at most 10s).
+release_metrics_ok() {
+	local i rc
+	for ((i = 0; i < 20; i++)); do
+		rc=0
+		metric-check -c "$DEMO_DIR/config.json" --release "$1" >"$DEMO_DIR/metric-check.$1.json" || rc=$?
+		((rc == 3)) || break
+		sleep 0.5
+	done
+	return "$rc"
+}
+# metric_messages RELEASE: what the last metric-check of the release said.
+metric_messages() { jq -r '.checks[] | "        " + .message' "$DEMO_DIR/metric-check.$1.json" | cut -c1-300; }
 current_release() { basename "$(readlink "$DEMO_CURRENT")"; }
 history_json() {
 	deploy-stage --service accessa-api-demo history --format json
@@ -130,6 +168,9 @@ expect "its infrastructure stage checked storage, the alert channels (dry run), 
 		(index(\"http.supabase-storage.status\") != null) and (index(\"alert-send.channels\") != null) and
 		(index(\"health.api\") != null) and (index(\"security.headers.frame_options\") != null)" \
 		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
+
+expect "Prometheus scrapes v2's metrics and metric-check passes them (its 5xx ratio is 0.1%)" release_metrics_ok v2
+metric_messages v2
 
 step "v3: its /health fails — post-deploy fails, rollback to v2, alert"
 rc=0
