@@ -144,6 +144,17 @@ current_release() { basename "$(readlink "$DEMO_CURRENT")"; }
 history_json() {
 	deploy-stage --service accessa-api-demo history --format json
 }
+# history_has JQ: the history (an array of its records) satisfies JQ.
+history_has() { history_json | jq -se "$1" >/dev/null; }
+# deploy_number RELEASE: the last deploy of RELEASE in the history.
+deploy_number() { history_json | jq -s --arg r "$1" 'map(select(.release == $r and .action == "deploy")) | last | .deploy'; }
+# journal_has DEPLOY JQ: the deploy's journal (an array of its records) satisfies JQ.
+journal_has() {
+	jq -se "$2" "$(printf '%s/deploy/accessa-api-demo/%06d.jsonl' "$SHIPSHAPE_STATE_DIR" "$1")" >/dev/null
+}
+# alert_names RELEASE: an alert received by the webhook receiver names RELEASE.
+alert_names() { [[ -s "$alerts" ]] && jq -se --arg r "$1" 'any(.[]; (.body // "") | test($r))' "$alerts" >/dev/null; }
+alerts="$FAULT_RECORD_DIR/slack.jsonl"
 
 step "v1: the release in production before the demo"
 rc=0
@@ -157,17 +168,16 @@ expect "deploy_production.sh exits 0 (exit $rc)" test "$rc" -eq 0
 expect "current -> v2" test "$(current_release)" = v2
 expect "GET /health answers 200 with v2" \
 	bash -c '[[ "$(curl -fsS "$0/health" | jq -r .release)" = v2 ]]' "$NGINX_URL"
+v2_deploy=$(deploy_number v2)
 expect "its post-deploy stage ran the end-to-end pipeline: a document uploaded, then processed" \
-	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"post-deploy\") | .report.checks[] |
-		select(.name | startswith(\"e2e.\")) | .name + \" \" + .status] == [\"e2e.upload ok\", \"e2e.processed ok\"]" \
-		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
+	journal_has "$v2_deploy" '[.[] | select(.type == "report" and .stage == "post-deploy") | .report.checks[] |
+		select(.name | startswith("e2e.")) | .name + " " + .status] == ["e2e.upload ok", "e2e.processed ok"]'
 
 expect "its infrastructure stage checked storage, the alert channels (dry run), health-watch and v1's security headers" \
-	bash -c 'jq -se "[.[] | select(.type == \"report\" and .stage == \"infrastructure\") | .report.checks[] |
-		select(.status != \"critical\" and .status != \"unknown\") | .name] |
-		(index(\"http.supabase-storage.status\") != null) and (index(\"alert-send.channels\") != null) and
-		(index(\"health.api\") != null) and (index(\"security.headers.frame_options\") != null)" \
-		"$0" >/dev/null' "$SHIPSHAPE_STATE_DIR/deploy/accessa-api-demo/000002.jsonl"
+	journal_has "$v2_deploy" '[.[] | select(.type == "report" and .stage == "infrastructure") | .report.checks[] |
+		select(.status != "critical" and .status != "unknown") | .name] |
+		(index("http.supabase-storage.status") != null) and (index("alert-send.channels") != null) and
+		(index("health.api") != null) and (index("security.headers.frame_options") != null)'
 
 expect "Prometheus scrapes v2's metrics and metric-check passes them (its 5xx ratio is 0.1%)" release_metrics_ok v2
 metric_messages v2
@@ -178,19 +188,16 @@ deploy -r v3 -m "new parser" || rc=$?
 expect "deploy_production.sh exits non-zero (exit $rc)" test "$rc" -ne 0
 expect "current -> v2 again" test "$(current_release)" = v2
 expect "the journal shows v3 failed and a rollback to v2 finished ok" \
-	bash -c 'h=$(deploy-stage --service accessa-api-demo history --format json) &&
-		jq -se "any(.[]; .release == \"v3\" and .result == \"failed\") and
-			(last | .action == \"rollback\" and .release == \"v2\" and .result == \"ok\")" <<<"$h" >/dev/null'
-alerts="$FAULT_RECORD_DIR/slack.jsonl"
-expect "the alert arrived at the webhook receiver" \
-	bash -c '[[ -s "$0" ]] && jq -se "any(.[]; (.body // \"\") | test(\"v3\"))" "$0" >/dev/null' "$alerts"
+	history_has 'any(.[]; .release == "v3" and .result == "failed") and
+		(last | .action == "rollback" and .release == "v2" and .result == "ok")'
+expect "the alert naming v3 arrived at the webhook receiver" alert_names v3
 
 step "history"
 deploy-stage --service accessa-api-demo history --format text
 
 step "the deploy report of v3"
 report=${DEMO_REPORT:-$BUILD/demo-deploy-report.html}
-v3_deploy=$(history_json | jq -s 'map(select(.release == "v3" and .action == "deploy")) | last | .deploy')
+v3_deploy=$(deploy_number v3)
 expect "deploy-stage report $v3_deploy writes $report" \
 	deploy-stage --service accessa-api-demo report "$v3_deploy" -o "$report"
 [[ -s "$report" ]] && echo "  $(wc -c <"$report") bytes: open file://$report in a browser"
