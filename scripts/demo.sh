@@ -75,10 +75,6 @@ expect() { # expect DESCRIPTION CMD...
 }
 
 step "environment in $DEMO_DIR"
-start_postgres --dir "$DEMO_DIR"
-pg_superuser_psql -q -f "$repo/scripts/demo/schema.sql" >"$DEMO_DIR/schema.log"
-echo "  PostgreSQL 127.0.0.1:$PGTEST_PORT, database appdb, schema upload_pipeline with RLS"
-
 mkdir -p "$DEMO_DIR/nginx"
 cp -R "$repo/scripts/demo/releases" "$DEMO_DIR/nginx/releases"
 cp -R "$repo/scripts/demo/stubs" "$DEMO_DIR/nginx/stubs"
@@ -86,12 +82,11 @@ export DEMO_RELEASES_DIR="$DEMO_DIR/nginx/releases" DEMO_CURRENT="$DEMO_DIR/ngin
 start_nginx "$repo/scripts/demo/nginx.conf" --dir "$DEMO_DIR/nginx"
 echo "  nginx $NGINX_URL: the API (the current release) and the external services' stand-ins"
 
-start_faultsrv --dir "$DEMO_DIR"
-echo "  webhook receiver $FAULT_URL/record/slack"
-
 # Prometheus scrapes, every second, the current release's /metrics (its
 # metrics.prom through nginx) and node_exporter (its textfile collector, on
-# a directory of Prometheus text files: empty here).
+# a directory of Prometheus text files: empty here). It starts first: its
+# first scrape comes some 5s after it is ready (service discovery hands it
+# the targets then), and the other services start meanwhile.
 mkdir -p "$DEMO_DIR/textfile"
 start_node_exporter --textfile-dir "$DEMO_DIR/textfile" --dir "$DEMO_DIR"
 cat >"$DEMO_DIR/scrape.yaml" <<EOF
@@ -101,6 +96,21 @@ cat >"$DEMO_DIR/scrape.yaml" <<EOF
   static_configs: [{targets: ["127.0.0.1:$NODE_EXPORTER_PORT"]}]
 EOF
 start_prometheus --scrape "$DEMO_DIR/scrape.yaml" --dir "$DEMO_DIR"
+
+start_postgres --dir "$DEMO_DIR"
+pg_superuser_psql -q -f "$repo/scripts/demo/schema.sql" >"$DEMO_DIR/schema.log"
+echo "  PostgreSQL 127.0.0.1:$PGTEST_PORT, database appdb, schema upload_pipeline with RLS"
+
+start_faultsrv --dir "$DEMO_DIR"
+echo "  webhook receiver $FAULT_URL/record/slack"
+
+# Before the first deploy, Prometheus scrapes both targets (at most 15s), so
+# that a release's bake finds its metrics from its first seconds on.
+for ((i = 0; i < 30; i++)); do
+	[[ "$(prom_series_count 'up{job=~"accessa-api-demo|node"}' 2>/dev/null)" = 2 ]] && break
+	sleep 0.5
+done
+((i < 30)) || { echo "demo: Prometheus $PROM_URL has not scraped its targets in 15s" >&2; exit 1; }
 echo "  Prometheus $PROM_URL scraping $NGINX_URL/metrics (the current release) and node_exporter $NODE_EXPORTER_URL every 1s"
 
 # Secrets and addresses through an env file (0600), never through argv.
