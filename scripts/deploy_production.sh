@@ -21,7 +21,8 @@ usage() {
 usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                             [--schema FILE] [--state-dir DIR] [--baseline REPORT]
                             [--security LIST] [--requests N] [--health-timeout DUR]
-                            [-m MESSAGE] [--dry-run] [--yes] [--no-rollback] [-q] [-v]
+                            [--bake DUR] [-m MESSAGE] [--dry-run] [--yes] [--no-rollback]
+                            [-q] [-v]
 
   -c, --config FILE      a YAML config (repeatable: later files merge over earlier)
   -e, --env-file FILE    variables for ${VAR} templates (repeatable)
@@ -36,6 +37,8 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
       --requests N       requests of the post-deploy performance probe (default 50;
                          0 to skip)
       --health-timeout D how long the rollback waits for health (default 60s)
+      --bake DUR         how long the release bakes after post-deploy (default
+                         the config's deploy.bake.duration; 0: no bake)
   -m, --message TEXT     why, recorded in the journal
       --dry-run          run the checks of the first two stages, show the plan
                          (deploy-stage plan: the config's changes, the migration,
@@ -65,16 +68,16 @@ die() { unshow; printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-64}"; }
 # The progress on a terminal (below); nothing until the options are read.
 show() { :; } && unshow() { :; } && stage_done() { :; }
 
-configs=() env_files=() release="" schema="" state_dir="" baseline="" message=""
+configs=() env_files=() release="" schema="" state_dir="" baseline="" message="" bake=""
 security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 quiet=0 verbose=0
 declare -A value_of=([-r]=release [--release]=release [--schema]=schema [--state-dir]=state_dir
 	[--baseline]=baseline [--security]=security [--requests]=requests [--health-timeout]=health_timeout
-	[-m]=message [--message]=message)
+	[--bake]=bake [-m]=message [--message]=message)
 while (($#)); do
 	[[ "$1" == --*=* ]] && set -- "${1%%=*}" "${1#*=}" "${@:2}" # --name=value is --name value
 	case "$1" in
 	-c | --config | -e | --env-file | -r | --release | --schema | --state-dir | --baseline | \
-		--security | --requests | --health-timeout | -m | --message)
+		--security | --requests | --health-timeout | --bake | -m | --message)
 		(($# >= 2)) && [[ -n "$2" ]] || die "option $1 needs a value (see --help)"
 		case "$1" in
 		-c | --config) configs+=("$2") ;;
@@ -96,6 +99,8 @@ done
 ((${#configs[@]})) || die "no config given (-c FILE; see --help)"
 [[ -n "$release" ]] || die "no release given (-r ID; see --help)"
 [[ "$requests" =~ ^[0-9]+$ ]] || die "invalid --requests \"$requests\" (expected a number)"
+# a duration as the tools take one: 0, or numbers with units (10m, 1h30m, 500ms)
+[[ -z "$bake" || "$bake" =~ ^(0|([0-9]+(ms|s|m|h|d))+)$ ]] || die "invalid --bake \"$bake\" (expected a duration: 0, 30s, 10m, 1h)"
 [[ -z "$baseline" || -r "$baseline" ]] || die "--baseline $baseline: not a readable file"
 for s in "$script_dir/../config/schema.yaml" "$script_dir/../share/shipshape/config/schema.yaml"; do
 	[[ -z "$schema" && -r "$s" ]] && schema="$s"
@@ -274,6 +279,55 @@ alert() {
 	fi
 }
 
+# bake REPORTS: the release bakes (deploy.bake, --bake over its duration):
+# metric-check --bake's rounds and verdict on Prometheus (the gate judges
+# the verdict and journals every round) while health-watch probes the
+# targets; a target going down stops the rounds and fails the stage. No
+# bake configured is a warning: the release is judged by post-deploy alone.
+bake() {
+	local file=$1 hw_out="$work/bake-health.jsonl" mc_out="$work/bake-metrics.jsonl" hw mc rc=0 down="" off
+	if [[ "$bake_duration" =~ ^0+(ms|s|m|h|d)?$ ]]; then
+		verdict "$file" metric-check metric.bake warning "no bake: deploy.bake.duration is 0, the release is judged by the post-deploy probes alone"
+		return 0
+	fi
+	have metric-check || { verdict "$file" metric-check metric.bake warning "metric-check is not installed: no bake"; return 0; }
+	have health-watch || verdict "$file" health-watch health.bake warning "health-watch is not installed: no health during the bake"
+	show "metric-check rounds for $bake_duration, health-watch beside them"
+	off=$(wc -c <"$log")
+	: >"$hw_out"
+	if have health-watch; then
+		health-watch -c "$cfg" --count 1000000000 -t "$bake_duration" --format json >"$hw_out" 2>>"$log" &
+		hw=$!
+	fi
+	metric-check -c "$cfg" --bake --watch "$bake_duration" --release "$release" ${live:+--previous-release "$live"} \
+		--format json >"$mc_out" 2>>"$log" &
+	mc=$!
+	# until the rounds end (metric-check bounds them: its duration, -t a round)
+	while kill -0 "$mc" 2>/dev/null; do
+		down=$(jq -c 'select(.kind? == "event" and .type == "state" and .to == "down")' "$hw_out" 2>/dev/null | head -n 1) || down=""
+		[[ -z "$down" ]] || { kill -TERM "$mc" 2>/dev/null || true; break; }
+		sleep 1
+	done
+	wait "$mc" || rc=$?
+	jq -c 'select(.kind? == "report")' "$mc_out" >>"$file" 2>/dev/null || true
+	jq -e 'select(.verdict? == true)' "$mc_out" >/dev/null 2>&1 ||
+		verdict "$file" metric-check metric.bake unknown "metric-check exited $rc without a verdict: $(new_stderr "$off")"
+	[[ -n "${hw:-}" ]] || return 0
+	if kill -0 "$hw" 2>/dev/null; then # the rounds ended first: it watched the whole bake
+		kill -TERM "$hw" 2>/dev/null || true
+		wait "$hw" || true
+	elif ! wait "$hw" && ! grep -q '"kind":"report"' "$hw_out"; then
+		verdict "$file" health-watch health.bake unknown "health-watch did not watch the bake: $(new_stderr "$off")"
+		return 0
+	fi
+	[[ -n "$down" ]] || down=$(jq -c 'select(.kind? == "event" and .type == "state" and .to == "down")' "$hw_out" 2>/dev/null | head -n 1) || down=""
+	if [[ -n "$down" ]]; then
+		verdict "$file" health-watch health.bake critical "$(jq -r '"\(.target) went down during the bake at \(.time): \(.error // "its probes failed")"' <<<"$down")"
+	else
+		verdict "$file" health-watch health.bake ok "no target went down during the bake"
+	fi
+}
+
 # show_plan: what the deploy would change (deploy-stage plan: the config
 # against the last good deploy's, the migration from the infrastructure
 # stage's db-check report, the driver's actions), when there is a journal to
@@ -318,8 +372,9 @@ for e in ${env_files[@]+"${env_files[@]}"}; do resolve_args+=(-e "$e"); done
 rc=0
 cfg-resolve -q "${resolve_args[@]}" -o "$cfg" "${configs[@]}" || rc=$?
 ((rc == 0)) || die "the config does not resolve (cfg-resolve exited $rc)" 65
-IFS=$'\t' read -r service environment driver < <(jq -r '[.service.name // "default", .environment // "?",
-	.deploy.driver // "none"] | @tsv' "$cfg")
+IFS=$'\t' read -r service environment driver bake_duration < <(jq -r '[.service.name // "default", .environment // "?",
+	.deploy.driver // "none", (.deploy.bake.duration // 0 | if type == "number" then "\(.)s" else . end)] | @tsv' "$cfg")
+bake_duration=${bake:-$bake_duration}
 say "shipshape: deploying $release to $service ($environment) with the $driver driver"
 ((out_ok)) || die "unable to write to stdout: nothing was started" 3
 # The end-to-end steps run only after apply: a mistake in them is found now.
@@ -387,6 +442,7 @@ if ((dry_run)); then
 	show_plan
 	note application "would run" "the $driver driver for $release"
 	((!e2e)) || note post-deploy "would run" "the end-to-end steps $(deploy-stage -c "$cfg" e2e --dry-run --format json | jq -r '[.steps[].name] | join(", ")')"
+	[[ "$bake_duration" =~ ^0+(ms|s|m|h|d)?$ ]] || note bake "would run" "metric-check rounds for $bake_duration beside health-watch"
 	print_summary "dry run: nothing changed"
 	exit 0
 fi
@@ -408,6 +464,10 @@ check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 
 	verdict "$r" e2e e2e.configured warning "the end-to-end pipeline is not checked: no deploy.e2e in the config"
 ((requests == 0)) || check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
 [[ "$security" == none ]] || check_security "$r" "$security"
+gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
+
+stage bake # metric-check rounds on Prometheus beside health-watch (deploy.bake)
+bake "$r"
 gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
 
 stage readiness # monitoring works, rollback is possible, compliance

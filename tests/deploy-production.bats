@@ -151,7 +151,7 @@ assert_no_secret_shown() {
 	assert_no_secret_shown cfg-resolve db-check svc-probe deploy-stage health-watch alert-send rollback jq
 	# the alert channels were validated by a dry run: nothing reached the receiver
 	[ -z "$(alerts)" ]
-	for stage in begin pre-deploy infrastructure application post-deploy readiness finish; do
+	for stage in begin pre-deploy infrastructure application post-deploy bake readiness finish; do
 		assert_line --regexp "^  $stage +(ok|passed) "
 	done
 	assert_line --regexp '^  infrastructure +passed +5 reports; [1-5] with warnings, which alone do not fail a gate$'
@@ -173,7 +173,7 @@ assert_no_secret_shown() {
 	assert_line "security.live warning"
 	[ "$(current)" = v1 ]
 	run history
-	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.stages | length)"')" "v1 ok 5"
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'last | "\(.release) \(.result) \(.stages | length)"')" "v1 ok 6"
 	# the resolved config (with the database password) went to a temporary file, now gone
 	[ -z "$(ls -A "$TMPDIR")" ]
 }

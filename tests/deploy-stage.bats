@@ -409,6 +409,30 @@ on_tty() {
 	assert_equal "$(journal 1 | jq -s 'map(select(.type=="report")) | length')" 6
 }
 
+@test "gate bake: a bake's rounds are journaled, not judged; the verdict after them decides; rounds alone fail" {
+	ds begin --release v1 >/dev/null
+	# a critical round within the failure limit, then a passing verdict
+	{
+		report metric-check critical | jq -c '. + {round: 1}'
+		report metric-check ok | jq -c '. + {round: 2}'
+		report metric-check ok | jq -c '. + {verdict: true}'
+	} >bake.jsonl
+	ds gate bake <bake.jsonl >out.json
+	assert_equal "$(jq -r .gate.passed out.json)" true
+	assert_equal "$(jq -r '[.checks[].name] | join(",")' out.json)" bake.metric-check
+	assert_equal "$(journal 1 | jq -s 'map(select(.type=="report" and .stage=="bake")) | map(.report.round // "verdict" | tostring) | join(",")')" \
+		'"1,2,verdict"'
+	# rounds without their verdict: nothing to judge, the gate fails
+	head -n 2 bake.jsonl >rounds.jsonl
+	run --separate-stderr ds gate bake --dry-run <rounds.jsonl
+	assert_equal "$status" 2
+	[[ $(json_get .summary) == *"only rounds of a bake on stdin, without their verdict"* ]]
+	# the history shows the bake
+	ds finish --result failed >/dev/null
+	run --separate-stderr ds history --format json
+	assert_equal "$(json_get '"\(.bake.status) \(.bake.rounds)"')" "ok 2"
+}
+
 # gate_pair INPUT_FILE ARGS...: the same input through gate --dry-run and a
 # real gate; each exit status and report (without its timings and where it
 # was recorded) in dry.* and real.*; the journal and the lock must not move
@@ -1172,7 +1196,7 @@ big_reports() {
 	run --separate-stderr deploy-stage --state-dir "$BATS_TEST_TMPDIR/none" stages
 	assert_success
 	assert_equal "$(json_get '"\(.order) \(.name)"' | tr '\n' ,)" \
-		"1 pre-deploy,2 infrastructure,3 application,4 post-deploy,5 readiness,"
+		"1 pre-deploy,2 infrastructure,3 application,4 post-deploy,5 bake,6 readiness,"
 	[[ $(json_get 'select(.name == "readiness") | .runs') == *"rollback --check"* ]]
 	# every stage it lists is one the gate takes
 	for stage in $(json_get .name); do

@@ -168,10 +168,13 @@ analysis_config() {
 	run --separate-stderr metric-check -c c.yaml --release v4 --previous-release v1 --format json -t 5s
 	assert_equal "$status" 3
 	assert_equal "$(json_get .checks[0].data.inconclusive)" true
-	# comparing needs the previous release
-	run --separate-stderr metric-check -c c.yaml --release v4 -t 5s
-	assert_equal "$status" 64
-	[[ $stderr == *'"latency" compares with the previous release: give --previous-release'* ]]
+	# a first release has none to compare with: its value alone, and a warning saying so
+	run --separate-stderr metric-check -c c.yaml --release v4 --format json -t 5s
+	assert_equal "$status" 1
+	assert_equal "$(json_get .checks[0].data.compare.status)" not_compared
+	[[ $(json_get .checks[0].message) == *"0.42 at "*"not compared with a previous release: none was given"* ]]
+	run --separate-stderr metric-check -c c.yaml --release v3 --format json -t 5s
+	assert_equal "$status" 1
 }
 
 @test "placeholders: filled in and shown; an unknown one is exit 65 naming the metric; a missing value exit 64" {
@@ -291,7 +294,7 @@ analysis_config() {
 	# in nagios mode a usage error is UNKNOWN, as the plugin contract says
 	mc --query up --watch 5s --format nagios
 	assert_equal "$status" 3
-	[[ $output == "metric-check UNKNOWN - --watch prints JSON Lines or text, not nagios" ]]
+	[[ $output == "metric-check UNKNOWN - bake mode prints JSON Lines or text, not nagios" ]]
 	run --separate-stderr metric-check --query up -t 1s
 	assert_equal "$status" 64
 	[[ $stderr == *"no Prometheus URL"* ]]
@@ -462,6 +465,55 @@ start_recorder() {
 	output=$(tail -n 1 <<<"$output")
 	assert_equal "$(json_get .checks[0].data.inconclusive)" true
 	[[ $(json_get .checks[0].message) == *"the bake is inconclusive: 3 rounds could not be judged, more than the limit 1"* ]]
+}
+
+@test "--bake: deploy.bake's duration, interval and limits from the config, options over them" {
+	analysis_config c.yaml '    - name: bake
+      query: max(bake_errors)
+      critical: "3"'
+	printf 'deploy:\n  driver: symlink\n  symlink: {releases_dir: /nonexistent}\n  bake: {duration: 1s, interval: 500ms, failure_limit: 2, inconclusive_limit: 4}\n' >>c.yaml
+	write_metrics "$BAKE_FILE" 'bake_errors 0'
+	svc_wait 10 prom_has 'bake_errors == 0' 1
+	run --separate-stderr metric-check -c c.yaml --bake -t 2s
+	assert_equal "$status" 0
+	output=$(tail -n 1 <<<"$output")
+	assert_equal "$(json_get .checks[0].data.rounds)" 3 # at 0, 0.5 and 1 s
+	assert_equal "$(json_get .checks[0].data.duration)" 1s
+	assert_equal "$(json_get .checks[0].data.interval)" 500ms
+	assert_equal "$(json_get .checks[0].data.failure_limit)" 2
+	assert_equal "$(json_get .checks[0].data.inconclusive_limit)" 4
+	assert_equal "$(json_get .checks[0].data.on_inconclusive)" fail
+	run --separate-stderr metric-check -c c.yaml --bake --watch 2s --interval 1s --failure-limit 1 -t 2s
+	output=$(tail -n 1 <<<"$output")
+	assert_equal "$(json_get .checks[0].data.rounds)" 3 # at 0, 1 and 2 s
+	assert_equal "$(json_get .checks[0].data.failure_limit)" 1
+	# no duration: nothing to bake, one line naming the key
+	sed -i 's/duration: 1s, //' c.yaml
+	run --separate-stderr metric-check -c c.yaml --bake
+	assert_equal "$status" 65
+	[[ $stderr == *"deploy.bake.duration: 0s: no bake to run"* ]]
+	assert_equal "$(grep -c . <<<"$stderr")" 1
+	run --separate-stderr metric-check -c c.yaml --on-inconclusive pass
+	assert_equal "$status" 64
+	run --separate-stderr metric-check -c c.yaml --bake --watch 1s --on-inconclusive maybe
+	assert_equal "$status" 64
+	[[ $stderr == *'invalid --on-inconclusive "maybe" (expected fail or pass)'* ]]
+}
+
+@test "--on-inconclusive pass: past the limit, rounds without data pass with a warning; errors still do not" {
+	run --separate-stderr metric-check --prometheus "$PROM_URL" --query 'absent_metric_here' \
+		--watch 1s --interval 500ms --inconclusive-limit 1 --on-inconclusive pass -t 2s
+	assert_equal "$status" 1
+	output=$(tail -n 1 <<<"$output")
+	assert_equal "$(json_get .checks[0].data.inconclusive)" true
+	assert_equal "$(json_get .checks[0].data.on_inconclusive)" pass
+	[[ $(json_get .checks[0].message) == *"more than the limit 1; passed with a warning"* ]]
+	# Prometheus not answering is not "no data": unknown whatever the action
+	run --separate-stderr metric-check --prometheus "http://127.0.0.1:$CLOSED_PORT" --query 'up' \
+		--watch 1s --interval 500ms --inconclusive-limit 1 --on-inconclusive pass -t 2s
+	assert_equal "$status" 3
+	output=$(tail -n 1 <<<"$output")
+	[[ $(json_get .checks[0].message) == *"3 of them errors, not no data"* ]]
 }
 
 @test "production.yaml's analysis: three metrics, placeholders filled from the config and --release" {

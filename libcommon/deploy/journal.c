@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 const char *const journal_stages[] = {"pre-deploy", "infrastructure", "application", "post-deploy",
-				      "readiness", NULL};
+				      "bake", "readiness", NULL};
 
 bool journal_stage_valid(const char *stage)
 {

@@ -138,6 +138,13 @@ static cJSON *report_bounded(const cJSON *doc, size_t bytes, bool brief)
 	static const char *const keys[] = {"kind", "tool", "status", "summary", "duration_ms", NULL};
 	for (size_t i = 0; keys[i]; i++)
 		add_cut(o, keys[i], doc, BOUNDED_TEXT_MAX);
+	/* a bake's round number and its verdict mark, which the gate reads */
+	static const char *const marks[] = {"round", "verdict", NULL};
+	for (size_t i = 0; marks[i]; i++) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(doc, marks[i]);
+		if (cJSON_IsNumber(m) || cJSON_IsBool(m))
+			cJSON_AddItemToObject(o, marks[i], cJSON_Duplicate(m, 0));
+	}
 	cJSON *checks = cJSON_AddArrayToObject(o, "checks");
 	size_t used = 0, dropped = 0;
 	const cJSON *c;

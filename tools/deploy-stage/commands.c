@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GATE_MAX_REPORTS 1000
+#define GATE_MAX_REPORTS 10000
 #define LOCK_POLL_MS 200
 
 /* The guard taken, the lock and the journal read: one consistent view
@@ -361,12 +361,21 @@ struct gate_tally {
 	struct buf failing;
 };
 
-/* One check in the gate report per input report, named STAGE.TOOL (#2, #3
- * for the same tool again): its status and summary; in data, its tool, its
- * failing checks (failing) and whether it fails the gate (fails_gate).
- * Returns whether the reports let the gate pass. */
+/* A round of a bake (metric-check --watch: a numeric "round" member) is
+ * evidence the gate journals, not a report it judges: the verdict report
+ * that ends the rounds counts them, against the bake's limits. */
+static bool is_round(const cJSON *doc)
+{
+	return cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(doc, "round"));
+}
+
+/* One check in the gate report per input report (a bake's rounds apart),
+ * named STAGE.TOOL (#2, #3 for the same tool again): its status and
+ * summary; in data, its tool, its failing checks (failing) and whether it
+ * fails the gate (fails_gate). Returns whether the reports let the gate
+ * pass; *judged counts them. */
 static bool gate_judge_reports(const struct run *r, const struct gate_input *in, struct report *rep,
-			       struct gate_tally *t)
+			       struct gate_tally *t, int *judged)
 {
 	const char *stage = r->a->operand;
 	bool passed = true;
@@ -374,6 +383,9 @@ static bool gate_judge_reports(const struct run *r, const struct gate_input *in,
 	const cJSON *doc;
 	cJSON_ArrayForEach(doc, in->reports)
 	{
+		if (is_round(doc))
+			continue;
+		++*judged;
 		enum status st;
 		report_doc_status(doc, &st);
 		const char *tool = json_path_string(doc, "tool", "report");
@@ -441,7 +453,8 @@ static bool gate_judge(const struct run *r, const struct gate_input *in, struct 
 {
 	struct gate_tally t = {0};
 	struct buf problems = {0}; /* "; MESSAGE" each */
-	bool passed = gate_judge_reports(r, in, rep, &t);
+	int nreports = 0;
+	bool passed = gate_judge_reports(r, in, rep, &t, &nreports);
 	const cJSON *p;
 	cJSON_ArrayForEach(p, in->problems)
 	{
@@ -449,10 +462,11 @@ static bool gate_judge(const struct run *r, const struct gate_input *in, struct 
 		buf_printf(&problems, "; %s", p->valuestring);
 		passed = false;
 	}
-	int nreports = cJSON_GetArraySize(in->reports);
 	if (nreports == 0 && cJSON_GetArraySize(in->problems) == 0) {
-		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "no reports on stdin");
-		buf_puts(&problems, "; no reports on stdin");
+		const char *why = cJSON_GetArraySize(in->reports) ? "only rounds of a bake on stdin, without their verdict"
+								   : "no reports on stdin";
+		report_add_check(rep, "input", STATUS_UNKNOWN, 0, NULL, "%s", why);
+		buf_printf(&problems, "; %s", why);
 		passed = false;
 	}
 	gate_summary(r, rep, passed, nreports, &t, &problems);

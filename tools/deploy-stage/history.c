@@ -101,6 +101,33 @@ static void add_stages(cJSON *o, const struct deployment *d)
 		cJSON_AddStringToObject(o, "failed_stage", failed);
 }
 
+/* The bake's verdict (metric-check's report of stage bake that ends its
+ * rounds): its status, message, rounds and critical rounds. */
+static void add_bake(cJSON *o, const struct deployment *d)
+{
+	const cJSON *r, *verdict = NULL;
+	long rounds = 0;
+	cJSON_ArrayForEach(r, d->records)
+	{
+		if (strcmp(json_path_string(r, "type", ""), "report") != 0 ||
+		    strcmp(json_path_string(r, "stage", ""), "bake") != 0)
+			continue;
+		const cJSON *rep = cJSON_GetObjectItemCaseSensitive(r, "report");
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(rep, "round")))
+			rounds++;
+		else if (json_path_bool(rep, "verdict", false))
+			verdict = rep;
+	}
+	if (!verdict && !rounds)
+		return;
+	cJSON *b = cJSON_AddObjectToObject(o, "bake");
+	cJSON_AddStringToObject(b, "status", json_path_string(verdict, "status", "unknown"));
+	const cJSON *check = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(verdict, "checks"), 0);
+	cJSON_AddStringToObject(b, "message", json_path_string(check, "message", verdict ? "" : "no verdict"));
+	cJSON_AddNumberToObject(b, "rounds", (double)rounds);
+	cJSON_AddNumberToObject(b, "failures", json_path_number(check, "data.failures", 0));
+}
+
 /* who: the CI's actor when the begin record has one, else user@host. */
 static void add_who(cJSON *o, const cJSON *begin)
 {
@@ -164,6 +191,7 @@ cJSON *deployment_summary(const struct journal_view *view, const struct deployme
 		free(rolled);
 	}
 	add_stages(o, d);
+	add_bake(o, d);
 	if (d->result && strcmp(d->result, "failed") == 0) {
 		const char *failed = json_path_string(o, "failed_stage", NULL);
 		if (!failed)

@@ -52,7 +52,7 @@ static void usage(FILE *f)
 		"                                                (the deploy report)\n"
 		"       deploy-stage -h | -V\n"
 		"\n"
-		"Stages: pre-deploy, infrastructure, application, post-deploy, readiness.\n"
+		"Stages: pre-deploy, infrastructure, application, post-deploy, bake, readiness.\n"
 		"\n"
 		"  -c, --config FILE     the config (YAML or a JSON config document); begin,\n"
 		"                        apply and e2e read a config document on stdin without it\n"
@@ -203,7 +203,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		die(EXIT_USAGE, "lock: unknown action \"%s\" (expected acquire, release or status)", a->operand);
 	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
 		die(EXIT_USAGE, "gate: unknown stage \"%s\" (expected pre-deploy, infrastructure, application, "
-				"post-deploy or readiness)", a->operand);
+				"post-deploy, bake or readiness)", a->operand);
 	if ((strcmp(a->command, "begin") == 0 || strcmp(a->command, "plan") == 0) && !a->release)
 		die(EXIT_USAGE, "%s: --release ID is required", a->command);
 	if (strcmp(a->command, "alert") == 0 && a->dry_run && a->deploy)

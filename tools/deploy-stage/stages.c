@@ -23,6 +23,8 @@ static const char *const stage_runs[] = {
 	"deploy-stage apply: the deploy.driver switches to the release",
 	"svc-probe of the API (with retries); deploy-stage e2e (deploy.e2e); svc-probe --requests "
 	"(performance); svc-probe --security",
+	"metric-check --bake (deploy.bake: rounds on Prometheus for deploy.bake.duration) beside "
+	"health-watch; a failed analysis or a target down fails it (no bake: a warning)",
 	"rollback --check; health-watch --until up; db-check rls",
 };
 

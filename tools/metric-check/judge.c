@@ -344,6 +344,12 @@ void judge_metric(const struct settings *s, const struct metric *m, const struct
 		if (prev && cur->answer.n_series == 1 && !js[0].no_data)
 			st = compare(s, m, js[0].point->v, prev, d, &b, st, &inconclusive);
 	}
+	if (m->not_compared && !why) {
+		buf_puts(&b, "; not compared with a previous release: none was given (--previous-release)");
+		cJSON *c = cJSON_AddObjectToObject(d, "compare");
+		cJSON_AddStringToObject(c, "status", "not_compared");
+		st = status_worst(st, STATUS_WARNING);
+	}
 	buf_puts(&b, "; ");
 	thresholds_text(&b, &m->limits, "");
 	buf_printf(&b, "; query: %s", cur->query);

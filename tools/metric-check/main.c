@@ -15,7 +15,7 @@ enum {
 	OPT_SCHEMA = OPT_TOOL_BASE, OPT_STRICT, OPT_PROMETHEUS, OPT_TOKEN_ENV, OPT_CA_FILE, OPT_SERVICE,
 	OPT_ENVIRONMENT, OPT_RELEASE, OPT_PREVIOUS, OPT_QUERY, OPT_NAME, OPT_WARNING, OPT_CRITICAL,
 	OPT_NO_DATA, OPT_PER_SERIES, OPT_RANGE, OPT_STEP, OPT_WINDOW, OPT_WATCH, OPT_INTERVAL,
-	OPT_FAILURE_LIMIT, OPT_INCONCLUSIVE_LIMIT
+	OPT_FAILURE_LIMIT, OPT_INCONCLUSIVE_LIMIT, OPT_BAKE, OPT_ON_INCONCLUSIVE
 };
 
 static void usage(FILE *f)
@@ -27,9 +27,9 @@ static void usage(FILE *f)
 		"                    [--query PROMQL [--name NAME] [--warning RANGE] [--critical RANGE]\n"
 		"                    [--no-data ACTION] [--per-series] [--window DURATION]\n"
 		"                    [--range DURATION] [--step DURATION]]\n"
-		"                    [--watch DURATION [--interval DURATION] [--failure-limit N]\n"
-		"                    [--inconclusive-limit N]] [-t DURATION] [--format json|text|nagios]\n"
-		"                    [-q] [-v]\n"
+		"                    [--watch DURATION | --bake] [--interval DURATION]\n"
+		"                    [--failure-limit N] [--inconclusive-limit N] [--on-inconclusive fail|pass]\n"
+		"                    [-t DURATION] [--format json|text|nagios] [-q] [-v]\n"
 		"       metric-check -h | -V\n"
 		"\n"
 		"Queries Prometheus and judges each metric's value against its ranges. The\n"
@@ -58,10 +58,15 @@ static void usage(FILE *f)
 		"      --range DURATION      a range query over the last DURATION, every point judged\n"
 		"      --step DURATION       the range query's step (default 15s)\n"
 		"      --watch DURATION      bake mode: rounds for DURATION, then a verdict\n"
+		"      --bake                bake mode as the config's deploy.bake says (the\n"
+		"                            options below and --watch override it)\n"
 		"      --interval DURATION   between rounds (default 1m)\n"
 		"      --failure-limit N     critical rounds that fail the bake and stop it (default 1)\n"
 		"      --inconclusive-limit N\n"
 		"                            unknown rounds tolerated (default 0)\n"
+		"      --on-inconclusive fail|pass\n"
+		"                            past that limit: fail (unknown, the default) or pass\n"
+		"                            with a warning\n"
 		"  -t, --timeout DURATION    bound one run, or one round (default 10s)\n"
 		"      --format FMT          json (default when piped), text, nagios\n"
 		"  -q, --quiet               no warnings\n"
@@ -98,6 +103,8 @@ static const struct option longopts[] = {
 	{"interval", required_argument, NULL, OPT_INTERVAL},
 	{"failure-limit", required_argument, NULL, OPT_FAILURE_LIMIT},
 	{"inconclusive-limit", required_argument, NULL, OPT_INCONCLUSIVE_LIMIT},
+	{"bake", no_argument, NULL, OPT_BAKE},
+	{"on-inconclusive", required_argument, NULL, OPT_ON_INCONCLUSIVE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -108,10 +115,16 @@ static void check_combinations(const struct args *a)
 			  a->step_ms || a->window_ms))
 		opt_exit(usage_fail("--name, --warning, --critical, --no-data, --per-series, --window, --range and "
 				    "--step describe a --query"));
-	if (!a->watch_ms && (a->interval_ms || a->failure_limit >= 0 || a->inconclusive_limit >= 0))
-		opt_exit(usage_fail("--interval, --failure-limit and --inconclusive-limit belong to --watch"));
-	if (a->watch_ms && a->std.format == FORMAT_NAGIOS)
-		opt_exit(usage_fail("--watch prints JSON Lines or text, not nagios"));
+	bool bake_mode = a->watch_ms || a->bake;
+	if (!bake_mode && (a->interval_ms || a->failure_limit >= 0 || a->inconclusive_limit >= 0 || a->on_inconclusive))
+		opt_exit(usage_fail("--interval, --failure-limit, --inconclusive-limit and --on-inconclusive belong "
+				    "to --watch or --bake"));
+	if (bake_mode && a->std.format == FORMAT_NAGIOS)
+		opt_exit(usage_fail("bake mode prints JSON Lines or text, not nagios"));
+	if (a->bake && !a->std.config_path && a->query)
+		opt_exit(usage_fail("--bake reads deploy.bake from the config: give -c FILE"));
+	if (a->on_inconclusive && strcmp(a->on_inconclusive, "fail") != 0 && strcmp(a->on_inconclusive, "pass") != 0)
+		opt_exit(usage_fail("invalid --on-inconclusive \"%s\" (expected fail or pass)", a->on_inconclusive));
 	if (a->step_ms && !a->range_ms)
 		opt_exit(usage_fail("--step belongs to --range"));
 	if (a->token_env && !*a->token_env)
@@ -157,6 +170,8 @@ static void take_option(struct args *a, int c)
 		opt_exit(opt_count("--inconclusive-limit", optarg, 0, 1000000, &n));
 		a->inconclusive_limit = n;
 		break;
+	case OPT_BAKE: a->bake = true; break;
+	case OPT_ON_INCONCLUSIVE: a->on_inconclusive = optarg; break;
 	}
 }
 

@@ -35,6 +35,7 @@ struct metric {
 	int64_t range_ms;         /* 0: an instant query; else query_range over the last range_ms */
 	int64_t step_ms;
 	bool compare;             /* compare: previous_release */
+	bool not_compared;        /* compare, but no previous release was given */
 	struct thresholds ratio;  /* this release's value / the previous release's */
 };
 
@@ -49,9 +50,10 @@ struct settings {
 	size_t n_metrics;
 	int64_t timeout_ms;       /* -t: one run, or one round of --watch */
 	enum output_format format;
-	/* --watch */
+	/* --watch, --bake */
 	int64_t watch_ms, interval_ms;
 	long failure_limit, inconclusive_limit;
+	bool pass_inconclusive;   /* past the inconclusive limit: a warning, not unknown */
 };
 
 /* The options as given, before the config is read. */
@@ -66,6 +68,8 @@ struct args {
 	int64_t window_ms, range_ms, step_ms;
 	int64_t watch_ms, interval_ms;
 	long failure_limit, inconclusive_limit;
+	bool bake;                /* deploy.bake's settings, under the options */
+	const char *on_inconclusive;
 };
 
 /* settings.c */

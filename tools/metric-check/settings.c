@@ -69,9 +69,12 @@ static void resolve(const struct settings *s, struct metric *m, struct config *c
 {
 	char window[32], *bad = NULL;
 	duration_format(m->window_ms, window, sizeof window);
-	if (m->compare && !s->previous_release)
-		opt_exit(usage_fail("metric \"%s\" compares with the previous release: give --previous-release",
-				    m->name));
+	/* a service's first release has nothing to compare with: its value is
+	 * judged alone, and the check says so (a warning) */
+	if (m->compare && !s->previous_release) {
+		m->compare = false;
+		m->not_compared = true;
+	}
 	const char *vars[] = {"service", s->service, "environment", s->environment, "release", s->release,
 			      "previous_release", s->previous_release, "window", window, NULL};
 	m->resolved = placeholders_fill(m->query, vars, &bad);
@@ -311,6 +314,7 @@ static void load_options(struct settings *s, const struct args *a)
 	s->interval_ms = a->interval_ms ? a->interval_ms : 60000;
 	s->failure_limit = a->failure_limit >= 0 ? a->failure_limit : 1;
 	s->inconclusive_limit = a->inconclusive_limit >= 0 ? a->inconclusive_limit : 0;
+	s->pass_inconclusive = a->on_inconclusive && strcmp(a->on_inconclusive, "pass") == 0;
 	log_level = a->std.quiet ? -1 : a->std.verbose;
 	if (a->token_env) {
 		const char *t = getenv(a->token_env);
@@ -319,6 +323,26 @@ static void load_options(struct settings *s, const struct args *a)
 		redact_register(t);
 		s->bearer = estrdup(t);
 	}
+}
+
+/* --bake: deploy.bake's settings wherever no option gave one. */
+static void load_bake(struct settings *s, struct config *c, const struct args *a)
+{
+	static const char *const actions[] = {"fail", "pass", NULL};
+	int64_t v = 0;
+	int pass = 0;
+	if (!a->watch_ms && config_duration_ms(c, "deploy.bake.duration", 0, &v))
+		s->watch_ms = v;
+	if (!a->interval_ms && config_duration_ms(c, "deploy.bake.interval", 60000, &v))
+		s->interval_ms = v;
+	if (a->failure_limit < 0 && config_int(c, "deploy.bake.failure_limit", 1, &v))
+		s->failure_limit = (long)v;
+	if (a->inconclusive_limit < 0 && config_int(c, "deploy.bake.inconclusive_limit", 0, &v))
+		s->inconclusive_limit = (long)v;
+	if (!a->on_inconclusive && config_enum(c, "deploy.bake.on_inconclusive", actions, 0, &pass))
+		s->pass_inconclusive = pass == 1;
+	if (!s->watch_ms)
+		config_error(c, "deploy.bake.duration", "0s: no bake to run (set a duration, or give --watch)");
 }
 
 /* The URL, checked once all of it is known. */
@@ -345,6 +369,8 @@ void settings_load(struct settings *s, struct config *c, const struct args *a)
 	load_options(s, a);
 	if (c)
 		load_prometheus(s, c);
+	if (c && a->bake)
+		load_bake(s, c, a);
 	if (!a->token_env && s->bearer && !*s->bearer) {
 		free(s->bearer);
 		s->bearer = NULL;

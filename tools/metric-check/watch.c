@@ -102,6 +102,7 @@ static cJSON *tally_json(const struct settings *s, const struct tally *t)
 	cJSON_AddNumberToObject(d, "inconclusive_rounds", (double)t->inconclusive);
 	cJSON_AddNumberToObject(d, "failure_limit", (double)s->failure_limit);
 	cJSON_AddNumberToObject(d, "inconclusive_limit", (double)s->inconclusive_limit);
+	cJSON_AddStringToObject(d, "on_inconclusive", s->pass_inconclusive ? "pass" : "fail");
 	cJSON_AddStringToObject(d, "duration", duration_format(s->watch_ms, buf, sizeof buf));
 	cJSON_AddStringToObject(d, "interval", duration_format(s->interval_ms, buf, sizeof buf));
 	cJSON_AddStringToObject(d, "stopped", t->stopped);
@@ -129,7 +130,17 @@ static enum status verdict(const struct settings *s, const struct tally *t, stru
 		*inconclusive = true;
 		buf_printf(b, "the bake is inconclusive: %ld rounds could not be judged, more than the limit %ld",
 			   unknown, s->inconclusive_limit);
-		return STATUS_UNKNOWN;
+		if (!s->pass_inconclusive)
+			return STATUS_UNKNOWN;
+		/* pass covers no data only: a Prometheus that did not answer is
+		 * not a release that passed */
+		if (t->inconclusive < unknown) {
+			buf_printf(b, "; %ld of them errors, not no data, which on inconclusive: pass does not pass",
+				   unknown - t->inconclusive);
+			return STATUS_UNKNOWN;
+		}
+		buf_puts(b, "; passed with a warning (on inconclusive: pass: they had no data)");
+		return STATUS_WARNING;
 	}
 	if (failed || unknown || warned) {
 		buf_puts(b, "the bake passed, with warnings");
