@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # demo.sh — `make demo`: a local production-shaped environment in a temporary
-# directory, then two deploys through scripts/deploy_production.sh:
+# directory, then deploys through scripts/deploy_production.sh:
+#   v1, the release in production before the demo;
 #   v2 passes every stage (its post-deploy uploads a document and polls it
-#   until processed: deploy.e2e in scripts/demo/demo.yaml);
+#   until processed: deploy.e2e in scripts/demo/demo.yaml), then bakes 10s:
+#   metric-check rounds on Prometheus (deploy.bake and analysis in
+#   scripts/demo/bake.yaml), its 5xx ratio 0.1%;
 #   v3 fails post-deploy (its /health answers 503) -> automatic rollback to
-#   v2 -> an alert arrives at the local webhook receiver.
-# Prints the history and the alert, cleans up, and exits 0 only when all of
+#   v2 -> an alert arrives at the local webhook receiver;
+#   v4 passes every probe, but 9% of its requests answer 500 (its metrics):
+#   its bake fails -> rollback to v2 -> an alert; the summary names the
+#   query and the value measured.
+# Every deploy bakes (v1 too); the whole demo takes under a minute.
+# Prints the history and the alerts, cleans up, and exits 0 only when all of
 # that happened.
 #
 # The environment: PostgreSQL (a throwaway cluster, run as the postgres user
@@ -17,11 +24,12 @@
 # metrics.prom, whose counters nginx computes from the clock) and
 # node_exporter's textfile collector; scripts/demo/bake.yaml points the
 # analysis (metric-check) at it.
-# Writes the deploy report of the failed deploy (deploy-stage report, HTML)
-# to DEMO_REPORT (default build/demo-deploy-report.html: it outlives the
-# temporary directory) and prints its path.
+# Writes the deploy reports (deploy-stage report, HTML) of the failed deploys
+# to DEMO_REPORT (v3's, default build/demo-deploy-report.html) and
+# DEMO_BAKE_REPORT (v4's, default build/demo-bake-report.html): they outlive
+# the temporary directory; prints their paths.
 # Environment: BUILD (default build), KEEP=1 keeps the directory for a look,
-# DEMO_REPORT the report's path.
+# DEMO_REPORT and DEMO_BAKE_REPORT the reports' paths.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -162,6 +170,11 @@ deploy_number() { history_json | jq -s --arg r "$1" 'map(select(.release == $r a
 journal_has() {
 	jq -se "$2" "$(printf '%s/deploy/accessa-api-demo/%06d.jsonl' "$SHIPSHAPE_STATE_DIR" "$1")" >/dev/null
 }
+# bake_passed DEPLOY: the deploy's journal holds metric-check's verdict on its bake, a pass.
+bake_passed() {
+	journal_has "$1" 'any(.[]; .type == "report" and .stage == "bake" and .report.verdict == true and
+		(.report.status == "ok" or .report.status == "warning"))'
+}
 # alert_names RELEASE: an alert received by the webhook receiver names RELEASE.
 alert_names() { [[ -s "$alerts" ]] && jq -se --arg r "$1" 'any(.[]; (.body // "") | test($r))' "$alerts" >/dev/null; }
 alerts="$FAULT_RECORD_DIR/slack.jsonl"
@@ -170,6 +183,7 @@ step "v1: the release in production before the demo"
 rc=0
 deploy -r v1 -m "initial release" || rc=$?
 expect "v1 deployed (exit $rc)" test "$rc" -eq 0
+expect "its bake passed" bake_passed "$(deploy_number v1)"
 
 step "v2: a healthy release — every stage passes"
 rc=0
@@ -189,7 +203,8 @@ expect "its infrastructure stage checked storage, the alert channels (dry run), 
 		(index("http.supabase-storage.status") != null) and (index("alert-send.channels") != null) and
 		(index("health.api") != null) and (index("security.headers.frame_options") != null)'
 
-expect "Prometheus scrapes v2's metrics and metric-check passes them (its 5xx ratio is 0.1%)" release_metrics_ok v2
+expect "its bake passed: metric-check's rounds on Prometheus, its 5xx ratio 0.1%" bake_passed "$v2_deploy"
+expect "metric-check by hand passes v2's metrics too" release_metrics_ok v2
 metric_messages v2
 
 step "v3: its /health fails — post-deploy fails, rollback to v2, alert"
@@ -202,6 +217,23 @@ expect "the journal shows v3 failed and a rollback to v2 finished ok" \
 		(last | .action == "rollback" and .release == "v2" and .result == "ok")'
 expect "the alert naming v3 arrived at the webhook receiver" alert_names v3
 
+step "v4: every probe passes, but 9% of its requests fail — its bake fails, rollback to v2, alert"
+rc=0
+deploy -r v4 -m "streaming uploads" | tee "$DEMO_DIR/v4.out" || rc=$?
+expect "deploy_production.sh exits non-zero (exit $rc)" test "$rc" -ne 0
+expect "current -> v2 again" test "$(current_release)" = v2
+expect "its journal holds the bake's metric-check rounds, critical ones among them" \
+	journal_has "$(deploy_number v4)" '[.[] | select(.type == "report" and .stage == "bake" and
+		.report.tool == "metric-check" and (.report.round | type) == "number")] |
+		length >= 2 and any(.[]; .report.status == "critical")'
+expect "the journal shows v4 failed and a rollback to v2 finished ok" \
+	history_has 'any(.[]; .release == "v4" and .result == "failed") and
+		(last | .action == "rollback" and .release == "v2" and .result == "ok")'
+expect "the alert naming v4 arrived at the webhook receiver" alert_names v4
+expect "its summary names the query and the 5xx ratio measured (0.09)" \
+	bash -c 'grep -F "http_requests_total{service=\"accessa-api-demo\",release=\"v4\"" "$0" | grep -q "0\.09"' \
+	"$DEMO_DIR/v4.out"
+
 step "history"
 deploy-stage --service accessa-api-demo history --format text
 
@@ -212,7 +244,14 @@ expect "deploy-stage report $v3_deploy writes $report" \
 	deploy-stage --service accessa-api-demo report "$v3_deploy" -o "$report"
 [[ -s "$report" ]] && echo "  $(wc -c <"$report") bytes: open file://$report in a browser"
 
-step "the alert the receiver got"
+step "the deploy report of v4: its bake's 5xx ratio round by round"
+bake_report=${DEMO_BAKE_REPORT:-$BUILD/demo-bake-report.html}
+v4_deploy=$(deploy_number v4)
+expect "deploy-stage report $v4_deploy writes $bake_report" \
+	deploy-stage --service accessa-api-demo report "$v4_deploy" -o "$bake_report"
+[[ -s "$bake_report" ]] && echo "  $(wc -c <"$bake_report") bytes: open file://$bake_report in a browser"
+
+step "the alerts the receiver got"
 if [[ -s "$alerts" ]]; then
 	jq -r '"POST " + .path + "\n" + ((.json // .body) | if type == "string" then . else tojson end)' "$alerts" |
 		cut -c1-600
@@ -226,5 +265,5 @@ if ((${#failures[@]})); then
 	printf 'demo FAILED (%ss): %s\n' "$elapsed" "${failures[*]}" >&2
 	exit 1
 fi
-printf 'demo OK (%ss): v2 deployed through every stage; v3 failed post-deploy, rolled back to v2, alerted; its report: %s\n' \
-	"$elapsed" "$report"
+printf 'demo OK (%ss): v2 deployed through every stage and its bake; v3 failed post-deploy, v4 its bake (a 5xx ratio of 9%%), both rolled back to v2 and alerted; their reports: %s %s\n' \
+	"$elapsed" "$report" "$bake_report"
