@@ -95,6 +95,14 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
+/* s with each {{name}} replaced by value(ctx, name), written by put (NULL:
+ * as it is; e.g. url-encoded). Returns a new string, or NULL when value
+ * gives NULL for a name, which is then in *bad (a new string). A "{{"
+ * without its "}}" is text. The one placeholder filler: metric-check's
+ * queries, deploy-stage e2e's steps. */
+char *placeholders_fill(const char *s, const char *(*value)(void *ctx, const char *name), void *ctx,
+			void (*put)(struct buf *b, const char *value), char **bad);
+
 /* Reads a whole file (at most max bytes) into *out (NUL-terminated); returns 0
  * or -1 with errno set (EFBIG when larger than max, EISDIR for a directory).
  * Only a regular file is read, or a descriptor the caller already holds named

@@ -178,6 +178,34 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+char *placeholders_fill(const char *s, const char *(*value)(void *ctx, const char *name), void *ctx,
+			void (*put)(struct buf *b, const char *value), char **bad)
+{
+	struct buf b = {0};
+	buf_puts(&b, "");
+	for (const char *p = s;;) {
+		const char *open = strstr(p, "{{"), *close = open ? strstr(open + 2, "}}") : NULL;
+		if (!close) {
+			buf_puts(&b, p);
+			return buf_take(&b);
+		}
+		buf_append(&b, p, (size_t)(open - p));
+		char *name = estrndup(open + 2, (size_t)(close - open - 2));
+		const char *v = value(ctx, name);
+		if (!v) {
+			*bad = name;
+			buf_free(&b);
+			return NULL;
+		}
+		free(name);
+		if (put)
+			put(&b, v);
+		else
+			buf_puts(&b, v);
+		p = close + 2;
+	}
+}
+
 /* A path that names a descriptor this process already holds (stdin, or
  * bash's <(...)): its writer is the caller's own, as with stdin itself. */
 static bool names_open_descriptor(const char *path)

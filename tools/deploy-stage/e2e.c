@@ -74,37 +74,24 @@ static void url_encode_into(struct buf *b, const char *s)
 	}
 }
 
+/* A capture's value from the cJSON object ctx, NULL when not captured. */
+static const char *capture_value(void *ctx, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(ctx, name);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 /* s with each {{name}} replaced by its value in vars (url-encoded for a
  * URL). Returns a new string, or NULL with the unknown name in err. */
 static char *expand(const char *s, const cJSON *vars, bool for_url, char *err, size_t errsize)
 {
-	struct buf b = {0};
-	buf_puts(&b, "");
-	const char *p = s;
-	for (;;) {
-		const char *open = strstr(p, "{{");
-		const char *close = open ? strstr(open + 2, "}}") : NULL;
-		if (!open || !close) {
-			buf_puts(&b, p);
-			break;
-		}
-		buf_append(&b, p, (size_t)(open - p));
-		char *name = estrndup(open + 2, (size_t)(close - open - 2));
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(vars, name);
-		if (!cJSON_IsString(v)) {
-			snprintf(err, errsize, "{{%s}} is not captured by an earlier step", name);
-			free(name);
-			buf_free(&b);
-			return NULL;
-		}
-		free(name);
-		if (for_url)
-			url_encode_into(&b, v->valuestring);
-		else
-			buf_puts(&b, v->valuestring);
-		p = close + 2;
+	char *bad = NULL;
+	char *out = placeholders_fill(s, capture_value, (void *)vars, for_url ? url_encode_into : NULL, &bad);
+	if (!out) {
+		snprintf(err, errsize, "{{%s}} is not captured by an earlier step", bad);
+		free(bad);
 	}
-	return buf_take(&b);
+	return out;
 }
 
 /* Replaces {{name}} in every string under node, in place. */

@@ -78,10 +78,6 @@ struct args {
  * (config_failed()); one in the options ends the run (exit 64 or 65). */
 void settings_load(struct settings *s, struct config *c, const struct args *a);
 void settings_free(struct settings *s);
-/* s with each {{name}} replaced by vars' value for it (names and values
- * alternate, NULL-terminated). Returns a new string, or NULL with the
- * placeholder in *bad (a new string: unknown, or known without a value). */
-char *placeholders_fill(const char *s, const char *const *vars, char **bad);
 
 /* run.c */
 struct rest_client;

@@ -16,30 +16,15 @@ const char *const no_data_names[] = {"ok", "warning", "critical", "unknown", "in
 static const char *const placeholder_names[] = {"service", "environment", "release", "previous_release",
 						"window", NULL};
 
-char *placeholders_fill(const char *s, const char *const *vars, char **bad)
+/* A placeholder's value from vars (names and values alternate): NULL for
+ * one unknown, or known without a value. */
+static const char *var_value(void *ctx, const char *name)
 {
-	struct buf b = {0};
-	buf_puts(&b, "");
-	for (const char *p = s;;) {
-		const char *open = strstr(p, "{{"), *close = open ? strstr(open + 2, "}}") : NULL;
-		if (!close) {
-			buf_puts(&b, p);
-			return buf_take(&b);
-		}
-		buf_append(&b, p, (size_t)(open - p));
-		size_t len = (size_t)(close - open - 2);
-		const char *value = NULL;
-		for (size_t i = 0; vars[i]; i += 2)
-			if (strlen(vars[i]) == len && strncmp(vars[i], open + 2, len) == 0)
-				value = vars[i + 1] ? vars[i + 1] : "";
-		if (!value || !*value) {
-			*bad = estrndup(open + 2, len);
-			buf_free(&b);
-			return NULL;
-		}
-		buf_puts(&b, value);
-		p = close + 2;
-	}
+	const char *const *vars = ctx;
+	for (size_t i = 0; vars[i]; i += 2)
+		if (strcmp(vars[i], name) == 0)
+			return vars[i + 1] && *vars[i + 1] ? vars[i + 1] : NULL;
+	return NULL;
 }
 
 static bool known_placeholder(const char *name)
@@ -77,10 +62,10 @@ static void resolve(const struct settings *s, struct metric *m, struct config *c
 	}
 	const char *vars[] = {"service", s->service, "environment", s->environment, "release", s->release,
 			      "previous_release", s->previous_release, "window", window, NULL};
-	m->resolved = placeholders_fill(m->query, vars, &bad);
+	m->resolved = placeholders_fill(m->query, var_value, (void *)vars, NULL, &bad);
 	if (m->resolved && m->compare) {
 		vars[5] = s->previous_release;
-		m->resolved_previous = placeholders_fill(m->query, vars, &bad);
+		m->resolved_previous = placeholders_fill(m->query, var_value, (void *)vars, NULL, &bad);
 	}
 	if (!bad)
 		return;
