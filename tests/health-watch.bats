@@ -166,7 +166,7 @@ probes_agree() {
 	assert_success
 	assert_equal "$(json_get 'select(.type=="state") | .target + ">" + .to' | sort | tr '\n' ' ')" "a>up b>up "
 	probes_agree a b
-	grep -qx 'health_watch_up{target="b",instance="'"$FAULT_URL"'/status/200?delay_ms=30"} 1' m.prom
+	grep -qx 'health_watch_up{target="b",url="'"$FAULT_URL"'/status/200?delay_ms=30"} 1' m.prom
 	# -t passed: b's probe (half an interval in) ends after the
 	# round's start, a's second probe after b's
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/503" \
@@ -256,24 +256,52 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 	assert_equal "$status" 3
 	assert_equal "$(json_get 'select(.type=="probe" and .target=="fine") | .ok' | sort | uniq -c | tr -s ' ')" " 6 true"
 	assert_equal "$(json_get 'select(.type=="probe" and .target=="hung") | .ok' | wc -l)" 1
-	grep -qx 'health_watch_probes_skipped_total{target="hung",instance="'"$FAULT_URL"'/hang"} 5' m.prom
-	grep -qx 'health_watch_probes_skipped_total{target="fine",instance="'"$FAULT_URL"'/status/200"} 0' m.prom
+	grep -qx 'health_watch_probes_skipped_total{target="hung",url="'"$FAULT_URL"'/hang"} 5' m.prom
+	grep -qx 'health_watch_probes_skipped_total{target="fine",url="'"$FAULT_URL"'/status/200"} 0' m.prom
 }
 
 @test "--metrics-file: Prometheus text with blackbox_exporter's names, written whole" {
 	run --separate-stderr health-watch --target "a=$FAULT_URL/status/200" --target "b=$FAULT_URL/status/500" \
 		--interval 100ms --count 3 --metrics-file "$BATS_TEST_TMPDIR/m.prom"
 	assert_equal "$status" 2
-	grep -qx 'probe_success{target="a",instance="'"$FAULT_URL"'/status/200"} 1' m.prom
-	grep -qx 'probe_success{target="b",instance="'"$FAULT_URL"'/status/500"} 0' m.prom
-	grep -qx 'probe_http_status_code{target="b",instance="'"$FAULT_URL"'/status/500"} 500' m.prom
-	grep -qx 'health_watch_up{target="b",instance="'"$FAULT_URL"'/status/500"} 0' m.prom
-	grep -qx 'health_watch_consecutive_failures{target="b",instance="'"$FAULT_URL"'/status/500"} 3' m.prom
+	grep -qx 'probe_success{target="a",url="'"$FAULT_URL"'/status/200"} 1' m.prom
+	grep -qx 'probe_success{target="b",url="'"$FAULT_URL"'/status/500"} 0' m.prom
+	grep -qx 'probe_http_status_code{target="b",url="'"$FAULT_URL"'/status/500"} 500' m.prom
+	grep -qx 'health_watch_up{target="b",url="'"$FAULT_URL"'/status/500"} 0' m.prom
+	grep -qx 'health_watch_consecutive_failures{target="b",url="'"$FAULT_URL"'/status/500"} 3' m.prom
 	grep -qx '# TYPE health_watch_probes_total counter' m.prom
 	grep -Eq '^probe_duration_seconds\{target="a",.*\} [0-9.e-]+$' m.prom
 	[ "$(ls "$BATS_TEST_TMPDIR" | grep -c tmp)" -eq 0 ]
+	# blackbox_exporter's phases and HTTP facts; plain HTTP: no TLS phase or version
+	local phase
+	for phase in resolve connect tls processing transfer; do
+		grep -Eqx 'probe_http_duration_seconds\{target="a",url="[^"]*",phase="'"$phase"'"\} [0-9.e-]+' m.prom
+	done
+	grep -qx 'probe_http_duration_seconds{target="a",url="'"$FAULT_URL"'/status/200",phase="tls"} 0' m.prom
+	grep -Eqx 'probe_dns_lookup_time_seconds\{target="a",url="[^"]*"\} [0-9.e-]+' m.prom
+	grep -qx 'probe_http_version{target="a",url="'"$FAULT_URL"'/status/200"} 1.1' m.prom
+	grep -qx 'probe_http_redirects{target="a",url="'"$FAULT_URL"'/status/200"} 0' m.prom
+	grep -qx 'probe_http_ssl{target="a",url="'"$FAULT_URL"'/status/200"} 0' m.prom
+	! grep -q '^probe_tls_version_info{' m.prom
+	# no instance label (Prometheus would rename it exported_instance), no float noise
+	! grep -q 'instance=' m.prom
+	! grep -Eq '[0-9]\.[0-9]{10,}' m.prom
 	# promtool-free check of the exposition: every sample line is name{labels} number
-	! grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+\{target="[^"]*",instance="[^"]*"\} [-0-9.e+]+)$' m.prom
+	! grep -Ev '^(# (HELP|TYPE) .*|[a-z_]+\{target="[^"]*",url="[^"]*"(,[a-z]+="[^"]*")?\} [-0-9.e+]+)$' m.prom
+}
+
+@test "--metrics-file: probe_http_redirects counts the redirects followed" {
+	cat >c.yaml <<-EOF
+	monitoring:
+	  health_check:
+	    success_threshold: 1
+	    endpoints:
+	      - {name: r, url: "$FAULT_URL/status/302?header=Location:/status/301%3Fheader=Location:/status/200", redirects: follow}
+	EOF
+	run --separate-stderr health-watch -c c.yaml --count 1 --metrics-file m.prom
+	assert_success
+	grep -qx 'probe_http_redirects{target="r",url="'"$FAULT_URL"'/status/302?header=Location:/status/301%3Fheader=Location:/status/200"} 2' m.prom
+	grep -qx 'probe_http_status_code{target="r",url="'"$FAULT_URL"'/status/302?header=Location:/status/301%3Fheader=Location:/status/200"} 200' m.prom
 }
 
 @test "--metrics-file: the certificate's expiry over TLS, from a real nginx" {
@@ -299,8 +327,16 @@ report() { printf '%s\n' "$output" | tail -n 1; }
 	assert_success
 	local expiry
 	expiry=$(date -d "$(openssl x509 -enddate -noout -in "$TEST_CERTS_DIR/localhost.crt" | cut -d= -f2)" +%s)
-	grep -qx "probe_ssl_earliest_cert_expiry{target=\"tls\",instance=\"https://localhost:$NGINX_TLS_PORT/health\"} $expiry" m.prom
-	grep -qx "probe_success{target=\"tls\",instance=\"https://localhost:$NGINX_TLS_PORT/health\"} 1" m.prom
+	grep -qx "probe_ssl_earliest_cert_expiry{target=\"tls\",url=\"https://localhost:$NGINX_TLS_PORT/health\"} $expiry" m.prom
+	grep -qx "probe_success{target=\"tls\",url=\"https://localhost:$NGINX_TLS_PORT/health\"} 1" m.prom
+	grep -qx "probe_http_ssl{target=\"tls\",url=\"https://localhost:$NGINX_TLS_PORT/health\"} 1" m.prom
+	grep -Eqx "probe_tls_version_info\{target=\"tls\",url=\"https://localhost:$NGINX_TLS_PORT/health\",version=\"TLS 1\.[23]\"\} 1" m.prom
+	# a first probe makes the connection: its TLS handshake took time
+	run --separate-stderr health-watch -c c.yaml --count 1 --metrics-file m1.prom
+	assert_success
+	local tls_s
+	tls_s=$(sed -n 's/^probe_http_duration_seconds{target="tls",.*,phase="tls"} //p' m1.prom)
+	awk -v v="$tls_s" 'BEGIN { exit !(v > 0) }'
 }
 
 @test "SIGTERM ends a watch cleanly: exit 0, every line whole" {

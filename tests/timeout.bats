@@ -68,7 +68,7 @@ within() {
 	timed health-watch --target "a=$SILENT_URL/health" --probe-timeout 60s --count 2 -t 1s --metrics-file m.prom
 	within 8000
 	assert_equal "$status" 3
-	grep -qx 'health_watch_probes_total{target="a",instance="'"$SILENT_URL"'/health"} 0' m.prom
+	grep -qx 'health_watch_probes_total{target="a",url="'"$SILENT_URL"'/health"} 0' m.prom
 	# no --until or --count: -t ends the watch as a signal does
 	timed health-watch --target "a=$SILENT_URL/health" --probe-timeout 60s -t 1s
 	within 8000

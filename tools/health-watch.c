@@ -83,6 +83,19 @@ static void usage(FILE *f)
 enum state { ST_UNKNOWN, ST_UP, ST_DOWN };
 static const char *const state_names[] = {"unknown", "up", "down"};
 
+/* What the last probe saw, kept for the metrics. The phases are
+ * blackbox_exporter's, from curl's times since the start of the attempt. */
+struct last_probe {
+	bool ok;
+	long code;
+	double seconds;
+	double resolve, connect, tls, processing, transfer; /* seconds */
+	long redirects;
+	bool ssl;
+	char tls_version[16];   /* "TLS 1.3" as blackbox_exporter names it; "" */
+	double http_version;    /* 1.1, 2; 0: none */
+};
+
 struct target {
 	struct http_probe probe;
 	char *severity;
@@ -93,10 +106,8 @@ struct target {
 	int64_t fail_since_ms;   /* epoch ms of the first failure of the streak */
 	int64_t down_since_ms;
 	char *last_error;
-	/* the last probe, for metrics */
-	bool probed, last_ok;
-	long last_code;
-	double last_seconds;
+	bool probed;
+	struct last_probe last;  /* for metrics and the report */
 	int64_t cert_expiry_ms;  /* last known, kept across reused connections */
 	unsigned long probes, failures, skipped;
 	int rounds;              /* probes started, for --count */
@@ -257,13 +268,91 @@ static void metric_head(struct buf *b, const char *name, const char *type, const
 	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric_line(struct buf *b, const char *name, const struct target *t, double v)
+/* name{target="...",url="..."[,label="value"]} v. The URL is "url", not
+ * "instance": Prometheus renames a scraped file's instance label to
+ * exported_instance, as it sets its own. */
+static void metric_line(struct buf *b, const char *name, const struct target *t, const char *label,
+			const char *label_val, double v)
 {
+	char num[32];
 	buf_printf(b, "%s{target=\"", name);
 	label_value(b, t->probe.name);
-	buf_puts(b, "\",instance=\"");
+	buf_puts(b, "\",url=\"");
 	label_value(b, t->shown_url);
-	buf_printf(b, "\"} %.17g\n", v);
+	if (label) {
+		buf_printf(b, "\",%s=\"", label);
+		label_value(b, label_val);
+	}
+	buf_printf(b, "\"} %s\n", double_text(v, num, sizeof num));
+}
+
+/* Seconds from curl's microseconds (kept as ms): whole microseconds over
+ * 1e6, so 233 us prints as 0.000233, not 0.00023300000000000003. */
+static double seconds(double ms)
+{
+	return round(ms * 1000.0) / 1e6;
+}
+
+static double phase(double to_ms, double from_ms)
+{
+	return to_ms > from_ms ? (round(to_ms * 1000.0) - round(from_ms * 1000.0)) / 1e6 : 0;
+}
+
+static void last_probe_set(struct last_probe *l, const struct http_result *r, bool ok)
+{
+	double handshake_end = r->tls_ms > 0 ? r->tls_ms : r->connect_ms;
+	*l = (struct last_probe){
+		.ok = ok,
+		.code = r->code,
+		.seconds = seconds(r->total_ms),
+		.resolve = seconds(r->dns_ms),
+		.connect = phase(r->connect_ms, r->dns_ms),
+		.tls = r->tls_ms > 0 ? phase(r->tls_ms, r->connect_ms) : 0,
+		.processing = phase(r->first_byte_ms, handshake_end),
+		.transfer = r->first_byte_ms > 0 ? phase(r->total_ms, r->first_byte_ms) : 0,
+		.redirects = r->redirects,
+		.ssl = r->tls_version[0] != '\0',
+		.http_version = r->http_version[0] ? strtod(r->http_version, NULL) : 0,
+	};
+	if (strncmp(r->tls_version, "TLSv", 4) == 0)
+		snprintf(l->tls_version, sizeof l->tls_version, "TLS %s", r->tls_version + 4);
+	else
+		snprintf(l->tls_version, sizeof l->tls_version, "%s", r->tls_version);
+}
+
+enum metric {
+	M_SUCCESS, M_DURATION, M_PHASES, M_DNS, M_STATUS_CODE, M_VERSION, M_REDIRECTS, M_SSL,
+	M_TLS_VERSION, M_CERT_EXPIRY, M_UP, M_CONSECUTIVE, M_PROBES, M_FAILURES, M_SKIPPED,
+};
+
+static void metric_lines(struct buf *b, enum metric k, const char *name, const struct target *t)
+{
+	const struct last_probe *l = &t->last;
+	static const char *const phases[] = {"resolve", "connect", "tls", "processing", "transfer"};
+	if (!t->probed && k < M_CERT_EXPIRY)
+		return;
+	switch (k) {
+	case M_SUCCESS: metric_line(b, name, t, NULL, NULL, l->ok); break;
+	case M_DURATION: metric_line(b, name, t, NULL, NULL, l->seconds); break;
+	case M_PHASES: {
+		const double v[] = {l->resolve, l->connect, l->tls, l->processing, l->transfer};
+		for (size_t i = 0; i < ARRAY_LEN(phases); i++)
+			metric_line(b, name, t, "phase", phases[i], v[i]);
+		break;
+	}
+	case M_DNS: metric_line(b, name, t, NULL, NULL, l->resolve); break;
+	case M_STATUS_CODE: metric_line(b, name, t, NULL, NULL, (double)l->code); break;
+	case M_VERSION: metric_line(b, name, t, NULL, NULL, l->http_version); break;
+	case M_REDIRECTS: metric_line(b, name, t, NULL, NULL, (double)l->redirects); break;
+	case M_SSL: metric_line(b, name, t, NULL, NULL, l->ssl); break;
+	case M_TLS_VERSION: if (l->tls_version[0]) metric_line(b, name, t, "version", l->tls_version, 1); break;
+	case M_CERT_EXPIRY: if (t->cert_expiry_ms) metric_line(b, name, t, NULL, NULL, (double)(t->cert_expiry_ms / 1000)); break;
+	case M_UP: if (t->state != ST_UNKNOWN) metric_line(b, name, t, NULL, NULL, t->state == ST_UP); break;
+	case M_CONSECUTIVE: metric_line(b, name, t, NULL, NULL, t->fails); break;
+	case M_PROBES: metric_line(b, name, t, NULL, NULL, (double)t->probes); break;
+	case M_FAILURES: metric_line(b, name, t, NULL, NULL, (double)t->failures); break;
+	case M_SKIPPED: metric_line(b, name, t, NULL, NULL, (double)t->skipped); break;
+	}
 }
 
 static void write_metrics(struct watch *w)
@@ -273,34 +362,29 @@ static void write_metrics(struct watch *w)
 		return;
 	struct buf b = {0};
 	static const struct {
+		enum metric k;
 		const char *name, *type, *help;
 	} m[] = {
-		{"probe_success", "gauge", "Whether the last probe succeeded"},
-		{"probe_duration_seconds", "gauge", "How long the last probe took"},
-		{"probe_http_status_code", "gauge", "HTTP status code of the last probe (0: none)"},
-		{"probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry, unix time"},
-		{"health_watch_up", "gauge", "1 up, 0 down (after the thresholds); absent while unknown"},
-		{"health_watch_consecutive_failures", "gauge", "Failed probes in a row"},
-		{"health_watch_probes_total", "counter", "Probes made"},
-		{"health_watch_probe_failures_total", "counter", "Probes failed"},
-		{"health_watch_probes_skipped_total", "counter", "Probes skipped: the previous one was still running"},
+		{M_SUCCESS, "probe_success", "gauge", "Whether the last probe succeeded"},
+		{M_DURATION, "probe_duration_seconds", "gauge", "How long the last probe took"},
+		{M_PHASES, "probe_http_duration_seconds", "gauge", "Duration of each phase of the last probe's HTTP request"},
+		{M_DNS, "probe_dns_lookup_time_seconds", "gauge", "How long the last probe's name lookup took"},
+		{M_STATUS_CODE, "probe_http_status_code", "gauge", "HTTP status code of the last probe (0: none)"},
+		{M_VERSION, "probe_http_version", "gauge", "HTTP version of the last probe's response (0: none)"},
+		{M_REDIRECTS, "probe_http_redirects", "gauge", "Redirects the last probe followed"},
+		{M_SSL, "probe_http_ssl", "gauge", "Whether the last probe's final request used TLS"},
+		{M_TLS_VERSION, "probe_tls_version_info", "gauge", "The TLS version of the last probe's connection"},
+		{M_CERT_EXPIRY, "probe_ssl_earliest_cert_expiry", "gauge", "Earliest certificate expiry, unix time"},
+		{M_UP, "health_watch_up", "gauge", "1 up, 0 down (after the thresholds); absent while unknown"},
+		{M_CONSECUTIVE, "health_watch_consecutive_failures", "gauge", "Failed probes in a row"},
+		{M_PROBES, "health_watch_probes_total", "counter", "Probes made"},
+		{M_FAILURES, "health_watch_probe_failures_total", "counter", "Probes failed"},
+		{M_SKIPPED, "health_watch_probes_skipped_total", "counter", "Probes skipped: the previous one was still running"},
 	};
 	for (size_t k = 0; k < ARRAY_LEN(m); k++) {
 		metric_head(&b, m[k].name, m[k].type, m[k].help);
-		for (size_t i = 0; i < w->n; i++) {
-			const struct target *t = &w->t[i];
-			switch (k) {
-			case 0: if (t->probed) metric_line(&b, m[k].name, t, t->last_ok); break;
-			case 1: if (t->probed) metric_line(&b, m[k].name, t, t->last_seconds); break;
-			case 2: if (t->probed) metric_line(&b, m[k].name, t, (double)t->last_code); break;
-			case 3: if (t->cert_expiry_ms) metric_line(&b, m[k].name, t, (double)(t->cert_expiry_ms / 1000)); break;
-			case 4: if (t->state != ST_UNKNOWN) metric_line(&b, m[k].name, t, t->state == ST_UP); break;
-			case 5: metric_line(&b, m[k].name, t, t->fails); break;
-			case 6: metric_line(&b, m[k].name, t, (double)t->probes); break;
-			case 7: metric_line(&b, m[k].name, t, (double)t->failures); break;
-			case 8: metric_line(&b, m[k].name, t, (double)t->skipped); break;
-			}
-		}
+		for (size_t i = 0; i < w->n; i++)
+			metric_lines(&b, m[k].k, m[k].name, &w->t[i]);
 	}
 	/* node_exporter's textfile collector reads *.prom: a whole file or none */
 	if (atomic_write_file(path, b.data, b.len, 0644) < 0)
@@ -340,9 +424,7 @@ static void on_probe(struct http_engine *e, const struct http_probe *p, struct h
 	t->in_flight = false;
 	t->probed = true;
 	t->probes++;
-	t->last_ok = ok;
-	t->last_code = r->code;
-	t->last_seconds = r->total_ms / 1000.0;
+	last_probe_set(&t->last, r, ok);
 	if (r->cert_earliest_expiry_ms)
 		t->cert_expiry_ms = r->cert_earliest_expiry_ms;
 	if (ok) {
@@ -793,7 +875,7 @@ static void target_check(struct report *rep, const struct watch *w, const struct
 	cJSON_AddNumberToObject(data, "failures", (double)t->failures);
 	char *name = easprintf("health.%s", t->probe.name);
 	const char *why = t->state == ST_DOWN && t->last_error ? t->last_error : NULL;
-	report_add_check(rep, name, st, (int64_t)(t->last_seconds * 1000), data, "%s %s%s%s (%lu probe%s, %lu failed)",
+	report_add_check(rep, name, st, (int64_t)(t->last.seconds * 1000), data, "%s %s%s%s (%lu probe%s, %lu failed)",
 			 t->probe.name, state_names[t->state], why ? ": " : "", why ? why : "", t->probes,
 			 t->probes == 1 ? "" : "s", t->failures);
 	free(name);

@@ -95,6 +95,10 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
+/* The shortest text ("%.15g" to "%.17g") that reads back as d, in buf
+ * (32 bytes are enough); returns buf. The one way a double becomes text. */
+const char *double_text(double d, char *buf, size_t size);
+
 /* s with each {{name}} replaced by value(ctx, name), written by put (NULL:
  * as it is; e.g. url-encoded). Returns a new string, or NULL when value
  * gives NULL for a name, which is then in *bad (a new string). A "{{"

@@ -178,6 +178,16 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+const char *double_text(double d, char *buf, size_t size)
+{
+	for (int precision = 15; precision <= 17; precision++) {
+		snprintf(buf, size, "%.*g", precision, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	return buf;
+}
+
 char *placeholders_fill(const char *s, const char *(*value)(void *ctx, const char *name), void *ctx,
 			void (*put)(struct buf *b, const char *value), char **bad)
 {

@@ -499,16 +499,6 @@ cJSON *cfg_to_json(const struct cfg_node *n)
 	return json_checked(cJSON_CreateNull());
 }
 
-/* The shortest text that reads back as the same double. */
-static char *double_text(double d)
-{
-	char text[40];
-	snprintf(text, sizeof text, "%.15g", d);
-	if (strtod(text, NULL) != d)
-		snprintf(text, sizeof text, "%.17g", d);
-	return estrdup(text);
-}
-
 static void json_number(struct cfg_node *n, double d)
 {
 	if (isfinite(d) && d == floor(d) && fabs(d) <= (double)JSON_SAFE_INT) {
@@ -517,9 +507,10 @@ static void json_number(struct cfg_node *n, double d)
 		n->d = d;
 		n->str = easprintf("%" PRId64, n->i);
 	} else {
+		char text[32];
 		n->type = CFG_NUMBER;
 		n->d = d;
-		n->str = double_text(d);
+		n->str = estrdup(double_text(d, text, sizeof text));
 	}
 }
 

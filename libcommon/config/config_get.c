@@ -55,8 +55,7 @@ static const char *describe(const struct cfg_node *n, char *buf, size_t size)
 	if (n->type == CFG_BOOL && !n->str)
 		return n->b ? "true" : "false";
 	if (!n->str) {
-		snprintf(buf, size, "%.17g", n->type == CFG_INT ? (double)n->i : n->d);
-		return buf;
+		return double_text(n->type == CFG_INT ? (double)n->i : n->d, buf, size);
 	}
 	if (n->type != CFG_STRING)
 		return n->str;

@@ -101,14 +101,7 @@ static const char *scalar_text(const struct cfg_node *n, char *buf, size_t size)
 	switch (n->type) {
 	case CFG_BOOL: return n->b ? "true" : "false";
 	case CFG_INT: snprintf(buf, size, "%lld", (long long)n->i); return buf;
-	case CFG_NUMBER:
-		/* the shortest text that reads back as the same number */
-		for (int precision = 15; precision <= 17; precision++) {
-			snprintf(buf, size, "%.*g", precision, n->d);
-			if (strtod(buf, NULL) == n->d)
-				break;
-		}
-		return buf;
+	case CFG_NUMBER: return double_text(n->d, buf, size);
 	default: return "";
 	}
 }

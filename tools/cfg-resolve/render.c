@@ -50,8 +50,7 @@ static const char *scalar_text(const struct cfg_node *n, char *tmp, size_t size)
 	case CFG_NUMBER:
 		if (n->str && *n->str)
 			return n->str; /* durations keep what was written ("30s") */
-		snprintf(tmp, size, "%.17g", n->d);
-		return tmp;
+		return double_text(n->d, tmp, size);
 	default: return n->str ? n->str : "";
 	}
 }

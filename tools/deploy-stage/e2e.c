@@ -393,13 +393,13 @@ static int capture(const struct step *s, const struct http_result *r, cJSON *var
 	{
 		const char *path = m->valuestring[0] == '.' ? m->valuestring + 1 : m->valuestring;
 		const cJSON *v = doc ? json_path(doc, path) : NULL;
-		char *value = NULL;
+		char *value = NULL, number[32];
 		if (cJSON_IsString(v))
 			value = estrdup(v->valuestring);
 		else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
 			value = easprintf("%lld", (long long)v->valuedouble);
 		else if (cJSON_IsNumber(v))
-			value = easprintf("%.17g", v->valuedouble);
+			value = estrdup(double_text(v->valuedouble, number, sizeof number));
 		if (!value || !*value || strlen(value) > E2E_MAX_CAPTURE) {
 			snprintf(err, errsize, "capture %s: %s %s", m->string, m->valuestring,
 				 !doc ? "(the answer is not JSON)"
