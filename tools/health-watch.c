@@ -286,30 +286,33 @@ static void metric_line(struct buf *b, const char *name, const struct target *t,
 	buf_printf(b, "\"} %s\n", double_text(v, num, sizeof num));
 }
 
-/* Seconds from curl's microseconds (kept as ms): whole microseconds over
- * 1e6, so 233 us prints as 0.000233, not 0.00023300000000000003. */
-static double seconds(double ms)
+/* Whole microseconds from curl's times (kept as ms). */
+static double usec(double ms)
 {
-	return round(ms * 1000.0) / 1e6;
+	return round(ms * 1000.0);
 }
 
-static double phase(double to_ms, double from_ms)
-{
-	return to_ms > from_ms ? (round(to_ms * 1000.0) - round(from_ms * 1000.0)) / 1e6 : 0;
-}
-
+/* The phases follow each other: each ends where curl's time for it says,
+ * or where the one before ended when curl's is earlier (a reused
+ * connection has no connect, a failed one no first byte), so they sum to
+ * at most the total. Seconds are whole microseconds over 1e6: 233 us
+ * prints as 0.000233, never 0.00023300000000000003. */
 static void last_probe_set(struct last_probe *l, const struct http_result *r, bool ok)
 {
-	double handshake_end = r->tls_ms > 0 ? r->tls_ms : r->connect_ms;
+	double dns = usec(r->dns_ms), total = usec(r->total_ms);
+	double connect = fmax(dns, usec(r->connect_ms));
+	double tls = r->tls_ms > 0 ? fmax(connect, usec(r->tls_ms)) : connect;
+	double first_byte = r->first_byte_ms > 0 ? fmax(tls, usec(r->first_byte_ms)) : tls;
+	double end = r->first_byte_ms > 0 ? fmax(first_byte, total) : first_byte;
 	*l = (struct last_probe){
 		.ok = ok,
 		.code = r->code,
-		.seconds = seconds(r->total_ms),
-		.resolve = seconds(r->dns_ms),
-		.connect = phase(r->connect_ms, r->dns_ms),
-		.tls = r->tls_ms > 0 ? phase(r->tls_ms, r->connect_ms) : 0,
-		.processing = phase(r->first_byte_ms, handshake_end),
-		.transfer = r->first_byte_ms > 0 ? phase(r->total_ms, r->first_byte_ms) : 0,
+		.seconds = total / 1e6,
+		.resolve = dns / 1e6,
+		.connect = (connect - dns) / 1e6,
+		.tls = (tls - connect) / 1e6,
+		.processing = (first_byte - tls) / 1e6,
+		.transfer = (end - first_byte) / 1e6,
 		.redirects = r->redirects,
 		.ssl = r->tls_version[0] != '\0',
 		.http_version = r->http_version[0] ? strtod(r->http_version, NULL) : 0,
