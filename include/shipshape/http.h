@@ -149,6 +149,9 @@ struct http_probe {
 	bool keep_body;                   /* keep the body in the result even without body assertions */
 	bool keep_headers;                /* keep response headers in the result */
 	bool fresh_connect;               /* never reuse a connection (cert facts are read on connect) */
+	bool uncompressed;                /* ask for the body as it is (no Accept-Encoding): a small
+					     answer from a near server comes sooner whole than
+					     compressed by it per request */
 };
 
 /* Defaults for a probe built by hand: GET, verify on, default timeouts. */
@@ -165,7 +168,7 @@ enum {
 	HTTP_PROBE_THRESHOLDS = 1 << 3, /* latency and certificate-expiry thresholds */
 	HTTP_PROBE_CONNECTION = 1 << 4, /* timeouts, TLS trust and versions, sni, ip, resolve */
 	HTTP_PROBE_RETRY = 1 << 5,      /* retries, retry_backoff */
-	HTTP_PROBE_KEEP = 1 << 6,       /* keep_body, keep_headers, fresh_connect */
+	HTTP_PROBE_KEEP = 1 << 6,       /* keep_body, keep_headers, fresh_connect, uncompressed */
 	HTTP_PROBE_ALL = (1 << 7) - 1,
 };
 /* Replaces the fields of dst in parts with deep copies of src's (strings

@@ -58,6 +58,7 @@ struct rest_request {
 	bool tls_insecure;           /* do not verify the peer's certificate */
 	struct retry_policy retry;
 	bool quiet_retries;          /* retries said with verbose() instead of a warning */
+	bool uncompressed;           /* no Accept-Encoding (http_probe.uncompressed) */
 };
 
 struct rest_response {

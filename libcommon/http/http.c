@@ -541,7 +541,8 @@ static void xfer_setup(struct xfer *x)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+	if (!p->uncompressed)
+		curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(p->connect_timeout_ms > 0 ? p->connect_timeout_ms : HTTP_CONNECT_TIMEOUT_DEFAULT_MS));
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,

@@ -895,5 +895,6 @@ void http_probe_copy(struct http_probe *dst, const struct http_probe *src, unsig
 		dst->keep_body = src->keep_body;
 		dst->keep_headers = src->keep_headers;
 		dst->fresh_connect = src->fresh_connect;
+		dst->uncompressed = src->uncompressed;
 	}
 }

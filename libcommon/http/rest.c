@@ -55,6 +55,7 @@ static void build_probe(struct http_probe *p, const struct rest_request *rq)
 	p->method = estrdup(rq->method ? rq->method : "GET");
 	p->keep_body = true;
 	p->keep_headers = true;
+	p->uncompressed = rq->uncompressed;
 	p->max_body = rq->max_body ? (int64_t)rq->max_body : REST_MAX_BODY_DEFAULT;
 	p->tls_verify = !rq->tls_insecure;
 	p->ca_file = rq->ca_file ? estrdup(rq->ca_file) : NULL;
