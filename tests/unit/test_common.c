@@ -684,6 +684,59 @@ static void test_finish_stdout_epipe(void **state)
 	assert_string_equal(msg, "test-tool: unable to write output: Broken pipe\n");
 }
 
+/* placeholders_fill(): each {{name}} from the callback, put() for the
+ * value, an unclosed "{{" as text, NULL naming the first unknown name. */
+static const char *fill_value(void *ctx, const char *name)
+{
+	(void)ctx;
+	if (strcmp(name, "release") == 0)
+		return "v2 a&b";
+	if (strcmp(name, "empty") == 0)
+		return "";
+	return NULL;
+}
+
+static void fill_put_upper(struct buf *b, const char *v)
+{
+	for (; *v; v++)
+		buf_putc(b, *v >= 'a' && *v <= 'z' ? (char)(*v - 32) : *v);
+}
+
+static void test_placeholders_fill(void **state)
+{
+	(void)state;
+	char *bad = NULL, *out;
+	out = placeholders_fill("x{release=\"{{release}}\"}{{empty}} {{", fill_value, NULL, NULL, &bad);
+	assert_non_null(out);
+	assert_string_equal(out, "x{release=\"v2 a&b\"} {{");
+	free(out);
+	out = placeholders_fill("{{release}}/{{release}}", fill_value, NULL, fill_put_upper, &bad);
+	assert_string_equal(out, "V2 A&B/V2 A&B");
+	free(out);
+	out = placeholders_fill("no placeholders", fill_value, NULL, NULL, &bad);
+	assert_string_equal(out, "no placeholders");
+	free(out);
+	assert_null(placeholders_fill("a {{release}} {{window}} {{other}}", fill_value, NULL, NULL, &bad));
+	assert_string_equal(bad, "window");
+	free(bad);
+}
+
+/* double_text(): the shortest text that reads back as the same double */
+static void test_double_text(void **state)
+{
+	(void)state;
+	char buf[32];
+	assert_string_equal(double_text(0.1, buf, sizeof buf), "0.1");
+	assert_string_equal(double_text(233 / 1e6, buf, sizeof buf), "0.000233");
+	assert_string_equal(double_text(0.1 + 0.2, buf, sizeof buf), "0.30000000000000004");
+	assert_string_equal(double_text(1795000000, buf, sizeof buf), "1795000000");
+	assert_string_equal(double_text(1.1, buf, sizeof buf), "1.1");
+	assert_string_equal(double_text(-2.5e-7, buf, sizeof buf), "-2.5e-07");
+	const double hard[] = {1.0 / 3, 2.0 / 3, 1e300 * 7, 5e-324, 123456789.123456789};
+	for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++)
+		assert_true(strtod(double_text(hard[i], buf, sizeof buf), NULL) == hard[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -697,6 +750,7 @@ int main(void)
 		cmocka_unit_test(test_read_file_kinds), cmocka_unit_test(test_tool_start), cmocka_unit_test(test_text_dash),
 		cmocka_unit_test(test_environment_is_production),
 		cmocka_unit_test(test_finish_stdout_epipe),
+		cmocka_unit_test(test_placeholders_fill), cmocka_unit_test(test_double_text),
 	};
 	return cmocka_run_group_tests_name("common", tests, NULL, NULL);
 }
