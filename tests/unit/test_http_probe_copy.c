@@ -85,6 +85,7 @@ static const struct field probe_fields[] = {
 	F(keep_body, HTTP_PROBE_KEEP, PLAIN),
 	F(keep_headers, HTTP_PROBE_KEEP, PLAIN),
 	F(fresh_connect, HTTP_PROBE_KEEP, PLAIN),
+	F(uncompressed, HTTP_PROBE_KEEP, PLAIN),
 };
 
 static const struct field *field_named(const char *name, size_t len)
