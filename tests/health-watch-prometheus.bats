@@ -39,6 +39,10 @@ setup_file() {
 		{ svc_fail "Prometheus has no probe_success from health-watch"; return 1; }
 }
 
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+}
+
 teardown_file() {
 	[ -z "${WATCH_PID:-}" ] || kill -TERM "$WATCH_PID" 2>/dev/null || true
 	[ -z "${WATCH_PID:-}" ] || wait "$WATCH_PID" 2>/dev/null || true
