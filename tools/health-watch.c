@@ -323,6 +323,8 @@ static void last_probe_set(struct last_probe *l, const struct http_result *r, bo
 		snprintf(l->tls_version, sizeof l->tls_version, "%s", r->tls_version);
 }
 
+/* In file order. Those before M_CERT_EXPIRY are the last probe's: absent
+ * until a target's first probe (metric_lines() relies on this order). */
 enum metric {
 	M_SUCCESS, M_DURATION, M_PHASES, M_DNS, M_STATUS_CODE, M_VERSION, M_REDIRECTS, M_SSL,
 	M_TLS_VERSION, M_CERT_EXPIRY, M_UP, M_CONSECUTIVE, M_PROBES, M_FAILURES, M_SKIPPED,
