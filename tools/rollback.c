@@ -76,7 +76,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rollback [-c FILE] [--schema FILE] [--service NAME] [--to TARGET] [--dry-run | --check]\n"
 		"                [--url URL] [--health-timeout DUR] [--interval DUR] [--no-verify]\n"
-		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--format json|text|nagios] [-q] [-v]\n"
+		"                [-m MESSAGE] [-t DUR] [--state-dir DIR] [--state-url-env NAME]\n"
+		"                [--format json|text|nagios] [-q] [-v]\n"
 		"       rollback -h | -V\n"
 		"\n"
 		"Rolls the service back to the last release that finished ok before the\n"
@@ -98,7 +99,9 @@ static void usage(FILE *f)
 		"  -m, --message TEXT      why, recorded in the journal\n"
 		"  -t, --timeout DUR       bound the whole command, driver and health wait\n"
 		"                          included (the driver: default deploy.timeout)\n"
-		"      --state-dir DIR     where the journal and the lock live\n"
+		"      --state-dir DIR     where the journal and the lock live (state.backend file)\n"
+		"      --state-url-env NAME  the journal and the lock in PostgreSQL, at the URL in\n"
+		"                          the environment variable NAME\n"
 		"      --format FMT        json (default when piped), text, nagios (--check)\n"
 		"  -q, --quiet             no warnings\n"
 		"  -v, --verbose           more detail on stderr\n"
@@ -116,6 +119,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		STD_LONG_OPTS,
 		STD_TIMEOUT_OPT,
 		STD_STATE_DIR_OPT,
+		STD_STATE_URL_ENV_OPT,
 		{"service", required_argument, NULL, OPT_SERVICE},
 		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"to", required_argument, NULL, OPT_TO},
@@ -607,9 +611,12 @@ static int rollback_begin(const struct args *a, const cJSON *config, const struc
 	free(error);
 	if (st != EXIT_OK)
 		return st;
-	if (lock_write(j->dir, rr->id, "rollback") < 0) {
-		error_msg("unable to write the lock %s/lock: %s", j->dir, strerror(errno));
-		return EXIT_UNKNOWN;
+	if (journal_lock_take(j, rr->id, "rollback") < 0) {
+		int saved = errno;
+		char *where = journal_where(j, 0);
+		error_msg("unable to take the lock of %s (%s): %s", j->service, where, journal_error(j, saved));
+		free(where);
+		return saved == ENOTCONN || saved == EBUSY ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 	}
 	cJSON *start = journal_record_apply_start(rr->target, driver_name(config));
 	st = append(j, rr->id, start);
@@ -620,17 +627,23 @@ static int rollback_begin(const struct args *a, const cJSON *config, const struc
 /* The rollback's lock let go, under the guard (when it is still its own). */
 static int rollback_unlock(const struct journal *j, long id)
 {
-	int guard = lock_guard_take(j->dir);
-	struct lock_info li;
+	struct journal_hold h;
+	char *error = NULL;
 	int st = EXIT_OK;
-	if (lock_read(j->dir, &li) == 0) {
-		if (li.present && li.deploy == id && lock_remove(j->dir) < 0) {
-			error_msg("recorded, but unable to remove the lock %s/lock: %s", j->dir, strerror(errno));
-			st = EXIT_UNKNOWN;
-		}
-		lock_info_free(&li);
+	if (journal_hold(j, &h, true, &error) < 0) {
+		error_msg("recorded, but unable to release the lock: %s", error);
+		free(error);
+		return EXIT_UNKNOWN;
 	}
-	lock_guard_release(guard);
+	if (h.li.present && h.li.deploy == id && journal_lock_drop(j, &h.li) < 0) {
+		int saved = errno;
+		char *where = journal_where(j, 0);
+		error_msg("recorded, but unable to release the lock of %s (%s): %s", j->service, where,
+			  journal_error(j, saved));
+		free(where);
+		st = EXIT_UNKNOWN;
+	}
+	journal_unhold(&h);
 	return st;
 }
 
@@ -754,8 +767,9 @@ int main(int argc, char **argv)
 		service = "default";
 	struct journal j;
 	char *error = NULL;
-	if (journal_open_service(&j, a.std.state_dir, json_path_string(config, "state_dir", NULL), service, &error) < 0) {
-		status = errno == EINVAL ? EXIT_DATAERR : EXIT_UNKNOWN;
+	struct journal_source src = {.cli_state_dir = a.std.state_dir, .cli_state_url = a.std.state_url, .config = config};
+	if (journal_open_service(&j, &src, service, &error) < 0) {
+		status = errno == EINVAL ? EXIT_DATAERR : errno == ENOTCONN ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 		error_msg("%s", error);
 		status = error_status(status, error); /* --check's status line in nagios mode */
 		free(error);

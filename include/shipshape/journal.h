@@ -53,20 +53,37 @@ char *journal_text_clean(const char *s, bool one_line);
  * as \xHH escapes, so the message shows the bytes and not their effect. */
 char *journal_text_quote(const char *s);
 
+struct state_pg;
+
 struct journal {
-	char *dir;     /* STATE/deploy/SERVICE, created 0700 */
+	char *dir;           /* STATE/deploy/SERVICE, created 0700 (the file
+				backend's journal; the snapshot key either way) */
 	char *service;
+	struct state_pg *pg; /* state.backend postgres (state.h), else NULL */
 };
 
-/* Opens (creates) the journal of service in the state directory
- * (state_dir_resolve() in files.h: cli_state_dir, $SHIPSHAPE_STATE_DIR,
- * config_state_dir, the XDG default), creating both. A state directory
- * another user owns or can write is refused, nothing created in it.
- * Returns 0, or -1 with errno set and *error (a new string, one line):
- * EINVAL "invalid service name ...", EACCES "refusing the state directory
- * DIR: why (...)" for an unsafe one, else "unable to create ...: reason". */
-int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
-			 const char *service, char **error);
+/* Where a service's deploy state lives: the state directory (state_dir_resolve()
+ * in files.h: cli_state_dir, $SHIPSHAPE_STATE_DIR, the config's state_dir,
+ * the XDG default) always, and with the config's state.backend postgres (or
+ * a cli_state_url, from --state-url-env) the journal and the lock in
+ * PostgreSQL at state.url, tables in state.schema. */
+struct journal_source {
+	const char *cli_state_dir;
+	const char *cli_state_url;
+	const cJSON *config; /* may be NULL */
+	bool files_only;     /* the state directory alone, whatever the config
+				says (deploy-stage state: it opens the
+				database itself) */
+};
+
+/* Opens (creates) the journal of service where src says, creating the
+ * state directory. A state directory another user owns or can write is
+ * refused, nothing created in it. Returns 0, or -1 with errno set and
+ * *error (a new string, one line): EINVAL "invalid service name ..." (or a
+ * postgres backend without a URL), EACCES "refusing the state directory
+ * DIR: why (...)" for an unsafe one, ENOTCONN (and state.h's others) for a
+ * state database that cannot be used, else "unable to create ...: reason". */
+int journal_open_service(struct journal *j, const struct journal_source *src, const char *service, char **error);
 /* Opens (creates) the journal of service under state_dir. service must be a
  * plain name: [A-Za-z0-9._-], not starting with '.'. Returns 0, or -1 with
  * errno set (EINVAL for a bad service name). */
@@ -106,6 +123,7 @@ struct journal_view {
  * record is, so such a deploy can still be finished or rolled back. */
 struct journal_hold {
 	int guard; /* -1 when not taken */
+	const struct journal *j;
 	struct lock_info li;
 	struct journal_view view;
 };
@@ -119,6 +137,21 @@ void journal_unhold(struct journal_hold *h);
 /* strerror(), with the journal's refusals named: ELOOP is a symbolic
  * link, EMEDIUMTYPE not a regular file. */
 const char *journal_strerror(int err);
+/* Why the last call on j failed with err: the state database's message,
+ * else journal_strerror(err). */
+const char *journal_error(const struct journal *j, int err);
+/* Where deployment id is kept, for messages (a new string): DIR/NNNNNN.jsonl,
+ * or "postgres HOST:PORT/DB (schema S), deploy N"; id 0: the whole journal. */
+char *journal_where(const struct journal *j, long id);
+
+/* The lock, on either backend (lock.h for the file; state.h for
+ * PostgreSQL, where it is held by a keeper process): read, take for
+ * deploy (0: none) by this caller, drop (li: as read under the guard).
+ * Each returns 0, or -1 with errno set (EBUSY: another holds it); then
+ * journal_error() says why. */
+int journal_lock_read(const struct journal *j, struct lock_info *li);
+int journal_lock_take(const struct journal *j, long deploy, const char *message);
+int journal_lock_drop(const struct journal *j, const struct lock_info *li);
 void journal_view_free(struct journal_view *view);
 
 /* The open deployment (the last one, unfinished), or NULL. */

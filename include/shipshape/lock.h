@@ -41,6 +41,12 @@ void lock_guard_release(int fd);
  * Returns 0, or -1 when it exists but cannot be read (errno set; a corrupt
  * lock file is EBADMSG). */
 int lock_read(const char *dir, struct lock_info *li);
+/* The holder document a lock held by this caller for deployment deploy
+ * (0: none) records (new): pid, host, user, since, message, deploy. */
+cJSON *lock_holder_new(long deploy, const char *message);
+/* li filled from a holder document (li->present true): stale and ours
+ * judged when the holder is on this host. */
+void lock_info_from_json(const cJSON *doc, struct lock_info *li);
 /* Writes a lock held by this caller for deployment deploy (0: none). */
 int lock_write(const char *dir, long deploy, const char *message);
 int lock_remove(const char *dir);

@@ -20,6 +20,7 @@ enum output_format { FORMAT_AUTO = 0, FORMAT_JSON, FORMAT_TEXT, FORMAT_NAGIOS, F
 enum {
 	OPT_FORMAT = 0x100,
 	OPT_STATE_DIR,
+	OPT_STATE_URL_ENV,
 	OPT_TOOL_BASE = 0x200 /* tools number their own long options from here */
 };
 
@@ -39,6 +40,9 @@ enum {
 	{"verbose", no_argument, NULL, 'v'}
 #define STD_TIMEOUT_OPT {"timeout", required_argument, NULL, 't'}
 #define STD_STATE_DIR_OPT {"state-dir", required_argument, NULL, OPT_STATE_DIR}
+/* --state-url-env NAME: the deploy state in PostgreSQL, at the URL in the
+ * environment variable NAME (a password never goes on a command line). */
+#define STD_STATE_URL_ENV_OPT {"state-url-env", required_argument, NULL, OPT_STATE_URL_ENV}
 
 struct std_opts {
 	/* set by the tool before the first std_getopt() */
@@ -49,6 +53,7 @@ struct std_opts {
 	int64_t timeout_ms;      /* -t: the whole invocation; 0: the tool's default */
 	enum output_format format;
 	const char *state_dir;
+	const char *state_url;   /* --state-url-env NAME: $NAME's value */
 	int verbose;
 	int quiet;               /* -q: no warnings on stderr; stdout unchanged */
 	int exit_status;         /* when std_getopt() returned OPT_EXIT */

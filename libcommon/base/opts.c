@@ -112,6 +112,14 @@ int std_opt_take(struct std_opts *o, int c, const char *arg)
 			log_level = o->verbose;
 		return 0;
 	case OPT_STATE_DIR: o->state_dir = arg; return 0;
+	case OPT_STATE_URL_ENV:
+		o->state_url = getenv(arg);
+		if (!o->state_url || !*o->state_url) {
+			o->exit_status = usage_fail("--state-url-env %s: the environment variable %s is not set", arg, arg);
+			return OPT_EXIT;
+		}
+		redact_register_url_passwords(o->state_url);
+		return 0;
 	default: return 1; /* not a shared option */
 	}
 }

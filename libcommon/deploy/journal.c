@@ -4,6 +4,7 @@
 #include "shipshape/files.h"
 #include "shipshape/json.h"
 #include "shipshape/sha256.h"
+#include "shipshape/state.h"
 #include "shipshape/units.h"
 
 #include <dirent.h>
@@ -184,12 +185,32 @@ static bool service_name_valid(const char *s)
 	return true;
 }
 
-int journal_open_service(struct journal *j, const char *cli_state_dir, const char *config_state_dir,
-			 const char *service, char **error)
+/* The state database of src, or NULL for the file backend; -1 in *failed
+ * with errno and *error when it cannot be used. */
+static struct state_pg *open_backend(const struct journal_source *src, char **error, int *failed)
+{
+	const char *backend = json_path_string(src->config, "state.backend", "file");
+	const char *url = src->cli_state_url ? src->cli_state_url : json_path_string(src->config, "state.url", NULL);
+	*failed = 0;
+	if (src->files_only || (!src->cli_state_url && strcmp(backend, "postgres") != 0))
+		return NULL;
+	if (!url || !*url) {
+		*error = estrdup("state.backend is postgres, but state.url is not set (or give --state-url-env NAME)");
+		*failed = -1;
+		errno = EINVAL;
+		return NULL;
+	}
+	struct state_pg *pg = state_pg_open(url, json_path_string(src->config, "state.schema", "shipshape"), true, error);
+	if (!pg)
+		*failed = -1;
+	return pg;
+}
+
+int journal_open_service(struct journal *j, const struct journal_source *src, const char *service, char **error)
 {
 	memset(j, 0, sizeof *j);
 	*error = NULL;
-	char *dir = state_dir_resolve(cli_state_dir, config_state_dir, error);
+	char *dir = state_dir_resolve(src->cli_state_dir, json_path_string(src->config, "state_dir", NULL), error);
 	if (!dir)
 		return -1;
 	int rc = journal_open(j, dir, service);
@@ -200,6 +221,12 @@ int journal_open_service(struct journal *j, const char *cli_state_dir, const cha
 		*error = easprintf("unable to create the journal directory %s/deploy/%s: %s", dir, service,
 				   strerror(saved));
 	free(dir);
+	if (rc == 0) {
+		j->pg = open_backend(src, error, &rc);
+		saved = errno;
+		if (rc < 0)
+			journal_close(j);
+	}
 	errno = saved;
 	return rc;
 }
@@ -225,6 +252,7 @@ int journal_open(struct journal *j, const char *state_dir, const char *service)
 
 void journal_close(struct journal *j)
 {
+	state_pg_close(j->pg);
 	free(j->dir);
 	free(j->service);
 	memset(j, 0, sizeof *j);
@@ -440,11 +468,88 @@ static int load(const struct journal *j, struct journal_view *view, char **faile
 	return 0;
 }
 
+/* One row of the state database's journal into the view being built:
+ * rows come ordered by deploy, then seq. */
+static void take_row(void *ctx, long deploy, const char *json, size_t len)
+{
+	struct journal_view *view = ctx;
+	struct deployment *d = view->n ? &view->v[view->n - 1] : NULL;
+	if (!d || d->id != deploy) {
+		view->v = erealloc(view->v, (view->n + 1) * sizeof *view->v);
+		d = &view->v[view->n++];
+		memset(d, 0, sizeof *d);
+		d->id = deploy;
+		d->records = cJSON_CreateArray();
+	}
+	d->bytes += len;
+	cJSON *doc = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		d->bad_lines++;
+		return;
+	}
+	clean_strings(doc->child);
+	cJSON_AddItemToArray(d->records, doc);
+}
+
+static int load_pg(const struct journal *j, struct journal_view *view)
+{
+	memset(view, 0, sizeof *view);
+	if (state_pg_records(j->pg, j->service, take_row, view) < 0) {
+		int saved = errno;
+		journal_view_free(view);
+		errno = saved;
+		return -1;
+	}
+	size_t kept = 0;
+	view->next_id = 1;
+	for (size_t i = 0; i < view->n; i++) {
+		struct deployment *d = &view->v[i];
+		d->path = journal_where(j, d->id);
+		derive(d);
+		if (d->id >= view->next_id)
+			view->next_id = d->id + 1;
+		if (!d->begin) {
+			view->headerless++;
+			free(view->headerless_path);
+			view->headerless_path = estrdup(d->path);
+			deployment_free(d);
+			continue;
+		}
+		if (&view->v[kept] != d) {
+			view->v[kept] = *d;
+			memset(d, 0, sizeof *d);
+		}
+		kept++;
+	}
+	view->n = kept;
+	return 0;
+}
+
+static int hold_pg(const struct journal *j, struct journal_hold *h, bool guard, char **error)
+{
+	if (guard && state_pg_guard_take(j->pg, j->service) < 0)
+		goto failed;
+	h->guard = guard ? 1 : -1;
+	if (state_pg_lock_read(j->pg, j->service, &h->li) < 0 || load_pg(j, &h->view) < 0)
+		goto failed;
+	return 0;
+failed:;
+	int saved = errno;
+	*error = estrdup(state_pg_error(j->pg));
+	journal_unhold(h);
+	errno = saved;
+	return -1;
+}
+
 int journal_hold(const struct journal *j, struct journal_hold *h, bool guard, char **error)
 {
 	memset(h, 0, sizeof *h);
 	h->guard = -1;
+	h->j = j;
 	*error = NULL;
+	if (j->pg)
+		return hold_pg(j, h, guard, error);
 	if (guard && (h->guard = lock_guard_take(j->dir)) < 0) {
 		*error = easprintf("unable to take the journal guard in %s: %s", j->dir, strerror(errno));
 		return -1;
@@ -472,9 +577,47 @@ void journal_unhold(struct journal_hold *h)
 {
 	journal_view_free(&h->view);
 	lock_info_free(&h->li);
-	if (h->guard >= 0)
+	if (h->guard >= 0 && h->j && h->j->pg)
+		state_pg_guard_release(h->j->pg, h->j->service);
+	else if (h->guard >= 0)
 		lock_guard_release(h->guard);
 	h->guard = -1;
+}
+
+const char *journal_error(const struct journal *j, int err)
+{
+	return j->pg ? state_pg_error(j->pg) : journal_strerror(err);
+}
+
+char *journal_where(const struct journal *j, long id)
+{
+	if (j->pg)
+		return id ? easprintf("%s, deploy %ld", state_pg_where(j->pg), id) : estrdup(state_pg_where(j->pg));
+	return id ? easprintf("%s/%06ld.jsonl", j->dir, id) : estrdup(j->dir);
+}
+
+int journal_lock_read(const struct journal *j, struct lock_info *li)
+{
+	return j->pg ? state_pg_lock_read(j->pg, j->service, li) : lock_read(j->dir, li);
+}
+
+int journal_lock_take(const struct journal *j, long deploy, const char *message)
+{
+	if (!j->pg)
+		return lock_write(j->dir, deploy, message);
+	/* as the file is rewritten: a lock this caller holds is taken again,
+	 * for this deploy */
+	struct lock_info li;
+	if (state_pg_lock_read(j->pg, j->service, &li) < 0)
+		return -1;
+	int rc = li.present && li.ours ? state_pg_lock_drop(j->pg, j->service, &li) : 0;
+	lock_info_free(&li);
+	return rc < 0 ? -1 : state_pg_lock_take(j->pg, j->service, deploy, message);
+}
+
+int journal_lock_drop(const struct journal *j, const struct lock_info *li)
+{
+	return j->pg ? state_pg_lock_drop(j->pg, j->service, li) : lock_remove(j->dir);
 }
 
 void journal_view_free(struct journal_view *view)
@@ -742,10 +885,38 @@ static int batch_write(int fd, const char *path, const char *dir, const struct b
 	return 0;
 }
 
+/* The batch into the state database, in one statement: its lines as one
+ * JSON array. */
+static int append_pg(const struct journal *j, long id, const struct batch *bt)
+{
+	struct buf all = {0};
+	buf_putc(&all, '[');
+	buf_append(&all, bt->text.data, bt->text.len);
+	/* the lines hold no newline but the one ending each (JSON escapes
+	 * any other): "[L1,L2]" */
+	for (size_t i = 1; i < all.len; i++)
+		if (all.data[i] == '\n')
+			all.data[i] = i + 1 < all.len ? ',' : ']';
+	if (all.len == 1)
+		buf_putc(&all, ']');
+	int rc = state_pg_append(j->pg, j->service, id, all.data, bt->reports ? JOURNAL_REPORT_BUDGET : 0);
+	int saved = errno;
+	buf_free(&all);
+	errno = saved;
+	return rc;
+}
+
 int journal_append(const struct journal *j, long id, cJSON *records)
 {
 	struct batch bt;
 	batch_build(&bt, j, id, records);
+	if (j->pg) {
+		int rc = append_pg(j, id, &bt);
+		int saved = errno;
+		batch_free(&bt, rc == 0);
+		errno = saved;
+		return rc;
+	}
 	char *path = easprintf("%s/%06ld.jsonl", j->dir, id);
 	int rc = -1;
 	int fd = journal_file_open(path, O_RDWR | O_APPEND | O_CREAT);
@@ -768,7 +939,9 @@ int journal_write(const struct journal *j, long id, cJSON *records, char **error
 	if (journal_append(j, id, records) == 0)
 		return 0;
 	int saved = errno;
-	*error = easprintf("unable to write the journal %s/%06ld.jsonl: %s", j->dir, id, journal_strerror(saved));
+	char *where = journal_where(j, id);
+	*error = easprintf("unable to write the journal %s: %s", where, journal_error(j, saved));
+	free(where);
 	errno = saved;
 	return -1;
 }

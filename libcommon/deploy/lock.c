@@ -95,6 +95,27 @@ void lock_info_free(struct lock_info *li)
 	memset(li, 0, sizeof *li);
 }
 
+void lock_info_from_json(const cJSON *doc, struct lock_info *li)
+{
+	memset(li, 0, sizeof *li);
+	li->present = true;
+	li->pid = (pid_t)json_path_number(doc, "pid", 0);
+	li->host = estrdup(json_path_string(doc, "host", "?"));
+	li->user = estrdup(json_path_string(doc, "user", "?"));
+	li->since = estrdup(json_path_string(doc, "since", "?"));
+	const char *msg = json_path_string(doc, "message", NULL);
+	li->message = msg ? estrdup(msg) : NULL;
+	li->deploy = (long)json_path_number(doc, "deploy", 0);
+
+	char *me = host_name();
+	bool same_host = strcmp(me, li->host) == 0;
+	free(me);
+	if (same_host) {
+		li->stale = li->pid <= 0 || (kill(li->pid, 0) < 0 && errno == ESRCH);
+		li->ours = !li->stale && li->pid == lock_owner_pid();
+	}
+}
+
 int lock_read(const char *dir, struct lock_info *li)
 {
 	memset(li, 0, sizeof *li);
@@ -111,27 +132,12 @@ int lock_read(const char *dir, struct lock_info *li)
 		errno = EBADMSG;
 		return -1;
 	}
-	li->present = true;
-	li->pid = (pid_t)json_path_number(doc, "pid", 0);
-	li->host = estrdup(json_path_string(doc, "host", "?"));
-	li->user = estrdup(json_path_string(doc, "user", "?"));
-	li->since = estrdup(json_path_string(doc, "since", "?"));
-	const char *msg = json_path_string(doc, "message", NULL);
-	li->message = msg ? estrdup(msg) : NULL;
-	li->deploy = (long)json_path_number(doc, "deploy", 0);
+	lock_info_from_json(doc, li);
 	cJSON_Delete(doc);
-
-	char *me = host_name();
-	bool same_host = strcmp(me, li->host) == 0;
-	free(me);
-	if (same_host) {
-		li->stale = li->pid <= 0 || (kill(li->pid, 0) < 0 && errno == ESRCH);
-		li->ours = !li->stale && li->pid == lock_owner_pid();
-	}
 	return 0;
 }
 
-int lock_write(const char *dir, long deploy, const char *message)
+cJSON *lock_holder_new(long deploy, const char *message)
 {
 	char since[RFC3339_LEN];
 	cJSON *doc = cJSON_CreateObject();
@@ -152,6 +158,12 @@ int lock_write(const char *dir, long deploy, const char *message)
 		cJSON_AddNullToObject(doc, "deploy");
 	free(host);
 	free(user);
+	return doc;
+}
+
+int lock_write(const char *dir, long deploy, const char *message)
+{
+	cJSON *doc = lock_holder_new(deploy, message);
 	char *text = ejson_print(doc);
 	cJSON_Delete(doc);
 	char *path = lock_path(dir);

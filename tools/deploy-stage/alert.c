@@ -117,10 +117,12 @@ static const struct deployment *alert_subject(const struct run *r, const struct 
 			return d;
 		}
 	}
+	char *where = journal_where(&r->j, 0);
 	if (want)
-		error_msg("alert: no deploy %ld in the journal %s", want, r->j.dir);
+		error_msg("alert: no deploy %ld in the journal %s", want, where);
 	else
-		error_msg("alert: no deploy in the journal %s", r->j.dir);
+		error_msg("alert: no deploy in the journal %s", where);
+	free(where);
 	return NULL;
 }
 

@@ -83,13 +83,13 @@ static int lock_acquire(struct run *r)
 		if (h.li.stale)
 			warn_stale(&h.li);
 		long deploy = h.li.present && h.li.ours ? h.li.deploy : 0;
-		if (lock_write(r->j.dir, deploy, r->a->message) < 0) {
-			st = run_lock_failed(r, "write");
+		if (journal_lock_take(&r->j, deploy, r->a->message) < 0) {
+			st = run_lock_failed(r, "take");
 			drop(&h);
 			return st;
 		}
 		lock_info_free(&h.li);
-		lock_read(r->j.dir, &h.li);
+		journal_lock_read(&r->j, &h.li);
 		cJSON *doc = lock_doc(&h.li);
 		char *who = lock_holder_describe(&h.li);
 		char *text = easprintf("lock acquired by %s", who);
@@ -120,8 +120,8 @@ static int lock_release(struct run *r)
 		if (open && h.li.deploy == open->id)
 			warnx_("deploy %ld (%s) stays open: finish it with deploy-stage finish", open->id,
 			       open->release ? open->release : "?");
-		if (lock_remove(r->j.dir) < 0) {
-			st = run_lock_failed(r, "remove");
+		if (journal_lock_drop(&r->j, &h.li) < 0) {
+			st = run_lock_failed(r, "release");
 			drop(&h);
 			return st;
 		}
@@ -137,7 +137,7 @@ static int lock_release(struct run *r)
 static int lock_status(struct run *r)
 {
 	struct lock_info li;
-	if (lock_read(r->j.dir, &li) < 0)
+	if (journal_lock_read(&r->j, &li) < 0)
 		return run_lock_failed(r, "read");
 	cJSON *doc = lock_doc(&li);
 	char *who = li.present ? lock_holder_describe(&li) : NULL;
@@ -259,8 +259,8 @@ int cmd_begin(struct run *r)
 	if (st == EXIT_OK && no_snapshot)
 		warnx_("no config snapshot kept for this deploy: %s", no_snapshot);
 	free(no_snapshot);
-	if (st == EXIT_OK && lock_write(r->j.dir, id, a->message) < 0)
-		st = run_lock_failed(r, "write");
+	if (st == EXIT_OK && journal_lock_take(&r->j, id, a->message) < 0)
+		st = run_lock_failed(r, "take");
 	if (st == EXIT_OK) {
 		char *text = easprintf("deploy %ld: %s%s%s, by %s", id, a->release, previous ? " replacing " : "",
 				       previous ? previous : "", json_path_string(rec, "user", "?"));
@@ -501,13 +501,15 @@ static int gate_record(struct run *r, const struct gate_input *in, bool passed, 
 		cJSON_Delete(records);
 		records = gate_records(in, stage, gate, true);
 		rc = journal_append(&r->j, *id, records);
-		if (rc < 0 && errno == EFBIG)
-			error_msg("unable to write the journal %s/%06ld.jsonl: this gate's reports would take it past "
-				  "%u MiB (the deploy can still be finished or rolled back)",
-				  r->j.dir, *id, JOURNAL_REPORT_BUDGET >> 20);
 	}
-	if (rc < 0 && errno != EFBIG)
-		error_msg("unable to write the journal %s/%06ld.jsonl: %s", r->j.dir, *id, journal_strerror(errno));
+	int saved = errno;
+	char *where = journal_where(&r->j, *id);
+	if (rc < 0 && saved == EFBIG)
+		error_msg("unable to write the journal %s: this gate's reports would take it past %u MiB (the deploy "
+			  "can still be finished or rolled back)", where, JOURNAL_REPORT_BUDGET >> 20);
+	else if (rc < 0)
+		error_msg("unable to write the journal %s: %s", where, journal_error(&r->j, saved));
+	free(where);
 	cJSON_Delete(gate);
 	cJSON_Delete(records);
 	drop(&h);
@@ -594,8 +596,11 @@ static int apply_run(const struct run *r, const struct driver_ctx *ctx, long id,
 	res.data = NULL;
 	if ((st = take(r, &h)) == EXIT_OK) {
 		if (journal_append(&r->j, id, end) < 0) {
-			error_msg("the driver %s, but the journal %s/%06ld.jsonl could not record it: %s",
-				  rc == 0 ? "succeeded" : "failed", r->j.dir, id, journal_strerror(errno));
+			int saved = errno;
+			char *where = journal_where(&r->j, id);
+			error_msg("the driver %s, but the journal %s could not record it: %s",
+				  rc == 0 ? "succeeded" : "failed", where, journal_error(&r->j, saved));
+			free(where);
 			st = EXIT_UNKNOWN;
 		}
 		drop(&h);
@@ -676,8 +681,12 @@ int cmd_finish(struct run *r)
 					   a->message, interrupted ? "interrupted" : NULL);
 	st = run_append(r, open->id, rec);
 	if (st == EXIT_OK && h.li.present && (h.li.ours || h.li.stale || h.li.deploy == open->id) &&
-	    lock_remove(r->j.dir) < 0) {
-		error_msg("recorded, but unable to remove the lock %s/lock: %s", r->j.dir, strerror(errno));
+	    journal_lock_drop(&r->j, &h.li) < 0) {
+		int saved = errno;
+		char *where = journal_where(&r->j, 0);
+		error_msg("recorded, but unable to release the lock of %s (%s): %s", r->j.service, where,
+			  journal_error(&r->j, saved));
+		free(where);
 		st = EXIT_UNKNOWN;
 	}
 	if (st == EXIT_OK) {

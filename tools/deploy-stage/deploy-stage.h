@@ -14,7 +14,7 @@
 struct args {
 	struct std_opts std;
 	const char *command;  /* lock, begin, gate, apply, finish, status, history, e2e, alert */
-	const char *operand;  /* lock: acquire|release|status; gate: STAGE */
+	const char *operand;  /* lock: acquire|release|status; gate: STAGE; state: init|check|import */
 	const char *service;
 	const char *schema;   /* --schema */
 	const char *message;
@@ -22,6 +22,7 @@ struct args {
 	const char *result;
 	const char *url;      /* e2e: base of relative step URLs */
 	const char *output;   /* -o: report, history --format html */
+	const char *grant;    /* state init --grant ROLE */
 	char **operands;      /* report: its words after the command */
 	int n_operands;
 	int64_t wait_ms;
@@ -53,13 +54,16 @@ int64_t time_left_ms(const struct args *a);
 int64_t lock_wait_deadline(const struct args *a);
 
 /* run.c: each returns EXIT_OK, or an exit status after one line on stderr. */
-/* Opens the service's journal (and state directory) into r->j. */
+/* Opens the service's journal (and state directory, and state database)
+ * into r->j: 75 when the state database cannot be reached. */
 int run_open_journal(struct run *r, const char *service);
 /* journal_hold() of r's journal (the guard taken when guard). */
 int run_hold(const struct run *r, struct journal_hold *h, bool guard);
 /* journal_append() of records to deployment id. */
 int run_append(const struct run *r, long id, cJSON *records);
-/* After a lock_* call failed: "unable to WHAT the lock DIR/lock: reason". */
+/* After a journal_lock_* call failed: "unable to WHAT the lock of SERVICE
+ * (WHERE): reason"; 75 when the lock was taken meanwhile or the state
+ * database is unreachable. */
 int run_lock_failed(const struct run *r, const char *what);
 /* Prints a document as one JSON line (json) or with text (text). */
 void emit(const struct run *r, const cJSON *doc, const char *text);
@@ -97,6 +101,8 @@ enum output_format run_format(const struct args *a);
 int cmd_deploy_report(struct run *r);
 /* history --format html. */
 int cmd_history_html(struct run *r);
+/* state init|check|import: the state database (state_cmd.c). */
+int cmd_state(struct run *r);
 /* The stages in order and what each runs (stages.c). */
 int cmd_stages(struct run *r);
 /* A report of one check, or the reports on stdin merged into one; exits

@@ -26,13 +26,15 @@ enum {
 	OPT_LIMIT,
 	OPT_URL,
 	OPT_LAST,
+	OPT_GRANT,
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: deploy-stage [-c FILE] [--schema FILE] [--service NAME] [--state-dir DIR] [-t DUR]\n"
-		"                    [--format json|text|html] [-q] [-v] COMMAND ...\n"
+		"usage: deploy-stage [-c FILE] [--schema FILE] [--service NAME] [--state-dir DIR]\n"
+		"                    [--state-url-env NAME] [-t DUR] [--format json|text|html] [-q] [-v]\n"
+		"                    COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
 		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
@@ -46,6 +48,8 @@ static void usage(FILE *f)
 		"       deploy-stage alert [DEPLOY]              (its DeployFailed alerts, for alert-send)\n"
 		"       deploy-stage alert --dry-run --release ID (the alert a failure would fire)\n"
 		"       deploy-stage stages                      (the stages, in order, and what each runs)\n"
+		"       deploy-stage state init [--grant ROLE] | check | import\n"
+		"                                                (the deploy state in PostgreSQL)\n"
 		"       deploy-stage report TOOL CHECK STATUS MESSAGE   (a report of one check)\n"
 		"       deploy-stage report TOOL - [CHECK=STATUS]...    (the reports on stdin as one)\n"
 		"       deploy-stage report [DEPLOY | --last] [--format html|json|text] [-o FILE]\n"
@@ -79,7 +83,10 @@ static void usage(FILE *f)
 		"  -t, --timeout DUR     bound the whole command, lock wait and driver included\n"
 		"                        (apply's driver: default deploy.timeout; e2e: default\n"
 		"                        deploy.e2e.timeout)\n"
-		"      --state-dir DIR   where the journal and the lock live\n"
+		"      --state-dir DIR   where the journal and the lock live (state.backend file)\n"
+		"      --state-url-env NAME  the journal and the lock in PostgreSQL, at the URL in\n"
+		"                        the environment variable NAME (state.backend postgres)\n"
+		"      --grant ROLE      state init: let ROLE read and append the state tables\n"
 		"      --format FMT      json (default when piped) or text; html: report, history\n"
 		"  -q, --quiet           no warnings\n"
 		"  -v, --verbose         more detail on stderr\n"
@@ -88,15 +95,15 @@ static void usage(FILE *f)
 		"\n"
 		"Exit: 0 done/gate passed, 1 status: interrupted (e2e: a warning), 2 failed\n"
 		"(gate, driver, e2e step, refused), 3 internal error (journal write), 64 usage,\n"
-		"65 invalid input, 75 lock held.\n");
+		"65 invalid input, 75 lock held or state database unreachable.\n");
 }
 
-#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, plan, e2e, alert, stages or report"
+#define COMMAND_NAMES "lock, begin, gate, apply, finish, status, history, plan, e2e, alert, stages, state or report"
 
 static bool command_known(const char *command)
 {
 	static const char *const commands[] = {"lock",   "begin",  "gate",    "apply",  "finish",
-					       "status", "history", "plan", "e2e", "alert", "stages", "report"};
+					       "status", "history", "plan", "e2e", "alert", "stages", "state", "report"};
 	for (size_t i = 0; i < ARRAY_LEN(commands); i++)
 		if (strcmp(command, commands[i]) == 0)
 			return true;
@@ -123,6 +130,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		STD_LONG_OPTS,
 		STD_TIMEOUT_OPT,
 		STD_STATE_DIR_OPT,
+		STD_STATE_URL_ENV_OPT,
+		{"grant", required_argument, NULL, OPT_GRANT},
 		{"service", required_argument, NULL, OPT_SERVICE},
 		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"release", required_argument, NULL, 'r'},
@@ -164,6 +173,7 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_URL: a->url = optarg; break;
 		case OPT_LAST: a->last = true; break;
 		case 'o': a->output = optarg; break;
+		case OPT_GRANT: a->grant = optarg; break;
 		case OPT_LIMIT: opt_exit(opt_count("--limit", optarg, 1, LONG_MAX, &a->limit)); break;
 		}
 	}
@@ -185,11 +195,14 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (deploy_report_only && !history_html)
 		die(EXIT_USAGE, "%s: --format html, -o and --last go with report [DEPLOY | --last] (and history "
 				"--format html)", a->command);
-	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0;
+	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0 ||
+			     strcmp(a->command, "state") == 0;
 	if (takes_operand) {
 		if (optind >= argc)
 			die(EXIT_USAGE, "%s: missing %s", a->command,
-			    strcmp(a->command, "lock") == 0 ? "acquire, release or status" : "STAGE");
+			    strcmp(a->command, "lock") == 0	 ? "acquire, release or status"
+			    : strcmp(a->command, "state") == 0 ? "init, check or import"
+							       : "STAGE");
 		a->operand = argv[optind++];
 	}
 	if (strcmp(a->command, "alert") == 0 && optind < argc)
@@ -201,6 +214,11 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (strcmp(a->command, "lock") == 0 && strcmp(a->operand, "acquire") != 0 &&
 	    strcmp(a->operand, "release") != 0 && strcmp(a->operand, "status") != 0)
 		die(EXIT_USAGE, "lock: unknown action \"%s\" (expected acquire, release or status)", a->operand);
+	if (strcmp(a->command, "state") == 0 && strcmp(a->operand, "init") != 0 && strcmp(a->operand, "check") != 0 &&
+	    strcmp(a->operand, "import") != 0)
+		die(EXIT_USAGE, "state: unknown action \"%s\" (expected init, check or import)", a->operand);
+	if (a->grant && !(strcmp(a->command, "state") == 0 && strcmp(a->operand, "init") == 0))
+		die(EXIT_USAGE, "--grant goes with state init");
 	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
 		die(EXIT_USAGE, "gate: unknown stage \"%s\" (expected pre-deploy, infrastructure, application, "
 				"post-deploy, bake or readiness)", a->operand);
@@ -285,6 +303,8 @@ int main(int argc, char **argv)
 		status = cmd_alert(&r);
 	else if (strcmp(a.command, "plan") == 0)
 		status = cmd_plan(&r);
+	else if (strcmp(a.command, "state") == 0)
+		status = cmd_state(&r);
 	else if (deploy_report)
 		status = cmd_deploy_report(&r);
 	else

@@ -65,10 +65,12 @@ static const struct deployment *report_subject(const struct run *r, const struct
 		if (want ? d->id == want : !d->action || strcmp(d->action, "deploy") == 0)
 			return d;
 	}
+	char *where = journal_where(&r->j, 0);
 	if (want)
-		error_msg("report: no deploy %ld in the journal %s", want, r->j.dir);
+		error_msg("report: no deploy %ld in the journal %s", want, where);
 	else
-		error_msg("report: no deploy in the journal %s", r->j.dir);
+		error_msg("report: no deploy in the journal %s", where);
+	free(where);
 	return NULL;
 }
 

@@ -12,11 +12,12 @@
 
 int run_open_journal(struct run *r, const char *service)
 {
-	const char *configured = r->config ? json_path_string(r->config, "state_dir", NULL) : NULL;
+	struct journal_source src = {.cli_state_dir = r->a->std.state_dir, .cli_state_url = r->a->std.state_url,
+				     .config = r->config, .files_only = strcmp(r->a->command, "state") == 0};
 	char *error = NULL;
-	if (journal_open_service(&r->j, r->a->std.state_dir, configured, service, &error) == 0)
+	if (journal_open_service(&r->j, &src, service, &error) == 0)
 		return EXIT_OK;
-	int st = errno == EINVAL ? EXIT_DATAERR : EXIT_UNKNOWN;
+	int st = errno == EINVAL ? EXIT_DATAERR : errno == ENOTCONN ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 	error_msg("%s", error);
 	free(error);
 	return st;
@@ -27,9 +28,10 @@ int run_hold(const struct run *r, struct journal_hold *h, bool guard)
 	char *error = NULL;
 	if (journal_hold(&r->j, h, guard, &error) == 0)
 		return EXIT_OK;
+	int st = errno == ENOTCONN ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 	error_msg("%s", error);
 	free(error);
-	return EXIT_UNKNOWN;
+	return st;
 }
 
 int run_append(const struct run *r, long id, cJSON *records)
@@ -44,8 +46,11 @@ int run_append(const struct run *r, long id, cJSON *records)
 
 int run_lock_failed(const struct run *r, const char *what)
 {
-	error_msg("unable to %s the lock %s/lock: %s", what, r->j.dir, strerror(errno));
-	return EXIT_UNKNOWN;
+	int saved = errno;
+	char *where = journal_where(&r->j, 0);
+	error_msg("unable to %s the lock of %s (%s): %s", what, r->j.service, where, journal_error(&r->j, saved));
+	free(where);
+	return saved == ENOTCONN || saved == EBUSY ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 }
 
 enum ownership deployment_ownership(const struct lock_info *li, long id)
