@@ -363,6 +363,9 @@ on_tty() {
 	run --separate-stderr ds lock release
 	assert_equal "$status" 75
 	run --separate-stderr ds lock release --force
+	assert_equal "$status" 64
+	[[ $stderr == *"say why with -m MESSAGE"* ]]
+	run --separate-stderr ds lock release --force -m "the migration is done"
 	assert_success
 	run --separate-stderr ds lock status
 	assert_success

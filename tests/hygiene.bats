@@ -369,6 +369,7 @@ common.o (out_of_memory|emalloc|ecalloc|erealloc|estrdup|estrndup|easprintf|evas
 common.o tool_start _exit # fds 0-2 cannot be opened, before anything is held
 message.o (die|die_errno|die_with) exit # die() and die_errno(), for a tool to call
 subproc.o (subproc_run|spawn|child_exec) _exit # the forked child, when exec fails (where child_exec() is inlined)
+state_pg.o (state_pg_lock_take|keeper) _exit # the lock keeper, a forked child that ends itself
 '
 
 @test "libcommon never exits: only out of memory, die(), tool_start() and a forked child end the process" {

@@ -165,3 +165,194 @@ shape() { jq -c '{type, members: (keys - ["time", "pid", "config_digest", "servi
 	run --separate-stderr ds lock status
 	assert_success
 }
+
+# applying: whether the deploy of the test's service has recorded its apply start.
+applying() {
+	[[ "$(sql "SELECT count(*) FROM shipshape.journal WHERE service = '$SERVICE'
+		AND record->>'type' = 'apply' AND record->>'phase' = 'start'")" -ge 1 ]]
+}
+
+# lock_free: whether any machine sees the service's lock free.
+lock_free() { on z ds lock status >/dev/null 2>&1; }
+
+@test "kill -9 of the holder's process group during apply: the lock is free at once, the deploy interrupted for every machine" {
+	config "$DEPLOYER_URL" '["sleep","60"]' >config.json
+	mkdir -p machine-a/home
+	HOME=$PWD/machine-a/home SHIPSHAPE_STATE_DIR=$PWD/machine-a/state setsid bash -c \
+		'export SHIPSHAPE_DEPLOY_PID=$$; deploy-stage -c config.json begin --release v1 && deploy-stage -c config.json apply' \
+		</dev/null >a.out 2>a.err &
+	leader=$!
+	svc_wait 20 applying
+	run --separate-stderr on b ds begin --release v2
+	assert_equal "$status" 75
+	kill -KILL -- "-$leader"
+	# the keeper died with its group: PostgreSQL frees the lock when its
+	# connection closes (deploy-stage(1): within 2 s)
+	svc_wait 2 lock_free
+	run --separate-stderr on b ds status
+	assert_equal "$status" 1
+	[[ "$(json_get .state)" == interrupted && "$(json_get .deploy.deploy)" == 1 && "$(json_get .deploy.apply)" == started ]]
+	run --separate-stderr on b ds begin --release v2
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 1 (v1) was interrupted"* ]]
+	config "$DEPLOYER_URL" >config.json
+	run --separate-stderr on b ds begin --release v2 --force
+	assert_success
+	[[ $stderr == *"closing interrupted deploy 1 (v1) as failed"* ]]
+}
+
+@test "a holder whose deploying process dies (its keeper alive) frees the lock within 2 s" {
+	on a ds lock acquire -m "by hand" >/dev/null
+	run --separate-stderr on b ds lock status
+	assert_equal "$status" 75
+	kill "$(<machine-a/owner)"
+	svc_wait 3 lock_free
+	run --separate-stderr on b ds lock status
+	assert_success
+}
+
+@test "lock release --force -m WHY frees another machine's lock and says so in its deploy's journal" {
+	on a ds begin --release v1 -m "runner a" >/dev/null
+	run --separate-stderr on b ds lock release
+	assert_equal "$status" 75
+	run --separate-stderr on b ds lock release --force -m "runner a was lost"
+	assert_success
+	run --separate-stderr on b ds lock status
+	assert_success
+	rec=$(sql "SELECT record FROM shipshape.journal WHERE service = '$SERVICE' AND record->>'type' = 'lock'")
+	[[ "$(jq -r '[.action, .forced, .message, .holder.message, .holder.deploy] | join(" ")' <<<"$rec")" == "release true runner a was lost runner a 1" ]]
+	run --separate-stderr on b ds status
+	assert_equal "$status" 1
+	[[ "$(json_get .state)" == interrupted ]]
+}
+
+@test "a fresh machine rolls back to the last known-good release it finds in PostgreSQL" {
+	on a deploy_ok v1
+	on a deploy_ok v2
+	[[ ! -d machine-c ]]
+	run --separate-stderr on c rollback -c config.json --no-verify -m "v2 is bad"
+	assert_success
+	[[ "$(json_get .from)" == v2 && "$(json_get .to)" == v1 && "$(json_get .status)" == ok ]]
+	run --separate-stderr on a ds status
+	[[ "$(json_get .current_release)" == v1 ]]
+	[[ "$(sql "SELECT record->>'action' FROM shipshape.journal WHERE service = '$SERVICE' AND deploy = 3 AND seq = 1")" == rollback ]]
+}
+
+# pg_restart: the test cluster started again on its port.
+pg_restart() {
+	svc_as_pg "$SVC_PG_BIN/pg_ctl" -D "$PGTEST_DATA" -l "$PGTEST_LOG" -o "-p $PGTEST_PORT" -w -t 30 start \
+		</dev/null >/dev/null 2>&1 3>&-
+}
+
+@test "the database stopped in the middle of a deploy: apply is refused with 75 and nothing is applied" {
+	config "$DEPLOYER_URL" "[\"touch\",\"$BATS_TEST_TMPDIR/applied\"]" >config.json
+	on a ds begin --release v1 >/dev/null
+	svc_as_pg "$SVC_PG_BIN/pg_ctl" -D "$PGTEST_DATA" -m fast -w -t 30 stop </dev/null >/dev/null 2>&1 3>&-
+	run --separate-stderr on a ds apply
+	pg_restart
+	assert_equal "$status" 75
+	[[ $stderr == *"state database postgres 127.0.0.1:$PGTEST_PORT/appdb (schema shipshape): unreachable: "* ]]
+	assert_secret_absent "$DEPLOYER_PASSWORD" "$stderr"
+	[[ ! -e applied ]]
+	# its keeper lost its connection with the lock: the deploy is
+	# interrupted, never applied
+	run --separate-stderr on a ds apply
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 1 (v1) was interrupted"* ]]
+	[[ ! -e applied ]]
+}
+
+@test "the database unreachable at begin: 75, naming the host and port only" {
+	port=$(free_port)
+	config "postgresql://deployer:$DEPLOYER_PASSWORD@127.0.0.1:$port/appdb" >config.json
+	run --separate-stderr ds begin --release v1
+	assert_equal "$status" 75
+	[[ $stderr == "deploy-stage: state database postgres 127.0.0.1:$port/appdb (schema shipshape): unreachable: Connection refused" ]]
+	run --separate-stderr rollback -c config.json --check
+	[[ $stderr == *"127.0.0.1:$port"* ]]
+	assert_secret_absent "$DEPLOYER_PASSWORD" "$output" "$stderr"
+}
+
+@test "a server that stops answering: every command ends, none hangs" {
+	on a deploy_ok v1
+	pids=$(pgrep -u postgres -x postgres | paste -sd' ')
+	kill -STOP $pids
+	SECONDS=0
+	run --separate-stderr timeout 60 deploy-stage -c config.json status
+	kill -CONT $pids
+	echo "ended after ${SECONDS}s: $status $stderr" >&2
+	assert_equal "$status" 75
+	[[ $stderr == *"unreachable: timeout expired"* ]]
+}
+
+@test "state import copies a file-backend history once, however often it runs" {
+	jq 'del(.state)' config.json >file.json
+	for v in v1 v2 v3; do
+		on a deploy-stage -c file.json begin --release $v >/dev/null
+		on a deploy-stage -c file.json apply >/dev/null
+		on a deploy-stage -c file.json finish --result ok >/dev/null
+	done
+	run --separate-stderr on a ds state import
+	assert_success
+	# begin, config, apply start and end, finish: 5 each
+	[[ "$(json_get .deploys)" == 3 && "$(json_get .deploys_imported)" == 3 && "$(json_get .records_imported)" == 15 ]]
+	run --separate-stderr on a ds state import
+	assert_success
+	[[ "$(json_get .deploys_imported)" == 0 && "$(json_get .records_imported)" == 0 ]]
+	[[ "$(sql "SELECT count(*) FROM shipshape.journal WHERE service = '$SERVICE'")" == 15 ]]
+	run --separate-stderr on b ds history
+	[[ "$(printf '%s\n' "$output" | jq -rs 'map(.release) | join(",")')" == "v1,v2,v3" ]]
+	# the next deploy goes on from there
+	on b deploy_ok v4
+	[[ "$(sql "SELECT max(deploy) FROM shipshape.journal WHERE service = '$SERVICE'")" == 4 ]]
+	# a file history that disagrees with what is held is refused, nothing written
+	jq -c '.release = "v9"' "machine-a/state/deploy/$SERVICE/000001.jsonl" | head -n 1 >x && \
+		{ cat x; tail -n +2 "machine-a/state/deploy/$SERVICE/000001.jsonl"; } >y && mv y "machine-a/state/deploy/$SERVICE/000001.jsonl"
+	run --separate-stderr on a ds state import
+	assert_equal "$status" 2
+	[[ $stderr == *"deploy 1 of $SERVICE: 1 record already held differ"* ]]
+}
+
+@test "a role with only INSERT and SELECT deploys; one with less is refused, clearly; nobody may rewrite the journal" {
+	on a deploy_ok v1
+	config "$READER_URL" >reader.json
+	run --separate-stderr deploy-stage -c reader.json begin --release v2
+	assert_equal "$status" 3
+	[[ $stderr == *"permission denied for schema shipshape"* ]]
+	run --separate-stderr deploy-stage -c reader.json state check
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name == "state.privileges") | .message')" == "role reader lacks USAGE on the schema shipshape, and so every table in it"* ]]
+	# USAGE alone is not enough either
+	pg_superuser_psql -q -c "GRANT USAGE ON SCHEMA shipshape TO reader"
+	run --separate-stderr deploy-stage -c reader.json state check
+	pg_superuser_psql -q -c "REVOKE USAGE ON SCHEMA shipshape FROM reader"
+	assert_equal "$status" 2
+	[[ "$(json_get '.checks[] | select(.name == "state.privileges") | .message')" == "role reader lacks SELECT on journal, INSERT on journal, SELECT on lock_holders, INSERT on lock_holders, SELECT on state_version"* ]]
+	run "$SVC_PG_BIN/psql" -X "$DEPLOYER_URL" -c "UPDATE shipshape.journal SET record = '{}'"
+	assert_failure
+	[[ $output == *"permission denied for table journal"* ]]
+	run "$SVC_PG_BIN/psql" -X "$OWNER_URL" -c "DELETE FROM shipshape.journal"
+	assert_failure
+	[[ $output == *"journal is append-only"* ]]
+}
+
+@test "a wrong password is refused (3) without showing it" {
+	config "postgresql://deployer:wrong-pw-0e1d@127.0.0.1:$PGTEST_PORT/appdb" >config.json
+	run --separate-stderr ds status
+	assert_equal "$status" 3
+	[[ $stderr == *'password authentication failed for user "deployer"'* ]]
+	assert_secret_absent wrong-pw-0e1d "$output" "$stderr"
+}
+
+@test "TLS: verify-full with the server's CA is encrypted; with another CA it is refused" {
+	config "$DEPLOYER_URL?sslmode=verify-full&sslrootcert=$PGTEST_SSL_CERT" >config.json
+	run --separate-stderr ds state check
+	assert_success
+	[[ "$(json_get '.checks[] | select(.name == "state.tls") | .message')" == "encrypted (TLSv1.3)" ]]
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=other \
+		-keyout other.key -out other.crt >/dev/null 2>&1
+	config "$DEPLOYER_URL?sslmode=verify-full&sslrootcert=$PWD/other.crt" >config.json
+	run --separate-stderr ds begin --release v1
+	assert_equal "$status" 3
+	[[ $stderr == *"certificate verify failed"* ]]
+}

@@ -110,7 +110,8 @@ static void usage(FILE *f)
 		"\n"
 		"Exit: 0 rolled back and healthy (--check: possible), 1 --check: possible,\n"
 		"with a warning, 2 failed or unhealthy or no known-good release, 3 internal\n"
-		"error, 64 usage, 65 invalid config, 75 another deploy holds the lock.\n");
+		"error, 64 usage, 65 invalid config, 75 another deploy holds the lock or the state\n"
+		"database cannot be reached.\n");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)

@@ -247,6 +247,11 @@ cJSON *journal_record_finish(bool ok, const char *release, const char *message, 
 /* finish of a deploy closed by a rollback: result failed, reason "rollback
  * to TARGET (deploy N)", rollback_to, rollback_deploy. */
 cJSON *journal_record_finish_by_rollback(const char *target, long rollback_deploy);
+/* lock, action release, forced true: an operator's release of another
+ * holder's lock (deploy-stage lock release --force -m WHY), with by
+ * (user@host), holder (lock_info_json()) and message, journaled in the
+ * deploy the lock was held for. */
+cJSON *journal_record_lock_release(const struct lock_info *holder, const char *message);
 /* What rollback prints (not a journal line): kind, type rollback, service,
  * deploy, from ("" for none), to, status ok|failed, message, driver_message
  * and health (the health record, consumed; may be NULL). */

@@ -295,6 +295,21 @@ cJSON *journal_record_finish_by_rollback(const char *target, long rollback_deplo
 	return rec;
 }
 
+cJSON *journal_record_lock_release(const struct lock_info *holder, const char *message)
+{
+	cJSON *rec = record_new("lock");
+	cJSON_AddStringToObject(rec, "action", "release");
+	cJSON_AddBoolToObject(rec, "forced", true);
+	char *by = lock_user_at_host();
+	cJSON_AddStringToObject(rec, "by", by);
+	free(by);
+	cJSON *h = lock_info_json(holder);
+	cJSON_DeleteItemFromObjectCaseSensitive(h, "ours");
+	cJSON_AddItemToObject(rec, "holder", h);
+	add_redacted(rec, "message", message);
+	return rec;
+}
+
 /* The printed rollback document: kind, type and service, not stamped by an
  * append (it is not a journal line). */
 static cJSON *rollback_doc(void)

@@ -777,24 +777,42 @@ static void check_tls(struct state_pg *s, struct report *rep)
 	}
 }
 
-static void check_privileges(struct state_pg *s, struct report *rep)
+/* The role's privileges on the schema: whether it may use it at all
+ * (nothing in it can be read otherwise), in *usage. */
+static void check_schema_usage(struct state_pg *s, struct report *rep, bool *usage)
 {
 	const char *p[] = {s->schema};
-	PGresult *r = run_in(s, "SELECT has_schema_privilege(current_user, $1, 'USAGE'),"
-				" has_table_privilege(current_user, '{S}.journal', 'SELECT'),"
+	PGresult *r = run(s, "SELECT has_schema_privilege(current_user, n.oid, 'USAGE'), current_user "
+			     "FROM pg_namespace n WHERE n.nspname = $1", 1, p);
+	*usage = r && PQntuples(r) && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	if (!r)
+		report_add_check(rep, "state.privileges", STATUS_UNKNOWN, 0, NULL, "not checked: %s", s->error);
+	else if (PQntuples(r) && !*usage)
+		report_add_check(rep, "state.privileges", STATUS_CRITICAL, 0, NULL,
+				 "role %s lacks USAGE on the schema %s, and so every table in it (see deploy-stage(1), "
+				 "STATE IN POSTGRESQL)", PQgetvalue(r, 0, 1), s->schema);
+	else if (!PQntuples(r))
+		*usage = true; /* no schema yet: state.schema says so */
+	PQclear(r);
+}
+
+static void check_table_privileges(struct state_pg *s, struct report *rep)
+{
+	PGresult *r = run_in(s, "SELECT has_table_privilege(current_user, '{S}.journal', 'SELECT'),"
 				" has_table_privilege(current_user, '{S}.journal', 'INSERT'),"
 				" has_table_privilege(current_user, '{S}.lock_holders', 'SELECT'),"
 				" has_table_privilege(current_user, '{S}.lock_holders', 'INSERT'),"
+				" has_table_privilege(current_user, '{S}.state_version', 'SELECT'),"
 				" has_table_privilege(current_user, '{S}.journal', 'UPDATE, DELETE'), current_user",
-			     1, p);
+			     0, NULL);
 	if (!r) {
 		report_add_check(rep, "state.privileges", STATUS_UNKNOWN, 0, NULL, "not checked: %s", s->error);
 		return;
 	}
-	static const char *const needed[] = {"USAGE on the schema", "SELECT on journal", "INSERT on journal",
-					     "SELECT on lock_holders", "INSERT on lock_holders"};
+	static const char *const needed[] = {"SELECT on journal", "INSERT on journal", "SELECT on lock_holders",
+					     "INSERT on lock_holders", "SELECT on state_version"};
 	struct buf missing = {0};
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < (int)ARRAY_LEN(needed); i++)
 		if (strcmp(PQgetvalue(r, 0, i), "t") != 0)
 			buf_printf(&missing, "%s%s", missing.len ? ", " : "", needed[i]);
 	const char *role = PQgetvalue(r, 0, 6);
@@ -810,31 +828,8 @@ static void check_privileges(struct state_pg *s, struct report *rep)
 	PQclear(r);
 }
 
-void state_pg_check(struct state_pg *s, const char *service, struct report *rep)
+static void check_lock(struct state_pg *s, const char *service, struct report *rep)
 {
-	PGresult *r = run(s, "SELECT current_user, current_setting('server_version')", 0, NULL);
-	if (!r) {
-		report_add_check(rep, "state.reachable", STATUS_CRITICAL, 0, NULL, "%s", s->error);
-		return;
-	}
-	report_add_check(rep, "state.reachable", STATUS_OK, 0, NULL, "connected to %s as %s (PostgreSQL %s)", s->where,
-			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
-	PQclear(r);
-	check_tls(s, rep);
-	int v = tables_version(s);
-	if (v < 0) {
-		report_add_check(rep, "state.schema", STATUS_UNKNOWN, 0, NULL, "not checked: %s", s->error);
-		return;
-	}
-	if (v != STATE_PG_VERSION) {
-		report_add_check(rep, "state.schema", STATUS_CRITICAL, 0, NULL,
-				 v == 0 ? "not initialised: run deploy-stage state init"
-				 : v < STATE_PG_VERSION ? "the tables are at an older version: run deploy-stage state init"
-							: "the tables were written by a newer shipshape");
-		return;
-	}
-	report_add_check(rep, "state.schema", STATUS_OK, 0, NULL, "initialised, version %d", v);
-	check_privileges(s, rep);
 	struct lock_info li;
 	if (state_pg_lock_read(s, service, &li) < 0) {
 		report_add_check(rep, "state.lock", STATUS_UNKNOWN, 0, NULL, "not read: %s", s->error);
@@ -848,6 +843,41 @@ void state_pg_check(struct state_pg *s, const char *service, struct report *rep)
 		report_add_check(rep, "state.lock", STATUS_OK, 0, NULL, "%s: free", service);
 	}
 	lock_info_free(&li);
+}
+
+void state_pg_check(struct state_pg *s, const char *service, struct report *rep)
+{
+	PGresult *r = run(s, "SELECT current_user, current_setting('server_version')", 0, NULL);
+	if (!r) {
+		report_add_check(rep, "state.reachable", STATUS_CRITICAL, 0, NULL, "%s", s->error);
+		return;
+	}
+	report_add_check(rep, "state.reachable", STATUS_OK, 0, NULL, "connected to %s as %s (PostgreSQL %s)", s->where,
+			 PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+	PQclear(r);
+	check_tls(s, rep);
+	bool usage;
+	check_schema_usage(s, rep, &usage);
+	if (!usage)
+		return;
+	int v = tables_version(s);
+	if (v < 0) {
+		bool denied = errno == EACCES;
+		report_add_check(rep, "state.schema", STATUS_UNKNOWN, 0, NULL, "not checked: %s", s->error);
+		if (denied)
+			check_table_privileges(s, rep);
+		return;
+	}
+	if (v != STATE_PG_VERSION) {
+		report_add_check(rep, "state.schema", STATUS_CRITICAL, 0, NULL,
+				 v == 0 ? "not initialised: run deploy-stage state init"
+				 : v < STATE_PG_VERSION ? "the tables are at an older version: run deploy-stage state init"
+							: "the tables were written by a newer shipshape");
+		return;
+	}
+	report_add_check(rep, "state.schema", STATUS_OK, 0, NULL, "initialised, version %d", v);
+	check_table_privileges(s, rep);
+	check_lock(s, service, rep);
 }
 
 int state_pg_import(struct state_pg *s, const char *service, long deploy, const cJSON *records, int *added)

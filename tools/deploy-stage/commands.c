@@ -102,6 +102,21 @@ static int lock_acquire(struct run *r)
 	}
 }
 
+/* Another holder's lock released by force: said in the deploy it was
+ * held for (when that deploy is in the journal), before it goes. */
+static int journal_forced_release(const struct run *r, const struct journal_hold *h)
+{
+	bool known = false;
+	for (size_t i = 0; i < h->view.n; i++)
+		known = known || h->view.v[i].id == h->li.deploy;
+	if (!known)
+		return EXIT_OK;
+	cJSON *rec = journal_record_lock_release(&h->li, r->a->message);
+	int st = run_append(r, h->li.deploy, rec);
+	cJSON_Delete(rec);
+	return st;
+}
+
 static int lock_release(struct run *r)
 {
 	struct journal_hold h;
@@ -120,6 +135,10 @@ static int lock_release(struct run *r)
 		if (open && h.li.deploy == open->id)
 			warnx_("deploy %ld (%s) stays open: finish it with deploy-stage finish", open->id,
 			       open->release ? open->release : "?");
+		if (!h.li.ours && !h.li.stale && (st = journal_forced_release(r, &h)) != EXIT_OK) {
+			drop(&h);
+			return st;
+		}
 		if (journal_lock_drop(&r->j, &h.li) < 0) {
 			st = run_lock_failed(r, "release");
 			drop(&h);

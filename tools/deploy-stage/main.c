@@ -124,6 +124,8 @@ int64_t lock_wait_deadline(const struct args *a)
 	return a->deadline_ms && a->deadline_ms < end ? a->deadline_ms : end;
 }
 
+static void take_operands(int argc, char **argv, struct args *a);
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
@@ -195,6 +197,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (deploy_report_only && !history_html)
 		die(EXIT_USAGE, "%s: --format html, -o and --last go with report [DEPLOY | --last] (and history "
 				"--format html)", a->command);
+	take_operands(argc, argv, a);
+}
+
+/* The command's own words after it, checked (parse_args()). */
+static void take_operands(int argc, char **argv, struct args *a)
+{
 	bool takes_operand = strcmp(a->command, "lock") == 0 || strcmp(a->command, "gate") == 0 ||
 			     strcmp(a->command, "state") == 0;
 	if (takes_operand) {
@@ -217,6 +225,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	if (strcmp(a->command, "state") == 0 && strcmp(a->operand, "init") != 0 && strcmp(a->operand, "check") != 0 &&
 	    strcmp(a->operand, "import") != 0)
 		die(EXIT_USAGE, "state: unknown action \"%s\" (expected init, check or import)", a->operand);
+	if (strcmp(a->command, "lock") == 0 && strcmp(a->operand, "release") == 0 && a->force && !a->message)
+		die(EXIT_USAGE, "lock release --force: say why with -m MESSAGE (it is journaled)");
 	if (a->grant && !(strcmp(a->command, "state") == 0 && strcmp(a->operand, "init") == 0))
 		die(EXIT_USAGE, "--grant goes with state init");
 	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
