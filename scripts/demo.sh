@@ -12,6 +12,10 @@
 #   its bake fails -> rollback to v2 -> an alert; the summary names the
 #   query and the value measured.
 # Every deploy bakes (v1 too); the whole demo takes under a minute.
+# The deploy state (journal, lock, history) lives in PostgreSQL
+# (state.backend: postgres, schema shipshape, a deployer role that may only
+# read and append), as a team's would: the history is read back from there
+# by a "machine" whose state directory is empty.
 # Prints the history and the alerts, cleans up, and exits 0 only when all of
 # that happened.
 #
@@ -108,6 +112,13 @@ start_prometheus --scrape "$DEMO_DIR/scrape.yaml" --dir "$DEMO_DIR"
 start_postgres --dir "$DEMO_DIR"
 pg_superuser_psql -q -f "$repo/scripts/demo/schema.sql" >"$DEMO_DIR/schema.log"
 echo "  PostgreSQL 127.0.0.1:$PGTEST_PORT, database appdb, schema upload_pipeline with RLS"
+# The deploy state's tables, made by the database's owner; the deploys run
+# as deployer, which may only read and append them.
+state_password=$(openssl rand -hex 12)
+pg_superuser_psql -q -v "pw=$state_password" <<<"CREATE ROLE deployer LOGIN PASSWORD :'pw';" >>"$DEMO_DIR/schema.log"
+STATE_DATABASE_URL="postgresql://deployer:$state_password@127.0.0.1:$PGTEST_PORT/appdb"
+STATE_URL=$PGTEST_URL deploy-stage --state-url-env STATE_URL state init --grant deployer --format text | sed 's/^/  /'
+
 
 start_faultsrv --dir "$DEMO_DIR"
 echo "  webhook receiver $FAULT_URL/record/slack"
@@ -131,6 +142,7 @@ LLAMAPARSE_API_URL=$NGINX_URL/llamaparse
 OPENAI_API_URL=$NGINX_URL/openai/v1
 SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
 PROMETHEUS_URL=$PROM_URL
+STATE_DATABASE_URL=$STATE_DATABASE_URL
 EOF
 umask 022
 export SHIPSHAPE_STATE_DIR="$DEMO_DIR/state"
@@ -159,16 +171,19 @@ release_metrics_ok() {
 # metric_messages RELEASE: what the last metric-check of the release said.
 metric_messages() { jq -r '.checks[] | "        " + .message' "$DEMO_DIR/metric-check.$1.json" | cut -c1-300; }
 current_release() { basename "$(readlink "$DEMO_CURRENT")"; }
-history_json() {
-	deploy-stage --service accessa-api-demo history --format json
-}
+# ds ARGS...: deploy-stage on the demo's state database, as deployer (the
+# URL from the environment, never on the command line).
+ds() { STATE_DATABASE_URL=$STATE_DATABASE_URL deploy-stage --state-url-env STATE_DATABASE_URL --service accessa-api-demo "$@"; }
+history_json() { ds history --format json; }
 # history_has JQ: the history (an array of its records) satisfies JQ.
 history_has() { history_json | jq -se "$1" >/dev/null; }
 # deploy_number RELEASE: the last deploy of RELEASE in the history.
 deploy_number() { history_json | jq -s --arg r "$1" 'map(select(.release == $r and .action == "deploy")) | last | .deploy'; }
-# journal_has DEPLOY JQ: the deploy's journal (an array of its records) satisfies JQ.
+# journal_has DEPLOY JQ: the deploy's journal (an array of its records, its
+# rows in PostgreSQL) satisfies JQ.
 journal_has() {
-	jq -se "$2" "$(printf '%s/deploy/accessa-api-demo/%06d.jsonl' "$SHIPSHAPE_STATE_DIR" "$1")" >/dev/null
+	pg_superuser_psql -At -c "SELECT record FROM shipshape.journal WHERE service = 'accessa-api-demo'
+		AND deploy = $1 ORDER BY seq" | jq -se "$2" >/dev/null
 }
 # bake_passed DEPLOY: the deploy's journal holds metric-check's verdict on its bake, a pass.
 bake_passed() {
@@ -234,21 +249,26 @@ expect "its summary names the query and the 5xx ratio measured (0.09)" \
 	bash -c 'grep -F "http_requests_total{service=\"accessa-api-demo\",release=\"v4\"" "$0" | grep -q "0\.09"' \
 	"$DEMO_DIR/v4.out"
 
-step "history"
-deploy-stage --service accessa-api-demo history --format text
+step "history, read back from PostgreSQL by a machine whose state directory is empty"
+fresh=$(mktemp -d "$DEMO_DIR/fresh-machine.XXXXXX")
+SHIPSHAPE_STATE_DIR=$fresh ds history --format text
+expect "the fresh machine sees every deploy and rollback, v2 the last good release" \
+	bash -c '[[ "$(SHIPSHAPE_STATE_DIR=$0 STATE_DATABASE_URL=$1 deploy-stage --state-url-env STATE_DATABASE_URL \
+		--service accessa-api-demo status --format json | jq -r .last_good_release)" = v2 ]]' "$fresh" "$STATE_DATABASE_URL"
+expect "the state database is usable by deployer (state check)" ds state check --format text
 
 step "the deploy report of v3"
 report=${DEMO_REPORT:-$BUILD/demo-deploy-report.html}
 v3_deploy=$(deploy_number v3)
 expect "deploy-stage report $v3_deploy writes $report" \
-	deploy-stage --service accessa-api-demo report "$v3_deploy" -o "$report"
+	ds report "$v3_deploy" -o "$report"
 [[ -s "$report" ]] && echo "  $(wc -c <"$report") bytes: open file://$report in a browser"
 
 step "the deploy report of v4: its bake's 5xx ratio round by round"
 bake_report=${DEMO_BAKE_REPORT:-$BUILD/demo-bake-report.html}
 v4_deploy=$(deploy_number v4)
 expect "deploy-stage report $v4_deploy writes $bake_report" \
-	deploy-stage --service accessa-api-demo report "$v4_deploy" -o "$bake_report"
+	ds report "$v4_deploy" -o "$bake_report"
 [[ -s "$bake_report" ]] && echo "  $(wc -c <"$bake_report") bytes: open file://$bake_report in a browser"
 
 step "the alerts the receiver got"
