@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #define GUARD_WAIT_MS 30000
-#define KEEPER_START_MS (STATE_PG_CONNECT_S * 1000 + STATE_PG_STATEMENT_MS)
 #define KEEPER_PING_MS 10000
 #define DROP_WAIT_MS 5000
 /* The advisory keys' classes ("shps", "shgd", "shin"); the object is a
@@ -35,6 +34,7 @@ struct state_pg {
 	char *schema; /* validated: a plain identifier */
 	char *where;
 	char *error;
+	bool handed_over; /* the keeper took the connection: connect again */
 };
 
 /* Server-side bounds and dead-peer detection on every connection: the
@@ -146,6 +146,18 @@ static void lose_connection(struct state_pg *s)
  * (the caller's, PQclear()), or NULL with errno set and s->error. */
 static PGresult *run(struct state_pg *s, const char *sql, int n, const char *const *params)
 {
+	if (!s->conn && s->handed_over) {
+		s->handed_over = false;
+		s->conn = connect_url(s->url);
+		if (!s->conn)
+			out_of_memory();
+		if (PQstatus(s->conn) != CONNECTION_OK) {
+			char *reason = libpq_reason(PQerrorMessage(s->conn));
+			set_error(s, "unreachable: %s", reason);
+			free(reason);
+			lose_connection(s);
+		}
+	}
 	if (!s->conn) {
 		set_error(s, "the connection was lost");
 		errno = ENOTCONN;
@@ -249,8 +261,10 @@ static int run_in_only(struct state_pg *s, const char *sql, int n, const char *c
 
 /* ---- open ---- */
 
-/* The tables' version: 0 when there are none; -1 on error. */
-static int tables_version(struct state_pg *s)
+/* The tables' version: 0 when there are none; -1 on error. Inside a
+ * transaction (state init), where a missing table's error would abort it. */
+static int tables_version(struct state_pg *s);
+static int tables_version_in_transaction(struct state_pg *s)
 {
 	char *name = easprintf("\"%s\".state_version", s->schema);
 	const char *p[] = {name};
@@ -260,9 +274,16 @@ static int tables_version(struct state_pg *s)
 		return -1;
 	bool exists = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 	PQclear(r);
-	if (!exists)
-		return 0;
-	if (!(r = run_in(s, "SELECT coalesce(max(version), 0) FROM {S}.state_version", 0, NULL)))
+	return exists ? tables_version(s) : 0;
+}
+
+/* The tables' version: 0 when there are none; -1 on error. */
+static int tables_version(struct state_pg *s)
+{
+	PGresult *r = run_in(s, "SELECT coalesce(max(version), 0) FROM {S}.state_version", 0, NULL);
+	if (!r && errno == ENOENT)
+		return 0; /* no such schema or table */
+	if (!r)
 		return -1;
 	int v = atoi(PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -475,27 +496,16 @@ int state_pg_lock_read(struct state_pg *s, const char *service, struct lock_info
 	return 0;
 }
 
-/* The keeper's report to the command that forked it: one line. */
-static void keeper_say(int fd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void keeper_say(int fd, const char *fmt, ...)
+static void notice_ignored(void *arg, const char *message)
 {
-	char line[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof line - 2)
-		n = sizeof line - 2;
-	line[n++] = '\n';
-	(void)!write(fd, line, (size_t)n);
+	(void)arg;
+	(void)message;
 }
 
-/* The keeper: takes the lock on its own connection, records its holder,
- * says so on fd, then holds it while owner lives and the connection
- * stands. Never returns. */
-static void keeper(const struct state_pg *parent, const char *service, const char *holder, pid_t owner, int fd)
+/* The keeper, a child that inherited the connection holding the lock:
+ * lets go of the guard the command held, then holds the lock while owner
+ * lives and the connection stands. Never returns. */
+static void keeper(struct state_pg *s, const char *service, pid_t owner)
 {
 	signal(SIGINT, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -507,143 +517,94 @@ static void keeper(const struct state_pg *parent, const char *service, const cha
 		dup2(null, 1);
 		dup2(null, 2);
 	}
-	/* nothing of the command's stays open here (its pipes, its
-	 * connection's socket): the command's caller sees it end */
-	if (dup2(fd, 3) < 0)
-		_exit(1);
-	fd = 3;
-	for (int i = 4; i < 1024; i++)
-		close(i);
-	struct state_pg k = {.url = parent->url, .schema = parent->schema, .where = parent->where};
-	k.conn = connect_url(k.url);
-	if (!k.conn || PQstatus(k.conn) != CONNECTION_OK) {
-		char *reason = libpq_reason(k.conn ? PQerrorMessage(k.conn) : NULL);
-		keeper_say(fd, "error %d %s", ENOTCONN, reason);
-		_exit(1);
-	}
-	char cls[16], obj[16];
-	key_of(&k, service, LOCK_CLASS, cls, obj);
-	const char *lp[] = {cls, obj};
-	PGresult *r = run(&k, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", 2, lp);
-	if (!r) {
-		keeper_say(fd, "error %d %s", errno, k.error);
-		_exit(1);
-	}
-	bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-	PQclear(r);
-	if (!got) {
-		keeper_say(fd, "held");
-		_exit(0);
-	}
-	const char *hp[] = {service, holder};
-	if (run_in_only(&k, "INSERT INTO {S}.lock_holders (service, backend_pid, holder) "
-			    "VALUES ($1, pg_backend_pid(), $2::json)", 2, hp) < 0) {
-		keeper_say(fd, "error %d %s", errno, k.error);
-		_exit(1);
-	}
-	keeper_say(fd, "ok");
-	close(fd);
+	/* nothing of the command's stays open here (its pipes): the
+	 * command's caller sees it end */
+	int sock = PQsocket(s->conn);
+	for (int i = 3; i < 1024; i++)
+		if (i != sock)
+			close(i);
+	PQsetNoticeProcessor(s->conn, notice_ignored, NULL);
+	state_pg_guard_release(s, service);
 	int64_t next_ping = now_monotonic_ms() + KEEPER_PING_MS;
 	for (;;) {
 		if (kill(owner, 0) < 0 && errno == ESRCH)
 			break;
-		struct pollfd pfd = {.fd = PQsocket(k.conn), .events = POLLIN};
+		struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
 		int rc = poll(&pfd, 1, 1000);
-		if (rc > 0 && (!PQconsumeInput(k.conn) || PQstatus(k.conn) == CONNECTION_BAD))
+		if (rc > 0 && (!PQconsumeInput(s->conn) || PQstatus(s->conn) == CONNECTION_BAD))
 			break; /* terminated (released), or the server is gone */
 		PGnotify *n;
-		while ((n = PQnotifies(k.conn)))
+		while ((n = PQnotifies(s->conn)))
 			PQfreemem(n);
 		if (now_monotonic_ms() >= next_ping) {
 			/* a write finds a dead peer that silence would not */
-			if (run_only(&k, "SELECT 1", 0, NULL) < 0)
+			if (run_only(s, "SELECT 1", 0, NULL) < 0)
 				_exit(1);
 			next_ping = now_monotonic_ms() + KEEPER_PING_MS;
 		}
 	}
-	PQfinish(k.conn);
+	PQfinish(s->conn);
 	_exit(0);
 }
 
-/* Reads the keeper's line (bounded): 0 when it holds the lock, else -1
- * with errno (EBUSY: held by another) and s->error. */
-static int keeper_answer(struct state_pg *s, int fd, const char *service)
+/* This process lets go of its copy of the connection the keeper now holds,
+ * without a word to the server: its socket becomes /dev/null first, so
+ * that PQfinish()'s goodbye goes nowhere. A later statement connects again. */
+static void hand_over(struct state_pg *s)
 {
-	char line[1100];
-	size_t len = 0;
-	int64_t deadline = now_monotonic_ms() + KEEPER_START_MS;
-	while (len < sizeof line - 1 && !memchr(line, '\n', len)) {
-		int64_t left = deadline - now_monotonic_ms();
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc <= 0)
-			break;
-		ssize_t n = read(fd, line + len, sizeof line - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	line[len] = '\0';
-	line[strcspn(line, "\n")] = '\0';
-	if (strcmp(line, "ok") == 0)
-		return 0;
-	if (strcmp(line, "held") == 0) {
-		set_error(s, "the lock of %s is held by another session", service);
-		errno = EBUSY;
-		return -1;
-	}
-	int err = EIO;
-	char *text = line;
-	if (strncmp(line, "error ", 6) == 0) {
-		err = (int)strtol(line + 6, &text, 10);
-		text += *text == ' ';
-	}
-	set_error(s, "the lock keeper could not take the lock: %s", *text ? text : "no answer");
-	errno = err ? err : EIO;
-	return -1;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0 && dup2(null, PQsocket(s->conn)) >= 0)
+		PQfinish(s->conn); /* else its memory is left: the connection must live */
+	if (null >= 0)
+		close(null);
+	s->conn = NULL;
+	s->handed_over = true;
 }
 
 int state_pg_lock_take(struct state_pg *s, const char *service, long deploy, const char *message)
 {
+	char cls[16], obj[16];
+	key_of(s, service, LOCK_CLASS, cls, obj);
+	const char *lp[] = {cls, obj};
+	PGresult *r = run(s, "SELECT pg_try_advisory_lock($1::int4, $2::int4)", 2, lp);
+	if (!r)
+		return -1;
+	bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+	PQclear(r);
+	if (!got) {
+		set_error(s, "the lock of %s is held by another session", service);
+		errno = EBUSY;
+		return -1;
+	}
 	cJSON *doc = lock_holder_new(deploy, message);
 	char *holder = ejson_print(doc);
 	cJSON_Delete(doc);
+	const char *hp[] = {service, holder};
+	int rc = run_in_only(s, "INSERT INTO {S}.lock_holders (service, backend_pid, holder) "
+			       "VALUES ($1, pg_backend_pid(), $2::json)", 2, hp);
+	free(holder);
 	pid_t owner = lock_owner_pid();
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		free(holder);
-		set_error(s, "unable to start the lock keeper: %s", strerror(errno));
-		return -1;
-	}
 	fflush(NULL);
 	/* twice: the keeper is nobody's child to reap */
-	pid_t child = fork();
+	pid_t child = rc == 0 ? fork() : -1;
 	if (child == 0) {
-		close(p[0]);
 		if (fork() == 0)
-			keeper(s, service, holder, owner, p[1]);
+			keeper(s, service, owner);
 		_exit(0);
 	}
 	int saved = errno;
-	free(holder);
-	close(p[1]);
+	if (child > 0)
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
 	if (child < 0) {
-		close(p[0]);
-		set_error(s, "unable to start the lock keeper: %s", strerror(saved));
+		if (rc == 0)
+			set_error(s, "unable to start the lock keeper: %s", strerror(saved));
+		(void)run_only(s, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, lp);
 		errno = saved;
 		return -1;
 	}
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
-	int rc = keeper_answer(s, p[0], service);
-	saved = errno;
-	close(p[0]);
-	errno = saved;
-	return rc;
+	hand_over(s);
+	return 0;
 }
 
 int state_pg_lock_drop(struct state_pg *s, const char *service, const struct lock_info *li)
@@ -652,7 +613,7 @@ int state_pg_lock_drop(struct state_pg *s, const char *service, const struct loc
 	char cls[16], obj[16];
 	key_of(s, service, LOCK_CLASS, cls, obj);
 	const char *p[] = {cls, obj};
-	PGresult *r = run(s, "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' "
+	PGresult *r = run(s, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
 			     "AND granted AND objsubid = 2 AND classid = $1::oid AND objid = $2::oid "
 			     "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
 		     2, p);
@@ -674,7 +635,7 @@ int state_pg_lock_drop(struct state_pg *s, const char *service, const struct loc
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		sleep_ms(20);
+		sleep_ms(2);
 	}
 }
 
@@ -712,7 +673,7 @@ static int init_steps(struct state_pg *s, const char *grant, int *from)
 	const char *p[] = {cls, obj};
 	if (run_only(s, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", 2, p) < 0)
 		return -1;
-	int v = tables_version(s);
+	int v = tables_version_in_transaction(s);
 	if (v < 0)
 		return -1;
 	*from = v;
