@@ -51,9 +51,13 @@ struct state_pg;
 /* Connects to url (a libpq URI or key=value string) for the tables in
  * schema ([a-z_][a-z0-9_]*, at most 63 bytes). check_version: refuse
  * uninitialised or other-version tables (state init and check pass
- * false). Returns the handle, or NULL with errno set and *error (a new
- * string, one line). */
-struct state_pg *state_pg_open(const char *url, const char *schema, bool check_version, char **error);
+ * false). channel: the socket of the keeper of this machine (the journal
+ * directory's keeper.sock), or NULL: when a keeper of this database and
+ * schema listens there, statements run on its connection instead of a new
+ * one; the keeper of a lock this handle takes listens there. Returns the
+ * handle, or NULL with errno set and *error (a new string, one line). */
+struct state_pg *state_pg_open(const char *url, const char *schema, bool check_version, const char *channel,
+			       char **error);
 void state_pg_close(struct state_pg *s);
 /* "postgres 127.0.0.1:5432/appdb (schema shipshape)": where, for messages. */
 const char *state_pg_where(const struct state_pg *s);

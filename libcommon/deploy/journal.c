@@ -186,8 +186,9 @@ static bool service_name_valid(const char *s)
 }
 
 /* The state database of src, or NULL for the file backend; -1 in *failed
- * with errno and *error when it cannot be used. */
-static struct state_pg *open_backend(const struct journal_source *src, char **error, int *failed)
+ * with errno and *error when it cannot be used. dir: the service's journal
+ * directory, where a lock keeper of this machine listens. */
+static struct state_pg *open_backend(const struct journal_source *src, const char *dir, char **error, int *failed)
 {
 	const char *backend = json_path_string(src->config, "state.backend", "file");
 	const char *url = src->cli_state_url ? src->cli_state_url : json_path_string(src->config, "state.url", NULL);
@@ -200,7 +201,10 @@ static struct state_pg *open_backend(const struct journal_source *src, char **er
 		errno = EINVAL;
 		return NULL;
 	}
-	struct state_pg *pg = state_pg_open(url, json_path_string(src->config, "state.schema", "shipshape"), true, error);
+	char *channel = easprintf("%s/keeper.sock", dir);
+	struct state_pg *pg = state_pg_open(url, json_path_string(src->config, "state.schema", "shipshape"), true,
+					    channel, error);
+	free(channel);
 	if (!pg)
 		*failed = -1;
 	return pg;
@@ -222,7 +226,7 @@ int journal_open_service(struct journal *j, const struct journal_source *src, co
 				   strerror(saved));
 	free(dir);
 	if (rc == 0) {
-		j->pg = open_backend(src, error, &rc);
+		j->pg = open_backend(src, j->dir, error, &rc);
 		saved = errno;
 		if (rc < 0)
 			journal_close(j);

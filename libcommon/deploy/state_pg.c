@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +38,19 @@ struct state_pg {
 	char *where;
 	char *error;
 	bool handed_over; /* the keeper took the connection: connect again */
+	/* the keeper's channel (see "the channel" below) */
+	char *channel_path; /* its socket, or NULL for none */
+	bool via_keeper;    /* statements go to the keeper */
+	int channel;        /* connected to it, or -1 */
+	bool guard_held;    /* keep the channel while the guard is held */
 };
+
+static PGresult *run_channel(struct state_pg *s, const char *sql, int n, const char *const *params);
+static int channel_hello(struct state_pg *s);
+static void channel_close(struct state_pg *s);
+static int channel_release(struct state_pg *s);
+static int channel_listen(const struct state_pg *s);
+static int channel_serve(struct state_pg *s, int fd, const char *service, bool *release);
 
 /* Server-side bounds and dead-peer detection on every connection: the
  * server drops a silent client within STATE_PG_DEAD_PEER_S, and the client
@@ -144,7 +159,7 @@ static void lose_connection(struct state_pg *s)
 /* Runs one statement (params: n texts) within STATE_PG_STATEMENT_MS, or
  * several separated by ';' when n is 0 and params NULL. Returns its result
  * (the caller's, PQclear()), or NULL with errno set and s->error. */
-static PGresult *run(struct state_pg *s, const char *sql, int n, const char *const *params)
+static PGresult *run_direct(struct state_pg *s, const char *sql, int n, const char *const *params)
 {
 	if (!s->conn && s->handed_over) {
 		s->handed_over = false;
@@ -215,6 +230,11 @@ lost:
 	lose_connection(s);
 	errno = ENOTCONN;
 	return NULL;
+}
+
+static PGresult *run(struct state_pg *s, const char *sql, int n, const char *const *params)
+{
+	return s->via_keeper ? run_channel(s, sql, n, params) : run_direct(s, sql, n, params);
 }
 
 /* run() for a statement whose result is not needed: 0 or -1. */
@@ -315,7 +335,8 @@ static int check_tables(struct state_pg *s)
 	return 0;
 }
 
-struct state_pg *state_pg_open(const char *url, const char *schema, bool check_version, char **error)
+struct state_pg *state_pg_open(const char *url, const char *schema, bool check_version, const char *channel_path,
+			       char **error)
 {
 	*error = NULL;
 	if (!schema_name_valid(schema)) {
@@ -328,6 +349,13 @@ struct state_pg *state_pg_open(const char *url, const char *schema, bool check_v
 	struct state_pg *s = ecalloc(1, sizeof *s);
 	s->url = estrdup(url);
 	s->schema = estrdup(schema);
+	s->channel = -1;
+	struct sockaddr_un sun;
+	if (channel_path && strlen(channel_path) < sizeof sun.sun_path)
+		s->channel_path = estrdup(channel_path);
+	/* a keeper of this machine holds the lock: its connection serves */
+	if (s->channel_path && channel_hello(s) == 0)
+		return s;
 	s->conn = connect_url(url);
 	if (!s->conn)
 		out_of_memory();
@@ -355,6 +383,8 @@ void state_pg_close(struct state_pg *s)
 	if (!s)
 		return;
 	lose_connection(s);
+	channel_close(s);
+	free(s->channel_path);
 	free(s->url);
 	free(s->schema);
 	free(s->where);
@@ -396,8 +426,10 @@ int state_pg_guard_take(struct state_pg *s, const char *service)
 			return -1;
 		bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 		PQclear(r);
+		s->guard_held = got;
 		if (got)
 			return 0;
+		channel_close(s); /* another local command may hold it meanwhile */
 		if (now_monotonic_ms() > deadline) {
 			set_error(s, "the journal guard of %s was not free within %d s", service, GUARD_WAIT_MS / 1000);
 			errno = ETIMEDOUT;
@@ -409,12 +441,16 @@ int state_pg_guard_take(struct state_pg *s, const char *service)
 
 void state_pg_guard_release(struct state_pg *s, const char *service)
 {
-	if (!s->conn)
-		return; /* a lost connection took the guard with it */
-	char cls[16], obj[16];
-	key_of(s, service, GUARD_CLASS, cls, obj);
-	const char *p[] = {cls, obj};
-	(void)run_only(s, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, p);
+	bool held = s->guard_held;
+	s->guard_held = false;
+	/* a lost connection (or keeper) took the guard with it */
+	if (held && (s->conn || s->via_keeper)) {
+		char cls[16], obj[16];
+		key_of(s, service, GUARD_CLASS, cls, obj);
+		const char *p[] = {cls, obj};
+		(void)run_only(s, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, p);
+	}
+	channel_close(s);
 }
 
 int state_pg_records(struct state_pg *s, const char *service,
@@ -525,25 +561,48 @@ static void keeper(struct state_pg *s, const char *service, pid_t owner)
 			close(i);
 	PQsetNoticeProcessor(s->conn, notice_ignored, NULL);
 	state_pg_guard_release(s, service);
+	int listener = channel_listen(s), client = -1;
+	bool release = false;
 	int64_t next_ping = now_monotonic_ms() + KEEPER_PING_MS;
-	for (;;) {
+	while (!release && s->conn) {
 		if (kill(owner, 0) < 0 && errno == ESRCH)
 			break;
-		struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN};
-		int rc = poll(&pfd, 1, 1000);
-		if (rc > 0 && (!PQconsumeInput(s->conn) || PQstatus(s->conn) == CONNECTION_BAD))
+		/* one command at a time: the next waits in the backlog */
+		struct pollfd pfd[2] = {{.fd = PQsocket(s->conn), .events = POLLIN},
+					{.fd = client >= 0 ? client : listener, .events = POLLIN}};
+		int rc = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, 1000);
+		if (rc > 0 && pfd[0].revents && (!PQconsumeInput(s->conn) || PQstatus(s->conn) == CONNECTION_BAD))
 			break; /* terminated (released), or the server is gone */
 		PGnotify *n;
 		while ((n = PQnotifies(s->conn)))
 			PQfreemem(n);
-		if (now_monotonic_ms() >= next_ping) {
+		if (rc > 0 && pfd[1].fd >= 0 && pfd[1].revents) {
+			if (client < 0) {
+				client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+				struct ucred cred;
+				socklen_t len = sizeof cred;
+				if (client >= 0 && (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+						    cred.uid != geteuid())) {
+					close(client);
+					client = -1;
+				}
+			} else if (channel_serve(s, client, service, &release) < 0) {
+				close(client);
+				client = -1;
+			}
+			next_ping = now_monotonic_ms() + KEEPER_PING_MS;
+		}
+		if (client < 0 && now_monotonic_ms() >= next_ping) {
 			/* a write finds a dead peer that silence would not */
 			if (run_only(s, "SELECT 1", 0, NULL) < 0)
-				_exit(1);
+				break;
 			next_ping = now_monotonic_ms() + KEEPER_PING_MS;
 		}
 	}
-	PQfinish(s->conn);
+	if (s->channel_path)
+		unlink(s->channel_path);
+	if (s->conn)
+		PQfinish(s->conn);
 	_exit(0);
 }
 
@@ -610,6 +669,8 @@ int state_pg_lock_take(struct state_pg *s, const char *service, long deploy, con
 int state_pg_lock_drop(struct state_pg *s, const char *service, const struct lock_info *li)
 {
 	(void)li; /* under the guard: whoever pg_locks names is the holder li read */
+	if (s->via_keeper)
+		return channel_release(s); /* the keeper serving us holds it */
 	char cls[16], obj[16];
 	key_of(s, service, LOCK_CLASS, cls, obj);
 	const char *p[] = {cls, obj};
@@ -637,6 +698,425 @@ int state_pg_lock_drop(struct state_pg *s, const char *service, const struct loc
 		}
 		sleep_ms(2);
 	}
+}
+
+/* ---- the channel: a command on the keeper's machine runs its statements
+ * on the keeper's connection, over a Unix socket beside the journal (0600,
+ * its peer's uid checked), instead of opening a connection of its own: a
+ * new PostgreSQL backend costs more than the rest of a step. One command
+ * at a time, which keeps it while it holds the guard (a session lock on
+ * that connection). Messages: a u32 length, then a type byte and its body;
+ * numbers are u32 in host order (both ends are this machine). ---- */
+
+#define CHANNEL_MESSAGE_MAX (512u << 20)
+
+enum { MSG_HELLO = 'H', MSG_QUERY = 'Q', MSG_RELEASE = 'R', MSG_OK = 'K', MSG_ROWS = 'T', MSG_ERROR = 'E' };
+
+struct channel_reader {
+	const char *p;
+	size_t left;
+	bool bad;
+};
+
+static void put_u32(struct buf *b, uint32_t v) { buf_append(b, &v, sizeof v); }
+
+static void put_bytes(struct buf *b, const char *p, size_t n)
+{
+	put_u32(b, (uint32_t)n);
+	buf_append(b, p, n);
+}
+
+static uint32_t get_u32(struct channel_reader *r)
+{
+	uint32_t v = 0;
+	if (r->left < sizeof v) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&v, r->p, sizeof v);
+	r->p += sizeof v;
+	r->left -= sizeof v;
+	return v;
+}
+
+/* The next bytes (not NUL-terminated), *n their length; NULL for the
+ * null marker (UINT32_MAX). */
+static const char *get_bytes(struct channel_reader *r, uint32_t *n)
+{
+	*n = get_u32(r);
+	if (*n == UINT32_MAX || r->bad)
+		return NULL;
+	if (r->left < *n) {
+		r->bad = true;
+		return NULL;
+	}
+	const char *at = r->p;
+	r->p += *n;
+	r->left -= *n;
+	return at;
+}
+
+static char *get_string(struct channel_reader *r)
+{
+	uint32_t n;
+	const char *p = get_bytes(r, &n);
+	return p ? estrndup(p, n) : NULL;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_full(int fd, char *p, size_t n, int64_t deadline)
+{
+	while (n) {
+		int64_t left = deadline - now_monotonic_ms();
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int rc = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0) {
+			errno = rc == 0 ? ETIMEDOUT : errno;
+			return -1;
+		}
+		ssize_t got = read(fd, p, n);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			errno = got == 0 ? ECONNRESET : errno;
+			return -1;
+		}
+		p += got;
+		n -= (size_t)got;
+	}
+	return 0;
+}
+
+static int send_message(int fd, char type, const struct buf *body)
+{
+	struct buf m = {0};
+	put_u32(&m, (uint32_t)(1 + body->len));
+	buf_putc(&m, type);
+	buf_append(&m, body->data, body->len);
+	int rc = write_all(fd, m.data, m.len);
+	buf_free(&m);
+	return rc;
+}
+
+/* The next message: its type, its body in *body (the caller's, free()). */
+static int receive_message(int fd, int64_t deadline, char *type, char **body, size_t *len)
+{
+	uint32_t n;
+	if (read_full(fd, (char *)&n, sizeof n, deadline) < 0)
+		return -1;
+	if (n < 1 || n > CHANNEL_MESSAGE_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	*body = emalloc(n);
+	if (read_full(fd, *body, n, deadline) < 0) {
+		free(*body);
+		return -1;
+	}
+	*type = (*body)[0];
+	memmove(*body, *body + 1, n - 1);
+	*len = n - 1;
+	return 0;
+}
+
+/* What a command and its keeper must agree on: the same database, the
+ * same schema. */
+static void channel_digest(const struct state_pg *s, char hex[SHA256_HEX_LEN])
+{
+	char *text = easprintf("%s\n%s", s->url, s->schema);
+	sha256_hex(text, strlen(text), hex);
+	free(text);
+}
+
+static void channel_close(struct state_pg *s)
+{
+	if (s->channel >= 0)
+		close(s->channel);
+	s->channel = -1;
+}
+
+static int channel_connect(struct state_pg *s)
+{
+	if (s->channel >= 0)
+		return 0;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", s->channel_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
+		int saved = errno;
+		if (fd >= 0)
+			close(fd);
+		errno = saved;
+		return -1;
+	}
+	s->channel = fd;
+	return 0;
+}
+
+/* A request and its answer: 0 with *type, *body (the caller's), or -1
+ * after the channel was lost (then the command connects on its own: the
+ * keeper, and the lock, may be gone). */
+static int channel_call(struct state_pg *s, char type, const struct buf *req, char *rtype, char **body, size_t *len)
+{
+	if (channel_connect(s) == 0 && send_message(s->channel, type, req) == 0 &&
+	    receive_message(s->channel, now_monotonic_ms() + STATE_PG_STATEMENT_MS + 1000, rtype, body, len) == 0)
+		return 0;
+	int saved = errno;
+	channel_close(s);
+	s->via_keeper = false;
+	s->handed_over = true;
+	set_error(s, "the lock keeper's channel was lost: %s", strerror(saved));
+	errno = ENOTCONN;
+	return -1;
+}
+
+static int channel_hello(struct state_pg *s)
+{
+	char hex[SHA256_HEX_LEN], rtype, *body = NULL;
+	size_t len;
+	channel_digest(s, hex);
+	struct buf req = {0};
+	put_bytes(&req, hex, strlen(hex));
+	int rc = channel_connect(s);
+	if (rc == 0) {
+		s->via_keeper = true;
+		rc = channel_call(s, MSG_HELLO, &req, &rtype, &body, &len);
+	}
+	buf_free(&req);
+	if (rc == 0 && rtype == MSG_OK) {
+		free(s->where);
+		s->where = estrndup(body, len);
+	} else {
+		rc = -1;
+	}
+	free(body);
+	channel_close(s);
+	s->via_keeper = rc == 0;
+	s->handed_over = false;
+	return rc;
+}
+
+static PGresult *rows_result(struct channel_reader *rd)
+{
+	ExecStatusType st = (ExecStatusType)get_u32(rd);
+	uint32_t ncols = get_u32(rd), nrows = get_u32(rd);
+	if (rd->bad || ncols > 4096)
+		return NULL;
+	PGresult *res = PQmakeEmptyPGresult(NULL, st);
+	if (!res)
+		out_of_memory();
+	PGresAttDesc *attrs = ecalloc(ncols ? ncols : 1, sizeof *attrs);
+	char **names = ecalloc(ncols ? ncols : 1, sizeof *names);
+	for (uint32_t c = 0; c < ncols; c++) {
+		names[c] = get_string(rd);
+		attrs[c] = (PGresAttDesc){.name = names[c] ? names[c] : "?", .typid = 25, .typlen = -1};
+	}
+	bool ok = !rd->bad && (!ncols || PQsetResultAttrs(res, (int)ncols, attrs));
+	for (uint32_t row = 0; ok && row < nrows; row++)
+		for (uint32_t c = 0; ok && c < ncols; c++) {
+			uint32_t n;
+			const char *v = get_bytes(rd, &n);
+			ok = !rd->bad && PQsetvalue(res, (int)row, (int)c, (char *)v, v ? (int)n : -1);
+		}
+	for (uint32_t c = 0; c < ncols; c++)
+		free(names[c]);
+	free(names);
+	free(attrs);
+	if (!ok) {
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+static PGresult *run_channel(struct state_pg *s, const char *sql, int n, const char *const *params)
+{
+	struct buf req = {0};
+	put_u32(&req, params ? 1 : 0);
+	put_bytes(&req, sql, strlen(sql));
+	put_u32(&req, (uint32_t)n);
+	for (int i = 0; params && i < n; i++)
+		put_bytes(&req, params[i], strlen(params[i]));
+	char type, *body = NULL;
+	size_t len;
+	int rc = channel_call(s, MSG_QUERY, &req, &type, &body, &len);
+	buf_free(&req);
+	if (rc < 0)
+		return NULL;
+	struct channel_reader rd = {.p = body, .left = len};
+	PGresult *res = NULL;
+	if (type == MSG_ROWS) {
+		if (!(res = rows_result(&rd))) {
+			set_error(s, "the lock keeper's answer was unreadable");
+			errno = EPROTO;
+		}
+	} else if (type == MSG_ERROR) {
+		int err = (int)get_u32(&rd);
+		char *text = get_string(&rd);
+		free(s->error);
+		s->error = text ? text : estrdup("state database: the lock keeper failed");
+		errno = err ? err : EIO;
+	}
+	free(body);
+	if (!s->guard_held)
+		channel_close(s);
+	return res;
+}
+
+/* The keeper lets go of the lock and ends; this command connects on its
+ * own for whatever it does next. */
+static int channel_release(struct state_pg *s)
+{
+	struct buf req = {0};
+	char type, *body = NULL;
+	size_t len;
+	int rc = channel_call(s, MSG_RELEASE, &req, &type, &body, &len);
+	free(body);
+	channel_close(s);
+	s->via_keeper = false;
+	s->handed_over = true;
+	s->guard_held = false; /* it was on the keeper's connection */
+	if (rc == 0 && type != MSG_OK) {
+		set_error(s, "the lock keeper did not let go of the lock");
+		errno = EIO;
+		rc = -1;
+	}
+	return rc;
+}
+
+static int channel_listen(const struct state_pg *s)
+{
+	if (!s->channel_path)
+		return -1;
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", s->channel_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	unlink(s->channel_path); /* a keeper killed before it could clean up */
+	mode_t old = umask(077);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc < 0 || listen(fd, 8) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void reply_error(int fd, int err, const char *text)
+{
+	struct buf b = {0};
+	put_u32(&b, (uint32_t)err);
+	put_bytes(&b, text, strlen(text));
+	(void)send_message(fd, MSG_ERROR, &b);
+	buf_free(&b);
+}
+
+static void reply_rows(int fd, const PGresult *r)
+{
+	struct buf b = {0};
+	int ncols = PQnfields(r), nrows = PQntuples(r);
+	put_u32(&b, (uint32_t)PQresultStatus(r));
+	put_u32(&b, (uint32_t)ncols);
+	put_u32(&b, (uint32_t)nrows);
+	for (int c = 0; c < ncols; c++)
+		put_bytes(&b, PQfname(r, c), strlen(PQfname(r, c)));
+	for (int row = 0; row < nrows; row++)
+		for (int c = 0; c < ncols; c++) {
+			if (PQgetisnull(r, row, c))
+				put_u32(&b, UINT32_MAX);
+			else
+				put_bytes(&b, PQgetvalue(r, row, c), (size_t)PQgetlength(r, row, c));
+		}
+	(void)send_message(fd, MSG_ROWS, &b);
+	buf_free(&b);
+}
+
+static void serve_query(struct state_pg *s, int fd, struct channel_reader *rd)
+{
+	bool with_params = get_u32(rd) != 0;
+	char *sql = get_string(rd);
+	uint32_t n = get_u32(rd);
+	char **params = NULL;
+	if (!rd->bad && n <= 64) {
+		params = ecalloc(n ? n : 1, sizeof *params);
+		for (uint32_t i = 0; i < n; i++)
+			params[i] = get_string(rd);
+	}
+	if (rd->bad || !sql || !params) {
+		reply_error(fd, EPROTO, "state database: an unreadable request to the lock keeper");
+	} else {
+		PGresult *r = run_direct(s, sql, (int)n, with_params ? (const char *const *)params : NULL);
+		if (r)
+			reply_rows(fd, r);
+		else
+			reply_error(fd, errno, s->error);
+		PQclear(r);
+	}
+	for (uint32_t i = 0; params && i < n; i++)
+		free(params[i]);
+	free(params);
+	free(sql);
+}
+
+/* One request of the command on fd: 0, or -1 when it is gone (its guard,
+ * if it held it, let go). *release: it asked the keeper to let go of the
+ * lock, which is done when this returns. */
+static int channel_serve(struct state_pg *s, int fd, const char *service, bool *release)
+{
+	char type, *body = NULL;
+	size_t len;
+	if (receive_message(fd, now_monotonic_ms() + STATE_PG_STATEMENT_MS, &type, &body, &len) < 0) {
+		s->guard_held = true; /* whether or not the command took it */
+		state_pg_guard_release(s, service);
+		return -1;
+	}
+	struct channel_reader rd = {.p = body, .left = len};
+	struct buf empty = {0};
+	if (type == MSG_HELLO) {
+		char hex[SHA256_HEX_LEN];
+		channel_digest(s, hex);
+		uint32_t n;
+		const char *theirs = get_bytes(&rd, &n);
+		if (theirs && n == strlen(hex) && memcmp(theirs, hex, n) == 0) {
+			struct buf b = {0};
+			buf_append(&b, s->where, strlen(s->where));
+			(void)send_message(fd, MSG_OK, &b);
+			buf_free(&b);
+		} else {
+			reply_error(fd, EPROTO, "state database: another database or schema");
+		}
+	} else if (type == MSG_QUERY) {
+		serve_query(s, fd, &rd);
+	} else if (type == MSG_RELEASE) {
+		char cls[16], obj[16];
+		key_of(s, service, LOCK_CLASS, cls, obj);
+		const char *p[] = {cls, obj};
+		/* at once, before the answer: whoever asks next finds it free */
+		(void)run_only(s, "SELECT pg_advisory_unlock($1::int4, $2::int4)", 2, p);
+		(void)send_message(fd, MSG_OK, &empty);
+		*release = true;
+	} else {
+		reply_error(fd, EPROTO, "state database: an unknown request to the lock keeper");
+	}
+	free(body);
+	return 0;
 }
 
 /* ---- init, check, import ---- */

@@ -23,7 +23,8 @@ static struct state_pg *state_open(const struct run *r, int *st)
 		return NULL;
 	}
 	char *error = NULL;
-	struct state_pg *s = state_pg_open(url, json_path_string(r->config, "state.schema", "shipshape"), false, &error);
+	struct state_pg *s = state_pg_open(url, json_path_string(r->config, "state.schema", "shipshape"), false, NULL,
+						&error);
 	if (!s) {
 		*st = errno == EINVAL ? EXIT_DATAERR : errno == ENOTCONN ? EXIT_TEMPFAIL : EXIT_UNKNOWN;
 		error_msg("%s", error);
