@@ -196,9 +196,41 @@ lock_free() { on z ds lock status >/dev/null 2>&1; }
 	assert_equal "$status" 2
 	[[ $stderr == *"deploy 1 (v1) was interrupted"* ]]
 	config "$DEPLOYER_URL" >config.json
+	# machine a's keeper left its socket behind: a command there connects on its own
+	[[ -S machine-a/state/deploy/$SERVICE/keeper.sock ]]
+	run --separate-stderr on a ds status
+	assert_equal "$status" 1
 	run --separate-stderr on b ds begin --release v2 --force
 	assert_success
 	[[ $stderr == *"closing interrupted deploy 1 (v1) as failed"* ]]
+}
+
+# keeper_busy SINCE: how many state sessions are open, and how many of them ran a
+# statement after SINCE (a timestamp).
+keeper_busy() {
+	sql "SELECT count(*) || ' ' || count(*) FILTER (WHERE query_start > '$1') FROM pg_stat_activity
+		WHERE application_name = 'shipshape-state'"
+}
+
+@test "the steps after begin run on the lock keeper's connection, over a socket only its user may use" {
+	on a ds begin --release v1 >/dev/null
+	sock=machine-a/state/deploy/$SERVICE/keeper.sock
+	[[ -S $sock && "$(stat -c %a "$sock")" == 600 ]]
+	t0=$(sql "SELECT now()")
+	printf '%s\n' '{"kind":"report","tool":"t","status":"ok","summary":"ok","checks":[{"name":"t.x","status":"ok","message":"m"}]}' |
+		on a ds gate pre-deploy >/dev/null
+	on a ds apply >/dev/null
+	# one session, the keeper's, open before and after, and it ran them
+	[[ "$(keeper_busy "$t0")" == "1 1" ]]
+	# a command of another machine runs on a session of its own, gone with it
+	t1=$(sql "SELECT now()")
+	on b ds lock status >/dev/null 2>&1 || true
+	[[ "$(keeper_busy "$t1")" == "1 0" ]]
+	on a ds finish --result ok >/dev/null
+	[[ ! -e $sock ]]
+	run --separate-stderr on b ds lock status
+	assert_success
+	[[ "$(json_get .held)" == false ]]
 }
 
 @test "a holder whose deploying process dies (its keeper alive) frees the lock within 2 s" {

@@ -116,6 +116,15 @@ static char *where_of(PGconn *c, const char *schema)
 			 port ? port : "", db ? db : "?", schema);
 }
 
+/* The server's notices (a WARNING) are for -v, never in the way. */
+static void notice_verbose(void *arg, const char *message)
+{
+	(void)arg;
+	char *line = estrndup(message, strcspn(message, "\n"));
+	verbose("state database: %s", line);
+	free(line);
+}
+
 static PGconn *connect_url(const char *url)
 {
 	const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", "keepalives",
@@ -123,7 +132,10 @@ static PGconn *connect_url(const char *url)
 	char timeout[16];
 	snprintf(timeout, sizeof timeout, "%d", STATE_PG_CONNECT_S);
 	const char *vals[] = {url, "shipshape-state", timeout, session_options, "1", "5", "5", "3", "15000", NULL};
-	return PQconnectdbParams(keys, vals, 1);
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (c)
+		PQsetNoticeProcessor(c, notice_verbose, NULL);
+	return c;
 }
 
 /* ---- statements ---- */
@@ -532,12 +544,6 @@ int state_pg_lock_read(struct state_pg *s, const char *service, struct lock_info
 	return 0;
 }
 
-static void notice_ignored(void *arg, const char *message)
-{
-	(void)arg;
-	(void)message;
-}
-
 /* The keeper, a child that inherited the connection holding the lock:
  * lets go of the guard the command held, then holds the lock while owner
  * lives and the connection stands. Never returns. */
@@ -559,7 +565,6 @@ static void keeper(struct state_pg *s, const char *service, pid_t owner)
 	for (int i = 3; i < 1024; i++)
 		if (i != sock)
 			close(i);
-	PQsetNoticeProcessor(s->conn, notice_ignored, NULL);
 	state_pg_guard_release(s, service);
 	int listener = channel_listen(s), client = -1;
 	bool release = false;
@@ -618,6 +623,7 @@ static void hand_over(struct state_pg *s)
 		close(null);
 	s->conn = NULL;
 	s->handed_over = true;
+	s->guard_held = false; /* the keeper lets go of it */
 }
 
 int state_pg_lock_take(struct state_pg *s, const char *service, long deploy, const char *message)
@@ -1009,7 +1015,7 @@ static int channel_listen(const struct state_pg *s)
 	if (fd < 0)
 		return -1;
 	unlink(s->channel_path); /* a keeper killed before it could clean up */
-	mode_t old = umask(077);
+	mode_t old = umask(0177); /* srw------- */
 	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
 	umask(old);
 	if (rc < 0 || listen(fd, 8) < 0) {
