@@ -570,3 +570,29 @@ on_tty() {
 	! LC_ALL=C grep -q $'[\r\e]' tty.txt
 	! grep -q 'took [0-9]*s' tty.txt
 }
+
+@test "on the postgres backend (state.backend): the same deploy, its rollback, and a fresh machine's history" {
+	pg_superuser_psql -q -v "pw=state-pw-91c2" <<<"CREATE ROLE deployer LOGIN PASSWORD :'pw';"
+	STATE_URL=$PGTEST_URL deploy-stage --state-url-env STATE_URL state init --grant deployer >/dev/null
+	echo "STATE_DATABASE_URL=postgresql://deployer:state-pw-91c2@127.0.0.1:$PGTEST_PORT/appdb" >>demo.env
+	state_dir=$BATS_TEST_TMPDIR/runner-1
+	pgdeploy() { SHIPSHAPE_STATE_DIR=$state_dir deploy -c "$REPO_ROOT/scripts/demo/state.yaml" --yes "$@"; }
+	run --separate-stderr pgdeploy -r v2
+	assert_success
+	run --separate-stderr pgdeploy -r v3
+	assert_equal "$status" 2
+	assert_line --regexp '^  rollback +ok +back to v2'
+	[ "$(current)" = v2 ]
+	# the runner kept no journal of its own: it is in PostgreSQL
+	[[ -z "$(ls "$state_dir/deploy/accessa-api-demo/" | grep jsonl)" ]]
+	run pg_superuser_psql -At -c "SELECT string_agg(DISTINCT record->>'action', ',') FROM shipshape.journal
+		WHERE service = 'accessa-api-demo' AND record->>'type' = 'begin'"
+	assert_output "deploy,rollback"
+	# another runner, its state directory empty, reads the same history
+	run env SHIPSHAPE_STATE_DIR="$BATS_TEST_TMPDIR/runner-2" STATE_DATABASE_URL="postgresql://deployer:state-pw-91c2@127.0.0.1:$PGTEST_PORT/appdb" \
+		deploy-stage --state-url-env STATE_DATABASE_URL --service accessa-api-demo history --format json
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'map("\(.action) \(.release) \(.result)") | join(", ")')" \
+		"deploy v2 ok, deploy v3 failed, rollback v2 ok"
+	! pg_superuser_psql -At -c "SELECT string_agg(record::text, ' ') FROM shipshape.journal" | grep -q state-pw-91c2
+	pg_superuser_psql -q -c "DROP SCHEMA shipshape CASCADE; DROP ROLE deployer"
+}
