@@ -537,7 +537,7 @@ static void test_errors_returned(void **st)
 	(void)st;
 	struct journal j;
 	char *error = NULL;
-	assert_int_equal(journal_open_service(&j, state, NULL, "../x", &error), -1);
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = state}, "../x", &error), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_string_equal(error, "invalid service name \"../x\" (letters, digits, '.', '_', '-')");
 	free(error);
@@ -546,7 +546,7 @@ static void test_errors_returned(void **st)
 	assert_non_null(f);
 	fclose(f);
 	char *under = easprintf("%s/sub", file);
-	assert_int_equal(journal_open_service(&j, under, NULL, "api", &error), -1);
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = under}, "api", &error), -1);
 	char *want = easprintf("unable to create the state directory %s: Not a directory", under);
 	assert_string_equal(error, want);
 	free(want);
@@ -555,7 +555,7 @@ static void test_errors_returned(void **st)
 	char *loose = easprintf("%s/loose", state);
 	assert_int_equal(mkdir(loose, 0700), 0);
 	assert_int_equal(chmod(loose, 0777), 0);
-	assert_int_equal(journal_open_service(&j, loose, NULL, "api", &error), -1);
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = loose}, "api", &error), -1);
 	assert_int_equal(errno, EACCES);
 	want = easprintf("refusing the state directory %s: ", loose);
 	assert_int_equal(strncmp(error, want, strlen(want)), 0);
@@ -567,7 +567,25 @@ static void test_errors_returned(void **st)
 	rmdir(loose);
 	free(loose);
 
-	assert_int_equal(journal_open_service(&j, state, NULL, "held", &error), 0);
+	/* the postgres backend without a URL, or with a schema that is no plain
+	 * name: refused before anything connects */
+	cJSON *cfg = cJSON_Parse("{\"state\":{\"backend\":\"postgres\"}}");
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = state, .config = cfg}, "api",
+					      &error), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_non_null(strstr(error, "state.url is not set"));
+	free(error);
+	cJSON_Delete(cfg);
+	cfg = cJSON_Parse("{\"state\":{\"backend\":\"postgres\",\"url\":\"postgres://127.0.0.1:1/x\","
+			  "\"schema\":\"Bad-Name\"}}");
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = state, .config = cfg}, "api",
+					      &error), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_string_equal(error, "invalid state.schema \"Bad-Name\" (lower-case letters, digits and '_', at most 63)");
+	free(error);
+	cJSON_Delete(cfg);
+
+	assert_int_equal(journal_open_service(&j, &(struct journal_source){.cli_state_dir = state}, "held", &error), 0);
 	assert_null(error);
 	record(&j, 1, "{\"type\":\"begin\",\"release\":\"v1\"}");
 	struct journal_hold h;
