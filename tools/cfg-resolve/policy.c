@@ -134,8 +134,25 @@ static void check_flags_off(struct policy *p)
 	}
 }
 
+/* An API may keep no security settings in its config (an app without JWT,
+ * CORS or compliance flags): each security check then says it had nothing
+ * to check, a warning in production, where the settings are expected. */
+static bool security_absent(struct policy *p, const char *what)
+{
+	if (cJSON_IsObject(json_path(p->doc, "security")))
+		return false;
+	finding(p, p->production ? STATUS_WARNING : STATUS_OK, "no security block: %s not checked", what);
+	return true;
+}
+
 static void check_jwt(struct policy *p)
 {
+	if (security_absent(p, "the JWT secret and expiry are"))
+		return;
+	if (!json_path(p->doc, "security.jwt_secret") && !json_path(p->doc, "security.jwt_expiry")) {
+		finding(p, STATUS_OK, "no JWT: security has no jwt_secret or jwt_expiry");
+		return;
+	}
 	const char *secret = json_path_string(p->doc, "security.jwt_secret", NULL);
 	size_t len = secret ? strlen(secret) : 0;
 	if (!secret || !len)
@@ -161,6 +178,8 @@ static void check_jwt(struct policy *p)
 
 static void check_cors(struct policy *p)
 {
+	if (security_absent(p, "the CORS origins are"))
+		return;
 	const cJSON *origins = json_path(p->doc, "security.cors_origins");
 	if (!cJSON_IsArray(origins) || cJSON_GetArraySize(origins) == 0) {
 		finding(p, STATUS_WARNING, "security.cors_origins is empty: browsers cannot call the API");
@@ -188,6 +207,8 @@ static void check_cors(struct policy *p)
 
 static void check_trusted_hosts(struct policy *p)
 {
+	if (security_absent(p, "the trusted hosts are"))
+		return;
 	const cJSON *hosts = json_path(p->doc, "security.trusted_hosts");
 	if (!cJSON_IsArray(hosts) || cJSON_GetArraySize(hosts) == 0) {
 		finding(p, prod_critical(p), "security.trusted_hosts is not set");
@@ -258,7 +279,7 @@ static void check_database(struct policy *p)
 
 	double pool = json_path_number(p->doc, "database.pool_size", NAN);
 	double overflow = json_path_number(p->doc, "database.max_overflow", 0);
-	if (isnan(pool) || pool < 1)
+	if (json_path(p->doc, "database.pool_size") && (isnan(pool) || pool < 1))
 		finding(p, STATUS_CRITICAL, "database.pool_size must be positive");
 	if (overflow < 0)
 		finding(p, STATUS_CRITICAL, "database.max_overflow must not be negative");
@@ -395,6 +416,8 @@ static void check_compliance(struct policy *p)
 {
 	static const char *const flags[] = {"security.encryption.enabled", "security.rls_enabled",
 					    "security.audit_logging"};
+	if (security_absent(p, "encryption, RLS and audit logging are"))
+		return;
 	for (size_t i = 0; i < ARRAY_LEN(flags); i++)
 		if (flag(p, flags[i], 0) != 1)
 			finding(p, prod_critical(p), "%s is off", flags[i]);
