@@ -284,10 +284,13 @@ static void load_limits(struct settings *s, struct config *c)
 	config_duration_ms(c, "database.connect_critical", s->connect_critical_ms, &s->connect_critical_ms);
 	config_duration_ms(c, "database.statement_timeout", s->statement_timeout_ms, &s->statement_timeout_ms);
 	config_duration_ms(c, "database.lock_timeout", s->lock_timeout_ms, &s->lock_timeout_ms);
-	config_int(c, "database.pool_size", 20, &s->pool_size);
-	config_int(c, "database.max_overflow", 30, &s->max_overflow);
+	/* the demand is the application's pool: judged only when the config
+	 * gives it; without one the check reports the slots in use, as ad hoc */
+	s->pool_size = -1;
+	config_int(c, "database.pool_size", -1, &s->pool_size);
+	config_int(c, "database.max_overflow", 0, &s->max_overflow);
 	config_int(c, "scaling.max_instances", 10, &s->max_instances);
-	s->pool_configured = true;
+	s->pool_configured = s->pool_size >= 0;
 	s->latency_count = get_int(c, "database.latency.count", s->latency_count);
 	config_duration_ms(c, "database.latency.warning", s->latency_warning_ms, &s->latency_warning_ms);
 	config_duration_ms(c, "database.latency.critical", s->latency_critical_ms, &s->latency_critical_ms);
@@ -301,7 +304,7 @@ static void load_limits(struct settings *s, struct config *c)
  * schema's (config/schema.yaml), checked when the config was loaded. */
 static void load_database(struct settings *s, struct config *c)
 {
-	s->schema = get_string(c, "database.schema", "upload_pipeline");
+	s->schema = get_string(c, "database.schema", "public");
 	config_bool(c, "database.rls.required", true, &s->rls_required);
 	config_bool(c, "database.rls.forced", false, &s->rls_forced);
 	load_lists(s, c);
