@@ -14,6 +14,7 @@
 #include "shipshape/signals.h"
 #include "shipshape/term.h"
 #include "shipshape/units.h"
+#include "shipshape/url.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,9 +45,10 @@ static void usage(FILE *f)
 		"                    [--format json|text] [-q] [-v]\n"
 		"       health-watch -h | -V\n"
 		"\n"
-		"Polls the health endpoints (monitoring.health_check in the config, or the\n"
-		"--target ones) and prints state changes and alerts as JSON Lines until\n"
-		"SIGTERM or SIGINT. SIGHUP reloads the config.\n"
+		"Polls the health endpoints (monitoring.health_check in the config, else the\n"
+		"API's api.base_url + health_path, or the --target ones) and prints state\n"
+		"changes and alerts as JSON Lines until SIGTERM or SIGINT. SIGHUP reloads\n"
+		"the config.\n"
 		"\n"
 		"  -c, --config FILE          the config (YAML or a JSON config document;\n"
 		"                             without -c and --target: a document on stdin)\n"
@@ -501,6 +503,29 @@ static void targets_free(struct target *t, size_t n)
 
 static const char *const endpoint_extra_keys[] = {"severity", NULL};
 
+/* Without endpoints, the API's own health: one target "api" at
+ * api.base_url + api.health_path (default /health). */
+static struct target *api_target(const struct args *a, const cJSON *doc, int64_t timeout_ms, size_t *n, char *err,
+				 size_t errsize)
+{
+	const char *base = doc ? json_path_string(doc, "api.base_url", NULL) : NULL;
+	char *url = base ? url_join_path(base, json_path_string(doc, "api.health_path", "/health")) : NULL;
+	if (!url) {
+		snprintf(err, errsize, "no targets: give --target NAME=URL, monitoring.health_check.endpoints or %s",
+			 base ? "an api.base_url that is a URL" : "api.base_url");
+		return NULL;
+	}
+	struct target *t = ecalloc(1, sizeof *t);
+	http_probe_init(&t->probe);
+	t->probe.timeout_ms = timeout_ms;
+	t->probe.name = estrdup("api");
+	t->probe.url = url;
+	t->severity = estrdup(a->severity ? a->severity : "critical");
+	t->shown_url = redact_url(url);
+	*n = 1;
+	return t;
+}
+
 /* Targets from --target or the config; NULL with a message on a problem
  * (fatal at start, ignored at a reload). */
 static struct target *targets_build(const struct args *a, const cJSON *doc, int64_t timeout_ms, size_t *n,
@@ -512,6 +537,8 @@ static struct target *targets_build(const struct args *a, const cJSON *doc, int6
 		snprintf(err, errsize, "monitoring.health_check.endpoints: expected a list");
 		return NULL;
 	}
+	if (count == 0 && !eps)
+		return api_target(a, doc, timeout_ms, n, err, errsize);
 	if (count == 0) {
 		snprintf(err, errsize, "no targets: give --target NAME=URL or monitoring.health_check.endpoints");
 		return NULL;
