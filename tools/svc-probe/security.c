@@ -213,7 +213,12 @@ static void check_trusted_host(struct report *rep, const struct security_spec *s
 		report_add_check(rep, "security.trusted_host.untrusted", STATUS_OK, 0, NULL,
 				 "Host %s rejected (%s)", s->untrusted_host,
 				 r->error ? "connection closed" : r->code == 400 ? "HTTP 400" : "HTTP 4xx");
-	else if (!transport_failed(rep, "security.trusted_host.untrusted", r))
+	else if (!s->n_trusted_hosts && !transport_failed(rep, "security.trusted_host.untrusted", r))
+		/* nothing configured to hold the API to: said, not judged */
+		report_add_check(rep, "security.trusted_host.untrusted", STATUS_WARNING, 0, NULL,
+				 "Host %s accepted: HTTP %ld; no trusted hosts configured (security.trusted_hosts), so "
+				 "not judged", s->untrusted_host, r->code);
+	else if (s->n_trusted_hosts && !transport_failed(rep, "security.trusted_host.untrusted", r))
 		report_add_check(rep, "security.trusted_host.untrusted",
 				 r->code >= 500 ? STATUS_WARNING : STATUS_CRITICAL, 0, NULL,
 				 "Host %s accepted: HTTP %ld (expected a 4xx rejection)", s->untrusted_host, r->code);
