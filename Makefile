@@ -165,7 +165,7 @@ fuzz: $(DEPS_FIRST)
 # uninstall removes exactly those files, then the folders only shipshape uses.
 INST_BIN    = $(notdir $(TOOLS)) $(if $(wildcard scripts/deploy_production.sh),shipshape-deploy)
 INST_MAN    = $(foreach s,1 5 7,$(patsubst man/%,%,$(wildcard man/man$(s)/*.$(s))))
-INST_EXAMPLES = production.yaml local.yaml
+INST_EXAMPLES = production.yaml local.yaml minimal.yaml
 UNIT        = shipshape-watch.service
 
 install: $(TOOLS)

@@ -596,3 +596,66 @@ on_tty() {
 	! pg_superuser_psql -At -c "SELECT string_agg(record::text, ' ') FROM shipshape.journal" | grep -q state-pw-91c2
 	pg_superuser_psql -q -c "DROP SCHEMA shipshape CASCADE; DROP ROLE deployer"
 }
+
+# switch.sh: a command driver for any app: points DEMO_CURRENT at the
+# release directory SHIPSHAPE_RELEASE names (deploy and rollback alike).
+write_switch() {
+	cat >switch.sh <<-'S'
+	#!/bin/sh
+	set -eu
+	[ -d "$DEMO_RELEASES_DIR/$SHIPSHAPE_RELEASE" ] || { echo "no release $SHIPSHAPE_RELEASE" >&2; exit 1; }
+	ln -sfn "$DEMO_RELEASES_DIR/$SHIPSHAPE_RELEASE" "$DEMO_CURRENT.new"
+	mv -T "$DEMO_CURRENT.new" "$DEMO_CURRENT"
+	printf '%s %s\n' "$SHIPSHAPE_ACTION" "$SHIPSHAPE_RELEASE" >>"$DEMO_RELEASES_DIR/../switch.log"
+	S
+	chmod +x switch.sh
+}
+
+@test "a minimal config (config/minimal.yaml: no services, no security, no monitoring) resolves, passes --check in staging, deploys and rolls back" {
+	write_switch
+	# the app's own database: an empty one, over TLS (database.require_ssl
+	# defaults to true), nothing in it but PostgreSQL's public schema
+	start_postgres --ssl --dir "$BATS_TEST_TMPDIR/pg"
+	cat >app.env <<-E
+	SERVICE_NAME=notes-api
+	DATABASE_URL=$PGTEST_URL
+	API_BASE_URL=$NGINX_URL
+	DEPLOY_COMMAND=$BATS_TEST_TMPDIR/switch.sh
+	E
+	min=$REPO_ROOT/config/minimal.yaml
+	run --separate-stderr cfg-resolve --strict -e app.env -s "$REPO_ROOT/config/schema.yaml" "$min"
+	assert_success
+	assert_equal "$(json_get '.environment, .database.schema, (.services // "none")')" $'staging\npublic\nnone'
+	# --check: nothing critical (the warnings: the test's plain-http API, and
+	# no alert channel); what it had nothing to check is said, not passed over
+	run --separate-stderr cfg-resolve -e app.env -s "$REPO_ROOT/config/schema.yaml" --check --format json "$min"
+	assert_equal "$status" 1
+	assert_equal "$(json_get '[.checks[] | select(.status != "ok") | .name] | join(" ")')" "policy.urls policy.alerts"
+	assert_equal "$(json_get '.checks[] | select(.name == "policy.jwt") | .message')" \
+		"no security block: the JWT secret and expiry are not checked"
+	mindeploy() {
+		"$REPO_ROOT/scripts/deploy_production.sh" -c "$min" -e app.env --yes --requests 5 --health-timeout 5s "$@"
+	}
+	for to in v1 v2; do
+		run --separate-stderr mindeploy -r "$to"
+		assert_success
+		assert_output --partial "shipshape deploy of $to to notes-api: OK"
+		for stage in begin pre-deploy infrastructure application post-deploy bake readiness finish; do
+			assert_line --regexp "^  $stage +(ok|passed) "
+		done
+		[ "$(current)" = "$to" ]
+	done
+	# the API's health is watched without a monitoring section (api.base_url + /health)
+	run jq -r 'select(.type == "report" and .stage == "readiness") | .report.checks[] | select(.name == "health.api") | .status' \
+		"$SHIPSHAPE_STATE_DIR/deploy/notes-api/000002.jsonl"
+	assert_output ok
+	# v3 has no health endpoint: post-deploy fails, and the same command brings v2 back
+	run --separate-stderr mindeploy -r v3
+	assert_equal "$status" 2
+	assert_line --regexp '^  rollback +ok '
+	[ "$(current)" = v2 ]
+	assert_equal "$(tail -n 2 "$DEMO_RELEASES_DIR/../switch.log" | paste -sd, -)" "deploy v3,rollback v2"
+	run deploy-stage --service notes-api history --format json
+	assert_equal "$(printf '%s\n' "$output" | jq -sr 'map("\(.action) \(.release) \(.result)") | join(", ")')" \
+		"deploy v1 ok, deploy v2 ok, deploy v3 failed, rollback v2 ok"
+}

@@ -32,6 +32,7 @@ expected_files() {
 	echo "$D$P/share/shipshape/config/schema.yaml"
 	echo "$D$P/share/doc/shipshape/examples/production.yaml"
 	echo "$D$P/share/doc/shipshape/examples/local.yaml"
+	echo "$D$P/share/doc/shipshape/examples/minimal.yaml"
 	echo "$D$P/lib/systemd/system/shipshape-watch.service"
 }
 
