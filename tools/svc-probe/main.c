@@ -434,16 +434,24 @@ static void take_run_option(struct settings *s, int c, char *arg)
  * visible to every user of the machine. */
 static void take_redis_url(struct settings *s, const char *url, const char *env)
 {
-	char err[256];
+	char err[256], msg[600];
 	struct tcp_probe *t = ecalloc(1, sizeof *t);
 	tcp_probe_init(t);
-	char *shown = redact_url(url);
-	if (redis_probe_from_url(t, url, err, sizeof err) < 0)
-		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
-	if (t->redis_auth && !env)
-		die(EXIT_USAGE, "\"%s\": a password does not belong on the command line (every user sees it): "
-		    "give the URL with --url-env VAR or in the config's cache.redis_url", shown);
-	free(shown);
+	bool bad = redis_probe_from_url(t, url, err, sizeof err) < 0;
+	if (!bad && t->redis_auth && !env) {
+		bad = true;
+		snprintf(err, sizeof err, "a password does not belong on the command line (every user sees it): "
+			 "give the URL with --url-env VAR or in the config's cache.redis_url");
+	}
+	if (bad) {
+		/* freed before exiting: nothing of the probe outlives the message */
+		char *shown = redact_url(url);
+		snprintf(msg, sizeof msg, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
+		free(shown);
+		tcp_probe_free(t);
+		free(t);
+		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s", msg);
+	}
 	s->tcp = erealloc(s->tcp, (s->n_tcp + 1) * sizeof *s->tcp);
 	s->tcp[s->n_tcp++] = t;
 	s->n_redis++;
@@ -459,8 +467,10 @@ static void take_url(struct settings *s, char *url, const char *env)
 		return;
 	}
 	if (http_url_check(url, err, sizeof err) < 0) {
-		char *shown = redact_url(url);
-		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
+		char *shown = redact_url(url), msg[600];
+		snprintf(msg, sizeof msg, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
+		free(shown);
+		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s", msg);
 	}
 	append_string(&s->urls, &s->n_urls, url);
 }

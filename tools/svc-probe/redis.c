@@ -49,7 +49,7 @@ int redis_probe_from_url(struct tcp_probe *t, const char *url, char *err, size_t
 		redact_register(u.password);
 	if (u.user && !u.password) {
 		redis_url_free(&u);
-		return errf(err, errsize, "a user name needs a password (redis://USER:PASSWORD@HOST)");
+		return errf(err, errsize, "a user name needs a password with it (USER:PASSWORD@)");
 	}
 	free(t->host);
 	t->host = estrdup(u.host);
