@@ -1,5 +1,6 @@
-/* svc-probe.h — svc-probe's internal interfaces: targets, TCP probes,
- * security checks, the load mode and baseline comparison. */
+/* svc-probe.h — svc-probe's internal interfaces: targets, TCP probes and
+ * the Redis probes built on them, security checks, the load mode and
+ * baseline comparison. */
 #ifndef SVC_PROBE_H
 #define SVC_PROBE_H
 

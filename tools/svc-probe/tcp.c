@@ -35,6 +35,8 @@ void tcp_probe_free(struct tcp_probe *t)
 	free(t->sni);
 	free(t->redis_user);
 	for (size_t i = 0; i < t->n_steps; i++) {
+		if (t->steps[i].send) /* a Redis AUTH holds the password */
+			memset(t->steps[i].send, 0, t->steps[i].send_len);
 		free(t->steps[i].send);
 		if (t->steps[i].expect)
 			regfree(&t->steps[i].re);
