@@ -270,3 +270,41 @@ cache_config() {
 	assert_failure 2
 	assert_equal "$(json_get '[.checks[].name] | join(" ")')" "tcp.other redis.cache"
 }
+
+@test "redis URLs as a table: what each one probes, and each refusal named (through --url-env)" {
+	local port url want got n=0
+	port=$(free_port)
+	while IFS='|' read -r url want; do
+		[[ -n "$url" ]] || continue
+		n=$((n + 1))
+		export CACHE_URL=${url//@P@/$port}
+		want=${want//@P@/$port}
+		probe --url-env CACHE_URL
+		if [[ $want == '!'* ]]; then
+			assert_equal "$status" 65
+			[[ "$stderr" == "svc-probe: CACHE_URL: "*"${want#!}"* ]] || fail "$url: $stderr"
+		else
+			assert_equal "$status" 2
+			got=$(json_get '.checks[0].data | "\(.address) \(.port) \(.tls) \(.db) \(.auth) \(.user // "-")"')
+			assert_equal "$url: $got" "$url: $want"
+		fi
+		assert_secret_absent 'p@ss/w0rd' "$output" "$stderr"
+	done <<-'EOF'
+		redis://127.0.0.1:@P@|127.0.0.1 @P@ false 0 false -
+		REDIS://127.0.0.1:@P@/5|127.0.0.1 @P@ false 5 false -
+		rediss://:p%40ss%2Fw0rd@127.0.0.1:@P@/|127.0.0.1 @P@ true 0 true -
+		redis://app:p@ss/w0rd@127.0.0.1:@P@/2|127.0.0.1 @P@ false 2 true app
+		redis://%61pp:p@ss/w0rd@[::1]:@P@/0|::1 @P@ false 0 true app
+		redis://127.0.0.1:0|!invalid port (expected 1 to 65535)
+		redis://127.0.0.1:65536/0|!invalid port
+		redis://:p@ss/w0rd@/0|!no host
+		redis://127.0.0.1:@P@/1?ssl=true|!a query or fragment is not taken
+		redis://127.0.0.1:@P@/-1|!invalid database
+		redis://127.0.0.1:@P@/1000001|!invalid database
+		redis://[::1:@P@|!invalid IPv6 address
+		redis://127.0.0.1:@P@:@P@|!invalid port
+		redis://app@127.0.0.1:@P@|!a user name needs a password
+		redis://:%00x@127.0.0.1:@P@|!the password holds an encoded NUL
+	EOF
+	assert_equal "$n" 15
+}
