@@ -122,6 +122,8 @@ STATE_URL=$PGTEST_URL deploy-stage --state-url-env STATE_URL state init --grant 
 
 start_faultsrv --dir "$DEMO_DIR"
 echo "  webhook receiver $FAULT_URL/record/slack"
+start_redis --dir "$DEMO_DIR"
+echo "  the cache: redis-server 127.0.0.1:$REDIS_PORT"
 
 # Before the first deploy, Prometheus scrapes both targets (at most 15s), so
 # that a release's bake finds its metrics from its first seconds on.
@@ -143,6 +145,7 @@ OPENAI_API_URL=$NGINX_URL/openai/v1
 SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
 PROMETHEUS_URL=$PROM_URL
 STATE_DATABASE_URL=$STATE_DATABASE_URL
+REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 EOF
 umask 022
 export SHIPSHAPE_STATE_DIR="$DEMO_DIR/state"

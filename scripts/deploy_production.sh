@@ -411,11 +411,12 @@ fi
 # stage NAME: the reports of stage NAME go to a file of their own, $r.
 stage() { at=$1 r="$work/$1.jsonl" stage_start=$SECONDS; : >"$r"; }
 
-stage pre-deploy # config policy, database connectivity, services, the baseline
+stage pre-deploy # config policy, database connectivity, services, the cache, the baseline
 check "$r" cfg-resolve cfg-resolve -q "${resolve_args[@]}" --check --format json "${configs[@]}"
 check "$r" db-check db-check -c "$cfg" --only connect,version,role,ssl,latency,pool --format json
 services=$(jq -r '(.services // {}) | keys | join(",")' "$cfg")
 [[ -z "$services" ]] || check "$r" svc-probe svc-probe -c "$cfg" --only "$services" --format json
+[[ $(jq '.cache.redis_url != null' "$cfg") != true ]] || check "$r" svc-probe-cache svc-probe -c "$cfg" --only cache --format json
 [[ -z "$baseline" ]] || check "$r" svc-probe-baseline svc-probe -c "$cfg" --only api --baseline "$baseline" --format json
 gate "$at" "$r" || fail "$at" "the $at gate failed" 0
 

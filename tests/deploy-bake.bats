@@ -26,6 +26,7 @@ setup_file() {
 	cp -R "$REPO_ROOT/scripts/demo/stubs" "$BATS_FILE_TMPDIR/nginx/stubs"
 	start_nginx "$REPO_ROOT/scripts/demo/nginx.conf" --dir "$BATS_FILE_TMPDIR/nginx"
 	start_faultsrv
+	start_redis
 	export METRICS_FILE=$www/metrics
 	write_metrics 'app_errors{release="v1"} 0
 app_errors{release="v2"} 0'
@@ -76,6 +77,7 @@ setup() {
 	LLAMAPARSE_API_URL=$NGINX_URL/llamaparse
 	OPENAI_API_URL=$NGINX_URL/openai/v1
 	SLACK_WEBHOOK_URL=$FAULT_URL/record/slack
+	REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
 	E
 }
 

@@ -13,6 +13,8 @@ setup_file() {
 	cp -R "$REPO_ROOT/scripts/demo/stubs" "$BATS_FILE_TMPDIR/nginx/stubs"
 	start_nginx "$REPO_ROOT/scripts/demo/nginx.conf" --dir "$BATS_FILE_TMPDIR/nginx"
 	start_faultsrv
+	export REDIS_PASSWORD="redis-demo-pw-$RANDOM$RANDOM"
+	start_redis --password "$REDIS_PASSWORD"
 	export DEMO_RELEASES_DIR="$BATS_FILE_TMPDIR/nginx/releases" DEMO_CURRENT="$BATS_FILE_TMPDIR/nginx/current"
 	export SHIPSHAPE_STATE_DIR="$BATS_FILE_TMPDIR/state"
 }
@@ -40,8 +42,9 @@ setup() {
 	write_env "$PGTEST_URL"
 }
 
-write_env() { # write_env DATABASE_URL
+write_env() { # write_env DATABASE_URL [REDIS_URL]
 	cat >demo.env <<-E
+	REDIS_URL=${2:-redis://:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0}
 	DATABASE_URL=$1
 	API_BASE_URL=$NGINX_URL
 	SUPABASE_URL=$NGINX_URL/supabase
@@ -85,7 +88,7 @@ assert_no_secret_shown() {
 	for tool in "$@"; do
 		[[ $argv == *"$tool "* ]] || { echo "never ran: $tool" >&2; return 1; }
 	done
-	for secret in "$PGTEST_PASSWORD" "$FAULT_URL/record/slack" demo-not-a-secret; do
+	for secret in "$PGTEST_PASSWORD" "$REDIS_PASSWORD" "$FAULT_URL/record/slack" demo-not-a-secret; do
 		assert_secret_absent "$secret" "$argv" "$output" "$stderr" "$journal" || return 1
 	done
 }
@@ -215,6 +218,30 @@ assert_no_secret_shown() {
 	assert_output --partial "failed at pre-deploy"
 	assert_output --partial "nothing was deployed"
 	assert_secret_absent "$PGTEST_PASSWORD" "$output"
+}
+
+@test "the cache is probed before a deploy: a redis down fails the pre-deploy gate, its password shown nowhere" {
+	local live
+	live=$(current)
+	port=$(free_port)
+	write_env "$PGTEST_URL" "redis://:$REDIS_PASSWORD@127.0.0.1:$port/0"
+	shim_tools "$BATS_TEST_TMPDIR/shims"
+	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r v2 --yes
+	assert_equal "$status" 2
+	assert_line --regexp '^  pre-deploy +FAILED +1 of [0-9]+ reports failed \(svc-probe critical\)'
+	assert_line --regexp "^ +critical: redis.cache: 127.0.0.1:$port: connection refused\$"
+	refute_line --regexp '^  application '
+	[ "$(current)" = "$live" ]
+	grep -q -- "svc-probe -c .* --only cache --format json" "$BATS_TEST_TMPDIR/shims/argv.log"
+	run jq -r 'select(.type == "report" and .stage == "pre-deploy") | .report.checks[] |
+		select(.name == "redis.cache") | "\(.status) \(.message)"' "$(ls "$SHIPSHAPE_STATE_DIR"/deploy/accessa-api-demo/*.jsonl | tail -n 1)"
+	assert_output "critical 127.0.0.1:$port: connection refused"
+	assert_no_secret_shown svc-probe
+	# the right URL: the cache passes (and the first test's deploy saw it ok)
+	write_env "$PGTEST_URL"
+	run --separate-stderr deploy -r v2 --dry-run
+	assert_success
+	assert_line --regexp '^  pre-deploy +would pass '
 }
 
 @test "a failed infrastructure check (the storage API answers 500) deploys nothing, alerts, exits 2" {

@@ -27,6 +27,9 @@
 #                      and prom_query PROMQL (the API's answer), prom_series_count PROMQL
 #   start_node_exporter --textfile-dir DIR [--dir DIR]
 #                      NODE_EXPORTER_PORT NODE_EXPORTER_URL (only the textfile collector)
+#   start_redis [--password PW] [--user NAME PW] [--tls CERTS_DIR] [--dir DIR]
+#                      REDIS_PORT REDIS_DIR (--tls: TLS only, with CERTS_DIR's
+#                      localhost.crt/key and ca.crt from make_test_certs)
 #   free_port, wait_for_port PORT [SECONDS]
 #
 # PGTEST_PASSWORD may be set before start_postgres; otherwise a random one is
@@ -910,8 +913,65 @@ stop_node_exporter() {
 	return 0
 }
 
+# ---- Redis ------------------------------------------------------------------
+
+SVC_REDIS=/usr/bin/redis-server
+
+# start_redis [--password PW] [--user NAME PW] [--tls CERTS_DIR] [--dir DIR]:
+# redis-server with no persistence; --password is the default user's
+# (requirepass), --user adds an ACL user with every right.
+start_redis() {
+	local base dir tls="" args=() attempt started=0
+	svc_parse_dir "$@" || return 1
+	set -- ${SVC_REST[@]+"${SVC_REST[@]}"}
+	while (($#)); do
+		case $1 in
+		--password) args+=(--requirepass "$2") && shift 2 ;;
+		--user) args+=(--user "$2" on ">$3" '~*' '&*' '+@all') && shift 3 ;;
+		--tls) tls=$2 && shift 2 ;;
+		*) svc_fail "start_redis: unknown argument $1" && return 1 ;;
+		esac
+	done
+	stop_redis
+	base=$(svc_base_dir "$SVC_DIR_ARG") || return 1
+	dir=$(mktemp -d "$base/redis.XXXXXX") || return 1
+	export REDIS_DIR="$dir"
+	for attempt in 1 2 3; do
+		REDIS_PORT=$(free_port) || return 1
+		export REDIS_PORT
+		local listen=(--port "$REDIS_PORT")
+		[[ -z "$tls" ]] || listen=(--port 0 --tls-port "$REDIS_PORT" --tls-cert-file "$tls/localhost.crt"
+			--tls-key-file "$tls/localhost.key" --tls-ca-cert-file "$tls/ca.crt" --tls-auth-clients no)
+		svc_spawn "$dir/redis.log" "$SVC_REDIS" --bind 127.0.0.1 "${listen[@]}" --save '' --appendonly no \
+			--dir "$dir" --daemonize no --protected-mode no ${args[@]+"${args[@]}"}
+		export REDIS_PID=$SVC_PID
+		if svc_wait "$SVC_READY_SECONDS" svc_redis_ready; then
+			started=1
+			break
+		fi
+		stop_redis
+		grep -q 'already in use' "$dir/redis.log" || break
+	done
+	if ((!started)); then
+		svc_fail "redis-server did not start"
+		svc_log_tail "$dir/redis.log"
+		return 1
+	fi
+}
+
+svc_redis_ready() {
+	svc_alive "$REDIS_PID" && grep -q 'Ready to accept connections' "$REDIS_DIR/redis.log"
+}
+
+stop_redis() {
+	svc_stop_pid "${REDIS_PID:-}"
+	unset REDIS_PID
+	return 0
+}
+
 # stop_all_services: everything this file started (for teardown_file).
 stop_all_services() {
+	stop_redis
 	stop_node_exporter
 	stop_prometheus
 	stop_alertmanager

@@ -1,5 +1,6 @@
 /* svc-probe — HTTP(S) and TCP probes of the app and its external services,
  * security and performance validation, many targets at once. */
+#include "redis_url.h"
 #include "svc-probe.h"
 #include "shipshape/common.h"
 #include "shipshape/config.h"
@@ -25,7 +26,7 @@ enum {
 	OPT_SEND, OPT_EXPECT, OPT_SECURITY, OPT_REQUESTS, OPT_CONCURRENCY, OPT_PERF_WARN,
 	OPT_PERF_CRIT, OPT_BASELINE, OPT_REG_WARN, OPT_REG_CRIT, OPT_AUTH_PATH, OPT_ONLY, OPT_CHECK, OPT_PATH,
 	OPT_SCHEMA, OPT_STRICT,
-	OPT_REQUEST_TIMEOUT,
+	OPT_REQUEST_TIMEOUT, OPT_URL_ENV,
 };
 
 /* The shared options but --state-dir: svc-probe keeps no state. */
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
 	{"only", required_argument, NULL, OPT_ONLY},
 	{"check", required_argument, NULL, OPT_CHECK},
 	{"path", required_argument, NULL, OPT_PATH},
+	{"url-env", required_argument, NULL, OPT_URL_ENV},
 	{NULL, 0, NULL, 0},
 };
 
@@ -102,12 +104,13 @@ static const char usage_text[] =
 	"                 [--security LIST] [--auth-path PATH]...\n"
 	"                 [--requests N [--concurrency C] [--perf-warning LIMITS] [--perf-critical LIMITS]]\n"
 	"                 [--baseline REPORT [--regression-warning PCT] [--regression-critical PCT]]\n"
-	"                 [URL...]\n"
+	"                 [--url-env VAR]... [URL...]\n"
 	"       svc-probe -h | -V\n"
 	"\n"
-	"Probes the API and the services it depends on (HTTP(S) and TCP), optionally\n"
-	"validates its security and performance, and prints a report. Targets come\n"
-	"from the config document (-c FILE or stdin) or from URL and --tcp arguments.\n"
+	"Probes the API and the services it depends on (HTTP(S), TCP and Redis),\n"
+	"optionally validates its security and performance, and prints a report.\n"
+	"Targets come from the config document (-c FILE or stdin) or from URL\n"
+	"(http, https, redis, rediss) and --tcp arguments.\n"
 	"\n"
 	"  -c, --config FILE         the config (YAML, or a JSON config document)\n"
 	"      --schema FILE         the config schema (default: config/schema.yaml beside\n"
@@ -130,6 +133,8 @@ static const char usage_text[] =
 	"      --path PATH           probe the config's API and services at PATH instead\n"
 	"                            of their health path\n"
 	"      --name NAME           the one target's name (default host:port/path)\n"
+	"      --url-env VAR         a URL argument read from environment variable VAR\n"
+	"                            (for one with a password; repeatable)\n"
 	"HTTP, for the URLs given:\n"
 	"  -X, --request METHOD      the method (default GET; POST with a body)\n"
 	"  -H, --header 'NAME: VALUE'  a request header (repeatable)\n"
@@ -186,6 +191,9 @@ struct settings {
 	const char *name;
 	char **urls;
 	size_t n_urls;
+	char **url_envs;              /* --url-env */
+	size_t n_url_envs;
+	size_t n_redis;               /* redis URLs given, in tcp[] */
 	struct tcp_probe **tcp;       /* from --tcp */
 	size_t n_tcp;
 	unsigned security;
@@ -408,6 +416,11 @@ static void take_run_option(struct settings *s, int c, char *arg)
 		s->only = arg;
 		break;
 	case OPT_CHECK: set_check(s, arg); break;
+	case OPT_URL_ENV:
+		if (!*arg)
+			die(EXIT_USAGE, "--url-env needs an environment variable name");
+		append_string(&s->url_envs, &s->n_url_envs, arg);
+		break;
 	case OPT_PATH:
 		if (arg[0] != '/' || strpbrk(arg, " \t\r\n"))
 			die(EXIT_USAGE, "invalid --path \"%s\" (expected a path such as /storage/v1/bucket)", arg);
@@ -416,18 +429,86 @@ static void take_run_option(struct settings *s, int c, char *arg)
 	}
 }
 
-/* The URL arguments: each one an http(s) URL, never repeated with its
- * password in a message. */
-static void take_urls(struct settings *s, int argc, char **argv)
+/* A redis:// or rediss:// URL argument: a Redis probe among the --tcp
+ * targets. Its password may come from the environment only: argv is
+ * visible to every user of the machine. */
+static void take_redis_url(struct settings *s, const char *url, const char *env)
+{
+	char err[256], msg[600];
+	struct tcp_probe *t = ecalloc(1, sizeof *t);
+	tcp_probe_init(t);
+	bool bad = redis_probe_from_url(t, url, err, sizeof err) < 0;
+	if (!bad && t->redis_auth && !env) {
+		bad = true;
+		snprintf(err, sizeof err, "a password does not belong on the command line (every user sees it): "
+			 "give the URL with --url-env VAR or in the config's cache.redis_url");
+	}
+	if (bad) {
+		/* freed before exiting: nothing of the probe outlives the message */
+		char *shown = redact_url(url);
+		snprintf(msg, sizeof msg, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
+		free(shown);
+		tcp_probe_free(t);
+		free(t);
+		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s", msg);
+	}
+	s->tcp = erealloc(s->tcp, (s->n_tcp + 1) * sizeof *s->tcp);
+	s->tcp[s->n_tcp++] = t;
+	s->n_redis++;
+}
+
+/* One URL argument (env: the --url-env variable it came from): an http(s)
+ * or a redis URL, never repeated with its password in a message. */
+static void take_url(struct settings *s, char *url, const char *env)
 {
 	char err[256];
-	for (int i = optind; i < argc; i++) {
-		if (http_url_check(argv[i], err, sizeof err) < 0) {
-			char *shown = redact_url(argv[i]);
-			die(EXIT_USAGE, "\"%s\": %s", shown, err);
-		}
-		append_string(&s->urls, &s->n_urls, argv[i]);
+	if (redis_url_is(url)) {
+		take_redis_url(s, url, env);
+		return;
 	}
+	if (http_url_check(url, err, sizeof err) < 0) {
+		char *shown = redact_url(url), msg[600];
+		snprintf(msg, sizeof msg, "%s%s\"%s\": %s", env ? env : "", env ? ": " : "", shown, err);
+		free(shown);
+		die(env ? EXIT_DATAERR : EXIT_USAGE, "%s", msg);
+	}
+	append_string(&s->urls, &s->n_urls, url);
+}
+
+static void take_urls(struct settings *s, int argc, char **argv)
+{
+	for (size_t i = 0; i < s->n_url_envs; i++) {
+		char *url = getenv(s->url_envs[i]);
+		if (!url || !*url)
+			die(EXIT_DATAERR, "--url-env: environment variable %s is not set", s->url_envs[i]);
+		redact_register_url_passwords(url);
+		take_url(s, url, s->url_envs[i]);
+	}
+	for (int i = optind; i < argc; i++)
+		take_url(s, argv[i], NULL);
+}
+
+/* The connection settings of the flags, for a TCP or Redis target. */
+static void tcp_from_flags(struct tcp_probe *t, const struct http_probe *f)
+{
+	if (f->timeout_ms)
+		t->timeout_ms = f->timeout_ms;
+	t->tls_verify = f->tls_verify;
+	if (f->ca_file) {
+		free(t->ca_file);
+		t->ca_file = estrdup(f->ca_file);
+	}
+	t->ip = f->ip;
+}
+
+/* --latency-warning and --latency-critical, given, replace a Redis
+ * target's thresholds (the config's, or the defaults). */
+static void redis_latency_from_flags(struct tcp_probe *t, const struct http_probe *f)
+{
+	if (f->latency_warn_ms)
+		t->latency_warn_ms = f->latency_warn_ms;
+	if (f->latency_crit_ms)
+		t->latency_crit_ms = f->latency_crit_ms;
 }
 
 /* Options that contradict each other, and the flags every --tcp target
@@ -437,8 +518,8 @@ static void check_settings(struct settings *s)
 	const struct http_probe *f = &s->flags;
 	if (s->perf_set && !s->perf.concurrency)
 		s->perf.concurrency = 8;
-	if (s->name && s->n_urls > 1)
-		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls);
+	if (s->name && s->n_urls + s->n_redis > 1)
+		die(EXIT_USAGE, "--name names one URL; %zu were given", s->n_urls + s->n_redis);
 	if (s->path && (s->n_urls || s->n_tcp))
 		die(EXIT_USAGE, "--path probes the config's API and services; a URL argument carries its own path");
 	if (f->cert_warn_days && f->cert_crit_days && f->cert_warn_days < f->cert_crit_days)
@@ -447,12 +528,10 @@ static void check_settings(struct settings *s)
 	if (f->latency_warn_ms && f->latency_crit_ms && f->latency_warn_ms > f->latency_crit_ms)
 		die(EXIT_USAGE, "--latency-warning is longer than --latency-critical");
 	for (size_t i = 0; i < s->n_tcp; i++) {
-		if (f->timeout_ms)
-			s->tcp[i]->timeout_ms = f->timeout_ms;
-		s->tcp[i]->tls_verify = f->tls_verify;
-		if (f->ca_file)
-			s->tcp[i]->ca_file = estrdup(f->ca_file);
-		s->tcp[i]->ip = f->ip;
+		tcp_from_flags(s->tcp[i], f);
+		redis_latency_from_flags(s->tcp[i], f);
+		if (s->tcp[i]->redis && s->name)
+			s->tcp[i]->name = estrdup(s->name);
 	}
 }
 
@@ -666,11 +745,7 @@ static void add_custom(struct targets *ts, const struct settings *s, const cJSON
 		t->is_tcp = true;
 		http_probe_free(&t->http);
 		tcp_probe_init(&t->tcp);
-		t->tcp.tls_verify = s->flags.tls_verify;
-		if (s->flags.ca_file)
-			t->tcp.ca_file = estrdup(s->flags.ca_file);
-		if (s->flags.timeout_ms)
-			t->tcp.timeout_ms = s->flags.timeout_ms;
+		tcp_from_flags(&t->tcp, &s->flags);
 		if (tcp_probe_from_json(&t->tcp, obj, err, sizeof err) < 0)
 			bad_config(where, err);
 		if (!t->tcp.name)
@@ -700,6 +775,42 @@ static void add_custom(struct targets *ts, const struct settings *s, const cJSON
 	}
 }
 
+/* cache.redis_url: the Redis probe "cache", with the cache's thresholds
+ * and TLS trust (the flags' first, the config's over them). */
+static void add_cache(struct targets *ts, const struct settings *s, const cJSON *doc)
+{
+	char err[256];
+	const cJSON *cache = cfg_map(doc, NULL, "cache");
+	const char *url = cfg_string(cache, "cache", "redis_url", NULL);
+	if (!url)
+		return;
+	struct target *t = target_new(ts);
+	http_probe_free(&t->http);
+	t->is_tcp = true;
+	tcp_probe_init(&t->tcp);
+	tcp_from_flags(&t->tcp, &s->flags);
+	if (redis_probe_from_url(&t->tcp, url, err, sizeof err) < 0)
+		bad_key("cache", "redis_url", err);
+	t->tcp.name = estrdup("cache");
+	const char *ca = cfg_string(cache, "cache", "ca_file", NULL);
+	if (ca) {
+		free(t->tcp.ca_file);
+		t->tcp.ca_file = estrdup(ca);
+	}
+	t->tcp.tls_verify = cfg_bool(cache, "cache", "tls_verify", t->tcp.tls_verify);
+	int64_t warn = json_path_duration_ms(cache, "latency_warning", t->tcp.latency_warn_ms);
+	int64_t crit = json_path_duration_ms(cache, "latency_critical", t->tcp.latency_crit_ms);
+	if (warn <= 0)
+		bad_key("cache", "latency_warning", "expected a duration such as 250ms");
+	if (crit <= 0)
+		bad_key("cache", "latency_critical", "expected a duration such as 1s");
+	if (warn > crit)
+		bad_key("cache", "latency_warning", "longer than cache.latency_critical");
+	t->tcp.latency_warn_ms = warn;
+	t->tcp.latency_crit_ms = crit;
+	redis_latency_from_flags(&t->tcp, &s->flags);
+}
+
 static void targets_from_config(struct targets *ts, const struct settings *s, const cJSON *doc)
 {
 	const cJSON *api = cfg_map(doc, NULL, "api");
@@ -722,6 +833,7 @@ static void targets_from_config(struct targets *ts, const struct settings *s, co
 		cJSON_ArrayForEach(it, probes)
 			add_custom(ts, s, it, i++);
 	}
+	add_cache(ts, s, doc);
 }
 
 /* ---- security settings from the config ---- */
@@ -836,7 +948,7 @@ static bool check_needs(const char *check, const char *group)
 static bool target_needed(const char *check, const struct target *t)
 {
 	char *http = easprintf("http.%s", t->http.name), *perf = easprintf("perf.%s", t->http.name);
-	char *tcp = easprintf("tcp.%s", t->tcp.name ? t->tcp.name : "");
+	char *tcp = easprintf("%s.%s", tcp_check_prefix(&t->tcp), t->tcp.name ? t->tcp.name : "");
 	bool yes = t->is_tcp ? check_needs(check, tcp) : check_needs(check, http) || check_needs(check, perf);
 	free(http);
 	free(perf);
@@ -1126,6 +1238,7 @@ static void settings_free(struct settings *s, struct targets *ts)
 		target_free(&ts->v[i]);
 	free(ts->v);
 	free(s->urls);
+	free(s->url_envs);
 	free(s->auth_paths);
 	free(s->checks);
 	http_probe_free(&s->flags);
@@ -1165,7 +1278,7 @@ int main(int argc, char **argv)
 	if (doc && !adhoc)
 		check_config_targets(&s, &ts);
 	if (!ts.n && !s.security)
-		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services or probes in the config");
+		die(EXIT_DATAERR, "nothing to probe: no URL, no --tcp, and no api.base_url, services, probes or cache.redis_url in the config");
 	if (s.security)
 		security_load(&sec, &s, doc, &ts, adhoc);
 	filter_by_checks(&s, &ts);

@@ -137,6 +137,15 @@ void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct 
 	cJSON_AddNumberToObject(tm, "connect", r->connect_ms);
 	cJSON_AddNumberToObject(tm, "tls", r->tls_ms);
 	cJSON_AddNumberToObject(tm, "total", r->total_ms);
+	if (t->redis) {
+		cJSON_AddStringToObject(data, "protocol", "redis");
+		cJSON_AddBoolToObject(data, "auth", t->redis_auth);
+		if (t->redis_user)
+			cJSON_AddStringToObject(data, "user", t->redis_user);
+		cJSON_AddNumberToObject(data, "db", t->redis_db >= 0 ? (double)t->redis_db : 0);
+		cJSON_AddNumberToObject(data, "latency_warning_ms", (double)t->latency_warn_ms);
+		cJSON_AddNumberToObject(data, "latency_critical_ms", (double)t->latency_crit_ms);
+	}
 	if (r->step_failed)
 		cJSON_AddNumberToObject(data, "failed_exchange", r->step_failed);
 	if (r->reply) {
@@ -144,11 +153,13 @@ void add_tcp_checks(struct report *rep, const struct tcp_probe *t, const struct 
 		cJSON_AddStringToObject(data, "reply", safe);
 		free(safe);
 	}
-	char *name = easprintf("tcp.%s", t->name);
+	char *name = easprintf("%s.%s", tcp_check_prefix(t), t->name);
 	cJSON *chk = report_add_check(rep, name, r->status, (int64_t)llround(r->total_ms), data, "%s",
 				      r->message ? r->message : "");
 	char label[160];
 	snprintf(label, sizeof label, "%s_time", t->name);
-	check_add_perf(chk, label, r->total_ms / 1000.0, "s", NAN, NAN);
+	check_add_perf(chk, label, r->total_ms / 1000.0, "s",
+		       t->latency_warn_ms ? (double)t->latency_warn_ms / 1000.0 : NAN,
+		       t->latency_crit_ms ? (double)t->latency_crit_ms / 1000.0 : NAN);
 	free(name);
 }

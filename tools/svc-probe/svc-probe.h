@@ -1,5 +1,6 @@
-/* svc-probe.h — svc-probe's internal interfaces: targets, TCP probes,
- * security checks, the load mode and baseline comparison. */
+/* svc-probe.h — svc-probe's internal interfaces: targets, TCP probes and
+ * the Redis probes built on them, security checks, the load mode and
+ * baseline comparison. */
 #ifndef SVC_PROBE_H
 #define SVC_PROBE_H
 
@@ -12,11 +13,16 @@
 
 /* ---- TCP probes ---- */
 
+/* How a step's reply is judged: a match of its regex, or (a Redis probe)
+ * one RESP line read as the answer to that command. */
+enum tcp_reply { TCP_REPLY_MATCH, TCP_REPLY_REDIS_AUTH, TCP_REPLY_REDIS_SELECT, TCP_REPLY_REDIS_PING };
+
 struct tcp_step {
 	char *send;          /* bytes to send (escapes \r \n \t \\ decoded), may be NULL */
 	size_t send_len;
 	char *expect;        /* POSIX extended regex the reply must match, may be NULL */
 	regex_t re;
+	enum tcp_reply judge;
 };
 
 struct tcp_probe {
@@ -29,6 +35,11 @@ struct tcp_probe {
 	int64_t connect_timeout_ms, timeout_ms;
 	struct tcp_step *steps;
 	size_t n_steps;
+	bool redis;                /* a Redis probe (redis.c): checks redis.NAME */
+	bool redis_auth;           /* it sends AUTH */
+	char *redis_user;          /* the ACL user of AUTH, NULL: the default user */
+	long redis_db;             /* SELECT, -1: none */
+	int64_t latency_warn_ms, latency_crit_ms; /* the whole probe's time, 0: none */
 };
 
 struct tcp_result {
@@ -59,6 +70,36 @@ struct tcp_batch *tcp_start_all(struct tcp_probe *const *probes, struct tcp_resu
 				int parallel);
 void tcp_join_all(struct tcp_batch *b);
 void tcp_result_free(struct tcp_result *r);
+/* A step whose send is raw bytes (no escapes decoded) and whose reply is
+ * one line, judged as `judge` says. */
+void tcp_probe_add_line_step(struct tcp_probe *t, const char *send, size_t len, enum tcp_reply judge);
+/* A printable excerpt of a reply for messages (\r \n \xHH, bounded): a
+ * new string. */
+char *tcp_excerpt(const char *s, size_t len);
+/* "tcp" or "redis": the check of probe t is PREFIX.NAME. */
+const char *tcp_check_prefix(const struct tcp_probe *t);
+
+/* ---- Redis probes (redis.c) ---- */
+
+/* The thresholds of a Redis probe unless the config or a flag sets them
+ * (the schema's cache.latency_warning and cache.latency_critical). */
+#define REDIS_LATENCY_WARNING_DEFAULT_MS 250
+#define REDIS_LATENCY_CRITICAL_DEFAULT_MS 1000
+
+/* A TCP probe from a redis:// or rediss:// URL: AUTH (when the URL, or
+ * password, gives credentials), SELECT (a /DB other than 0), PING. The
+ * password is registered for redaction. 0, or -1 with err (which never
+ * quotes the URL). */
+int redis_probe_from_url(struct tcp_probe *t, const char *url, char *err, size_t errsize);
+/* "AUTH", "SELECT", "PING": the command a step judged as kind sends. */
+const char *redis_command_name(enum tcp_reply kind);
+/* The verdict on reply line (an excerpt, printable) to a step judged as
+ * kind: STATUS_OK, or another with msg saying why. */
+enum status redis_judge_reply(const struct tcp_probe *t, enum tcp_reply kind, const char *line, char *msg,
+			      size_t msgsize);
+/* The verdict on a probe whose exchanges all passed: its time against the
+ * thresholds, and the message. */
+enum status redis_verdict(const struct tcp_probe *t, const struct tcp_result *r, char *msg, size_t msgsize);
 
 /* ---- performance ---- */
 

@@ -8,6 +8,7 @@
 #include "shipshape/units.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <curl/curl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@ void tcp_probe_init(struct tcp_probe *t)
 {
 	memset(t, 0, sizeof *t);
 	t->tls_verify = true;
+	t->redis_db = -1;
 }
 
 void tcp_probe_free(struct tcp_probe *t)
@@ -31,7 +33,10 @@ void tcp_probe_free(struct tcp_probe *t)
 	free(t->host);
 	free(t->ca_file);
 	free(t->sni);
+	free(t->redis_user);
 	for (size_t i = 0; i < t->n_steps; i++) {
+		if (t->steps[i].send) /* a Redis AUTH holds the password */
+			memset(t->steps[i].send, 0, t->steps[i].send_len);
 		free(t->steps[i].send);
 		if (t->steps[i].expect)
 			regfree(&t->steps[i].re);
@@ -141,6 +146,24 @@ int tcp_probe_add_step(struct tcp_probe *t, const char *send, const char *expect
 	return 0;
 }
 
+void tcp_probe_add_line_step(struct tcp_probe *t, const char *send, size_t len, enum tcp_reply judge)
+{
+	struct tcp_step st = {.send_len = len, .judge = judge};
+	char err[160];
+	if (set_expect(&st, "\n", err, sizeof err) < 0)
+		die(EXIT_UNKNOWN, "the line pattern: %s", err);
+	st.send = emalloc(len + 1);
+	memcpy(st.send, send, len);
+	st.send[len] = '\0';
+	t->steps = erealloc(t->steps, (t->n_steps + 1) * sizeof *t->steps);
+	t->steps[t->n_steps++] = st;
+}
+
+const char *tcp_check_prefix(const struct tcp_probe *t)
+{
+	return t->redis ? "redis" : "tcp";
+}
+
 static const char *const tcp_keys[] = {"type", "name", "address", "tls", "tls_verify", "ca_file", "sni",
 				       "ip_version", "connect_timeout", "timeout", "exchange", NULL};
 
@@ -248,8 +271,7 @@ static int wait_socket(curl_socket_t fd, short events, int64_t deadline)
 	return poll(&pfd, 1, (int)left);
 }
 
-/* Printable excerpt of a reply for messages. */
-static char *excerpt(const char *s, size_t len)
+char *tcp_excerpt(const char *s, size_t len)
 {
 	struct buf b = {0};
 	for (size_t i = 0; i < len && b.len < 120; i++) {
@@ -370,20 +392,50 @@ static bool read_until_match(struct tcp_conn *c, const struct tcp_step *st, stru
 	return matched;
 }
 
+/* A Redis step's reply line, judged (redis.c). */
+static int judge_line(const struct tcp_probe *t, const struct tcp_step *st, const char *line, size_t len,
+		      struct tcp_result *r)
+{
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	char *shown = tcp_excerpt(line, len), msg[400];
+	enum status verdict = redis_judge_reply(t, st->judge, shown, msg, sizeof msg);
+	free(shown);
+	if (verdict == STATUS_OK)
+		return 0;
+	set_result(r, verdict, "%s:%d: %s", t->host, t->port, msg);
+	return -1;
+}
+
+static void set_no_match(const struct tcp_probe *t, const struct tcp_step *st, size_t i, bool closed,
+			 struct tcp_result *r)
+{
+	const char *why = closed ? "connection closed" : "timed out";
+	if (st->judge == TCP_REPLY_MATCH)
+		set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1, why,
+			   st->expect, r->reply);
+	else if (r->reply[0])
+		set_result(r, STATUS_CRITICAL, "%s:%d: %s waiting for the reply to %s, got \"%s\"", t->host,
+			   t->port, why, redis_command_name(st->judge), r->reply);
+	else
+		set_result(r, STATUS_CRITICAL, "%s:%d: no reply to %s (%s)", t->host, t->port,
+			   redis_command_name(st->judge), why);
+}
+
 /* The lines after an earlier expect's match are still unread: two expects
  * may match two lines of one reply, and ^ is the start of the first unread
  * line. */
-static int expect_step(struct tcp_conn *c, const struct tcp_step *st, size_t i, struct buf *reply,
+static int expect_step(struct tcp_conn *c, const struct tcp_probe *t, size_t i, struct buf *reply,
 		       struct tcp_result *r)
 {
+	const struct tcp_step *st = &t->steps[i];
 	regmatch_t m = {0};
 	bool closed = false;
 	bool matched = read_until_match(c, st, reply, &m, &closed);
 	free(r->reply);
-	r->reply = excerpt(reply->data, reply->len);
+	r->reply = tcp_excerpt(reply->data, reply->len);
 	if (!matched) {
-		set_result(r, STATUS_CRITICAL, "exchange %zu: %s waiting for /%s/, got \"%s\"", i + 1,
-			   closed ? "connection closed" : "timed out", st->expect, r->reply);
+		set_no_match(t, st, i, closed, r);
 		return -1;
 	}
 	/* Consumed: the matched line, through its newline. */
@@ -392,6 +444,8 @@ static int expect_step(struct tcp_conn *c, const struct tcp_step *st, size_t i, 
 		const char *nl = memchr(reply->data + used, '\n', reply->len - used);
 		used = nl ? (size_t)(nl - reply->data) + 1 : reply->len;
 	}
+	if (st->judge != TCP_REPLY_MATCH && judge_line(t, st, reply->data, used, r) < 0)
+		return -1;
 	memmove(reply->data, reply->data + used, reply->len - used + 1);
 	reply->len -= used;
 	return 0;
@@ -403,7 +457,7 @@ static void exchange(struct tcp_conn *c, const struct tcp_probe *t, struct tcp_r
 	curl_easy_getinfo(c->h, CURLINFO_ACTIVESOCKET, &c->fd);
 	for (size_t i = 0; i < t->n_steps; i++) {
 		const struct tcp_step *st = &t->steps[i];
-		if (send_step(c, st, i, r) < 0 || (st->expect && expect_step(c, st, i, &reply, r) < 0)) {
+		if (send_step(c, st, i, r) < 0 || (st->expect && expect_step(c, t, i, &reply, r) < 0)) {
 			r->step_failed = (int)i + 1;
 			buf_free(&reply);
 			return;
@@ -415,6 +469,26 @@ static void exchange(struct tcp_conn *c, const struct tcp_probe *t, struct tcp_r
 			   t->tls ? " (TLS)" : "", t->n_steps, t->n_steps == 1 ? "" : "s");
 	else
 		set_result(r, STATUS_OK, "%s:%d: connected%s", t->host, t->port, t->tls ? " (TLS)" : "");
+}
+
+/* Why connecting (or the TLS handshake) failed, in words an operator
+ * acts on. */
+static void set_connect_failure(const struct tcp_probe *t, struct tcp_conn *c, CURLcode rc,
+				struct tcp_result *r)
+{
+	long os_errno = 0;
+	curl_easy_getinfo(c->h, CURLINFO_OS_ERRNO, &os_errno);
+	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	if (rc == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED)
+		set_result(r, STATUS_CRITICAL, "%s:%d: connection refused", t->host, t->port);
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		set_result(r, STATUS_CRITICAL, "%s:%d: timed out connecting (%s)", t->host, t->port, detail);
+	else if (t->tls && (rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_PEER_FAILED_VERIFICATION ||
+			    rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM ||
+			    rc == CURLE_SSL_CIPHER || rc == CURLE_SSL_ISSUER_ERROR))
+		set_result(r, STATUS_CRITICAL, "%s:%d: TLS failure: %s", t->host, t->port, detail);
+	else
+		set_result(r, STATUS_CRITICAL, "%s:%d: %s", t->host, t->port, detail);
 }
 
 static void run_one(const struct tcp_probe *t, struct tcp_result *r)
@@ -435,14 +509,18 @@ static void run_one(const struct tcp_probe *t, struct tcp_result *r)
 	if (curl_easy_getinfo(c.h, CURLINFO_APPCONNECT_TIME_T, &us) == CURLE_OK && us > 0)
 		r->tls_ms = (double)us / 1000.0;
 	if (rc != CURLE_OK)
-		set_result(r, STATUS_CRITICAL, "%s:%d: %s", t->host, t->port,
-			   c.errbuf[0] ? c.errbuf : curl_easy_strerror(rc));
+		set_connect_failure(t, &c, rc, r);
 	else
 		exchange(&c, t, r);
 	if (r->status != STATUS_OK && run_deadline_passed())
 		set_result(r, STATUS_UNKNOWN, "%s:%d: the run's timeout (-t) passed before this probe finished",
 			   t->host, t->port);
 	r->total_ms = (double)(now_monotonic_ms() - start);
+	if (t->redis && r->status == STATUS_OK) {
+		char msg[400];
+		enum status verdict = redis_verdict(t, r, msg, sizeof msg);
+		set_result(r, verdict, "%s", msg);
+	}
 	curl_easy_cleanup(c.h);
 	curl_slist_free_all(c.connect_to);
 	free(c.url);
