@@ -22,7 +22,7 @@ pkgs_build="build-essential pkg-config libyaml-dev libcurl4-openssl-dev libpq-de
 pkgs_test="libcmocka-dev bats bats-assert bats-support jq curl openssl ca-certificates
 postgresql postgresql-client nginx python3 python3-aiosmtpd prometheus-alertmanager prometheus prometheus-node-exporter
 procps iproute2 mandoc man-db nagios4-core chromium libxml2-utils redis-server"
-pkgs_demo="postgresql postgresql-client nginx jq curl openssl procps iproute2 prometheus prometheus-node-exporter"
+pkgs_demo="postgresql postgresql-client nginx jq curl openssl procps iproute2 prometheus prometheus-node-exporter redis-server"
 pkgs_bench="hyperfine wrk valgrind gettext-base yq time bc jq curl nginx postgresql postgresql-client
 monitoring-plugins-basic monitoring-plugins-standard prometheus-blackbox-exporter"
 pkgs_fuzz="clang-14 libclang-rt-14-dev"
