@@ -61,6 +61,26 @@ int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms)
 	return ms > 0 ? ms : 0;
 }
 
+int64_t retry_ratelimit_reset_ms(const char *value, int64_t now_epoch_ms)
+{
+	if (!value)
+		return -1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (*value < '0' || *value > '9')
+		return -1;
+	char *end;
+	long long n = strtoll(value, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	if (*end || n < 0)
+		return -1;
+	int64_t ms = n > 1000000000LL ? n * 1000 - now_epoch_ms : n * 1000;
+	if (ms < 0)
+		ms = 0;
+	return ms > 3600000 ? 3600000 : ms;
+}
+
 int64_t retry_next_wait_ms(const struct retry_policy *rp, int attempt, bool transient,
 			   int64_t retry_after_ms, int64_t left_ms, uint64_t *rng)
 {
