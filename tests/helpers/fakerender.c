@@ -49,7 +49,8 @@
  *                      the ones asked for
  *   srv-final-STATUS-N the polls answer queued, pre_deploy_in_progress, then
  *                      STATUS (any word: a status Render does not document
- *                      too)
+ *                      too); to live: queued, build_in_progress,
+ *                      pre_deploy_in_progress, update_in_progress, live
  *   srv-nocancel...    as srv-never, and a cancel answers 500
  *   ...auto...         (anywhere in the id) autoDeploy starts "yes", else "no"
  *   ...autoerr...      GET and PATCH of the service answer 500
@@ -376,8 +377,14 @@ static void handle(int fd, const char *method, const char *path, const char *que
 			return;
 		}
 		if (prefixed(service, "srv-final-")) {
-			const char *steps[] = {"queued", "pre_deploy_in_progress"};
-			respond_json(fd, 200, deploy_json(d, d->polls <= 2 ? steps[d->polls - 1] : d->final));
+			/* to live through every in-progress status, else two of them */
+			static const char *const to_live[] = {"queued", "build_in_progress", "pre_deploy_in_progress",
+							      "update_in_progress"};
+			static const char *const to_other[] = {"queued", "pre_deploy_in_progress"};
+			bool live = strcmp(d->final, "live") == 0;
+			int n = live ? 4 : 2;
+			respond_json(fd, 200, deploy_json(d, d->polls <= n ? (live ? to_live : to_other)[d->polls - 1]
+								   : d->final));
 			return;
 		}
 		const char *st = d->polls >= polls_needed ? d->final : d->polls == 1 ? "build_in_progress"

@@ -134,6 +134,16 @@ int64_t lock_wait_deadline(const struct args *a)
 
 static void take_operands(int argc, char **argv, struct args *a);
 
+/* --commit SHA or --image REF, checked: 64 when it is not one. */
+static const char *exact_release(const char *opt, const char *value)
+{
+	if (strcmp(opt, "--commit") == 0 && !driver_commit_valid(value))
+		die(EXIT_USAGE, "invalid --commit \"%s\" (a commit SHA: 7 to 40 hex digits)", value);
+	if (strcmp(opt, "--image") == 0 && !driver_image_valid(value))
+		die(EXIT_USAGE, "invalid --image (an image reference: 1 to %d bytes, no whitespace)", DRIVER_IMAGE_MAX);
+	return value;
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
@@ -169,17 +179,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_SERVICE: a->service = optarg; break;
 		case OPT_SCHEMA: a->schema = optarg; break;
 		case 'r': a->release = optarg; break;
-		case OPT_COMMIT:
-			if (!driver_commit_valid(optarg))
-				die(EXIT_USAGE, "invalid --commit \"%s\" (a commit SHA: 7 to 40 hex digits)", optarg);
-			a->commit = optarg;
-			break;
-		case OPT_IMAGE:
-			if (!driver_image_valid(optarg))
-				die(EXIT_USAGE, "invalid --image (an image reference: 1 to %d bytes, no whitespace)",
-				    DRIVER_IMAGE_MAX);
-			a->image = optarg;
-			break;
+		case OPT_COMMIT: a->commit = exact_release("--commit", optarg); break;
+		case OPT_IMAGE: a->image = exact_release("--image", optarg); break;
 		case 'm': a->message = journal_text_clean(optarg, true); break; /* lives until exit */
 		case OPT_RESULT:
 			if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "failed") != 0)
