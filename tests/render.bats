@@ -302,3 +302,18 @@ deployed() {
 	run requests srv-ok-auto-chk '[.[] | select(.method != "GET")] | length'
 	assert_output "$before"
 }
+
+@test "never more deploy triggers a minute per service than Render allows (10), counted from the journal" {
+	render_config srv-ok-limit 3s
+	for i in $(seq 10); do
+		ds begin --release "v$i" >/dev/null
+		ds apply >/dev/null
+		ds finish --result ok >/dev/null
+	done
+	ds begin --release v11 >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	[[ "$(json_get .message)" == "not triggered: Render allows 10 deploy triggers a minute per service, and the journal has 10 in the last minute; the next may go in "*s ]]
+	run requests srv-ok-limit '[.[] | select(.method == "POST")] | length'
+	assert_output 10
+}

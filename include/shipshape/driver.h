@@ -36,6 +36,11 @@ struct driver_ctx {
 	int64_t timeout_ms;         /* 0: deploy.timeout (default 15m) */
 	const char *commit;         /* the exact commit to deploy (begin --commit), or NULL */
 	const char *image;          /* the exact image to deploy (begin --image), or NULL */
+	/* render: when this service's recent deploy triggers were made (epoch
+	 * ms, any order; driver_recent_triggers()), so that no more go out a
+	 * minute than Render allows; NULL: none known */
+	const int64_t *recent_triggers;
+	size_t n_recent_triggers;
 };
 
 struct driver_outcome {
@@ -85,6 +90,15 @@ enum status driver_check_target(const struct driver_ctx *ctx, char **message);
 struct journal_view;
 enum status driver_live_release(const cJSON *config, const struct journal_view *view, char **live,
 				char **message);
+
+/* Render allows 10 deploy triggers a minute per service. */
+#define DRIVER_RENDER_TRIGGERS_PER_MINUTE 10
+/* The deploy triggers the journal's render applies made in the minute
+ * before now_epoch_ms, into out (at most max): each apply's trigger
+ * attempts (data.post_attempts), counted at its end record's time (never
+ * later than they were made, so the count errs on the safe side); rollbacks
+ * are not deploy triggers. Returns how many it wrote. */
+size_t driver_recent_triggers(const struct journal_view *view, int64_t now_epoch_ms, int64_t *out, size_t max);
 
 /* Internal to the drivers, one per driver file. */
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);

@@ -31,7 +31,8 @@
  * the user's other readers share. */
 #define POLL_FLOOR_MS 600
 #define POLL_BACKOFF_MAX_MS 60000
-#define TRIGGERS_PER_MINUTE 10 /* Render: deploy triggers per minute per service */
+#define TRIGGERS_PER_MINUTE DRIVER_RENDER_TRIGGERS_PER_MINUTE
+#define TRIGGER_WINDOW_MS 60000
 #define POST_ATTEMPTS 4        /* trigger attempts of one apply */
 #define POST_BACKOFF_MS 500    /* doubled after each attempt, with jitter */
 #define RETRY_AFTER_MAX_MS 60000 /* a longer wait than Render's window gives up */
@@ -85,14 +86,14 @@ static int render_call(const struct render *rd, const char *method, const char *
 
 /* POSTs with retries (bearer: the API key, else none: a deploy hook);
  * returns the parsed response body of a 2xx, or NULL with *why set. */
-static cJSON *post_json(const struct render *rd, const char *url, bool bearer, const char *body, cJSON *data,
-			char **why)
+static cJSON *post_json(const struct render *rd, const char *url, bool bearer, const char *body, int attempts,
+			cJSON *data, char **why)
 {
 	struct rest_response res;
 	struct render hookless = *rd;
 	if (!bearer)
 		hookless.api_key = NULL;
-	int rc = render_call(&hookless, "POST", url, body, POST_ATTEMPTS, &res);
+	int rc = render_call(&hookless, "POST", url, body, attempts, &res);
 	cJSON_DeleteItemFromObject(data, "post_attempts");
 	cJSON_AddNumberToObject(data, "post_attempts", res.attempts);
 	cJSON *doc = rc == 0 ? rest_response_json(&res) : NULL;
@@ -393,6 +394,65 @@ static void rollback_autodeploy(const struct render *rd, cJSON *data, char **not
 	free(why);
 }
 
+size_t driver_recent_triggers(const struct journal_view *view, int64_t now_epoch_ms, int64_t *out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = view ? view->n : 0; i-- > 0 && n < max;) {
+		const struct deployment *d = &view->v[i];
+		const cJSON *r;
+		cJSON_ArrayForEach(r, d->records)
+		{
+			int64_t at;
+			if (strcmp(json_path_string(r, "type", ""), "apply") != 0 ||
+			    strcmp(json_path_string(r, "phase", ""), "end") != 0 ||
+			    strcmp(json_path_string(r, "data.driver", ""), "render") != 0 ||
+			    json_path(r, "data.rollback_to_deploy_id") ||
+			    rfc3339_parse(json_path_string(r, "time", ""), &at) < 0 ||
+			    at <= now_epoch_ms - TRIGGER_WINDOW_MS)
+				continue;
+			for (int k = (int)json_path_number(r, "data.post_attempts", 0); k > 0 && n < max; k--)
+				out[n++] = at;
+		}
+	}
+	return n;
+}
+
+/* How many trigger attempts this apply may make: Render's per-service
+ * limit less those the journal saw in the last minute, after waiting (up
+ * to the deadline) for one to leave the window. 0 with *why when none can
+ * go out in time. */
+static int trigger_budget(const struct driver_ctx *ctx, const struct render *rd, cJSON *data, char **why)
+{
+	int64_t waited = 0;
+	for (;;) {
+		int64_t now = now_epoch_ms(), oldest = now;
+		int in_window = 0;
+		for (size_t i = 0; i < ctx->n_recent_triggers; i++) {
+			int64_t t = ctx->recent_triggers[i];
+			if (t > now - TRIGGER_WINDOW_MS && t <= now) {
+				in_window++;
+				oldest = t < oldest ? t : oldest;
+			}
+		}
+		if (in_window < TRIGGERS_PER_MINUTE) {
+			if (waited)
+				cJSON_AddNumberToObject(data, "trigger_wait_ms", (double)waited);
+			int left = TRIGGERS_PER_MINUTE - in_window;
+			return left < POST_ATTEMPTS ? left : POST_ATTEMPTS;
+		}
+		int64_t wait = oldest + TRIGGER_WINDOW_MS - now + 1;
+		if (wait >= remaining(rd)) {
+			*why = easprintf("not triggered: Render allows %d deploy triggers a minute per service, and the "
+					 "journal has %d in the last minute; the next may go in %llds",
+					 TRIGGERS_PER_MINUTE, in_window, (long long)(wait + 999) / 1000);
+			return 0;
+		}
+		verbose("Render: %d deploy triggers in the last minute; waiting %lld ms", in_window, (long long)wait);
+		sleep_ms(wait);
+		waited += wait;
+	}
+}
+
 /* Why this deploy may not go as asked (a new string), or NULL. */
 static char *deploy_refused(const struct render *rd, bool rollback, bool api)
 {
@@ -425,11 +485,17 @@ static cJSON *trigger(const struct driver_ctx *ctx, const struct render *rd, boo
 		cJSON_AddStringToObject(body, "deployId", target);
 		char *text = cJSON_PrintUnformatted(body);
 		cJSON_Delete(body);
-		created = post_json(rd, url, true, text, data, why);
+		created = post_json(rd, url, true, text, POST_ATTEMPTS, data, why);
 		free(text);
-	} else if (rd->hook) {
+		free(url);
+		return created;
+	}
+	int attempts = trigger_budget(ctx, rd, data, why);
+	if (!attempts)
+		return NULL;
+	if (rd->hook) {
 		cJSON_AddStringToObject(data, "trigger", "deploy_hook");
-		created = post_json(rd, rd->hook, false, NULL, data, why);
+		created = post_json(rd, rd->hook, false, NULL, attempts, data, why);
 		/* the hook answers {"deploy":{"id":..}} */
 		cJSON *inner = created ? cJSON_DetachItemFromObject(created, "deploy") : NULL;
 		if (cJSON_IsObject(inner)) {
@@ -441,7 +507,7 @@ static cJSON *trigger(const struct driver_ctx *ctx, const struct render *rd, boo
 	} else {
 		url = easprintf("%s/v1/services/%s/deploys", rd->api_url, rd->service_id);
 		char *body = trigger_body(rd);
-		created = post_json(rd, url, true, body, data, why);
+		created = post_json(rd, url, true, body, attempts, data, why);
 		free(body);
 	}
 	free(url);

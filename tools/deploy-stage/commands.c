@@ -673,9 +673,12 @@ int cmd_apply(struct run *r)
 	char *keep = good && good->release ? estrdup(good->release) : NULL;
 	const char *c = json_path_string(open->begin, "commit", NULL), *i = json_path_string(open->begin, "image", NULL);
 	char *commit = c ? estrdup(c) : NULL, *image = i ? estrdup(i) : NULL;
+	int64_t triggers[4 * DRIVER_RENDER_TRIGGERS_PER_MINUTE];
+	size_t n_triggers = driver_recent_triggers(&h.view, now_epoch_ms(), triggers, ARRAY_LEN(triggers));
 	struct driver_ctx ctx = {.config = r->config, .service = r->j.service, .release = release,
 				 .previous = previous, .keep_release = keep, .timeout_ms = time_left_ms(r->a),
-				 .commit = commit, .image = image};
+				 .commit = commit, .image = image, .recent_triggers = triggers,
+				 .n_recent_triggers = n_triggers};
 	if (r->a->dry_run) {
 		drop(&h);
 		st = apply_plan(r, &ctx, id);
