@@ -317,3 +317,20 @@ deployed() {
 	run requests srv-ok-limit '[.[] | select(.method == "POST")] | length'
 	assert_output 10
 }
+
+@test "an exact release goes through the API even where a deploy hook is configured; a hook alone refuses it" {
+	hook="$RENDER_URL/deploy/srv-ok-hookx?key=$RENDER_KEY"
+	render_config srv-ok-hookx 20s "$(jq -cn --arg h "$hook" '{deploy_hook_url:$h}')"
+	ds begin --release v1 --commit "$SHA" >/dev/null
+	run --separate-stderr ds apply
+	assert_success
+	run jq -sc '[.[] | select(.path | contains("srv-ok-hookx")) | select(.method == "POST") | .path]' "$RENDER_LOG"
+	assert_output '["/v1/services/srv-ok-hookx/deploys"]'
+	ds finish --result ok >/dev/null
+	jq -n --arg h "$hook" '{service:{name:"api"},deploy:{driver:"render",render:{deploy_hook_url:$h}}}' >config.json
+	ds begin --release v2 --commit "$SHA" >/dev/null
+	run --separate-stderr ds apply
+	assert_equal "$status" 2
+	assert_equal "$(json_get .message)" "deploying an exact commit needs Render's API (service_id and api_key): a deploy hook cannot name one"
+	assert_secret_absent "$RENDER_KEY" "$output" "$stderr" "$(journal 2)"
+}

@@ -490,7 +490,7 @@ char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 					 json_path_string(ctx->target_apply, "data.render_deploy_id", "(unknown)"));
 		const char *hook = json_path_string(ctx->config, "deploy.render.deploy_hook_url", NULL);
 		bool api = json_path_string(ctx->config, "deploy.render.api_key", NULL) && strcmp(id, "?") != 0;
-		if (hook && *hook) {
+		if (hook && *hook && !ctx->commit && !ctx->image) {
 			/* the hook URL carries its key: only its host is shown */
 			char *host = url_host(hook);
 			char *s = easprintf("%s %s: POST the deploy hook at %s%s", verb, ctx->release, host ? host : "?",

@@ -462,9 +462,9 @@ static char *deploy_refused(const struct render *rd, bool rollback, bool api)
 	if (!exact && rd->require_exact)
 		return estrdup("deploy.render.require_exact_release is set, but this deploy was begun without "
 			       "--commit or --image");
-	if (exact && (!api || rd->hook))
-		return easprintf("deploying an exact %s needs Render's API (service_id and api_key), not a deploy hook",
-				 rd->commit ? "commit" : "image");
+	if (exact && !api)
+		return easprintf("deploying an exact %s needs Render's API (service_id and api_key): a deploy hook "
+				 "cannot name one", rd->commit ? "commit" : "image");
 	return NULL;
 }
 
@@ -493,7 +493,7 @@ static cJSON *trigger(const struct driver_ctx *ctx, const struct render *rd, boo
 	int attempts = trigger_budget(ctx, rd, data, why);
 	if (!attempts)
 		return NULL;
-	if (rd->hook) {
+	if (rd->hook && !rd->commit && !rd->image) { /* a hook deploys the branch's head */
 		cJSON_AddStringToObject(data, "trigger", "deploy_hook");
 		created = post_json(rd, rd->hook, false, NULL, attempts, data, why);
 		/* the hook answers {"deploy":{"id":..}} */

@@ -308,6 +308,7 @@ static void sync_done(struct rest_response *res, void *tag, void *user)
 int rest_call(const struct rest_request *rq, struct rest_response *out)
 {
 	memset(out, 0, sizeof *out);
+	out->retry_after_ms = out->ratelimit_reset_ms = out->ratelimit_remaining = -1;
 	struct sync_call s = {.out = out};
 	struct rest_client *c = rest_client_new(&(struct rest_client_opts){.parallel = 1, .on_done = sync_done});
 	if (!c) {
