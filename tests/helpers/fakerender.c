@@ -382,9 +382,9 @@ static void handle(int fd, const char *method, const char *path, const char *que
 							      "update_in_progress"};
 			static const char *const to_other[] = {"queued", "pre_deploy_in_progress"};
 			bool live = strcmp(d->final, "live") == 0;
+			const char *const *steps = live ? to_live : to_other;
 			int n = live ? 4 : 2;
-			respond_json(fd, 200, deploy_json(d, d->polls <= n ? (live ? to_live : to_other)[d->polls - 1]
-								   : d->final));
+			respond_json(fd, 200, deploy_json(d, d->polls <= n ? steps[d->polls - 1] : d->final));
 			return;
 		}
 		const char *st = d->polls >= polls_needed ? d->final : d->polls == 1 ? "build_in_progress"
