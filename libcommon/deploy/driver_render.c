@@ -156,8 +156,8 @@ static int64_t poll_wait(struct render *rd, const struct rest_response *r, int s
 
 /* One poll's answer read: the status moves on; returns true when the poll
  * loop is over (*end set). The live deploy is kept in *final. */
-static bool poll_answer(const struct render *rd, const char *deploy_id, const struct rest_response *r,
-			char **status, cJSON **final, enum poll_end *end, char **why)
+static bool poll_answer(const char *deploy_id, const struct rest_response *r, char **status, cJSON **final,
+			enum poll_end *end, char **why)
 {
 	cJSON *doc = rest_response_json(r);
 	const char *st = json_path_string(doc, "status", NULL);
@@ -181,7 +181,6 @@ static bool poll_answer(const struct render *rd, const char *deploy_id, const st
 		*end = POLL_FAILED;
 		over = true;
 	}
-	(void)rd;
 	cJSON_Delete(doc);
 	return over;
 }
@@ -207,7 +206,7 @@ static enum poll_end poll_deploy(struct render *rd, const char *deploy_id, cJSON
 		polls++;
 		if (r.code == 200) {
 			streak = 0;
-			if (poll_answer(rd, deploy_id, &r, &status, final, &end, why)) {
+			if (poll_answer(deploy_id, &r, &status, final, &end, why)) {
 				rest_response_free(&r);
 				break;
 			}
