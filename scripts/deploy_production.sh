@@ -19,7 +19,7 @@ export PATH
 usage() {
 	cat <<'EOF'
 usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
-                            [--schema FILE] [--state-dir DIR] [--baseline REPORT]
+                            [--commit SHA | --image REF] [--schema FILE] [--state-dir DIR] [--baseline REPORT]
                             [--security LIST] [--requests N] [--health-timeout DUR]
                             [--bake DUR] [-m MESSAGE] [--dry-run] [--yes] [--no-rollback]
                             [-q] [-v]
@@ -27,6 +27,10 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
   -c, --config FILE      a YAML config (repeatable: later files merge over earlier)
   -e, --env-file FILE    variables for ${VAR} templates (repeatable)
   -r, --release ID       the release to deploy
+      --commit SHA       the exact commit the release is (7-40 hex digits),
+                         recorded at begin; the render driver deploys it
+      --image REF        the exact image the release is (the same, for an
+                         image-backed service)
       --schema FILE      the config schema (default: config/schema.yaml beside
                          this script, or the installed one)
       --state-dir DIR    the journal, locks and alert state
@@ -68,15 +72,15 @@ die() { unshow; printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-64}"; }
 # The progress on a terminal (below); nothing until the options are read.
 show() { :; } && unshow() { :; } && stage_done() { :; }
 
-configs=() env_files=() release="" schema="" state_dir="" baseline="" message="" bake=""
+configs=() env_files=() release="" commit="" image="" schema="" state_dir="" baseline="" message="" bake=""
 security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 quiet=0 verbose=0
-declare -A value_of=([-r]=release [--release]=release [--schema]=schema [--state-dir]=state_dir
+declare -A value_of=([-r]=release [--release]=release [--commit]=commit [--image]=image [--schema]=schema [--state-dir]=state_dir
 	[--baseline]=baseline [--security]=security [--requests]=requests [--health-timeout]=health_timeout
 	[--bake]=bake [-m]=message [--message]=message)
 while (($#)); do
 	[[ "$1" == --*=* ]] && set -- "${1%%=*}" "${1#*=}" "${@:2}" # --name=value is --name value
 	case "$1" in
-	-c | --config | -e | --env-file | -r | --release | --schema | --state-dir | --baseline | \
+	-c | --config | -e | --env-file | -r | --release | --commit | --image | --schema | --state-dir | --baseline | \
 		--security | --requests | --health-timeout | --bake | -m | --message)
 		(($# >= 2)) && [[ -n "$2" ]] || die "option $1 needs a value (see --help)"
 		case "$1" in
@@ -98,6 +102,9 @@ while (($#)); do
 done
 ((${#configs[@]})) || die "no config given (-c FILE; see --help)"
 [[ -n "$release" ]] || die "no release given (-r ID; see --help)"
+[[ -z "$commit" || -z "$image" ]] || die "give --commit or --image, not both"
+[[ -z "$commit" || "$commit" =~ ^[0-9a-fA-F]{7,40}$ ]] || die "invalid --commit \"$commit\" (a commit SHA: 7 to 40 hex digits)"
+[[ -z "$image" || "$image" =~ ^[^[:space:][:cntrl:]]{1,512}$ ]] || die "invalid --image (an image reference: 1 to 512 bytes, no whitespace)"
 [[ "$requests" =~ ^[0-9]+$ ]] || die "invalid --requests \"$requests\" (expected a number)"
 # a duration as the tools take one: 0, or numbers with units (10m, 1h30m, 500ms)
 [[ -z "$bake" || "$bake" =~ ^(0|([0-9]+(ms|s|m|h|d))+)$ ]] || die "invalid --bake \"$bake\" (expected a duration: 0, 30s, 10m, 1h)"
@@ -397,7 +404,8 @@ if ((dry_run)) && [[ -z "${SHIPSHAPE_STATE_DIR:-}" || -d "$SHIPSHAPE_STATE_DIR/d
 		jq -rs '[.[] | select(.result == "ok")] | last | .release // empty' 2>/dev/null || true)
 elif ((!dry_run)); then
 	rc=0
-	out=$(deploy-stage -c "$cfg" begin --release "$release" -m "${message:-deploy_production.sh}" 2>&1) || rc=$?
+	out=$(deploy-stage -c "$cfg" begin --release "$release" ${commit:+--commit "$commit"} ${image:+--image "$image"} \
+		-m "${message:-deploy_production.sh}" 2>&1) || rc=$?
 	if ((rc != 0)); then
 		printf '%s\n' "$out" >&2
 		note begin FAILED "${out##*: }"

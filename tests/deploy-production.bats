@@ -128,6 +128,26 @@ assert_no_secret_shown() {
 	[[ $stderr == *"(cfg-resolve exited 65)" ]]
 }
 
+@test "--commit and --image: checked first (64), then given to deploy-stage begin and recorded" {
+	S="$REPO_ROOT/scripts/deploy_production.sh"
+	before=$(history | wc -l)
+	for args in "--commit 12345" "--commit not-a-sha" "--commit abcdef1 --image a/b:c" "--image"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr deploy -r v1 --yes $args
+		assert_equal "$status" 64
+		assert_equal "$(printf '%s\n' "$stderr" | wc -l)" 1
+		[[ $stderr == deploy_production:* ]]
+	done
+	[ "$(history | wc -l)" = "$before" ]
+	shim_tools "$BATS_TEST_TMPDIR/shims"
+	sha=0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d
+	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r v1 --yes --commit "$sha"
+	assert_success
+	grep -q "^deploy-stage .* begin --release v1 --commit $sha " "$BATS_TEST_TMPDIR/shims/argv.log"
+	run jq -r 'select(.type == "begin").commit' "$(ls "$SHIPSHAPE_STATE_DIR"/deploy/accessa-api-demo/*.jsonl | tail -n 1)"
+	assert_output "$sha"
+}
+
 @test "without --yes: a terminal is asked; no terminal on stdin is refused at once, never waited on" {
 	S="$REPO_ROOT/scripts/deploy_production.sh"
 	args="-c $REPO_ROOT/config/local.yaml -c $REPO_ROOT/scripts/demo/demo.yaml -e demo.env -r v1"

@@ -567,6 +567,7 @@ static int rollback_plan_print(const struct args *a, const struct driver_ctx *ct
 struct rollback_run {
 	long id;
 	char *target, *current, *keep;
+	char *commit, *image; /* the exact release the target's begin recorded, if any */
 	cJSON *target_apply;
 	struct driver_ctx ctx;
 };
@@ -576,6 +577,8 @@ static void rollback_run_free(struct rollback_run *rr)
 	free(rr->target);
 	free(rr->current);
 	free(rr->keep);
+	free(rr->commit);
+	free(rr->image);
 	cJSON_Delete(rr->target_apply);
 }
 
@@ -599,8 +602,13 @@ static int rollback_begin(const struct args *a, const cJSON *config, const struc
 		free(who);
 	}
 	cJSON *batch = cJSON_CreateArray();
-	cJSON_AddItemToArray(batch, journal_record_begin(JOURNAL_ROLLBACK, rr->target, rr->current, a->message,
-							 pl->open ? pl->open->id : 0, config));
+	cJSON *rec = journal_record_begin(JOURNAL_ROLLBACK, rr->target, rr->current, a->message,
+					  pl->open ? pl->open->id : 0, config);
+	if (rr->commit)
+		cJSON_AddStringToObject(rec, "commit", rr->commit);
+	if (rr->image)
+		cJSON_AddStringToObject(rec, "image", rr->image);
+	cJSON_AddItemToArray(batch, rec);
 	char *error = NULL;
 	cJSON *snap = snapshot_record(j, a->config_tree, &error);
 	if (snap)
@@ -728,9 +736,14 @@ static int do_rollback(const struct args *a, const cJSON *config, const struct j
 		.keep = good && good->release ? estrdup(good->release) : NULL,
 		.target_apply = pl.target_apply ? cJSON_Duplicate(pl.target_apply, 1) : NULL,
 	};
+	const char *c = pl.target_d ? json_path_string(pl.target_d->begin, "commit", NULL) : NULL;
+	const char *i = pl.target_d ? json_path_string(pl.target_d->begin, "image", NULL) : NULL;
+	rr.commit = c ? estrdup(c) : NULL;
+	rr.image = i ? estrdup(i) : NULL;
 	rr.ctx = (struct driver_ctx){.config = config, .service = j->service, .release = rr.target,
 				     .previous = rr.current, .target_apply = rr.target_apply,
-				     .keep_release = rr.keep, .timeout_ms = time_left_ms(a)};
+				     .keep_release = rr.keep, .timeout_ms = time_left_ms(a), .commit = rr.commit,
+				     .image = rr.image};
 	if (a->dry_run)
 		st = rollback_plan_print(a, &rr.ctx, &pl, url);
 	else if ((st = rollback_begin(a, config, j, &h, &pl, &rr)) == EXIT_OK) {

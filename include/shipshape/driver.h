@@ -2,14 +2,17 @@
  * earlier one is brought back. Config `deploy.driver`:
  *
  *   command  deploy.command.deploy / .rollback: argv arrays, run with
- *            SHIPSHAPE_RELEASE, SHIPSHAPE_PREVIOUS_RELEASE, SHIPSHAPE_ACTION
- *            and SHIPSHAPE_SERVICE in the environment, bounded output.
+ *            SHIPSHAPE_RELEASE, SHIPSHAPE_PREVIOUS_RELEASE, SHIPSHAPE_ACTION,
+ *            SHIPSHAPE_SERVICE, SHIPSHAPE_COMMIT and SHIPSHAPE_IMAGE (empty
+ *            when the deploy names none) in the environment, bounded output.
  *   symlink  deploy.symlink.releases_dir/<release>/ and a `current` link
  *            switched atomically (new link, then rename(2)); an optional
  *            restart argv; keep_releases pruning.
  *   render   Render's REST API (deploy.render.api_url, service_id, api_key)
- *            or a deploy hook (deploy.render.deploy_hook_url); polls the
- *            deploy until live or failed.
+ *            or a deploy hook (deploy.render.deploy_hook_url); deploys the
+ *            exact commit or image (commitId / imageUrl) and checks that the
+ *            live deploy is it; polls the deploy until live or failed within
+ *            Render's rate limits; cancels it at the deadline.
  *
  * Every message and recorded output passes through redaction. */
 #ifndef SHIPSHAPE_DRIVER_H
@@ -21,6 +24,7 @@
 #include "shipshape/report.h"
 
 #define DRIVER_OUTPUT_MAX (16u << 10) /* bytes of a command's output recorded */
+#define DRIVER_IMAGE_MAX 512          /* bytes of an image reference */
 
 struct driver_ctx {
 	const cJSON *config;        /* the config document */
@@ -30,6 +34,13 @@ struct driver_ctx {
 	const cJSON *target_apply;  /* rollback: the journal's apply record of release (may be NULL) */
 	const char *keep_release;   /* symlink pruning never removes this one (last known good) */
 	int64_t timeout_ms;         /* 0: deploy.timeout (default 15m) */
+	const char *commit;         /* the exact commit to deploy (begin --commit), or NULL */
+	const char *image;          /* the exact image to deploy (begin --image), or NULL */
+	/* render: when this service's recent deploy triggers were made (epoch
+	 * ms, any order; driver_recent_triggers()), so that no more go out a
+	 * minute than Render allows; NULL: none known */
+	const int64_t *recent_triggers;
+	size_t n_recent_triggers;
 };
 
 struct driver_outcome {
@@ -37,6 +48,12 @@ struct driver_outcome {
 	char *message;              /* one line, redacted (owned) */
 	cJSON *data;                /* recorded in the journal's apply record (owned) */
 };
+
+/* A commit SHA as begin --commit takes it: 7 to 40 hex digits. */
+bool driver_commit_valid(const char *sha);
+/* An image reference as begin --image takes it: 1 to DRIVER_IMAGE_MAX
+ * bytes, no whitespace or control characters. */
+bool driver_image_valid(const char *ref);
 
 /* The configured driver's name, or NULL when deploy.driver is absent. */
 const char *driver_name(const cJSON *config);
@@ -73,6 +90,15 @@ enum status driver_check_target(const struct driver_ctx *ctx, char **message);
 struct journal_view;
 enum status driver_live_release(const cJSON *config, const struct journal_view *view, char **live,
 				char **message);
+
+/* Render allows 10 deploy triggers a minute per service. */
+#define DRIVER_RENDER_TRIGGERS_PER_MINUTE 10
+/* The deploy triggers the journal's render applies made in the minute
+ * before now_epoch_ms, into out (at most max): each apply's trigger
+ * attempts (data.post_attempts), counted at its end record's time (never
+ * later than they were made, so the count errs on the safe side); rollbacks
+ * are not deploy triggers. Returns how many it wrote. */
+size_t driver_recent_triggers(const struct journal_view *view, int64_t now_epoch_ms, int64_t *out, size_t max);
 
 /* Internal to the drivers, one per driver file. */
 int driver_render_deploy(const struct driver_ctx *ctx, struct driver_outcome *out, bool rollback);

@@ -71,6 +71,10 @@ struct rest_response {
 	bool permanent;              /* no retry could mend it: a 4xx, an untrusted certificate, a
 					body too large, a Retry-After beyond the policy's ceiling */
 	int64_t duration_ms;         /* of the last attempt */
+	/* the last answer's rate-limit headers (Render's, and the IETF draft's) */
+	int64_t retry_after_ms;      /* Retry-After, else for a 429 Ratelimit-Reset; -1: none */
+	long ratelimit_remaining;    /* Ratelimit-Remaining; -1: not given */
+	int64_t ratelimit_reset_ms;  /* Ratelimit-Reset from now; -1: not given */
 };
 
 /* Makes the call. Returns 0 when the last attempt answered 2xx, else -1

@@ -28,6 +28,11 @@ int64_t retry_backoff_ms(const struct retry_policy *rp, int attempt, uint64_t *r
  * ("Wed, 21 Oct 2015 07:28:00 GMT", a past one is 0). -1 when value is NULL
  * or neither. now_epoch_ms is the current time. */
 int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms);
+/* A Ratelimit-Reset value as ms from now: Render documents UTC epoch
+ * seconds, others (and Render's own example) send seconds to wait; a value
+ * above 10^9 is taken for an epoch. -1 when value is NULL or not a number;
+ * at most an hour. */
+int64_t retry_ratelimit_reset_ms(const char *value, int64_t now_epoch_ms);
 /* After attempt n failed: the wait before the next attempt in ms, or -1 to
  * give up (not transient, attempts used up, a Retry-After beyond the
  * ceiling, or a wait that would pass left_ms; left_ms < 0: no deadline).

@@ -121,12 +121,14 @@ char *driver_config_problem(const cJSON *config)
 
 static char **driver_env(const struct driver_ctx *ctx, const char *action, const char *release_dir)
 {
-	char **env = ecalloc(6, sizeof *env);
+	char **env = ecalloc(8, sizeof *env);
 	size_t n = 0;
 	env[n++] = easprintf("SHIPSHAPE_RELEASE=%s", ctx->release);
 	env[n++] = easprintf("SHIPSHAPE_PREVIOUS_RELEASE=%s", ctx->previous ? ctx->previous : "");
 	env[n++] = easprintf("SHIPSHAPE_ACTION=%s", action);
 	env[n++] = easprintf("SHIPSHAPE_SERVICE=%s", ctx->service ? ctx->service : "");
+	env[n++] = easprintf("SHIPSHAPE_COMMIT=%s", ctx->commit ? ctx->commit : "");
+	env[n++] = easprintf("SHIPSHAPE_IMAGE=%s", ctx->image ? ctx->image : "");
 	if (release_dir)
 		env[n++] = easprintf("SHIPSHAPE_RELEASE_DIR=%s", release_dir);
 	return env;
@@ -488,7 +490,7 @@ char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 					 json_path_string(ctx->target_apply, "data.render_deploy_id", "(unknown)"));
 		const char *hook = json_path_string(ctx->config, "deploy.render.deploy_hook_url", NULL);
 		bool api = json_path_string(ctx->config, "deploy.render.api_key", NULL) && strcmp(id, "?") != 0;
-		if (hook && *hook) {
+		if (hook && *hook && !ctx->commit && !ctx->image) {
 			/* the hook URL carries its key: only its host is shown */
 			char *host = url_host(hook);
 			char *s = easprintf("%s %s: POST the deploy hook at %s%s", verb, ctx->release, host ? host : "?",
@@ -496,7 +498,12 @@ char *driver_describe(const struct driver_ctx *ctx, bool rollback)
 			free(host);
 			return s;
 		}
-		return easprintf("%s %s: POST /v1/services/%s/deploys, then poll until live", verb, ctx->release, id);
+		if (ctx->commit || ctx->image)
+			return easprintf("%s %s: POST /v1/services/%s/deploys with %s %s, then poll until live and "
+					 "check it is that %s", verb, ctx->release, id, ctx->commit ? "commitId" : "imageUrl",
+					 ctx->commit ? ctx->commit : ctx->image, ctx->commit ? "commit" : "image");
+		return easprintf("%s %s: POST /v1/services/%s/deploys (the branch's head), then poll until live", verb,
+				 ctx->release, id);
 	}
 	return easprintf("%s %s: unknown driver \"%s\"", verb, ctx->release, name);
 }

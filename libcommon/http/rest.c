@@ -139,6 +139,13 @@ static void response_of(struct rest_response *out, const struct call *k, struct 
 	r->body = NULL;
 	out->duration_ms = now_monotonic_ms() - k->started;
 	out->transport_error = r->error != HTTP_ERR_NONE;
+	int64_t now = now_epoch_ms();
+	out->retry_after_ms = retry_after_parse_ms(http_result_header(r, "Retry-After"), now);
+	out->ratelimit_reset_ms = retry_ratelimit_reset_ms(http_result_header(r, "Ratelimit-Reset"), now);
+	const char *left = http_result_header(r, "Ratelimit-Remaining");
+	out->ratelimit_remaining = left && *left >= '0' && *left <= '9' ? strtol(left, NULL, 10) : -1;
+	if (out->retry_after_ms < 0 && out->code == 429)
+		out->retry_after_ms = out->ratelimit_reset_ms; /* a 429 says when through either */
 }
 
 static void forget(struct rest_client *c, struct call *k)
@@ -175,7 +182,7 @@ static void on_attempt_done(struct http_engine *e, const struct http_probe *p, s
 	int64_t wait = -1;
 	if (res.error) {
 		bool again = transient(r);
-		int64_t after = retry_after_parse_ms(http_result_header(r, "Retry-After"), now_epoch_ms());
+		int64_t after = res.retry_after_ms;
 		if (after >= 0 && k->retry.retry_after_max_ms > 0 && after > k->retry.retry_after_max_ms)
 			again = false; /* asked to wait longer than the policy will */
 		res.permanent = !again;
@@ -301,6 +308,7 @@ static void sync_done(struct rest_response *res, void *tag, void *user)
 int rest_call(const struct rest_request *rq, struct rest_response *out)
 {
 	memset(out, 0, sizeof *out);
+	out->retry_after_ms = out->ratelimit_reset_ms = out->ratelimit_remaining = -1;
 	struct sync_call s = {.out = out};
 	struct rest_client *c = rest_client_new(&(struct rest_client_opts){.parallel = 1, .on_done = sync_done});
 	if (!c) {

@@ -55,10 +55,30 @@ int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms)
 		return *end || secs > 86400LL * 365 ? -1 : secs * 1000;
 	}
 	time_t when = curl_getdate(value, NULL);
-	if (when < 0)
+	if (when < 0 || when > 253402300799) /* after 9999-12-31: not a date to wait for */
 		return -1;
 	int64_t ms = (int64_t)when * 1000 - now_epoch_ms;
 	return ms > 0 ? ms : 0;
+}
+
+int64_t retry_ratelimit_reset_ms(const char *value, int64_t now_epoch_ms)
+{
+	if (!value)
+		return -1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (*value < '0' || *value > '9')
+		return -1;
+	char *end;
+	long long n = strtoll(value, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+		end++;
+	if (*end || n < 0 || n > 100000000000LL) /* past year 5000: not a reset */
+		return -1;
+	int64_t ms = n > 1000000000LL ? n * 1000 - now_epoch_ms : n * 1000;
+	if (ms < 0)
+		ms = 0;
+	return ms > 3600000 ? 3600000 : ms;
 }
 
 int64_t retry_next_wait_ms(const struct retry_policy *rp, int attempt, bool transient,

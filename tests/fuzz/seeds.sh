@@ -26,7 +26,7 @@ files() {
 }
 
 rm -rf "$out"
-for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url; do
+for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url ratelimit; do
 	mkdir -p "$out/$t"
 done
 lines $data/fuzz/durations.txt units
@@ -35,6 +35,7 @@ lines $data/fuzz/times.txt rfc3339
 lines $data/fuzz/json_path.txt json_path
 lines $data/fuzz/templates.txt tmpl
 lines $data/fuzz/redact.txt redact
+lines $data/fuzz/ratelimit.txt ratelimit
 files jsonl $data/fuzz/*.jsonl
 lines $data/fuzz/alerts.jsonl jsonl
 files yaml $data/schema/*.yaml config/*.yaml

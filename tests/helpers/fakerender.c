@@ -10,10 +10,17 @@
  * SIGTERM/SIGINT end it with status 0. Requests under /v1 need
  * "Authorization: Bearer KEY" (--api-key, else $FAKERENDER_API_KEY), else
  * 401. Every request is appended to --log as one JSON line:
- * {"method","path","query","auth":bool,"body","json"}.
+ * {"method","path","query","auth":bool,"body","json","t_ms"} (t_ms: when
+ * it came, epoch ms).
  *
  * Routes (Render's API shapes):
- *   POST /v1/services/ID/deploys          201 {"id":"dep-N","status":"created",..}
+ *   POST /v1/services/ID/deploys          201 {"id":"dep-N","status":"created",..};
+ *                                         body {"commitId":SHA} or {"imageUrl":REF}:
+ *                                         the deploy is that commit (commit.id)
+ *                                         or image (image.ref, image.sha)
+ *   POST /v1/services/ID/deploys/DEP/cancel  200 the deploy, now canceled
+ *   GET  /v1/services/ID                  200 {"id":..,"autoDeploy":"yes"|"no"}
+ *   PATCH /v1/services/ID                 body {"autoDeploy":"no"}: sets it
  *   GET  /v1/services/ID/deploys          200 [{"deploy":{..},"cursor":..}], newest
  *                                         first: a deploy polled to its end has
  *                                         its final status (only the newest live
@@ -34,6 +41,19 @@
  *   srv-flaky...       the first POST .../deploys and the first GET of each
  *                      deploy answer 500, then as srv-ok
  *   srv-rollfail...    deploys go live; rollbacks end update_failed
+ *   srv-ratelimit...   the first POST .../deploys answers 429 with
+ *                      Retry-After: 1 and Ratelimit-Remaining: 0; the first
+ *                      GET of each deploy 429 with only Ratelimit-Reset: 1;
+ *                      then as srv-ok
+ *   srv-mismatch...    deploys go live at another commit and image than
+ *                      the ones asked for
+ *   srv-final-STATUS-N the polls answer queued, pre_deploy_in_progress, then
+ *                      STATUS (any word: a status Render does not document
+ *                      too); to live: queued, build_in_progress,
+ *                      pre_deploy_in_progress, update_in_progress, live
+ *   srv-nocancel...    as srv-never, and a cancel answers 500
+ *   ...auto...         (anywhere in the id) autoDeploy starts "yes", else "no"
+ *   ...autoerr...      GET and PATCH of the service answer 500
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -55,11 +75,24 @@
 struct deploy {
 	char id[32];
 	char service[128];
-	char final[32];
+	char final[64];
 	char rollback_of[32];
+	char commit[64];
+	char image[512];
 	int polls;
 	bool failed_first_get;
+	bool canceled;
 };
+
+/* A service's autoDeploy, once read or set. */
+struct service {
+	char id[128];
+	bool autodeploy;
+};
+
+#define MAX_SERVICES 256
+static struct service services[MAX_SERVICES];
+static int nservices;
 
 static struct deploy deploys[MAX_DEPLOYS];
 static int ndeploys;
@@ -67,7 +100,7 @@ static int polls_needed = 2;
 static const char *api_key;
 static FILE *request_log;
 static volatile sig_atomic_t stop;
-static bool flaky_post_done;
+static bool flaky_post_done, limited_post_done;
 
 static void on_signal(int sig)
 {
@@ -77,17 +110,47 @@ static void on_signal(int sig)
 
 static bool prefixed(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
-static void respond(int fd, int code, const char *body)
+/* extra: more header lines, each ending in \r\n */
+static void respond_with(int fd, int code, const char *extra, const char *body)
 {
 	const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : code == 401 ? "Unauthorized"
-			     : code == 404 ? "Not Found" : code == 400 ? "Bad Request" : "Internal Server Error";
-	char head[256];
+			     : code == 404 ? "Not Found" : code == 400 ? "Bad Request" : code == 429 ? "Too Many Requests"
+			     : "Internal Server Error";
+	char head[512];
 	int n = snprintf(head, sizeof head,
 			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-			 "Connection: close\r\n\r\n",
-			 code, reason, strlen(body));
+			 "Ratelimit-Limit: 400\r\n%sConnection: close\r\n\r\n",
+			 code, reason, strlen(body), extra);
 	if (write(fd, head, (size_t)n) < 0 || write(fd, body, strlen(body)) < 0)
 		return;
+}
+
+static void respond_json(int fd, int code, cJSON *doc);
+
+static void respond(int fd, int code, const char *body)
+{
+	respond_with(fd, code, "Ratelimit-Remaining: 399\r\nRatelimit-Reset: 60\r\n", body);
+}
+
+static struct service *service_of(const char *id)
+{
+	for (int i = 0; i < nservices; i++)
+		if (strcmp(services[i].id, id) == 0)
+			return &services[i];
+	if (nservices == MAX_SERVICES)
+		return NULL;
+	struct service *sv = &services[nservices++];
+	snprintf(sv->id, sizeof sv->id, "%s", id);
+	sv->autodeploy = strstr(id, "auto") != NULL;
+	return sv;
+}
+
+static void respond_service(int fd, const struct service *sv)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", sv->id);
+	cJSON_AddStringToObject(o, "autoDeploy", sv->autodeploy ? "yes" : "no");
+	respond_json(fd, 200, o);
 }
 
 static void respond_json(int fd, int code, cJSON *doc)
@@ -109,8 +172,15 @@ static cJSON *deploy_json(const struct deploy *d, const char *status)
 	cJSON_AddStringToObject(o, "createdAt", "2026-01-01T00:00:00Z");
 	char sha[41];
 	snprintf(sha, sizeof sha, "c0mm17%034d", atoi(d->id + strlen("dep-fake")));
+	bool other = prefixed(d->service, "srv-mismatch");
 	cJSON_AddItemToObject(o, "commit", cJSON_CreateObject());
-	cJSON_AddStringToObject(cJSON_GetObjectItem(o, "commit"), "id", sha);
+	cJSON_AddStringToObject(cJSON_GetObjectItem(o, "commit"), "id",
+				d->commit[0] && !other ? d->commit : other ? "0123456789abcdef0123456789abcdef01234567" : sha);
+	if (d->image[0]) {
+		cJSON *img = cJSON_AddObjectToObject(o, "image");
+		cJSON_AddStringToObject(img, "ref", other ? "registry.example/other:latest" : d->image);
+		cJSON_AddStringToObject(img, "sha", "sha256:5e1f");
+	}
 	return o;
 }
 
@@ -131,7 +201,15 @@ static struct deploy *deploy_new(const char *service, bool rollback)
 		final = "build_in_progress";
 	else if (rollback && prefixed(service, "srv-rollfail"))
 		final = "update_failed";
+	else if (prefixed(service, "srv-nocancel"))
+		final = "build_in_progress";
 	snprintf(d->final, sizeof d->final, "%s", final);
+	if (prefixed(service, "srv-final-")) {
+		/* srv-final-STATUS-N: STATUS between the prefix and the last '-' */
+		const char *st = service + strlen("srv-final-"), *dash = strrchr(st, '-');
+		int n = dash && dash > st ? (int)(dash - st) : (int)strlen(st);
+		snprintf(d->final, sizeof d->final, "%.*s", n, st);
+	}
 	return d;
 }
 
@@ -195,6 +273,23 @@ static void handle(int fd, const char *method, const char *path, const char *que
 		respond(fd, 401, "{\"message\":\"unauthorized\"}");
 		return;
 	}
+	if (sscanf(path, "/v1/services/%127[^/]/%255s", service, rest) != 2 &&
+	    sscanf(path, "/v1/services/%127[^/]", service) == 1 && !strchr(path + strlen("/v1/services/"), '/')) {
+		struct service *sv = service_of(service);
+		if (!sv || strstr(service, "autoerr")) {
+			respond(fd, 500, "{\"message\":\"internal error\"}");
+			return;
+		}
+		if (strcmp(method, "PATCH") == 0) {
+			cJSON *req = cJSON_Parse(body);
+			const cJSON *a = cJSON_GetObjectItemCaseSensitive(req, "autoDeploy");
+			if (cJSON_IsString(a))
+				sv->autodeploy = strcmp(a->valuestring, "yes") == 0;
+			cJSON_Delete(req);
+		}
+		respond_service(fd, sv);
+		return;
+	}
 	if (sscanf(path, "/v1/services/%127[^/]/%255s", service, rest) != 2) {
 		respond(fd, 404, "{\"message\":\"not found\"}");
 		return;
@@ -205,7 +300,21 @@ static void handle(int fd, const char *method, const char *path, const char *que
 			respond(fd, 500, "{\"message\":\"internal error\"}");
 			return;
 		}
+		if (prefixed(service, "srv-ratelimit") && !limited_post_done) {
+			limited_post_done = true;
+			respond_with(fd, 429, "Retry-After: 1\r\nRatelimit-Remaining: 0\r\nRatelimit-Reset: 1\r\n",
+				     "{\"message\":\"rate limit exceeded\"}");
+			return;
+		}
 		struct deploy *d = deploy_new(service, false);
+		cJSON *req = cJSON_Parse(body);
+		const cJSON *c = cJSON_GetObjectItemCaseSensitive(req, "commitId");
+		const cJSON *img = cJSON_GetObjectItemCaseSensitive(req, "imageUrl");
+		if (d && cJSON_IsString(c))
+			snprintf(d->commit, sizeof d->commit, "%s", c->valuestring);
+		if (d && cJSON_IsString(img))
+			snprintf(d->image, sizeof d->image, "%s", img->valuestring);
+		cJSON_Delete(req);
 		respond_json(fd, 201, deploy_json(d, "created"));
 		return;
 	}
@@ -220,6 +329,8 @@ static void handle(int fd, const char *method, const char *path, const char *que
 		}
 		struct deploy *d = deploy_new(service, true);
 		snprintf(d->rollback_of, sizeof d->rollback_of, "%s", target->id);
+		snprintf(d->commit, sizeof d->commit, "%s", target->commit);
+		snprintf(d->image, sizeof d->image, "%s", target->image);
 		cJSON_Delete(req);
 		respond_json(fd, 201, deploy_json(d, "created"));
 		return;
@@ -229,6 +340,20 @@ static void handle(int fd, const char *method, const char *path, const char *que
 		return;
 	}
 	char depid[64];
+	if (strcmp(method, "POST") == 0 && sscanf(rest, "deploys/%63[^/]/cancel", depid) == 1) {
+		struct deploy *d = deploy_find(service, depid);
+		if (!d) {
+			respond(fd, 404, "{\"message\":\"deploy not found\"}");
+			return;
+		}
+		if (prefixed(service, "srv-nocancel")) {
+			respond(fd, 500, "{\"message\":\"cancel failed\"}");
+			return;
+		}
+		d->canceled = true;
+		respond_json(fd, 200, deploy_json(d, "canceled"));
+		return;
+	}
 	if (strcmp(method, "GET") == 0 && sscanf(rest, "deploys/%63s", depid) == 1) {
 		struct deploy *d = deploy_find(service, depid);
 		if (!d) {
@@ -240,7 +365,28 @@ static void handle(int fd, const char *method, const char *path, const char *que
 			respond(fd, 500, "{\"message\":\"internal error\"}");
 			return;
 		}
+		if (prefixed(service, "srv-ratelimit") && !d->failed_first_get) {
+			d->failed_first_get = true;
+			respond_with(fd, 429, "Ratelimit-Remaining: 0\r\nRatelimit-Reset: 1\r\n",
+				     "{\"message\":\"rate limit exceeded\"}");
+			return;
+		}
 		d->polls++;
+		if (d->canceled) {
+			respond_json(fd, 200, deploy_json(d, "canceled"));
+			return;
+		}
+		if (prefixed(service, "srv-final-")) {
+			/* to live through every in-progress status, else two of them */
+			static const char *const to_live[] = {"queued", "build_in_progress", "pre_deploy_in_progress",
+							      "update_in_progress"};
+			static const char *const to_other[] = {"queued", "pre_deploy_in_progress"};
+			bool live = strcmp(d->final, "live") == 0;
+			const char *const *steps = live ? to_live : to_other;
+			int n = live ? 4 : 2;
+			respond_json(fd, 200, deploy_json(d, d->polls <= n ? steps[d->polls - 1] : d->final));
+			return;
+		}
 		const char *st = d->polls >= polls_needed ? d->final : d->polls == 1 ? "build_in_progress"
 											: "update_in_progress";
 		if (strcmp(d->final, "build_in_progress") == 0)
@@ -306,6 +452,9 @@ static void serve_one(int fd)
 		cJSON_AddStringToObject(rec, "path", target);
 		cJSON_AddStringToObject(rec, "query", query ? query : "");
 		cJSON_AddBoolToObject(rec, "auth", auth);
+		struct timeval now;
+		gettimeofday(&now, NULL);
+		cJSON_AddNumberToObject(rec, "t_ms", (double)now.tv_sec * 1000 + now.tv_usec / 1000);
 		cJSON_AddStringToObject(rec, "body", body);
 		cJSON *j = cJSON_Parse(body);
 		if (j)

@@ -93,6 +93,39 @@ static void test_retry_after_table(void **state)
 	assert_int_equal(retry_after_parse_ms(NULL, date_ms), -1);
 }
 
+/* Ratelimit-Reset: Render documents epoch seconds, its example (and other
+ * APIs) seconds to wait; a date in the far future (past 9999) is no date. */
+static void test_ratelimit_reset_table(void **state)
+{
+	(void)state;
+	const int64_t now = 1764720000000; /* 2025-12-03T00:00:00Z */
+	static const struct {
+		const char *value;
+		int64_t want;
+	} cases[] = {
+		{"45", 45000},
+		{" 1\r\n", 1000},
+		{"0", 0},
+		{"1764720030", 30000},  /* an epoch: 30 s from now */
+		{"1764719000", 0},      /* an epoch passed */
+		{"1864720000", 3600000}, /* far off: at most an hour */
+		{"444444444444444444444444440", -1},
+		{"-3", -1},
+		{"soon", -1},
+		{"12s", -1},
+		{"", -1},
+	};
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		int64_t got = retry_ratelimit_reset_ms(cases[i].value, now);
+		if (got != cases[i].want)
+			fail_msg("Ratelimit-Reset \"%s\": got %lld, expected %lld", cases[i].value, (long long)got,
+				 (long long)cases[i].want);
+	}
+	assert_int_equal(retry_ratelimit_reset_ms(NULL, now), -1);
+	/* an HTTP-date after 9999 is no Retry-After (it would overflow) */
+	assert_int_equal(retry_after_parse_ms("d10Oct1044760275", now), -1);
+}
+
 static void test_next_wait_table(void **state)
 {
 	(void)state;
@@ -446,6 +479,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest policy[] = {
 		cmocka_unit_test(test_backoff_table),
 		cmocka_unit_test(test_retry_after_table),
+		cmocka_unit_test(test_ratelimit_reset_table),
 		cmocka_unit_test(test_next_wait_table),
 	};
 	const struct CMUnitTest client[] = {

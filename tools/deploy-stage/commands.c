@@ -248,6 +248,15 @@ static char *add_config_record(const struct run *r, cJSON *batch)
 	return error;
 }
 
+/* The render driver told to deploy only exact releases refuses a begin
+ * that names none: before the lock, so nothing is left to close. */
+static bool exact_release_missing(const struct run *r)
+{
+	const char *name = driver_name(r->config);
+	return name && strcmp(name, "render") == 0 && !r->a->commit && !r->a->image &&
+	       json_path_bool(r->config, "deploy.render.require_exact_release", false);
+}
+
 int cmd_begin(struct run *r)
 {
 	const struct args *a = r->a;
@@ -255,6 +264,10 @@ int cmd_begin(struct run *r)
 		char *shown = journal_text_quote(a->release);
 		error_msg("invalid release \"%s\" (a plain name such as v2 or 2026-11-28.1)", shown);
 		free(shown);
+		return EXIT_USAGE;
+	}
+	if (exact_release_missing(r)) {
+		error_msg("begin: deploy.render.require_exact_release is set: give --commit SHA or --image REF");
 		return EXIT_USAGE;
 	}
 	struct journal_hold h;
@@ -270,6 +283,10 @@ int cmd_begin(struct run *r)
 	long id = journal_next_id(&h.view);
 	const char *previous = journal_current_release(&h.view);
 	cJSON *rec = journal_record_begin(JOURNAL_DEPLOY, a->release, previous, a->message, 0, r->config);
+	if (a->commit)
+		cJSON_AddStringToObject(rec, "commit", a->commit);
+	if (a->image)
+		cJSON_AddStringToObject(rec, "image", a->image);
 	cJSON *batch = cJSON_CreateArray(); /* owns rec */
 	cJSON_AddItemToArray(batch, rec);
 	char *no_snapshot = add_config_record(r, batch);
@@ -654,8 +671,14 @@ int cmd_apply(struct run *r)
 	char *previous = open->previous ? estrdup(open->previous) : NULL;
 	const struct deployment *good = journal_last_good(&h.view, NULL);
 	char *keep = good && good->release ? estrdup(good->release) : NULL;
+	const char *c = json_path_string(open->begin, "commit", NULL), *i = json_path_string(open->begin, "image", NULL);
+	char *commit = c ? estrdup(c) : NULL, *image = i ? estrdup(i) : NULL;
+	int64_t triggers[4 * DRIVER_RENDER_TRIGGERS_PER_MINUTE];
+	size_t n_triggers = driver_recent_triggers(&h.view, now_epoch_ms(), triggers, ARRAY_LEN(triggers));
 	struct driver_ctx ctx = {.config = r->config, .service = r->j.service, .release = release,
-				 .previous = previous, .keep_release = keep, .timeout_ms = time_left_ms(r->a)};
+				 .previous = previous, .keep_release = keep, .timeout_ms = time_left_ms(r->a),
+				 .commit = commit, .image = image, .recent_triggers = triggers,
+				 .n_recent_triggers = n_triggers};
 	if (r->a->dry_run) {
 		drop(&h);
 		st = apply_plan(r, &ctx, id);
@@ -665,6 +688,8 @@ int cmd_apply(struct run *r)
 	free(release);
 	free(previous);
 	free(keep);
+	free(commit);
+	free(image);
 	return st;
 }
 

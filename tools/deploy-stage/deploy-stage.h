@@ -19,6 +19,8 @@ struct args {
 	const char *schema;   /* --schema */
 	const char *message;
 	const char *release;
+	const char *commit;   /* begin --commit SHA */
+	const char *image;    /* begin --image REF */
 	const char *result;
 	const char *url;      /* e2e: base of relative step URLs */
 	const char *output;   /* -o: report, history --format html */

@@ -3,6 +3,7 @@
  * journal. */
 #include "deploy-stage.h"
 #include "shipshape/config.h"
+#include "shipshape/driver.h"
 #include "shipshape/files.h"
 #include "shipshape/json.h"
 #include "shipshape/units.h"
@@ -27,6 +28,8 @@ enum {
 	OPT_URL,
 	OPT_LAST,
 	OPT_GRANT,
+	OPT_COMMIT,
+	OPT_IMAGE,
 };
 
 static void usage(FILE *f)
@@ -36,7 +39,8 @@ static void usage(FILE *f)
 		"                    [--state-url-env NAME] [-t DUR] [--format json|text|html] [-q] [-v]\n"
 		"                    COMMAND ...\n"
 		"       deploy-stage lock acquire|release|status [-m MESSAGE] [--wait DUR] [--force]\n"
-		"       deploy-stage begin --release ID [-m MESSAGE] [--wait DUR] [--force]\n"
+		"       deploy-stage begin --release ID [--commit SHA | --image REF] [-m MESSAGE]\n"
+		"                          [--wait DUR] [--force]\n"
 		"       deploy-stage gate STAGE [--strict] [--dry-run]   (reports as JSON Lines on stdin)\n"
 		"       deploy-stage apply [--dry-run]\n"
 		"       deploy-stage finish --result ok|failed [-m MESSAGE] [--force]\n"
@@ -64,6 +68,10 @@ static void usage(FILE *f)
 		"      --service NAME    the service (default: the config's service.name, else\n"
 		"                        $SHIPSHAPE_SERVICE, else \"default\")\n"
 		"  -r, --release ID      the release to deploy (begin, alert --dry-run)\n"
+		"      --commit SHA      begin: the exact commit the release is (7-40 hex\n"
+		"                        digits); the render driver deploys it\n"
+		"      --image REF       begin: the exact image the release is; the render\n"
+		"                        driver deploys it\n"
 		"  -m, --message TEXT    why (lock, begin, finish)\n"
 		"      --result R        ok or failed (finish)\n"
 		"      --wait DUR        wait up to DUR for a held lock (lock acquire, begin)\n"
@@ -126,6 +134,16 @@ int64_t lock_wait_deadline(const struct args *a)
 
 static void take_operands(int argc, char **argv, struct args *a);
 
+/* --commit SHA or --image REF, checked: 64 when it is not one. */
+static const char *exact_release(const char *opt, const char *value)
+{
+	if (strcmp(opt, "--commit") == 0 && !driver_commit_valid(value))
+		die(EXIT_USAGE, "invalid --commit \"%s\" (a commit SHA: 7 to 40 hex digits)", value);
+	if (strcmp(opt, "--image") == 0 && !driver_image_valid(value))
+		die(EXIT_USAGE, "invalid --image (an image reference: 1 to %d bytes, no whitespace)", DRIVER_IMAGE_MAX);
+	return value;
+}
+
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option longopts[] = {
@@ -137,6 +155,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"service", required_argument, NULL, OPT_SERVICE},
 		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"release", required_argument, NULL, 'r'},
+		{"commit", required_argument, NULL, OPT_COMMIT},
+		{"image", required_argument, NULL, OPT_IMAGE},
 		{"message", required_argument, NULL, 'm'},
 		{"result", required_argument, NULL, OPT_RESULT},
 		{"wait", required_argument, NULL, OPT_WAIT},
@@ -159,6 +179,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_SERVICE: a->service = optarg; break;
 		case OPT_SCHEMA: a->schema = optarg; break;
 		case 'r': a->release = optarg; break;
+		case OPT_COMMIT: a->commit = exact_release("--commit", optarg); break;
+		case OPT_IMAGE: a->image = exact_release("--image", optarg); break;
 		case 'm': a->message = journal_text_clean(optarg, true); break; /* lives until exit */
 		case OPT_RESULT:
 			if (strcmp(optarg, "ok") != 0 && strcmp(optarg, "failed") != 0)
@@ -232,6 +254,10 @@ static void take_operands(int argc, char **argv, struct args *a)
 	if (strcmp(a->command, "gate") == 0 && !journal_stage_valid(a->operand))
 		die(EXIT_USAGE, "gate: unknown stage \"%s\" (expected pre-deploy, infrastructure, application, "
 				"post-deploy, bake or readiness)", a->operand);
+	if ((a->commit || a->image) && strcmp(a->command, "begin") != 0)
+		die(EXIT_USAGE, "%s: --commit and --image go with begin", a->command);
+	if (a->commit && a->image)
+		die(EXIT_USAGE, "begin: give --commit or --image, not both");
 	if ((strcmp(a->command, "begin") == 0 || strcmp(a->command, "plan") == 0) && !a->release)
 		die(EXIT_USAGE, "%s: --release ID is required", a->command);
 	if (strcmp(a->command, "alert") == 0 && a->dry_run && a->deploy)
