@@ -21,11 +21,11 @@ enum shape {
 
 static const char *const shape_keys[] = {
 	[SHAPE_ROOT] = "services databases envVarGroups previews projects ungrouped version",
-	[SHAPE_SERVICE] = "name type runtime env plan region repo branch rootDir buildCommand startCommand "
+	[SHAPE_SERVICE] = ("name type runtime env plan region repo branch rootDir buildCommand startCommand "
 			  "preDeployCommand schedule autoDeploy autoDeployTrigger buildFilter healthCheckPath "
 			  "domains dockerfilePath dockerContext dockerCommand registryCredential image "
 			  "numInstances scaling disk envVars staticPublishPath headers routes "
-			  "pullRequestPreviewsEnabled previews maxShutdownDelaySeconds ipAllowList maxmemoryPolicy",
+			  "pullRequestPreviewsEnabled previews maxShutdownDelaySeconds ipAllowList maxmemoryPolicy"),
 	[SHAPE_ENV_VAR] = "key value generateValue sync fromDatabase fromService fromGroup previewValue",
 	[SHAPE_SCALING] = "minInstances maxInstances targetMemoryPercent targetCPUPercent",
 	[SHAPE_DISK] = "name mountPath sizeGB",
@@ -34,8 +34,8 @@ static const char *const shape_keys[] = {
 	[SHAPE_SERVICE_PREVIEWS] = "generation plan numInstances",
 	[SHAPE_ROOT_PREVIEWS] = "generation expireAfterDays",
 	[SHAPE_GROUP] = "name envVars",
-	[SHAPE_DATABASE] = "name databaseName user plan region postgresMajorVersion diskSizeGB ipAllowList "
-			   "readReplicas highAvailability previewPlan previewDiskSizeGB",
+	[SHAPE_DATABASE] = ("name databaseName user plan region postgresMajorVersion diskSizeGB ipAllowList "
+			   "readReplicas highAvailability previewPlan previewDiskSizeGB"),
 	[SHAPE_FROM_DATABASE] = "name property",
 	[SHAPE_FROM_SERVICE] = "type name property envVarKey",
 	[SHAPE_HEADER] = "path name value",
