@@ -134,6 +134,7 @@ template_cases() {
 	h: ${MY_API_TOKEN}	MY_API_TOKEN	true	true	-	-
 	password: ${PW:-literal-default}	PW	false	true	***	-
 	i: "$$NOT_A_VAR ${AFTER}"	AFTER	true	false	-	-
+	j: ${URL_DEFAULT:-postgres://app:pw-in-default@db/app}	URL_DEFAULT	false	false	postgres://app:***@db/app	-
 	T
 }
 
@@ -150,7 +151,7 @@ template_cases() {
 			'[$r, $s, $d, $m, $p]')
 		assert_equal "$got" "$want"
 	done < <(template_cases)
-	[ "$n" -eq 11 ]
+	[ "$n" -eq 12 ]
 	# $$ is a literal dollar, no variable
 	printf 'a: $$NOPE\n' >t.yaml
 	run --separate-stderr cfg-resolve --list-vars t.yaml

@@ -47,8 +47,12 @@ static void on_ref(const struct tmpl_ref *ref, void *arg)
 	v->secret = v->secret || c->secret || redact_key_looks_secret(v->name);
 	if (ref->depth == 0 && (ref->op == 0 || ref->op == '?'))
 		v->required = true;
-	if (ref->op == '-' && !v->default_text)
-		v->default_text = estrndup(ref->word, ref->word_len);
+	if (ref->op == '-' && !v->default_text) {
+		/* a default written with a URL password shows it masked */
+		char *word = estrndup(ref->word, ref->word_len);
+		v->default_text = redact_string(word);
+		free(word);
+	}
 	if (ref->op == '?' && !v->message && ref->word_len)
 		v->message = estrndup(ref->word, ref->word_len);
 	/* one use per value, whatever the number of references in it */
