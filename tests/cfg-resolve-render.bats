@@ -53,6 +53,7 @@ blueprint_cases() {
 	s|^    scaling:.*|    numInstances: 3|;/[mM][ai][nx]Instances\|targetC\|targetM/d	render.scaling	critical	numInstances 3 is fixed where the config scales from 2 to 10 instances$
 	/^      - key: DATABASE_URL/{n;s|sync: false|value: postgresql://app:hunter2-bp-secret@db/app|}	render.secrets	critical	^render\.yaml:[0-9]+:[0-9]+: DATABASE_URL is a secret with a literal value in the Blueprint \(value not shown\)
 	s|^      - key: PORT|      - key: EXTRA_API_TOKEN\n        value: hunter2-bp-secret\n      - key: PORT|	render.secrets	critical	EXTRA_API_TOKEN is a secret with a literal value
+	s|value: https://api.accessa.ai|value: https://user:hunter2-bp-secret@api.accessa.ai|	render.secrets	critical	^render\.yaml:[0-9]+:[0-9]+: API_BASE_URL holds a URL with a credential in the Blueprint \(not shown\)
 	/^      - key: JWT_SECRET/{n;d}	render.secrets	warning	^render\.yaml:[0-9]+:[0-9]+: secret JWT_SECRET \(security\.jwt_secret\) has no sync: false nor any other source$
 	/^      - key: OPENAI_API_KEY/{N;d}	render.secrets	critical	secret OPENAI_API_KEY \(services\.openai\.api_key\) is not declared: add it with sync: false$
 	/^      - key: SUPABASE_URL/{N;d}	render.env	warning	SUPABASE_URL \(services\.supabase\.url\) is required by the config but not declared$
@@ -75,7 +76,7 @@ blueprint_cases() {
 		[ "$status" -ge "$([ "$want" = critical ] && echo 2 || echo 1)" ]
 		assert_secret_absent hunter2-bp-secret "$output" "$stderr"
 	done < <(blueprint_cases)
-	[ "$n" -eq 19 ]
+	[ "$n" -eq 20 ]
 }
 
 @test "a Blueprint without the config's service: the checks of the service say unknown, not ok" {

@@ -344,10 +344,17 @@ static void literal_secrets(struct bp_check *c, const struct cfg_node *list, con
 		const char *key = node_string(v, "key");
 		const struct var_info *info = key ? vars_find(vl, key) : NULL;
 		const struct cfg_node *value = cfg_get(v, "value");
-		if (key && value && value->type != CFG_NULL && (redact_key_looks_secret(key) || (info && info->secret)))
+		if (!key || !value || value->type == CFG_NULL)
+			continue;
+		char *masked = value->type == CFG_STRING && value->str ? redact_url(value->str) : NULL;
+		if (redact_key_looks_secret(key) || (info && info->secret))
 			bp_finding(c, STATUS_CRITICAL, value,
 				   "%s is a secret with a literal value in the Blueprint (value not shown): declare it sync: false",
 				   key);
+		else if (masked && strcmp(masked, value->str) != 0)
+			bp_finding(c, STATUS_CRITICAL, value,
+				   "%s holds a URL with a credential in the Blueprint (not shown): declare it sync: false", key);
+		free(masked);
 	}
 }
 
