@@ -58,7 +58,7 @@ blueprint_cases() {
 	/^      - key: OPENAI_API_KEY/{N;d}	render.secrets	critical	secret OPENAI_API_KEY \(services\.openai\.api_key\) is not declared: add it with sync: false$
 	/^      - key: SUPABASE_URL/{N;d}	render.env	warning	SUPABASE_URL \(services\.supabase\.url\) is required by the config but not declared$
 	/preDeployCommand/d	render.pre_deploy	warning	^render\.yaml:12:[0-9]+: no preDeployCommand: the migrations
-	s|      - fromGroup: accessa-api-settings|      - fromGroup: other-group|	render.env	warning	SUPABASE_URL .* is required by the config but not declared
+	s|      - fromGroup: accessa-api-settings|      - fromGroup: other-group|	render.env	warning	^render\.yaml:[0-9]+:[0-9]+: fromGroup other-group is not among the Blueprint's envVarGroups: its variables are not seen; .*SUPABASE_URL .* is required by the config but not declared
 	T
 }
 

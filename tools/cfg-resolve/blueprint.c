@@ -300,6 +300,18 @@ static void check_scaling(struct bp_check *c, const struct cfg_node *svc, const 
 	}
 }
 
+/* The envVarGroups entry named name, or NULL. */
+static const struct cfg_node *find_group(const struct cfg_node *bp, const char *name)
+{
+	const struct cfg_node *groups = cfg_get(bp, "envVarGroups");
+	for (const struct cfg_node *g = groups ? groups->child : NULL; g; g = g->next) {
+		const char *n = node_string(g, "name");
+		if (n && strcmp(n, name) == 0)
+			return g;
+	}
+	return NULL;
+}
+
 /* The envVars entry of name: the service's own, else one of a group the
  * service takes with fromGroup. */
 static const struct cfg_node *find_env_var(const struct cfg_node *bp, const struct cfg_node *svc, const char *name)
@@ -310,19 +322,14 @@ static const struct cfg_node *find_env_var(const struct cfg_node *bp, const stru
 		if (key && strcmp(key, name) == 0)
 			return v;
 	}
-	const struct cfg_node *groups = cfg_get(bp, "envVarGroups");
 	for (const struct cfg_node *v = vars ? vars->child : NULL; v; v = v->next) {
 		const char *group = node_string(v, "fromGroup");
-		for (const struct cfg_node *g = groups && group ? groups->child : NULL; g; g = g->next) {
-			const char *gname = node_string(g, "name");
-			const struct cfg_node *gvars = cfg_get(g, "envVars");
-			if (!gname || strcmp(gname, group) != 0 || !gvars)
-				continue;
-			for (const struct cfg_node *gv = gvars->child; gv; gv = gv->next) {
-				const char *key = node_string(gv, "key");
-				if (key && strcmp(key, name) == 0)
-					return gv;
-			}
+		const struct cfg_node *g = group ? find_group(bp, group) : NULL;
+		const struct cfg_node *gvars = g ? cfg_get(g, "envVars") : NULL;
+		for (const struct cfg_node *gv = gvars ? gvars->child : NULL; gv; gv = gv->next) {
+			const char *key = node_string(gv, "key");
+			if (key && strcmp(key, name) == 0)
+				return gv;
 		}
 	}
 	return NULL;
@@ -385,6 +392,13 @@ static void check_secrets(struct bp_check *c, const struct cfg_node *bp, const s
 static void check_env(struct bp_check *c, const struct cfg_node *bp, const struct cfg_node *svc,
 		      const struct var_list *vl)
 {
+	const struct cfg_node *vars = cfg_get(svc, "envVars");
+	for (const struct cfg_node *v = vars ? vars->child : NULL; v; v = v->next) {
+		const char *group = node_string(v, "fromGroup");
+		if (group && !find_group(bp, group))
+			bp_finding(c, STATUS_WARNING, cfg_get(v, "fromGroup"),
+				   "fromGroup %s is not among the Blueprint's envVarGroups: its variables are not seen", group);
+	}
 	for (size_t i = 0; i < vl->n; i++) {
 		const struct var_info *v = &vl->v[i];
 		if (!v->secret && v->required && !find_env_var(bp, svc, v->name))
