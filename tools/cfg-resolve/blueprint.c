@@ -207,7 +207,8 @@ static void check_service(struct bp_check *c, const struct cfg_node *bp, const s
 {
 	const struct cfg_node *services = cfg_get(bp, "services");
 	if (!name) {
-		bp_finding(c, STATUS_WARNING, NULL, "service.name is not set in the config: which service is this one cannot be told");
+		bp_finding(c, STATUS_WARNING, NULL,
+			   "service.name is not set in the config: which service is this one cannot be told");
 		return;
 	}
 	if (!svc) {
@@ -216,8 +217,9 @@ static void check_service(struct bp_check *c, const struct cfg_node *bp, const s
 			const char *n = node_string(s, "name");
 			buf_printf(&names, "%s%s", names.len ? ", " : "", n ? n : "?");
 		}
-		bp_finding(c, STATUS_CRITICAL, services ? services : bp, "no service named %s (service.name) in the Blueprint (it has: %s)",
-			   name, names.len ? names.data : "none");
+		bp_finding(c, STATUS_CRITICAL, services ? services : bp,
+			   "no service named %s (service.name) in the Blueprint (it has: %s)", name,
+			   names.len ? names.data : "none");
 		buf_free(&names);
 		return;
 	}
@@ -234,8 +236,8 @@ static void check_health_path(struct bp_check *c, const struct cfg_node *svc, co
 	if (!want) {
 		bp_finding(c, STATUS_WARNING, hp, "api.health_path is not set in the config: healthCheckPath not compared");
 	} else if (!hp) {
-		bp_finding(c, STATUS_WARNING, svc, "no healthCheckPath: Render routes traffic to a new instance without checking %s",
-			   want);
+		bp_finding(c, STATUS_WARNING, svc,
+			   "no healthCheckPath: Render routes traffic to a new instance without checking %s", want);
 	} else if (hp->type != CFG_STRING || strcmp(hp->str, want) != 0) {
 		bp_finding(c, STATUS_CRITICAL, hp, "healthCheckPath %s is not api.health_path %s",
 			   hp->type == CFG_STRING ? hp->str : "(not a string)", want);
@@ -295,8 +297,8 @@ static void check_scaling(struct bp_check *c, const struct cfg_node *svc, const 
 			bp_finding(c, STATUS_CRITICAL, cfg_get(svc, "numInstances"),
 				   "numInstances %g is fixed where the config scales from %g to %g instances", fixed, lo, hi);
 	} else if (lo > 1) {
-		bp_finding(c, STATUS_CRITICAL, svc, "no scaling and no numInstances: Render runs one instance, the config at least %g",
-			   lo);
+		bp_finding(c, STATUS_CRITICAL, svc,
+			   "no scaling and no numInstances: Render runs one instance, the config at least %g", lo);
 	}
 }
 
@@ -356,11 +358,12 @@ static void literal_secrets(struct bp_check *c, const struct cfg_node *list, con
 		char *masked = value->type == CFG_STRING && value->str ? redact_url(value->str) : NULL;
 		if (redact_key_looks_secret(key) || (info && info->secret))
 			bp_finding(c, STATUS_CRITICAL, value,
-				   "%s is a secret with a literal value in the Blueprint (value not shown): declare it sync: false",
-				   key);
+				   "%s is a secret with a literal value in the Blueprint (value not shown): "
+				   "declare it sync: false", key);
 		else if (masked && strcmp(masked, value->str) != 0)
 			bp_finding(c, STATUS_CRITICAL, value,
-				   "%s holds a URL with a credential in the Blueprint (not shown): declare it sync: false", key);
+				   "%s holds a URL with a credential in the Blueprint (not shown): declare it sync: false",
+				   key);
 		free(masked);
 	}
 }
@@ -422,7 +425,8 @@ void blueprint_check(struct report *r, const struct cfg_node *bp, const cJSON *d
 						      "render.env", "render.pre_deploy"};
 		for (size_t i = 0; i < ARRAY_LEN(skipped); i++)
 			report_add_check(r, skipped[i], STATUS_UNKNOWN, 0, NULL,
-					 "not checked: the Blueprint has no service named %s", name ? name : "(service.name unset)");
+					 "not checked: the Blueprint has no service named %s",
+					 name ? name : "(service.name unset)");
 		return;
 	}
 	check_health_path(&c, svc, doc);

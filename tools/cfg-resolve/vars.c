@@ -188,7 +188,8 @@ static cJSON *var_json(const struct var_info *v)
 /* The header of the example env file: what it is and how it was made. */
 static void env_header(struct buf *out, const struct args *a)
 {
-	buf_puts(out, "# The variables the ${...} templates of the config refer to, made by\n#   cfg-resolve --list-vars --format env");
+	buf_puts(out, "# The variables the ${...} templates of the config refer to, made by\n"
+		      "#   cfg-resolve --list-vars --format env");
 	if (a->load.schema_path)
 		buf_printf(out, " -s %s", a->load.schema_path);
 	for (size_t i = 0; i < a->load.nfiles; i++)
