@@ -20,7 +20,7 @@ usage() {
 	cat <<'EOF'
 usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                             [--commit SHA | --image REF] [--schema FILE] [--state-dir DIR] [--baseline REPORT]
-                            [--security LIST] [--requests N] [--health-timeout DUR]
+                            [--render FILE] [--security LIST] [--requests N] [--health-timeout DUR]
                             [--bake DUR] [-m MESSAGE] [--dry-run] [--yes] [--no-rollback]
                             [-q] [-v]
 
@@ -35,6 +35,9 @@ usage: deploy_production.sh -c CONFIG [-c CONFIG]... [-e ENV_FILE]... -r RELEASE
                          this script, or the installed one)
       --state-dir DIR    the journal, locks and alert state
       --baseline REPORT  a saved svc-probe report to compare against (pre-deploy)
+      --render FILE      the Render Blueprint pre-deploy checks against the config
+                         (default: render/render.yaml beside the first config,
+                         with the render driver; "none": no Blueprint check)
       --security LIST    svc-probe security checks after the deploy (default all;
                          "none" to skip); rate-limit only where the config sets
                          deploy.security.rate_limit_burst: true (see below)
@@ -72,16 +75,16 @@ die() { unshow; printf '%s: %s\n' "$prog" "$1" >&2; exit "${2:-64}"; }
 # The progress on a terminal (below); nothing until the options are read.
 show() { :; } && unshow() { :; } && stage_done() { :; }
 
-configs=() env_files=() release="" commit="" image="" schema="" state_dir="" baseline="" message="" bake=""
+configs=() env_files=() release="" commit="" image="" schema="" state_dir="" baseline="" message="" bake="" render=""
 security=all requests=50 health_timeout=60s dry_run=0 yes=0 no_rollback=0 quiet=0 verbose=0
 declare -A value_of=([-r]=release [--release]=release [--commit]=commit [--image]=image [--schema]=schema [--state-dir]=state_dir
 	[--baseline]=baseline [--security]=security [--requests]=requests [--health-timeout]=health_timeout
-	[--bake]=bake [-m]=message [--message]=message)
+	[--bake]=bake [-m]=message [--message]=message [--render]=render)
 while (($#)); do
 	[[ "$1" == --*=* ]] && set -- "${1%%=*}" "${1#*=}" "${@:2}" # --name=value is --name value
 	case "$1" in
 	-c | --config | -e | --env-file | -r | --release | --commit | --image | --schema | --state-dir | --baseline | \
-		--security | --requests | --health-timeout | --bake | -m | --message)
+		--security | --requests | --health-timeout | --bake | -m | --message | --render)
 		(($# >= 2)) && [[ -n "$2" ]] || die "option $1 needs a value (see --help)"
 		case "$1" in
 		-c | --config) configs+=("$2") ;;
@@ -109,6 +112,7 @@ done
 # a duration as the tools take one: 0, or numbers with units (10m, 1h30m, 500ms)
 [[ -z "$bake" || "$bake" =~ ^(0|([0-9]+(ms|s|m|h|d))+)$ ]] || die "invalid --bake \"$bake\" (expected a duration: 0, 30s, 10m, 1h)"
 [[ -z "$baseline" || -r "$baseline" ]] || die "--baseline $baseline: not a readable file"
+[[ -z "$render" || "$render" == none || -r "$render" ]] || die "--render $render: not a readable file"
 for s in "$script_dir/../config/schema.yaml" "$script_dir/../share/shipshape/config/schema.yaml"; do
 	[[ -z "$schema" && -r "$s" ]] && schema="$s"
 done
@@ -420,7 +424,12 @@ fi
 stage() { at=$1 r="$work/$1.jsonl" stage_start=$SECONDS; : >"$r"; }
 
 stage pre-deploy # config policy, database connectivity, services, the cache, the baseline
-check "$r" cfg-resolve cfg-resolve -q "${resolve_args[@]}" --check --format json "${configs[@]}"
+# The Blueprint: --render FILE, else render/render.yaml beside the first config
+# when the deploy goes to Render; "none": none (cfg-resolve(1), BLUEPRINT CHECKS).
+[[ -n "$render" || "$driver" != render || ! -f "$(dirname -- "${configs[0]}")/render/render.yaml" ]] ||
+	render="$(dirname -- "${configs[0]}")/render/render.yaml"
+render_args=() && [[ -z "$render" || "$render" == none ]] || render_args=(--render "$render")
+check "$r" cfg-resolve cfg-resolve -q "${resolve_args[@]}" --check ${render_args[@]+"${render_args[@]}"} --format json "${configs[@]}"
 check "$r" db-check db-check -c "$cfg" --only connect,version,role,ssl,latency,pool --format json
 services=$(jq -r '(.services // {}) | keys | join(",")' "$cfg")
 [[ -z "$services" ]] || check "$r" svc-probe svc-probe -c "$cfg" --only "$services" --format json

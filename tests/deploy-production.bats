@@ -222,6 +222,48 @@ assert_no_secret_shown() {
 	[ ! -e "$BATS_TEST_TMPDIR/fresh-state" ]
 }
 
+@test "pre-deploy checks a Render Blueprint: --render FILE, render/render.yaml beside a render-driver config, none otherwise" {
+	shim_tools "$BATS_TEST_TMPDIR/shims"
+	export SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims"
+	# the demo service's Blueprint, with a secret written in it
+	cat >bp.yaml <<-'Y'
+	services:
+	  - type: web
+	    name: accessa-api-demo
+	    healthCheckPath: /health
+	    envVars:
+	      - key: JWT_SECRET
+	        value: demo-blueprint-literal-secret
+	Y
+	run --separate-stderr deploy -r v2 --dry-run --render bp.yaml
+	assert_equal "$status" 2
+	assert_line --regexp '^  pre-deploy +would FAIL '
+	assert_line --regexp 'critical: render\.secrets: bp\.yaml:7:[0-9]+: JWT_SECRET is a secret with a literal value in the Blueprint'
+	assert_secret_absent demo-blueprint-literal-secret "$output" "$stderr" "$(cat shims/argv.log)"
+	grep -q -- '^cfg-resolve .* --check --render bp\.yaml --format json ' shims/argv.log
+	# the demo's symlink driver: no Blueprint looked for; --render none: none
+	: >shims/argv.log
+	run --separate-stderr deploy -r v2 --dry-run --render none
+	assert_success
+	grep -q -- '^cfg-resolve .* --check ' shims/argv.log
+	! grep -q -- '--render' shims/argv.log
+	# the render driver: render/render.yaml beside the first config is checked
+	mkdir -p site/render
+	cp "$REPO_ROOT/config/local.yaml" site/local.yaml
+	cp bp.yaml site/render/render.yaml
+	printf 'deploy:\n  driver: render\n' >render-driver.yaml
+	: >shims/argv.log
+	run --separate-stderr "$REPO_ROOT/scripts/deploy_production.sh" -c site/local.yaml \
+		-c "$REPO_ROOT/scripts/demo/demo.yaml" -c render-driver.yaml -e demo.env -r v2 --dry-run
+	assert_equal "$status" 2
+	grep -q -- '^cfg-resolve .* --check --render site/render/render\.yaml ' shims/argv.log
+	assert_line --regexp 'critical: render\.secrets: site/render/render\.yaml:7:'
+	# a --render FILE that is not there: refused before anything runs
+	run --separate-stderr deploy -r v2 --dry-run --render missing.yaml
+	assert_equal "$status" 64
+	[[ $stderr == *"--render missing.yaml: not a readable file"* ]]
+}
+
 @test "a failed pre-deploy gate deploys nothing, alerts, exits 2" {
 	[ "$(current)" = v1 ]
 	port=$(free_port)

@@ -182,7 +182,30 @@ struct tmpl_ctx {
  * of any of them, so no message prints a secret. */
 char *tmpl_expand(const char *in, struct tmpl_ctx *c);
 
+/* One variable a template refers to, as tmpl_scan() finds it. The
+ * pointers are into the scanned string. */
+struct tmpl_ref {
+	const char *name;
+	size_t name_len;
+	char op;          /* 0 ($VAR, ${VAR}), '-', '?' or '+' */
+	bool colon;       /* ":-", ":?", ":+" */
+	const char *word; /* the default, message or replacement as written */
+	size_t word_len;
+	int depth;        /* 0; 1 or more inside another template's word */
+	int line, col;    /* of its "$", from c->line and c->col (0: unknown) */
+};
+typedef void (*tmpl_ref_fn)(const struct tmpl_ref *ref, void *arg);
+
+/* Calls fn for every variable reference in `in`, those in the branches
+ * expansion would not take too, without looking any variable up. Returns 0,
+ * or -1 after reporting an invalid template to c->diag. */
+int tmpl_scan(const char *in, struct tmpl_ctx *c, tmpl_ref_fn fn, void *arg);
+
 /* ---- schema ---- */
+
+/* The Levenshtein distance of two names (99 when either is over 64 bytes),
+ * for "did you mean" hints. */
+size_t edit_distance(const char *a, const char *b);
 
 enum schema_type {
 	SCHEMA_ANY, SCHEMA_STRING, SCHEMA_INT, SCHEMA_NUMBER, SCHEMA_BOOL, SCHEMA_DURATION,

@@ -157,7 +157,7 @@ static size_t utf8_length(const char *s)
 	return n;
 }
 
-static size_t edit_distance(const char *a, const char *b)
+size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 64 || lb > 64)

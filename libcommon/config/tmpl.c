@@ -20,6 +20,8 @@ struct expander {
 	int mark_line, mark_col;
 	bool mark_known;
 	int in_message; /* inside the message of ${VAR?message}: secrets show as *** */
+	tmpl_ref_fn on_ref; /* tmpl_scan(): called for every reference */
+	void *ref_arg;
 };
 
 static bool is_name_start(char ch)
@@ -268,6 +270,16 @@ static void expand_braced(struct expander *x, const struct braced_template *t, c
 	}
 }
 
+/* Tells tmpl_scan()'s caller about the reference t, at nesting depth. */
+static void note_ref(struct expander *x, const struct braced_template *t, int depth)
+{
+	struct tmpl_ref ref = {.name = t->name, .name_len = t->name_len, .op = t->op, .colon = t->colon,
+			       .word = t->word, .word_len = t->word ? (size_t)(t->close - t->word) : 0,
+			       .depth = depth};
+	locate(x, t->dollar, &ref.line, &ref.col);
+	x->on_ref(&ref, x->ref_arg);
+}
+
 /* Expands the braced template at dollar ("${"). out == NULL checks syntax
  * only: the branch of a template that is not taken (the default of a set
  * variable) is still parsed, so a typo there is found before the day the
@@ -288,6 +300,8 @@ static const char *braced(struct expander *x, const char *dollar, const char *en
 		invalid_template(x, dollar, t.close + 1, why);
 		return t.close + 1;
 	}
+	if (x->on_ref)
+		note_ref(x, &t, depth);
 	char *var = estrndup(t.name, t.name_len), *origin = NULL;
 	const char *val = out ? lookup(x, var, &origin) : NULL;
 	expand_braced(x, &t, var, val, out, depth);
@@ -323,6 +337,10 @@ static void expand(struct expander *x, const char *s, const char *end, struct bu
 		} else if (p < end && is_name_start(*p)) {
 			while (p < end && is_name_char(*p))
 				p++;
+			if (x->on_ref)
+				note_ref(x, &(struct braced_template){.dollar = dollar, .name = dollar + 1,
+								      .name_len = (size_t)(p - dollar - 1)},
+					 depth);
 			if (!out)
 				continue;
 			char *var = estrndup(dollar + 1, (size_t)(p - dollar - 1)), *origin = NULL;
@@ -369,4 +387,14 @@ char *tmpl_expand(const char *in, struct tmpl_ctx *c)
 	}
 	buf_free(&x.used);
 	return buf_take(&out);
+}
+
+int tmpl_scan(const char *in, struct tmpl_ctx *c, tmpl_ref_fn fn, void *arg)
+{
+	if (!in || !strchr(in, '$'))
+		return 0;
+	struct diag quiet = {.silent = true};
+	struct expander x = {.c = c, .d = c->diag ? c->diag : &quiet, .base = in, .on_ref = fn, .ref_arg = arg};
+	expand(&x, in, in + strlen(in), NULL, 0);
+	return x.failed ? -1 : 0;
 }

@@ -1,4 +1,5 @@
-/* test_tmpl.c — tmpl_expand against Docker Compose's interpolation rules. */
+/* test_tmpl.c — tmpl_expand against Docker Compose's interpolation rules,
+ * and tmpl_scan's references. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -336,6 +337,56 @@ static void test_environment_wins(void **state)
 	env_store_free(&e);
 }
 
+/* tmpl_scan: each reference as "NAME op colon word depth line:col", one a
+ * line, in the order written; the branches expansion would skip too. */
+static const struct {
+	const char *in;
+	const char *want; /* NULL: an invalid template */
+} scan_cases[] = {
+	{"no templates", ""},
+	{"$$LITERAL and $1", ""},
+	{"$A ${B}", "A 0 0 - 0 1:1\nB 0 0 - 0 1:4\n"},
+	{"${A:-d} ${B-e}", "A - 1 d 0 1:1\nB - 0 e 0 1:9\n"},
+	{"${A:?need A}", "A ? 1 need A 0 1:1\n"},
+	{"${A:+r}", "A + 1 r 0 1:1\n"},
+	{"${A:-${B:-${C}}}", "A - 1 ${B:-${C}} 0 1:1\nB - 1 ${C} 1 1:6\nC 0 0 - 2 1:11\n"},
+	{"x\n${LATER}", "LATER 0 0 - 0 2:1\n"},
+	{"${SET?m} ${SET:+$X}", "SET ? 0 m 0 1:1\nSET + 1 $X 0 1:10\nX 0 0 - 1 1:17\n"},
+	{"${A", NULL},
+	{"${}", NULL},
+};
+
+static void on_scan_ref(const struct tmpl_ref *ref, void *arg)
+{
+	struct buf *b = arg;
+	buf_printf(b, "%.*s %c %d ", (int)ref->name_len, ref->name, ref->op ? ref->op : '0', ref->colon);
+	if (ref->word_len)
+		buf_printf(b, "%.*s", (int)ref->word_len, ref->word);
+	else
+		buf_puts(b, "-");
+	buf_printf(b, " %d %d:%d\n", ref->depth, ref->line, ref->col);
+}
+
+static void test_scan(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof scan_cases / sizeof scan_cases[0]; i++) {
+		struct diag d = {.silent = true};
+		struct tmpl_ctx c = {.diag = &d, .file = "t.yaml", .line = 1, .col = 1};
+		struct buf got = {0};
+		buf_append(&got, "", 0);
+		int rc = tmpl_scan(scan_cases[i].in, &c, on_scan_ref, &got);
+		if (!scan_cases[i].want) {
+			if (rc != -1 || d.errors == 0)
+				fail_msg("tmpl_scan(\"%s\"): no error", scan_cases[i].in);
+		} else if (rc != 0 || strcmp(got.data, scan_cases[i].want) != 0) {
+			fail_msg("tmpl_scan(\"%s\"): rc %d, got\n%swant\n%s", scan_cases[i].in, rc, got.data,
+				 scan_cases[i].want);
+		}
+		buf_free(&got);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_origin),
 		cmocka_unit_test(test_environment_wins),
 		cmocka_unit_test(test_secret_variables),
+		cmocka_unit_test(test_scan),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

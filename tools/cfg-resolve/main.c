@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum { OPT_STRICT = OPT_TOOL_BASE, OPT_CHECK, OPT_GET, OPT_EXPLAIN, OPT_REVEAL };
+enum { OPT_STRICT = OPT_TOOL_BASE, OPT_CHECK, OPT_GET, OPT_EXPLAIN, OPT_REVEAL, OPT_RENDER, OPT_LIST_VARS };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cfg-resolve [-c FILE]... [-e ENVFILE]... [-s SCHEMA] [--strict] [--check | --get PATH | --explain]\n"
+		"usage: cfg-resolve [-c FILE]... [-e ENVFILE]... [-s SCHEMA] [--strict]\n"
+		"                   [--check [--render BLUEPRINT] | --get PATH | --explain | --list-vars]\n"
 		"                   [--format json|text|env|nagios] [-o FILE] [--reveal] [-q] [-v] FILE...\n"
 		"       cfg-resolve -h | -V\n"
 		"\n"
@@ -30,10 +31,13 @@ static void usage(FILE *f)
 		"  -s, --schema FILE     check and coerce against a schema\n"
 		"      --strict          unset variables and unknown keys are errors\n"
 		"      --check           check the production policy; print a report\n"
+		"      --render FILE     with --check: check a Render Blueprint (render.yaml)\n"
+		"                        against the config\n"
+		"      --list-vars       list the variables the templates refer to\n"
 		"      --get PATH        print one value (database.url, a.list[0])\n"
 		"      --explain         print every value with where it came from\n"
 		"      --format FMT      json (default when piped), text (default on a terminal),\n"
-		"                        env (the whole document only), nagios (--check only)\n"
+		"                        env (the whole document or --list-vars), nagios (--check)\n"
 		"  -o, --output FILE     write atomically to FILE (a regular file), mode 0600\n"
 		"      --reveal          show secrets on a terminal and in text output\n"
 		"  -q, --quiet           no warnings\n"
@@ -48,7 +52,7 @@ static void usage(FILE *f)
 static void set_action(struct args *a, enum action act)
 {
 	if (a->action != ACTION_PRINT && a->action != act)
-		die(EXIT_USAGE, "--check, --get and --explain exclude each other");
+		die(EXIT_USAGE, "--check, --get, --explain and --list-vars exclude each other");
 	a->action = act;
 }
 
@@ -64,6 +68,8 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 		{"get", required_argument, NULL, OPT_GET},
 		{"explain", no_argument, NULL, OPT_EXPLAIN},
 		{"reveal", no_argument, NULL, OPT_REVEAL},
+		{"render", required_argument, NULL, OPT_RENDER},
+		{"list-vars", no_argument, NULL, OPT_LIST_VARS},
 		{NULL, 0, NULL, 0},
 	};
 	size_t nfiles = 0, nenvs = 0;
@@ -85,6 +91,8 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 		case OPT_GET: set_action(a, ACTION_GET); a->get_path = optarg; break;
 		case OPT_EXPLAIN: set_action(a, ACTION_EXPLAIN); break;
 		case OPT_REVEAL: a->reveal = true; break;
+		case OPT_RENDER: a->render_path = optarg; break;
+		case OPT_LIST_VARS: set_action(a, ACTION_LIST_VARS); break;
 		}
 	}
 	for (int i = optind; i < argc; i++)
@@ -93,8 +101,10 @@ static void parse_args(int argc, char **argv, struct args *a, const char ***file
 		die(EXIT_USAGE, "no config file given (see cfg-resolve --help)");
 	if (a->std.format == FORMAT_NAGIOS && a->action != ACTION_CHECK)
 		die(EXIT_USAGE, "--format nagios goes with --check");
-	if (a->std.format == FORMAT_ENV && a->action != ACTION_PRINT)
-		die(EXIT_USAGE, "--format env goes with the whole document, not --check, --get or --explain");
+	if (a->std.format == FORMAT_ENV && a->action != ACTION_PRINT && a->action != ACTION_LIST_VARS)
+		die(EXIT_USAGE, "--format env goes with the whole document or --list-vars, not --check, --get or --explain");
+	if (a->render_path && a->action != ACTION_CHECK)
+		die(EXIT_USAGE, "--render goes with --check");
 	a->load.files = *files;
 	a->load.nfiles = nfiles;
 	a->load.env_files = *envs;
@@ -116,10 +126,10 @@ static void check_output_path(const char *path)
 				"use > to write to a device or a pipe)", path);
 }
 
-/* Renders the document, one value, the explanation or the policy report,
- * then writes it: to -o FILE atomically (0600), else stdout. Nothing is
- * written unless all of it was rendered. */
-static int emit(const struct cfg_node *root, const struct args *a)
+/* Renders the document, one value, the explanation, the variables or the
+ * policy report, then writes it: to -o FILE atomically (0600), else stdout.
+ * Nothing is written unless all of it was rendered. */
+static int emit(const struct cfg_node *root, const struct check_inputs *in, const struct args *a)
 {
 	bool to_terminal = !a->output && isatty(STDOUT_FILENO);
 	enum output_format fmt = a->std.format;
@@ -129,8 +139,13 @@ static int emit(const struct cfg_node *root, const struct args *a)
 	 * the explanation are for people and stay redacted unless asked. */
 	bool redact = !a->reveal && (to_terminal || fmt == FORMAT_TEXT || a->action == ACTION_EXPLAIN);
 	struct buf out = {0};
-	int status = a->action == ACTION_CHECK ? policy_check(root, fmt, &out)
-					       : render(root, a, fmt, redact, &out);
+	int status = EXIT_OK;
+	if (a->action == ACTION_CHECK)
+		status = policy_check(root, in, fmt, &out);
+	else if (a->action == ACTION_LIST_VARS)
+		vars_render(in->vars, a, fmt, &out);
+	else
+		status = render(root, a, fmt, redact, &out);
 	if (a->action == ACTION_CHECK || status == EXIT_OK) {
 		if (a->output) {
 			/* no die() here: main still frees what it holds */
@@ -146,6 +161,39 @@ static int emit(const struct cfg_node *root, const struct args *a)
 	return status;
 }
 
+/* The exit status of input that did not load: one bad input is one line,
+ * the diagnostic itself says it all; several (a schema run) get a count. */
+static int load_failed(const struct diag *d)
+{
+	char msg[sizeof d->last + 64];
+	snprintf(msg, sizeof msg, "%u errors: no config resolved", d->errors);
+	if (d->errors > 1)
+		error_msg("%s", msg);
+	return error_status(EXIT_DATAERR, d->errors > 1 || !d->last[0] ? msg : d->last);
+}
+
+/* What --check and --list-vars read besides the config: the variables of
+ * the templates, the Blueprint. Returns 0 or the exit status. */
+static int load_inputs(const struct args *a, struct check_inputs *in, struct var_list *vars,
+		       struct cfg_node **blueprint)
+{
+	struct diag d = {0};
+	/* --check has loaded the config: its problems are said already */
+	struct diag quiet = {.silent = true};
+	in->vars = vars;
+	in->env_files = a->load.env_files;
+	in->n_env_files = a->load.n_env_files;
+	if (vars_collect(&a->load, vars, a->action == ACTION_LIST_VARS ? &d : &quiet) != 0)
+		return load_failed(a->action == ACTION_LIST_VARS ? &d : &quiet);
+	if (a->render_path) {
+		*blueprint = yaml_load_file(a->render_path, &d);
+		if (!*blueprint)
+			return load_failed(&d);
+		in->blueprint = *blueprint;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a = {0};
@@ -155,21 +203,22 @@ int main(int argc, char **argv)
 	check_output_path(a.output);
 
 	struct diag d = {0};
-	struct cfg_node *root = config_load(&a.load, &d);
+	struct cfg_node *root = NULL, *blueprint = NULL;
+	struct var_list vars = {0};
+	struct check_inputs in = {0};
+	int status = EXIT_OK;
+	/* the variables are listed without any being set: no config resolved */
+	if (a.action != ACTION_LIST_VARS && !(root = config_load(&a.load, &d)))
+		status = load_failed(&d);
+	/* config_load() registered every secret: no message can print one */
+	if (status == EXIT_OK && (a.action == ACTION_CHECK || a.action == ACTION_LIST_VARS))
+		status = load_inputs(&a, &in, &vars, &blueprint);
+	if (status == EXIT_OK)
+		status = emit(root, &in, &a);
+	cfg_node_free(root);
+	cfg_node_free(blueprint);
+	vars_free(&vars);
 	free(files);
 	free(envs);
-	if (!root) {
-		/* One bad input is one line: the diagnostic itself says it all.
-		 * Several (a schema run) get a count after them. */
-		char msg[sizeof d.last + 64];
-		snprintf(msg, sizeof msg, "%u errors: no config resolved", d.errors);
-		if (d.errors > 1)
-			error_msg("%s", msg);
-		return error_status(EXIT_DATAERR, d.errors > 1 || !d.last[0] ? msg : d.last);
-	}
-	/* config_load() registered every secret: no message can print one */
-
-	int status = emit(root, &a);
-	cfg_node_free(root);
-	return finish_stdout(status);
+	return status == EXIT_OK || a.action == ACTION_CHECK ? finish_stdout(status) : status;
 }

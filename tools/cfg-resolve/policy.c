@@ -589,7 +589,8 @@ static const struct {
 	{"policy.secrets", check_secrets, "secrets come from variables and are set"},
 };
 
-int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf *out)
+int policy_check(const struct cfg_node *root, const struct check_inputs *in, enum output_format fmt,
+		 struct buf *out)
 {
 	cJSON *doc = cfg_to_json(root);
 	struct report *r = report_new("cfg-resolve");
@@ -608,6 +609,10 @@ int policy_check(const struct cfg_node *root, enum output_format fmt, struct buf
 		report_add_check(r, checks[i].name, p.status, 0, data, "%s",
 				 p.msg.len ? p.msg.data : checks[i].ok);
 	}
+	if (in->blueprint)
+		blueprint_check(r, in->blueprint, doc, in->vars);
+	if (in->n_env_files)
+		env_files_check(r, in->vars, in->env_files, in->n_env_files);
 	enum status st = report_status(r);
 	char *text = NULL;
 	size_t len = 0;
