@@ -26,7 +26,7 @@ files() {
 }
 
 rm -rf "$out"
-for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom; do
+for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom matcher; do
 	mkdir -p "$out/$t"
 done
 lines $data/fuzz/durations.txt units
@@ -42,3 +42,4 @@ files schema config/*.yaml $data/schema/*.yaml
 files schema_load $data/schema/*.yaml config/schema.yaml
 files envfile $data/cfg/*.env $data/fuzz/*.env
 files prom $data/fuzz/prom/*.json
+lines $data/fuzz/matchers.txt matcher
