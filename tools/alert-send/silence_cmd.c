@@ -5,6 +5,7 @@
 #include "shipshape/redact.h"
 #include "shipshape/units.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,11 @@ static char *who(const char *by)
 	if (by)
 		return estrdup(by);
 	const char *user = getenv("USER");
+	const struct passwd *pw = user && *user ? NULL : getpwuid(getuid());
 	char host[256] = "";
 	gethostname(host, sizeof host - 1);
+	if (pw)
+		user = pw->pw_name;
 	return user && *host ? easprintf("%s@%s", user, host) : easprintf("uid %d", (int)getuid());
 }
 
