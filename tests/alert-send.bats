@@ -152,7 +152,7 @@ count_requests() {
 	assert_equal "$stderr" "alert-send: option -c needs a value (see alert-send --help)"
 	run --separate-stderr alert-send -c x.yaml frobnicate
 	assert_equal "$status" 64
-	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush or ack)'
+	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush, ack or silence)'
 	# at a terminal, nothing to read alerts from: say how, do not wait for typing
 	run script -qec "alert-send -c x.yaml" /dev/null
 	assert_equal "$status" 64
@@ -998,4 +998,119 @@ escalation: {levels: [{level: 1, after: 0s, channels: [slack]}, {level: 2, after
 		"slack escalated [FIRING:1] HealthCheckFailed old (production)|webhook escalated [FIRING:1] HealthCheckFailed old (production)|"
 	run --separate-stderr alert-send -c cfg.yaml --only-input flush
 	assert_equal "$status" 64
+}
+
+# ---- silences ----
+
+# silence_ids: the ids `alert-send silence list` shows, one per line.
+silence_ids() { alert-send silence list | jq -r .id; }
+
+@test "silence add/list/expire: Alertmanager's matcher syntax, one 0600 file each; bad input is one line and 64" {
+	run --separate-stderr alert-send silence add 'alertname="HealthCheckFailed"' 'target=~"api|web.*"' --for 2h -m "db maintenance" --by ops
+	assert_success
+	local id
+	id=$(json_get .id)
+	[[ $id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$ ]]
+	assert_equal "$(json_get '.state, .match, .createdBy, .comment')" \
+		$'active\n{alertname="HealthCheckFailed", target=~"api|web.*"}\nops\ndb maintenance'
+	assert_equal "$(stat -c %a "$SHIPSHAPE_STATE_DIR/alert-send/silences/$id.json")" 600
+	# --until, braces and commas; a comment carrying a URL password is masked
+	run --separate-stderr alert-send silence add '{env="production", severity!="info"}' --until 2099-01-01T00:00:00Z \
+		-m "see https://u:hunter2-pw@wiki.example/x"
+	assert_success
+	refute_output --partial hunter2-pw
+	! grep -rq hunter2-pw "$SHIPSHAPE_STATE_DIR/alert-send/silences"
+	run --separate-stderr alert-send silence list --format text
+	assert_success
+	assert_equal "${#lines[@]}" 2
+	assert_line --regexp "^active +$id \{alertname=\"HealthCheckFailed\", target=~\"api\|web\.\*\"\} until .*, by ops: db maintenance$"
+	run --separate-stderr alert-send silence expire "$id"
+	assert_success
+	assert_equal "$(json_get .state)" expired
+	assert_equal "$(alert-send silence list | jq -r "select(.id == \"$id\") | .state")" expired
+	# bad input: each one line, 64, nothing written
+	local before
+	before=$(ls "$SHIPSHAPE_STATE_DIR/alert-send/silences" | wc -l)
+	for args in "silence add a=b --for 1h" "silence add --for 1h -m x" "silence add a=b -m x" \
+		"silence add a=b --for 1h --until 2099-01-01T00:00:00Z -m x" "silence add a=\"b --for 1h -m x" \
+		"silence add a=~( --for 1h -m x" "silence add a=~.* --for 1h -m x" "silence add a==b --for 1h -m x" \
+		"silence add a=b --until 2001-01-01T00:00:00Z -m x" "silence add a=b --until tomorrow -m x" \
+		"silence add a=b --for 0s -m x" "silence" "silence mute" "silence expire" "silence list extra" \
+		"silence list --for 1h" "--for 1h -c cfg.yaml"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr alert-send $args
+		assert_equal "$status" 64 "alert-send $args: $status"
+		assert_equal "${#stderr_lines[@]}" 1 "alert-send $args: $stderr"
+	done
+	assert_equal "$(ls "$SHIPSHAPE_STATE_DIR/alert-send/silences" | wc -l)" "$before"
+	run --separate-stderr alert-send silence expire 00000000-0000-4000-8000-000000000000
+	assert_equal "$status" 65
+	assert_equal "${#stderr_lines[@]}" 1
+}
+
+@test "a silenced alert is not notified; when the silence ends while it fires, it is notified then, not at the next repeat" {
+	config "repeat_interval: 1h"
+	alert-send silence add 'target="sil"' --for 3s -m "expected downtime" >/dev/null
+	start_sender
+	alert firing sil >&"$SENDER_IN"
+	alert firing other >&"$SENDER_IN"
+	# the other alert goes out; the silenced one does not, until its silence ends
+	wait_until 20 count_is "slack-$N" 1
+	sleep 1
+	assert_equal "$(requests slack-$N | grep -c '"sil' || true)" 0
+	wait_until 40 count_is "slack-$N" 2
+	assert_equal "$(requests slack-$N | tail -n1 | jq -r .text)" "[FIRING:1] HealthCheckFailed sil (production)"
+	alert resolved sil >&"$SENDER_IN"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	assert_equal "$(requests slack-$N | tail -n1 | jq -r .text)" "[RESOLVED:1] HealthCheckFailed sil (production)"
+	assert_equal "$(jq -r 'select(.status=="delivered" and .channel=="slack") | .reason' out.jsonl | tr '\n' ' ')" "new new resolved "
+}
+
+@test "a silence added while alert-send runs mutes within a second; expired, the alert still firing is heard at once" {
+	config "repeat_interval: 1s"
+	sed -i '/webhook:/d' cfg.yaml
+	start_sender
+	alert firing api >&"$SENDER_IN"
+	wait_until 20 count_is "slack-$N" 2 # new, then a repeat a second later
+	local id n
+	id=$(alert-send silence add 'alertname="HealthCheckFailed"' --for 1h -m "on it" | jq -r .id)
+	sleep 1.5 # picked up within a second; at most a repeat already on its way
+	n=$(count_requests "slack-$N")
+	sleep 2.5
+	assert_equal "$(count_requests "slack-$N")" "$n"
+	# the book says who silenced it
+	wait_until 20 grep -q "\"silenced_by\":\"$id\"" "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
+	alert-send silence expire "$id" >/dev/null
+	wait_until 20 count_is "slack-$N" $((n + 1))
+	stop_sender
+}
+
+@test "an alert that fires and resolves inside a silence notifies nobody, not even its resolve" {
+	config
+	alert-send silence add 'target="blip"' --for 1h -m "flapping probe" >/dev/null
+	{ alert firing blip; alert resolved blip; alert firing other; } >in.jsonl
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_success
+	assert_equal "$(requests slack-$N | jq -r .text)" "[FIRING:1] HealthCheckFailed other (production)"
+	assert_equal "$(requests hook-$N | jq -r '.alerts[].labels.target' | sort -u)" other
+}
+
+@test "kill -9 with silences loaded loses none: the next run still mutes, list still shows them" {
+	config
+	alert-send silence add 'target="k9"' --for 1h -m "kept" >/dev/null
+	alert-send silence add 'severity="critical"' 'target="k9b"' --for 1h -m "kept too" >/dev/null
+	start_sender
+	alert firing k9 >&"$SENDER_IN"
+	alert firing k9b >&"$SENDER_IN"
+	alert firing other >&"$SENDER_IN"
+	wait_until 20 count_is "slack-$N" 1
+	kill -9 "$SENDER_PID"
+	wait "$SENDER_PID" || true
+	SENDER_PID=
+	assert_equal "$(alert-send silence list | jq -r 'select(.state == "active") | .comment' | sort | paste -sd, -)" "kept,kept too"
+	{ alert firing k9; alert firing k9b; } >in.jsonl
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_success
+	assert_equal "$(requests slack-$N | jq -r .text | sort -u)" "[FIRING:1] HealthCheckFailed other (production)"
 }

@@ -26,7 +26,7 @@ files() {
 }
 
 rm -rf "$out"
-for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url ratelimit blueprint; do
+for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url ratelimit blueprint matcher; do
 	mkdir -p "$out/$t"
 done
 lines $data/fuzz/durations.txt units
@@ -45,3 +45,4 @@ files envfile $data/cfg/*.env $data/fuzz/*.env
 files prom $data/fuzz/prom/*.json
 lines $data/fuzz/redis_urls.txt redis_url
 files blueprint config/render/*.yaml $data/fuzz/blueprint/*.yaml
+lines $data/fuzz/matchers.txt matcher

@@ -15,6 +15,7 @@
 #include "shipshape/common.h"
 #include "shipshape/config.h"
 #include "shipshape/event.h"
+#include "shipshape/matcher.h"
 #include "shipshape/opts.h"
 #include "shipshape/report.h"
 
@@ -105,6 +106,51 @@ cJSON *settings_group_labels(const struct settings *s, const cJSON *labels);
 /* Alertmanager's group key of those labels: {}:{name="value", ...}. A new string. */
 char *group_key_of(const cJSON *group_labels);
 
+/* ---- silences (silence.c) ---- */
+
+struct silence {
+	char *id;              /* a UUID as Alertmanager makes them */
+	struct matchers matchers;
+	int64_t starts_at, ends_at, created_at; /* epoch ms; created_at INT64_MIN: unknown */
+	char *created_by, *comment;
+};
+
+struct silences {
+	struct silence *v;
+	size_t n;
+	int64_t mtime_ns;      /* of STATE/alert-send/silences when read */
+};
+
+/* Re-reads STATE/silences when it changed (every file; a damaged one is
+ * warned about and skipped). Returns whether it was re-read. */
+bool silences_load(struct silences *set, const char *state_dir);
+void silences_free(struct silences *set);
+void silence_free(struct silence *s);
+/* The silence muting labels at now (the one ending last), or NULL; lowers
+ * *next to the next time that may change for these labels. */
+const struct silence *silences_muting(const struct silences *set, const cJSON *labels, int64_t now,
+				      int64_t *next);
+struct silence *silences_find(struct silences *set, const char *id);
+/* "active", "pending" or "expired". */
+const char *silence_state(const struct silence *s, int64_t now);
+int silence_from_json(struct silence *s, const cJSON *j, char *err, size_t errsize);
+cJSON *silence_to_json(const struct silence *s);
+/* A new random id (a new string), NULL when no random bytes could be had. */
+char *silence_new_id(void);
+/* Writes STATE/silences/ID.json atomically, 0600. Returns 0 or -1 (said). */
+int silence_write(const char *state_dir, const struct silence *s);
+
+/* `alert-send silence VERB`: add (operands: matchers; for_ms or until; a
+ * message), list, expire (operand: the id). Returns the exit status. */
+struct silence_args {
+	const char *verb;
+	char **operands;
+	int n_operands;
+	int64_t for_ms;
+	const char *until, *by, *message;
+};
+int silence_command(const char *dir, const struct silence_args *sa, enum output_format fmt);
+
 /* ---- the book of alerts ---- */
 
 enum sent_state { SENT_NONE = 0, SENT_FIRING, SENT_RESOLVED };
@@ -131,6 +177,7 @@ struct alert {
 	bool runbook_due;
 	bool taken;            /* taken from this run's input (not saved) */
 	char *group_key;       /* of settings' group_by, made when first planned */
+	char *silenced_by;     /* the id of the silence muting it, NULL: heard */
 	struct chan_state ch[CH_COUNT];
 };
 
@@ -145,6 +192,7 @@ struct book {
 	bool dirty;
 	int64_t saved_at;      /* monotonic ms */
 	int64_t acks_mtime_ns;
+	struct silences silences;
 	bool persist;          /* false: in memory only (--dry-run, --test) */
 	bool save_failing;     /* the last save of state.json failed */
 	bool only_taken;       /* --only-input: plan only the alerts this run took */
@@ -166,7 +214,7 @@ void book_journal(struct book *b, const char *lines, size_t len);
  * streak of failures and counted in write_errors; the book stays dirty, so
  * the next call tries again. Returns 0, -1 when the save failed. */
 int book_save(struct book *b, int64_t min_interval_ms);
-/* Re-reads the acks directory when it changed. */
+/* Re-reads the acks and the silences directories when they changed. */
 void book_load_acks(struct book *b);
 
 /* What is owed to one channel now. */

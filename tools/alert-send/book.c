@@ -76,6 +76,7 @@ static void alert_free(struct alert *a)
 	cJSON_Delete(a->annotations);
 	free(a->generator_url);
 	free(a->group_key);
+	free(a->silenced_by);
 	free(a);
 }
 
@@ -311,6 +312,28 @@ size_t book_group_firing(struct book *b, const struct settings *s, const char *g
 	return n;
 }
 
+/* Whether a silence mutes a now. One that stops muting it while it fires
+ * makes it heard at once: new to those never told, and a repeat due now
+ * (not at the next repeat interval) to those told before the silence. */
+static bool silenced(struct book *b, const struct settings *s, struct alert *a, int64_t now, int64_t *next)
+{
+	const struct silence *sl = silences_muting(&b->silences, a->labels, now, next);
+	if (!sl && a->silenced_by) {
+		verbose("alert %s is no longer silenced (silence %s)", a->fingerprint, a->silenced_by);
+		for (int c = 0; c < CH_COUNT; c++)
+			if (a->ch[c].sent == SENT_FIRING)
+				a->ch[c].sent_at = now - s->ch[c].repeat_ms;
+		free(a->silenced_by);
+		a->silenced_by = NULL;
+		b->dirty = true;
+	} else if (sl && (!a->silenced_by || strcmp(a->silenced_by, sl->id) != 0)) {
+		free(a->silenced_by);
+		a->silenced_by = estrdup(sl->id);
+		b->dirty = true;
+	}
+	return sl != NULL;
+}
+
 int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, struct owed owed[CH_COUNT])
 {
 	int64_t next = INT64_MAX;
@@ -325,6 +348,8 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 			if (b->only_taken && !a->taken)
 				continue; /* what it is owed waits for a run that plans everything */
 			unsigned active = a->status == ALERT_FIRING ? escalate(b, s, a, now, &next) : 0;
+			if (a->status == ALERT_FIRING && silenced(b, s, a, now, &next))
+				active = 0; /* muted: what it is owed waits for the silence's end */
 			for (int c = 0; c < CH_COUNT; c++) {
 				if (!(configured & (1u << c)))
 					continue;
@@ -419,6 +444,8 @@ void book_load_acks(struct book *b)
 {
 	if (!b->dir)
 		return;
+	if (silences_load(&b->silences, b->dir))
+		verbose("%zu silences in %s/silences", b->silences.n, b->dir);
 	char *dir = easprintf("%s/acks", b->dir);
 	struct stat st;
 	if (stat(dir, &st) < 0) {
@@ -465,6 +492,8 @@ static cJSON *alert_state_json(const struct alert *a)
 	cJSON_AddNumberToObject(j, "updated_at", (double)a->updated_at);
 	cJSON_AddNumberToObject(j, "level", a->level);
 	cJSON_AddBoolToObject(j, "acked", a->acked);
+	if (a->silenced_by)
+		cJSON_AddStringToObject(j, "silenced_by", a->silenced_by);
 	cJSON *chans = cJSON_AddObjectToObject(j, "channels");
 	for (int c = 0; c < CH_COUNT; c++) {
 		const struct chan_state *cs = &a->ch[c];
@@ -509,6 +538,8 @@ static void alert_state_load(struct book *b, const cJSON *j)
 	if (a->level < 0 || a->level > MAX_LEVELS)
 		a->level = MAX_LEVELS;
 	a->acked = json_path_bool(j, "acked", false);
+	const char *sb = json_path_string(j, "silenced_by", NULL);
+	a->silenced_by = sb ? estrdup(sb) : NULL;
 	const cJSON *chans = cJSON_GetObjectItemCaseSensitive(j, "channels");
 	const cJSON *o;
 	cJSON_ArrayForEach(o, chans) {
@@ -652,6 +683,7 @@ void book_close(struct book *b)
 		}
 	}
 	free(b->buckets);
+	silences_free(&b->silences);
 	if (b->inbox_fd >= 0)
 		close(b->inbox_fd);
 	free(b->dir);

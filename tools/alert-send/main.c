@@ -20,7 +20,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-enum { OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_CHECK, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT, OPT_SCHEMA, OPT_STRICT };
+enum {
+	OPT_DRY_RUN = OPT_TOOL_BASE, OPT_TEST, OPT_CHECK, OPT_ONLY_INPUT, OPT_ATTEMPT_TIMEOUT, OPT_SCHEMA, OPT_STRICT,
+	OPT_FOR, OPT_UNTIL, OPT_BY,
+};
 
 #define TERM_GRACE_MS 10000   /* after SIGTERM: finish reading and delivering, then stop */
 #define SAVE_INTERVAL_MS 1000 /* the state is saved at most this often; the inbox covers the rest */
@@ -35,6 +38,9 @@ static void usage(FILE *f)
 		"       alert-send --check -c FILE [--schema FILE] [--strict] [-t DUR] [--format json|text|nagios]\n"
 		"       alert-send flush -c FILE [--state-dir DIR] [-t DUR] [--attempt-timeout DUR] [--format json|text]\n"
 		"       alert-send ack FINGERPRINT [-m MESSAGE] [-c FILE] [--state-dir DIR]\n"
+		"       alert-send silence add MATCHER... (--for DUR | --until TIME) -m COMMENT\n"
+		"                  [--by NAME] [-c FILE] [--state-dir DIR] [--format json|text]\n"
+		"       alert-send silence list | expire ID [-c FILE] [--state-dir DIR] [--format json|text]\n"
 		"       alert-send -h | -V\n"
 		"\n"
 		"Reads alerts as JSON Lines on stdin (health-watch alerts, suite reports,\n"
@@ -55,14 +61,19 @@ static void usage(FILE *f)
 		"                        --dry-run does, with no state; print one report\n"
 		"      --only-input      notify of the alerts this input brings only, not what\n"
 		"                        else the book owes (repeats, escalations)\n"
-		"  -m, --message TEXT    with ack: why, for the record\n"
+		"  -m, --message TEXT    with ack: why, for the record; with silence add: the\n"
+		"                        silence's comment (required)\n"
+		"      --for DUR         with silence add: the silence ends DUR from now\n"
+		"      --until TIME      with silence add: it ends at TIME (RFC 3339)\n"
+		"      --by NAME         with silence add: who made it (default USER@HOST)\n"
 		"      --format FMT      json (default when piped), text, nagios (--check)\n"
 		"  -q, --quiet           no warnings\n"
 		"  -v, --verbose         more detail on stderr\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         the version\n"
 		"\n"
-		"flush delivers what waits in the spool; ack stops an alert's escalation.\n"
+		"flush delivers what waits in the spool; ack stops an alert's escalation;\n"
+		"silence mutes the alerts its matchers (name=\"value\", !=, =~, !~) match.\n"
 		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered, 3 the\n"
 		"state (spool, book) could not be written, 64 usage, 65 invalid input or\n"
 		"config, 75 state in use. --check: 0 the channels are valid, 1 no channel\n"
@@ -71,10 +82,10 @@ static void usage(FILE *f)
 
 /* What a run does: read alerts and notify, or one of the commands
  * (flush, ack) or modes (--test, --check), which exclude each other. */
-enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_TEST, CMD_CHECK };
+enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_SILENCE, CMD_TEST, CMD_CHECK };
 static const char *const command_names[] = {
-	[CMD_RUN] = "a run", [CMD_FLUSH] = "flush", [CMD_ACK] = "ack", [CMD_TEST] = "--test",
-	[CMD_CHECK] = "--check",
+	[CMD_RUN] = "a run", [CMD_FLUSH] = "flush", [CMD_ACK] = "ack", [CMD_SILENCE] = "silence",
+	[CMD_TEST] = "--test", [CMD_CHECK] = "--check",
 };
 
 struct args {
@@ -85,6 +96,7 @@ struct args {
 	const char *schema;  /* --schema */
 	const char *fingerprint;
 	const char *message;
+	struct silence_args silence;
 };
 
 struct app {
@@ -621,6 +633,36 @@ static void set_command(struct args *a, enum command c)
 	a->command = c;
 }
 
+/* silence VERB and its operands: add MATCHER..., list, expire ID. */
+static void parse_silence(int argc, char **argv, struct silence_args *sa)
+{
+	if (optind >= argc)
+		die(EXIT_USAGE, "silence: add, list or expire? (see %s --help)", prog);
+	sa->verb = argv[optind++];
+	sa->operands = argv + optind;
+	sa->n_operands = argc - optind;
+	optind = argc;
+	if (strcmp(sa->verb, "add") == 0) {
+		if (!sa->n_operands)
+			die(EXIT_USAGE, "silence add: which alerts? give matchers, e.g. alertname=\"Down\"");
+		if (!sa->message || !*sa->message)
+			die(EXIT_USAGE, "silence add: -m COMMENT is required (why, for whoever sees it next)");
+		if (!sa->for_ms == !sa->until)
+			die(EXIT_USAGE, "silence add: give one of --for DUR or --until TIME");
+		return;
+	}
+	if (sa->for_ms || sa->until || sa->by)
+		die(EXIT_USAGE, "--for, --until and --by go with silence add");
+	if (strcmp(sa->verb, "list") == 0 && sa->n_operands == 0)
+		return;
+	if (strcmp(sa->verb, "expire") == 0 && sa->n_operands == 1)
+		return;
+	if (strcmp(sa->verb, "list") == 0 || strcmp(sa->verb, "expire") == 0)
+		die(EXIT_USAGE, "silence %s: %s", sa->verb,
+		    sa->n_operands ? "unexpected operand (see --help)" : "which ID? (see alert-send silence list)");
+	die(EXIT_USAGE, "silence: unknown \"%s\" (expected add, list or expire)", sa->verb);
+}
+
 /* The operand: a command, and ack's fingerprint. */
 static void parse_command(int argc, char **argv, struct args *a)
 {
@@ -634,8 +676,11 @@ static void parse_command(int argc, char **argv, struct args *a)
 		a->fingerprint = argv[optind++];
 	} else if (strcmp(name, "flush") == 0) {
 		set_command(a, CMD_FLUSH);
+	} else if (strcmp(name, "silence") == 0) {
+		set_command(a, CMD_SILENCE);
+		parse_silence(argc, argv, &a->silence);
 	} else {
-		die(EXIT_USAGE, "unknown command \"%s\" (expected flush or ack)", name);
+		die(EXIT_USAGE, "unknown command \"%s\" (expected flush, ack or silence)", name);
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
@@ -645,8 +690,10 @@ static void parse_command(int argc, char **argv, struct args *a)
 static void check_combinations(const struct args *a)
 {
 	const char *mode = command_names[a->command];
-	if (a->message && a->command != CMD_ACK)
-		die(EXIT_USAGE, "-m goes with ack");
+	if (a->message && a->command != CMD_ACK && a->command != CMD_SILENCE)
+		die(EXIT_USAGE, "-m goes with ack or silence add");
+	if ((a->silence.for_ms || a->silence.until || a->silence.by) && a->command != CMD_SILENCE)
+		die(EXIT_USAGE, "--for, --until and --by go with silence add");
 	if (a->only_input && a->command != CMD_RUN)
 		die(EXIT_USAGE, "--only-input goes with a run that reads alerts, not with %s", mode);
 	if (a->command == CMD_CHECK && a->dry_run)
@@ -655,7 +702,7 @@ static void check_combinations(const struct args *a)
 		die(EXIT_USAGE, "--check keeps no state: --state-dir does not go with it");
 	if (a->std.format == FORMAT_NAGIOS && a->command != CMD_CHECK)
 		die(EXIT_USAGE, "--format nagios goes with --check");
-	if (a->command != CMD_ACK && !a->std.config_path)
+	if (a->command != CMD_ACK && a->command != CMD_SILENCE && !a->std.config_path)
 		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
 	if ((a->command == CMD_RUN || a->command == CMD_CHECK) && isatty(STDIN_FILENO))
 		die(EXIT_USAGE, "alerts come as JSON Lines on stdin: pipe them in, e.g. health-watch -c FILE | "
@@ -676,6 +723,9 @@ static void parse_args(int argc, char **argv, struct args *a)
 		{"schema", required_argument, NULL, OPT_SCHEMA},
 		{"strict", no_argument, NULL, OPT_STRICT},
 		{"message", required_argument, NULL, 'm'},
+		{"for", required_argument, NULL, OPT_FOR},
+		{"until", required_argument, NULL, OPT_UNTIL},
+		{"by", required_argument, NULL, OPT_BY},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -691,7 +741,10 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case OPT_ONLY_INPUT: a->only_input = true; break;
 		case OPT_SCHEMA: a->schema = optarg; break;
 		case OPT_STRICT: a->strict = true; break;
-		case 'm': a->message = optarg; break;
+		case 'm': a->message = a->silence.message = optarg; break;
+		case OPT_FOR: opt_exit(opt_duration("--for", optarg, 1000, &a->silence.for_ms)); break;
+		case OPT_UNTIL: a->silence.until = optarg; break;
+		case OPT_BY: a->silence.by = optarg; break;
 		}
 	}
 	parse_command(argc, argv, a);
@@ -712,7 +765,7 @@ static int load_config(struct app *a)
 	int status = config_open(&req, &a->cfg);
 	if (status != 0)
 		return config_exit_status(&a->cfg, status);
-	if (args->command == CMD_ACK)
+	if (args->command == CMD_ACK || args->command == CMD_SILENCE)
 		return 0;
 	settings_load(&a->s, &a->cfg, args->attempt_timeout_ms);
 	bool only_channels = a->cfg.diag.errors == settings_channel_problems(&a->s);
@@ -725,6 +778,7 @@ static int run_command(struct app *a)
 {
 	switch (a->args->command) {
 	case CMD_ACK: return cmd_ack(a);
+	case CMD_SILENCE: return silence_command(a->dir = alert_send_dir(a->args, &a->cfg), &a->args->silence, a->format);
 	case CMD_TEST: return cmd_test(a);
 	case CMD_CHECK: return cmd_check(a);
 	case CMD_FLUSH: return cmd_run(a, true);

@@ -1,4 +1,4 @@
-/* record.c — alert-send's output: the delivery, runbook and ack records,
+/* record.c — alert-send's output: the delivery, runbook, ack and silence records,
  * as JSON Lines or text, each flushed at once; used by main.c, deliver.c and
  * runbook.c alike. */
 #include "alert-send.h"
@@ -31,6 +31,10 @@ static void record_text(const cJSON *r)
 			       json_path_string(r, "fingerprint", "?"), (int)json_path_number(r, "exit_code", -1),
 			       json_path_bool(r, "timed_out", false) ? " (timed out)" : "",
 			       (int)json_path_number(r, "duration_ms", 0));
+	} else if (strcmp(kind, "silence") == 0) {
+		printf("%-8s %s %s until %s, by %s: %s\n", json_path_string(r, "state", "?"), json_path_string(r, "id", "?"),
+		       json_path_string(r, "match", "{}"), json_path_string(r, "endsAt", "?"),
+		       json_path_string(r, "createdBy", "?"), json_path_string(r, "comment", ""));
 	} else if (strcmp(kind, "ack") == 0) {
 		printf("acknowledged %s %s: %s\n", json_path_string(r, "fingerprint", "?"),
 		       json_path_string(r, "alertname", ""), json_path_string(r, "message", ""));
