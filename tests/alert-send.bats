@@ -1080,7 +1080,7 @@ silence_ids() { alert-send silence list | jq -r .id; }
 	sleep 2.5
 	assert_equal "$(count_requests "slack-$N")" "$n"
 	# the book says who silenced it
-	wait_until 20 grep -q "\"silenced_by\":\"$id\"" "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
+	wait_until 20 grep -q "\"muted_by\":\"silence $id\"" "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
 	alert-send silence expire "$id" >/dev/null
 	wait_until 20 count_is "slack-$N" $((n + 1))
 	stop_sender
@@ -1113,4 +1113,215 @@ silence_ids() { alert-send silence list | jq -r .id; }
 	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
 	assert_success
 	assert_equal "$(requests slack-$N | jq -r .text | sort -u)" "[FIRING:1] HealthCheckFailed other (production)"
+}
+
+@test "with the alertmanager channel: a silence is made and expired in Alertmanager too; list says whether they agree" {
+	config "alertmanager: {url: \"$AM_URL\"}"
+	run --separate-stderr alert-send -c cfg.yaml silence add "target=\"am-$N\"" 'severity=~"crit.*"' --for 1h -m "in both" --by ops
+	assert_success
+	local id am_id
+	id=$(json_get .id)
+	am_id=$(json_get .alertmanager_id)
+	assert_equal "$(json_get .alertmanager.sync)" done
+	[ -n "$am_id" ] && [ "$am_id" != "$id" ]
+	run curl -sf "$AM_URL/api/v2/silence/$am_id"
+	assert_success
+	assert_equal "$(json_get '.status.state, .createdBy, .comment')" $'active\nops\nin both'
+	assert_equal "$(json_get '[.matchers[] | "\(.name) \(.value) \(.isRegex) \(.isEqual)"] | sort | join(",")')" \
+		"severity crit.* true true,target am-$N false true"
+	run --separate-stderr alert-send -c cfg.yaml silence list
+	assert_success
+	assert_equal "$(printf '%s\n' "$output" | jq -r "select(.id == \"$id\") | .alertmanager.sync")" agrees
+	# made in Alertmanager alone: listed, said so
+	local theirs
+	theirs=$(curl -sf -XPOST -H 'Content-Type: application/json' "$AM_URL/api/v2/silences" -d "$(jq -cn --arg t "am-$N" \
+		'{matchers:[{name:"target",value:$t,isRegex:false,isEqual:true}],startsAt:(now|todate),endsAt:(now+3600|todate),createdBy:"amtool",comment:"theirs"}')" | jq -r .silenceID)
+	run --separate-stderr alert-send -c cfg.yaml silence list
+	assert_equal "$(printf '%s\n' "$output" | jq -r "select(.id == \"$theirs\") | .alertmanager.sync")" "only in Alertmanager"
+	# expired there behind our back: differs
+	curl -sf -XDELETE "$AM_URL/api/v2/silence/$theirs" >/dev/null
+	curl -sf -XDELETE "$AM_URL/api/v2/silence/$am_id" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml silence list
+	assert_equal "$(printf '%s\n' "$output" | jq -r "select(.id == \"$id\") | .alertmanager | \"\(.sync): \(.difference)\"")" \
+		"differs: expired there, active here"
+	run --separate-stderr alert-send -c cfg.yaml silence expire "$id"
+	assert_success
+	assert_equal "$(curl -sf "$AM_URL/api/v2/silence/$am_id" | jq -r .status.state)" expired
+	run --separate-stderr alert-send -c cfg.yaml silence list
+	assert_equal "$(printf '%s\n' "$output" | jq -r "select(.id == \"$id\") | .alertmanager.sync")" agrees
+}
+
+@test "Alertmanager down: the silence is kept here (and mutes alert-send's alerts), exit 1 naming why" {
+	local port
+	port=$(free_port)
+	config "alertmanager: {url: \"http://127.0.0.1:$port\"}"
+	run --separate-stderr alert-send -c cfg.yaml silence add "target=\"down-$N\"" --for 1h -m "am down"
+	assert_equal "$status" 1
+	assert_equal "$(json_get .alertmanager.sync)" failed
+	assert_equal "${#stderr_lines[@]}" 1
+	[[ $stderr == *"kept here, but not in Alertmanager"* ]]
+	assert_equal "$(alert-send silence list | jq -r .state)" active
+	run --separate-stderr alert-send -c cfg.yaml silence list
+	assert_equal "$status" 1
+	[[ $stderr == *"Alertmanager's silences could not be read"* ]]
+}
+
+# ---- maintenance windows ----
+
+# tz_now ZONE FORMAT: the current time in ZONE (date(1) format).
+tz_now() { TZ=$1 date +"$2" | tr '[:upper:]' '[:lower:]'; }
+
+@test "maintenance windows in a time zone: open now mutes, closed does not; weekday, month and day-of-month ranges" {
+	local hour next wday month other_month
+	hour=$(tz_now Asia/Tokyo %H)
+	next=$(printf '%02d:00' $((10#$hour + 1)))
+	wday=$(tz_now Asia/Tokyo %A)
+	month=$(tz_now Asia/Tokyo %B)
+	other_month=$(TZ=Asia/Tokyo date -d "+40 days" +%B | tr '[:upper:]' '[:lower:]')
+	[ "$other_month" != "$month" ]
+	# the same hour of the day in Los Angeles is another instant: closed now
+	config "maintenance:
+    - {name: tokyo-hour, matchers: ['target=\"tokyo\"'], timezone: Asia/Tokyo,
+       times: [{weekdays: ['$wday'], times: [{start_time: '$hour:00', end_time: '$next'}]}]}
+    - {name: la-hour, matchers: ['target=\"la\"'], timezone: America/Los_Angeles,
+       times: [{weekdays: ['$wday'], times: [{start_time: '$hour:00', end_time: '$next'}]}]}
+    - {name: this-month, matchers: ['target=\"month\"'], timezone: Asia/Tokyo,
+       times: [{months: ['$month'], days_of_month: ['1:-1']}]}
+    - {name: other-month, matchers: ['target=\"later\"'], timezone: Asia/Tokyo,
+       times: [{months: ['$other_month']}]}
+    - {name: one-off, matchers: ['{target=~\"once|twice\", severity=\"critical\"}'],
+       start: '$(date -u -d '-1 hour' +%FT%TZ)', end: '$(date -u -d '+1 hour' +%FT%TZ)'}"
+	{ for t in tokyo la month later once; do alert firing "$t"; done; } >in.jsonl
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_success
+	assert_equal "$(requests hook-$N | jq -r '.alerts[].labels.target' | sort | paste -sd, -)" "la,later"
+	assert_equal "$(jq -r '.alerts[] | select(.muted_by) | "\(.labels.target) \(.muted_by)"' "$SHIPSHAPE_STATE_DIR/alert-send/state.json" | sort | paste -sd, -)" \
+		"month window this-month,once window one-off,tokyo window tokyo-hour"
+}
+
+@test "an alert still firing when its one-off window closes is notified then" {
+	config "repeat_interval: 1h
+maintenance:
+    - {name: short, matchers: ['target=\"win\"'], start: '$(date -u -d '-1 min' +%FT%TZ)', end: '$(date -u -d '+3 sec' +%FT%TZ)'}"
+	sed -i '/webhook:/d' cfg.yaml
+	start_sender
+	alert firing win >&"$SENDER_IN"
+	sleep 1
+	assert_equal "$(count_requests "slack-$N")" 0
+	wait_until 40 count_is "slack-$N" 1
+	stop_sender
+	assert_equal "$(requests slack-$N | jq -r .text)" "[FIRING:1] HealthCheckFailed win (production)"
+}
+
+@test "maintenance windows: each bad key is one line naming it, exit 65, nothing sent" {
+	config "maintenance:
+    - {name: bad, matchers: ['a=~\"(\"'], timezone: Mars/Olympus,
+       times: [{weekdays: [funday], days_of_month: ['0'], months: [smarch], times: [{start_time: '03:00', end_time: '02:00'}]}]}
+    - {name: half, matchers: ['a=\"b\"'], start: '2026-12-01T00:00:00Z'}
+    - {name: both, matchers: ['a=\"b\"'], start: '2026-12-01T00:00:00Z', end: '2026-12-02T00:00:00Z', times: [{weekdays: [monday]}]}
+    - {name: none, matchers: ['a=\"b\"']}
+    - {name: late, matchers: ['a=\"b\"'], times: [{times: [{start_time: '25:00', end_time: '26:00'}]}]}"
+	alert firing >in.jsonl
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_equal "$status" 65
+	local want
+	for want in 'maintenance\[0\]\.matchers\[0\]: a: not a regular expression' \
+		'maintenance\[0\]\.timezone: unknown time zone "Mars/Olympus"' \
+		'maintenance\[0\]\.times\[0\]\.weekdays\[0\]: "funday"' \
+		'maintenance\[0\]\.times\[0\]\.days_of_month\[0\]: "0"' \
+		'maintenance\[0\]\.times\[0\]\.months\[0\]: "smarch"' \
+		'maintenance\[0\]\.times\[0\]\.times\[0\]\.end_time: 02:00 is not after start_time 03:00' \
+		'maintenance\[1\]: a one-off window needs both start and end' \
+		'maintenance\[2\]: a window is either one-off \(start and end\) or recurring \(times\), not both' \
+		'maintenance\[3\]: a window is either one-off \(start and end\) or recurring \(times\), one of them' \
+		'maintenance\[4\]\.times\[0\]\.times\[0\]\.start_time: expected a time of day HH:MM'; do
+		printf '%s\n' "$stderr" | grep -Eq "^alert-send: .*cfg.yaml:[0-9]+:[0-9]+: alerts\.$want" || fail "no line for $want in: $stderr"
+	done
+	assert_equal "$(count_requests "slack-$N")" 0
+	# a window without matchers would mute everything: refused
+	config "maintenance: [{name: all, matchers: [], times: [{weekdays: [monday]}]}]"
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_equal "$status" 65
+	[[ $stderr == *"alerts.maintenance[0].matchers: 0 items is below the minimum 1"* ]]
+}
+
+# ---- inhibition ----
+
+# inhibit_case EQUAL SOURCE_LABELS TARGET_LABELS: whether, with one rule
+# (source alertname Src, target alertname Tgt, equal EQUAL, a JSON list), a
+# firing Src with SOURCE_LABELS (JSON) inhibits a firing Tgt with
+# TARGET_LABELS: prints "inhibited" or "notified".
+inhibit_case() {
+	config "inhibit: [{source_matchers: ['alertname=\"Src\"'], target_matchers: ['alertname=\"Tgt\"'], equal: $1}]"
+	rm -rf "$SHIPSHAPE_STATE_DIR"
+	curl -s "$FAULT_URL/_ctl/reset" >/dev/null
+	jq -cn --argjson s "$2" --argjson t "$3" \
+		'({kind:"alert",status:"firing",labels:({alertname:"Src"} + $s),annotations:{}}),
+		 ({kind:"alert",status:"firing",labels:({alertname:"Tgt"} + $t),annotations:{}})' >in.jsonl
+	alert-send -c cfg.yaml <in.jsonl >/dev/null 2>&1 || return 1
+	if requests "hook-$N" | jq -e '.alerts[] | select(.labels.alertname == "Tgt")' >/dev/null; then
+		echo notified
+	else
+		echo inhibited
+	fi
+}
+
+@test "inhibition: equal labels must be present and equal on both sides; missing on either never inhibits" {
+	local equal src tgt want got bad=()
+	while IFS='|' read -r equal src tgt want; do
+		[ -n "$equal" ] || continue
+		got=$(inhibit_case "$equal" "$src" "$tgt")
+		[ "$got" = "$want" ] || bad+=("equal $equal, source $src, target $tgt: $got, expected $want")
+	done <<-'T'
+	[target]|{"target":"a"}|{"target":"a"}|inhibited
+	[target]|{"target":"a"}|{"target":"b"}|notified
+	[target]|{}|{}|notified
+	[target]|{"target":"a"}|{}|notified
+	[target]|{}|{"target":"a"}|notified
+	[target]|{"target":""}|{"target":""}|notified
+	[target, env]|{"target":"a","env":"p"}|{"target":"a","env":"p"}|inhibited
+	[target, env]|{"target":"a","env":"p"}|{"target":"a","env":"s"}|notified
+	[target, env]|{"target":"a"}|{"target":"a"}|notified
+	[]|{"target":"a"}|{"target":"b"}|inhibited
+	[]|{}|{}|inhibited
+	T
+	[ ${#bad[@]} -eq 0 ] || fail "$(printf '%s\n' "${bad[@]}")"
+}
+
+@test "inhibition: never by itself; two alerts matching both sides do not mute each other" {
+	config "inhibit: [{source_matchers: ['severity=~\"critical|page\"'], target_matchers: ['severity=~\"critical|page\"'], equal: [target]}]"
+	{ alert firing both; alert firing both HealthCheckDegraded; } >in.jsonl
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_success
+	assert_equal "$(requests hook-$N | jq -r '.alerts[].labels.alertname' | sort | paste -sd, -)" "HealthCheckDegraded,HealthCheckFailed"
+}
+
+@test "inhibition: production's rules: a service down mutes the pipeline's checks; once it recovers, the one still firing is notified then" {
+	config "inhibit:
+    - source_matchers: ['alertname=~\"ExternalServiceDown|http\\\\.(supabase|llamaparse|openai)\\\\..+\"']
+      target_matchers: ['alertname=~\"e2e\\\\..+|UploadPipeline.+\"']
+      equal: [environment]
+    - {source_matchers: ['severity=\"critical\"'], target_matchers: ['severity=\"warning\"'], equal: [alertname, target, environment]}
+repeat_interval: 1h"
+	sed -i '/slack:/d' cfg.yaml
+	# the rules are those production.yaml ships
+	assert_equal "$(cfg-resolve cfg.yaml | jq -c .alerts.inhibit)" \
+		"$(cfg-resolve -e "$REPO_ROOT/tests/data/cfg/prod.env" "$REPO_ROOT/config/production.yaml" | jq -c .alerts.inhibit)"
+	# told_are LIST: the webhook heard "alertname status" for exactly LIST (sorted, comma-separated)
+	told() { requests "hook-$N" | jq -r '.alerts[] | "\(.labels.alertname) \(.labels.severity) \(.status)"' | LC_ALL=C sort -u | paste -sd, -; }
+	told_are() { [ "$(told)" = "$1" ]; }
+	inhibited_are() { [ "$(grep -o '"muted_by":"inhibited by [0-9a-f]*"' "$SHIPSHAPE_STATE_DIR/alert-send/state.json" | wc -l)" = "$1" ]; }
+	start_sender
+	alert firing supa http.supabase.status >&"$SENDER_IN"
+	alert firing pipe e2e.upload >&"$SENDER_IN"
+	alert firing api >&"$SENDER_IN" # critical, then the warning of the same target
+	jq -cn '{kind:"alert",status:"firing",labels:{alertname:"HealthCheckFailed",target:"api",severity:"warning",environment:"production"},annotations:{}}' >&"$SENDER_IN"
+	wait_until 20 told_are "HealthCheckFailed critical firing,http.supabase.status critical firing"
+	wait_until 20 inhibited_are 2
+	alert resolved supa http.supabase.status >&"$SENDER_IN"
+	# the source's resolve, and the pipeline's alert heard at last; the warning stays muted
+	wait_until 20 told_are "HealthCheckFailed critical firing,e2e.upload critical firing,http.supabase.status critical firing,http.supabase.status critical resolved"
+	sleep 1
+	stop_sender
+	assert_equal "$(told)" "HealthCheckFailed critical firing,e2e.upload critical firing,http.supabase.status critical firing,http.supabase.status critical resolved"
 }

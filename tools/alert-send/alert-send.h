@@ -70,6 +70,26 @@ struct runbook {
 
 #define MAX_LEVELS 16
 
+/* A maintenance window (window.c): alerts.maintenance[]. */
+struct int_range { int lo, hi; };
+struct clock_range { int start, end; }; /* minutes of the day, end excluded */
+enum { TI_WEEKDAYS, TI_DAYS, TI_MONTHS, TI_YEARS, TI_FIELDS };
+struct time_interval {                  /* Alertmanager's time_intervals entry */
+	struct clock_range *times;
+	size_t n_times;                     /* 0: all day */
+	struct int_range *ranges[TI_FIELDS]; /* weekdays 0-6 from Sunday, days (negative: from the end), months 1-12, years */
+	size_t n_ranges[TI_FIELDS];         /* 0: any */
+};
+struct window {
+	char *name, *timezone;
+	struct matchers matchers;
+	int64_t start, end;                 /* one-off (epoch ms); INT64_MIN: recurring */
+	struct time_interval *intervals;
+	size_t n_intervals;
+	bool active;                        /* recurring: as of checked_at, until valid_until */
+	int64_t checked_at, valid_until;
+};
+
 struct settings {
 	struct channel ch[CH_COUNT];
 	struct level levels[MAX_LEVELS]; /* ascending by after_ms */
@@ -85,7 +105,34 @@ struct settings {
 	size_t max_alerts_per_message;
 	char **group_by;                 /* label names, sorted; NULL-terminated (empty: one group) */
 	size_t n_group_by;
+	struct window *windows;          /* alerts.maintenance */
+	size_t n_windows;
+	struct inhibit_rule *inhibit;    /* alerts.inhibit */
+	size_t n_inhibit;
 };
+
+/* An inhibit rule (inhibit.c): alerts.inhibit[]. */
+struct inhibit_rule {
+	struct matchers source, target;
+	char **equal;
+	size_t n_equal;
+};
+void inhibit_rules_load(struct config *c, struct settings *s);
+void inhibit_rules_free(struct inhibit_rule *r, size_t n);
+
+/* Reads alerts.maintenance into s (problems reported to c->diag). */
+void windows_load(struct config *c, struct settings *s);
+void windows_free(struct window *w, size_t n);
+/* Whether w is open at now; lowers *next to when that may change. */
+bool window_active(struct window *w, int64_t now, int64_t *next);
+/* The first window of w open now whose matchers match labels, or NULL. */
+const struct window *windows_muting(struct window *w, size_t n, const cJSON *labels, int64_t now, int64_t *next);
+
+/* A key's dotted path, built in place: at(&k, "alerts.%s.url", name). */
+struct key {
+	char path[512];
+};
+const char *at(struct key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Reads the "alerts" section (and environment, service.name) of the
  * config (config_open: the schema's types and ranges already hold) with
@@ -113,6 +160,7 @@ struct silence {
 	struct matchers matchers;
 	int64_t starts_at, ends_at, created_at; /* epoch ms; created_at INT64_MIN: unknown */
 	char *created_by, *comment;
+	char *am_id;           /* Alertmanager's id of its copy, NULL: none */
 };
 
 struct silences {
@@ -148,8 +196,22 @@ struct silence_args {
 	int n_operands;
 	int64_t for_ms;
 	const char *until, *by, *message;
+	const struct channel *alertmanager; /* configured: silences are kept there too */
 };
 int silence_command(const char *dir, const struct silence_args *sa, enum output_format fmt);
+
+/* The silence in Alertmanager (API v2, the alertmanager channel's URL):
+ * create answers Alertmanager's id (a new string) or NULL with *error;
+ * expire 0 or -1 with *error; list the array of its silences or NULL. */
+struct channel;
+char *silence_am_create(const struct channel *am, const struct silence *s, char **error);
+int silence_am_expire(const struct channel *am, const char *am_id, char **error);
+cJSON *silence_am_list(const struct channel *am, char **error);
+/* Adds "alertmanager":{"id","sync":"agrees"|"differs"|"not in Alertmanager",
+ * "difference"} to a silence's record, from Alertmanager's list. */
+void silence_am_compare(cJSON *record, const struct silence *s, const cJSON *am_list, int64_t now);
+/* Whether one of set is Alertmanager's silence am_id. */
+bool silence_am_ours(const struct silences *set, const char *am_id);
 
 /* ---- the book of alerts ---- */
 
@@ -177,7 +239,9 @@ struct alert {
 	bool runbook_due;
 	bool taken;            /* taken from this run's input (not saved) */
 	char *group_key;       /* of settings' group_by, made when first planned */
-	char *silenced_by;     /* the id of the silence muting it, NULL: heard */
+	char *muted_by;        /* what mutes it ("silence ID", "window NAME", "inhibited by FP"), NULL: heard */
+	bool rules_known;      /* rule_source and rule_target are worked out */
+	uint64_t *rule_source, *rule_target; /* bit per inhibit rule whose side it matches */
 	struct chan_state ch[CH_COUNT];
 };
 
@@ -198,6 +262,13 @@ struct book {
 	bool only_taken;       /* --only-input: plan only the alerts this run took */
 	unsigned write_errors; /* saves and inbox writes that failed this run */
 };
+
+/* The firing sources of every inhibit rule, as of one plan. */
+struct inhibitions;
+struct inhibitions *inhibitions_build(const struct book *b, const struct settings *s); /* NULL: no rules */
+void inhibitions_free(struct inhibitions *in);
+/* The firing alert inhibiting a, or NULL. */
+const struct alert *inhibited_by(const struct inhibitions *in, const struct settings *s, struct alert *a);
 
 /* Opens the book in dir (state.json + inbox.jsonl replayed through ingest).
  * persist false keeps everything in memory. Returns 0 or -1 (message printed). */

@@ -76,7 +76,9 @@ static void alert_free(struct alert *a)
 	cJSON_Delete(a->annotations);
 	free(a->generator_url);
 	free(a->group_key);
-	free(a->silenced_by);
+	free(a->muted_by);
+	free(a->rule_source);
+	free(a->rule_target);
 	free(a);
 }
 
@@ -312,26 +314,35 @@ size_t book_group_firing(struct book *b, const struct settings *s, const char *g
 	return n;
 }
 
-/* Whether a silence mutes a now. One that stops muting it while it fires
+/* Whether a silence, a maintenance window or an inhibiting alert mutes a now. One that stops muting it while it fires
  * makes it heard at once: new to those never told, and a repeat due now
  * (not at the next repeat interval) to those told before the silence. */
-static bool silenced(struct book *b, const struct settings *s, struct alert *a, int64_t now, int64_t *next)
+static bool silenced(struct book *b, const struct settings *s, const struct inhibitions *in, struct alert *a,
+		     int64_t now, int64_t *next)
 {
 	const struct silence *sl = silences_muting(&b->silences, a->labels, now, next);
-	if (!sl && a->silenced_by) {
-		verbose("alert %s is no longer silenced (silence %s)", a->fingerprint, a->silenced_by);
+	const struct window *w = sl ? NULL : windows_muting(s->windows, s->n_windows, a->labels, now, next);
+	const struct alert *src = sl || w ? NULL : inhibited_by(in, s, a);
+	char *by = sl ? easprintf("silence %s", sl->id)
+		 : w  ? easprintf("window %s", w->name)
+		 : src ? easprintf("inhibited by %s", src->fingerprint)
+		       : NULL;
+	if (!by && a->muted_by) {
+		verbose("alert %s is heard again (was muted by %s)", a->fingerprint, a->muted_by);
 		for (int c = 0; c < CH_COUNT; c++)
 			if (a->ch[c].sent == SENT_FIRING)
 				a->ch[c].sent_at = now - s->ch[c].repeat_ms;
-		free(a->silenced_by);
-		a->silenced_by = NULL;
+		free(a->muted_by);
+		a->muted_by = NULL;
 		b->dirty = true;
-	} else if (sl && (!a->silenced_by || strcmp(a->silenced_by, sl->id) != 0)) {
-		free(a->silenced_by);
-		a->silenced_by = estrdup(sl->id);
+	} else if (by && (!a->muted_by || strcmp(a->muted_by, by) != 0)) {
+		free(a->muted_by);
+		a->muted_by = by;
+		by = NULL;
 		b->dirty = true;
 	}
-	return sl != NULL;
+	free(by);
+	return a->muted_by != NULL;
 }
 
 int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, struct owed owed[CH_COUNT])
@@ -339,6 +350,7 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 	int64_t next = INT64_MAX;
 	int64_t group_due[CH_COUNT];
 	unsigned configured = settings_configured(s);
+	struct inhibitions *in = inhibitions_build(b, s);
 	for (int c = 0; c < CH_COUNT; c++) {
 		owed[c].n = 0;
 		group_due[c] = INT64_MAX;
@@ -348,7 +360,7 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 			if (b->only_taken && !a->taken)
 				continue; /* what it is owed waits for a run that plans everything */
 			unsigned active = a->status == ALERT_FIRING ? escalate(b, s, a, now, &next) : 0;
-			if (a->status == ALERT_FIRING && silenced(b, s, a, now, &next))
+			if (a->status == ALERT_FIRING && silenced(b, s, in, a, now, &next))
 				active = 0; /* muted: what it is owed waits for the silence's end */
 			for (int c = 0; c < CH_COUNT; c++) {
 				if (!(configured & (1u << c)))
@@ -397,6 +409,7 @@ int64_t book_plan(struct book *b, struct settings *s, int64_t now, bool final, s
 		}
 		s->ch[c].tokens -= (double)messages;
 	}
+	inhibitions_free(in);
 	return next;
 }
 
@@ -492,8 +505,8 @@ static cJSON *alert_state_json(const struct alert *a)
 	cJSON_AddNumberToObject(j, "updated_at", (double)a->updated_at);
 	cJSON_AddNumberToObject(j, "level", a->level);
 	cJSON_AddBoolToObject(j, "acked", a->acked);
-	if (a->silenced_by)
-		cJSON_AddStringToObject(j, "silenced_by", a->silenced_by);
+	if (a->muted_by)
+		cJSON_AddStringToObject(j, "muted_by", a->muted_by);
 	cJSON *chans = cJSON_AddObjectToObject(j, "channels");
 	for (int c = 0; c < CH_COUNT; c++) {
 		const struct chan_state *cs = &a->ch[c];
@@ -538,8 +551,8 @@ static void alert_state_load(struct book *b, const cJSON *j)
 	if (a->level < 0 || a->level > MAX_LEVELS)
 		a->level = MAX_LEVELS;
 	a->acked = json_path_bool(j, "acked", false);
-	const char *sb = json_path_string(j, "silenced_by", NULL);
-	a->silenced_by = sb ? estrdup(sb) : NULL;
+	const char *mb = json_path_string(j, "muted_by", NULL);
+	a->muted_by = mb ? estrdup(mb) : NULL;
 	const cJSON *chans = cJSON_GetObjectItemCaseSensitive(j, "channels");
 	const cJSON *o;
 	cJSON_ArrayForEach(o, chans) {

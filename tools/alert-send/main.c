@@ -625,6 +625,17 @@ static int cmd_ack(struct app *a)
 	return EXIT_OK;
 }
 
+/* With the alertmanager channel configured, silences are kept there too. */
+static int cmd_silence(struct app *a)
+{
+	struct silence_args sa = a->args->silence;
+	const struct channel *am = &a->s.ch[CH_ALERTMANAGER];
+	if (a->args->std.config_path && am->configured)
+		sa.alertmanager = am;
+	a->dir = alert_send_dir(a->args, &a->cfg);
+	return silence_command(a->dir, &sa, a->format);
+}
+
 /* --test, --check and the commands exclude each other. */
 static void set_command(struct args *a, enum command c)
 {
@@ -765,7 +776,7 @@ static int load_config(struct app *a)
 	int status = config_open(&req, &a->cfg);
 	if (status != 0)
 		return config_exit_status(&a->cfg, status);
-	if (args->command == CMD_ACK || args->command == CMD_SILENCE)
+	if (args->command == CMD_ACK)
 		return 0;
 	settings_load(&a->s, &a->cfg, args->attempt_timeout_ms);
 	bool only_channels = a->cfg.diag.errors == settings_channel_problems(&a->s);
@@ -778,7 +789,7 @@ static int run_command(struct app *a)
 {
 	switch (a->args->command) {
 	case CMD_ACK: return cmd_ack(a);
-	case CMD_SILENCE: return silence_command(a->dir = alert_send_dir(a->args, &a->cfg), &a->args->silence, a->format);
+	case CMD_SILENCE: return cmd_silence(a);
 	case CMD_TEST: return cmd_test(a);
 	case CMD_CHECK: return cmd_check(a);
 	case CMD_FLUSH: return cmd_run(a, true);

@@ -32,13 +32,7 @@ int channel_parse(const char *name)
 
 /* ---- typed values, with the ranges alert-send needs ---- */
 
-/* A key's dotted path, built in place: at(&k, "alerts.%s.url", name). */
-struct key {
-	char path[512];
-};
-
-static const char *at(struct key *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static const char *at(struct key *k, const char *fmt, ...)
+const char *at(struct key *k, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -446,10 +440,14 @@ void settings_load(struct settings *s, struct config *c, int64_t attempt_timeout
 	load_levels(c, s);
 	load_runbooks(c, s);
 	load_group_by(c, s);
+	windows_load(c, s);
+	inhibit_rules_load(c, s);
 }
 
 void settings_free(struct settings *s)
 {
+	windows_free(s->windows, s->n_windows);
+	inhibit_rules_free(s->inhibit, s->n_inhibit);
 	for (int i = 0; i < CH_COUNT; i++) {
 		struct channel *c = &s->ch[i];
 		free(c->url);

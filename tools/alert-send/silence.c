@@ -26,6 +26,7 @@ void silence_free(struct silence *s)
 	free(s->id);
 	free(s->created_by);
 	free(s->comment);
+	free(s->am_id);
 	memset(s, 0, sizeof *s);
 }
 
@@ -74,6 +75,8 @@ int silence_from_json(struct silence *s, const cJSON *j, char *err, size_t errsi
 	s->id = estrdup(id);
 	s->created_by = estrdup(json_path_string(j, "createdBy", ""));
 	s->comment = estrdup(json_path_string(j, "comment", ""));
+	const char *am = json_path_string(j, "alertmanager_id", NULL);
+	s->am_id = am ? estrdup(am) : NULL;
 	return 0;
 }
 
@@ -89,6 +92,8 @@ cJSON *silence_to_json(const struct silence *s)
 	cJSON_AddStringToObject(j, "comment", s->comment);
 	if (s->created_at != INT64_MIN)
 		cJSON_AddStringToObject(j, "createdAt", rfc3339_format(s->created_at, t));
+	if (s->am_id)
+		cJSON_AddStringToObject(j, "alertmanager_id", s->am_id);
 	return j;
 }
 
