@@ -155,8 +155,10 @@ struct inhibitions *inhibitions_build(const struct book *b, const struct setting
 			}
 		}
 	for (size_t r = 0; r < in->n; r++) {
-		qsort(in->rules[r].one_sided, in->rules[r].n_one, sizeof(struct source_key), compare_keys);
-		qsort(in->rules[r].two_sided, in->rules[r].n_two, sizeof(struct source_key), compare_keys);
+		if (in->rules[r].n_one)
+			qsort(in->rules[r].one_sided, in->rules[r].n_one, sizeof(struct source_key), compare_keys);
+		if (in->rules[r].n_two)
+			qsort(in->rules[r].two_sided, in->rules[r].n_two, sizeof(struct source_key), compare_keys);
 	}
 	return in;
 }
