@@ -1325,3 +1325,74 @@ repeat_interval: 1h"
 	stop_sender
 	assert_equal "$(told)" "HealthCheckFailed critical firing,e2e.upload critical firing,http.supabase.status critical firing,http.supabase.status critical resolved"
 }
+
+# ---- seeing and testing: list, route ----
+
+@test "list: every alert in the book with its level, ack, what mutes it and the next notification; the windows" {
+	config "repeat_interval: 1h
+escalation:
+  levels:
+    - {level: 1, after: 0s, channels: [slack]}
+    - {level: 2, after: 15m, channels: [slack, webhook]}
+inhibit: [{source_matchers: ['severity=\"critical\"'], target_matchers: ['severity=\"warning\"'], equal: [target]}]
+maintenance:
+  - {name: db-work, matchers: ['target=\"db\"'], start: '$(date -u -d '-1 min' +%FT%TZ)', end: '$(date -u -d '+2 hour' +%FT%TZ)'}"
+	{
+		alert firing api
+		jq -cn '{kind:"alert",status:"firing",labels:{alertname:"HealthCheckFailed",target:"api",severity:"warning",environment:"production"},annotations:{}}'
+		alert firing db
+		alert firing web
+	} >in.jsonl
+	local sid fp
+	sid=$(alert-send silence add 'target="web"' --for 1h -m "web deploy" | jq -r .id)
+	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
+	assert_success
+	fp=$(requests slack-$N | jq -r '.attachments[0].footer' | grep -o '[0-9a-f]\{16\}' | head -n1)
+	alert-send ack "$fp" -m "on it" >/dev/null
+	run --separate-stderr alert-send -c cfg.yaml list
+	assert_success
+	# one record per alert, then the window
+	assert_equal "$(printf '%s\n' "$output" | jq -r 'select(.kind == "book_alert") | "\(.labels.target)/\(.labels.severity) \(.muted_by // "-") \(.next.reason) \(.next.channels // [] | join(","))"' | sort)" \
+		"$(printf '%s\n' "api/critical - repeat slack" "api/warning inhibited by $fp when no longer muted slack" \
+			"db/critical window db-work when no longer muted slack" "web/critical silence $sid when no longer muted slack" | sort)"
+	assert_equal "$(printf '%s\n' "$output" | jq -r "select(.fingerprint == \"$fp\") | \"\(.acked.by) \(.acked.message) \(.level) \(.told.slack)\"")" "${USER:-uid $(id -u)} on it 1 firing"
+	# a known end is given: the silence's, the one-off window's
+	[ "$(printf '%s\n' "$output" | jq -r 'select(.labels.target == "web") | .next.at')" != null ]
+	[ "$(printf '%s\n' "$output" | jq -r 'select(.labels.target == "db") | .next.at')" != null ]
+	assert_equal "$(printf '%s\n' "$output" | jq -r 'select(.kind == "window") | "\(.name) \(.open)"')" "db-work true"
+	run --separate-stderr alert-send -c cfg.yaml list --format text
+	assert_success
+	assert_line --regexp "^firing +$fp +HealthCheckFailed +since .*, level 1, acked by ${USER:-uid $(id -u)}; next: repeat at .* to slack$"
+	assert_line --regexp '^window +db-work +open$'
+	# list changes nothing
+	[ "$(cat "$SHIPSHAPE_STATE_DIR/alert-send/state.json" | md5sum)" = "$(alert-send -c cfg.yaml list >/dev/null; cat "$SHIPSHAPE_STATE_DIR/alert-send/state.json" | md5sum)" ]
+}
+
+@test "route: the channels and levels labels would reach, and what would mute them now; bad labels are 64" {
+	config "group_by: [alertname, target]
+escalation:
+  levels:
+    - {level: 1, after: 0s, channels: [slack]}
+    - {level: 2, after: 10m, channels: [slack, webhook, email]}
+maintenance:
+  - {name: weekly, matchers: ['target=\"batch\"'], times: [{times: [{start_time: '00:00', end_time: '24:00'}]}]}"
+	run --separate-stderr alert-send -c cfg.yaml route alertname=Down target=api severity=critical
+	assert_success
+	assert_equal "$(json_get '.group_key, ([.levels[] | "\(.level) \(.after) \(.channels | join(","))"] | join("; ")), (.muted_by // "-")')" \
+		$'{}:{alertname="Down", target="api"}\n1 0s slack; 2 10m slack,webhook\n-'
+	run --separate-stderr alert-send -c cfg.yaml route alertname=Down target=batch
+	assert_equal "$(json_get .muted_by)" "window weekly"
+	local sid
+	sid=$(alert-send silence add 'alertname="Down"' 'target=~"a.*"' --for 1h -m x | jq -r .id)
+	run --separate-stderr alert-send -c cfg.yaml route alertname=Down target=api --format text
+	assert_success
+	assert_line 'group {}:{alertname="Down", target="api"}'
+	assert_line 'level 2 after 10m: slack, webhook'
+	assert_line --regexp "^muted now \(silence $sid\) until "
+	for args in "route" "route alertname" "route =x" "list extra"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr alert-send -c cfg.yaml $args
+		assert_equal "$status" 64 "$args"
+		assert_equal "${#stderr_lines[@]}" 1 "$args"
+	done
+}

@@ -188,6 +188,12 @@ char *silence_new_id(void);
 /* Writes STATE/silences/ID.json atomically, 0600. Returns 0 or -1 (said). */
 int silence_write(const char *state_dir, const struct silence *s);
 
+/* `alert-send list` and `alert-send route LABEL=VALUE...` (view.c), on a
+ * book opened without persistence. Return the exit status. */
+struct book;
+int view_list(struct book *b, struct settings *s, enum output_format fmt);
+int view_route(struct book *b, struct settings *s, char **operands, int n, enum output_format fmt);
+
 /* `alert-send silence VERB`: add (operands: matchers; for_ms or until; a
  * message), list, expire (operand: the id). Returns the exit status. */
 struct silence_args {
@@ -262,6 +268,12 @@ struct book {
 	bool only_taken;       /* --only-input: plan only the alerts this run took */
 	unsigned write_errors; /* saves and inbox writes that failed this run */
 };
+
+/* What mutes a now ("silence ID", "window NAME", "inhibited by FP"; a new
+ * string) or NULL; lowers *next to when that may change. Changes nothing. */
+struct inhibitions;
+char *book_mute_reason(const struct book *b, const struct settings *s, const struct inhibitions *in,
+		       struct alert *a, int64_t now, int64_t *next);
 
 /* The firing sources of every inhibit rule, as of one plan. */
 struct inhibitions;

@@ -317,16 +317,22 @@ size_t book_group_firing(struct book *b, const struct settings *s, const char *g
 /* Whether a silence, a maintenance window or an inhibiting alert mutes a now. One that stops muting it while it fires
  * makes it heard at once: new to those never told, and a repeat due now
  * (not at the next repeat interval) to those told before the silence. */
-static bool silenced(struct book *b, const struct settings *s, const struct inhibitions *in, struct alert *a,
-		     int64_t now, int64_t *next)
+char *book_mute_reason(const struct book *b, const struct settings *s, const struct inhibitions *in,
+		       struct alert *a, int64_t now, int64_t *next)
 {
 	const struct silence *sl = silences_muting(&b->silences, a->labels, now, next);
 	const struct window *w = sl ? NULL : windows_muting(s->windows, s->n_windows, a->labels, now, next);
 	const struct alert *src = sl || w ? NULL : inhibited_by(in, s, a);
-	char *by = sl ? easprintf("silence %s", sl->id)
-		 : w  ? easprintf("window %s", w->name)
-		 : src ? easprintf("inhibited by %s", src->fingerprint)
-		       : NULL;
+	return sl ? easprintf("silence %s", sl->id)
+	       : w  ? easprintf("window %s", w->name)
+	       : src ? easprintf("inhibited by %s", src->fingerprint)
+		     : NULL;
+}
+
+static bool silenced(struct book *b, const struct settings *s, const struct inhibitions *in, struct alert *a,
+		     int64_t now, int64_t *next)
+{
+	char *by = book_mute_reason(b, s, in, a, now, next);
 	if (!by && a->muted_by) {
 		verbose("alert %s is heard again (was muted by %s)", a->fingerprint, a->muted_by);
 		for (int c = 0; c < CH_COUNT; c++)

@@ -41,6 +41,8 @@ static void usage(FILE *f)
 		"       alert-send silence add MATCHER... (--for DUR | --until TIME) -m COMMENT\n"
 		"                  [--by NAME] [-c FILE] [--state-dir DIR] [--format json|text]\n"
 		"       alert-send silence list | expire ID [-c FILE] [--state-dir DIR] [--format json|text]\n"
+		"       alert-send list -c FILE [--state-dir DIR] [--format json|text]\n"
+		"       alert-send route LABEL=VALUE... -c FILE [--state-dir DIR] [--format json|text]\n"
 		"       alert-send -h | -V\n"
 		"\n"
 		"Reads alerts as JSON Lines on stdin (health-watch alerts, suite reports,\n"
@@ -73,7 +75,9 @@ static void usage(FILE *f)
 		"  -V, --version         the version\n"
 		"\n"
 		"flush delivers what waits in the spool; ack stops an alert's escalation;\n"
-		"silence mutes the alerts its matchers (name=\"value\", !=, =~, !~) match.\n"
+		"silence mutes the alerts its matchers (name=\"value\", !=, =~, !~) match;\n"
+		"list shows the book (each alert, what mutes it, what it is owed next) and\n"
+		"the maintenance windows; route where an alert with those labels would go.\n"
 		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered, 3 the\n"
 		"state (spool, book) could not be written, 64 usage, 65 invalid input or\n"
 		"config, 75 state in use. --check: 0 the channels are valid, 1 no channel\n"
@@ -82,10 +86,10 @@ static void usage(FILE *f)
 
 /* What a run does: read alerts and notify, or one of the commands
  * (flush, ack) or modes (--test, --check), which exclude each other. */
-enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_SILENCE, CMD_TEST, CMD_CHECK };
+enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_SILENCE, CMD_LIST, CMD_ROUTE, CMD_TEST, CMD_CHECK };
 static const char *const command_names[] = {
 	[CMD_RUN] = "a run", [CMD_FLUSH] = "flush", [CMD_ACK] = "ack", [CMD_SILENCE] = "silence",
-	[CMD_TEST] = "--test", [CMD_CHECK] = "--check",
+	[CMD_LIST] = "list", [CMD_ROUTE] = "route", [CMD_TEST] = "--test", [CMD_CHECK] = "--check",
 };
 
 struct args {
@@ -97,6 +101,8 @@ struct args {
 	const char *fingerprint;
 	const char *message;
 	struct silence_args silence;
+	char **route_labels;
+	int n_route_labels;
 };
 
 struct app {
@@ -625,6 +631,20 @@ static int cmd_ack(struct app *a)
 	return EXIT_OK;
 }
 
+/* list and route: the book as saved, with the config's settings. */
+static int cmd_view(struct app *a)
+{
+	a->dir = alert_send_dir(a->args, &a->cfg);
+	struct book b;
+	if (book_open(&b, a->dir, false, &a->s) < 0)
+		return EXIT_UNKNOWN;
+	int st = a->args->command == CMD_LIST
+			 ? view_list(&b, &a->s, a->format)
+			 : view_route(&b, &a->s, a->args->route_labels, a->args->n_route_labels, a->format);
+	book_close(&b);
+	return st;
+}
+
 /* With the alertmanager channel configured, silences are kept there too. */
 static int cmd_silence(struct app *a)
 {
@@ -690,8 +710,17 @@ static void parse_command(int argc, char **argv, struct args *a)
 	} else if (strcmp(name, "silence") == 0) {
 		set_command(a, CMD_SILENCE);
 		parse_silence(argc, argv, &a->silence);
+	} else if (strcmp(name, "list") == 0) {
+		set_command(a, CMD_LIST);
+	} else if (strcmp(name, "route") == 0) {
+		set_command(a, CMD_ROUTE);
+		if (optind >= argc)
+			die(EXIT_USAGE, "route: which labels? give LABEL=VALUE..., e.g. alertname=HealthCheckFailed");
+		a->route_labels = argv + optind;
+		a->n_route_labels = argc - optind;
+		optind = argc;
 	} else {
-		die(EXIT_USAGE, "unknown command \"%s\" (expected flush, ack or silence)", name);
+		die(EXIT_USAGE, "unknown command \"%s\" (expected flush, ack, silence, list or route)", name);
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
@@ -709,6 +738,8 @@ static void check_combinations(const struct args *a)
 		die(EXIT_USAGE, "--only-input goes with a run that reads alerts, not with %s", mode);
 	if (a->command == CMD_CHECK && a->dry_run)
 		die(EXIT_USAGE, "--check is a dry run already: --dry-run does not go with it");
+	if (a->dry_run && a->command != CMD_RUN && a->command != CMD_FLUSH)
+		die(EXIT_USAGE, "--dry-run goes with a run or flush, not with %s", mode);
 	if (a->command == CMD_CHECK && a->std.state_dir)
 		die(EXIT_USAGE, "--check keeps no state: --state-dir does not go with it");
 	if (a->std.format == FORMAT_NAGIOS && a->command != CMD_CHECK)
@@ -790,6 +821,8 @@ static int run_command(struct app *a)
 	switch (a->args->command) {
 	case CMD_ACK: return cmd_ack(a);
 	case CMD_SILENCE: return cmd_silence(a);
+	case CMD_LIST:
+	case CMD_ROUTE: return cmd_view(a);
 	case CMD_TEST: return cmd_test(a);
 	case CMD_CHECK: return cmd_check(a);
 	case CMD_FLUSH: return cmd_run(a, true);
