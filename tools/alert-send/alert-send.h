@@ -167,6 +167,12 @@ struct silences {
 	struct silence *v;
 	size_t n;
 	int64_t mtime_ns;      /* of STATE/alert-send/silences when read */
+	unsigned gen;          /* counts the reads: what was worked out of an older set is stale */
+	/* the index: each silence with an equality matcher on a non-empty value
+	 * under the hash of that label and value (sorted), the others apart */
+	struct silence_key { uint64_t key; size_t i; } *keyed;
+	size_t n_keyed;
+	size_t *unkeyed, n_unkeyed;
 };
 
 /* Re-reads STATE/silences when it changed (every file; a damaged one is
@@ -246,6 +252,12 @@ struct alert {
 	bool taken;            /* taken from this run's input (not saved) */
 	char *group_key;       /* of settings' group_by, made when first planned */
 	char *muted_by;        /* what mutes it ("silence ID", "window NAME", "inhibited by FP"), NULL: heard */
+	/* what silence or window mutes it, worked out under silences.gen and
+	 * good until mute_until (its labels never change) */
+	unsigned mute_gen;
+	int64_t mute_until;
+	const struct silence *mute_silence;
+	const struct window *mute_window;
 	bool rules_known;      /* rule_source and rule_target are worked out */
 	uint64_t *rule_source, *rule_target; /* bit per inhibit rule whose side it matches */
 	struct chan_state ch[CH_COUNT];

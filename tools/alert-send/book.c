@@ -320,8 +320,18 @@ size_t book_group_firing(struct book *b, const struct settings *s, const char *g
 char *book_mute_reason(const struct book *b, const struct settings *s, const struct inhibitions *in,
 		       struct alert *a, int64_t now, int64_t *next)
 {
-	const struct silence *sl = silences_muting(&b->silences, a->labels, now, next);
-	const struct window *w = sl ? NULL : windows_muting(s->windows, s->n_windows, a->labels, now, next);
+	if (a->mute_gen != b->silences.gen + 1 || now >= a->mute_until) {
+		/* worked out again only when the silences or the time call for it */
+		int64_t until = INT64_MAX;
+		a->mute_silence = silences_muting(&b->silences, a->labels, now, &until);
+		a->mute_window = a->mute_silence ? NULL : windows_muting(s->windows, s->n_windows, a->labels, now, &until);
+		a->mute_gen = b->silences.gen + 1;
+		a->mute_until = until;
+	}
+	if (a->mute_until < *next)
+		*next = a->mute_until;
+	const struct silence *sl = a->mute_silence;
+	const struct window *w = a->mute_window;
 	const struct alert *src = sl || w ? NULL : inhibited_by(in, s, a);
 	return sl ? easprintf("silence %s", sl->id)
 	       : w  ? easprintf("window %s", w->name)

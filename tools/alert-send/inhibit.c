@@ -111,6 +111,18 @@ static bool has_bit(const uint64_t *bits, size_t i)
 	return bits && (bits[i / 64] >> (i % 64)) & 1;
 }
 
+/* The first set bit at or after i, or n. */
+static size_t next_bit(const uint64_t *bits, size_t i, size_t n)
+{
+	while (bits && i < n) {
+		uint64_t w = bits[i / 64] >> (i % 64);
+		if (w)
+			return i + (size_t)__builtin_ctzll(w) < n ? i + (size_t)__builtin_ctzll(w) : n;
+		i = (i / 64 + 1) * 64;
+	}
+	return n;
+}
+
 static void push(struct source_key **v, size_t *n, size_t *cap, struct source_key k)
 {
 	if (*n == *cap) {
@@ -143,9 +155,10 @@ struct inhibitions *inhibitions_build(const struct book *b, const struct setting
 			if (a->status != ALERT_FIRING)
 				continue;
 			learn_rules(s, a);
-			for (size_t r = 0; r < s->n_inhibit; r++) {
+			for (size_t r = next_bit(a->rule_source, 0, s->n_inhibit); r < s->n_inhibit;
+			     r = next_bit(a->rule_source, r + 1, s->n_inhibit)) {
 				uint64_t key;
-				if (!has_bit(a->rule_source, r) || !equal_key(&s->inhibit[r], a->labels, &key))
+				if (!equal_key(&s->inhibit[r], a->labels, &key))
 					continue;
 				struct rule_keys *rk = &in->rules[r];
 				if (has_bit(a->rule_target, r))
@@ -197,11 +210,11 @@ const struct alert *inhibited_by(const struct inhibitions *in, const struct sett
 	if (!in)
 		return NULL;
 	learn_rules(s, a);
-	for (size_t r = 0; r < in->n; r++) {
+	for (size_t r = next_bit(a->rule_target, 0, in->n); r < in->n; r = next_bit(a->rule_target, r + 1, in->n)) {
 		uint64_t key;
-		if (!has_bit(a->rule_target, r) || !equal_key(&s->inhibit[r], a->labels, &key))
-			continue;
 		const struct rule_keys *rk = &in->rules[r];
+		if ((!rk->n_one && !rk->n_two) /* no source fires */ || !equal_key(&s->inhibit[r], a->labels, &key))
+			continue;
 		const struct alert *src = find_source(rk->one_sided, rk->n_one, key, a);
 		if (!src && !has_bit(a->rule_source, r))
 			src = find_source(rk->two_sided, rk->n_two, key, a);

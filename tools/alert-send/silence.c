@@ -35,6 +35,8 @@ void silences_free(struct silences *set)
 	for (size_t i = 0; i < set->n; i++)
 		silence_free(&set->v[i]);
 	free(set->v);
+	free(set->keyed);
+	free(set->unkeyed);
 	memset(set, 0, sizeof *set);
 }
 
@@ -122,6 +124,44 @@ static void load_one(struct silences *set, const char *dir, const char *name)
 	free(path);
 }
 
+static uint64_t label_key(const char *name, const char *value)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h = (h ^ '=') * 1099511628211ULL;
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h;
+}
+
+static int compare_keyed(const void *x, const void *y)
+{
+	const struct silence_key *a = x, *b = y;
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+/* So that an alert is tested only against the silences that may match it:
+ * those with an equality matcher on one of its label values, and those
+ * without one. */
+static void index_silences(struct silences *set)
+{
+	set->keyed = set->n ? emalloc(set->n * sizeof *set->keyed) : NULL;
+	set->unkeyed = set->n ? emalloc(set->n * sizeof *set->unkeyed) : NULL;
+	for (size_t i = 0; i < set->n; i++) {
+		const struct matchers *ms = &set->v[i].matchers;
+		size_t k = 0;
+		while (k < ms->n && !(ms->m[k].op == MATCH_EQ && *ms->m[k].value))
+			k++;
+		if (k < ms->n)
+			set->keyed[set->n_keyed++] = (struct silence_key){label_key(ms->m[k].name, ms->m[k].value), i};
+		else
+			set->unkeyed[set->n_unkeyed++] = i;
+	}
+	if (set->n_keyed)
+		qsort(set->keyed, set->n_keyed, sizeof *set->keyed, compare_keyed);
+}
+
 bool silences_load(struct silences *set, const char *state_dir)
 {
 	if (!state_dir)
@@ -132,8 +172,10 @@ bool silences_load(struct silences *set, const char *state_dir)
 	bool changed = mtime != set->mtime_ns || (mtime == 0 && set->n);
 	DIR *d = changed && mtime ? opendir(dir) : NULL;
 	if (changed) {
+		unsigned gen = set->gen;
 		silences_free(set);
 		set->mtime_ns = mtime;
+		set->gen = gen + 1;
 	}
 	if (d) {
 		struct dirent *de;
@@ -144,26 +186,49 @@ bool silences_load(struct silences *set, const char *state_dir)
 		}
 		closedir(d);
 	}
+	if (changed)
+		index_silences(set);
 	free(dir);
 	return changed;
+}
+
+/* Whether s mutes labels now: the longest of those muting decides when
+ * the alert is heard again. */
+static void consider(const struct silence *s, const cJSON *labels, int64_t now, int64_t *next,
+		     const struct silence **found)
+{
+	if (s->ends_at <= now || !matchers_match(&s->matchers, labels))
+		return;
+	if (s->starts_at > now) {
+		if (s->starts_at < *next)
+			*next = s->starts_at;
+	} else if (!*found || s->ends_at > (*found)->ends_at) {
+		*found = s;
+	}
 }
 
 const struct silence *silences_muting(const struct silences *set, const cJSON *labels, int64_t now,
 				      int64_t *next)
 {
 	const struct silence *found = NULL;
-	for (size_t i = 0; i < set->n; i++) {
-		const struct silence *s = &set->v[i];
-		if (s->ends_at <= now || !matchers_match(&s->matchers, labels))
+	for (size_t i = 0; i < set->n_unkeyed; i++)
+		consider(&set->v[set->unkeyed[i]], labels, now, next, &found);
+	const cJSON *l;
+	cJSON_ArrayForEach(l, labels)
+	{
+		if (!cJSON_IsString(l) || !l->string)
 			continue;
-		if (s->starts_at > now) {
-			if (s->starts_at < *next)
-				*next = s->starts_at;
-			continue;
+		uint64_t key = label_key(l->string, l->valuestring);
+		size_t lo = 0, hi = set->n_keyed;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (set->keyed[mid].key < key)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
-		/* the longest of those muting it decides when it is heard again */
-		if (!found || s->ends_at > found->ends_at)
-			found = s;
+		for (; lo < set->n_keyed && set->keyed[lo].key == key; lo++)
+			consider(&set->v[set->keyed[lo].i], labels, now, next, &found);
 	}
 	if (found && found->ends_at < *next)
 		*next = found->ends_at;
