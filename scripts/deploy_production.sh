@@ -188,8 +188,37 @@ accepts() {
 accepts rollback --health-timeout "$health_timeout"
 [[ "$security" == none ]] || ! have svc-probe || accepts svc-probe --security "$security"
 
+# The deploy window (alerts.deploy_silence, on by default): the service's own
+# health alerts (health-watch's HealthCheckFailed on its endpoints, in its
+# environment) are silenced from apply to the end of post-deploy, and the
+# silence is expired when that stage ends or the deploy does, whatever the
+# outcome; with the alertmanager channel Alertmanager gets it too. Should this
+# script be killed outright, the silence still ends by itself after
+# alerts.deploy_silence.max. A silence that cannot be made is said in the log
+# and never fails the deploy.
+silence_id=""
+mute_health() {
+	local targets max out
+	jq -e '.alerts.deploy_silence.enabled != false' "$cfg" >/dev/null && have alert-send || return 0
+	# the endpoint names as a regular expression in a quoted matcher value
+	targets=$(jq -r '[.monitoring.health_check.endpoints[]?.name // empty] | if length == 0 then ["api"] else . end
+		| map(gsub("(?<c>[\\.^$*+?()\\[\\]{}|])"; "\\\\\(.c)")) | join("|")' "$cfg")
+	max=$(jq -r '.alerts.deploy_silence.max // "1h" | if type == "number" then "\(.)s" else . end' "$cfg")
+	out=$(alert-send -c "$cfg" silence add 'alertname="HealthCheckFailed"' "target=~\"$targets\"" \
+		"environment=\"$environment\"" --for "$max" --by "shipshape-deploy@$(hostname)" --format json \
+		-m "deploy $deploy_id of $release to $service: its health alerts are muted from apply to the end of post-deploy" \
+		2>>"$log") || true
+	silence_id=$(jq -r '.id // empty' <<<"$out" 2>/dev/null || true)
+	[[ -n "$silence_id" ]] || printf '%s: no deploy-window silence: alert-send silence add failed (health alerts are not muted)\n' "$prog" >>"$log"
+}
+unmute_health() {
+	[[ -n "${silence_id:-}" ]] || return 0
+	alert-send -c "$cfg" silence expire "$silence_id" >/dev/null 2>>"$log" || true
+	silence_id=""
+}
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/shipshape-deploy.XXXXXX") && chmod 700 "$work"
-trap 'unshow; rm -rf -- "$work"' EXIT
+trap 'unshow; unmute_health; rm -rf -- "$work"' EXIT
 open_deploy="" at="" cfg="$work/config.json" log="$work/tools.log"
 : >"$log"
 # Interrupted (the tools running get the signal too): say what is left open.
@@ -466,6 +495,7 @@ if ((dry_run)); then
 fi
 
 at=application rc=0 stage_start=$SECONDS
+mute_health
 show "the $driver driver"
 out=$(deploy-stage -c "$cfg" apply 2>>"$log") || rc=$?
 if ((rc != 0)); then # the driver may have switched part of the way: roll back
@@ -483,6 +513,7 @@ check "$r" svc-probe svc-probe -c "$cfg" --only api --retries 3 --retry-backoff 
 ((requests == 0)) || check "$r" svc-probe-performance svc-probe -c "$cfg" --only api --requests "$requests" --concurrency 4 --format json
 [[ "$security" == none ]] || check_security "$r" "$security"
 gate "$at" "$r" || fail "$at" "the $at gate failed" "$applied"
+unmute_health # the deploy window ends with post-deploy: the bake and readiness hear every alert
 
 stage bake # metric-check rounds on Prometheus beside health-watch (deploy.bake)
 bake "$r"

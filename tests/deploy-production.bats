@@ -748,3 +748,54 @@ write_switch() {
 	assert_equal "$(printf '%s\n' "$output" | jq -sr 'map("\(.action) \(.release) \(.result)") | join(", ")')" \
 		"deploy v1 ok, deploy v2 ok, deploy v3 failed, rollback v2 ok"
 }
+
+# deploy_silences: the silences deploy_production.sh made, one line each:
+# "STATE MATCH" with the comment's release.
+deploy_silences() {
+	alert-send silence list | jq -r 'select(.createdBy | startswith("shipshape-deploy@")) | "\(.state) \(.match) \(.comment | capture("of (?<r>[^ ]+) to").r)"'
+}
+
+@test "the deploy window: the service's health alerts silenced from apply to the end of post-deploy, expired whatever the outcome" {
+	rm -rf "$SHIPSHAPE_STATE_DIR/alert-send/silences" # the earlier tests' deploys made theirs
+	# svc-probe runs in pre-deploy and in post-deploy: each run notes the
+	# deploy silences active then
+	mkdir shims
+	cat >shims/svc-probe <<-S
+	#!/bin/sh
+	alert-send silence list | jq -r 'select(.state == "active" and (.createdBy | startswith("shipshape-deploy@"))) | .id' |
+		sed 's/^/active /' >>"$BATS_TEST_TMPDIR/during.log"
+	echo "svc-probe \$*" >>"$BATS_TEST_TMPDIR/during.log"
+	exec "$(command -v svc-probe)" "\$@"
+	S
+	chmod +x shims/svc-probe
+	to=v1
+	[ "$(current)" != v1 ] || to=v2
+	SHIPSHAPE_BUILD="$BATS_TEST_TMPDIR/shims" run --separate-stderr deploy -r "$to" --yes
+	assert_success
+	# none before apply; active in post-deploy (its first probe is of the API, retried while it starts)
+	run grep -B1 -m1 -- '--only api --retries' during.log
+	assert_line --regexp '^active [0-9a-f-]{36}$'
+	[ "$(sed -n 1p during.log | cut -c1-9)" = "svc-probe" ]
+	run deploy_silences
+	assert_output "expired {alertname=\"HealthCheckFailed\", target=~\"api\", environment=\"development\"} $to"
+	# expired when post-deploy ended, not left to run out its hour
+	local ends finished
+	ends=$(alert-send silence list | jq -r 'select(.createdBy | startswith("shipshape-deploy@")) | .endsAt' | jq -Rr 'sub("\\.[0-9]+Z$";"Z") | fromdate')
+	finished=$(date +%s)
+	[ $((finished - ends)) -ge 0 ] && [ $((finished - ends)) -lt 120 ]
+	# a failed post-deploy (v3 has no health endpoint): rolled back, and the silence expired too
+	run --separate-stderr deploy -r v3 --yes
+	assert_equal "$status" 2
+	run deploy_silences
+	assert_line "expired {alertname=\"HealthCheckFailed\", target=~\"api\", environment=\"development\"} v3"
+	refute_line --regexp '^active '
+	# off: no silence
+	local before
+	before=$(deploy_silences | wc -l)
+	printf 'alerts: {deploy_silence: {enabled: false}}\n' >nosilence.yaml
+	to=v1
+	[ "$(current)" != v1 ] || to=v2
+	run --separate-stderr deploy -c nosilence.yaml -r "$to" --yes
+	assert_success
+	assert_equal "$(deploy_silences | wc -l)" "$before"
+}
