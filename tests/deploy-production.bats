@@ -26,6 +26,10 @@ teardown_file() {
 # the storage stand-in answers 500 without its bucket list: put it back
 teardown() {
 	cp "$REPO_ROOT/scripts/demo/stubs/storage-buckets.json" "$BATS_FILE_TMPDIR/nginx/stubs/"
+	if [ -n "${MIN_PG_DATA:-}" ]; then # the minimal config's own database
+		svc_pg_stop "$MIN_PG_DATA"
+		svc_dir_cleanup "$MIN_PG_DIR"
+	fi
 }
 
 # infra_checks JOURNAL: "name status" of every check the infrastructure gate
@@ -703,8 +707,12 @@ write_switch() {
 @test "a minimal config (config/minimal.yaml: no services, no security, no monitoring) resolves, passes --check in staging, deploys and rolls back" {
 	write_switch
 	# the app's own database: an empty one, over TLS (database.require_ssl
-	# defaults to true), nothing in it but PostgreSQL's public schema
+	# defaults to true), nothing in it but PostgreSQL's public schema; a
+	# second server (start_postgres would stop the file's: it is forgotten
+	# here, and teardown stops this one)
+	unset PGTEST_DATA PGTEST_DIR
 	start_postgres --ssl --dir "$BATS_TEST_TMPDIR/pg"
+	MIN_PG_DATA=$PGTEST_DATA MIN_PG_DIR=$PGTEST_DIR
 	cat >app.env <<-E
 	SERVICE_NAME=notes-api
 	DATABASE_URL=$PGTEST_URL
