@@ -169,6 +169,10 @@ int matchers_parse(struct matchers *ms, const char *text, char *err, size_t errs
 fail:
 	while (ms->n > had)
 		matcher_free(&ms->m[--ms->n]);
+	if (!ms->n) { /* nothing kept: the array goes too */
+		free(ms->m);
+		ms->m = NULL;
+	}
 	return -1;
 }
 
@@ -266,6 +270,10 @@ int matchers_from_json(struct matchers *ms, const cJSON *list, char *err, size_t
 fail:
 	while (ms->n > had)
 		matcher_free(&ms->m[--ms->n]);
+	if (!ms->n) { /* nothing kept: the array goes too */
+		free(ms->m);
+		ms->m = NULL;
+	}
 	return -1;
 }
 
