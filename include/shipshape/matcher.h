@@ -10,7 +10,8 @@
  * =, ! or ~;
  * a quoted one takes \" \\ and \n escapes. Regular expressions are POSIX
  * extended ones (regcomp(3)), anchored as Alertmanager anchors its own:
- * "web.*" matches "webserver", not "a webserver". A list is written one
+ * "web.*" matches "webserver", not "a webserver"; a repetition of a
+ * repetition ("a++", "a*{2}") is refused. A list is written one
  * matcher per argument, or comma-separated inside optional braces:
  * {alertname="Down",severity=~"critical|page"}. */
 #ifndef SHIPSHAPE_MATCHER_H

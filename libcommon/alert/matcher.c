@@ -63,8 +63,45 @@ static int bare_value(const char **p, char *out, size_t size, char *err, size_t 
 	return 0;
 }
 
+/* Whether a repetition (*, +, ?, {m,n}) repeats a repetition outside a
+ * bracket expression: "a++" or "a*{9}". glibc's regcomp() builds such
+ * stacks out of memory (a hundred "+" take gigabytes), and none means
+ * more than one of them. */
+static bool repeats_repetition(const char *re)
+{
+	bool after_repeat = false;
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\') {
+			after_repeat = false;
+			if (!*++p)
+				break;
+		} else if (*p == '[') {
+			p += p[1] == '^' ? 2 : 1;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p++;
+			after_repeat = false;
+			if (!*p)
+				break;
+		} else if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			if (after_repeat)
+				return true;
+			if (*p == '{')
+				while (p[1] && *p != '}')
+					p++;
+			after_repeat = true;
+		} else {
+			after_repeat = false;
+		}
+	}
+	return false;
+}
+
 static int compile(struct matcher *m, char *err, size_t errsize)
 {
+	if (repeats_repetition(m->value))
+		return errf(err, errsize, "%s: a repetition of a repetition (as in a++ or a*{2}) is refused", m->name);
 	char *anchored = easprintf("^(%s)$", m->value);
 	int rc = regcomp(&m->re, anchored, REG_EXTENDED | REG_NOSUB);
 	free(anchored);
@@ -125,6 +162,18 @@ static void matcher_free(struct matcher *m)
 	free(m->value);
 }
 
+/* A refused list: what was appended after had goes; the array too when
+ * nothing is kept. */
+static void drop_from(struct matchers *ms, size_t had)
+{
+	while (ms->n > had)
+		matcher_free(&ms->m[--ms->n]);
+	if (!ms->n) {
+		free(ms->m);
+		ms->m = NULL;
+	}
+}
+
 static void append(struct matchers *ms, const struct matcher *m)
 {
 	ms->m = erealloc(ms->m, (ms->n + 1) * sizeof *ms->m);
@@ -167,12 +216,7 @@ int matchers_parse(struct matchers *ms, const char *text, char *err, size_t errs
 	}
 	return 0;
 fail:
-	while (ms->n > had)
-		matcher_free(&ms->m[--ms->n]);
-	if (!ms->n) { /* nothing kept: the array goes too */
-		free(ms->m);
-		ms->m = NULL;
-	}
+	drop_from(ms, had);
 	return -1;
 }
 
@@ -268,12 +312,7 @@ int matchers_from_json(struct matchers *ms, const cJSON *list, char *err, size_t
 	}
 	return 0;
 fail:
-	while (ms->n > had)
-		matcher_free(&ms->m[--ms->n]);
-	if (!ms->n) { /* nothing kept: the array goes too */
-		free(ms->m);
-		ms->m = NULL;
-	}
+	drop_from(ms, had);
 	return -1;
 }
 

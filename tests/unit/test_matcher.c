@@ -27,6 +27,7 @@ static const struct {
 	{"missing=\"\"", 1}, {"missing!=\"\"", 0}, {"missing=~\".*\"", 1}, {"missing=~\".+\"", 0},
 	{"{alertname=\"Down\",severity=\"critical\"}", 1}, {"{alertname=\"Down\", severity=\"warning\"}", 0},
 	{"{}", 1}, {"alertname=\"Down\", target=~\"web.*\"", 1},
+	{"target=~\"[a-z+*]+server\"", 1}, {"target=~\"web\\\\+*server\"", 1}, /* a bracket; an escaped + repeated */
 };
 
 static cJSON *labels(void)
@@ -75,6 +76,7 @@ static void test_matcher_rejects(void **state)
 	static const char *const bad[] = {
 		"", "alertname", "=\"x\"", "9x=\"y\"", "a==b", "a=\"unterminated", "a=~\"(\"", "a=\"x\" b=\"y\"",
 		"{a=\"b\"", "{a=\"b\",}", "a=\"\\q\"", "a<\"b\"", "{a=\"b\"} trailing",
+		"a=~\"x++\"", "a=~\"x*{2}\"", "a=~\"(x+)?+\"",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
 		struct matchers ms = {0};
