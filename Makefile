@@ -148,6 +148,7 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_BUILD)/libcom
 # A target that builds a tool's own source in (#include) depends on it too.
 $(FUZZ_BUILD)/fuzz_prom: tools/metric-check/prom.c tools/metric-check/prom.h
 $(FUZZ_BUILD)/fuzz_redis_url: tools/svc-probe/redis_url.c tools/svc-probe/redis_url.h
+$(FUZZ_BUILD)/fuzz_interval: tools/alert-send/interval.c tools/alert-send/interval.h
 $(FUZZ_BUILD)/fuzz_blueprint: $(wildcard tools/cfg-resolve/*.c tools/cfg-resolve/*.h)
 
 fuzz-build: $(FUZZ_TARGETS)

@@ -1220,7 +1220,8 @@ maintenance:
     - {name: half, matchers: ['a=\"b\"'], start: '2026-12-01T00:00:00Z'}
     - {name: both, matchers: ['a=\"b\"'], start: '2026-12-01T00:00:00Z', end: '2026-12-02T00:00:00Z', times: [{weekdays: [monday]}]}
     - {name: none, matchers: ['a=\"b\"']}
-    - {name: late, matchers: ['a=\"b\"'], times: [{times: [{start_time: '25:00', end_time: '26:00'}]}]}"
+    - {name: late, matchers: ['a=\"b\"'], times: [{times: [{start_time: '25:00', end_time: '26:00'}]}]}
+    - {name: signed, matchers: ['a=\"b\"'], times: [{times: [{start_time: '-0:30', end_time: ' 1:00'}]}]}"
 	alert firing >in.jsonl
 	run --separate-stderr alert-send -c cfg.yaml <in.jsonl
 	assert_equal "$status" 65
@@ -1234,7 +1235,8 @@ maintenance:
 		'maintenance\[1\]: a one-off window needs both start and end' \
 		'maintenance\[2\]: a window is either one-off \(start and end\) or recurring \(times\), not both' \
 		'maintenance\[3\]: a window is either one-off \(start and end\) or recurring \(times\), one of them' \
-		'maintenance\[4\]\.times\[0\]\.times\[0\]\.start_time: expected a time of day HH:MM'; do
+		'maintenance\[4\]\.times\[0\]\.times\[0\]\.start_time: expected a time of day HH:MM' \
+		'maintenance\[5\]\.times\[0\]\.times\[0\]\.start_time: expected a time of day HH:MM, got "-0:30"'; do
 		printf '%s\n' "$stderr" | grep -Eq "^alert-send: .*cfg.yaml:[0-9]+:[0-9]+: alerts\.$want" || fail "no line for $want in: $stderr"
 	done
 	assert_equal "$(count_requests "slack-$N")" 0

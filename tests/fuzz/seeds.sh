@@ -26,7 +26,7 @@ files() {
 }
 
 rm -rf "$out"
-for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url ratelimit blueprint matcher; do
+for t in units range rfc3339 json_path tmpl redact jsonl yaml schema schema_load envfile prom redis_url ratelimit blueprint matcher interval; do
 	mkdir -p "$out/$t"
 done
 lines $data/fuzz/durations.txt units
@@ -36,6 +36,7 @@ lines $data/fuzz/json_path.txt json_path
 lines $data/fuzz/templates.txt tmpl
 lines $data/fuzz/redact.txt redact
 lines $data/fuzz/ratelimit.txt ratelimit
+lines $data/fuzz/intervals.txt interval
 files jsonl $data/fuzz/*.jsonl
 lines $data/fuzz/alerts.jsonl jsonl
 files yaml $data/schema/*.yaml config/*.yaml

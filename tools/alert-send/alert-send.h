@@ -17,6 +17,7 @@
 #include "shipshape/event.h"
 #include "shipshape/matcher.h"
 #include "shipshape/opts.h"
+#include "interval.h"
 #include "shipshape/report.h"
 
 /* ---- settings: alert-send's part of the config document ---- */
@@ -71,15 +72,6 @@ struct runbook {
 #define MAX_LEVELS 16
 
 /* A maintenance window (window.c): alerts.maintenance[]. */
-struct int_range { int lo, hi; };
-struct clock_range { int start, end; }; /* minutes of the day, end excluded */
-enum { TI_WEEKDAYS, TI_DAYS, TI_MONTHS, TI_YEARS, TI_FIELDS };
-struct time_interval {                  /* Alertmanager's time_intervals entry */
-	struct clock_range *times;
-	size_t n_times;                     /* 0: all day */
-	struct int_range *ranges[TI_FIELDS]; /* weekdays 0-6 from Sunday, days (negative: from the end), months 1-12, years */
-	size_t n_ranges[TI_FIELDS];         /* 0: any */
-};
 struct window {
 	char *name, *timezone;
 	struct matchers matchers;

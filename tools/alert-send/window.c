@@ -6,75 +6,20 @@
 #include "alert-send.h"
 #include "shipshape/units.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #define ZONEINFO "/usr/share/zoneinfo"
 #define RECHECK_MS (15 * 60000) /* at least this often, whatever the clock did (DST) */
 
-static const char *const weekday_names[] = {"sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
-					    "saturday"};
-static const char *const month_names[] = {"january", "february", "march",     "april",   "may",      "june",
-					  "july",    "august",   "september", "october", "november", "december"};
 
-/* A number, or (names) a name's index + base. */
-static bool parse_value(const char *s, size_t len, const char *const *names, size_t n_names, int base, int *out)
-{
-	for (size_t i = 0; names && i < n_names; i++)
-		if (strlen(names[i]) == len && strncasecmp(s, names[i], len) == 0)
-			return *out = (int)i + base, true;
-	char buf[16], *end;
-	if (len == 0 || len >= sizeof buf)
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	long v = strtol(buf, &end, 10);
-	if (*end || v < -100000 || v > 100000)
-		return false;
-	*out = (int)v;
-	return true;
-}
 
-/* "a" or "a:b" into r, each within lo..hi (0 excluded when no_zero). */
-static bool parse_range(const char *s, const char *const *names, size_t n_names, int base, int lo, int hi,
-			bool no_zero, struct int_range *r)
-{
-	const char *colon = strchr(s, ':');
-	size_t first = colon ? (size_t)(colon - s) : strlen(s);
-	if (!parse_value(s, first, names, n_names, base, &r->lo))
-		return false;
-	r->hi = r->lo;
-	if (colon && !parse_value(colon + 1, strlen(colon + 1), names, n_names, base, &r->hi))
-		return false;
-	bool ok = r->lo >= lo && r->lo <= hi && r->hi >= lo && r->hi <= hi && !(no_zero && (!r->lo || !r->hi));
-	/* days of the month: both from the start or both from the end, in order */
-	return ok && (r->lo <= r->hi || (r->lo > 0 && r->hi < 0));
-}
 
-/* "HH:MM" (00:00 to 24:00) in minutes. */
-static bool parse_clock(const char *s, int *minutes)
-{
-	int h, m;
-	char tail;
-	if (sscanf(s, "%2d:%2d%c", &h, &m, &tail) != 2 || strlen(s) != 5 || h < 0 || m < 0 || m > 59 ||
-	    h * 60 + m > 1440)
-		return false;
-	*minutes = h * 60 + m;
-	return true;
-}
 
-static void free_interval(struct time_interval *iv)
-{
-	free(iv->times);
-	for (int k = 0; k < TI_FIELDS; k++)
-		free(iv->ranges[k]);
-}
 
 void windows_free(struct window *w, size_t n)
 {
@@ -83,39 +28,25 @@ void windows_free(struct window *w, size_t n)
 		free(w[i].timezone);
 		matchers_free(&w[i].matchers);
 		for (size_t k = 0; k < w[i].n_intervals; k++)
-			free_interval(&w[i].intervals[k]);
+			interval_free(&w[i].intervals[k]);
 		free(w[i].intervals);
 	}
 	free(w);
 }
 
-static const struct {
-	const char *key;
-	const char *const *names;
-	size_t n_names;
-	int base, lo, hi;
-	bool no_zero;
-	const char *expected;
-} fields[TI_FIELDS] = {
-	[TI_WEEKDAYS] = {"weekdays", weekday_names, 7, 0, 0, 6, false, "a weekday or weekday:weekday (monday:friday)"},
-	[TI_DAYS] = {"days_of_month", NULL, 0, 0, -31, 31, true, "a day or day:day, 1 to 31 or -31 to -1 (from the end)"},
-	[TI_MONTHS] = {"months", month_names, 12, 1, 1, 12, false, "a month or month:month (january:march, 1:3)"},
-	[TI_YEARS] = {"years", NULL, 0, 0, 1970, 9999, false, "a year or year:year (2026:2027)"},
-};
 
 static void load_field(struct config *c, const char *path, int k, struct time_interval *iv)
 {
 	struct key list, item;
-	at(&list, "%s.%s", path, fields[k].key);
+	at(&list, "%s.%s", path, interval_field_key(k));
 	size_t n = config_list_len(c, list.path);
 	iv->ranges[k] = n ? ecalloc(n, sizeof *iv->ranges[k]) : NULL;
 	for (size_t i = 0; i < n; i++) {
 		const char *v = NULL;
 		if (!config_string(c, at(&item, "%s[%zu]", list.path, i), NULL, &v) || !v)
 			continue;
-		if (!parse_range(v, fields[k].names, fields[k].n_names, fields[k].base, fields[k].lo, fields[k].hi,
-				 fields[k].no_zero, &iv->ranges[k][iv->n_ranges[k]]))
-			config_error(c, item.path, "\"%s\": expected %s", v, fields[k].expected);
+		if (!interval_parse_range(k, v, &iv->ranges[k][iv->n_ranges[k]]))
+			config_error(c, item.path, "\"%s\": expected %s", v, interval_field_expected(k));
 		else
 			iv->n_ranges[k]++;
 	}
@@ -132,9 +63,9 @@ static void load_times(struct config *c, const char *path, struct time_interval 
 		config_string(c, at(&ks, "%s[%zu].start_time", list.path, i), NULL, &s);
 		config_string(c, at(&ke, "%s[%zu].end_time", list.path, i), NULL, &e);
 		int lo = 0, hi = 0;
-		if (!s || !parse_clock(s, &lo))
+		if (!s || !interval_parse_clock(s, &lo))
 			config_error(c, ks.path, "expected a time of day HH:MM, got \"%s\"", s ? s : "");
-		else if (!e || !parse_clock(e, &hi))
+		else if (!e || !interval_parse_clock(e, &hi))
 			config_error(c, ke.path, "expected a time of day HH:MM (24:00: the end of the day), got \"%s\"",
 				     e ? e : "");
 		else if (hi <= lo)
@@ -242,56 +173,9 @@ static void local_time(const char *tz, time_t t, struct tm *out)
 	free(saved);
 }
 
-static int days_in_month(int year, int month) /* month 1..12 */
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return month == 2 && leap ? 29 : days[month - 1];
-}
 
-static bool in_ranges(const struct int_range *r, size_t n, int v)
-{
-	if (!n)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (v >= r[i].lo && v <= r[i].hi)
-			return true;
-	return false;
-}
 
-static bool day_matches(const struct time_interval *iv, const struct tm *tm)
-{
-	int mlen = days_in_month(tm->tm_year + 1900, tm->tm_mon + 1);
-	bool dom = !iv->n_ranges[TI_DAYS];
-	for (size_t i = 0; i < iv->n_ranges[TI_DAYS]; i++) {
-		int lo = iv->ranges[TI_DAYS][i].lo, hi = iv->ranges[TI_DAYS][i].hi;
-		lo = lo < 0 ? mlen + 1 + lo : lo;
-		hi = hi < 0 ? mlen + 1 + hi : hi;
-		dom = dom || (tm->tm_mday >= lo && tm->tm_mday <= hi);
-	}
-	return dom && in_ranges(iv->ranges[TI_WEEKDAYS], iv->n_ranges[TI_WEEKDAYS], tm->tm_wday) &&
-	       in_ranges(iv->ranges[TI_MONTHS], iv->n_ranges[TI_MONTHS], tm->tm_mon + 1) &&
-	       in_ranges(iv->ranges[TI_YEARS], iv->n_ranges[TI_YEARS], tm->tm_year + 1900);
-}
 
-/* Whether iv holds at minute m of a matching day; lowers *change (minute
- * of the day) to when that may change next. */
-static bool minute_matches(const struct time_interval *iv, int m, int *change)
-{
-	if (!iv->n_times)
-		return true;
-	bool in = false;
-	for (size_t i = 0; i < iv->n_times; i++) {
-		const struct clock_range *t = &iv->times[i];
-		if (m >= t->start && m < t->end) {
-			in = true;
-			*change = t->end < *change ? t->end : *change;
-		} else if (t->start > m && t->start < *change) {
-			*change = t->start;
-		}
-	}
-	return in;
-}
 
 /* Recurring: active now? valid_until is when to look again. */
 static bool recurring_active(const struct window *w, int64_t now, int64_t *valid_until)
@@ -301,7 +185,7 @@ static bool recurring_active(const struct window *w, int64_t now, int64_t *valid
 	int minute = tm.tm_hour * 60 + tm.tm_min, change = 1440;
 	bool active = false;
 	for (size_t i = 0; i < w->n_intervals; i++)
-		if (day_matches(&w->intervals[i], &tm) && minute_matches(&w->intervals[i], minute, &change))
+		if (interval_day_matches(&w->intervals[i], &tm) && interval_minute_matches(&w->intervals[i], minute, &change))
 			active = true;
 	int64_t into_minute = (int64_t)tm.tm_sec * 1000 + now % 1000;
 	int64_t at = now + (int64_t)(change - minute) * 60000 - into_minute;
