@@ -1086,6 +1086,21 @@ silence_ids() { alert-send silence list | jq -r .id; }
 	stop_sender
 }
 
+@test "an alert told before its silence began still has its resolve heard while silenced, by the channels told" {
+	config "repeat_interval: 1h"
+	sed -i '/webhook:/d' cfg.yaml
+	start_sender
+	alert firing told >&"$SENDER_IN"
+	wait_until 20 count_is "slack-$N" 1
+	alert-send silence add 'target="told"' --for 1h -m "after the fact" >/dev/null
+	wait_until 20 grep -q '"muted_by":"silence ' "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
+	alert resolved told >&"$SENDER_IN"
+	stop_sender
+	assert_equal "$SENDER_STATUS" 0
+	assert_equal "$(requests slack-$N | jq -r .text | paste -sd, -)" \
+		"[FIRING:1] HealthCheckFailed told (production),[RESOLVED:1] HealthCheckFailed told (production)"
+}
+
 @test "an alert that fires and resolves inside a silence notifies nobody, not even its resolve" {
 	config
 	alert-send silence add 'target="blip"' --for 1h -m "flapping probe" >/dev/null
