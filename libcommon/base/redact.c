@@ -5,6 +5,7 @@
 #include "shipshape/common.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +14,22 @@
 /* The registered secrets, and two tables over them: a set, so that
  * registering n secrets costs n, and buckets by their first 4 bytes, so
  * that masking a string costs its length, not its length times the number
- * of secrets (a config of 100,000 secret-named keys must not hang). */
+ * of secrets (a config of 100,000 secret-named keys must not hang).
+ * Probes mask their messages from worker threads (svc-probe's TCP probes)
+ * while the main thread masks its own: masking only reads the tables, under
+ * a read lock; registering and clearing write them under the write lock,
+ * and the buckets are kept up to date as each secret comes, never rebuilt
+ * by a reader. */
 #define SECRET_MIN 4
 
+static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
 static char **secrets;
 static size_t n_secrets, cap_secrets;
 static char **set;            /* open addressing, at most half full */
 static size_t set_cap;
 static size_t *bucket_head;   /* index + 1 of a bucket's first secret, 0: none */
-static size_t *bucket_next;   /* per secret: index + 1 of the next in its bucket */
-static size_t bucket_cap;     /* a power of two; 0: to be built */
+static size_t *bucket_next;   /* per secret (cap_secrets of them): index + 1 of the next in its bucket */
+static size_t bucket_cap;     /* a power of two, at least twice n_secrets; 0: none yet */
 
 static size_t bytes_hash(const char *s, size_t n)
 {
@@ -40,10 +47,27 @@ static char **set_slot(char **slots, size_t cap, const char *s)
 	return &slots[k];
 }
 
-void redact_register(const char *secret)
+static void bucket_add(size_t i)
 {
-	if (!secret || strlen(secret) < SECRET_MIN)
-		return;
+	size_t k = bytes_hash(secrets[i], SECRET_MIN) & (bucket_cap - 1);
+	bucket_next[i] = bucket_head[k];
+	bucket_head[k] = i + 1;
+}
+
+/* The buckets anew, for more secrets than the table was sized for. */
+static void build_buckets(void)
+{
+	free(bucket_head);
+	bucket_cap = 64;
+	while (bucket_cap < 2 * n_secrets)
+		bucket_cap *= 2;
+	bucket_head = ecalloc(bucket_cap, sizeof *bucket_head);
+	for (size_t i = n_secrets; i-- > 0;)
+		bucket_add(i);
+}
+
+static void register_locked(const char *secret)
+{
 	if ((n_secrets + 1) * 2 > set_cap) {
 		size_t cap = set_cap ? set_cap * 2 : 64;
 		char **slots = ecalloc(cap, sizeof *slots);
@@ -60,29 +84,27 @@ void redact_register(const char *secret)
 	if (n_secrets == cap_secrets) {
 		cap_secrets = cap_secrets ? cap_secrets * 2 : 16;
 		secrets = erealloc(secrets, cap_secrets * sizeof *secrets);
+		bucket_next = erealloc(bucket_next, cap_secrets * sizeof *bucket_next);
 	}
 	*slot = secrets[n_secrets++] = estrdup(secret);
-	bucket_cap = 0; /* the buckets are rebuilt when next needed */
+	if (2 * n_secrets > bucket_cap)
+		build_buckets();
+	else
+		bucket_add(n_secrets - 1);
 }
 
-static void build_buckets(void)
+void redact_register(const char *secret)
 {
-	free(bucket_head);
-	free(bucket_next);
-	bucket_cap = 64;
-	while (bucket_cap < 2 * n_secrets)
-		bucket_cap *= 2;
-	bucket_head = ecalloc(bucket_cap, sizeof *bucket_head);
-	bucket_next = ecalloc(n_secrets, sizeof *bucket_next);
-	for (size_t i = n_secrets; i-- > 0;) {
-		size_t k = bytes_hash(secrets[i], SECRET_MIN) & (bucket_cap - 1);
-		bucket_next[i] = bucket_head[k];
-		bucket_head[k] = i + 1;
-	}
+	if (!secret || strlen(secret) < SECRET_MIN)
+		return;
+	pthread_rwlock_wrlock(&lock);
+	register_locked(secret);
+	pthread_rwlock_unlock(&lock);
 }
 
 void redact_clear(void)
 {
+	pthread_rwlock_wrlock(&lock);
 	for (size_t i = 0; i < n_secrets; i++)
 		free(secrets[i]);
 	free(secrets);
@@ -92,20 +114,14 @@ void redact_clear(void)
 	secrets = set = NULL;
 	bucket_head = bucket_next = NULL;
 	n_secrets = cap_secrets = set_cap = bucket_cap = 0;
+	pthread_rwlock_unlock(&lock);
 }
 
 /* Replaces every occurrence of every registered secret with "***". Where
  * occurrences overlap (a secret inside a longer one, or two that share
  * bytes) their union is masked as one, so no part of either shows. */
-static void mask_registered(struct buf *out, const char *s)
+static void mask_locked(struct buf *out, const char *s, size_t len)
 {
-	size_t len = strlen(s);
-	if (!n_secrets || len < SECRET_MIN) {
-		buf_puts(out, s);
-		return;
-	}
-	if (!bucket_cap)
-		build_buckets();
 	size_t cover_end = 0; /* the masked run reaches up to here */
 	for (size_t p = 0; p < len; p++) {
 		if (p + SECRET_MIN <= len) {
@@ -125,9 +141,20 @@ static void mask_registered(struct buf *out, const char *s)
 	}
 }
 
+static void mask_registered(struct buf *out, const char *s)
+{
+	size_t len = strlen(s);
+	pthread_rwlock_rdlock(&lock);
+	if (n_secrets && len >= SECRET_MIN)
+		mask_locked(out, s, len);
+	else
+		buf_puts(out, s);
+	pthread_rwlock_unlock(&lock);
+}
+
 bool redact_contains_secret(const char *s)
 {
-	if (!s || !n_secrets || strlen(s) < SECRET_MIN)
+	if (!s || strlen(s) < SECRET_MIN)
 		return false;
 	struct buf masked = {0};
 	mask_registered(&masked, s);

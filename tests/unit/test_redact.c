@@ -1,13 +1,16 @@
 /* test_redact.c — masking registered secrets: a registered secret is masked
  * wherever it stands, also when it is an ordinary word (a secret that is
  * left whole in prose is a secret in the journal); URL passwords from a
- * config are registered as written and percent-decoded. */
+ * config are registered as written and percent-decoded; threads mask
+ * while secrets are registered (svc-probe's TCP workers do). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,11 +67,71 @@ static void test_url_passwords_registered(void **state)
 	redact_clear();
 }
 
+/* Past the first table's size: every secret registered so far is still
+ * masked after each one more (the buckets grow as secrets come). */
+static void test_many_secrets(void **state)
+{
+	(void)state;
+	redact_clear();
+	char secret[32], text[64];
+	for (int i = 0; i < 300; i++) {
+		snprintf(secret, sizeof secret, "tok-%03d-value", i);
+		redact_register(secret);
+		for (int k = 0; k <= i; k += 1 + i / 7) {
+			snprintf(text, sizeof text, "the tok-%03d-value here", k);
+			expect_masked(text, "the *** here");
+		}
+	}
+	redact_clear();
+}
+
+#define MASKERS 4
+#define ROUNDS 2000
+
+static void *mask_loop(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < ROUNDS; i++) {
+		char *got = redact_string("connect to host: the first-secret-00 and the rest of the line");
+		if (strstr(got, "first-secret-00"))
+			return got; /* a leak of the first secret: the finding */
+		free(got);
+	}
+	return NULL;
+}
+
+/* Threads mask while the main thread registers more secrets: none of them
+ * reads a half-built table (this crashed), and a secret registered before
+ * they started is always masked. */
+static void test_threads_mask_while_registering(void **state)
+{
+	(void)state;
+	redact_clear();
+	redact_register("first-secret-00");
+	pthread_t t[MASKERS];
+	for (int i = 0; i < MASKERS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, mask_loop, NULL), 0);
+	char secret[32];
+	for (int i = 0; i < 2000; i++) {
+		snprintf(secret, sizeof secret, "later-secret-%04d", i);
+		redact_register(secret);
+	}
+	for (int i = 0; i < MASKERS; i++) {
+		void *leaked;
+		pthread_join(t[i], &leaked);
+		if (leaked)
+			fail_msg("a thread saw the first secret unmasked: %s", (char *)leaked);
+	}
+	redact_clear();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_word_like_secrets),
 		cmocka_unit_test(test_url_passwords_registered),
+		cmocka_unit_test(test_many_secrets),
+		cmocka_unit_test(test_threads_mask_while_registering),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
