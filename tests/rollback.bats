@@ -7,19 +7,10 @@ load helpers/services
 
 setup_file() {
 	start_faultsrv
-	local dir="$BATS_FILE_TMPDIR/render"
-	mkdir -p "$dir"
-	export RENDER_KEY=render-test-key-77aa01
-	svc_spawn "$dir/log" "$SHIPSHAPE_BUILD/helpers/fakerender" --port-file "$dir/port" \
-		--api-key "$RENDER_KEY" --log "$dir/requests.jsonl"
-	export RENDER_PID=$SVC_PID RENDER_LOG="$dir/requests.jsonl"
-	svc_wait 10 test -s "$dir/port" || { svc_log_tail "$dir/log"; return 1; }
-	RENDER_URL="http://127.0.0.1:$(<"$dir/port")"
-	export RENDER_URL
+	start_fakerender render-test-key-77aa01
 }
 
 teardown_file() {
-	svc_stop_pid "${RENDER_PID:-}"
 	stop_all_services
 }
 

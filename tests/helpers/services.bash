@@ -253,6 +253,36 @@ stop_silent_port() {
 	return 0
 }
 
+# ---- the fake Render API ----------------------------------------------------
+
+# start_fakerender KEY: tests/helpers/fakerender taking API key KEY. Exports
+# RENDER_KEY, RENDER_URL, RENDER_LOG (the requests it had, JSON Lines) and
+# RENDER_PID.
+start_fakerender() {
+	local bin dir base
+	bin="$(dirname "$(svc_faultsrv_bin)")/fakerender"
+	[[ -x "$bin" ]] || { svc_fail "fakerender not built: $bin"; return 1; }
+	stop_fakerender
+	base=$(svc_base_dir "") || return 1
+	dir=$(mktemp -d "$base/render.XXXXXX") || return 1
+	svc_spawn "$dir/log" "$bin" --port-file "$dir/port" --api-key "$1" --log "$dir/requests.jsonl"
+	export RENDER_PID=$SVC_PID RENDER_KEY=$1 RENDER_LOG="$dir/requests.jsonl"
+	if ! svc_wait "$SVC_READY_SECONDS" test -s "$dir/port"; then
+		svc_fail "fakerender did not start"
+		svc_log_tail "$dir/log"
+		stop_fakerender
+		return 1
+	fi
+	export RENDER_URL
+	RENDER_URL="http://127.0.0.1:$(<"$dir/port")"
+}
+
+stop_fakerender() {
+	svc_stop_pid "${RENDER_PID:-}"
+	unset RENDER_PID
+	return 0
+}
+
 # ---- PostgreSQL -------------------------------------------------------------
 
 # svc_as_pg CMD...: run CMD as the postgres system user when we are root
@@ -971,6 +1001,7 @@ stop_redis() {
 
 # stop_all_services: everything this file started (for teardown_file).
 stop_all_services() {
+	stop_fakerender
 	stop_redis
 	stop_node_exporter
 	stop_prometheus
