@@ -410,6 +410,27 @@ static void deployment_free(struct deployment *d)
 	memset(d, 0, sizeof *d);
 }
 
+/* d, the deploy at or after view->v[*kept], moved down to it when it has
+ * a begin record; else freed, and counted as headerless unless blank (an
+ * empty file is not a deploy, nor a damaged one). */
+static void keep_deploy(struct journal_view *view, struct deployment *d, bool blank, size_t *kept)
+{
+	if (!d->begin) {
+		if (!blank) {
+			view->headerless++;
+			free(view->headerless_path);
+			view->headerless_path = estrdup(d->path);
+		}
+		deployment_free(d);
+		return;
+	}
+	if (&view->v[*kept] != d) {
+		view->v[*kept] = *d;
+		memset(d, 0, sizeof *d);
+	}
+	(*kept)++;
+}
+
 static int load(const struct journal *j, struct journal_view *view, char **failed)
 {
 	memset(view, 0, sizeof *view);
@@ -452,21 +473,7 @@ static int load(const struct journal *j, struct journal_view *view, char **faile
 		bool blank = deployment_blank(d);
 		if (!blank || d->id >= view->next_id)
 			view->next_id = blank ? d->id : d->id + 1;
-		if (!d->begin) {
-			/* an empty or headerless file is not a deploy */
-			if (!blank) {
-				view->headerless++;
-				free(view->headerless_path);
-				view->headerless_path = estrdup(d->path);
-			}
-			deployment_free(d);
-			continue;
-		}
-		if (&view->v[kept] != d) {
-			view->v[kept] = *d;
-			memset(d, 0, sizeof *d);
-		}
-		kept++;
+		keep_deploy(view, d, blank, &kept);
 	}
 	view->n = kept;
 	return 0;
@@ -513,18 +520,7 @@ static int load_pg(const struct journal *j, struct journal_view *view)
 		derive(d);
 		if (d->id >= view->next_id)
 			view->next_id = d->id + 1;
-		if (!d->begin) {
-			view->headerless++;
-			free(view->headerless_path);
-			view->headerless_path = estrdup(d->path);
-			deployment_free(d);
-			continue;
-		}
-		if (&view->v[kept] != d) {
-			view->v[kept] = *d;
-			memset(d, 0, sizeof *d);
-		}
-		kept++;
+		keep_deploy(view, d, false, &kept);
 	}
 	view->n = kept;
 	return 0;
