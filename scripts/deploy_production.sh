@@ -319,6 +319,36 @@ alert() {
 	fi
 }
 
+# who: the CI's actor when a CI runs this, else user@host.
+who() {
+	if [[ -n "${GITHUB_ACTOR:-}" ]]; then
+		printf '%s (GitHub Actions%s)' "$GITHUB_ACTOR" "${GITHUB_RUN_ID:+, run $GITHUB_RUN_ID}"
+	elif [[ -n "${GITLAB_USER_LOGIN:-}" ]]; then
+		printf '%s (GitLab CI%s)' "$GITLAB_USER_LOGIN" "${CI_PIPELINE_ID:+, pipeline $CI_PIPELINE_ID}"
+	elif [[ -n "${BUILDKITE_BUILD_CREATOR:-}" ]]; then
+		printf '%s (Buildkite)' "$BUILDKITE_BUILD_CREATOR"
+	else
+		printf '%s@%s' "$(id -un 2>/dev/null || echo "uid $(id -u)")" "$(hostname)"
+	fi
+}
+
+# notice EVENT [REPORTS] [MESSAGE]: a deploy notice (alert-send notice) to
+# alerts.notices.channels: started, live, failed (the failing checks of
+# REPORTS), rolled_back. Not an alert: sent once; a notice that cannot go out
+# is said in the summary and never changes the deploy's outcome.
+notice() {
+	local out rc=0
+	jq -e '(.alerts.notices.channels // []) | length > 0' "$cfg" >/dev/null && have alert-send || return 0
+	jq -cn --arg event "$1" --arg service "$service" --arg environment "$environment" --arg release "$release" \
+		--arg previous "$live" --arg deploy "$deploy_id" --arg by "$(who)" --argjson ms "$((($(date +%s) - started) * 1000))" \
+		--arg message "${3:-}" --slurpfile checks <(cat "${2:-/dev/null}" 2>/dev/null | jq -c '.checks[]?
+			| select(.status == "critical" or .status == "unknown") | {name, status, message}' 2>/dev/null || true) \
+		'{kind: "notice", event: $event, service: $service, environment: $environment, release: $release,
+		  previous: $previous, deploy: $deploy, by: $by, duration_ms: $ms, message: $message, checks: $checks}' |
+		alert-send -c "$cfg" notice --format json >/dev/null 2>>"$log" || rc=$?
+	((rc == 0)) || note notice FAILED "the $1 notice: alert-send notice exited $rc: $(tail -n 1 "$log")"
+}
+
 # bake REPORTS: the release bakes (deploy.bake, --bake over its duration):
 # metric-check --bake's rounds and verdict on Prometheus (the gate judges
 # the verdict and journals every round) while health-watch probes the
@@ -385,11 +415,15 @@ show_plan() {
 fail() {
 	local status=2 out rc=0
 	((!dry_run)) || { print_summary "dry run: would stop at $1"; exit 2; }
+	local reports=${r:-} # a gate's; an apply that failed has none
+	[[ "$1" != application ]] || reports=""
+	notice failed "$reports" "$1 failed: $2"
 	if (($3)) && ((!no_rollback)); then
 		at=rollback stage_start=$SECONDS && show "back to the last good release, then its health"
 		out=$(rollback -c "$cfg" --health-timeout "$health_timeout" -m "automatic: $1 failed for $release" 2>>"$log") || rc=$?
 		if ((rc == 0)); then
 			note rollback ok "$(jq -r '"back to \(.to): \(.message)"' <<<"$out" 2>/dev/null)"
+			notice rolled_back "" "back to $(jq -r '.to // "the last good release"' <<<"$out" 2>/dev/null)"
 		else
 			note rollback FAILED "$(jq -r '.message // empty' <<<"$out" 2>/dev/null || true) $(tail -n 1 "$log")"
 			status=3
@@ -448,6 +482,7 @@ elif ((!dry_run)); then
 	IFS=$'\t' read -r deploy_id live < <(jq -r '[.deploy, .previous // ""] | @tsv' <<<"$out")
 	open_deploy=$deploy_id
 	note begin ok "deploy $deploy_id replacing ${live:-nothing}"
+	notice started
 fi
 # stage NAME: the reports of stage NAME go to a file of their own, $r.
 stage() { at=$1 r="$work/$1.jsonl" stage_start=$SECONDS; : >"$r"; }
@@ -530,5 +565,6 @@ deploy-stage -c "$cfg" finish --result ok -m "all stages passed" >/dev/null 2>>"
 	die "the deploy passed every stage but could not be recorded as finished" 3
 open_deploy=""
 note finish ok "$release is live and recorded as good"
+notice live
 alert resolved
 print_summary "OK"

@@ -152,7 +152,7 @@ count_requests() {
 	assert_equal "$stderr" "alert-send: option -c needs a value (see alert-send --help)"
 	run --separate-stderr alert-send -c x.yaml frobnicate
 	assert_equal "$status" 64
-	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush, ack, silence, list or route)'
+	assert_equal "$stderr" 'alert-send: unknown command "frobnicate" (expected flush, ack, silence, list, route or notice)'
 	# at a terminal, nothing to read alerts from: say how, do not wait for typing
 	run script -qec "alert-send -c x.yaml" /dev/null
 	assert_equal "$status" 64

@@ -807,3 +807,57 @@ deploy_silences() {
 	assert_success
 	assert_equal "$(deploy_silences | wc -l)" "$before"
 }
+
+# notices: the deploy notices the webhook recorded, one line each:
+# "EVENT RELEASE PREVIOUS BY CHECKS".
+notices() {
+	[ -f "$FAULT_RECORD_DIR/notice-hook.jsonl" ] || return 0
+	jq -r '.json | select(.kind == "notice") | "\(.event) \(.release) \(.previous) \(.by) \([.checks[].name] | join(","))"' \
+		"$FAULT_RECORD_DIR/notice-hook.jsonl"
+}
+
+@test "deploy notices (alerts.notices.channels): started, live; started, failed with its checks, rolled back; who is the CI's actor" {
+	rm -f "$FAULT_RECORD_DIR/notice-hook.jsonl" "$FAULT_RECORD_DIR/slack.jsonl"
+	printf 'alerts: {webhook: {url: "%s"}, notices: {channels: [slack, webhook]}}\n' "$FAULT_URL/record/notice-hook" >notices.yaml
+	local to=v1 prev
+	[ "$(current)" != v1 ] || to=v2
+	prev=$(current)
+	run --separate-stderr env GITHUB_ACTOR=octo GITHUB_RUN_ID=4242 "$REPO_ROOT/scripts/deploy_production.sh" \
+		-c "$REPO_ROOT/config/local.yaml" -c "$REPO_ROOT/scripts/demo/demo.yaml" -c notices.yaml -e demo.env \
+		--requests 5 --security headers --health-timeout 5s -r "$to" --yes
+	assert_success
+	assert_equal "$(notices)" "$(printf '%s\n' "started $to $prev octo (GitHub Actions, run 4242) " "live $to $prev octo (GitHub Actions, run 4242) ")"
+	# the live notice has the time it took; Slack had them as readable messages
+	[ "$(jq -r '.json | select(.kind == "notice" and .event == "live") | .duration_ms' "$FAULT_RECORD_DIR/notice-hook.jsonl")" -ge 0 ]
+	jq -r '.json.text' "$FAULT_RECORD_DIR/slack.jsonl" | grep -qx "\[DEPLOY LIVE\] $to to accessa-api-demo (development)"
+	# v3 fails post-deploy (no health endpoint): its failing check named, then the rollback
+	: >"$FAULT_RECORD_DIR/notice-hook.jsonl"
+	run --separate-stderr deploy -c notices.yaml -r v3 --yes
+	assert_equal "$status" 2
+	run notices
+	assert_equal "${#lines[@]}" 3
+	[[ ${lines[0]} == "started v3 $to "*@* ]]
+	[[ ${lines[1]} == "failed v3 $to "*@*" "*http.api.status* ]]
+	[[ ${lines[2]} == "rolled_back v3 $to "* ]]
+	assert_equal "$(jq -r '.json | select(.kind == "notice" and .event == "rolled_back") | .message' "$FAULT_RECORD_DIR/notice-hook.jsonl")" "back to $to"
+	assert_equal "$(jq -r '.json | select(.kind == "notice" and .event == "failed") | .message' "$FAULT_RECORD_DIR/notice-hook.jsonl")" "post-deploy failed: the post-deploy gate failed"
+	# notices are not alerts: none is in alert-send's book
+	! grep -q '"event":"' "$SHIPSHAPE_STATE_DIR/alert-send/state.json" 2>/dev/null
+}
+
+@test "alert-send notice: bad input is one line and 65; email as a notice channel is refused" {
+	printf 'environment: production\nservice: {name: x}\nalerts: {webhook: {url: "%s"}, notices: {channels: [webhook]}}\n' "$FAULT_URL/record/n2" >n.yaml
+	local bad
+	for bad in '' 'nope' '[]' '{"kind":"alert"}' '{"kind":"notice","event":"exploded","release":"v1"}' '{"kind":"notice","event":"live"}'; do
+		run --separate-stderr alert-send -c n.yaml notice <<<"$bad"
+		assert_equal "$status" 65 "input: $bad"
+		assert_equal "${#stderr_lines[@]}" 1 "input: $bad"
+	done
+	run --separate-stderr alert-send -c n.yaml notice <<<'{"kind":"notice","event":"live","release":"v9","service":"x","environment":"production"}'
+	assert_success
+	assert_equal "$(json_get '.status, .channel, .notice')" $'delivered\nwebhook\nlive'
+	printf 'environment: production\nservice: {name: x}\nalerts:\n  email: {from: a@b.c, recipients: [o@b.c], smtp: {url: "smtp://127.0.0.1:1"}}\n  notices: {channels: [email]}\n' >e.yaml
+	run --separate-stderr alert-send -c e.yaml notice <<<'{"kind":"notice","event":"live","release":"v9"}'
+	assert_equal "$status" 65
+	[[ $stderr == *"alerts.notices.channels: deploy notices go to slack or webhook"* ]]
+}

@@ -101,6 +101,7 @@ struct settings {
 	size_t n_windows;
 	struct inhibit_rule *inhibit;    /* alerts.inhibit */
 	size_t n_inhibit;
+	unsigned notice_channels;        /* alerts.notices.channels: bit per configured channel */
 };
 
 /* An inhibit rule (inhibit.c): alerts.inhibit[]. */
@@ -341,6 +342,12 @@ cJSON *notification_test(const struct settings *s, enum channel_id c, int64_t no
 /* The title every channel's message has ("[FIRING:2] HealthCheckFailed api
  * (production)"), for records. A new string. */
 char *notification_title(const cJSON *notification);
+/* Slack's escapes (&, <, >) of s, appended to b. */
+void slack_escape(struct buf *b, const char *s);
+/* `alert-send notice` (notice.c): the deploy notice on stdin to the
+ * notice channels. Returns the exit status. */
+int notice_command(const struct settings *s, enum output_format fmt);
+
 /* The request body for a channel: JSON for slack, webhook, alertmanager; the
  * whole RFC 5322 message (CRLF lines) for email. A new string. */
 char *message_render(const struct settings *s, const cJSON *notification, int64_t now);

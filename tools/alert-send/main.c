@@ -43,6 +43,7 @@ static void usage(FILE *f)
 		"       alert-send silence list | expire ID [-c FILE] [--state-dir DIR] [--format json|text]\n"
 		"       alert-send list -c FILE [--state-dir DIR] [--format json|text]\n"
 		"       alert-send route LABEL=VALUE... -c FILE [--state-dir DIR] [--format json|text]\n"
+		"       alert-send notice -c FILE [--format json|text] < NOTICE\n"
 		"       alert-send -h | -V\n"
 		"\n"
 		"Reads alerts as JSON Lines on stdin (health-watch alerts, suite reports,\n"
@@ -77,7 +78,8 @@ static void usage(FILE *f)
 		"flush delivers what waits in the spool; ack stops an alert's escalation;\n"
 		"silence mutes the alerts its matchers (name=\"value\", !=, =~, !~) match;\n"
 		"list shows the book (each alert, what mutes it, what it is owed next) and\n"
-		"the maintenance windows; route where an alert with those labels would go.\n"
+		"the maintenance windows; route where an alert with those labels would go;\n"
+		"notice sends a deploy notice to alerts.notices.channels, once.\n"
 		"Exit: 0 all delivered, 1 some spooled for later, 2 nothing delivered, 3 the\n"
 		"state (spool, book) could not be written, 64 usage, 65 invalid input or\n"
 		"config, 75 state in use. --check: 0 the channels are valid, 1 no channel\n"
@@ -86,10 +88,11 @@ static void usage(FILE *f)
 
 /* What a run does: read alerts and notify, or one of the commands
  * (flush, ack) or modes (--test, --check), which exclude each other. */
-enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_SILENCE, CMD_LIST, CMD_ROUTE, CMD_TEST, CMD_CHECK };
+enum command { CMD_RUN, CMD_FLUSH, CMD_ACK, CMD_SILENCE, CMD_LIST, CMD_ROUTE, CMD_NOTICE, CMD_TEST, CMD_CHECK };
 static const char *const command_names[] = {
 	[CMD_RUN] = "a run", [CMD_FLUSH] = "flush", [CMD_ACK] = "ack", [CMD_SILENCE] = "silence",
-	[CMD_LIST] = "list", [CMD_ROUTE] = "route", [CMD_TEST] = "--test", [CMD_CHECK] = "--check",
+	[CMD_LIST] = "list", [CMD_ROUTE] = "route", [CMD_NOTICE] = "notice", [CMD_TEST] = "--test",
+	[CMD_CHECK] = "--check",
 };
 
 struct args {
@@ -712,6 +715,8 @@ static void parse_command(int argc, char **argv, struct args *a)
 		parse_silence(argc, argv, &a->silence);
 	} else if (strcmp(name, "list") == 0) {
 		set_command(a, CMD_LIST);
+	} else if (strcmp(name, "notice") == 0) {
+		set_command(a, CMD_NOTICE);
 	} else if (strcmp(name, "route") == 0) {
 		set_command(a, CMD_ROUTE);
 		if (optind >= argc)
@@ -720,7 +725,7 @@ static void parse_command(int argc, char **argv, struct args *a)
 		a->n_route_labels = argc - optind;
 		optind = argc;
 	} else {
-		die(EXIT_USAGE, "unknown command \"%s\" (expected flush, ack, silence, list or route)", name);
+		die(EXIT_USAGE, "unknown command \"%s\" (expected flush, ack, silence, list, route or notice)", name);
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected operand \"%s\" (see %s --help)", argv[optind], prog);
@@ -746,6 +751,8 @@ static void check_combinations(const struct args *a)
 		die(EXIT_USAGE, "--format nagios goes with --check");
 	if (a->command != CMD_ACK && a->command != CMD_SILENCE && !a->std.config_path)
 		die(EXIT_USAGE, "no config: give -c FILE (stdin carries the alerts)");
+	if (a->command == CMD_NOTICE && isatty(STDIN_FILENO))
+		die(EXIT_USAGE, "notice: the notice comes as one JSON document on stdin (deploy_production.sh sends them)");
 	if ((a->command == CMD_RUN || a->command == CMD_CHECK) && isatty(STDIN_FILENO))
 		die(EXIT_USAGE, "alerts come as JSON Lines on stdin: pipe them in, e.g. health-watch -c FILE | "
 				"alert-send -c FILE (flush sends the spool, --test a test notice)");
@@ -823,6 +830,7 @@ static int run_command(struct app *a)
 	case CMD_SILENCE: return cmd_silence(a);
 	case CMD_LIST:
 	case CMD_ROUTE: return cmd_view(a);
+	case CMD_NOTICE: return notice_command(&a->s, a->format);
 	case CMD_TEST: return cmd_test(a);
 	case CMD_CHECK: return cmd_check(a);
 	case CMD_FLUSH: return cmd_run(a, true);

@@ -201,7 +201,7 @@ static int level_of(const cJSON *a)
 
 /* ---- Slack ---- */
 
-static void slack_escape(struct buf *b, const char *s)
+void slack_escape(struct buf *b, const char *s)
 {
 	for (; s && *s; s++) {
 		if (*s == '&')

@@ -241,6 +241,19 @@ static unsigned channel_list(struct config *c, const char *path, unsigned config
 	return bits & configured;
 }
 
+/* alerts.notices.channels: Slack and webhook take deploy notices. */
+static void load_notice_channels(struct config *c, struct settings *s)
+{
+	static const char path[] = "alerts.notices.channels";
+	if (!config_at(c, path))
+		return;
+	s->notice_channels = channel_list(c, path, settings_configured(s));
+	const unsigned takes = (1u << CH_SLACK) | (1u << CH_WEBHOOK);
+	if (s->notice_channels & ~takes)
+		config_error(c, path, "deploy notices go to slack or webhook, not to email or alertmanager");
+	s->notice_channels &= takes;
+}
+
 static int compare_levels(const void *a, const void *b)
 {
 	const struct level *x = a, *y = b;
@@ -441,6 +454,7 @@ void settings_load(struct settings *s, struct config *c, int64_t attempt_timeout
 	load_runbooks(c, s);
 	load_group_by(c, s);
 	windows_load(c, s);
+	load_notice_channels(c, s);
 	inhibit_rules_load(c, s);
 }
 
