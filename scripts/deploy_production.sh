@@ -337,16 +337,19 @@ who() {
 # REPORTS), rolled_back. Not an alert: sent once; a notice that cannot go out
 # is said in the summary and never changes the deploy's outcome.
 notice() {
-	local out rc=0
+	local out rc=0 why
 	jq -e '(.alerts.notices.channels // []) | length > 0' "$cfg" >/dev/null && have alert-send || return 0
-	jq -cn --arg event "$1" --arg service "$service" --arg environment "$environment" --arg release "$release" \
+	out=$(jq -cn --arg event "$1" --arg service "$service" --arg environment "$environment" --arg release "$release" \
 		--arg previous "$live" --arg deploy "$deploy_id" --arg by "$(who)" --argjson ms "$((($(date +%s) - started) * 1000))" \
-		--arg message "${3:-}" --slurpfile checks <(cat "${2:-/dev/null}" 2>/dev/null | jq -c '.checks[]?
-			| select(.status == "critical" or .status == "unknown") | {name, status, message}' 2>/dev/null || true) \
+		--arg message "${3:-}" --slurpfile checks <(jq -c '.checks[]? | select(.status == "critical" or .status == "unknown")
+			| {name, status, message, perf: [.perf[]? | {"label": .label, value, uom, warn, crit} | del(..|nulls)]}' \
+			"${2:-/dev/null}" 2>>"$log") \
 		'{kind: "notice", event: $event, service: $service, environment: $environment, release: $release,
 		  previous: $previous, deploy: $deploy, by: $by, duration_ms: $ms, message: $message, checks: $checks}' |
-		alert-send -c "$cfg" notice --format json >/dev/null 2>>"$log" || rc=$?
-	((rc == 0)) || note notice FAILED "the $1 notice: alert-send notice exited $rc: $(tail -n 1 "$log")"
+		alert-send -c "$cfg" notice --format json 2>>"$log") || rc=$?
+	((rc == 0)) && return 0
+	why=$(jq -r 'select(.status == "failed") | "\(.channel): \(.error)"' <<<"$out" 2>/dev/null | paste -sd';' -)
+	note notice FAILED "the $1 notice: alert-send notice exited $rc: ${why:-$(tail -n 1 "$log")}"
 }
 
 # bake REPORTS: the release bakes (deploy.bake, --bake over its duration):

@@ -1228,6 +1228,25 @@ maintenance:
 	assert_equal "$(requests slack-$N | jq -r .text)" "[FIRING:1] HealthCheckFailed win (production)"
 }
 
+@test "kill -9 with an alert muted by a window loses nothing: after the window closes the next run notifies it" {
+	config "repeat_interval: 1h
+maintenance:
+    - {name: brief, matchers: ['target=\"w9\"'], start: '$(date -u -d '-1 min' +%FT%TZ)', end: '$(date -u -d '+4 sec' +%FT%TZ)'}"
+	sed -i '/webhook:/d' cfg.yaml
+	start_sender
+	alert firing w9 >&"$SENDER_IN"
+	wait_until 20 grep -q '"muted_by":"window brief"' "$SHIPSHAPE_STATE_DIR/alert-send/state.json"
+	kill -9 "$SENDER_PID"
+	wait "$SENDER_PID" || true
+	SENDER_PID=
+	assert_equal "$(count_requests "slack-$N")" 0
+	rm -f in
+	start_sender
+	wait_until 40 count_is "slack-$N" 1
+	stop_sender
+	assert_equal "$(requests slack-$N | jq -r .text)" "[FIRING:1] HealthCheckFailed w9 (production)"
+}
+
 @test "maintenance windows: each bad key is one line naming it, exit 65, nothing sent" {
 	config "maintenance:
     - {name: bad, matchers: ['a=~\"(\"'], timezone: Mars/Olympus,

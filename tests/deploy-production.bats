@@ -856,8 +856,33 @@ notices() {
 	run --separate-stderr alert-send -c n.yaml notice <<<'{"kind":"notice","event":"live","release":"v9","service":"x","environment":"production"}'
 	assert_success
 	assert_equal "$(json_get '.status, .channel, .notice')" $'delivered\nwebhook\nlive'
+	# Slack has the failing checks with their measured values
+	sed -i "s|alerts: {|alerts: {slack: {webhook_url: \"$FAULT_URL/record/n2slack\"}, |; s|channels: \[webhook\]|channels: [slack]|" n.yaml
+	run --separate-stderr alert-send -c n.yaml notice <<<'{"kind":"notice","event":"failed","release":"v9","checks":[{"name":"db.pool.headroom","status":"critical","message":"2 slots left","perf":[{"label":"headroom","value":2,"uom":"","warn":10,"crit":5}]}]}'
+	assert_success
+	jq -r '.json.attachments[0].text' "$FAULT_RECORD_DIR/n2slack.jsonl" | grep -qxF '• db.pool.headroom (critical): 2 slots left [headroom=2 warn 10 crit 5]'
 	printf 'environment: production\nservice: {name: x}\nalerts:\n  email: {from: a@b.c, recipients: [o@b.c], smtp: {url: "smtp://127.0.0.1:1"}}\n  notices: {channels: [email]}\n' >e.yaml
 	run --separate-stderr alert-send -c e.yaml notice <<<'{"kind":"notice","event":"live","release":"v9"}'
 	assert_equal "$status" 65
 	[[ $stderr == *"alerts.notices.channels: deploy notices go to slack or webhook"* ]]
+}
+
+@test "deploy notices: --no-rollback is started then failed, never rolled back; a notice channel down is said and changes nothing" {
+	printf 'alerts: {webhook: {url: "%s"}, notices: {channels: [webhook]}}\n' "$FAULT_URL/record/notice-hook" >notices.yaml
+	: >"$FAULT_RECORD_DIR/notice-hook.jsonl"
+	local good
+	good=$(current)
+	run --separate-stderr deploy -c notices.yaml -r v3 --yes --no-rollback
+	assert_equal "$status" 2
+	run notices
+	assert_equal "${#lines[@]}" 2
+	[[ ${lines[0]} == "started v3 $good "* ]]
+	[[ ${lines[1]} == "failed v3 $good "*http.api.status* ]]
+	# the webhook is a closed port: the deploy of the good release still succeeds, and says so
+	printf 'alerts: {webhook: {url: "http://127.0.0.1:1/hook"}, notices: {channels: [webhook]}}\n' >down.yaml
+	run --separate-stderr deploy -c down.yaml -r "$good" --yes
+	assert_success
+	assert_line --regexp '^  notice +FAILED +the started notice: alert-send notice exited 2: webhook: connect error'
+	assert_line --regexp '^  notice +FAILED +the live notice: '
+	[ "$(current)" = "$good" ]
 }

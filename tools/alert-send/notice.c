@@ -75,6 +75,27 @@ static void line(struct buf *b, const char *name, const char *value)
 	buf_putc(b, '\n');
 }
 
+/* A check's measured values: " [label=VALUEuom warn W crit C, ...]". */
+static void perf_line(struct buf *b, const cJSON *perf)
+{
+	const cJSON *p;
+	const char *sep = " [";
+	cJSON_ArrayForEach(p, perf)
+	{
+		buf_puts(b, sep);
+		slack_escape(b, json_path_string(p, "label", "?"));
+		buf_printf(b, "=%g", json_path_number(p, "value", 0));
+		slack_escape(b, json_path_string(p, "uom", ""));
+		if (json_path(p, "warn"))
+			buf_printf(b, " warn %g", json_path_number(p, "warn", 0));
+		if (json_path(p, "crit"))
+			buf_printf(b, " crit %g", json_path_number(p, "crit", 0));
+		sep = ", ";
+	}
+	if (*sep == ',')
+		buf_putc(b, ']');
+}
+
 static char *render_slack_notice(const cJSON *n, const char *title)
 {
 	int e = event_of(json_path_string(n, "event", NULL));
@@ -95,6 +116,7 @@ static char *render_slack_notice(const cJSON *n, const char *title)
 		slack_escape(&body, json_path_string(c, "name", "?"));
 		buf_printf(&body, " (%s): ", json_path_string(c, "status", "?"));
 		slack_escape(&body, json_path_string(c, "message", ""));
+		perf_line(&body, json_path(c, "perf"));
 		buf_putc(&body, '\n');
 	}
 	cJSON *msg = cJSON_CreateObject();
