@@ -16,8 +16,9 @@
 # (state.backend: postgres, schema shipshape, a deployer role that may only
 # read and append), as a team's would: the history is read back from there
 # by a "machine" whose state directory is empty.
-# Prints the history and the alerts, cleans up, and exits 0 only when all of
-# that happened.
+# Each deploy's notices (started, live, failed, rolled back) go to the same
+# Slack receiver. Prints the history, the notices and the alerts, cleans up,
+# and exits 0 only when all of that happened.
 #
 # The environment: PostgreSQL (a throwaway cluster, run as the postgres user
 # when root) with the upload_pipeline schema and RLS; nginx serving the stub
@@ -194,8 +195,25 @@ bake_passed() {
 	journal_has "$1" 'any(.[]; .type == "report" and .stage == "bake" and .report.verdict == true and
 		(.report.status == "ok" or .report.status == "warning"))'
 }
-# alert_names RELEASE: an alert received by the webhook receiver names RELEASE.
-alert_names() { [[ -s "$alerts" ]] && jq -se --arg r "$1" 'any(.[]; (.body // "") | test($r))' "$alerts" >/dev/null; }
+# alert_names RELEASE: an alert (not a deploy notice) received by the
+# webhook receiver names RELEASE.
+alert_names() {
+	[[ -s "$alerts" ]] && jq -se --arg r "$1" 'any(.[]; (.json.text // "" | startswith("[FIRING")) and
+		((.body // "") | test($r)))' "$alerts" >/dev/null
+}
+# notices RELEASE: the titles of the deploy notices about RELEASE, in order.
+notices() {
+	[[ -s "$alerts" ]] || return 0
+	jq -r --arg r "$1" '.json.attachments[0]? | select(.footer == "shipshape deploy notice") | .title
+		| select(test("\\] " + $r + " to "))' "$alerts"
+}
+# heard RELEASE EVENT...: the notices about RELEASE were exactly these
+# events ("DEPLOY STARTED", ...), in this order.
+heard() {
+	local r=$1
+	shift
+	[[ "$(notices "$r" | sed 's/^\[\([^]]*\)\].*/\1/' | paste -sd, -)" == "$(IFS=,; echo "$*")" ]]
+}
 alerts="$FAULT_RECORD_DIR/slack.jsonl"
 
 step "v1: the release in production before the demo"
@@ -275,7 +293,15 @@ expect "deploy-stage report $v4_deploy writes $bake_report" \
 	ds report "$v4_deploy" -o "$bake_report"
 [[ -s "$bake_report" ]] && echo "  $(wc -c <"$bake_report") bytes: open file://$bake_report in a browser"
 
-step "the alerts the receiver got"
+step "the deploy notices the team got in Slack"
+if [[ -s "$alerts" ]]; then
+	jq -r '.json.attachments[0]? | select(.footer == "shipshape deploy notice") | "  " + .title' "$alerts"
+fi
+expect "v2: started, then live" heard v2 "DEPLOY STARTED" "DEPLOY LIVE"
+expect "v3 and v4: started, failed, rolled back" \
+	eval 'heard v3 "DEPLOY STARTED" "DEPLOY FAILED" "ROLLED BACK" && heard v4 "DEPLOY STARTED" "DEPLOY FAILED" "ROLLED BACK"'
+
+step "everything the receiver got (alerts and notices)"
 if [[ -s "$alerts" ]]; then
 	jq -r '"POST " + .path + "\n" + ((.json // .body) | if type == "string" then . else tojson end)' "$alerts" |
 		cut -c1-600
@@ -289,5 +315,5 @@ if ((${#failures[@]})); then
 	printf 'demo FAILED (%ss): %s\n' "$elapsed" "${failures[*]}" >&2
 	exit 1
 fi
-printf 'demo OK (%ss): v2 deployed through every stage and its bake; v3 failed post-deploy, v4 its bake (a 5xx ratio of 9%%), both rolled back to v2 and alerted; their reports: %s %s\n' \
+printf 'demo OK (%ss): v2 deployed through every stage and its bake; v3 failed post-deploy, v4 its bake (a 5xx ratio of 9%%), both rolled back to v2 and alerted, the notices of each deploy heard; their reports: %s %s\n' \
 	"$elapsed" "$report" "$bake_report"
