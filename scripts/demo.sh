@@ -152,10 +152,11 @@ umask 022
 export SHIPSHAPE_STATE_DIR="$DEMO_DIR/state"
 
 # bake.yaml: the bake stage's analysis on the demo's Prometheus; state.yaml:
-# the deploy state in PostgreSQL.
+# the deploy state in PostgreSQL; notices.yaml: the deploy notices to Slack.
 deploy() {
 	"$repo/scripts/deploy_production.sh" -c "$repo/config/local.yaml" -c "$repo/scripts/demo/demo.yaml" \
-		-c "$repo/scripts/demo/bake.yaml" -c "$repo/scripts/demo/state.yaml" -e "$DEMO_DIR/demo.env" \
+		-c "$repo/scripts/demo/bake.yaml" -c "$repo/scripts/demo/state.yaml" -c "$repo/scripts/demo/notices.yaml" \
+		-e "$DEMO_DIR/demo.env" \
 		--yes --requests 20 --security headers --health-timeout 10s "$@"
 }
 # metric-check by hand reads the resolved config (its secrets redacted).
